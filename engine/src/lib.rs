@@ -1,0 +1,19 @@
+//! # Strata engine
+//!
+//! Storage for the Strata time-series database: the data model, the Influx line-protocol
+//! parser, the write-ahead log, the in-memory hot tier, the series index and the embedded
+//! [`Db`] API.
+//!
+//! ```text
+//! write ─► WAL (append, checksummed, group-committed) ─► HOT (memory) ─► warm ─► cold
+//! ```
+//!
+//! Invariants of the whole engine:
+//! - a write is acknowledged only after its WAL record is written under the configured
+//!   fsync policy, and is applied to the hot tier in WAL order, so that what a reader sees
+//!   before a restart is what WAL replay rebuilds after it;
+//! - writing the same (series, field, timestamp) twice keeps the last write;
+//! - a field keeps the type it was first written with.
+#![deny(missing_docs)]
+
+pub mod model;
