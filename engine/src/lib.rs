@@ -16,4 +16,11 @@
 //! - a field keeps the type it was first written with.
 #![deny(missing_docs)]
 
+pub mod error;
+pub mod lock;
 pub mod model;
+pub mod options;
+pub mod wal;
+
+pub use error::{Error, Result};
+pub use options::{Clock, FsyncPolicy, ManualClock, Options, SystemClock};

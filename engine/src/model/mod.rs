@@ -2,9 +2,9 @@
 //! time. Nothing here does I/O.
 
 mod point;
-mod series;
+pub(crate) mod series;
 mod time;
 
 pub use point::{FieldType, FieldValue, FieldValueRef, Point};
-pub use series::{SeriesKey, SeriesKeyError};
+pub use series::{SeriesKey, SeriesKeyError, encode_canonical};
 pub use time::{Precision, TimeRange};

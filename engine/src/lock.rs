@@ -1,0 +1,81 @@
+//! The data-directory lock: one process at a time may open a directory.
+//!
+//! The lock is an advisory `flock`-style lock on `LOCK` in the data directory, held for
+//! as long as the [`DirLock`] lives; the operating system releases it when the process
+//! dies, so a crash never leaves a stale lock. The file's content is the holder's pid,
+//! only to name it in the error a second process gets.
+
+use crate::error::{Error, Result};
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+/// The lock file's name inside the data directory.
+pub const LOCK_FILE: &str = "LOCK";
+
+/// A held lock on a data directory; released on drop.
+#[derive(Debug)]
+pub struct DirLock {
+    _file: File,
+    path: PathBuf,
+}
+
+impl DirLock {
+    /// Takes the lock on `dir`, or fails with [`Error::Locked`] naming the holder's pid.
+    pub fn acquire(dir: &Path) -> Result<DirLock> {
+        let path = dir.join(LOCK_FILE);
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| Error::io(&path, e))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                let mut s = String::new();
+                // The pid is informational; a lock file we cannot read still means locked.
+                let _ = file.read_to_string(&mut s);
+                return Err(Error::Locked {
+                    path: dir.to_path_buf(),
+                    pid: s.trim().parse().ok(),
+                });
+            }
+            Err(TryLockError::Error(e)) => return Err(Error::io(&path, e)),
+        }
+        let pid = std::process::id().to_string();
+        file.set_len(0)
+            .and_then(|_| file.seek(SeekFrom::Start(0)))
+            .and_then(|_| file.write_all(pid.as_bytes()))
+            .map_err(|e| Error::io(&path, e))?;
+        Ok(DirLock { _file: file, path })
+    }
+
+    /// The lock file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn second_lock_names_the_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let held = DirLock::acquire(dir.path()).unwrap();
+        match DirLock::acquire(dir.path()) {
+            Err(Error::Locked { pid, .. }) => assert_eq!(pid, Some(std::process::id())),
+            other => panic!("expected Locked, got {other:?}"),
+        }
+        let msg = DirLock::acquire(dir.path()).unwrap_err().to_string();
+        assert!(
+            msg.contains(&format!("process {}", std::process::id())),
+            "{msg}"
+        );
+        drop(held);
+        DirLock::acquire(dir.path()).unwrap();
+    }
+}

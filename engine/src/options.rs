@@ -1,0 +1,144 @@
+//! Options for opening a [`crate::Db`], with documented defaults, and the clock through
+//! which every wall-clock age is measured (so tests can drive time instead of sleeping).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+/// When the WAL calls fsync.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FsyncPolicy {
+    /// fsync before acknowledging each group of writes: an acknowledged write survives
+    /// power loss. The default.
+    #[default]
+    Always,
+    /// Acknowledge after the write reaches the OS; fsync at most this often. A power loss
+    /// can lose up to the interval; a process crash loses nothing.
+    Interval(Duration),
+    /// Never fsync (the OS writes back when it likes). A process crash loses nothing,
+    /// a power loss can lose anything not yet written back.
+    Never,
+}
+
+impl FsyncPolicy {
+    /// Parses `always`, `never` or `interval` / `interval:<duration>` (e.g. `interval:100ms`;
+    /// bare `interval` means 1 s).
+    pub fn parse(s: &str) -> Option<FsyncPolicy> {
+        match s {
+            "always" => Some(FsyncPolicy::Always),
+            "never" => Some(FsyncPolicy::Never),
+            "interval" => Some(FsyncPolicy::Interval(Duration::from_secs(1))),
+            _ => {
+                let d = s.strip_prefix("interval:")?;
+                humanish_duration(d).map(FsyncPolicy::Interval)
+            }
+        }
+    }
+}
+
+/// Parses `<n>ms`, `<n>s`, `<n>m` or `<n>h`.
+fn humanish_duration(s: &str) -> Option<Duration> {
+    let split = s.find(|c: char| !c.is_ascii_digit())?;
+    let (n, unit) = s.split_at(split);
+    let n: u64 = n.parse().ok()?;
+    Some(match unit {
+        "ms" => Duration::from_millis(n),
+        "s" => Duration::from_secs(n),
+        "m" => Duration::from_secs(n.checked_mul(60)?),
+        "h" => Duration::from_secs(n.checked_mul(3600)?),
+        _ => return None,
+    })
+}
+
+/// A source of wall-clock time in nanoseconds since the Unix epoch.
+pub trait Clock: Send + Sync + std::fmt::Debug {
+    /// Now, in nanoseconds since the Unix epoch.
+    fn now_nanos(&self) -> i64;
+}
+
+/// The system's wall clock.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_nanos(&self) -> i64 {
+        match std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+            Ok(d) => i64::try_from(d.as_nanos()).unwrap_or(i64::MAX),
+            Err(e) => -i64::try_from(e.duration().as_nanos()).unwrap_or(i64::MAX),
+        }
+    }
+}
+
+/// A clock that only moves when told to: for tests.
+#[derive(Debug, Default, Clone)]
+pub struct ManualClock(Arc<AtomicI64>);
+
+impl ManualClock {
+    /// A clock reading `now` nanoseconds.
+    pub fn new(now: i64) -> ManualClock {
+        ManualClock(Arc::new(AtomicI64::new(now)))
+    }
+
+    /// Sets the time.
+    pub fn set(&self, now: i64) {
+        self.0.store(now, Ordering::SeqCst);
+    }
+
+    /// Moves the time forward.
+    pub fn advance(&self, by: Duration) {
+        let by = i64::try_from(by.as_nanos()).unwrap_or(i64::MAX);
+        self.0.fetch_add(by, Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now_nanos(&self) -> i64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// Options for [`crate::Db::open`]. Every field has a documented default.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// WAL fsync policy. Default: [`FsyncPolicy::Always`].
+    pub fsync: FsyncPolicy,
+    /// Size at which the WAL starts a new file. Default: 64 MiB.
+    pub wal_segment_bytes: u64,
+    /// The clock for missing timestamps and every age. Default: the system clock.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            fsync: FsyncPolicy::Always,
+            wal_segment_bytes: 64 << 20,
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fsync_policy_parses() {
+        assert_eq!(FsyncPolicy::parse("always"), Some(FsyncPolicy::Always));
+        assert_eq!(FsyncPolicy::parse("never"), Some(FsyncPolicy::Never));
+        assert_eq!(
+            FsyncPolicy::parse("interval:250ms"),
+            Some(FsyncPolicy::Interval(Duration::from_millis(250)))
+        );
+        assert_eq!(FsyncPolicy::parse("sometimes"), None);
+        assert_eq!(FsyncPolicy::parse("interval:5x"), None);
+    }
+
+    #[test]
+    fn manual_clock_moves_only_when_told() {
+        let c = ManualClock::new(10);
+        assert_eq!(c.now_nanos(), 10);
+        c.advance(Duration::from_nanos(5));
+        assert_eq!(c.now_nanos(), 15);
+    }
+}

@@ -1,0 +1,59 @@
+//! The write-ahead log: numbered append-only files of checksummed records.
+//!
+//! Invariants:
+//! - Records are written in the order [`Wal::submit`] assigned their sequence numbers, by
+//!   one writer thread that batches every waiting record into one write and (under
+//!   [`FsyncPolicy::Always`]) one fsync: group commit.
+//! - A [`Ticket`] resolves to `Ok` only after its record is in the file under the fsync
+//!   policy. After any write or fsync error the WAL is *failed*: that group and every later
+//!   submission get an error, and nothing is retried as if it had succeeded.
+//! - Files are never modified except by appending, and by replay truncating a torn tail of
+//!   the newest file. Each open starts a new file.
+
+pub mod batch;
+pub mod frame;
+mod replay;
+mod writer;
+
+pub use replay::{ReplayStats, replay};
+pub use writer::{Ticket, Wal};
+
+use std::path::{Path, PathBuf};
+
+/// The WAL's directory inside the data directory.
+pub const WAL_DIR: &str = "wal";
+
+/// The path of WAL file number `seq`.
+pub fn file_path(dir: &Path, seq: u64) -> PathBuf {
+    dir.join(format!("{seq:020}.wal"))
+}
+
+/// Parses a WAL file name back into its number.
+pub fn parse_file_name(name: &str) -> Option<u64> {
+    let digits = name.strip_suffix(".wal")?;
+    if digits.len() != 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// WAL file numbers present in `dir`, ascending.
+pub fn list_files(dir: &Path) -> std::io::Result<Vec<u64>> {
+    let mut seqs = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        if let Some(seq) = entry.file_name().to_str().and_then(parse_file_name) {
+            seqs.push(seq);
+        }
+    }
+    seqs.sort_unstable();
+    Ok(seqs)
+}
+
+/// fsyncs a directory so that file creations and renames in it are durable.
+pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::File::open(dir)?.sync_all()
+}
+
+#[cfg(test)]
+mod tests;

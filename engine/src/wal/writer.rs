@@ -1,0 +1,339 @@
+//! The WAL writer thread and the submission handle (group commit).
+
+use super::frame::{self, RecordKind};
+use super::{file_path, sync_dir};
+use crate::error::{Error, Result};
+use crate::options::FsyncPolicy;
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use parking_lot::Mutex;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+/// Most bytes gathered into one group write.
+const MAX_GROUP_BYTES: usize = 32 << 20;
+
+enum Request {
+    Append {
+        frame: Vec<u8>,
+        reply: Sender<Result<(), String>>,
+    },
+    Sync {
+        reply: Sender<Result<(), String>>,
+    },
+}
+
+struct Submitter {
+    next_seq: u64,
+    tx: Option<Sender<Request>>,
+}
+
+/// Shared between the handle and the writer thread.
+struct Shared {
+    /// The first failure; once set the WAL refuses every write.
+    failed: Mutex<Option<String>>,
+}
+
+/// The WAL handle: submit records, wait for them to be durable.
+pub struct Wal {
+    dir: PathBuf,
+    submit: Mutex<Submitter>,
+    shared: Arc<Shared>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// A submitted record: its sequence number, and the wait for durability.
+#[must_use = "a write is not acknowledged until its ticket is waited on"]
+pub struct Ticket {
+    /// Submission order: records are written, and must be applied, in this order.
+    pub seq: u64,
+    rx: crossbeam_channel::Receiver<Result<(), String>>,
+}
+
+impl Ticket {
+    /// Blocks until the record is written under the fsync policy, or the WAL failed.
+    pub fn wait(self) -> Result<()> {
+        match self.rx.recv() {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(reason)) => Err(Error::WalFailed { reason }),
+            Err(_) => Err(Error::WalFailed {
+                reason: "the WAL writer stopped before writing the record".into(),
+            }),
+        }
+    }
+}
+
+impl Wal {
+    /// Starts a WAL writing new file number `seq` in `dir` (which must exist), and the first
+    /// record gets sequence number `first_seq`.
+    pub fn start(
+        dir: &Path,
+        file_seq: u64,
+        first_seq: u64,
+        fsync: FsyncPolicy,
+        segment_bytes: u64,
+    ) -> Result<Wal> {
+        let file = create_file(dir, file_seq)?;
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let shared = Arc::new(Shared {
+            failed: Mutex::new(None),
+        });
+        let mut w = Writer {
+            dir: dir.to_path_buf(),
+            file,
+            file_seq,
+            file_len: frame::HEADER_LEN as u64,
+            fsync,
+            segment_bytes: segment_bytes.max(frame::HEADER_LEN as u64 + 1),
+            shared: shared.clone(),
+            last_sync: Instant::now(),
+            dirty: false,
+        };
+        let thread = std::thread::Builder::new()
+            .name("strata-wal".into())
+            .spawn(move || w.run(rx))
+            .map_err(|e| Error::io(dir, e))?;
+        Ok(Wal {
+            dir: dir.to_path_buf(),
+            submit: Mutex::new(Submitter {
+                next_seq: first_seq,
+                tx: Some(tx),
+            }),
+            shared,
+            thread: Mutex::new(Some(thread)),
+        })
+    }
+
+    /// The WAL directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Frames `payload` and hands it to the writer thread. The returned ticket's sequence
+    /// number fixes the record's place in the log.
+    pub fn submit(&self, kind: RecordKind, payload: &[u8]) -> Result<Ticket> {
+        let mut framed = Vec::with_capacity(payload.len() + frame::FRAME_PREFIX_LEN + 1);
+        frame::encode_record(kind, payload, &mut framed);
+        if framed.len() > frame::MAX_RECORD_LEN {
+            return Err(Error::InvalidInput(format!(
+                "a write batch of {} bytes exceeds the WAL record limit of {} bytes; split it",
+                framed.len(),
+                frame::MAX_RECORD_LEN
+            )));
+        }
+        self.check_failed()?;
+        let (reply, rx) = crossbeam_channel::bounded(1);
+        let mut s = self.submit.lock();
+        let tx = s.tx.as_ref().ok_or(Error::Closed)?;
+        tx.send(Request::Append {
+            frame: framed,
+            reply,
+        })
+        .map_err(|_| Error::Closed)?;
+        let seq = s.next_seq;
+        s.next_seq += 1;
+        Ok(Ticket { seq, rx })
+    }
+
+    /// Forces an fsync of everything written so far (whatever the policy).
+    pub fn sync(&self) -> Result<()> {
+        self.check_failed()?;
+        let (reply, rx) = crossbeam_channel::bounded(1);
+        {
+            let s = self.submit.lock();
+            let tx = s.tx.as_ref().ok_or(Error::Closed)?;
+            tx.send(Request::Sync { reply })
+                .map_err(|_| Error::Closed)?;
+        }
+        Ticket { seq: 0, rx }.wait()
+    }
+
+    /// Stops the writer thread after it has written everything submitted. With `sync`,
+    /// fsyncs first.
+    pub fn shutdown(&self, sync: bool) -> Result<()> {
+        let res = if sync { self.sync() } else { Ok(()) };
+        self.submit.lock().tx = None;
+        if let Some(t) = self.thread.lock().take() {
+            let _ = t.join();
+        }
+        res
+    }
+
+    #[cfg(test)]
+    pub(crate) fn shared_failed_for_test(&self) -> parking_lot::MutexGuard<'_, Option<String>> {
+        self.shared.failed.lock()
+    }
+
+    fn check_failed(&self) -> Result<()> {
+        match &*self.shared.failed.lock() {
+            Some(reason) => Err(Error::WalFailed {
+                reason: reason.clone(),
+            }),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Wal {
+    fn drop(&mut self) {
+        let _ = self.shutdown(false);
+    }
+}
+
+fn create_file(dir: &Path, seq: u64) -> Result<File> {
+    let path = file_path(dir, seq);
+    let mut f = OpenOptions::new()
+        .create_new(true)
+        .append(true)
+        .open(&path)
+        .map_err(|e| Error::io(&path, e))?;
+    f.write_all(&frame::header())
+        .and_then(|_| f.sync_all())
+        .map_err(|e| Error::io(&path, e))?;
+    sync_dir(dir).map_err(|e| Error::io(dir, e))?;
+    Ok(f)
+}
+
+struct Writer {
+    dir: PathBuf,
+    file: File,
+    file_seq: u64,
+    file_len: u64,
+    fsync: FsyncPolicy,
+    segment_bytes: u64,
+    shared: Arc<Shared>,
+    last_sync: Instant,
+    dirty: bool,
+}
+
+impl Writer {
+    fn run(&mut self, rx: Receiver<Request>) {
+        let mut group: Vec<Request> = Vec::new();
+        let mut buf: Vec<u8> = Vec::new();
+        loop {
+            let first = match self.fsync {
+                FsyncPolicy::Interval(every) if self.dirty => {
+                    let wait = every.saturating_sub(self.last_sync.elapsed());
+                    match rx.recv_timeout(wait) {
+                        Ok(r) => r,
+                        Err(RecvTimeoutError::Timeout) => {
+                            let _ = self.sync_now();
+                            continue;
+                        }
+                        Err(RecvTimeoutError::Disconnected) => break,
+                    }
+                }
+                _ => match rx.recv() {
+                    Ok(r) => r,
+                    Err(_) => break,
+                },
+            };
+            group.push(first);
+            let mut bytes = 0;
+            while bytes < MAX_GROUP_BYTES {
+                match rx.try_recv() {
+                    Ok(r) => {
+                        if let Request::Append { frame, .. } = &r {
+                            bytes += frame.len();
+                        }
+                        group.push(r);
+                    }
+                    Err(_) => break,
+                }
+            }
+            self.commit(&mut group, &mut buf);
+        }
+        // Disconnected: everything submitted has been handled. Under `interval`, leave
+        // nothing unsynced behind on a clean stop.
+        if self.dirty && self.fsync != FsyncPolicy::Never {
+            let _ = self.sync_now();
+        }
+    }
+
+    fn commit(&mut self, group: &mut Vec<Request>, buf: &mut Vec<u8>) {
+        buf.clear();
+        let mut want_sync = self.fsync == FsyncPolicy::Always;
+        for r in group.iter() {
+            match r {
+                Request::Append { frame, .. } => buf.extend_from_slice(frame),
+                Request::Sync { .. } => want_sync = true,
+            }
+        }
+        let failed = self.shared.failed.lock().clone();
+        let result = match failed {
+            Some(reason) => Err(reason),
+            None => self.write_and_sync(buf, want_sync),
+        };
+        for r in group.drain(..) {
+            let reply = match r {
+                Request::Append { reply, .. } | Request::Sync { reply } => reply,
+            };
+            let _ = reply.send(result.clone());
+        }
+        if result.is_ok() && self.file_len >= self.segment_bytes {
+            if let Err(reason) = self.rotate() {
+                self.fail(reason);
+            }
+        }
+    }
+
+    fn write_and_sync(&mut self, buf: &[u8], want_sync: bool) -> Result<(), String> {
+        if !buf.is_empty() {
+            if let Err(e) = self.file.write_all(buf) {
+                return Err(self.fail(format!(
+                    "write to {} failed: {e}",
+                    file_path(&self.dir, self.file_seq).display()
+                )));
+            }
+            self.file_len += buf.len() as u64;
+            self.dirty = true;
+        }
+        if want_sync {
+            self.sync_now()?;
+        }
+        Ok(())
+    }
+
+    fn sync_now(&mut self) -> Result<(), String> {
+        if !self.dirty {
+            return Ok(());
+        }
+        if let Err(e) = self.file.sync_data() {
+            // A failed fsync may have dropped dirty pages: the file's content is unknown.
+            return Err(self.fail(format!(
+                "fsync of {} failed: {e}",
+                file_path(&self.dir, self.file_seq).display()
+            )));
+        }
+        self.dirty = false;
+        self.last_sync = Instant::now();
+        Ok(())
+    }
+
+    fn rotate(&mut self) -> Result<(), String> {
+        if self.fsync != FsyncPolicy::Never {
+            self.sync_now()?;
+        }
+        let next = self.file_seq + 1;
+        self.file = create_file(&self.dir, next).map_err(|e| e.to_string())?;
+        self.file_seq = next;
+        self.file_len = frame::HEADER_LEN as u64;
+        Ok(())
+    }
+
+    fn fail(&self, reason: String) -> String {
+        let mut f = self.shared.failed.lock();
+        if f.is_none() {
+            tracing::error!("WAL failed: {reason}");
+            *f = Some(reason.clone());
+        }
+        reason
+    }
+}
+
+/// Used by tests: an interval long enough never to fire.
+#[cfg(test)]
+pub(crate) const NEVER: std::time::Duration = std::time::Duration::from_secs(3600);
