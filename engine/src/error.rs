@@ -44,6 +44,9 @@ pub enum Error {
     /// The database was closed.
     #[error("the database is closed")]
     Closed,
+    /// A broken internal invariant: a bug in Strata, never caused by input.
+    #[error("internal error (a bug in Strata): {0}")]
+    Internal(String),
     /// A point or option the caller passed is invalid.
     #[error("invalid input: {0}")]
     InvalidInput(String),

@@ -24,3 +24,4 @@ pub mod wal;
 
 pub use error::{Error, Result};
 pub use options::{Clock, FsyncPolicy, ManualClock, Options, SystemClock};
+pub mod index;

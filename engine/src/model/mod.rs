@@ -1,10 +1,12 @@
-//! The vocabulary shared by every part of Strata: points, field values, series keys and
-//! time. Nothing here does I/O.
+//! The vocabulary shared by every part of Strata: points, field values, series keys,
+//! column data and time. Nothing here does I/O.
 
+mod column;
 mod point;
 pub(crate) mod series;
 mod time;
 
+pub use column::{ColumnData, ColumnValues};
 pub use point::{FieldType, FieldValue, FieldValueRef, Point};
 pub use series::{SeriesKey, SeriesKeyError, encode_canonical};
 pub use time::{Precision, TimeRange};

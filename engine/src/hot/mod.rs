@@ -1,0 +1,152 @@
+//! The hot tier: every recent write, in memory, one compressed column per field of each
+//! series, indexed by [`ColumnId`].
+//!
+//! Invariant: a column's type is the type of the first value applied to it, which the
+//! index guarantees is its field's type; `apply` is called in WAL order only.
+
+mod column;
+mod values;
+
+use crate::codec::CodecError;
+use crate::index::ColumnId;
+use crate::model::{ColumnData, FieldType, FieldValue, TimeRange};
+use column::TypedColumn;
+use values::HotValue;
+
+pub(crate) use column::CHUNK_POINTS;
+
+/// One value to apply: its column, timestamp and value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HotEntry {
+    /// The column.
+    pub column: ColumnId,
+    /// Nanoseconds since the epoch.
+    pub timestamp: i64,
+    /// The value; its type is the column's.
+    pub value: FieldValue,
+}
+
+#[derive(Debug)]
+enum HotColumn {
+    Float(TypedColumn<f64>),
+    Integer(TypedColumn<i64>),
+    Unsigned(TypedColumn<u64>),
+    Boolean(TypedColumn<bool>),
+    String(TypedColumn<String>),
+}
+
+macro_rules! each {
+    ($col:expr, $c:ident => $body:expr) => {
+        match $col {
+            HotColumn::Float($c) => $body,
+            HotColumn::Integer($c) => $body,
+            HotColumn::Unsigned($c) => $body,
+            HotColumn::Boolean($c) => $body,
+            HotColumn::String($c) => $body,
+        }
+    };
+}
+
+impl HotColumn {
+    fn new(ty: FieldType) -> HotColumn {
+        match ty {
+            FieldType::Float => HotColumn::Float(TypedColumn::new()),
+            FieldType::Integer => HotColumn::Integer(TypedColumn::new()),
+            FieldType::Unsigned => HotColumn::Unsigned(TypedColumn::new()),
+            FieldType::Boolean => HotColumn::Boolean(TypedColumn::new()),
+            FieldType::String => HotColumn::String(TypedColumn::new()),
+        }
+    }
+
+    fn push(&mut self, ts: i64, v: FieldValue) -> bool {
+        fn put<T: HotValue>(c: &mut TypedColumn<T>, ts: i64, v: FieldValue) -> bool {
+            match T::from_field(v) {
+                Some(x) => {
+                    c.push(ts, x);
+                    true
+                }
+                None => false,
+            }
+        }
+        each!(self, c => put(c, ts, v))
+    }
+
+    fn read(&self, range: TimeRange) -> Result<ColumnData, CodecError> {
+        fn get<T: HotValue>(c: &TypedColumn<T>, range: TimeRange) -> Result<ColumnData, CodecError> {
+            let (timestamps, vals) = c.read(range)?;
+            Ok(ColumnData {
+                timestamps,
+                values: T::into_values(vals),
+            })
+        }
+        each!(self, c => get(c, range))
+    }
+}
+
+/// Sizes of the hot tier.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct HotStats {
+    /// Columns holding data.
+    pub columns: usize,
+    /// Values written (duplicates included: they are folded when read).
+    pub points: u64,
+    /// Heap bytes held by the columns.
+    pub bytes: usize,
+    /// Earliest and latest timestamp, if any data.
+    pub time_range: Option<(i64, i64)>,
+}
+
+/// The hot tier.
+#[derive(Debug, Default)]
+pub struct HotTier {
+    columns: Vec<Option<HotColumn>>,
+}
+
+impl HotTier {
+    /// Applies entries in order. Entries whose value type differs from their column's
+    /// are skipped (the index prevents them; this only guards the invariant).
+    pub fn apply(&mut self, entries: impl IntoIterator<Item = HotEntry>) {
+        for e in entries {
+            let i = e.column.0 as usize;
+            if i >= self.columns.len() {
+                self.columns.resize_with(i + 1, || None);
+            }
+            let col = self.columns[i].get_or_insert_with(|| HotColumn::new(e.value.field_type()));
+            let ok = col.push(e.timestamp, e.value);
+            debug_assert!(ok, "value type differs from its column's");
+        }
+    }
+
+    /// Points of column `c` in `range`, or `None` if the column has no hot data.
+    pub fn read(&self, c: ColumnId, range: TimeRange) -> Option<Result<ColumnData, CodecError>> {
+        let col = self.columns.get(c.0 as usize)?.as_ref()?;
+        Some(col.read(range))
+    }
+
+    /// Closes every open head into a compressed chunk (after an import, so that memory
+    /// holds only compressed data).
+    pub fn close_heads(&mut self) {
+        for c in self.columns.iter_mut().flatten() {
+            each!(c, c => c.close_head());
+        }
+    }
+
+    /// Current sizes.
+    pub fn stats(&self) -> HotStats {
+        let mut s = HotStats::default();
+        for c in self.columns.iter().flatten() {
+            let (written, bytes, range) = each!(c, c => (c.written(), c.heap_bytes(), c.time_range()));
+            s.columns += 1;
+            s.points += written;
+            s.bytes += bytes;
+            if let Some((lo, hi)) = range {
+                s.time_range = Some(match s.time_range {
+                    Some((a, b)) => (a.min(lo), b.max(hi)),
+                    None => (lo, hi),
+                });
+            }
+        }
+        s.bytes += self.columns.capacity() * std::mem::size_of::<Option<HotColumn>>();
+        s
+    }
+}

@@ -1,0 +1,120 @@
+//! One measurement's series, tag postings and fields.
+
+use super::SeriesId;
+use crate::model::FieldType;
+use rustc_hash::FxHashMap;
+use std::collections::BTreeMap;
+
+/// A write of a field with a type other than the one it was first written with.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("field type conflict: field {field:?} is {existing}, this write has {attempted}")]
+pub struct FieldConflict {
+    /// The field.
+    pub field: String,
+    /// Its stored type.
+    pub existing: FieldType,
+    /// The type the write had.
+    pub attempted: FieldType,
+}
+
+#[derive(Debug)]
+pub(super) struct Measurement {
+    name: String,
+    series: Vec<SeriesId>,
+    tags: BTreeMap<String, BTreeMap<String, Vec<SeriesId>>>,
+    fields: Vec<(String, FieldType)>,
+    field_ids: FxHashMap<String, u32>,
+}
+
+impl Measurement {
+    pub(super) fn new(name: &str) -> Measurement {
+        Measurement {
+            name: name.to_owned(),
+            series: Vec::new(),
+            tags: BTreeMap::new(),
+            fields: Vec::new(),
+            field_ids: FxHashMap::default(),
+        }
+    }
+
+    pub(super) fn add_series(&mut self, id: SeriesId, tags: &[(String, String)]) {
+        self.series.push(id);
+        for (k, v) in tags {
+            let values = match self.tags.get_mut(k.as_str()) {
+                Some(v) => v,
+                None => self.tags.entry(k.clone()).or_default(),
+            };
+            match values.get_mut(v.as_str()) {
+                Some(p) => p.push(id),
+                None => {
+                    values.insert(v.clone(), vec![id]);
+                }
+            }
+        }
+    }
+
+    pub(super) fn series(&self) -> &[SeriesId] {
+        &self.series
+    }
+
+    pub(super) fn postings(&self, key: &str, value: &str) -> &[SeriesId] {
+        self.tags
+            .get(key)
+            .and_then(|v| v.get(value))
+            .map_or(&[], Vec::as_slice)
+    }
+
+    pub(super) fn tag_keys(&self) -> impl Iterator<Item = &str> {
+        self.tags.keys().map(String::as_str)
+    }
+
+    pub(super) fn tag_values(&self, key: &str) -> impl Iterator<Item = &str> {
+        self.tags
+            .get(key)
+            .into_iter()
+            .flat_map(|v| v.keys().map(String::as_str))
+    }
+
+    pub(super) fn fields(&self) -> &[(String, FieldType)] {
+        &self.fields
+    }
+
+    pub(super) fn lookup_field(&self, name: &str) -> Option<(u32, FieldType)> {
+        let &fid = self.field_ids.get(name)?;
+        Some((fid, self.fields[fid as usize].1))
+    }
+
+    /// The field's id if it exists with type `ty`; `Ok(None)` if it does not exist.
+    pub(super) fn field_id(&self, name: &str, ty: FieldType) -> Result<Option<u32>, FieldConflict> {
+        match self.lookup_field(name) {
+            None => Ok(None),
+            Some((fid, existing)) if existing == ty => Ok(Some(fid)),
+            Some((_, existing)) => Err(FieldConflict {
+                field: name.to_owned(),
+                existing,
+                attempted: ty,
+            }),
+        }
+    }
+
+    pub(super) fn field_id_or_create(&mut self, name: &str, ty: FieldType) -> Result<u32, FieldConflict> {
+        if let Some(fid) = self.field_id(name, ty)? {
+            return Ok(fid);
+        }
+        let fid = u32::try_from(self.fields.len()).expect("fewer than 2^32 fields");
+        self.fields.push((name.to_owned(), ty));
+        self.field_ids.insert(name.to_owned(), fid);
+        Ok(fid)
+    }
+
+    pub(super) fn heap_bytes(&self) -> usize {
+        let tags: usize = self
+            .tags
+            .iter()
+            .map(|(k, vs)| {
+                k.len() + 48 + vs.iter().map(|(v, p)| v.len() + 48 + p.capacity() * 4).sum::<usize>()
+            })
+            .sum();
+        self.name.len() + self.series.capacity() * 4 + tags + self.fields.len() * 64
+    }
+}

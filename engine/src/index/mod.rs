@@ -1,0 +1,268 @@
+//! The in-memory series index and field catalog.
+//!
+//! - measurement → its series, and (tag key, tag value) → sorted postings of series ids;
+//! - canonical series key → id, plus a cache from the raw line-protocol spelling of a
+//!   series (`cpu,host=a,region=eu`, tags in any order) → id, so that the write path
+//!   skips sorting and encoding tags for series it has seen;
+//! - per measurement, its fields and their types (the first type written wins), and per
+//!   series, the column id of each of its fields.
+//!
+//! Invariants: series ids and column ids are dense and assigned in increasing order, so
+//! every postings list is sorted by construction; a field id indexes its measurement's
+//! `fields`; `columns[c].series` has `c` in its column table. The index is rebuilt on open
+//! from the WAL (and, once they exist, from the segment files' series tables).
+
+mod catalog;
+pub mod postings;
+
+pub use catalog::FieldConflict;
+
+use crate::model::{FieldType, SeriesKey};
+use catalog::Measurement;
+use rustc_hash::FxHashMap;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Dense id of a series, assigned on first write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SeriesId(pub u32);
+
+/// Dense id of a column (one field of one series).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ColumnId(pub u32);
+
+const NO_COLUMN: u32 = u32::MAX;
+
+#[derive(Debug)]
+struct SeriesEntry {
+    key: Arc<[u8]>,
+    measurement: u32,
+    /// Column id per field id of the measurement; `NO_COLUMN` where the series has none.
+    columns: Vec<u32>,
+}
+
+/// Where a column lives and what it holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ColumnInfo {
+    /// The series.
+    pub series: SeriesId,
+    /// The field id within the series' measurement.
+    pub field: u32,
+    /// The column's type.
+    pub field_type: FieldType,
+}
+
+/// The series index; see the module docs.
+#[derive(Debug, Default)]
+pub struct Index {
+    by_raw: FxHashMap<Box<[u8]>, SeriesId>,
+    by_key: FxHashMap<Arc<[u8]>, SeriesId>,
+    series: Vec<SeriesEntry>,
+    measurement_ids: BTreeMap<String, u32>,
+    measurements: Vec<Measurement>,
+    columns: Vec<ColumnInfo>,
+}
+
+impl Index {
+    /// The series whose raw line-protocol spelling is `raw`, if seen before.
+    pub fn lookup_raw(&self, raw: &[u8]) -> Option<SeriesId> {
+        self.by_raw.get(raw).copied()
+    }
+
+    /// Remembers that `raw` spells series `id`. Bounded: at most 4 spellings per series
+    /// on average are kept, beyond which new spellings are simply not cached.
+    pub fn remember_raw(&mut self, raw: &[u8], id: SeriesId) {
+        if self.by_raw.len() < self.series.len().saturating_mul(4) + 1024 {
+            self.by_raw.insert(raw.into(), id);
+        }
+    }
+
+    /// The series with canonical key bytes `canonical`, if any.
+    pub fn lookup_key(&self, canonical: &[u8]) -> Option<SeriesId> {
+        self.by_key.get(canonical).copied()
+    }
+
+    /// The id of `key`, creating the series (and its measurement) on first sight.
+    /// `canonical` must be `key`'s canonical encoding.
+    pub fn get_or_create(&mut self, key: &SeriesKey, canonical: &[u8]) -> SeriesId {
+        if let Some(id) = self.by_key.get(canonical) {
+            return *id;
+        }
+        let id = SeriesId(u32::try_from(self.series.len()).expect("fewer than 2^32 series"));
+        let m = self.measurement_id_or_create(key.measurement());
+        self.measurements[m as usize].add_series(id, key.tags());
+        let shared: Arc<[u8]> = canonical.into();
+        self.by_key.insert(shared.clone(), id);
+        self.series.push(SeriesEntry {
+            key: shared,
+            measurement: m,
+            columns: Vec::new(),
+        });
+        id
+    }
+
+    fn measurement_id_or_create(&mut self, name: &str) -> u32 {
+        if let Some(&m) = self.measurement_ids.get(name) {
+            return m;
+        }
+        let m = u32::try_from(self.measurements.len()).expect("fewer than 2^32 measurements");
+        self.measurement_ids.insert(name.to_owned(), m);
+        self.measurements.push(Measurement::new(name));
+        m
+    }
+
+    /// The column of field `name` in series `id` if both the field and the column exist,
+    /// with the field's type; `Err` with the stored type when `ty` conflicts with it.
+    /// `Ok(None)` means [`Index::column_or_create`] is needed.
+    pub fn find_column(
+        &self,
+        id: SeriesId,
+        name: &str,
+        ty: FieldType,
+    ) -> Result<Option<ColumnId>, FieldConflict> {
+        let s = &self.series[id.0 as usize];
+        let m = &self.measurements[s.measurement as usize];
+        let Some(fid) = m.field_id(name, ty)? else {
+            return Ok(None);
+        };
+        Ok(match s.columns.get(fid as usize) {
+            Some(&c) if c != NO_COLUMN => Some(ColumnId(c)),
+            _ => None,
+        })
+    }
+
+    /// The column of field `name` in series `id`, registering the field with type `ty`
+    /// and creating the column as needed; `Err` when the field exists with another type.
+    pub fn column_or_create(
+        &mut self,
+        id: SeriesId,
+        name: &str,
+        ty: FieldType,
+    ) -> Result<ColumnId, FieldConflict> {
+        let mid = self.series[id.0 as usize].measurement as usize;
+        let fid = self.measurements[mid].field_id_or_create(name, ty)?;
+        let next = u32::try_from(self.columns.len()).expect("fewer than 2^32 columns");
+        let s = &mut self.series[id.0 as usize];
+        if s.columns.len() <= fid as usize {
+            s.columns.resize(fid as usize + 1, NO_COLUMN);
+        }
+        if s.columns[fid as usize] == NO_COLUMN {
+            s.columns[fid as usize] = next;
+            self.columns.push(ColumnInfo {
+                series: id,
+                field: fid,
+                field_type: ty,
+            });
+        }
+        Ok(ColumnId(s.columns[fid as usize]))
+    }
+
+    /// What column `c` is.
+    pub fn column_info(&self, c: ColumnId) -> Option<ColumnInfo> {
+        self.columns.get(c.0 as usize).copied()
+    }
+
+    /// Number of series.
+    pub fn series_count(&self) -> usize {
+        self.series.len()
+    }
+
+    /// Number of columns.
+    pub fn column_count(&self) -> usize {
+        self.columns.len()
+    }
+
+    /// The key of series `id`.
+    pub fn series_key(&self, id: SeriesId) -> Option<SeriesKey> {
+        let s = self.series.get(id.0 as usize)?;
+        SeriesKey::decode(&s.key).ok()
+    }
+
+    /// The canonical key bytes of series `id`.
+    pub fn series_key_bytes(&self, id: SeriesId) -> Option<&[u8]> {
+        self.series.get(id.0 as usize).map(|s| &*s.key)
+    }
+
+    /// Measurement names, sorted.
+    pub fn measurements(&self) -> impl Iterator<Item = &str> {
+        self.measurement_ids.keys().map(String::as_str)
+    }
+
+    fn measurement(&self, name: &str) -> Option<&Measurement> {
+        self.measurement_ids
+            .get(name)
+            .map(|&m| &self.measurements[m as usize])
+    }
+
+    /// Series ids of `measurement`, sorted (empty if it does not exist).
+    pub fn series_of(&self, measurement: &str) -> &[SeriesId] {
+        self.measurement(measurement).map_or(&[], |m| m.series())
+    }
+
+    /// Series ids of `measurement` with tag `key` = `value`, sorted.
+    pub fn postings(&self, measurement: &str, key: &str, value: &str) -> &[SeriesId] {
+        self.measurement(measurement)
+            .map_or(&[], |m| m.postings(key, value))
+    }
+
+    /// Tag keys of `measurement`, sorted.
+    pub fn tag_keys(&self, measurement: &str) -> Vec<String> {
+        self.measurement(measurement)
+            .map_or_else(Vec::new, |m| m.tag_keys().map(str::to_owned).collect())
+    }
+
+    /// Values of tag `key` in `measurement`, sorted.
+    pub fn tag_values(&self, measurement: &str, key: &str) -> Vec<String> {
+        self.measurement(measurement)
+            .map_or_else(Vec::new, |m| m.tag_values(key).map(str::to_owned).collect())
+    }
+
+    /// Fields of `measurement` with their types, sorted by name.
+    pub fn fields(&self, measurement: &str) -> Vec<(String, FieldType)> {
+        let mut f = self
+            .measurement(measurement)
+            .map_or_else(Vec::new, |m| m.fields().to_vec());
+        f.sort();
+        f
+    }
+
+    /// The column of `field` in series `id`, if it exists.
+    pub fn column_of(&self, id: SeriesId, field: &str) -> Option<(ColumnId, FieldType)> {
+        let s = self.series.get(id.0 as usize)?;
+        let m = &self.measurements[s.measurement as usize];
+        let (fid, ty) = m.lookup_field(field)?;
+        match s.columns.get(fid as usize) {
+            Some(&c) if c != NO_COLUMN => Some((ColumnId(c), ty)),
+            _ => None,
+        }
+    }
+
+    /// The columns of series `id` with their field names, in field-id order.
+    pub fn columns_of(&self, id: SeriesId) -> Vec<(String, ColumnId, FieldType)> {
+        let Some(s) = self.series.get(id.0 as usize) else {
+            return Vec::new();
+        };
+        let m = &self.measurements[s.measurement as usize];
+        s.columns
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| **c != NO_COLUMN)
+            .map(|(fid, &c)| {
+                let (name, ty) = &m.fields()[fid];
+                (name.clone(), ColumnId(c), *ty)
+            })
+            .collect()
+    }
+
+    /// Approximate heap bytes held by the index.
+    pub fn heap_bytes(&self) -> usize {
+        let keys: usize = self.series.iter().map(|s| s.key.len() + 16 + s.columns.len() * 4 + 40).sum();
+        let raw: usize = self.by_raw.keys().map(|k| k.len() + 32).sum();
+        let by_key = self.by_key.len() * 32;
+        let meas: usize = self.measurements.iter().map(Measurement::heap_bytes).sum();
+        keys + raw + by_key + meas + self.columns.len() * std::mem::size_of::<ColumnInfo>()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,55 @@
+use super::*;
+
+fn key(m: &str, tags: &[(&str, &str)]) -> (SeriesKey, Vec<u8>) {
+    let k = SeriesKey::new(m, tags.iter().copied()).unwrap();
+    let mut b = Vec::new();
+    k.encode_into(&mut b);
+    (k, b)
+}
+
+#[test]
+fn series_get_ids_and_postings_stay_sorted() {
+    let mut ix = Index::default();
+    let (a, ab) = key("cpu", &[("host", "a"), ("region", "eu")]);
+    let (b, bb) = key("cpu", &[("host", "b"), ("region", "eu")]);
+    let (c, cb) = key("mem", &[("host", "a")]);
+    let ia = ix.get_or_create(&a, &ab);
+    let ib = ix.get_or_create(&b, &bb);
+    let ic = ix.get_or_create(&c, &cb);
+    assert_eq!(ix.get_or_create(&a, &ab), ia);
+    assert_eq!((ia, ib, ic), (SeriesId(0), SeriesId(1), SeriesId(2)));
+    assert_eq!(ix.series_of("cpu"), &[ia, ib]);
+    assert_eq!(ix.postings("cpu", "region", "eu"), &[ia, ib]);
+    assert_eq!(ix.postings("cpu", "host", "a"), &[ia]);
+    assert_eq!(ix.postings("cpu", "host", "zzz"), &[] as &[SeriesId]);
+    assert_eq!(ix.measurements().collect::<Vec<_>>(), ["cpu", "mem"]);
+    assert_eq!(ix.tag_keys("cpu"), ["host", "region"]);
+    assert_eq!(ix.tag_values("cpu", "host"), ["a", "b"]);
+    assert_eq!(ix.series_key(ib).unwrap(), b);
+    ix.remember_raw(b"cpu,region=eu,host=b", ib);
+    assert_eq!(ix.lookup_raw(b"cpu,region=eu,host=b"), Some(ib));
+}
+
+#[test]
+fn first_field_type_wins_and_conflicts_are_reported() {
+    let mut ix = Index::default();
+    let (a, ab) = key("cpu", &[("host", "a")]);
+    let (b, bb) = key("cpu", &[("host", "b")]);
+    let ia = ix.get_or_create(&a, &ab);
+    let ib = ix.get_or_create(&b, &bb);
+    assert_eq!(ix.find_column(ia, "usage", FieldType::Float), Ok(None));
+    let c = ix.column_or_create(ia, "usage", FieldType::Float).unwrap();
+    assert_eq!(ix.find_column(ia, "usage", FieldType::Float), Ok(Some(c)));
+    // Another series of the same measurement: field exists, column not yet.
+    assert_eq!(ix.find_column(ib, "usage", FieldType::Float), Ok(None));
+    let err = ix.column_or_create(ib, "usage", FieldType::Integer).unwrap_err();
+    assert_eq!(err.existing, FieldType::Float);
+    assert_eq!(err.attempted, FieldType::Integer);
+    assert!(err.to_string().contains("\"usage\" is float"), "{err}");
+    let c2 = ix.column_or_create(ib, "usage", FieldType::Float).unwrap();
+    assert_ne!(c, c2);
+    assert_eq!(ix.column_info(c2).unwrap().series, ib);
+    assert_eq!(ix.fields("cpu"), vec![("usage".to_owned(), FieldType::Float)]);
+    assert_eq!(ix.column_of(ib, "usage"), Some((c2, FieldType::Float)));
+    assert_eq!(ix.columns_of(ia), vec![("usage".to_owned(), c, FieldType::Float)]);
+}
