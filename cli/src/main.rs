@@ -1,1 +1,56 @@
-fn main() {}
+//! `strata`: the command-line front end of the Strata time-series database.
+
+mod cmd;
+mod input;
+mod progress;
+mod timearg;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Strata: a tiered time-series database.
+#[derive(Parser)]
+#[command(name = "strata", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Import line protocol (plain, .gz or .zst; `-` for stdin) into a data directory.
+    Import(cmd::import::Args),
+    /// Write the stored points out as line protocol on stdout.
+    Export(cmd::export::Args),
+}
+
+/// Options every command that opens a data directory shares.
+#[derive(clap::Args, Debug, Clone)]
+pub struct DataDirArgs {
+    /// The data directory (created if missing).
+    #[arg(long, short = 'd', value_name = "DIR")]
+    pub data_dir: PathBuf,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("STRATA_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Import(a) => cmd::import::run(a),
+        Command::Export(a) => cmd::export::run(a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("strata: {e}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -25,3 +25,14 @@ pub mod wal;
 pub use error::{Error, Result};
 pub use options::{Clock, FsyncPolicy, ManualClock, Options, SystemClock};
 pub mod index;
+pub mod hot;
+pub mod write;
+mod db;
+
+pub use db::{Db, DbStats};
+pub use write::{RejectReason, RejectedLine, WriteSummary};
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;

@@ -1,0 +1,46 @@
+//! What a write returns: how much landed, and which lines were refused and why.
+
+use crate::index::FieldConflict;
+use crate::ingest::line_protocol::ParseErrorKind;
+use crate::model::SeriesKeyError;
+
+/// The outcome of a write: the lines stored, and each refused line with its reason. A
+/// refused line never stops the rest of the batch.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct WriteSummary {
+    /// Lines (or points, for [`crate::Db::write_points`]) stored.
+    pub lines: usize,
+    /// Field values stored (what Strata calls points).
+    pub points: usize,
+    /// Refused lines, in input order.
+    pub rejected: Vec<RejectedLine>,
+}
+
+/// A refused line: where and why.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("line {line}, column {column}: {reason}")]
+pub struct RejectedLine {
+    /// 1-based line number in the batch (index + 1 for `write_points`).
+    pub line: usize,
+    /// 1-based column (character) of the problem, 1 when it concerns the whole line.
+    pub column: usize,
+    /// Why.
+    pub reason: RejectReason,
+}
+
+/// Why a line was refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RejectReason {
+    /// Line-protocol syntax.
+    #[error("{0}")]
+    Parse(ParseErrorKind),
+    /// Measurement or tags do not form a valid series.
+    #[error("{0}")]
+    Series(SeriesKeyError),
+    /// A field's type differs from its stored type.
+    #[error("{0}")]
+    FieldType(FieldConflict),
+    /// A point with no fields (from `write_points`).
+    #[error("a point needs at least one field")]
+    NoFields,
+}

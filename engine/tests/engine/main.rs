@@ -1,0 +1,6 @@
+//! Engine integration tests: one binary, one module per concern.
+
+mod common;
+mod crash;
+mod restart;
+mod writes;
