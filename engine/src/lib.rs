@@ -17,6 +17,7 @@
 #![deny(missing_docs)]
 
 pub mod error;
+pub mod ingest;
 pub mod lock;
 pub mod model;
 pub mod options;

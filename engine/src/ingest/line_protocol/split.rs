@@ -1,0 +1,150 @@
+//! Cutting a batch into logical lines.
+//!
+//! The fast path finds the next `\n` with memchr. Only a physical line that contains a
+//! double quote can continue past its newline (a string field value may hold newlines),
+//! and only then is the line walked with the parser's own tokenizing rules to find where it
+//! really ends. A string that never closes ends at its first newline instead of swallowing
+//! the rest of the batch, so one bad line costs only itself.
+
+use memchr::memchr;
+
+/// Iterates the logical lines of a batch: yields (line number, line bytes without the
+/// trailing `\n` or `\r\n`), skipping blank lines and comment lines (first non-blank byte
+/// `#`). A newline inside a double-quoted string field value belongs to the line, as in
+/// InfluxDB 1.x. Line numbers are 1-based physical line numbers, so a line after a
+/// multi-line string gets the number an editor would show.
+#[derive(Debug, Clone)]
+pub struct LineSplitter<'a> {
+    buf: &'a [u8],
+    pos: usize,
+    line: usize,
+}
+
+impl<'a> LineSplitter<'a> {
+    /// Splits `batch`, numbering lines from 1.
+    pub fn new(batch: &'a [u8]) -> Self {
+        Self::with_first_line(batch, 1)
+    }
+
+    /// Splits `batch`, numbering its first line `first_line_number` (for a batch that
+    /// continues an earlier one).
+    pub fn with_first_line(batch: &'a [u8], first_line_number: usize) -> Self {
+        LineSplitter {
+            buf: batch,
+            pos: 0,
+            line: first_line_number,
+        }
+    }
+}
+
+impl<'a> Iterator for LineSplitter<'a> {
+    type Item = (usize, &'a [u8]);
+
+    fn next(&mut self) -> Option<(usize, &'a [u8])> {
+        loop {
+            let rest = self.buf.get(self.pos..).filter(|r| !r.is_empty())?;
+            let number = self.line;
+            let (physical, after) = match memchr(b'\n', rest) {
+                Some(nl) => (rest.get(..nl).unwrap_or(rest), nl + 1),
+                None => (rest, rest.len()),
+            };
+            let line = strip_cr(physical);
+            let first = line.iter().find(|&&b| b != b' ' && b != b'\t');
+            match first {
+                None | Some(b'#') => {
+                    self.pos += after;
+                    self.line += 1;
+                }
+                Some(_) if memchr(b'"', physical).is_none() => {
+                    self.pos += after;
+                    self.line += 1;
+                    return Some((number, line));
+                }
+                Some(_) => {
+                    let end = logical_end(rest);
+                    let logical = rest.get(..end).unwrap_or(rest);
+                    let newlines = memchr::memchr_iter(b'\n', logical).count();
+                    self.pos += (end + 1).min(rest.len());
+                    self.line += 1 + newlines;
+                    return Some((number, strip_cr(logical)));
+                }
+            }
+        }
+    }
+}
+
+fn strip_cr(line: &[u8]) -> &[u8] {
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+/// Whether the byte at `i` follows a backslash (the name escaping rule).
+fn escaped(b: &[u8], i: usize) -> bool {
+    i > 0 && b.get(i - 1) == Some(&b'\\')
+}
+
+/// The index of the `\n` that ends the logical line starting at `b[0]`, or `b.len()`.
+/// Follows the tokenizing of `parse_line`: names end at unescaped delimiters, a value that
+/// starts with `"` is a string in which `\"` and `\\` are escapes.
+fn logical_end(b: &[u8]) -> usize {
+    let n = b.len();
+    let first_newline = |from: usize| {
+        b.get(from..)
+            .and_then(|r| memchr(b'\n', r))
+            .map_or(n, |k| from + k)
+    };
+    let mut i = b.iter().take_while(|&&c| c == b' ' || c == b'\t').count();
+    // Measurement and tags: up to the first unescaped space.
+    loop {
+        match b.get(i) {
+            None => return n,
+            Some(b'\n') => return i,
+            Some(b' ') if !escaped(b, i) => break,
+            Some(_) => i += 1,
+        }
+    }
+    // Fields: key=value pairs; only a value's opening quote can hide newlines.
+    while b.get(i) == Some(&b' ') {
+        i += 1;
+    }
+    let mut in_key = true;
+    loop {
+        let Some(&c) = b.get(i) else { return n };
+        match c {
+            b'\n' => return i,
+            // Past the field set nothing more can be quoted.
+            b' ' if !(in_key && escaped(b, i)) => return first_newline(i),
+            b'=' if in_key && !escaped(b, i) => {
+                in_key = false;
+                i += 1;
+                if b.get(i) == Some(&b'"') {
+                    match string_end(b, i + 1) {
+                        Some(close) => i = close + 1,
+                        None => return first_newline(i),
+                    }
+                }
+            }
+            b',' if !in_key => {
+                in_key = true;
+                i += 1;
+            }
+            _ => i += 1,
+        }
+    }
+}
+
+/// The index of the quote closing a string whose content starts at `from`, if any.
+pub(super) fn string_end(b: &[u8], from: usize) -> Option<usize> {
+    let mut i = from;
+    loop {
+        let k = memchr::memchr2(b'"', b'\\', b.get(i..)?)?;
+        let at = i + k;
+        if b.get(at) == Some(&b'"') {
+            return Some(at);
+        }
+        // A backslash escapes only a quote or another backslash.
+        i = match b.get(at + 1) {
+            Some(b'"' | b'\\') => at + 2,
+            _ => at + 1,
+        };
+    }
+}

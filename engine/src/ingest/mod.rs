@@ -1,0 +1,3 @@
+//! Ingest formats: text that arrives over the wire or from files, turned into points.
+
+pub mod line_protocol;
