@@ -27,7 +27,20 @@ pub struct Args {
 }
 
 /// Runs the export; exit code 1 if some values could not be expressed in line protocol.
+/// A reader that stops early (`strata export | head`) is not an error.
 pub fn run(args: Args) -> CmdResult {
+    match export(args) {
+        Err(e) if is_broken_pipe(&*e) => Ok(ExitCode::SUCCESS),
+        other => other,
+    }
+}
+
+fn is_broken_pipe(e: &(dyn std::error::Error + 'static)) -> bool {
+    e.downcast_ref::<std::io::Error>()
+        .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+}
+
+fn export(args: Args) -> CmdResult {
     if !args.dir.data_dir.is_dir() {
         return Err(format!("{} is not a data directory", args.dir.data_dir.display()).into());
     }

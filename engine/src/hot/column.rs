@@ -116,6 +116,8 @@ impl<T: HotValue> TypedColumn<T> {
             let mut cts = Vec::new();
             let mut cvals = Vec::new();
             for c in self.chunks.iter().filter(|c| range.overlaps(c.min_ts, c.max_ts)) {
+                cts.reserve(c.count as usize);
+                cvals.reserve(c.count as usize);
                 decode_chunk::<T>(&c.data, &mut cts, &mut cvals)?;
                 append_in_range(&cts, &cvals, range, &mut ts, &mut vals);
                 cts.clear();

@@ -13,7 +13,6 @@ use crate::model::{ColumnData, FieldType, FieldValue, TimeRange};
 use column::TypedColumn;
 use values::HotValue;
 
-pub(crate) use column::CHUNK_POINTS;
 
 /// One value to apply: its column, timestamp and value.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,0 +1,193 @@
+//! The `strata` binary, run as a user runs it.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use strata_engine::ingest::line_protocol::parse_points;
+use strata_engine::model::{FieldValue, Precision};
+
+fn strata(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_strata"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn strata_stdin(args: &[&str], input: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_strata"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn shared(name: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/data")
+        .join(name)
+}
+
+/// (series, field, timestamp) → value, the last line winning, as the database keeps it.
+type PointSet = HashMap<(String, String, i64), FieldValue>;
+
+fn point_set(lp: &[u8]) -> PointSet {
+    let (points, errors) = parse_points(lp, Precision::Nanosecond, 0);
+    assert!(errors.is_empty(), "{:?}", &errors[..errors.len().min(3)]);
+    let mut set = HashMap::new();
+    for p in points {
+        let series = p.series.to_string();
+        for (f, v) in p.fields {
+            set.insert((series.clone(), f, p.timestamp), v);
+        }
+    }
+    set
+}
+
+#[test]
+fn import_then_export_of_the_6h_devops_file_gives_the_same_points() {
+    let file = shared("tsbs_cpu_only_scale100_6h.lp.zst");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("data");
+    let out = strata(&["import", "--data-dir", d.to_str().unwrap(), file.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("imported 2160000 points (216000 lines)"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("points/s"), "{stderr}");
+
+    let exported = strata(&["export", "--data-dir", d.to_str().unwrap()]);
+    assert!(
+        exported.status.success(),
+        "{}",
+        String::from_utf8_lossy(&exported.stderr)
+    );
+    let original = zstd::stream::decode_all(std::fs::File::open(&file).unwrap()).unwrap();
+    let want = point_set(&original);
+    let got = point_set(&exported.stdout);
+    assert_eq!(want.len(), 2_160_000);
+    assert_eq!(got.len(), want.len());
+    for (k, v) in &want {
+        let g = got.get(k).unwrap_or_else(|| panic!("missing {k:?}"));
+        assert!(g.bit_eq(v), "{k:?}: {g:?} != {v:?}");
+        assert!(
+            matches!(v, FieldValue::Integer(_)),
+            "the file's fields are integers"
+        );
+    }
+}
+
+#[test]
+fn bad_lines_are_reported_with_numbers_skipped_and_fail_the_exit_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("data");
+    let f = dir.path().join("in.lp");
+    std::fs::write(
+        &f,
+        "# comment\ncpu,host=a v=1i 1\ncpu,host=a v=oops 2\n\ncpu,host=a v=3i 3\ncpu,host=a v=4.5 4\n",
+    )
+    .unwrap();
+    let out = strata(&["import", "--data-dir", d.to_str().unwrap(), f.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("in.lp: line 3, column 14:"), "{stderr}");
+    assert!(
+        stderr.contains("in.lp: line 6, column 1: field type conflict"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("imported 2 points (2 lines)"), "{stderr}");
+    assert!(stderr.contains("2 bad lines were skipped"), "{stderr}");
+    let exported = strata(&["export", "--data-dir", d.to_str().unwrap()]);
+    assert_eq!(
+        String::from_utf8_lossy(&exported.stdout),
+        "cpu,host=a v=1i 1\ncpu,host=a v=3i 3\n"
+    );
+}
+
+#[test]
+fn import_reads_gzip_and_stdin_and_numbers_lines_across_batches() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("data");
+    let mut lp = String::new();
+    for i in 0..25 {
+        lp.push_str(&format!("m,host=h{} v={i}i {i}\n", i % 3));
+    }
+    lp.push_str("m,host=h0 v=\"unterminated 99\n"); // line 26: a quote opens, never closes
+    let gz = dir.path().join("in.lp.gz");
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(lp.as_bytes()).unwrap();
+    std::fs::write(&gz, enc.finish().unwrap()).unwrap();
+    let out = strata(&[
+        "import",
+        "--data-dir",
+        d.to_str().unwrap(),
+        "--batch-lines",
+        "4",
+        gz.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("line 26, column"), "{stderr}");
+    assert!(stderr.contains("imported 25 points"), "{stderr}");
+
+    let out = strata_stdin(
+        &[
+            "import",
+            "--data-dir",
+            d.to_str().unwrap(),
+            "--precision",
+            "s",
+            "-",
+        ],
+        b"m,host=h9 v=1i 1700000000\n",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let exported = strata(&[
+        "export",
+        "--data-dir",
+        d.to_str().unwrap(),
+        "--start",
+        "2023-11-14T00:00:00Z",
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&exported.stdout),
+        "m,host=h9 v=1i 1700000000000000000\n"
+    );
+    let exported = strata(&[
+        "export",
+        "--data-dir",
+        d.to_str().unwrap(),
+        "--measurement",
+        "m",
+        "--end",
+        "3",
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&exported.stdout),
+        "m,host=h0 v=0i 0\nm,host=h1 v=1i 1\nm,host=h2 v=2i 2\n"
+    );
+}
+
+#[test]
+fn a_held_directory_is_refused_with_the_holders_pid() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = strata_engine::Db::open(dir.path(), strata_engine::Options::default()).unwrap();
+    let out = strata(&["export", "--data-dir", dir.path().to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr.contains(&format!("is locked by process {}", std::process::id())),
+        "{stderr}"
+    );
+    db.close().unwrap();
+}
