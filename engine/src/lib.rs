@@ -16,4 +16,5 @@
 //! - a field keeps the type it was first written with.
 #![deny(missing_docs)]
 
+pub mod codec;
 pub mod model;
