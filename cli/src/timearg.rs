@@ -6,7 +6,9 @@ pub fn parse_time(s: &str) -> Result<i64, String> {
         return Ok(n);
     }
     let t = humantime::parse_rfc3339_weak(s).map_err(|e| {
-        format!("{s:?} is neither an RFC 3339 time (2016-01-01T00:00:00Z) nor integer nanoseconds: {e}")
+        format!(
+            "{s:?} is neither an RFC 3339 time (2016-01-01T00:00:00Z) nor integer nanoseconds: {e}"
+        )
     })?;
     let nanos = match t.duration_since(std::time::UNIX_EPOCH) {
         Ok(d) => i64::try_from(d.as_nanos()),
@@ -21,9 +23,18 @@ mod tests {
 
     #[test]
     fn parses_rfc3339_and_nanoseconds() {
-        assert_eq!(parse_time("1451606400000000000"), Ok(1_451_606_400_000_000_000));
-        assert_eq!(parse_time("2016-01-01T00:00:00Z"), Ok(1_451_606_400_000_000_000));
-        assert_eq!(parse_time("2016-01-01T00:00:01.5Z"), Ok(1_451_606_401_500_000_000));
+        assert_eq!(
+            parse_time("1451606400000000000"),
+            Ok(1_451_606_400_000_000_000)
+        );
+        assert_eq!(
+            parse_time("2016-01-01T00:00:00Z"),
+            Ok(1_451_606_400_000_000_000)
+        );
+        assert_eq!(
+            parse_time("2016-01-01T00:00:01.5Z"),
+            Ok(1_451_606_401_500_000_000)
+        );
         assert!(parse_time("yesterday").unwrap_err().contains("RFC 3339"));
     }
 }

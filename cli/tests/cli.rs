@@ -53,7 +53,12 @@ fn import_then_export_of_the_6h_devops_file_gives_the_same_points() {
     let file = shared("tsbs_cpu_only_scale100_6h.lp.zst");
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().join("data");
-    let out = strata(&["import", "--data-dir", d.to_str().unwrap(), file.to_str().unwrap()]);
+    let out = strata(&[
+        "import",
+        "--data-dir",
+        d.to_str().unwrap(),
+        file.to_str().unwrap(),
+    ]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(
@@ -93,7 +98,12 @@ fn bad_lines_are_reported_with_numbers_skipped_and_fail_the_exit_code() {
         "# comment\ncpu,host=a v=1i 1\ncpu,host=a v=oops 2\n\ncpu,host=a v=3i 3\ncpu,host=a v=4.5 4\n",
     )
     .unwrap();
-    let out = strata(&["import", "--data-dir", d.to_str().unwrap(), f.to_str().unwrap()]);
+    let out = strata(&[
+        "import",
+        "--data-dir",
+        d.to_str().unwrap(),
+        f.to_str().unwrap(),
+    ]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("in.lp: line 3, column 14:"), "{stderr}");

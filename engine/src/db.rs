@@ -49,7 +49,9 @@ pub struct DbStats {
 
 impl std::fmt::Debug for Db {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Db").field("dir", &self.dir).finish_non_exhaustive()
+        f.debug_struct("Db")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
     }
 }
 
@@ -293,13 +295,20 @@ impl Db {
         match self.hot.read().read(c, range) {
             None => Ok(ColumnData::empty(ty)),
             Some(Ok(data)) => Ok(data),
-            Some(Err(e)) => Err(Error::Internal(format!("hot chunk of column {} does not decode: {e}", c.0))),
+            Some(Err(e)) => Err(Error::Internal(format!(
+                "hot chunk of column {} does not decode: {e}",
+                c.0
+            ))),
         }
     }
 
     /// Measurement names, sorted.
     pub fn measurements(&self) -> Vec<String> {
-        self.index.read().measurements().map(str::to_owned).collect()
+        self.index
+            .read()
+            .measurements()
+            .map(str::to_owned)
+            .collect()
     }
 
     /// The series of `measurement`, in creation order.
@@ -332,7 +341,12 @@ impl Db {
         series.encode_into(&mut canonical);
         let ix = self.index.read();
         ix.lookup_key(&canonical)
-            .map(|sid| ix.columns_of(sid).into_iter().map(|(n, _, t)| (n, t)).collect())
+            .map(|sid| {
+                ix.columns_of(sid)
+                    .into_iter()
+                    .map(|(n, _, t)| (n, t))
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -406,7 +420,9 @@ fn replay_write(
                 }),
                 // Cannot happen for a log this build wrote (types were checked before the
                 // write); skip rather than lose the rest of the log.
-                Err(e) => tracing::warn!("{}: offset {offset}: skipping value: {e}", file.display()),
+                Err(e) => {
+                    tracing::warn!("{}: offset {offset}: skipping value: {e}", file.display())
+                }
             }
         }
     }

@@ -16,21 +16,21 @@
 //! - a field keeps the type it was first written with.
 #![deny(missing_docs)]
 
+pub mod codec;
+mod db;
 pub mod error;
+pub mod hot;
+pub mod index;
 pub mod ingest;
 pub mod lock;
 pub mod model;
 pub mod options;
 pub mod wal;
-
-pub use error::{Error, Result};
-pub use options::{Clock, FsyncPolicy, ManualClock, Options, SystemClock};
-pub mod index;
-pub mod hot;
 pub mod write;
-mod db;
 
 pub use db::{Db, DbStats};
+pub use error::{Error, Result};
+pub use options::{Clock, FsyncPolicy, ManualClock, Options, SystemClock};
 pub use write::{RejectReason, RejectedLine, WriteSummary};
 
 /// The README's examples, compiled and run as doctests.

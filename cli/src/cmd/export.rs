@@ -62,7 +62,11 @@ fn export(args: Args) -> CmdResult {
                     cols.push((field, data));
                 }
             }
-            let tags: Vec<(&str, &str)> = key.tags().iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let tags: Vec<(&str, &str)> = key
+                .tags()
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
             let mut pos = vec![0usize; cols.len()];
             loop {
                 let next = cols
@@ -78,7 +82,9 @@ fn export(args: Args) -> CmdResult {
                         *p += 1;
                         if matches!(v, FieldValueRef::Float(f) if !f.is_finite()) {
                             unwritable += 1;
-                            eprintln!("strata export: {key} field {name:?} at {ts} is {v:?}, which line protocol cannot express: skipped");
+                            eprintln!(
+                                "strata export: {key} field {name:?} at {ts} is {v:?}, which line protocol cannot express: skipped"
+                            );
                             continue;
                         }
                         fields.push((name.as_str(), v));
@@ -88,7 +94,13 @@ fn export(args: Args) -> CmdResult {
                     continue;
                 }
                 line.clear();
-                write_line(&mut line, key.measurement(), tags.iter().copied(), fields.iter().copied(), ts)?;
+                write_line(
+                    &mut line,
+                    key.measurement(),
+                    tags.iter().copied(),
+                    fields.iter().copied(),
+                    ts,
+                )?;
                 out.write_all(&line)?;
             }
         }

@@ -46,7 +46,8 @@ fn parse_precision(s: &str) -> Result<Precision, String> {
 }
 
 fn parse_fsync(s: &str) -> Result<FsyncPolicy, String> {
-    FsyncPolicy::parse(s).ok_or_else(|| format!("unknown fsync policy {s:?}: use always, interval[:1s] or never"))
+    FsyncPolicy::parse(s)
+        .ok_or_else(|| format!("unknown fsync policy {s:?}: use always, interval[:1s] or never"))
 }
 
 struct Batch {
@@ -76,19 +77,21 @@ pub fn run(args: Args) -> CmdResult {
     for _ in 0..args.writers.max(1) {
         let (rx, db, totals) = (rx.clone(), db.clone(), totals.clone());
         let precision = args.precision;
-        workers.push(std::thread::spawn(move || -> Result<(), strata_engine::Error> {
-            for b in rx {
-                let s = db.write_lp_numbered(&b.text, precision, b.first_line)?;
-                totals.lines.fetch_add(s.lines, Ordering::Relaxed);
-                totals.points.fetch_add(s.points, Ordering::Relaxed);
-                for r in &s.rejected {
-                    if totals.bad.fetch_add(1, Ordering::Relaxed) < MAX_PRINTED_ERRORS {
-                        eprintln!("{}: {r}", b.file);
+        workers.push(std::thread::spawn(
+            move || -> Result<(), strata_engine::Error> {
+                for b in rx {
+                    let s = db.write_lp_numbered(&b.text, precision, b.first_line)?;
+                    totals.lines.fetch_add(s.lines, Ordering::Relaxed);
+                    totals.points.fetch_add(s.points, Ordering::Relaxed);
+                    for r in &s.rejected {
+                        if totals.bad.fetch_add(1, Ordering::Relaxed) < MAX_PRINTED_ERRORS {
+                            eprintln!("{}: {r}", b.file);
+                        }
                     }
                 }
-            }
-            Ok(())
-        }));
+                Ok(())
+            },
+        ));
     }
     drop(rx);
     let mut read_result = Ok(());
@@ -104,7 +107,11 @@ pub fn run(args: Args) -> CmdResult {
         match w.join() {
             Ok(Ok(())) => {}
             Ok(Err(e)) => write_result = Err(e),
-            Err(_) => write_result = Err(strata_engine::Error::Internal("writer thread panicked".into())),
+            Err(_) => {
+                write_result = Err(strata_engine::Error::Internal(
+                    "writer thread panicked".into(),
+                ))
+            }
         }
     }
     let db = Arc::into_inner(db).ok_or("internal: database still shared after import")?;
@@ -162,7 +169,11 @@ fn read_file(
             buf.extend_from_slice(&chunk[..n]);
             bar.set_position(input.raw_read.load(Ordering::Relaxed));
         }
-        let cut = if eof { buf.len() } else { last_complete_line_end(&buf, batch_lines) };
+        let cut = if eof {
+            buf.len()
+        } else {
+            last_complete_line_end(&buf, batch_lines)
+        };
         if cut == 0 {
             need_more = true;
             continue;

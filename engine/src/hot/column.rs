@@ -87,7 +87,11 @@ impl<T: HotValue> TypedColumn<T> {
         if self.head_sorted {
             codec::encode_timestamps(&self.head_ts, &mut data);
             T::encode(&self.head_vals, &mut data);
-            (min_ts, max_ts, count) = (self.head_ts[0], self.head_ts[self.head_ts.len() - 1], self.head_ts.len());
+            (min_ts, max_ts, count) = (
+                self.head_ts[0],
+                self.head_ts[self.head_ts.len() - 1],
+                self.head_ts.len(),
+            );
         } else {
             let (ts, vals) = sort_dedup(&self.head_ts, &self.head_vals);
             codec::encode_timestamps(&ts, &mut data);
@@ -115,7 +119,11 @@ impl<T: HotValue> TypedColumn<T> {
         if self.ordered {
             let mut cts = Vec::new();
             let mut cvals = Vec::new();
-            for c in self.chunks.iter().filter(|c| range.overlaps(c.min_ts, c.max_ts)) {
+            for c in self
+                .chunks
+                .iter()
+                .filter(|c| range.overlaps(c.min_ts, c.max_ts))
+            {
                 cts.reserve(c.count as usize);
                 cvals.reserve(c.count as usize);
                 decode_chunk::<T>(&c.data, &mut cts, &mut cvals)?;
@@ -130,7 +138,11 @@ impl<T: HotValue> TypedColumn<T> {
         // time keeps write order among equal timestamps, and the last of each run wins.
         let mut all_ts = Vec::new();
         let mut all_vals = Vec::new();
-        for c in self.chunks.iter().filter(|c| range.overlaps(c.min_ts, c.max_ts)) {
+        for c in self
+            .chunks
+            .iter()
+            .filter(|c| range.overlaps(c.min_ts, c.max_ts))
+        {
             let mut cts = Vec::new();
             let mut cvals = Vec::new();
             decode_chunk::<T>(&c.data, &mut cts, &mut cvals)?;
@@ -167,12 +179,20 @@ impl<T: HotValue> TypedColumn<T> {
             .sum();
         let head = self.head_ts.capacity() * 8
             + self.head_vals.capacity() * std::mem::size_of::<T>()
-            + self.head_vals.iter().map(HotValue::extra_bytes).sum::<usize>();
+            + self
+                .head_vals
+                .iter()
+                .map(HotValue::extra_bytes)
+                .sum::<usize>();
         chunks + head + std::mem::size_of::<Self>()
     }
 }
 
-fn decode_chunk<T: HotValue>(data: &[u8], ts: &mut Vec<i64>, vals: &mut Vec<T>) -> Result<(), CodecError> {
+fn decode_chunk<T: HotValue>(
+    data: &[u8],
+    ts: &mut Vec<i64>,
+    vals: &mut Vec<T>,
+) -> Result<(), CodecError> {
     let used = codec::decode_timestamps(data, ts)?;
     let rest = data.get(used..).ok_or(CodecError {
         offset: used,
@@ -188,7 +208,13 @@ fn decode_chunk<T: HotValue>(data: &[u8], ts: &mut Vec<i64>, vals: &mut Vec<T>) 
     Ok(())
 }
 
-fn append_in_range<T: Clone>(ts: &[i64], vals: &[T], range: TimeRange, out_ts: &mut Vec<i64>, out_vals: &mut Vec<T>) {
+fn append_in_range<T: Clone>(
+    ts: &[i64],
+    vals: &[T],
+    range: TimeRange,
+    out_ts: &mut Vec<i64>,
+    out_vals: &mut Vec<T>,
+) {
     let lo = ts.partition_point(|&t| t < range.start);
     let hi = ts.partition_point(|&t| range.contains(t) || t < range.start);
     out_ts.extend_from_slice(&ts[lo..hi]);

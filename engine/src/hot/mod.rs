@@ -13,7 +13,6 @@ use crate::model::{ColumnData, FieldType, FieldValue, TimeRange};
 use column::TypedColumn;
 use values::HotValue;
 
-
 /// One value to apply: its column, timestamp and value.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HotEntry {
@@ -71,7 +70,10 @@ impl HotColumn {
     }
 
     fn read(&self, range: TimeRange) -> Result<ColumnData, CodecError> {
-        fn get<T: HotValue>(c: &TypedColumn<T>, range: TimeRange) -> Result<ColumnData, CodecError> {
+        fn get<T: HotValue>(
+            c: &TypedColumn<T>,
+            range: TimeRange,
+        ) -> Result<ColumnData, CodecError> {
             let (timestamps, vals) = c.read(range)?;
             Ok(ColumnData {
                 timestamps,
@@ -134,7 +136,8 @@ impl HotTier {
     pub fn stats(&self) -> HotStats {
         let mut s = HotStats::default();
         for c in self.columns.iter().flatten() {
-            let (written, bytes, range) = each!(c, c => (c.written(), c.heap_bytes(), c.time_range()));
+            let (written, bytes, range) =
+                each!(c, c => (c.written(), c.heap_bytes(), c.time_range()));
             s.columns += 1;
             s.points += written;
             s.bytes += bytes;

@@ -97,7 +97,11 @@ impl Measurement {
         }
     }
 
-    pub(super) fn field_id_or_create(&mut self, name: &str, ty: FieldType) -> Result<u32, FieldConflict> {
+    pub(super) fn field_id_or_create(
+        &mut self,
+        name: &str,
+        ty: FieldType,
+    ) -> Result<u32, FieldConflict> {
         if let Some(fid) = self.field_id(name, ty)? {
             return Ok(fid);
         }
@@ -112,7 +116,11 @@ impl Measurement {
             .tags
             .iter()
             .map(|(k, vs)| {
-                k.len() + 48 + vs.iter().map(|(v, p)| v.len() + 48 + p.capacity() * 4).sum::<usize>()
+                k.len()
+                    + 48
+                    + vs.iter()
+                        .map(|(v, p)| v.len() + 48 + p.capacity() * 4)
+                        .sum::<usize>()
             })
             .sum();
         self.name.len() + self.series.capacity() * 4 + tags + self.fields.len() * 64

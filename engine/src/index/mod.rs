@@ -256,7 +256,11 @@ impl Index {
 
     /// Approximate heap bytes held by the index.
     pub fn heap_bytes(&self) -> usize {
-        let keys: usize = self.series.iter().map(|s| s.key.len() + 16 + s.columns.len() * 4 + 40).sum();
+        let keys: usize = self
+            .series
+            .iter()
+            .map(|s| s.key.len() + 16 + s.columns.len() * 4 + 40)
+            .sum();
         let raw: usize = self.by_raw.keys().map(|k| k.len() + 32).sum();
         let by_key = self.by_key.len() * 32;
         let meas: usize = self.measurements.iter().map(Measurement::heap_bytes).sum();

@@ -42,14 +42,22 @@ fn first_field_type_wins_and_conflicts_are_reported() {
     assert_eq!(ix.find_column(ia, "usage", FieldType::Float), Ok(Some(c)));
     // Another series of the same measurement: field exists, column not yet.
     assert_eq!(ix.find_column(ib, "usage", FieldType::Float), Ok(None));
-    let err = ix.column_or_create(ib, "usage", FieldType::Integer).unwrap_err();
+    let err = ix
+        .column_or_create(ib, "usage", FieldType::Integer)
+        .unwrap_err();
     assert_eq!(err.existing, FieldType::Float);
     assert_eq!(err.attempted, FieldType::Integer);
     assert!(err.to_string().contains("\"usage\" is float"), "{err}");
     let c2 = ix.column_or_create(ib, "usage", FieldType::Float).unwrap();
     assert_ne!(c, c2);
     assert_eq!(ix.column_info(c2).unwrap().series, ib);
-    assert_eq!(ix.fields("cpu"), vec![("usage".to_owned(), FieldType::Float)]);
+    assert_eq!(
+        ix.fields("cpu"),
+        vec![("usage".to_owned(), FieldType::Float)]
+    );
     assert_eq!(ix.column_of(ib, "usage"), Some((c2, FieldType::Float)));
-    assert_eq!(ix.columns_of(ia), vec![("usage".to_owned(), c, FieldType::Float)]);
+    assert_eq!(
+        ix.columns_of(ia),
+        vec![("usage".to_owned(), c, FieldType::Float)]
+    );
 }

@@ -1,8 +1,8 @@
 //! Helpers shared by the integration tests.
 
+use std::sync::Arc;
 use strata_engine::model::{ColumnData, ColumnValues, SeriesKey, TimeRange};
 use strata_engine::{Db, ManualClock, Options};
-use std::sync::Arc;
 
 /// Options with a clock fixed at 2016-01-01T00:00:00Z.
 pub fn options() -> Options {

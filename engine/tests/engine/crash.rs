@@ -17,7 +17,10 @@ fn crash_child() {
     let Ok(dir) = std::env::var(CHILD_ENV) else {
         return; // not the child: nothing to do
     };
-    let abort_after: usize = std::env::var("STRATA_CRASH_AFTER").unwrap().parse().unwrap();
+    let abort_after: usize = std::env::var("STRATA_CRASH_AFTER")
+        .unwrap()
+        .parse()
+        .unwrap();
     let mut o = options();
     o.fsync = FsyncPolicy::Always;
     let db = std::sync::Arc::new(Db::open(&dir, o).unwrap());
@@ -28,8 +31,11 @@ fn crash_child() {
             std::thread::spawn(move || {
                 for b in 0.. {
                     let first = (b * 2 + w) * BATCH;
-                    db.write_lp(lp_batch(first, BATCH, 50, 3, 0).as_bytes(), Precision::Nanosecond)
-                        .unwrap();
+                    db.write_lp(
+                        lp_batch(first, BATCH, 50, 3, 0).as_bytes(),
+                        Precision::Nanosecond,
+                    )
+                    .unwrap();
                     println!("acked {first}");
                     if b * 2 + w >= abort_after {
                         std::process::abort();
@@ -48,7 +54,12 @@ fn acknowledged_writes_survive_abort() {
     for abort_after in [2usize, 7, 20] {
         let dir = tempfile::tempdir().unwrap();
         let mut child = Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "crash::crash_child", "--nocapture", "--test-threads=1"])
+            .args([
+                "--exact",
+                "crash::crash_child",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env(CHILD_ENV, dir.path())
             .env("STRATA_CRASH_AFTER", abort_after.to_string())
             .stdout(Stdio::piped())
@@ -82,7 +93,10 @@ fn acknowledged_writes_survive_abort() {
         }
         for first in acked {
             for l in first..first + BATCH {
-                assert!(present.contains(&l), "acknowledged line {l} lost (abort after {abort_after})");
+                assert!(
+                    present.contains(&l),
+                    "acknowledged line {l} lost (abort after {abort_after})"
+                );
             }
         }
     }

@@ -12,7 +12,10 @@ const LINES: usize = 100_000; // 1,000,000 points
 fn write_million(db: &Db) {
     for first in (0..LINES).step_by(5_000) {
         let s = db
-            .write_lp(lp_batch(first, 5_000, HOSTS, FIELDS, 0).as_bytes(), Precision::Nanosecond)
+            .write_lp(
+                lp_batch(first, 5_000, HOSTS, FIELDS, 0).as_bytes(),
+                Precision::Nanosecond,
+            )
             .unwrap();
         assert!(s.rejected.is_empty(), "{:?}", s.rejected);
         assert_eq!(s.points, 5_000 * FIELDS);

@@ -35,7 +35,8 @@ fn host_a() -> SeriesKey {
 fn field_type_conflict_refuses_only_that_line() {
     let dir = tempfile::tempdir().unwrap();
     let db = Db::open(dir.path(), options()).unwrap();
-    db.write_lp(b"cpu,host=a usage=1.5 10\n", Precision::Nanosecond).unwrap();
+    db.write_lp(b"cpu,host=a usage=1.5 10\n", Precision::Nanosecond)
+        .unwrap();
     let s = db
         .write_lp(
             b"cpu,host=b usage=3i,other=1 20\ncpu,host=b usage=2.0 30\n",
@@ -54,10 +55,16 @@ fn field_type_conflict_refuses_only_that_line() {
         other => panic!("{other:?}"),
     }
     // The refused line registered nothing: `other` does not exist.
-    assert_eq!(db.fields("cpu"), vec![("usage".to_owned(), FieldType::Float)]);
+    assert_eq!(
+        db.fields("cpu"),
+        vec![("usage".to_owned(), FieldType::Float)]
+    );
     // Within one batch, the first line to introduce a field fixes its type.
     let s = db
-        .write_lp(b"mem v=1i 1\nmem v=2.5 2\nmem v=3i 3\n", Precision::Nanosecond)
+        .write_lp(
+            b"mem v=1i 1\nmem v=2.5 2\nmem v=3i 3\n",
+            Precision::Nanosecond,
+        )
         .unwrap();
     assert_eq!(s.lines, 2);
     assert_eq!(s.rejected[0].line, 2);
@@ -75,15 +82,25 @@ fn last_write_wins_and_out_of_order_writes_read_in_time_order() {
         text.push_str(&format!("cpu,host=a v={}i {t}\n", -t));
     }
     db.write_lp(text.as_bytes(), Precision::Nanosecond).unwrap();
-    db.write_lp(b"cpu,host=a v=77i 500\n", Precision::Nanosecond).unwrap();
+    db.write_lp(b"cpu,host=a v=77i 500\n", Precision::Nanosecond)
+        .unwrap();
     let check = |db: &Db| {
         let c = read(db, &host_a(), "v");
         assert_eq!(c.timestamps, (0..1000).collect::<Vec<i64>>());
         for (t, &v) in ints(&c).iter().enumerate() {
-            let want = if t == 500 { 77 } else if t % 3 == 0 { -(t as i64) } else { t as i64 };
+            let want = if t == 500 {
+                77
+            } else if t % 3 == 0 {
+                -(t as i64)
+            } else {
+                t as i64
+            };
             assert_eq!(v, want, "t={t}");
         }
-        let part = db.read_column(&host_a(), "v", TimeRange::new(10, 20)).unwrap().unwrap();
+        let part = db
+            .read_column(&host_a(), "v", TimeRange::new(10, 20))
+            .unwrap()
+            .unwrap();
         assert_eq!(part.timestamps, (10..20).collect::<Vec<i64>>());
     };
     check(&db);
@@ -106,11 +123,18 @@ fn every_type_round_trips_through_write_points_and_replay() {
                 ("i".into(), FieldValue::Integer(i64::MIN)),
                 ("u".into(), FieldValue::Unsigned(u64::MAX)),
                 ("b".into(), FieldValue::Boolean(true)),
-                ("s".into(), FieldValue::String("multi\nline \"quoted\" \\".into())),
+                (
+                    "s".into(),
+                    FieldValue::String("multi\nline \"quoted\" \\".into()),
+                ),
             ],
             -1,
         ),
-        Point::new(key.clone(), vec![("f".into(), FieldValue::Float(-0.0))], i64::MAX),
+        Point::new(
+            key.clone(),
+            vec![("f".into(), FieldValue::Float(-0.0))],
+            i64::MAX,
+        ),
         Point::new(key.clone(), vec![], 5),
     ];
     let s = db.write_points(&points).unwrap();
@@ -122,8 +146,14 @@ fn every_type_round_trips_through_write_points_and_replay() {
     assert_eq!(f.timestamps, [-1, i64::MAX]);
     let bits: Vec<u64> = floats(&f).iter().map(|v| v.to_bits()).collect();
     assert_eq!(bits, [nan.to_bits(), (-0.0f64).to_bits()]);
-    assert_eq!(read(&db, &key, "u").values, ColumnValues::Unsigned(vec![u64::MAX]));
-    assert_eq!(read(&db, &key, "b").values, ColumnValues::Boolean(vec![true]));
+    assert_eq!(
+        read(&db, &key, "u").values,
+        ColumnValues::Unsigned(vec![u64::MAX])
+    );
+    assert_eq!(
+        read(&db, &key, "b").values,
+        ColumnValues::Boolean(vec![true])
+    );
     assert_eq!(
         read(&db, &key, "s").values,
         ColumnValues::String(vec!["multi\nline \"quoted\" \\".into()])
@@ -138,10 +168,15 @@ fn missing_timestamps_take_the_clock_truncated_to_the_precision() {
     let clock = strata_engine::ManualClock::new(1_451_606_400_123_456_789);
     o.clock = std::sync::Arc::new(clock);
     let db = Db::open(dir.path(), o).unwrap();
-    db.write_lp(b"cpu,host=a v=1i\n", Precision::Millisecond).unwrap();
-    db.write_lp(b"cpu,host=a v=2i 1451606401\n", Precision::Second).unwrap();
+    db.write_lp(b"cpu,host=a v=1i\n", Precision::Millisecond)
+        .unwrap();
+    db.write_lp(b"cpu,host=a v=2i 1451606401\n", Precision::Second)
+        .unwrap();
     let c = read(&db, &host_a(), "v");
-    assert_eq!(c.timestamps, [1_451_606_400_123_000_000, 1_451_606_401_000_000_000]);
+    assert_eq!(
+        c.timestamps,
+        [1_451_606_400_123_000_000, 1_451_606_401_000_000_000]
+    );
 }
 
 #[test]
@@ -158,11 +193,18 @@ fn listings_describe_what_was_written() {
     assert_eq!(db.tag_values("cpu", "region"), ["eu", "us"]);
     assert_eq!(
         db.fields("cpu"),
-        vec![("idle".to_owned(), FieldType::Integer), ("usage".to_owned(), FieldType::Float)]
+        vec![
+            ("idle".to_owned(), FieldType::Integer),
+            ("usage".to_owned(), FieldType::Float)
+        ]
     );
     let series: Vec<String> = db.series("cpu").iter().map(|k| k.to_string()).collect();
     assert_eq!(series, ["cpu,host=a,region=eu", "cpu,host=b,region=us"]);
-    assert!(db.read_column(&host_a(), "usage", TimeRange::ALL).unwrap().is_none());
+    assert!(
+        db.read_column(&host_a(), "usage", TimeRange::ALL)
+            .unwrap()
+            .is_none()
+    );
     assert!(db.tag_keys("nope").is_empty());
 }
 

@@ -1,0 +1,350 @@
+//! Float blocks: constant, XOR (Chimp-style) or ALP-like decimal scaling, whichever is
+//! smallest, all bit-exact for every bit pattern (NaN payloads, -0.0, subnormals, ±Inf).
+//!
+//! **XOR** stores the first value's bits, then for each value the XOR with the previous one
+//! as one of four cases: identical; a centre run of meaningful bits when the XOR has at
+//! least 7 trailing zeros; or the XOR's low bits below its leading zeros (rounded down to
+//! one of eight steps, as Chimp does), reusing the previous leading-zero step or giving a
+//! new one. Unlike Chimp, each block gives the cases code words of one to three bits by
+//! frequency, so repeated values cost one bit.
+//!
+//! **ALP-like**: when values are short decimals (`12.5`, `0.07`, `3.0`), each is
+//! `n / 10^e` for a small integer `n` and one exponent `e` per block; the integers go
+//! through the integer codec (deltas and bit-packing) and the few values that do not
+//! round-trip are stored as exceptions. It is chosen only when smaller than XOR and every
+//! value decodes to the exact same bits. Layout: `docs/CODECS.md`.
+
+use super::bits::{
+    BitReader, BitWriter, ByteReader, PREFIX_CODE, PREFIX_DECODE, assign_slots, put_varint,
+};
+use super::int::{TAG_I64_CONST, TAG_I64_PACKED, decode_ints, encode_i64};
+use super::{CodecError, all_or_nothing, check_encode_len};
+
+/// Scheme tag: every value has the same bits.
+pub const TAG_CONST: u8 = 0x21;
+/// Scheme tag: XOR with the previous value, Chimp-style.
+pub const TAG_XOR: u8 = 0x22;
+/// Scheme tag: decimals scaled to integers, with exceptions.
+pub const TAG_ALP: u8 = 0x23;
+
+/// Leading-zero counts representable in the XOR stream's 3-bit field.
+const LEAD: [u32; 8] = [0, 8, 12, 16, 18, 20, 22, 24];
+/// A XOR with at least this many trailing zeros is stored as a centre run.
+const TRAIL_MIN: u32 = 7;
+/// No leading-zero step yet: the "same step" case is invalid.
+const NO_LEAD: u32 = u32::MAX;
+
+const ZERO: usize = 0;
+const CENTRE: usize = 1;
+const SAME: usize = 2;
+const NEW: usize = 3;
+
+/// Largest decimal exponent the ALP-like scheme uses.
+const MAX_EXP: usize = 18;
+const POW10: [f64; MAX_EXP + 1] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18,
+];
+
+/// Index into [`LEAD`] of the largest step not above `lead`.
+#[inline]
+fn lead_index(lead: u32) -> usize {
+    LEAD.iter().rposition(|&l| l <= lead).unwrap_or(0)
+}
+
+/// Appends one float block encoding `src` to `dst`.
+///
+/// # Panics
+/// If `src` holds more than [`MAX_BLOCK_POINTS`](super::MAX_BLOCK_POINTS) values.
+pub fn encode_floats(src: &[f64], dst: &mut Vec<u8>) {
+    check_encode_len(src.len());
+    let Some(first) = src.first().map(|v| v.to_bits()) else {
+        dst.extend_from_slice(&[TAG_CONST, 0]);
+        return;
+    };
+    if src.iter().all(|v| v.to_bits() == first) {
+        dst.push(TAG_CONST);
+        put_varint(dst, src.len() as u64);
+        dst.extend_from_slice(&first.to_le_bytes());
+        return;
+    }
+    let start = dst.len();
+    encode_xor(src, dst);
+    let mut alp = Vec::new();
+    if encode_alp(src, &mut alp) && alp.len() < dst.len() - start {
+        dst.truncate(start);
+        dst.extend_from_slice(&alp);
+    }
+}
+
+/// The case, leading-zero index and stored step after one value, for XOR `x`.
+#[inline]
+fn classify(x: u64, stored: u32) -> (usize, usize) {
+    if x == 0 {
+        return (ZERO, 0);
+    }
+    let li = lead_index(x.leading_zeros());
+    if x.trailing_zeros() >= TRAIL_MIN {
+        (CENTRE, li)
+    } else if LEAD[li] == stored {
+        (SAME, li)
+    } else {
+        (NEW, li)
+    }
+}
+
+fn encode_xor(src: &[f64], dst: &mut Vec<u8>) {
+    let mut counts = [0u64; 4];
+    let mut stored = NO_LEAD;
+    for w in src.windows(2) {
+        let (case, li) = classify(w[0].to_bits() ^ w[1].to_bits(), stored);
+        counts[case] += 1;
+        if case == NEW {
+            stored = LEAD[li];
+        }
+    }
+    let slot_of = assign_slots(counts);
+    let mut map = 0u8;
+    for (case, &slot) in slot_of.iter().enumerate() {
+        map |= (case as u8) << (2 * slot);
+    }
+    dst.push(TAG_XOR);
+    put_varint(dst, src.len() as u64);
+    dst.extend_from_slice(&src[0].to_bits().to_le_bytes());
+    dst.push(map);
+    let mut bw = BitWriter::new(dst);
+    let mut stored = NO_LEAD;
+    for w in src.windows(2) {
+        let x = w[0].to_bits() ^ w[1].to_bits();
+        let (case, li) = classify(x, stored);
+        let (cw, len) = PREFIX_CODE[slot_of[case]];
+        match case {
+            ZERO => bw.write(cw, len),
+            CENTRE => {
+                let trail = x.trailing_zeros();
+                let centre = 64 - LEAD[li] - trail;
+                bw.write(
+                    cw | (li as u64) << len | u64::from(centre) << (len + 3),
+                    len + 9,
+                );
+                bw.write(x >> trail, centre);
+            }
+            SAME => {
+                bw.write(cw, len);
+                bw.write(x, 64 - stored);
+            }
+            _ => {
+                stored = LEAD[li];
+                bw.write(cw | (li as u64) << len, len + 3);
+                bw.write(x, 64 - stored);
+            }
+        }
+    }
+    bw.finish();
+}
+
+/// Appends an ALP-like block for `src` to `dst`; false if the values are not decimals.
+fn encode_alp(src: &[f64], dst: &mut Vec<u8>) -> bool {
+    // Cheap rejection: most of a sample must be short decimals.
+    let step = (src.len() / 32).max(1);
+    let sampled = src.iter().step_by(step).count();
+    let decimal = src
+        .iter()
+        .step_by(step)
+        .filter(|&&v| min_exp(v).is_some())
+        .count();
+    if decimal * 2 < sampled {
+        return false;
+    }
+    let mut hist = [0usize; MAX_EXP + 1];
+    for &v in src {
+        if let Some(e) = min_exp(v) {
+            hist[e] += 1;
+        }
+    }
+    // Candidates: the exponent that covers every decimal value, and the one covering 90%.
+    let total: usize = hist.iter().sum();
+    let e_all = hist.iter().rposition(|&c| c > 0).unwrap_or(0);
+    let mut acc = 0;
+    let e_most = hist
+        .iter()
+        .position(|&c| {
+            acc += c;
+            acc * 10 >= total * 9
+        })
+        .unwrap_or(e_all);
+    let mut best: Option<Vec<u8>> = None;
+    let mut ints = Vec::with_capacity(src.len());
+    for e in [e_all, e_most] {
+        if best.is_some() && e == e_all {
+            break;
+        }
+        let mut out = Vec::new();
+        alp_block(src, e, &mut ints, &mut out);
+        if best.as_ref().is_none_or(|b| out.len() < b.len()) {
+            best = Some(out);
+        }
+    }
+    match best {
+        Some(b) => {
+            dst.extend_from_slice(&b);
+            true
+        }
+        None => false,
+    }
+}
+
+/// `n` such that `n / 10^e` gives back exactly `v`, if any.
+#[inline]
+fn scaled(v: f64, e: usize) -> Option<i64> {
+    let x = v * POW10[e];
+    // Also false for NaN: only magnitudes where every integer is exact.
+    if x.abs().partial_cmp(&9_007_199_254_740_992.0) != Some(std::cmp::Ordering::Less) {
+        return None;
+    }
+    let n = x.round() as i64;
+    ((n as f64 / POW10[e]).to_bits() == v.to_bits()).then_some(n)
+}
+
+/// The smallest exponent at which `v` round-trips.
+fn min_exp(v: f64) -> Option<usize> {
+    (0..=MAX_EXP).find(|&e| scaled(v, e).is_some())
+}
+
+fn alp_block(src: &[f64], e: usize, ints: &mut Vec<i64>, out: &mut Vec<u8>) {
+    ints.clear();
+    let mut exceptions = Vec::new();
+    let mut last = 0;
+    for (i, &v) in src.iter().enumerate() {
+        match scaled(v, e) {
+            Some(n) => last = n,
+            None => exceptions.push(i),
+        }
+        // An exception repeats the previous integer, which keeps the deltas small.
+        ints.push(last);
+    }
+    out.push(TAG_ALP);
+    put_varint(out, src.len() as u64);
+    out.push(e as u8);
+    encode_i64(ints, out);
+    put_varint(out, exceptions.len() as u64);
+    let mut prev = 0;
+    for (k, &i) in exceptions.iter().enumerate() {
+        put_varint(out, (i - prev - usize::from(k > 0)) as u64);
+        out.extend_from_slice(&src[i].to_bits().to_le_bytes());
+        prev = i;
+    }
+}
+
+/// Decodes one float block from the start of `src`, appending its values to `dst`.
+///
+/// Returns the number of bytes of `src` the block used. On error `dst` is unchanged.
+pub fn decode_floats(src: &[u8], dst: &mut Vec<f64>) -> Result<usize, CodecError> {
+    all_or_nothing(dst, |dst| {
+        let mut r = ByteReader::new(src);
+        let (tag, n) = r.header(&[TAG_CONST, TAG_XOR, TAG_ALP])?;
+        if n == 0 {
+            return Ok(r.pos());
+        }
+        match tag {
+            TAG_CONST => {
+                let v = f64::from_bits(r.u64_le()?);
+                dst.resize(dst.len() + n, v);
+                Ok(r.pos())
+            }
+            TAG_XOR => decode_xor(r, n, dst),
+            _ => decode_alp(r, n, dst),
+        }
+    })
+}
+
+fn decode_xor(mut r: ByteReader<'_>, n: usize, dst: &mut Vec<f64>) -> Result<usize, CodecError> {
+    let mut prev = r.u64_le()?;
+    let map = r.u8()?;
+    let case_of = [0, 1, 2, 3].map(|slot| usize::from((map >> (2 * slot)) & 3));
+    // Every value after the first costs at least one bit.
+    if n - 1 > r.remaining().saturating_mul(8) {
+        return Err(r.err("value count exceeds the bit stream"));
+    }
+    let mut table = [(0u32, 0usize); 8];
+    for (entry, &(len, slot)) in table.iter_mut().zip(PREFIX_DECODE.iter()) {
+        *entry = (len, case_of[slot]);
+    }
+    dst.reserve(n);
+    dst.push(f64::from_bits(prev));
+    let mut br = BitReader::new(r.rest(), r.pos());
+    let mut stored = NO_LEAD;
+    for _ in 1..n {
+        let p = br.peek();
+        let (len, case) = table[(p & 7) as usize];
+        let x = match case {
+            ZERO => {
+                br.consume(len)?;
+                0
+            }
+            CENTRE => {
+                let lead = LEAD[((p >> len) & 7) as usize];
+                let centre = ((p >> (len + 3)) & 63) as u32;
+                br.consume(len + 9)?;
+                if lead + centre > 64 {
+                    return Err(CodecError::new(r.pos() + br.bytes_used(), "bad XOR centre"));
+                }
+                let bits = br.read(centre)?;
+                bits.checked_shl(64 - lead - centre).unwrap_or(0)
+            }
+            SAME => {
+                if stored == NO_LEAD {
+                    return Err(CodecError::new(
+                        r.pos() + br.bytes_used(),
+                        "no XOR lead yet",
+                    ));
+                }
+                br.consume(len)?;
+                br.read(64 - stored)?
+            }
+            _ => {
+                stored = LEAD[((p >> len) & 7) as usize];
+                br.consume(len + 3)?;
+                br.read(64 - stored)?
+            }
+        };
+        prev ^= x;
+        dst.push(f64::from_bits(prev));
+    }
+    br.check_padding()?;
+    Ok(r.pos() + br.bytes_used())
+}
+
+fn decode_alp(mut r: ByteReader<'_>, n: usize, dst: &mut Vec<f64>) -> Result<usize, CodecError> {
+    let e = usize::from(r.u8()?);
+    let Some(&p) = POW10.get(e) else {
+        return Err(CodecError::new(r.pos() - 1, "decimal exponent above 18"));
+    };
+    let start = dst.len();
+    let base = r.pos();
+    let used = decode_ints(r.rest(), [TAG_I64_CONST, TAG_I64_PACKED], dst, |v| {
+        v as f64 / p
+    })
+    .map_err(|e| e.shifted(base))?;
+    if dst.len() - start != n {
+        return Err(CodecError::new(base, "decimal block count mismatch"));
+    }
+    r.bytes(used)?;
+    let x = r.count()?;
+    if x > n {
+        return Err(r.err("more exceptions than values"));
+    }
+    let mut next = 0usize;
+    for _ in 0..x {
+        let at = r.pos();
+        let i = next.saturating_add(usize::try_from(r.varint()?).unwrap_or(usize::MAX));
+        let bits = r.u64_le()?;
+        let slot = dst
+            .get_mut(start.saturating_add(i))
+            .filter(|_| i < n)
+            .ok_or_else(|| CodecError::new(at, "exception position past the block"))?;
+        *slot = f64::from_bits(bits);
+        next = i + 1;
+    }
+    Ok(r.pos())
+}
