@@ -1,4 +1,5 @@
-//! Shared helpers for Strata's benches: loading the shared data sets.
+//! Shared helpers for Strata's benches: loading the shared data sets and cutting them into
+//! write batches.
 
 use std::path::PathBuf;
 
@@ -17,4 +18,36 @@ pub fn load_lp(name: &str) -> std::io::Result<Vec<u8>> {
     let file = std::fs::File::open(&path)
         .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
     zstd::stream::decode_all(file)
+}
+
+/// Cuts line protocol into batches of `lines` lines each (at newlines).
+pub fn batches(lp: &[u8], lines: usize) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut count = 0;
+    for (i, &b) in lp.iter().enumerate() {
+        if b == b'\n' {
+            count += 1;
+            if count == lines {
+                out.push(lp[start..=i].to_vec());
+                start = i + 1;
+                count = 0;
+            }
+        }
+    }
+    if start < lp.len() {
+        out.push(lp[start..].to_vec());
+    }
+    out
+}
+
+/// Field values (points) in line protocol, counted as the database counts them.
+pub fn count_points(lp: &[u8]) -> usize {
+    let (points, errors) = strata_engine::ingest::line_protocol::parse_points(
+        lp,
+        strata_engine::model::Precision::Nanosecond,
+        0,
+    );
+    assert!(errors.is_empty(), "bench data must parse cleanly");
+    points.iter().map(|p| p.fields.len()).sum()
 }

@@ -59,13 +59,8 @@ impl<T: HotValue> TypedColumn<T> {
         if self.written > 0 && ts <= self.max_ts {
             self.ordered = false;
         }
-        if let Some(&last) = self.head_ts.last() {
-            if ts <= last {
-                self.head_sorted = false;
-            }
-        } else if self.head_ts.capacity() == 0 {
-            self.head_ts.reserve_exact(CHUNK_POINTS);
-            self.head_vals.reserve_exact(CHUNK_POINTS);
+        if self.head_ts.last().is_some_and(|&last| ts <= last) {
+            self.head_sorted = false;
         }
         self.head_ts.push(ts);
         self.head_vals.push(v);
@@ -107,6 +102,13 @@ impl<T: HotValue> TypedColumn<T> {
         self.head_ts.clear();
         self.head_vals.clear();
         self.head_sorted = true;
+    }
+
+    /// Closes the head and gives its buffers back, for a column that may stay idle.
+    pub(crate) fn close_head_and_release(&mut self) {
+        self.close_head();
+        self.head_ts = Vec::new();
+        self.head_vals = Vec::new();
     }
 
     /// The column's points in `range`, time-ordered, one per timestamp (the last written).

@@ -124,11 +124,11 @@ impl HotTier {
         Some(col.read(range))
     }
 
-    /// Closes every open head into a compressed chunk (after an import, so that memory
-    /// holds only compressed data).
+    /// Closes every open head into a compressed chunk and frees the head buffers (after
+    /// an import, so that memory holds only compressed data).
     pub fn close_heads(&mut self) {
         for c in self.columns.iter_mut().flatten() {
-            each!(c, c => c.close_head());
+            each!(c, c => c.close_head_and_release());
         }
     }
 
