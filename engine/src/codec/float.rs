@@ -39,6 +39,8 @@ const CENTRE: usize = 1;
 const SAME: usize = 2;
 const NEW: usize = 3;
 
+/// Values the ALP-like scheme tries first to decide whether to try the whole block.
+const SAMPLE: usize = 128;
 /// Largest decimal exponent the ALP-like scheme uses.
 const MAX_EXP: usize = 18;
 const POW10: [f64; MAX_EXP + 1] = [
@@ -71,7 +73,7 @@ pub fn encode_floats(src: &[f64], dst: &mut Vec<u8>) {
     let start = dst.len();
     encode_xor(src, dst);
     let mut alp = Vec::new();
-    if encode_alp(src, &mut alp) && alp.len() < dst.len() - start {
+    if encode_alp(src, dst.len() - start, &mut alp) {
         dst.truncate(start);
         dst.extend_from_slice(&alp);
     }
@@ -143,38 +145,21 @@ fn encode_xor(src: &[f64], dst: &mut Vec<u8>) {
     bw.finish();
 }
 
-/// Appends an ALP-like block for `src` to `dst`; false if the values are not decimals.
-fn encode_alp(src: &[f64], dst: &mut Vec<u8>) -> bool {
-    // Cheap rejection: most of a sample must be short decimals.
-    let step = (src.len() / 32).max(1);
-    let sampled = src.iter().step_by(step).count();
-    let decimal = src
-        .iter()
-        .step_by(step)
-        .filter(|&&v| min_exp(v).is_some())
-        .count();
-    if decimal * 2 < sampled {
-        return false;
-    }
-    let mut hist = [0usize; MAX_EXP + 1];
-    for &v in src {
-        if let Some(e) = min_exp(v) {
-            hist[e] += 1;
+/// Appends an ALP-like block for `src` to `dst` if it may beat `xor_len` bytes; returns
+/// false when the values are not short decimals.
+fn encode_alp(src: &[f64], xor_len: usize, dst: &mut Vec<u8>) -> bool {
+    let mut ints = Vec::with_capacity(src.len());
+    // Cheap rejection: encode a leading sample and compare its size per value with XOR.
+    let sample = &src[..src.len().min(SAMPLE)];
+    if sample.len() < src.len() {
+        let mut out = Vec::new();
+        alp_block(sample, best_exp(sample)[0], &mut ints, &mut out);
+        if out.len() * src.len() >= xor_len * sample.len() {
+            return false;
         }
     }
-    // Candidates: the exponent that covers every decimal value, and the one covering 90%.
-    let total: usize = hist.iter().sum();
-    let e_all = hist.iter().rposition(|&c| c > 0).unwrap_or(0);
-    let mut acc = 0;
-    let e_most = hist
-        .iter()
-        .position(|&c| {
-            acc += c;
-            acc * 10 >= total * 9
-        })
-        .unwrap_or(e_all);
     let mut best: Option<Vec<u8>> = None;
-    let mut ints = Vec::with_capacity(src.len());
+    let [e_all, e_most] = best_exp(src);
     for e in [e_all, e_most] {
         if best.is_some() && e == e_all {
             break;
@@ -186,12 +171,34 @@ fn encode_alp(src: &[f64], dst: &mut Vec<u8>) -> bool {
         }
     }
     match best {
-        Some(b) => {
+        Some(b) if b.len() < xor_len => {
             dst.extend_from_slice(&b);
             true
         }
-        None => false,
+        _ => false,
     }
+}
+
+/// Candidate exponents: the one that covers every decimal value of `src`, and the one
+/// that covers 90% of them.
+fn best_exp(src: &[f64]) -> [usize; 2] {
+    let mut hist = [0usize; MAX_EXP + 1];
+    for &v in src {
+        if let Some(e) = min_exp(v) {
+            hist[e] += 1;
+        }
+    }
+    let total: usize = hist.iter().sum();
+    let e_all = hist.iter().rposition(|&c| c > 0).unwrap_or(0);
+    let mut acc = 0;
+    let e_most = hist
+        .iter()
+        .position(|&c| {
+            acc += c;
+            acc * 10 >= total * 9
+        })
+        .unwrap_or(e_all);
+    [e_all, e_most]
 }
 
 /// `n` such that `n / 10^e` gives back exactly `v`, if any.
@@ -208,7 +215,10 @@ fn scaled(v: f64, e: usize) -> Option<i64> {
 
 /// The smallest exponent at which `v` round-trips.
 fn min_exp(v: f64) -> Option<usize> {
-    (0..=MAX_EXP).find(|&e| scaled(v, e).is_some())
+    let limit = 9_007_199_254_740_992.0 / v.abs();
+    (0..=MAX_EXP)
+        .take_while(|&e| POW10[e] < limit)
+        .find(|&e| scaled(v, e).is_some())
 }
 
 fn alp_block(src: &[f64], e: usize, ints: &mut Vec<i64>, out: &mut Vec<u8>) {
