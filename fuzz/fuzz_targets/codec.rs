@@ -66,8 +66,16 @@ fuzz_target!(|data: &[u8]| {
     let Some((&sel, rest)) = data.split_first() else {
         return;
     };
-    let ts = |v: &[i64]| roundtrip(v, codec::encode_timestamps, codec::decode_timestamps, |x| *x);
-    let fl = |v: &[f64]| roundtrip(v, codec::encode_floats, codec::decode_floats, |x| x.to_bits());
+    let ts = |v: &[i64]| {
+        roundtrip(v, codec::encode_timestamps, codec::decode_timestamps, |x| {
+            *x
+        })
+    };
+    let fl = |v: &[f64]| {
+        roundtrip(v, codec::encode_floats, codec::decode_floats, |x| {
+            x.to_bits()
+        })
+    };
     let int = |v: &[i64]| roundtrip(v, codec::encode_i64, codec::decode_i64, |x| *x);
     match sel % 10 {
         0 => ts(&words(rest).map(|w| w as i64).collect::<Vec<_>>()),
@@ -114,7 +122,9 @@ fuzz_target!(|data: &[u8]| {
                 .split(|&b| b == 0xFF)
                 .map(|s| String::from_utf8_lossy(s).into_owned())
                 .collect();
-            roundtrip(&v, codec::encode_strings, codec::decode_strings, |x| x.clone());
+            roundtrip(&v, codec::encode_strings, codec::decode_strings, |x| {
+                x.clone()
+            });
         }
     }
 });

@@ -15,7 +15,7 @@
 //! value decodes to the exact same bits. Layout: `docs/CODECS.md`.
 
 use super::bits::{
-    BitReader, BitWriter, ByteReader, PREFIX_CODE, PREFIX_DECODE, assign_slots, put_varint,
+    BitReader, BitWriter, ByteReader, PREFIX_CODE, PREFIX_DECODE, assign_slots, mask, put_varint,
 };
 use super::int::{TAG_I64_CONST, TAG_I64_PACKED, decode_ints, encode_i64};
 use super::{CodecError, all_or_nothing, check_encode_len};
@@ -287,42 +287,43 @@ fn decode_xor(mut r: ByteReader<'_>, n: usize, dst: &mut Vec<f64>) -> Result<usi
     for _ in 1..n {
         let p = br.peek();
         let (len, case) = table[(p & 7) as usize];
-        let x = match case {
-            ZERO => {
-                br.consume(len)?;
-                0
-            }
+        // Each case reads its fields from the one peek when they fit in its 57 bits.
+        let (head, w) = match case {
+            ZERO => (len, 0),
             CENTRE => {
                 let lead = LEAD[((p >> len) & 7) as usize];
                 let centre = ((p >> (len + 3)) & 63) as u32;
-                br.consume(len + 9)?;
                 if lead + centre > 64 {
-                    return Err(CodecError::new(r.pos() + br.bytes_used(), "bad XOR centre"));
+                    return Err(CodecError::new(br.offset(), "bad XOR centre"));
                 }
-                let bits = br.read(centre)?;
-                bits.checked_shl(64 - lead - centre).unwrap_or(0)
+                (len + 9, centre)
             }
             SAME => {
                 if stored == NO_LEAD {
-                    return Err(CodecError::new(
-                        r.pos() + br.bytes_used(),
-                        "no XOR lead yet",
-                    ));
+                    return Err(CodecError::new(br.offset(), "no XOR lead yet"));
                 }
-                br.consume(len)?;
-                br.read(64 - stored)?
+                (len, 64 - stored)
             }
             _ => {
                 stored = LEAD[((p >> len) & 7) as usize];
-                br.consume(len + 3)?;
-                br.read(64 - stored)?
+                (len + 3, 64 - stored)
             }
         };
+        let mut x = if head + w <= 57 {
+            br.skip(head + w);
+            (p >> head) & mask(w)
+        } else {
+            br.skip(head);
+            br.take(w)
+        };
+        if case == CENTRE {
+            let lead = LEAD[((p >> len) & 7) as usize];
+            x = x.checked_shl(64 - lead - w).unwrap_or(0);
+        }
         prev ^= x;
         dst.push(f64::from_bits(prev));
     }
-    br.check_padding()?;
-    Ok(r.pos() + br.bytes_used())
+    Ok(r.pos() + br.finish()?)
 }
 
 fn decode_alp(mut r: ByteReader<'_>, n: usize, dst: &mut Vec<f64>) -> Result<usize, CodecError> {
