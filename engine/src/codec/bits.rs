@@ -255,6 +255,14 @@ impl<'a> BitReader<'a> {
         load_le(self.src, self.pos >> 3) >> (self.pos & 7)
     }
 
+    /// The next 128 bits of the stream; at least the low 121 are valid (zero past the end).
+    #[inline]
+    pub(crate) fn peek128(&self) -> u128 {
+        let at = self.pos >> 3;
+        let word = u128::from(load_le(self.src, at)) | u128::from(load_le(self.src, at + 8)) << 64;
+        word >> (self.pos & 7)
+    }
+
     /// Advances by `n` bits. Past the end of the input the stream reads as zeros;
     /// [`finish`](Self::finish) reports whether the end was passed.
     #[inline]

@@ -15,7 +15,7 @@
 //! value decodes to the exact same bits. Layout: `docs/CODECS.md`.
 
 use super::bits::{
-    BitReader, BitWriter, ByteReader, PREFIX_CODE, PREFIX_DECODE, assign_slots, mask, put_varint,
+    BitReader, BitWriter, ByteReader, PREFIX_CODE, PREFIX_DECODE, assign_slots, put_varint,
 };
 use super::int::{TAG_I64_CONST, TAG_I64_PACKED, decode_ints, encode_i64};
 use super::{CodecError, all_or_nothing, check_encode_len};
@@ -32,7 +32,7 @@ const LEAD: [u32; 8] = [0, 8, 12, 16, 18, 20, 22, 24];
 /// A XOR with at least this many trailing zeros is stored as a centre run.
 const TRAIL_MIN: u32 = 7;
 /// No leading-zero step yet: the "same step" case is invalid.
-const NO_LEAD: u32 = u32::MAX;
+const NO_LEAD: u32 = 64;
 
 const ZERO: usize = 0;
 const CENTRE: usize = 1;
@@ -284,44 +284,26 @@ fn decode_xor(mut r: ByteReader<'_>, n: usize, dst: &mut Vec<f64>) -> Result<usi
     dst.push(f64::from_bits(prev));
     let mut br = BitReader::new(r.rest(), r.pos());
     let mut stored = NO_LEAD;
+    let mut bad = false;
     for _ in 1..n {
-        let p = br.peek();
-        let (len, case) = table[(p & 7) as usize];
-        // Each case reads its fields from the one peek when they fit in its 57 bits.
-        let (head, w) = match case {
-            ZERO => (len, 0),
-            CENTRE => {
-                let lead = LEAD[((p >> len) & 7) as usize];
-                let centre = ((p >> (len + 3)) & 63) as u32;
-                if lead + centre > 64 {
-                    return Err(CodecError::new(br.offset(), "bad XOR centre"));
-                }
-                (len + 9, centre)
-            }
-            SAME => {
-                if stored == NO_LEAD {
-                    return Err(CodecError::new(br.offset(), "no XOR lead yet"));
-                }
-                (len, 64 - stored)
-            }
-            _ => {
-                stored = LEAD[((p >> len) & 7) as usize];
-                (len + 3, 64 - stored)
-            }
-        };
-        let mut x = if head + w <= 57 {
-            br.skip(head + w);
-            (p >> head) & mask(w)
-        } else {
-            br.skip(head);
-            br.take(w)
-        };
-        if case == CENTRE {
-            let lead = LEAD[((p >> len) & 7) as usize];
-            x = x.checked_shl(64 - lead - w).unwrap_or(0);
-        }
-        prev ^= x;
+        // Branch-free: one 121-bit peek holds the longest entry (3 + 9 + 64 bits), and
+        // every case's fields are computed and selected by table.
+        let p = br.peek128();
+        let (len, case) = table[(p as usize) & 7];
+        let lead = LEAD[((p >> len) as usize) & 7];
+        let centre = ((p >> (len + 3)) as u32) & 63;
+        stored = if case == NEW { lead } else { stored };
+        let head = len + [0, 9, 0, 3][case];
+        let w = [0, centre, 64 - stored, 64 - stored][case];
+        let shift = [0, 64u32.wrapping_sub(lead + centre), 0, 0][case];
+        bad |= (case == CENTRE && lead + centre > 64) || (case == SAME && stored == NO_LEAD);
+        let x = ((p >> head) as u64) & (((1u128 << w) - 1) as u64);
+        prev ^= (u128::from(x) << (shift & 127)) as u64;
+        br.skip(head + w);
         dst.push(f64::from_bits(prev));
+    }
+    if bad {
+        return Err(CodecError::new(br.offset(), "bad XOR entry"));
     }
     Ok(r.pos() + br.finish()?)
 }
