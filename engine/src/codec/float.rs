@@ -31,6 +31,8 @@ pub const TAG_ALP: u8 = 0x23;
 const LEAD: [u32; 8] = [0, 8, 12, 16, 18, 20, 22, 24];
 /// A XOR with at least this many trailing zeros is stored as a centre run.
 const TRAIL_MIN: u32 = 7;
+/// Most independent XOR lanes in one block (their decoding overlaps in the CPU).
+const MAX_LANES: usize = 4;
 /// No leading-zero step yet: the "same step" case is invalid.
 const NO_LEAD: u32 = 64;
 
@@ -95,14 +97,30 @@ fn classify(x: u64, stored: u32) -> (usize, usize) {
     }
 }
 
+/// Lanes for a block of `n` values: one per 256 values, at most [`MAX_LANES`].
+fn lane_count(n: usize) -> usize {
+    (n / 256).clamp(1, MAX_LANES)
+}
+
+/// The values of lane `j` of `lanes`: lanes are contiguous, the first `n % lanes` one
+/// value longer than the others.
+fn lane_range(n: usize, lanes: usize, j: usize) -> std::ops::Range<usize> {
+    let (short, extra) = (n / lanes, n % lanes);
+    let start = j * short + j.min(extra);
+    start..start + short + usize::from(j < extra)
+}
+
 fn encode_xor(src: &[f64], dst: &mut Vec<u8>) {
+    let lanes = lane_count(src.len());
     let mut counts = [0u64; 4];
-    let mut stored = NO_LEAD;
-    for w in src.windows(2) {
-        let (case, li) = classify(w[0].to_bits() ^ w[1].to_bits(), stored);
-        counts[case] += 1;
-        if case == NEW {
-            stored = LEAD[li];
+    for j in 0..lanes {
+        let mut stored = NO_LEAD;
+        for w in src[lane_range(src.len(), lanes, j)].windows(2) {
+            let (case, li) = classify(w[0].to_bits() ^ w[1].to_bits(), stored);
+            counts[case] += 1;
+            if case == NEW {
+                stored = LEAD[li];
+            }
         }
     }
     let slot_of = assign_slots(counts);
@@ -112,11 +130,27 @@ fn encode_xor(src: &[f64], dst: &mut Vec<u8>) {
     }
     dst.push(TAG_XOR);
     put_varint(dst, src.len() as u64);
-    dst.extend_from_slice(&src[0].to_bits().to_le_bytes());
+    dst.push(lanes as u8);
     dst.push(map);
+    let mut streams = Vec::new();
+    let mut ends = [0usize; MAX_LANES];
+    for (j, end) in ends.iter_mut().enumerate().take(lanes) {
+        let lane = &src[lane_range(src.len(), lanes, j)];
+        dst.extend_from_slice(&lane[0].to_bits().to_le_bytes());
+        encode_lane(lane, &slot_of, &mut streams);
+        *end = streams.len();
+    }
+    for j in 0..lanes - 1 {
+        put_varint(dst, (ends[j] - if j == 0 { 0 } else { ends[j - 1] }) as u64);
+    }
+    dst.extend_from_slice(&streams);
+}
+
+/// Appends the XOR stream of one lane (all values after its first).
+fn encode_lane(lane: &[f64], slot_of: &[usize; 4], dst: &mut Vec<u8>) {
     let mut bw = BitWriter::new(dst);
     let mut stored = NO_LEAD;
-    for w in src.windows(2) {
+    for w in lane.windows(2) {
         let x = w[0].to_bits() ^ w[1].to_bits();
         let (case, li) = classify(x, stored);
         let (cw, len) = PREFIX_CODE[slot_of[case]];
@@ -268,44 +302,125 @@ pub fn decode_floats(src: &[u8], dst: &mut Vec<f64>) -> Result<usize, CodecError
     })
 }
 
+/// Decoding state of one XOR lane.
+struct Lane<'a> {
+    br: BitReader<'a>,
+    prev: u64,
+    stored: u32,
+}
+
+impl Lane<'_> {
+    /// Decodes the next value. Branch-free: one 121-bit peek holds the longest entry
+    /// (3 + 9 + 64 bits), and every case's fields are computed and selected by table.
+    /// Sets `bad` on an impossible entry.
+    #[inline(always)]
+    fn step(&mut self, table: &[(u32, usize); 8], bad: &mut bool) -> f64 {
+        let p = self.br.peek128();
+        let (len, case) = table[(p as usize) & 7];
+        let lead = LEAD[((p >> len) as usize) & 7];
+        let centre = ((p >> (len + 3)) as u32) & 63;
+        self.stored = if case == NEW { lead } else { self.stored };
+        let head = len + [0, 9, 0, 3][case];
+        let w = [0, centre, 64 - self.stored, 64 - self.stored][case];
+        let shift = [0, 64u32.wrapping_sub(lead + centre), 0, 0][case];
+        *bad |= (case == CENTRE && lead + centre > 64) || (case == SAME && self.stored == NO_LEAD);
+        let x = ((p >> head) as u64) & (((1u128 << w) - 1) as u64);
+        self.prev ^= (u128::from(x) << (shift & 127)) as u64;
+        self.br.skip(head + w);
+        f64::from_bits(self.prev)
+    }
+}
+
+/// Decodes `L` lanes into `out`, advancing them in lockstep so that their independent
+/// dependency chains overlap in the CPU.
+fn lockstep<const L: usize>(
+    state: &mut [Lane<'_>; MAX_LANES],
+    table: &[(u32, usize); 8],
+    out: &mut [f64],
+    bad: &mut bool,
+) {
+    let n = out.len();
+    let offsets: [usize; L] = std::array::from_fn(|j| lane_range(n, L, j).start);
+    for j in 0..L {
+        out[offsets[j]] = f64::from_bits(state[j].prev);
+    }
+    let short = n / L;
+    for i in 1..short {
+        for j in 0..L {
+            out[offsets[j] + i] = state[j].step(table, bad);
+        }
+    }
+    for j in 0..n % L {
+        out[offsets[j] + short] = state[j].step(table, bad);
+    }
+}
+
 fn decode_xor(mut r: ByteReader<'_>, n: usize, dst: &mut Vec<f64>) -> Result<usize, CodecError> {
-    let mut prev = r.u64_le()?;
+    let lanes_at = r.pos();
+    let lanes = usize::from(r.u8()?);
+    if lanes == 0 || lanes > MAX_LANES || lanes > n {
+        return Err(CodecError::new(lanes_at, "bad XOR lane count"));
+    }
     let map = r.u8()?;
     let case_of = [0, 1, 2, 3].map(|slot| usize::from((map >> (2 * slot)) & 3));
-    // Every value after the first costs at least one bit.
-    if n - 1 > r.remaining().saturating_mul(8) {
-        return Err(r.err("value count exceeds the bit stream"));
-    }
     let mut table = [(0u32, 0usize); 8];
     for (entry, &(len, slot)) in table.iter_mut().zip(PREFIX_DECODE.iter()) {
         *entry = (len, case_of[slot]);
     }
-    dst.reserve(n);
-    dst.push(f64::from_bits(prev));
-    let mut br = BitReader::new(r.rest(), r.pos());
-    let mut stored = NO_LEAD;
+    let mut firsts = [0u64; MAX_LANES];
+    for f in firsts.iter_mut().take(lanes) {
+        *f = r.u64_le()?;
+    }
+    let mut lens = [0usize; MAX_LANES];
+    for len in lens.iter_mut().take(lanes - 1) {
+        let at = r.pos();
+        *len = usize::try_from(r.varint()?)
+            .ok()
+            .filter(|&l| l <= r.remaining())
+            .ok_or_else(|| CodecError::new(at, "XOR lane length exceeds the block"))?;
+    }
+    let mut state: [Lane<'_>; MAX_LANES] = [0, 1, 2, 3].map(|j| Lane {
+        br: BitReader::new(&[], 0),
+        prev: firsts[j],
+        stored: NO_LEAD,
+    });
+    for (j, lane) in state.iter_mut().enumerate().take(lanes) {
+        let base = r.pos();
+        let stream = if j + 1 < lanes {
+            r.bytes(lens[j])?
+        } else {
+            r.rest()
+        };
+        // Every value after a lane's first costs at least one bit.
+        if lane_range(n, lanes, j).len() - 1 > stream.len().saturating_mul(8) {
+            return Err(CodecError::new(base, "value count exceeds the bit stream"));
+        }
+        lane.br = BitReader::new(stream, base);
+    }
+    let start = dst.len();
+    dst.resize(start + n, 0.0);
+    let out = &mut dst[start..];
     let mut bad = false;
-    for _ in 1..n {
-        // Branch-free: one 121-bit peek holds the longest entry (3 + 9 + 64 bits), and
-        // every case's fields are computed and selected by table.
-        let p = br.peek128();
-        let (len, case) = table[(p as usize) & 7];
-        let lead = LEAD[((p >> len) as usize) & 7];
-        let centre = ((p >> (len + 3)) as u32) & 63;
-        stored = if case == NEW { lead } else { stored };
-        let head = len + [0, 9, 0, 3][case];
-        let w = [0, centre, 64 - stored, 64 - stored][case];
-        let shift = [0, 64u32.wrapping_sub(lead + centre), 0, 0][case];
-        bad |= (case == CENTRE && lead + centre > 64) || (case == SAME && stored == NO_LEAD);
-        let x = ((p >> head) as u64) & (((1u128 << w) - 1) as u64);
-        prev ^= (u128::from(x) << (shift & 127)) as u64;
-        br.skip(head + w);
-        dst.push(f64::from_bits(prev));
+    match lanes {
+        1 => lockstep::<1>(&mut state, &table, out, &mut bad),
+        2 => lockstep::<2>(&mut state, &table, out, &mut bad),
+        3 => lockstep::<3>(&mut state, &table, out, &mut bad),
+        _ => lockstep::<4>(&mut state, &table, out, &mut bad),
+    }
+    let mut used = 0;
+    for (j, lane) in state.iter().enumerate().take(lanes) {
+        used = lane.br.finish()?;
+        if j + 1 < lanes && used != lens[j] {
+            return Err(CodecError::new(
+                lane.br.offset(),
+                "XOR lane length mismatch",
+            ));
+        }
     }
     if bad {
-        return Err(CodecError::new(br.offset(), "bad XOR entry"));
+        return Err(CodecError::new(r.pos(), "bad XOR entry"));
     }
-    Ok(r.pos() + br.finish()?)
+    Ok(r.pos() + used)
 }
 
 fn decode_alp(mut r: ByteReader<'_>, n: usize, dst: &mut Vec<f64>) -> Result<usize, CodecError> {
