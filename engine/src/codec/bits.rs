@@ -228,6 +228,9 @@ impl<'a> BitWriter<'a> {
 }
 
 /// Reads a bit stream written by [`BitWriter`], with the end of `src` as its bound.
+///
+/// Reads are unchecked for speed (past the end the stream reads as zeros); every decode
+/// loop is bounded by its value count and calls [`finish`](Self::finish) at the end.
 pub(crate) struct BitReader<'a> {
     src: &'a [u8],
     pos: usize,
@@ -252,47 +255,52 @@ impl<'a> BitReader<'a> {
         load_le(self.src, self.pos >> 3) >> (self.pos & 7)
     }
 
-    /// Advances by `n` bits, failing if that passes the end of the input.
+    /// The next 128 bits of the stream; at least the low 121 are valid (zero past the end).
     #[inline]
-    pub(crate) fn consume(&mut self, n: u32) -> Result<(), CodecError> {
-        self.pos += n as usize;
-        if self.pos > self.end {
-            return Err(self.truncated());
-        }
-        Ok(())
+    pub(crate) fn peek128(&self) -> u128 {
+        let at = self.pos >> 3;
+        let word = u128::from(load_le(self.src, at)) | u128::from(load_le(self.src, at + 8)) << 64;
+        word >> (self.pos & 7)
     }
 
-    /// Reads a `w`-bit value (`w` in `0..=64`).
+    /// Advances by `n` bits. Past the end of the input the stream reads as zeros;
+    /// [`finish`](Self::finish) reports whether the end was passed.
     #[inline]
-    pub(crate) fn read(&mut self, w: u32) -> Result<u64, CodecError> {
+    pub(crate) fn skip(&mut self, n: u32) {
+        self.pos += n as usize;
+    }
+
+    /// Reads a `w`-bit value (`w` in `0..=64`); zeros past the end, like [`skip`](Self::skip).
+    #[inline]
+    pub(crate) fn take(&mut self, w: u32) -> u64 {
         let v = if w <= 56 {
             self.peek() & mask(w)
         } else {
             bits_at(self.src, self.pos, w)
         };
-        self.consume(w)?;
-        Ok(v)
+        self.skip(w);
+        v
     }
 
-    fn truncated(&self) -> CodecError {
-        CodecError::new(self.base + self.src.len(), "bit stream truncated")
+    /// Offset in the block of the byte being read, for errors.
+    pub(crate) fn offset(&self) -> usize {
+        self.base + (self.pos >> 3).min(self.src.len())
     }
 
-    /// Bytes of `src` used by the stream so far, counting a partial last byte.
-    pub(crate) fn bytes_used(&self) -> usize {
-        self.pos.div_ceil(8)
-    }
-
-    /// Checks that the padding bits after the stream, up to the next byte, are zero.
-    pub(crate) fn check_padding(&self) -> Result<(), CodecError> {
-        let used = (self.pos & 7) as u32;
-        if used != 0 && (self.peek() & mask(8 - used)) != 0 {
+    /// Ends the stream: fails if it ran past the end of the input or if the padding bits
+    /// up to the next byte are not zero; else returns the bytes it used.
+    pub(crate) fn finish(&self) -> Result<usize, CodecError> {
+        if self.pos > self.end {
             return Err(CodecError::new(
-                self.base + (self.pos >> 3),
-                "nonzero padding bits",
+                self.base + self.src.len(),
+                "bit stream truncated",
             ));
         }
-        Ok(())
+        let used = (self.pos & 7) as u32;
+        if used != 0 && (self.peek() & mask(8 - used)) != 0 {
+            return Err(CodecError::new(self.offset(), "nonzero padding bits"));
+        }
+        Ok(self.pos.div_ceil(8))
     }
 }
 

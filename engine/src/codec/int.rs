@@ -116,11 +116,34 @@ fn exception_cost(v: i64) -> usize {
 /// largest residuals may be left out of the frame, if that makes the miniblock smaller.
 fn plan(res: &[i64]) -> Frame {
     let m = res.len();
+    let (lo_v, hi_v) = (res.iter().min(), res.iter().max());
+    let (min, max) = (lo_v.copied().unwrap_or(0), hi_v.copied().unwrap_or(0));
+    let width = bit_width(max.wrapping_sub(min) as u64);
+    if width <= 1 {
+        // Nothing to gain from exceptions.
+        let size = varint_len(zigzag(min)) + 1 + (m * width as usize).div_ceil(8);
+        return Frame {
+            min,
+            max,
+            width,
+            size,
+        };
+    }
+    // Only the k + 1 smallest and largest residuals matter: select them, then sort them.
+    let k = MAX_EXCEPTIONS.min(m - 1);
     let mut sorted = [0i64; MINI];
     let s = &mut sorted[..m];
     s.copy_from_slice(res);
-    s.sort_unstable();
-    let k = MAX_EXCEPTIONS.min(m - 1);
+    if m <= 4 * (k + 1) {
+        s.sort_unstable();
+    } else {
+        s.select_nth_unstable(k);
+        s[..k].sort_unstable();
+        let rest = &mut s[k + 1..];
+        let j = rest.len() - 1 - k;
+        rest.select_nth_unstable(j);
+        rest[j + 1..].sort_unstable();
+    }
     let mut low_cost = [0usize; MAX_EXCEPTIONS + 1];
     let mut high_cost = [0usize; MAX_EXCEPTIONS + 1];
     for i in 0..k {

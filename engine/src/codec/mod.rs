@@ -8,11 +8,11 @@
 //!
 //! | values | schemes (chosen per block, smallest wins) | file |
 //! | --- | --- | --- |
-//! | timestamps (`i64`) | run-length for a constant interval; delta-of-delta with per-block variable bit buckets | [`timestamp`](self::timestamp) |
-//! | floats (`f64`) | constant; XOR (Chimp-style, bit-exact); ALP-like decimal scaling over the integer codec | [`float`](self::float) |
-//! | integers (`i64`, `u64`) | constant; delta order 0, 1 or 2 + frame-of-reference bit-packing in miniblocks of 128 | [`int`](self::int) |
-//! | booleans | constant; bitmap | [`boolean`](self::boolean) |
-//! | strings | length-prefixed; dictionary | [`string`](self::string) |
+//! | timestamps (`i64`) | run-length for a constant interval; delta-of-delta with per-block variable bit buckets | [`timestamp`] |
+//! | floats (`f64`) | constant; XOR (Chimp-style, bit-exact); ALP-like decimal scaling over the integer codec | [`float`] |
+//! | integers (`i64`, `u64`) | constant; delta order 0, 1 or 2 + frame-of-reference bit-packing in miniblocks of 128 | [`int`] |
+//! | booleans | constant; bitmap | [`boolean`] |
+//! | strings | length-prefixed; dictionary | [`string`] |
 //!
 //! The byte layout of every scheme is specified in `docs/CODECS.md`.
 //!

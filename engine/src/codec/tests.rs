@@ -589,3 +589,23 @@ fn bools_and_strings_compress() {
     let plain: usize = unique.iter().map(|s| s.len() + 1).sum();
     assert!(len <= plain + 4, "unique strings: {len} bytes");
 }
+
+#[test]
+fn xor_lane_boundaries() {
+    let mut rng = Rng(5);
+    for n in [
+        255, 256, 257, 511, 512, 513, 767, 768, 769, 1023, 1024, 1025, 4099,
+    ] {
+        // Arbitrary bit patterns (NaNs, subnormals, infinities included) force XOR.
+        let v: Vec<f64> = (0..n).map(|_| f64::from_bits(rng.next())).collect();
+        rt_f64(&v);
+        let mut x = 1.0f64;
+        let walk: Vec<f64> = (0..n)
+            .map(|i| {
+                x *= 1.0 + (rng.next() % 1000) as f64 * 1e-9;
+                if i % 37 == 0 { x } else { x.sqrt() }
+            })
+            .collect();
+        rt_f64(&walk);
+    }
+}

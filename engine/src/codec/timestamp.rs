@@ -209,17 +209,16 @@ pub fn decode_timestamps(src: &[u8], dst: &mut Vec<i64>) -> Result<usize, CodecE
             let p = br.peek();
             let (len, w) = table[(p & 7) as usize];
             let v = if len + w <= 57 {
-                br.consume(len + w)?;
+                br.skip(len + w);
                 (p >> len) & mask(w)
             } else {
-                br.consume(len)?;
-                br.read(w)?
+                br.skip(len);
+                br.take(w)
             };
             d = d.wrapping_add(unzigzag(v).wrapping_mul(scale));
             t = t.wrapping_add(d);
             dst.push(t);
         }
-        br.check_padding()?;
-        Ok(r.pos() + br.bytes_used())
+        Ok(r.pos() + br.finish()?)
     })
 }
