@@ -363,6 +363,16 @@ fn splitter_skips_blanks_and_comments_and_keeps_quoted_newlines() {
         .map(|(n, _)| n)
         .collect();
     assert_eq!(lines, [1, 2, 3]);
+    // Outside a string every newline ends the line, even in a quoted line's field set.
+    for batch in [
+        &b"m,q=\"x f=1\nm g=2"[..],
+        b"m f=\"s\",g=1\nm g=2",
+        b"m f=\"s\"\nm g=2",
+        b"m f=\"s\",g\nm g=2",
+    ] {
+        let lines: Vec<_> = LineSplitter::new(batch).map(|(n, _)| n).collect();
+        assert_eq!(lines, [1, 2], "{:?}", String::from_utf8_lossy(batch));
+    }
 }
 
 #[test]

@@ -117,18 +117,18 @@ fn write_parts<'a>(
             name: measurement.to_owned(),
         });
     }
-    put_name(dst, measurement, Element::Measurement, b", ")?;
+    put_name(dst, measurement, Element::Measurement, MEASUREMENT)?;
     for (key, value) in tags {
         dst.push(b',');
-        put_name(dst, key, Element::TagKey, b",= ")?;
+        put_name(dst, key, Element::TagKey, NAME)?;
         dst.push(b'=');
-        put_name(dst, value, Element::TagValue, b",= ")?;
+        put_name(dst, value, Element::TagValue, NAME)?;
     }
     let mut separator = b' ';
     for (key, value) in fields {
         dst.push(separator);
         separator = b',';
-        put_name(dst, key, Element::FieldKey, b",= ")?;
+        put_name(dst, key, Element::FieldKey, NAME)?;
         dst.push(b'=');
         put_value(dst, key, value)?;
     }
@@ -141,12 +141,31 @@ fn write_parts<'a>(
     Ok(())
 }
 
-/// Appends `name` with a backslash before each byte of `escapes`.
+/// Byte classes: which bytes each element escapes, and the newline no name may hold.
+static CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    t[b',' as usize] = MEASUREMENT | NAME;
+    t[b' ' as usize] = MEASUREMENT | NAME;
+    t[b'=' as usize] = NAME;
+    t[b'"' as usize] = STRING;
+    t[b'\\' as usize] = STRING;
+    t[b'\n' as usize] = NEWLINE;
+    t
+};
+/// Escaped in a measurement: comma, space.
+const MEASUREMENT: u8 = 1;
+/// Escaped in tag keys, tag values and field keys: comma, equals sign, space.
+const NAME: u8 = 2;
+/// Escaped in string field values: double quote, backslash.
+const STRING: u8 = 4;
+const NEWLINE: u8 = 8;
+
+/// Appends `name` with a backslash before each byte of class `escapes`.
 fn put_name(
     dst: &mut Vec<u8>,
     name: &str,
     element: Element,
-    escapes: &[u8],
+    escapes: u8,
 ) -> Result<(), WriteError> {
     let bytes = name.as_bytes();
     let err = |make: fn(Element, String) -> WriteError| Err(make(element, name.to_owned()));
@@ -155,6 +174,13 @@ fn put_name(
         Some(b'\\') => return err(|element, name| WriteError::TrailingBackslash { element, name }),
         Some(_) => {}
     }
+    if !bytes
+        .iter()
+        .any(|&c| CLASS[usize::from(c)] & (escapes | NEWLINE) != 0)
+    {
+        dst.extend_from_slice(bytes);
+        return Ok(());
+    }
     if memchr::memchr(b'\n', bytes).is_some() {
         return err(|element, name| WriteError::Newline { element, name });
     }
@@ -162,10 +188,10 @@ fn put_name(
     Ok(())
 }
 
-fn put_escaped(dst: &mut Vec<u8>, bytes: &[u8], escapes: &[u8]) {
+fn put_escaped(dst: &mut Vec<u8>, bytes: &[u8], escapes: u8) {
     let mut start = 0;
-    for (i, c) in bytes.iter().enumerate() {
-        if escapes.contains(c) {
+    for (i, &c) in bytes.iter().enumerate() {
+        if CLASS[usize::from(c)] & escapes != 0 {
             dst.extend_from_slice(bytes.get(start..i).unwrap_or_default());
             dst.push(b'\\');
             start = i;
@@ -197,7 +223,7 @@ fn put_value(dst: &mut Vec<u8>, key: &str, value: FieldValueRef<'_>) -> Result<(
         }
         FieldValueRef::String(s) => {
             dst.push(b'"');
-            put_escaped(dst, s.as_bytes(), b"\"\\");
+            put_escaped(dst, s.as_bytes(), STRING);
             dst.push(b'"');
         }
     }
