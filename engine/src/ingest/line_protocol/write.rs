@@ -229,3 +229,77 @@ fn put_value(dst: &mut Vec<u8>, key: &str, value: FieldValueRef<'_>) -> Result<(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writer_escapes_each_element_and_formats_each_type() {
+        let mut out = b"prefix\n".to_vec();
+        let fields = [
+            ("f=k", FieldValueRef::Float(1.5)),
+            ("big", FieldValueRef::Float(1e16)),
+            ("neg0", FieldValueRef::Float(-0.0)),
+            ("i", FieldValueRef::Integer(i64::MIN)),
+            ("u", FieldValueRef::Unsigned(u64::MAX)),
+            ("b", FieldValueRef::Boolean(false)),
+            ("s", FieldValueRef::String("q\"\\\n")),
+        ];
+        write_line(
+            &mut out,
+            "c p,u=",
+            [("t k=", "v,a l"), ("x", "\"")],
+            fields,
+            -42,
+        )
+        .unwrap();
+        let want = "prefix\nc\\ p\\,u=,t\\ k\\==v\\,a\\ l,x=\" f\\=k=1.5,big=1e16,neg0=-0.0,\
+                    i=-9223372036854775808i,u=18446744073709551615u,b=false,s=\"q\\\"\\\\\n\" -42\n";
+        assert_eq!(String::from_utf8(out).unwrap(), want);
+    }
+
+    #[test]
+    fn writer_refuses_what_line_protocol_cannot_say() {
+        let f = |v| [("v", FieldValueRef::Float(v))];
+        let no_tags = || std::iter::empty::<(&str, &str)>();
+        let mut out = b"keep".to_vec();
+        for v in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            let err = write_line(&mut out, "m", no_tags(), f(v), 0).unwrap_err();
+            assert_eq!(err, WriteError::NonFiniteFloat { field: "v".into() });
+            assert!(err.to_string().contains("\"v\""));
+        }
+        let cases: [(&str, &str, &str, &str); 8] = [
+            ("", "k", "v", "f"),
+            ("m", "", "v", "f"),
+            ("m", "k", "", "f"),
+            ("m\\", "k", "v", "f"),
+            ("m", "k", "v\\", "f"),
+            ("m", "k", "v", "f\n"),
+            ("#m", "k", "v", "f"),
+            ("\tm", "k", "v", "f"),
+        ];
+        for (m, k, v, fk) in cases {
+            let r = write_line(
+                &mut out,
+                m,
+                [(k, v)],
+                [(fk, FieldValueRef::Boolean(true))],
+                0,
+            );
+            assert!(r.is_err(), "{m:?} {k:?} {v:?} {fk:?}");
+        }
+        let r = write_line(&mut out, "m", no_tags(), std::iter::empty(), 0);
+        assert_eq!(r, Err(WriteError::NoFields));
+        assert_eq!(out, b"keep", "nothing appended on error");
+        // Inner `#`, tabs, `\r` and a leading space are fine.
+        let r = write_line(
+            &mut out,
+            " m#\t\r",
+            [("k\r", "\tv")],
+            [("\tf", FieldValueRef::Integer(1))],
+            0,
+        );
+        assert_eq!(r, Ok(()));
+    }
+}
