@@ -267,10 +267,17 @@ fn name_bit(name: &str) -> u64 {
 }
 
 /// Removes the backslash of every `\c` with `c` in `escapes`; borrows when there is none.
+#[inline(always)]
 fn unescape<'a>(raw: &'a str, backslash: bool, escapes: &[u8]) -> Cow<'a, str> {
-    if !backslash {
-        return Cow::Borrowed(raw);
+    if backslash {
+        unescape_slow(raw, escapes)
+    } else {
+        Cow::Borrowed(raw)
     }
+}
+
+#[inline(never)]
+fn unescape_slow<'a>(raw: &'a str, escapes: &[u8]) -> Cow<'a, str> {
     let bytes = raw.as_bytes();
     let mut out = String::new();
     let mut copied = 0;
