@@ -5,6 +5,11 @@
 //! and only then is the line walked with the parser's own tokenizing rules to find where it
 //! really ends. A string that never closes ends at its first newline instead of swallowing
 //! the rest of the batch, so one bad line costs only itself.
+//!
+//! The work stays linear: a string that closes is scanned once, and a search that fails
+//! proves there is no string opener (`="` outside an escape) left in the batch, so no later
+//! search can fail again. As in 1.x, a string left open is closed by the next quote, even
+//! one on a later line.
 
 use memchr::memchr;
 
@@ -152,6 +157,14 @@ pub(super) fn string_end(b: &[u8], from: usize) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_open_string_is_closed_by_the_next_quote() {
+        let batch = b"m f=\"x\n".repeat(1000);
+        let lines: Vec<_> = LineSplitter::new(&batch).collect();
+        assert_eq!(lines.len(), 500);
+        assert_eq!(lines[1], (3, &b"m f=\"x\nm f=\"x"[..]));
+    }
 
     #[test]
     fn splitter_skips_blanks_and_comments_and_keeps_quoted_newlines() {

@@ -323,6 +323,18 @@ fn duplicate_field_keys_keep_the_last_value_in_the_first_place() {
     );
     let p = parse(r"m a\ b=1,a\ b=2").unwrap();
     assert_eq!(p.fields, [("a b".into(), ParsedValue::Float(2.0))]);
+    // Past 32 names a hash index takes over; it must agree with the small path.
+    let many: Vec<String> = (0..5000).map(|i| format!("f{}={i}i", i % 3000)).collect();
+    let line = format!("m {}", many.join(","));
+    let p = parse(&line).unwrap();
+    assert_eq!(p.fields.len(), 3000);
+    assert_eq!(p.fields[7], ("f7".into(), ParsedValue::Integer(3007)));
+    assert_eq!(p.fields[2999], ("f2999".into(), ParsedValue::Integer(2999)));
+    let tags: Vec<String> = (0..100).map(|i| format!("t{i}=v")).collect();
+    let line = format!("m,{},t64=x f=1", tags.join(","));
+    let err = parse(&line).unwrap_err();
+    assert_eq!(err.reason, K::DuplicateTag { key: "t64".into() });
+    assert_eq!(err.column, line.find(",t64=x").unwrap() + 2);
 }
 
 #[test]
