@@ -41,12 +41,18 @@ fn check_round_trip(parsed: &ParsedLine<'_>, written: &mut Vec<u8>) {
     }
     let mut lines = LineSplitter::new(written);
     let Some((_, line)) = lines.next() else {
-        panic!("written line vanished: {:?}", String::from_utf8_lossy(written));
+        panic!(
+            "written line vanished: {:?}",
+            String::from_utf8_lossy(written)
+        );
     };
     assert!(lines.next().is_none(), "one line written, several read");
     let mut again = ParsedLine::default();
     if let Err(e) = parse_line(line, Precision::Nanosecond, &mut again) {
-        panic!("{e} in {:?} written from {parsed:?}", String::from_utf8_lossy(line));
+        panic!(
+            "{e} in {:?} written from {parsed:?}",
+            String::from_utf8_lossy(line)
+        );
     }
     assert_eq!(again.measurement, parsed.measurement);
     assert_eq!(again.tags, parsed.tags);
