@@ -17,8 +17,9 @@
 //!   the byte right before it is a backslash (1.x's rule), so `a\\,b` is the name `a\,b`.
 //!   A consequence, shared with 1.x: a name cannot end with a backslash.
 //! - **Whitespace**: leading spaces and tabs, trailing spaces and tabs, and a trailing
-//!   `\r` (CRLF) are ignored. Sections are separated by one or more spaces. Blank lines and
-//!   lines whose first non-blank byte is `#` are skipped by [`LineSplitter`].
+//!   `\r` (CRLF) are ignored. Sections are separated by one or more spaces (a tab there
+//!   belongs to the next name; 1.x skips it). Blank lines and lines whose first non-blank
+//!   byte is `#` are skipped by [`LineSplitter`].
 //! - **Field values**: floats (`-1.5`, `.5`, `5.`, `1e16`, `1E-7`, `-0.0`, `5e-324`; a
 //!   leading `-` only; `NaN`/`Inf` are rejected, and so is a literal that overflows to
 //!   infinity), integers with `i` (i64 range), unsigned with `u` (u64 range, no sign),
@@ -36,7 +37,10 @@
 //! - **Empty names** are errors: measurement, tag key, tag value ("missing tag value"; 1.x
 //!   rejects it too) and field key. A tag value with an unescaped `=` is "invalid tag
 //!   format", as in 1.x.
-//! - Input must be UTF-8; the column of an error is counted in characters.
+//! - Input must be UTF-8. An error's column is counted in characters and points at the
+//!   offending element (or byte, for invalid UTF-8), or where a missing one was expected.
+//! - Not checked here, left to the write path: 1.x's 64 KiB series-key limit and its
+//!   refusal of fields and tags named `time`.
 //!
 //! Where 1.x is internally inconsistent, one rule is used everywhere: 1.x's field-key
 //! scanner and its line scanner treat `\\` as an escaped pair while its tag scanner uses

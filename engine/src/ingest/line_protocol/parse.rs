@@ -5,6 +5,9 @@ use super::{ParseError, ParseErrorKind as Kind, ParsedLine, ParsedValue};
 use crate::model::Precision;
 use memchr::memchr;
 use std::borrow::Cow;
+use std::collections::HashMap;
+use std::collections::hash_map::{Entry, RandomState};
+use std::hash::BuildHasher;
 
 const SPACE: u8 = 1;
 const COMMA: u8 = 2;
@@ -117,7 +120,7 @@ impl<'a> Parser<'a> {
     /// Parses `key=value[,key=value...]` from `i`; returns the position of the space that
     /// ends the tag set.
     fn parse_tags(&self, mut i: usize, out: &mut ParsedLine<'a>) -> Result<usize, Failure> {
-        let mut seen = 0u64;
+        let mut seen = Seen::default();
         loop {
             let k = self.scan_name(i, NAME_STOPS);
             if k.end == i {
@@ -136,8 +139,7 @@ impl<'a> Parser<'a> {
             }
             let key = unescape(self.str(i, k.end)?, k.backslash, NAME_ESCAPES);
             let value = unescape(self.str(v_start, v.end)?, v.backslash, NAME_ESCAPES);
-            let bit = name_bit(&key);
-            if seen & bit != 0 && out.tags.iter().any(|(k, _)| *k == key) {
+            if seen.earlier(&out.tags, &key).is_some() {
                 return Err((
                     i,
                     Kind::DuplicateTag {
@@ -145,7 +147,6 @@ impl<'a> Parser<'a> {
                     },
                 ));
             }
-            seen |= bit;
             out.tags.push((key, value));
             match v.delim {
                 None => return Err((v.end, Kind::MissingFields)),
@@ -163,7 +164,7 @@ impl<'a> Parser<'a> {
         out: &mut ParsedLine<'a>,
     ) -> Result<Option<usize>, Failure> {
         let b = self.b;
-        let mut seen = 0u64;
+        let mut seen = Seen::default();
         loop {
             let k = self.scan_name(i, NAME_STOPS);
             if k.end == i {
@@ -192,18 +193,14 @@ impl<'a> Parser<'a> {
                     (value, e)
                 }
             };
-            let bit = name_bit(&key);
-            let repeated = if seen & bit != 0 {
-                out.fields.iter_mut().find(|(k, _)| *k == key)
-            } else {
-                None
-            };
-            match repeated {
+            match seen
+                .earlier(&out.fields, &key)
+                .and_then(|at| out.fields.get_mut(at))
+            {
                 // A repeated field key: the last value wins, in the first one's place.
                 Some(slot) => slot.1 = value,
                 None => out.fields.push((key, value)),
             }
-            seen |= bit;
             match b.get(after) {
                 None => return Ok(None),
                 Some(b',') => i = after + 1,
@@ -255,6 +252,56 @@ impl<'a> Parser<'a> {
     }
 }
 
+/// Lines with up to this many tags (or fields) find repeated names with a 64-bit filter
+/// and a linear scan on a hit; longer ones switch to a hash index, so that a line with
+/// thousands of names stays linear.
+const FEW_NAMES: usize = 32;
+
+/// Finds repeated names among the tags (or fields) of one line.
+#[derive(Default)]
+struct Seen {
+    filter: u64,
+    /// Full hash → position, built when a line passes [`FEW_NAMES`]. Keyed with a random
+    /// SipHash key, so crafted names cannot collide on purpose.
+    index: Option<(RandomState, HashMap<u64, usize>)>,
+}
+
+impl Seen {
+    /// The position of `name` in `names` (which are unique), if it is there; otherwise
+    /// remembers it at position `names.len()`, where the caller pushes it.
+    #[inline]
+    fn earlier<V>(&mut self, names: &[(Cow<'_, str>, V)], name: &str) -> Option<usize> {
+        if names.len() < FEW_NAMES {
+            let bit = name_bit(name);
+            let hit = self.filter & bit != 0;
+            self.filter |= bit;
+            return hit
+                .then(|| names.iter().position(|(k, _)| k == name))
+                .flatten();
+        }
+        let (state, index) = self.index.get_or_insert_with(|| {
+            let state = RandomState::new();
+            let index = names
+                .iter()
+                .enumerate()
+                .map(|(i, (k, _))| (state.hash_one(k.as_ref()), i))
+                .collect();
+            (state, index)
+        });
+        match index.entry(state.hash_one(name)) {
+            Entry::Vacant(slot) => {
+                slot.insert(names.len());
+                None
+            }
+            Entry::Occupied(slot) => match names.get(*slot.get()) {
+                Some((k, _)) if k == name => Some(*slot.get()),
+                // Two names with one 64-bit hash: look the slow way.
+                _ => names.iter().position(|(k, _)| k == name),
+            },
+        }
+    }
+}
+
 /// One bit of a 64-bit filter per name, so that duplicate checks cost a comparison only
 /// when two names share length, middle and last byte class.
 #[inline]
@@ -267,10 +314,17 @@ fn name_bit(name: &str) -> u64 {
 }
 
 /// Removes the backslash of every `\c` with `c` in `escapes`; borrows when there is none.
+#[inline(always)]
 fn unescape<'a>(raw: &'a str, backslash: bool, escapes: &[u8]) -> Cow<'a, str> {
-    if !backslash {
-        return Cow::Borrowed(raw);
+    if backslash {
+        unescape_slow(raw, escapes)
+    } else {
+        Cow::Borrowed(raw)
     }
+}
+
+#[inline(never)]
+fn unescape_slow<'a>(raw: &'a str, escapes: &[u8]) -> Cow<'a, str> {
     let bytes = raw.as_bytes();
     let mut out = String::new();
     let mut copied = 0;

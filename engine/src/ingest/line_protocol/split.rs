@@ -5,6 +5,11 @@
 //! and only then is the line walked with the parser's own tokenizing rules to find where it
 //! really ends. A string that never closes ends at its first newline instead of swallowing
 //! the rest of the batch, so one bad line costs only itself.
+//!
+//! The work stays linear: a string that closes is scanned once, and a search that fails
+//! proves there is no string opener (`="` outside an escape) left in the batch, so no later
+//! search can fail again. As in 1.x, a string left open is closed by the next quote, even
+//! one on a later line.
 
 use memchr::memchr;
 
@@ -146,5 +151,62 @@ pub(super) fn string_end(b: &[u8], from: usize) -> Option<usize> {
             Some(b'"' | b'\\') => at + 2,
             _ => at + 1,
         };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_open_string_is_closed_by_the_next_quote() {
+        let batch = b"m f=\"x\n".repeat(1000);
+        let lines: Vec<_> = LineSplitter::new(&batch).collect();
+        assert_eq!(lines.len(), 500);
+        assert_eq!(lines[1], (3, &b"m f=\"x\nm f=\"x"[..]));
+    }
+
+    #[test]
+    fn splitter_skips_blanks_and_comments_and_keeps_quoted_newlines() {
+        let batch =
+            b"# comment\n\ncpu f=1 1\r\n   \n  # indented \"comment\ncpu f=\"a\nb\" 2\r\ncpu g=2";
+        let lines: Vec<_> = LineSplitter::new(batch).collect();
+        assert_eq!(
+            lines,
+            [
+                (3, &b"cpu f=1 1"[..]),
+                (6, b"cpu f=\"a\nb\" 2"),
+                (8, b"cpu g=2")
+            ]
+        );
+        // An escaped quote keeps the string open; one that never closes ends at its newline.
+        let batch = b"a f=\"x\\\"\ny\" 1\nb f=\"open\nc,t=q f=1\n\nd g=1\n";
+        let lines: Vec<_> = LineSplitter::with_first_line(batch, 10).collect();
+        assert_eq!(
+            lines,
+            [
+                (10, &b"a f=\"x\\\"\ny\" 1"[..]),
+                (12, b"b f=\"open"),
+                (13, b"c,t=q f=1"),
+                (15, b"d g=1")
+            ]
+        );
+        assert_eq!(LineSplitter::new(b"").count(), 0);
+        assert_eq!(LineSplitter::new(b"\n\r\n \t\n#x").count(), 0);
+        // Quotes in names and in a timestamp position do not open strings.
+        let lines: Vec<_> = LineSplitter::new(b"m,t=\"a b\\ \"=1 \"\nm f=1 \"2\nm f=1")
+            .map(|(n, _)| n)
+            .collect();
+        assert_eq!(lines, [1, 2, 3]);
+        // Outside a string every newline ends the line, even in a quoted line's field set.
+        for batch in [
+            &b"m,q=\"x f=1\nm g=2"[..],
+            b"m f=\"s\",g=1\nm g=2",
+            b"m f=\"s\"\nm g=2",
+            b"m f=\"s\",g\nm g=2",
+        ] {
+            let lines: Vec<_> = LineSplitter::new(batch).map(|(n, _)| n).collect();
+            assert_eq!(lines, [1, 2], "{:?}", String::from_utf8_lossy(batch));
+        }
     }
 }

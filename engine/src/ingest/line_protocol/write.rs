@@ -117,18 +117,18 @@ fn write_parts<'a>(
             name: measurement.to_owned(),
         });
     }
-    put_name(dst, measurement, Element::Measurement, b", ")?;
+    put_name(dst, measurement, Element::Measurement, MEASUREMENT)?;
     for (key, value) in tags {
         dst.push(b',');
-        put_name(dst, key, Element::TagKey, b",= ")?;
+        put_name(dst, key, Element::TagKey, NAME)?;
         dst.push(b'=');
-        put_name(dst, value, Element::TagValue, b",= ")?;
+        put_name(dst, value, Element::TagValue, NAME)?;
     }
     let mut separator = b' ';
     for (key, value) in fields {
         dst.push(separator);
         separator = b',';
-        put_name(dst, key, Element::FieldKey, b",= ")?;
+        put_name(dst, key, Element::FieldKey, NAME)?;
         dst.push(b'=');
         put_value(dst, key, value)?;
     }
@@ -141,12 +141,31 @@ fn write_parts<'a>(
     Ok(())
 }
 
-/// Appends `name` with a backslash before each byte of `escapes`.
+/// Byte classes: which bytes each element escapes, and the newline no name may hold.
+static CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    t[b',' as usize] = MEASUREMENT | NAME;
+    t[b' ' as usize] = MEASUREMENT | NAME;
+    t[b'=' as usize] = NAME;
+    t[b'"' as usize] = STRING;
+    t[b'\\' as usize] = STRING;
+    t[b'\n' as usize] = NEWLINE;
+    t
+};
+/// Escaped in a measurement: comma, space.
+const MEASUREMENT: u8 = 1;
+/// Escaped in tag keys, tag values and field keys: comma, equals sign, space.
+const NAME: u8 = 2;
+/// Escaped in string field values: double quote, backslash.
+const STRING: u8 = 4;
+const NEWLINE: u8 = 8;
+
+/// Appends `name` with a backslash before each byte of class `escapes`.
 fn put_name(
     dst: &mut Vec<u8>,
     name: &str,
     element: Element,
-    escapes: &[u8],
+    escapes: u8,
 ) -> Result<(), WriteError> {
     let bytes = name.as_bytes();
     let err = |make: fn(Element, String) -> WriteError| Err(make(element, name.to_owned()));
@@ -155,6 +174,13 @@ fn put_name(
         Some(b'\\') => return err(|element, name| WriteError::TrailingBackslash { element, name }),
         Some(_) => {}
     }
+    if !bytes
+        .iter()
+        .any(|&c| CLASS[usize::from(c)] & (escapes | NEWLINE) != 0)
+    {
+        dst.extend_from_slice(bytes);
+        return Ok(());
+    }
     if memchr::memchr(b'\n', bytes).is_some() {
         return err(|element, name| WriteError::Newline { element, name });
     }
@@ -162,10 +188,10 @@ fn put_name(
     Ok(())
 }
 
-fn put_escaped(dst: &mut Vec<u8>, bytes: &[u8], escapes: &[u8]) {
+fn put_escaped(dst: &mut Vec<u8>, bytes: &[u8], escapes: u8) {
     let mut start = 0;
-    for (i, c) in bytes.iter().enumerate() {
-        if escapes.contains(c) {
+    for (i, &c) in bytes.iter().enumerate() {
+        if CLASS[usize::from(c)] & escapes != 0 {
             dst.extend_from_slice(bytes.get(start..i).unwrap_or_default());
             dst.push(b'\\');
             start = i;
@@ -197,9 +223,83 @@ fn put_value(dst: &mut Vec<u8>, key: &str, value: FieldValueRef<'_>) -> Result<(
         }
         FieldValueRef::String(s) => {
             dst.push(b'"');
-            put_escaped(dst, s.as_bytes(), b"\"\\");
+            put_escaped(dst, s.as_bytes(), STRING);
             dst.push(b'"');
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writer_escapes_each_element_and_formats_each_type() {
+        let mut out = b"prefix\n".to_vec();
+        let fields = [
+            ("f=k", FieldValueRef::Float(1.5)),
+            ("big", FieldValueRef::Float(1e16)),
+            ("neg0", FieldValueRef::Float(-0.0)),
+            ("i", FieldValueRef::Integer(i64::MIN)),
+            ("u", FieldValueRef::Unsigned(u64::MAX)),
+            ("b", FieldValueRef::Boolean(false)),
+            ("s", FieldValueRef::String("q\"\\\n")),
+        ];
+        write_line(
+            &mut out,
+            "c p,u=",
+            [("t k=", "v,a l"), ("x", "\"")],
+            fields,
+            -42,
+        )
+        .unwrap();
+        let want = "prefix\nc\\ p\\,u=,t\\ k\\==v\\,a\\ l,x=\" f\\=k=1.5,big=1e16,neg0=-0.0,\
+                    i=-9223372036854775808i,u=18446744073709551615u,b=false,s=\"q\\\"\\\\\n\" -42\n";
+        assert_eq!(String::from_utf8(out).unwrap(), want);
+    }
+
+    #[test]
+    fn writer_refuses_what_line_protocol_cannot_say() {
+        let f = |v| [("v", FieldValueRef::Float(v))];
+        let no_tags = || std::iter::empty::<(&str, &str)>();
+        let mut out = b"keep".to_vec();
+        for v in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            let err = write_line(&mut out, "m", no_tags(), f(v), 0).unwrap_err();
+            assert_eq!(err, WriteError::NonFiniteFloat { field: "v".into() });
+            assert!(err.to_string().contains("\"v\""));
+        }
+        let cases: [(&str, &str, &str, &str); 8] = [
+            ("", "k", "v", "f"),
+            ("m", "", "v", "f"),
+            ("m", "k", "", "f"),
+            ("m\\", "k", "v", "f"),
+            ("m", "k", "v\\", "f"),
+            ("m", "k", "v", "f\n"),
+            ("#m", "k", "v", "f"),
+            ("\tm", "k", "v", "f"),
+        ];
+        for (m, k, v, fk) in cases {
+            let r = write_line(
+                &mut out,
+                m,
+                [(k, v)],
+                [(fk, FieldValueRef::Boolean(true))],
+                0,
+            );
+            assert!(r.is_err(), "{m:?} {k:?} {v:?} {fk:?}");
+        }
+        let r = write_line(&mut out, "m", no_tags(), std::iter::empty(), 0);
+        assert_eq!(r, Err(WriteError::NoFields));
+        assert_eq!(out, b"keep", "nothing appended on error");
+        // Inner `#`, tabs, `\r` and a leading space are fine.
+        let r = write_line(
+            &mut out,
+            " m#\t\r",
+            [("k\r", "\tv")],
+            [("\tf", FieldValueRef::Integer(1))],
+            0,
+        );
+        assert_eq!(r, Ok(()));
+    }
 }
