@@ -110,8 +110,7 @@ impl SeriesKey {
         let mut parts = Vec::new();
         while !src.is_empty() {
             let offset = total - src.len();
-            let (len, used) =
-                read_uvarint(src).ok_or(SeriesKeyError::Malformed { offset })?;
+            let (len, used) = read_uvarint(src).ok_or(SeriesKeyError::Malformed { offset })?;
             src = &src[used..];
             let len = usize::try_from(len).map_err(|_| SeriesKeyError::Malformed { offset })?;
             if len > src.len() {
