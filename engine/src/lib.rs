@@ -25,6 +25,7 @@ pub mod ingest;
 pub mod lock;
 pub mod model;
 pub mod options;
+pub mod segment;
 pub mod wal;
 pub mod write;
 

@@ -1,0 +1,75 @@
+//! Segments: immutable, checksummed, mmapped column files. Layout: docs/FORMAT.md,
+//! "Segment file".
+//!
+//! A segment holds many columns, each cut into time-ordered blocks of little-endian
+//! arrays (8-byte aligned, so a mapped block is read in place as `&[i64]` / `&[f64]`), with
+//! per-block statistics for pruning and for answering aggregates without reading the
+//! block. Invariants kept by the writer and checked by the reader:
+//! - every byte is under a checksum: the header, each block (padding included), the
+//!   column directory, the zero padding after it (checked to be zero), the block index and
+//!   the footer;
+//! - blocks tile the region between the header and the directory, in index order;
+//! - within a column, blocks are in time order and do not overlap; within a block,
+//!   timestamps strictly increase;
+//! - a published segment is never modified: it is written to a temporary name, fsynced,
+//!   renamed into place and the directory fsynced.
+//!
+//! Warm and cold tiers share this container; the tier is an attribute in the manifest.
+
+mod reader;
+mod stats;
+mod writer;
+
+pub use reader::{
+    BlockMeta, BlockView, ColumnEntry, Segment, SeriesEntry, ValuesView, verify_file,
+};
+pub use stats::BlockStats;
+pub use writer::{SegmentInfo, SegmentWriter};
+
+use std::path::{Path, PathBuf};
+
+/// The segments' directory inside the data directory.
+pub const SEGMENT_DIR: &str = "segments";
+/// Magic bytes that open every segment file.
+pub const MAGIC: &[u8; 8] = b"STRATSEG";
+/// Magic bytes that close every segment file.
+pub const END_MAGIC: &[u8; 4] = b"SEGE";
+/// The segment format version this build writes and reads.
+pub const VERSION: u32 = 1;
+/// Header bytes.
+pub const HEADER_LEN: usize = 16;
+/// Bytes of one block-index entry.
+pub const INDEX_ENTRY_LEN: usize = 72;
+/// Footer bytes.
+pub const FOOTER_LEN: usize = 72;
+/// Blocks never cross a multiple of this span (1 h), so that GROUP BY time buckets of an
+/// hour or a divisor-aligned multiple of it find whole blocks inside one bucket.
+pub const BLOCK_SPAN_NANOS: i64 = 3_600_000_000_000;
+/// Most points in one block.
+pub const BLOCK_POINTS: usize = 8192;
+
+/// The path of segment `id` under `dir` (the segments directory).
+pub fn file_path(dir: &Path, id: u64) -> PathBuf {
+    dir.join(file_name(id))
+}
+
+/// The file name of segment `id`.
+pub fn file_name(id: u64) -> String {
+    format!("{id:020}.seg")
+}
+
+/// Parses a segment file name back into its id.
+pub fn parse_file_name(name: &str) -> Option<u64> {
+    let digits = name.strip_suffix(".seg")?;
+    if digits.len() != 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+fn pad8(n: usize) -> usize {
+    (8 - n % 8) % 8
+}
+
+#[cfg(test)]
+mod tests;

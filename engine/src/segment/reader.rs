@@ -1,0 +1,541 @@
+//! Opens a segment with mmap, checks its structure, and serves blocks in place.
+//!
+//! `open` checks the header, the footer, the directory and the block index (their
+//! checksums and every offset and count in them), so that nothing read later can point
+//! outside the file. A block's own checksum is checked on its first read (then remembered),
+//! so a damaged block is an error naming the file and offset, never wrong numbers; the
+//! rest of the segment stays readable. `verify` checks every byte.
+
+use super::{BlockStats, END_MAGIC, FOOTER_LEN, HEADER_LEN, INDEX_ENTRY_LEN, MAGIC, VERSION, pad8};
+use crate::error::{Error, Result};
+use crate::model::series::read_uvarint;
+use crate::model::{ColumnData, ColumnValues, FieldType, TimeRange};
+use memmap2::Mmap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+#[cfg(not(target_endian = "little"))]
+compile_error!(
+    "segments are read in place as little-endian arrays; Strata needs a little-endian CPU"
+);
+
+/// A column in a segment's directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColumnEntry {
+    /// Field name.
+    pub name: String,
+    /// Field type.
+    pub field_type: FieldType,
+    /// Index of its first block.
+    pub first_block: u32,
+    /// Number of blocks.
+    pub n_blocks: u32,
+}
+
+/// A series in a segment's directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeriesEntry {
+    /// Canonical series-key bytes.
+    pub key: Box<[u8]>,
+    /// Its columns.
+    pub columns: Vec<ColumnEntry>,
+}
+
+/// One block's index entry.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BlockMeta {
+    /// Byte offset of the block in the file.
+    pub offset: u64,
+    /// Block length in bytes (padding included).
+    pub len: u32,
+    /// Points in the block.
+    pub count: u32,
+    /// First timestamp.
+    pub min_ts: i64,
+    /// Last timestamp.
+    pub max_ts: i64,
+    /// Value statistics.
+    pub stats: BlockStats,
+    /// CRC-32 of the block's bytes.
+    pub crc: u32,
+}
+
+/// A block's values, in place.
+#[derive(Debug, Clone, Copy)]
+pub enum ValuesView<'a> {
+    /// Floats.
+    Float(&'a [f64]),
+    /// Signed integers.
+    Integer(&'a [i64]),
+    /// Unsigned integers.
+    Unsigned(&'a [u64]),
+    /// Booleans, one byte each (0 or 1).
+    Boolean(&'a [u8]),
+    /// Strings: `count + 1` offsets into `data`.
+    String {
+        /// Offsets; string `i` is `data[offsets[i]..offsets[i + 1]]`.
+        offsets: &'a [u32],
+        /// UTF-8 bytes.
+        data: &'a [u8],
+    },
+}
+
+/// A block read in place from the mapped file.
+#[derive(Debug, Clone, Copy)]
+pub struct BlockView<'a> {
+    /// The index entry.
+    pub meta: BlockMeta,
+    /// Timestamps, strictly increasing.
+    pub timestamps: &'a [i64],
+    /// Values.
+    pub values: ValuesView<'a>,
+}
+
+/// An open segment.
+pub struct Segment {
+    path: PathBuf,
+    id: u64,
+    map: Mmap,
+    series: Vec<SeriesEntry>,
+    index_offset: usize,
+    n_blocks: usize,
+    /// Column type of each block (from the directory), for decoding stats.
+    block_types: Vec<FieldType>,
+    verified: Box<[AtomicBool]>,
+    min_ts: i64,
+    max_ts: i64,
+    points: u64,
+}
+
+impl std::fmt::Debug for Segment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Segment")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+fn le_u32(b: &[u8], at: usize) -> u32 {
+    let mut a = [0u8; 4];
+    a.copy_from_slice(&b[at..at + 4]);
+    u32::from_le_bytes(a)
+}
+
+fn le_u64(b: &[u8], at: usize) -> u64 {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(&b[at..at + 8]);
+    u64::from_le_bytes(a)
+}
+
+impl Segment {
+    /// Maps and checks the segment at `path` whose id is `id`.
+    pub fn open(path: &Path, id: u64) -> Result<Segment> {
+        let file = File::open(path).map_err(|e| Error::io(path, e))?;
+        // SAFETY: segment files are immutable once published (written under a temporary
+        // name, fsynced, renamed) and the data-directory lock keeps other Strata
+        // processes from changing them; every read through the map is bounds-checked
+        // against the structure validated below.
+        let map = unsafe { Mmap::map(&file) }.map_err(|e| Error::io(path, e))?;
+        let corrupt = |offset: usize, what: &str| Error::Corrupt {
+            file: path.to_path_buf(),
+            offset: offset as u64,
+            what: what.to_owned(),
+        };
+        let b = &map[..];
+        check_header(b).map_err(|(o, w)| corrupt(o, w))?;
+        let f = parse_footer(b).map_err(|(o, w)| corrupt(o, w))?;
+        let dir = &b[f.dir_offset..f.dir_offset + f.dir_len];
+        let series =
+            parse_directory(dir, f.n_blocks).map_err(|(o, w)| corrupt(f.dir_offset + o, w))?;
+        let mut block_types = vec![FieldType::Float; f.n_blocks];
+        let mut covered = 0usize;
+        for s in &series {
+            for c in &s.columns {
+                let (a, n) = (c.first_block as usize, c.n_blocks as usize);
+                if a != covered {
+                    return Err(corrupt(
+                        f.dir_offset,
+                        "column block ranges do not tile the block index",
+                    ));
+                }
+                block_types[a..a + n].fill(c.field_type);
+                covered += n;
+            }
+        }
+        if covered != f.n_blocks {
+            return Err(corrupt(f.dir_offset, "columns do not cover every block"));
+        }
+        let seg = Segment {
+            path: path.to_path_buf(),
+            id,
+            series,
+            index_offset: f.index_offset,
+            n_blocks: f.n_blocks,
+            block_types,
+            verified: (0..f.n_blocks).map(|_| AtomicBool::new(false)).collect(),
+            min_ts: f.min_ts,
+            max_ts: f.max_ts,
+            points: f.points,
+            map,
+        };
+        // Blocks must tile [HEADER_LEN, dir_offset) in order, with lengths that fit their
+        // counts and types.
+        let mut at = HEADER_LEN as u64;
+        let mut points = 0u64;
+        for i in 0..seg.n_blocks {
+            let m = seg.block_meta(i);
+            let min_len = block_min_len(seg.block_types[i], m.count as usize);
+            if m.offset != at
+                || (m.len as usize) < min_len
+                || m.len % 8 != 0
+                || m.count == 0
+                || m.min_ts > m.max_ts
+            {
+                return Err(corrupt(
+                    seg.index_offset + i * INDEX_ENTRY_LEN,
+                    "block index entry is inconsistent",
+                ));
+            }
+            at += u64::from(m.len);
+            points += u64::from(m.count);
+        }
+        if at != f.dir_offset as u64 || points != seg.points {
+            return Err(corrupt(
+                f.dir_offset,
+                "blocks do not end where the directory starts",
+            ));
+        }
+        Ok(seg)
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The segment id.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Series and their columns.
+    pub fn series(&self) -> &[SeriesEntry] {
+        &self.series
+    }
+
+    /// Earliest and latest timestamps.
+    pub fn time_range(&self) -> (i64, i64) {
+        (self.min_ts, self.max_ts)
+    }
+
+    /// Values stored.
+    pub fn points(&self) -> u64 {
+        self.points
+    }
+
+    /// File size in bytes.
+    pub fn bytes(&self) -> u64 {
+        self.map.len() as u64
+    }
+
+    /// Number of blocks.
+    pub fn block_count(&self) -> usize {
+        self.n_blocks
+    }
+
+    /// Index entry of block `i` (< `block_count`).
+    pub fn block_meta(&self, i: usize) -> BlockMeta {
+        let e = &self.map[self.index_offset + i * INDEX_ENTRY_LEN..][..INDEX_ENTRY_LEN];
+        let mut stats = [0u8; 32];
+        stats.copy_from_slice(&e[32..64]);
+        BlockMeta {
+            offset: le_u64(e, 0),
+            len: le_u32(e, 8),
+            count: le_u32(e, 12),
+            min_ts: le_u64(e, 16) as i64,
+            max_ts: le_u64(e, 24) as i64,
+            stats: BlockStats::decode(self.block_types[i], &stats),
+            crc: le_u32(e, 64),
+        }
+    }
+
+    /// Block `i`, read in place; its checksum is verified on first access.
+    pub fn block(&self, i: usize) -> Result<BlockView<'_>> {
+        let meta = self.block_meta(i);
+        let start = meta.offset as usize;
+        let bytes = &self.map[start..start + meta.len as usize];
+        if !self.verified[i].load(Ordering::Relaxed) {
+            if crc32fast::hash(bytes) != meta.crc {
+                return Err(Error::Corrupt {
+                    file: self.path.clone(),
+                    offset: meta.offset,
+                    what: format!("block {i} checksum mismatch"),
+                });
+            }
+            self.verified[i].store(true, Ordering::Relaxed);
+        }
+        let n = meta.count as usize;
+        let bad = |what: &str| Error::Corrupt {
+            file: self.path.clone(),
+            offset: meta.offset,
+            what: format!("block {i}: {what}"),
+        };
+        let timestamps: &[i64] =
+            bytemuck::try_cast_slice(&bytes[..n * 8]).map_err(|_| bad("misaligned"))?;
+        let rest = &bytes[n * 8..];
+        let values = match self.block_types[i] {
+            FieldType::Float => ValuesView::Float(
+                bytemuck::try_cast_slice(&rest[..n * 8]).map_err(|_| bad("misaligned"))?,
+            ),
+            FieldType::Integer => ValuesView::Integer(
+                bytemuck::try_cast_slice(&rest[..n * 8]).map_err(|_| bad("misaligned"))?,
+            ),
+            FieldType::Unsigned => ValuesView::Unsigned(
+                bytemuck::try_cast_slice(&rest[..n * 8]).map_err(|_| bad("misaligned"))?,
+            ),
+            FieldType::Boolean => ValuesView::Boolean(&rest[..n]),
+            FieldType::String => {
+                let offsets: &[u32] = bytemuck::try_cast_slice(&rest[..(n + 1) * 4])
+                    .map_err(|_| bad("misaligned"))?;
+                let data = &rest[(n + 1) * 4..];
+                let end = offsets[n] as usize;
+                if end > data.len() || offsets.windows(2).any(|w| w[0] > w[1]) {
+                    return Err(bad("string offsets out of range"));
+                }
+                ValuesView::String {
+                    offsets,
+                    data: &data[..end],
+                }
+            }
+        };
+        Ok(BlockView {
+            meta,
+            timestamps,
+            values,
+        })
+    }
+
+    /// The points of `column` within `range`, copied out.
+    pub fn read_column(&self, column: &ColumnEntry, range: TimeRange) -> Result<ColumnData> {
+        let mut out = ColumnData::empty(column.field_type);
+        let first = column.first_block as usize;
+        for i in first..first + column.n_blocks as usize {
+            let m = self.block_meta(i);
+            if !range.overlaps(m.min_ts, m.max_ts) {
+                continue;
+            }
+            let b = self.block(i)?;
+            let lo = b.timestamps.partition_point(|&t| t < range.start);
+            let hi = b
+                .timestamps
+                .partition_point(|&t| t < range.start || range.contains(t));
+            out.timestamps.extend_from_slice(&b.timestamps[lo..hi]);
+            match (&mut out.values, b.values) {
+                (ColumnValues::Float(o), ValuesView::Float(v)) => o.extend_from_slice(&v[lo..hi]),
+                (ColumnValues::Integer(o), ValuesView::Integer(v)) => {
+                    o.extend_from_slice(&v[lo..hi])
+                }
+                (ColumnValues::Unsigned(o), ValuesView::Unsigned(v)) => {
+                    o.extend_from_slice(&v[lo..hi])
+                }
+                (ColumnValues::Boolean(o), ValuesView::Boolean(v)) => {
+                    o.extend(v[lo..hi].iter().map(|&x| x != 0))
+                }
+                (ColumnValues::String(o), ValuesView::String { offsets, data }) => {
+                    for k in lo..hi {
+                        let s = &data[offsets[k] as usize..offsets[k + 1] as usize];
+                        o.push(
+                            std::str::from_utf8(s)
+                                .map_err(|_| Error::Corrupt {
+                                    file: self.path.clone(),
+                                    offset: b.meta.offset,
+                                    what: format!("block {i}: string value is not UTF-8"),
+                                })?
+                                .to_owned(),
+                        );
+                    }
+                }
+                _ => return Err(Error::Internal("segment column type mismatch".into())),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Checks every byte: each block's checksum (the others were checked by `open`) and
+    /// that timestamps in each block strictly increase. Returns every problem found.
+    pub fn verify(&self) -> Vec<Error> {
+        let mut problems = Vec::new();
+        for i in 0..self.n_blocks {
+            self.verified[i].store(false, Ordering::Relaxed);
+            match self.block(i) {
+                Ok(b) if b.timestamps.windows(2).any(|w| w[0] >= w[1]) => {
+                    problems.push(Error::Corrupt {
+                        file: self.path.clone(),
+                        offset: b.meta.offset,
+                        what: format!("block {i}: timestamps are not strictly increasing"),
+                    })
+                }
+                Ok(_) => {}
+                Err(e) => problems.push(e),
+            }
+        }
+        problems
+    }
+}
+
+/// Checks a segment file completely: structure at open, then every block. Returns every
+/// problem found (empty when the file is sound).
+pub fn verify_file(path: &Path, id: u64) -> Vec<Error> {
+    match Segment::open(path, id) {
+        Ok(s) => s.verify(),
+        Err(e) => vec![e],
+    }
+}
+
+fn block_min_len(ty: FieldType, n: usize) -> usize {
+    match ty {
+        FieldType::Float | FieldType::Integer | FieldType::Unsigned => n * 16,
+        FieldType::Boolean => n * 8 + n,
+        FieldType::String => n * 8 + (n + 1) * 4,
+    }
+}
+
+fn check_header(b: &[u8]) -> Result<(), (usize, &'static str)> {
+    if b.len() < HEADER_LEN + FOOTER_LEN {
+        return Err((0, "file too short to be a segment"));
+    }
+    if &b[..8] != MAGIC {
+        return Err((0, "bad magic (not a Strata segment)"));
+    }
+    if le_u32(b, 12) != crc32fast::hash(&b[..12]) {
+        return Err((0, "header checksum mismatch"));
+    }
+    if le_u32(b, 8) != VERSION {
+        return Err((8, "unsupported segment format version"));
+    }
+    Ok(())
+}
+
+struct Footer {
+    dir_offset: usize,
+    dir_len: usize,
+    index_offset: usize,
+    n_blocks: usize,
+    min_ts: i64,
+    max_ts: i64,
+    points: u64,
+}
+
+fn parse_footer(b: &[u8]) -> Result<Footer, (usize, &'static str)> {
+    let at = b.len() - FOOTER_LEN;
+    let f = &b[at..];
+    if &f[68..72] != END_MAGIC {
+        return Err((at + 68, "bad end magic (truncated segment?)"));
+    }
+    if le_u32(f, 64) != crc32fast::hash(&f[..64]) {
+        return Err((at, "footer checksum mismatch"));
+    }
+    let big = |v: u64| usize::try_from(v).unwrap_or(usize::MAX);
+    let footer = Footer {
+        dir_offset: big(le_u64(f, 0)),
+        dir_len: big(le_u64(f, 8)),
+        index_offset: big(le_u64(f, 16)),
+        n_blocks: big(le_u64(f, 24)),
+        min_ts: le_u64(f, 32) as i64,
+        max_ts: le_u64(f, 40) as i64,
+        points: le_u64(f, 48),
+    };
+    let dir_end = footer
+        .dir_offset
+        .checked_add(footer.dir_len)
+        .ok_or((at, "directory length overflows"))?;
+    let index_len = footer
+        .n_blocks
+        .checked_mul(INDEX_ENTRY_LEN)
+        .ok_or((at, "block count overflows"))?;
+    if footer.dir_offset < HEADER_LEN
+        || footer.dir_offset % 8 != 0
+        || footer.index_offset != dir_end + pad8(footer.dir_len)
+        || footer.index_offset.checked_add(index_len) != Some(at)
+    {
+        return Err((at, "footer offsets do not match the file layout"));
+    }
+    if le_u32(f, 56) != crc32fast::hash(&b[footer.dir_offset..dir_end]) {
+        return Err((footer.dir_offset, "directory checksum mismatch"));
+    }
+    if b[dir_end..footer.index_offset].iter().any(|&x| x != 0) {
+        return Err((dir_end, "padding after the directory is not zero"));
+    }
+    if le_u32(f, 60) != crc32fast::hash(&b[footer.index_offset..at]) {
+        return Err((footer.index_offset, "block index checksum mismatch"));
+    }
+    Ok(footer)
+}
+
+fn parse_directory(dir: &[u8], n_blocks: usize) -> Result<Vec<SeriesEntry>, (usize, &'static str)> {
+    let mut c = Cursor { b: dir, pos: 0 };
+    // Every count is bounded by the bytes that must follow it, so a damaged count cannot
+    // make us allocate more than the directory's size.
+    let n_series = c.count("series count")?;
+    let mut series = Vec::with_capacity(n_series);
+    let mut next_block = 0usize;
+    for _ in 0..n_series {
+        let key_len = c.count("series key length")?;
+        let key = c.bytes(key_len, "series key")?.into();
+        let n_columns = c.count("column count")?;
+        let mut columns = Vec::with_capacity(n_columns);
+        for _ in 0..n_columns {
+            let name_len = c.count("field name length")?;
+            let at = c.pos;
+            let name = std::str::from_utf8(c.bytes(name_len, "field name")?)
+                .map_err(|_| (at, "field name is not UTF-8"))?
+                .to_owned();
+            let at = c.pos;
+            let tag = c.bytes(1, "field type")?[0];
+            let field_type = FieldType::from_tag(tag).ok_or((at, "unknown field type"))?;
+            let at = c.pos;
+            let first_block = c.count("first block")?;
+            let blocks = c.count("block count")?;
+            if first_block != next_block || blocks == 0 || first_block + blocks > n_blocks {
+                return Err((at, "column block range out of order or out of bounds"));
+            }
+            next_block += blocks;
+            columns.push(ColumnEntry {
+                name,
+                field_type,
+                first_block: u32::try_from(first_block)
+                    .map_err(|_| (at, "block index too large"))?,
+                n_blocks: u32::try_from(blocks).map_err(|_| (at, "block count too large"))?,
+            });
+        }
+        series.push(SeriesEntry { key, columns });
+    }
+    if c.pos != dir.len() {
+        return Err((c.pos, "trailing bytes in the directory"));
+    }
+    Ok(series)
+}
+
+struct Cursor<'a> {
+    b: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn count(&mut self, what: &'static str) -> Result<usize, (usize, &'static str)> {
+        let (v, used) = read_uvarint(&self.b[self.pos..]).ok_or((self.pos, what))?;
+        let v = usize::try_from(v).map_err(|_| (self.pos, what))?;
+        if v > self.b.len() {
+            return Err((self.pos, what));
+        }
+        self.pos += used;
+        Ok(v)
+    }
+
+    fn bytes(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], (usize, &'static str)> {
+        let out = self.b.get(self.pos..self.pos + n).ok_or((self.pos, what))?;
+        self.pos += n;
+        Ok(out)
+    }
+}

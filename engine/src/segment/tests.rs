@@ -1,0 +1,201 @@
+use super::*;
+use crate::model::{ColumnData, ColumnValues, TimeRange};
+
+const HOUR: i64 = BLOCK_SPAN_NANOS;
+
+fn sample_columns() -> Vec<(String, ColumnData)> {
+    let ts: Vec<i64> = (0..10_000).map(|i| i * 1_000_000_000 - 7 * HOUR).collect();
+    vec![
+        (
+            "f".into(),
+            ColumnData {
+                timestamps: ts.clone(),
+                values: ColumnValues::Float(
+                    ts.iter()
+                        .enumerate()
+                        .map(|(i, _)| {
+                            if i == 5 {
+                                f64::from_bits(0x7ff8_0000_0000_0001)
+                            } else {
+                                i as f64 * 0.5 - 3.0
+                            }
+                        })
+                        .collect(),
+                ),
+            },
+        ),
+        (
+            "i".into(),
+            ColumnData {
+                timestamps: ts[..3].to_vec(),
+                values: ColumnValues::Integer(vec![i64::MIN, 0, i64::MAX]),
+            },
+        ),
+        (
+            "u".into(),
+            ColumnData {
+                timestamps: vec![1, 2],
+                values: ColumnValues::Unsigned(vec![u64::MAX, 3]),
+            },
+        ),
+        (
+            "b".into(),
+            ColumnData {
+                timestamps: vec![-5, 9],
+                values: ColumnValues::Boolean(vec![true, false]),
+            },
+        ),
+        (
+            "s".into(),
+            ColumnData {
+                timestamps: vec![4, 5, 6],
+                values: ColumnValues::String(vec!["".into(), "héllo\nworld".into(), "x".into()]),
+            },
+        ),
+    ]
+}
+
+fn write(dir: &std::path::Path, id: u64, keys: &[&[u8]]) -> SegmentInfo {
+    let cols = sample_columns();
+    let refs: Vec<(&str, &ColumnData)> = cols.iter().map(|(n, c)| (n.as_str(), c)).collect();
+    let mut w = SegmentWriter::create(dir, id).unwrap();
+    for k in keys {
+        w.add_series(k, &refs).unwrap();
+    }
+    w.finish().unwrap()
+}
+
+#[test]
+fn columns_round_trip_and_blocks_respect_hours_and_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let info = write(dir.path(), 7, &[b"\x01a", b"\x01b"]);
+    assert_eq!(info.series, 2);
+    assert_eq!(info.columns, 10);
+    let seg = Segment::open(&file_path(dir.path(), 7), 7).unwrap();
+    assert_eq!(seg.points(), info.points);
+    assert_eq!(seg.bytes(), info.bytes);
+    let want = sample_columns();
+    for s in seg.series() {
+        for (c, (name, data)) in s.columns.iter().zip(&want) {
+            assert_eq!(&c.name, name);
+            let got = seg.read_column(c, TimeRange::ALL).unwrap();
+            assert_eq!(got.timestamps, data.timestamps);
+            match (&got.values, &data.values) {
+                (ColumnValues::Float(a), ColumnValues::Float(b)) => {
+                    assert!(a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits()));
+                }
+                (a, b) => assert_eq!(a, b),
+            }
+            for i in c.first_block..c.first_block + c.n_blocks {
+                let m = seg.block_meta(i as usize);
+                assert!(m.count as usize <= BLOCK_POINTS);
+                assert_eq!(
+                    m.min_ts.div_euclid(HOUR),
+                    m.max_ts.div_euclid(HOUR),
+                    "a block crosses an hour"
+                );
+            }
+        }
+        let f = &s.columns[0];
+        let part = seg
+            .read_column(
+                f,
+                TimeRange::new(-7 * HOUR + 10_000_000_000, -7 * HOUR + 12_000_000_000),
+            )
+            .unwrap();
+        assert_eq!(part.len(), 2);
+    }
+    // Block statistics match the data.
+    let f = &seg.series()[0].columns[0];
+    let m = seg.block_meta(f.first_block as usize);
+    let b = seg.block(f.first_block as usize).unwrap();
+    let ValuesView::Float(v) = b.values else {
+        panic!()
+    };
+    let BlockStats::Float { sum, min, max } = m.stats else {
+        panic!()
+    };
+    assert!(sum.is_nan(), "a NaN value makes the sum NaN");
+    assert_eq!(min, v.iter().copied().fold(f64::NAN, f64::min));
+    assert_eq!(max, v.iter().copied().fold(f64::NAN, f64::max));
+    let i = &seg.series()[0].columns[1];
+    assert_eq!(
+        seg.block_meta(i.first_block as usize).stats,
+        BlockStats::Integer {
+            sum: i128::from(i64::MIN) + i128::from(i64::MAX),
+            min: i64::MIN,
+            max: i64::MAX
+        }
+    );
+    assert!(seg.verify().is_empty());
+}
+
+#[test]
+fn every_flipped_byte_is_found_by_verify_and_never_read_as_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let cols = vec![
+        (
+            "v".to_owned(),
+            ColumnData {
+                timestamps: vec![1, 2, 3],
+                values: ColumnValues::Integer(vec![10, 20, 30]),
+            },
+        ),
+        (
+            "s".to_owned(),
+            ColumnData {
+                timestamps: vec![1],
+                values: ColumnValues::String(vec!["abc".into()]),
+            },
+        ),
+    ];
+    let refs: Vec<(&str, &ColumnData)> = cols.iter().map(|(n, c)| (n.as_str(), c)).collect();
+    let mut w = SegmentWriter::create(dir.path(), 1).unwrap();
+    w.add_series(b"\x01m", &refs).unwrap();
+    w.add_series(b"\x01n", &refs).unwrap();
+    w.finish().unwrap();
+    let path = file_path(dir.path(), 1);
+    let good = std::fs::read(&path).unwrap();
+    let damaged = dir.path().join("damaged.seg");
+    for i in 0..good.len() {
+        let mut bad = good.clone();
+        bad[i] ^= 0x01;
+        std::fs::write(&damaged, &bad).unwrap();
+        let problems = verify_file(&damaged, 1);
+        assert!(
+            !problems.is_empty(),
+            "flip at byte {i} of {} not noticed",
+            good.len()
+        );
+        for p in &problems {
+            assert!(matches!(p, crate::Error::Corrupt { .. }), "{p}");
+        }
+        // Reading never returns wrong numbers: either open fails, or the damaged block
+        // errors, and the other blocks read correctly.
+        if let Ok(seg) = Segment::open(&damaged, 1) {
+            for s in seg.series() {
+                for c in &s.columns {
+                    match seg.read_column(c, TimeRange::ALL) {
+                        Ok(d) => {
+                            let want = &cols.iter().find(|(n, _)| *n == c.name).unwrap().1;
+                            assert_eq!(&d, want, "flip at {i} changed data silently");
+                        }
+                        Err(e) => assert!(e.to_string().contains("damaged.seg"), "{e}"),
+                    }
+                }
+            }
+        }
+    }
+    // Truncation at any point is an error, never a panic.
+    for cut in 0..good.len() {
+        std::fs::write(&damaged, &good[..cut]).unwrap();
+        assert!(Segment::open(&damaged, 1).is_err(), "cut at {cut}");
+    }
+}
+
+#[test]
+fn file_names_round_trip() {
+    assert_eq!(parse_file_name(&file_name(42)), Some(42));
+    assert_eq!(parse_file_name("42.seg"), None);
+    assert_eq!(parse_file_name("00000000000000000042.seg.tmp"), None);
+}
