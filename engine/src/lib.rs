@@ -23,13 +23,14 @@ pub mod hot;
 pub mod index;
 pub mod ingest;
 pub mod lock;
+pub mod manifest;
 pub mod model;
 pub mod options;
 pub mod segment;
 pub mod wal;
 pub mod write;
 
-pub use db::{Db, DbStats};
+pub use db::{Db, DbStats, RotationReport, TierStats, TiersStats};
 pub use error::{Error, Result};
 pub use options::{Clock, FsyncPolicy, ManualClock, Options, SystemClock};
 pub use write::{RejectReason, RejectedLine, WriteSummary};

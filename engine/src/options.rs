@@ -36,8 +36,8 @@ impl FsyncPolicy {
     }
 }
 
-/// Parses `<n>ms`, `<n>s`, `<n>m` or `<n>h`.
-fn humanish_duration(s: &str) -> Option<Duration> {
+/// Parses `<n>ms`, `<n>s`, `<n>m`, `<n>h` or `<n>d`.
+pub fn humanish_duration(s: &str) -> Option<Duration> {
     let split = s.find(|c: char| !c.is_ascii_digit())?;
     let (n, unit) = s.split_at(split);
     let n: u64 = n.parse().ok()?;
@@ -46,6 +46,7 @@ fn humanish_duration(s: &str) -> Option<Duration> {
         "s" => Duration::from_secs(n),
         "m" => Duration::from_secs(n.checked_mul(60)?),
         "h" => Duration::from_secs(n.checked_mul(3600)?),
+        "d" => Duration::from_secs(n.checked_mul(86_400)?),
         _ => return None,
     })
 }
@@ -106,6 +107,31 @@ pub struct Options {
     pub wal_segment_bytes: u64,
     /// The clock for missing timestamps and every age. Default: the system clock.
     pub clock: Arc<dyn Clock>,
+    /// Hot data older than this (by the clock) moves to a warm segment at the next
+    /// rotation (`hot.max_age`). Default: 5 minutes.
+    pub hot_max_age: Duration,
+    /// When the hot tier holds more than this many bytes, a rotation moves its oldest data
+    /// out until it holds about half (`hot.max_bytes`). Default: 256 MiB.
+    pub hot_max_bytes: usize,
+    /// How often the background rotation runs (`rotation_interval`). Default: 1 minute.
+    /// Zero disables the background thread (rotate with [`crate::Db::rotate`]).
+    pub rotation_interval: Duration,
+    /// Test hook: make rotation fail at a step, to test crash safety.
+    #[cfg(feature = "failpoints")]
+    pub failpoint: Option<Failpoint>,
+}
+
+/// A rotation step at which a test can make rotation stop with an error, as a crash
+/// there would.
+#[cfg(feature = "failpoints")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failpoint {
+    /// After the segment file is written, before the manifest names it.
+    AfterSegmentWritten,
+    /// After the manifest is replaced, before readers see the segment.
+    AfterManifestReplaced,
+    /// After the segment is published, before the WAL checkpoint deletes covered files.
+    BeforeWalCheckpoint,
 }
 
 impl Default for Options {
@@ -114,6 +140,11 @@ impl Default for Options {
             fsync: FsyncPolicy::Always,
             wal_segment_bytes: 64 << 20,
             clock: Arc::new(SystemClock),
+            hot_max_age: Duration::from_secs(5 * 60),
+            hot_max_bytes: 256 << 20,
+            rotation_interval: Duration::from_secs(60),
+            #[cfg(feature = "failpoints")]
+            failpoint: None,
         }
     }
 }

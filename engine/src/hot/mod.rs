@@ -132,6 +132,55 @@ impl HotTier {
         }
     }
 
+    /// Moves every value with a timestamp below `cutoff` into a new tier, returned.
+    pub fn split_off_before(&mut self, cutoff: i64) -> Result<HotTier, CodecError> {
+        let mut old = HotTier::default();
+        for (i, c) in self.columns.iter_mut().enumerate() {
+            let Some(c) = c else { continue };
+            let moved = match c {
+                HotColumn::Float(c) => c.split_off_before(cutoff)?.map(HotColumn::Float),
+                HotColumn::Integer(c) => c.split_off_before(cutoff)?.map(HotColumn::Integer),
+                HotColumn::Unsigned(c) => c.split_off_before(cutoff)?.map(HotColumn::Unsigned),
+                HotColumn::Boolean(c) => c.split_off_before(cutoff)?.map(HotColumn::Boolean),
+                HotColumn::String(c) => c.split_off_before(cutoff)?.map(HotColumn::String),
+            };
+            if let Some(m) = moved {
+                if old.columns.len() <= i {
+                    old.columns.resize_with(i + 1, || None);
+                }
+                old.columns[i] = Some(m);
+            }
+        }
+        Ok(old)
+    }
+
+    /// The columns holding data.
+    pub fn column_ids(&self) -> impl Iterator<Item = ColumnId> + '_ {
+        self.columns
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.is_some())
+            .map(|(i, _)| ColumnId(i as u32))
+    }
+
+    /// A cutoff such that moving every value below it frees at least `bytes` (the oldest
+    /// data goes first); `None` when the tier is empty.
+    pub fn cutoff_freeing(&self, bytes: usize) -> Option<i64> {
+        let mut runs = Vec::new();
+        for c in self.columns.iter().flatten() {
+            each!(c, c => c.size_runs(&mut runs));
+        }
+        runs.sort_unstable_by_key(|r| r.0);
+        let mut freed = 0;
+        for (max_ts, b) in &runs {
+            freed += b;
+            if freed >= bytes {
+                return Some(max_ts.saturating_add(1));
+            }
+        }
+        runs.last().map(|r| r.0.saturating_add(1))
+    }
+
     /// Current sizes.
     pub fn stats(&self) -> HotStats {
         let mut s = HotStats::default();

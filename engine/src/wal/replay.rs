@@ -25,11 +25,11 @@ pub struct ReplayStats {
 }
 
 /// Replays every WAL file in `dir` with number `>= from_seq`, calling `apply(kind,
-/// payload, file, offset)` for each valid record in log order.
+/// payload, file_number, file, offset)` for each valid record in log order.
 pub fn replay(
     dir: &Path,
     from_seq: u64,
-    mut apply: impl FnMut(RecordKind, &[u8], &Path, u64) -> Result<()>,
+    mut apply: impl FnMut(RecordKind, &[u8], u64, &Path, u64) -> Result<()>,
 ) -> Result<ReplayStats> {
     let seqs = list_files(dir).map_err(|e| Error::io(dir, e))?;
     let mut stats = ReplayStats {
@@ -67,7 +67,7 @@ pub fn replay(
                         offset: pos as u64,
                         what: format!("unknown WAL record kind {kind}"),
                     })?;
-                    apply(kind, payload, &path, pos as u64)?;
+                    apply(kind, payload, seq, &path, pos as u64)?;
                     stats.records += 1;
                     pos += size;
                 }

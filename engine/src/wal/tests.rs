@@ -7,16 +7,24 @@ use crate::options::FsyncPolicy;
 use std::path::Path;
 
 fn write_records(dir: &Path, payloads: &[Vec<u8>], segment_bytes: u64) {
-    let wal = Wal::start(dir, 1, 0, FsyncPolicy::Always, segment_bytes).unwrap();
+    let wal = Wal::start(
+        dir,
+        1,
+        0,
+        FsyncPolicy::Always,
+        segment_bytes,
+        Default::default(),
+    )
+    .unwrap();
     for p in payloads {
-        wal.submit(RecordKind::Write, p).unwrap().wait().unwrap();
+        wal.submit(RecordKind::Write, p, 0).unwrap().wait().unwrap();
     }
     wal.shutdown(true).unwrap();
 }
 
 fn read_all(dir: &Path) -> crate::error::Result<(Vec<Vec<u8>>, ReplayStats)> {
     let mut out = Vec::new();
-    let stats = replay(dir, 0, |_, p, _, _| {
+    let stats = replay(dir, 0, |_, p, _, _, _| {
         out.push(p.to_vec());
         Ok(())
     })?;
@@ -46,8 +54,17 @@ fn records_replay_in_order_across_files() {
 #[test]
 fn concurrent_writers_are_group_committed_in_sequence_order() {
     let dir = tempfile::tempdir().unwrap();
-    let wal =
-        std::sync::Arc::new(Wal::start(dir.path(), 1, 0, FsyncPolicy::Always, 1 << 30).unwrap());
+    let wal = std::sync::Arc::new(
+        Wal::start(
+            dir.path(),
+            1,
+            0,
+            FsyncPolicy::Always,
+            1 << 30,
+            Default::default(),
+        )
+        .unwrap(),
+    );
     let mut handles = Vec::new();
     for t in 0..4u8 {
         let wal = wal.clone();
@@ -56,7 +73,7 @@ fn concurrent_writers_are_group_committed_in_sequence_order() {
             for i in 0..100u32 {
                 let mut p = vec![t];
                 p.extend_from_slice(&i.to_le_bytes());
-                let ticket = wal.submit(RecordKind::Write, &p).unwrap();
+                let ticket = wal.submit(RecordKind::Write, &p, 0).unwrap();
                 seqs.push((ticket.seq, p));
                 ticket.wait().unwrap();
             }
@@ -132,13 +149,21 @@ fn damage_in_an_older_file_is_corruption_not_a_tail() {
 #[test]
 fn failed_wal_refuses_later_writes() {
     let dir = tempfile::tempdir().unwrap();
-    let wal = Wal::start(dir.path(), 1, 0, FsyncPolicy::Always, 1 << 30).unwrap();
-    wal.submit(RecordKind::Write, b"ok")
+    let wal = Wal::start(
+        dir.path(),
+        1,
+        0,
+        FsyncPolicy::Always,
+        1 << 30,
+        Default::default(),
+    )
+    .unwrap();
+    wal.submit(RecordKind::Write, b"ok", 0)
         .unwrap()
         .wait()
         .unwrap();
     *wal.shared_failed_for_test() = Some("injected".into());
-    let err = wal.submit(RecordKind::Write, b"x").err().unwrap();
+    let err = wal.submit(RecordKind::Write, b"x", 0).err().unwrap();
     assert!(err.to_string().contains("injected"), "{err}");
 }
 
@@ -151,11 +176,52 @@ fn interval_policy_acknowledges_and_syncs_on_shutdown() {
         0,
         FsyncPolicy::Interval(writer::NEVER),
         1 << 30,
+        Default::default(),
     )
     .unwrap();
-    wal.submit(RecordKind::Write, b"a").unwrap().wait().unwrap();
+    wal.submit(RecordKind::Write, b"a", 0)
+        .unwrap()
+        .wait()
+        .unwrap();
     wal.sync().unwrap();
     wal.shutdown(false).unwrap();
     let (got, _) = read_all(dir.path()).unwrap();
     assert_eq!(got, vec![b"a".to_vec()]);
+}
+
+#[test]
+fn roll_starts_a_new_file_and_covered_files_are_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let wal = Wal::start(
+        dir.path(),
+        1,
+        0,
+        FsyncPolicy::Always,
+        1 << 30,
+        Default::default(),
+    )
+    .unwrap();
+    wal.submit(RecordKind::Write, b"old", 100)
+        .unwrap()
+        .wait()
+        .unwrap();
+    let roll = wal.roll().unwrap();
+    assert_eq!(roll.seq, 1);
+    roll.wait().unwrap();
+    assert_eq!(wal.current_file(), 2);
+    wal.submit(RecordKind::Write, b"new", 500)
+        .unwrap()
+        .wait()
+        .unwrap();
+    wal.roll().unwrap().wait().unwrap();
+    assert_eq!(wal.current_file(), 3);
+    // File 1 holds data up to 100, file 2 up to 500: a checkpoint at cutoff 200 covers 1 only.
+    assert_eq!(wal.delete_covered(3, 200).unwrap(), vec![1]);
+    assert_eq!(list_files(dir.path()).unwrap(), vec![2, 3]);
+    assert_eq!(wal.delete_covered(3, 501).unwrap(), vec![2]);
+    // The newest file is never deleted.
+    assert_eq!(wal.delete_covered(10, i64::MAX).unwrap(), Vec::<u64>::new());
+    wal.shutdown(true).unwrap();
+    let (got, _) = read_all(dir.path()).unwrap();
+    assert!(got.is_empty());
 }

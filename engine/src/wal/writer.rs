@@ -19,9 +19,13 @@ const MAX_GROUP_BYTES: usize = 32 << 20;
 enum Request {
     Append {
         frame: Vec<u8>,
+        max_ts: i64,
         reply: Sender<Result<(), String>>,
     },
     Sync {
+        reply: Sender<Result<(), String>>,
+    },
+    Roll {
         reply: Sender<Result<(), String>>,
     },
 }
@@ -35,6 +39,9 @@ struct Submitter {
 struct Shared {
     /// The first failure; once set the WAL refuses every write.
     failed: Mutex<Option<String>>,
+    /// Every live WAL file and the largest timestamp written to it (`i64::MIN` if none).
+    /// The writer thread adds files and raises maxima; `delete_covered` removes files.
+    files: Mutex<std::collections::BTreeMap<u64, i64>>,
 }
 
 /// The WAL handle: submit records, wait for them to be durable.
@@ -68,18 +75,23 @@ impl Ticket {
 
 impl Wal {
     /// Starts a WAL writing new file number `seq` in `dir` (which must exist), and the first
-    /// record gets sequence number `first_seq`.
+    /// record gets sequence number `first_seq`. `existing` lists the files already present
+    /// (from replay) with the largest timestamp each holds.
     pub fn start(
         dir: &Path,
         file_seq: u64,
         first_seq: u64,
         fsync: FsyncPolicy,
         segment_bytes: u64,
+        existing: std::collections::BTreeMap<u64, i64>,
     ) -> Result<Wal> {
         let file = create_file(dir, file_seq)?;
         let (tx, rx) = crossbeam_channel::unbounded();
+        let mut files = existing;
+        files.insert(file_seq, i64::MIN);
         let shared = Arc::new(Shared {
             failed: Mutex::new(None),
+            files: Mutex::new(files),
         });
         let mut w = Writer {
             dir: dir.to_path_buf(),
@@ -113,8 +125,9 @@ impl Wal {
     }
 
     /// Frames `payload` and hands it to the writer thread. The returned ticket's sequence
-    /// number fixes the record's place in the log.
-    pub fn submit(&self, kind: RecordKind, payload: &[u8]) -> Result<Ticket> {
+    /// number fixes the record's place in the log. `max_ts` is the largest timestamp in the
+    /// record, which decides when a checkpoint makes its file unnecessary.
+    pub fn submit(&self, kind: RecordKind, payload: &[u8], max_ts: i64) -> Result<Ticket> {
         let mut framed = Vec::with_capacity(payload.len() + frame::FRAME_PREFIX_LEN + 1);
         frame::encode_record(kind, payload, &mut framed);
         if framed.len() > frame::MAX_RECORD_LEN {
@@ -130,12 +143,83 @@ impl Wal {
         let tx = s.tx.as_ref().ok_or(Error::Closed)?;
         tx.send(Request::Append {
             frame: framed,
+            max_ts,
             reply,
         })
         .map_err(|_| Error::Closed)?;
         let seq = s.next_seq;
         s.next_seq += 1;
         Ok(Ticket { seq, rx })
+    }
+
+    /// Ends the current file and starts a new one. The ticket's sequence number is the
+    /// boundary: every record with a smaller number is in an older file, every later one
+    /// in the new file or after. Once the ticket resolves, [`Wal::current_file`] is the
+    /// new file (or a later one).
+    pub fn roll(&self) -> Result<Ticket> {
+        self.check_failed()?;
+        let (reply, rx) = crossbeam_channel::bounded(1);
+        let ticket = {
+            let mut s = self.submit.lock();
+            let tx = s.tx.as_ref().ok_or(Error::Closed)?;
+            tx.send(Request::Roll { reply })
+                .map_err(|_| Error::Closed)?;
+            let seq = s.next_seq;
+            s.next_seq += 1;
+            Ticket { seq, rx }
+        };
+        Ok(ticket)
+    }
+
+    /// The newest WAL file's number.
+    pub fn current_file(&self) -> u64 {
+        self.shared
+            .files
+            .lock()
+            .keys()
+            .next_back()
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Deletes every WAL file numbered below `before` whose largest timestamp is below
+    /// `cutoff`: a checkpoint `(before, cutoff)` says segments hold all of that data.
+    /// Returns the files deleted.
+    pub fn delete_covered(&self, before: u64, cutoff: i64) -> Result<Vec<u64>> {
+        let doomed: Vec<u64> = {
+            let files = self.shared.files.lock();
+            let newest = files.keys().next_back().copied().unwrap_or(0);
+            files
+                .iter()
+                .filter(|&(&f, &max)| f < before && f != newest && max < cutoff)
+                .map(|(&f, _)| f)
+                .collect()
+        };
+        for &f in &doomed {
+            let path = super::file_path(&self.dir, f);
+            match std::fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::io(&path, e)),
+            }
+            self.shared.files.lock().remove(&f);
+        }
+        if !doomed.is_empty() {
+            sync_dir(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
+        }
+        Ok(doomed)
+    }
+
+    /// Live WAL files and their sizes in bytes.
+    pub fn files(&self) -> Vec<(u64, u64)> {
+        let files: Vec<u64> = self.shared.files.lock().keys().copied().collect();
+        files
+            .into_iter()
+            .map(|f| {
+                let len = std::fs::metadata(super::file_path(&self.dir, f)).map_or(0, |m| m.len());
+                (f, len)
+            })
+            .collect()
     }
 
     /// Forces an fsync of everything written so far (whatever the policy).
@@ -231,15 +315,21 @@ impl Writer {
                     Err(_) => break,
                 },
             };
+            let first_is_roll = matches!(first, Request::Roll { .. });
             group.push(first);
             let mut bytes = 0;
-            while bytes < MAX_GROUP_BYTES {
+            while !first_is_roll && bytes < MAX_GROUP_BYTES {
                 match rx.try_recv() {
                     Ok(r) => {
+                        let roll = matches!(r, Request::Roll { .. });
                         if let Request::Append { frame, .. } = &r {
                             bytes += frame.len();
                         }
                         group.push(r);
+                        if roll {
+                            // Records after a roll belong to the new file: commit now.
+                            break;
+                        }
                     }
                     Err(_) => break,
                 }
@@ -256,20 +346,41 @@ impl Writer {
     fn commit(&mut self, group: &mut Vec<Request>, buf: &mut Vec<u8>) {
         buf.clear();
         let mut want_sync = self.fsync == FsyncPolicy::Always;
+        let mut max_ts = i64::MIN;
+        let mut roll = false;
         for r in group.iter() {
             match r {
-                Request::Append { frame, .. } => buf.extend_from_slice(frame),
+                Request::Append {
+                    frame, max_ts: m, ..
+                } => {
+                    buf.extend_from_slice(frame);
+                    max_ts = max_ts.max(*m);
+                }
                 Request::Sync { .. } => want_sync = true,
+                Request::Roll { .. } => roll = true,
             }
         }
         let failed = self.shared.failed.lock().clone();
-        let result = match failed {
+        let mut result = match failed {
             Some(reason) => Err(reason),
             None => self.write_and_sync(buf, want_sync),
         };
+        if result.is_ok() && max_ts > i64::MIN {
+            let mut files = self.shared.files.lock();
+            let m = files.entry(self.file_seq).or_insert(i64::MIN);
+            *m = (*m).max(max_ts);
+        }
+        if result.is_ok() && roll {
+            result = self.rotate();
+            if let Err(reason) = &result {
+                self.fail(reason.clone());
+            }
+        }
         for r in group.drain(..) {
             let reply = match r {
-                Request::Append { reply, .. } | Request::Sync { reply } => reply,
+                Request::Append { reply, .. }
+                | Request::Sync { reply }
+                | Request::Roll { reply } => reply,
             };
             let _ = reply.send(result.clone());
         }
@@ -321,6 +432,7 @@ impl Writer {
         self.file = create_file(&self.dir, next).map_err(|e| e.to_string())?;
         self.file_seq = next;
         self.file_len = frame::HEADER_LEN as u64;
+        self.shared.files.lock().insert(next, i64::MIN);
         Ok(())
     }
 

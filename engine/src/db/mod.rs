@@ -1,0 +1,194 @@
+//! The embedded database handle.
+//!
+//! Write path, for each batch: parse → resolve series and columns through the index
+//! (checking field types) → encode one WAL record → wait until the WAL has it under the
+//! fsync policy → apply to the hot tier. Hot-tier application passes a turnstile in WAL
+//! sequence order, so that concurrent writers of the same (series, field, timestamp)
+//! leave the value that WAL replay will also leave: the last one in the log.
+//!
+//! Read path: a column is the merge, newest source winning on equal timestamps, of the
+//! live segments (oldest first), data being rotated (detached from hot, not yet in a
+//! published segment), and the hot tier. [`State`] holds all three under one lock, so a
+//! reader always sees each value in exactly one place or in two identical ones.
+
+mod open;
+mod read;
+mod rotate;
+mod write;
+
+use crate::error::{Error, Result};
+use crate::hot::HotTier;
+use crate::index::{ColumnId, Index};
+use crate::lock::DirLock;
+use crate::manifest::{Manifest, Tier};
+use crate::options::Options;
+use crate::segment::{ColumnEntry, Segment};
+use crate::wal::Wal;
+use parking_lot::{Condvar, Mutex, RwLock};
+use rustc_hash::FxHashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+pub use read::{TierStats, TiersStats};
+pub use rotate::RotationReport;
+
+/// An open Strata database directory. Share it between threads with an `Arc`.
+pub struct Db {
+    inner: Arc<Inner>,
+    rotator: Mutex<Option<(crossbeam_channel::Sender<()>, JoinHandle<()>)>>,
+    _lock: DirLock,
+}
+
+/// Everything the handle and the background rotation share.
+pub(crate) struct Inner {
+    dir: PathBuf,
+    segment_dir: PathBuf,
+    options: Options,
+    index: RwLock<Index>,
+    state: RwLock<State>,
+    wal: Wal,
+    turnstile: Turnstile,
+    /// The current manifest; its lock also makes rotations run one at a time.
+    manifest: Mutex<Manifest>,
+}
+
+/// What readers see. Changed only under the write lock, in one step per transition.
+#[derive(Default)]
+pub(crate) struct State {
+    hot: HotTier,
+    /// Data split off the hot tier whose segment is not published yet, oldest first.
+    rotating: Vec<Arc<HotTier>>,
+    /// Live segments, oldest first.
+    segments: Vec<Arc<LiveSegment>>,
+}
+
+/// An open segment and where each of the database's columns is in it.
+pub(crate) struct LiveSegment {
+    seg: Segment,
+    tier: Tier,
+    columns: FxHashMap<ColumnId, ColumnEntry>,
+}
+
+/// Sizes of an open database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DbStats {
+    /// Series known to the index.
+    pub series: usize,
+    /// Columns (field of a series) known to the index.
+    pub columns: usize,
+    /// Approximate heap bytes of the index.
+    pub index_bytes: usize,
+    /// The hot tier.
+    pub hot: crate::hot::HotStats,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db")
+            .field("dir", &self.inner.dir)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Db {
+    /// Opens (creating if needed) the database in `dir`: takes the directory lock, loads
+    /// the manifest and the segments it names (removing files it does not name), replays
+    /// the WAL after the checkpoint, starts a new WAL file and the background rotation.
+    pub fn open(dir: impl AsRef<Path>, options: Options) -> Result<Db> {
+        let dir = dir.as_ref().to_path_buf();
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        let lock = DirLock::acquire(&dir)?;
+        let inner = Arc::new(open::open_inner(dir, options)?);
+        let rotator = rotate::start_rotator(&inner)?;
+        Ok(Db {
+            inner,
+            rotator: Mutex::new(rotator),
+            _lock: lock,
+        })
+    }
+
+    /// The data directory.
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    /// The options the database was opened with.
+    pub fn options(&self) -> &Options {
+        &self.inner.options
+    }
+
+    /// Sizes of the index and the hot tier.
+    pub fn stats(&self) -> DbStats {
+        let (series, columns, index_bytes) = {
+            let ix = self.inner.index.read();
+            (ix.series_count(), ix.column_count(), ix.heap_bytes())
+        };
+        DbStats {
+            series,
+            columns,
+            index_bytes,
+            hot: self.inner.state.read().hot.stats(),
+        }
+    }
+
+    /// Runs an age rotation now: hot data older than `hot_max_age` (by the clock) moves
+    /// into a new warm segment and the WAL is checkpointed. `None` when nothing was old
+    /// enough.
+    pub fn rotate(&self) -> Result<Option<RotationReport>> {
+        self.inner.rotate(rotate::Reason::Age)
+    }
+
+    /// Makes every acknowledged write durable (an fsync, whatever the policy) and
+    /// compresses the hot tier's open chunks.
+    pub fn flush(&self) -> Result<()> {
+        self.inner.wal.sync()?;
+        self.inner.state.write().hot.close_heads();
+        Ok(())
+    }
+
+    /// Stops background work, runs a last rotation (so that data older than
+    /// `hot_max_age` is in segments, not only in the WAL), fsyncs the WAL and releases the
+    /// directory lock. Dropping a `Db` without `close` stops it as a crash would, keeping
+    /// only what the WAL and the published segments hold.
+    pub fn close(self) -> Result<()> {
+        self.stop_rotator();
+        let rotated = self.inner.rotate(rotate::Reason::Age).map(|_| ());
+        let synced = self.inner.wal.shutdown(true);
+        rotated.and(synced)
+    }
+
+    fn stop_rotator(&self) {
+        if let Some((tx, handle)) = self.rotator.lock().take() {
+            drop(tx);
+            let _ = handle.join();
+        }
+    }
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        self.stop_rotator();
+    }
+}
+
+/// Lets writers apply to the hot tier strictly in WAL sequence order.
+#[derive(Default)]
+struct Turnstile {
+    next: Mutex<u64>,
+    cv: Condvar,
+}
+
+impl Turnstile {
+    /// Waits for `seq`'s turn, runs `f`, and lets `seq + 1` go. Every sequence number the
+    /// WAL hands out must pass exactly once, or later writers wait forever.
+    fn pass(&self, seq: u64, f: impl FnOnce()) {
+        let mut next = self.next.lock();
+        while *next != seq {
+            self.cv.wait(&mut next);
+        }
+        f();
+        *next += 1;
+        self.cv.notify_all();
+    }
+}

@@ -1,0 +1,229 @@
+//! Opening a data directory: manifest, segments, index rebuild, WAL replay.
+
+use super::{Inner, LiveSegment, State, Turnstile};
+use crate::error::{Error, Result};
+use crate::hot::{HotEntry, HotTier};
+use crate::index::{Index, SeriesId};
+use crate::manifest::{self, Checkpoint, Manifest, SegmentRecord, Tier};
+use crate::model::SeriesKey;
+use crate::options::Options;
+use crate::segment::{self, Segment};
+use crate::wal::batch::decode_batch;
+use crate::wal::frame::RecordKind;
+use crate::wal::{self, Wal};
+use parking_lot::{Mutex, RwLock};
+use rustc_hash::FxHashMap;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub(super) fn open_inner(dir: PathBuf, options: Options) -> Result<Inner> {
+    let segment_dir = dir.join(segment::SEGMENT_DIR);
+    let wal_dir = dir.join(wal::WAL_DIR);
+    for d in [&segment_dir, &wal_dir] {
+        std::fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
+    }
+    let manifest = load_manifest(&dir, &segment_dir)?;
+    let mut index = Index::default();
+    let mut segments = Vec::with_capacity(manifest.segments.len());
+    for rec in &manifest.segments {
+        let path = segment::file_path(&segment_dir, rec.id);
+        let seg = Segment::open(&path, rec.id)?;
+        segments.push(Arc::new(attach(&mut index, seg, rec.tier)));
+    }
+    let mut hot = HotTier::default();
+    let mut file_max: BTreeMap<u64, i64> = BTreeMap::new();
+    let checkpoint = manifest.checkpoint;
+    let stats = wal::replay(&wal_dir, 0, |kind, payload, seq, file, offset| match kind {
+        RecordKind::Write => {
+            let max = replay_write(&mut index, &mut hot, payload, seq, checkpoint, file, offset)?;
+            let m = file_max.entry(seq).or_insert(i64::MIN);
+            *m = (*m).max(max);
+            Ok(())
+        }
+    })?;
+    for f in wal::list_files(&wal_dir).map_err(|e| Error::io(&wal_dir, e))? {
+        file_max.entry(f).or_insert(i64::MIN);
+    }
+    if stats.records > 0 || stats.truncated_bytes > 0 {
+        tracing::info!(
+            "replayed {} WAL records from {} files ({} torn bytes cut)",
+            stats.records,
+            stats.files,
+            stats.truncated_bytes
+        );
+    }
+    let wal = Wal::start(
+        &wal_dir,
+        stats.next_file_seq,
+        0,
+        options.fsync,
+        options.wal_segment_bytes,
+        file_max,
+    )?;
+    Ok(Inner {
+        dir,
+        segment_dir,
+        options,
+        index: RwLock::new(index),
+        state: RwLock::new(State {
+            hot,
+            rotating: Vec::new(),
+            segments,
+        }),
+        wal,
+        turnstile: Turnstile::default(),
+        manifest: Mutex::new(manifest),
+    })
+}
+
+/// Registers a segment's series and columns in the index.
+pub(super) fn attach(index: &mut Index, seg: Segment, tier: Tier) -> LiveSegment {
+    let mut columns = FxHashMap::default();
+    for s in seg.series() {
+        let sid = match index.lookup_key(&s.key) {
+            Some(id) => id,
+            None => match SeriesKey::decode(&s.key) {
+                Ok(key) => index.get_or_create(&key, &s.key),
+                Err(e) => {
+                    tracing::warn!(
+                        "{}: skipping a series with a bad key: {e}",
+                        seg.path().display()
+                    );
+                    continue;
+                }
+            },
+        };
+        for c in &s.columns {
+            match index.column_or_create(sid, &c.name, c.field_type) {
+                Ok(col) => {
+                    columns.insert(col, c.clone());
+                }
+                Err(e) => tracing::warn!("{}: skipping a column: {e}", seg.path().display()),
+            }
+        }
+    }
+    LiveSegment { seg, tier, columns }
+}
+
+/// Loads the manifest. When it is trusted, files it does not name are garbage and are
+/// removed. When it is damaged or missing while segment files exist, the segment list is
+/// rebuilt from the files' own headers, nothing is deleted, and a new manifest is stored.
+fn load_manifest(dir: &Path, segment_dir: &Path) -> Result<Manifest> {
+    let loaded = manifest::load(dir)?;
+    for p in &loaded.problems {
+        tracing::warn!("{p}");
+    }
+    let mut on_disk = Vec::new();
+    for e in std::fs::read_dir(segment_dir).map_err(|e| Error::io(segment_dir, e))? {
+        let e = e.map_err(|e| Error::io(segment_dir, e))?;
+        let name = e.file_name().to_string_lossy().into_owned();
+        on_disk.push((name.clone(), segment::parse_file_name(&name)));
+    }
+    let no_manifest_but_segments =
+        loaded.manifest.generation == 0 && on_disk.iter().any(|(_, id)| id.is_some());
+    if loaded.trusted && !no_manifest_but_segments {
+        let live: std::collections::HashSet<u64> =
+            loaded.manifest.segments.iter().map(|s| s.id).collect();
+        for (name, id) in &on_disk {
+            if id.is_none_or(|id| !live.contains(&id)) {
+                let p = segment_dir.join(name);
+                tracing::info!("removing {} (not in the manifest)", p.display());
+                std::fs::remove_file(&p).map_err(|e| Error::io(&p, e))?;
+            }
+        }
+        return Ok(loaded.manifest);
+    }
+    tracing::warn!(
+        "the manifest is damaged or missing: rebuilding the segment list from the segment files"
+    );
+    let mut m = loaded.manifest.clone();
+    let tiers: FxHashMap<u64, Tier> = m.segments.iter().map(|s| (s.id, s.tier)).collect();
+    m.segments.clear();
+    let mut ids: Vec<u64> = on_disk.iter().filter_map(|(_, id)| *id).collect();
+    ids.sort_unstable();
+    for id in ids {
+        let path = segment::file_path(segment_dir, id);
+        match Segment::open(&path, id) {
+            Ok(seg) => {
+                let (min_ts, max_ts) = seg.time_range();
+                m.segments.push(SegmentRecord {
+                    id,
+                    tier: tiers.get(&id).copied().unwrap_or(Tier::Warm),
+                    min_ts,
+                    max_ts,
+                    points: seg.points(),
+                    bytes: seg.bytes(),
+                });
+                m.next_segment_id = m.next_segment_id.max(id + 1);
+            }
+            Err(e) => tracing::warn!("not using {}: {e}", path.display()),
+        }
+    }
+    m.generation += 1;
+    manifest::store(dir, &m)?;
+    Ok(m)
+}
+
+/// Rebuilds index and hot state from one WAL write record, skipping values the
+/// checkpoint says are in segments. Returns the largest timestamp in the record.
+fn replay_write(
+    index: &mut Index,
+    hot: &mut HotTier,
+    payload: &[u8],
+    file_seq: u64,
+    checkpoint: Option<Checkpoint>,
+    file: &Path,
+    offset: u64,
+) -> Result<i64> {
+    let corrupt = |at: usize, what: &str| Error::Corrupt {
+        file: file.to_path_buf(),
+        offset: offset + 9 + at as u64,
+        what: format!("WAL write batch: {what}"),
+    };
+    let skip_below = match checkpoint {
+        Some(c) if file_seq < c.file => c.cutoff,
+        _ => i64::MIN,
+    };
+    let lines = decode_batch(payload).map_err(|(at, what)| corrupt(at, what))?;
+    let mut entries = Vec::new();
+    let mut ids: FxHashMap<&[u8], SeriesId> = FxHashMap::default();
+    let mut max_ts = i64::MIN;
+    for line in lines {
+        max_ts = max_ts.max(line.timestamp);
+        if line.timestamp < skip_below {
+            continue;
+        }
+        let sid = match ids.get(line.series) {
+            Some(&s) => s,
+            None => {
+                let s = match index.lookup_key(line.series) {
+                    Some(s) => s,
+                    None => {
+                        let key = SeriesKey::decode(line.series)
+                            .map_err(|e| corrupt(0, &format!("bad series key: {e}")))?;
+                        index.get_or_create(&key, line.series)
+                    }
+                };
+                ids.insert(line.series, s);
+                s
+            }
+        };
+        for (name, v) in line.fields {
+            match index.column_or_create(sid, name, v.field_type()) {
+                Ok(c) => entries.push(HotEntry {
+                    column: c,
+                    timestamp: line.timestamp,
+                    value: v.to_owned(),
+                }),
+                // Cannot happen for a log this build wrote (types were checked before the
+                // write); skip rather than lose the rest of the log.
+                Err(e) => {
+                    tracing::warn!("{}: offset {offset}: skipping value: {e}", file.display())
+                }
+            }
+        }
+    }
+    hot.apply(entries);
+    Ok(max_ts)
+}

@@ -1,0 +1,265 @@
+//! Rotation: hot data older than a cutoff moves into a new warm segment, then the WAL is
+//! checkpointed. Steps, and what a crash after each leaves:
+//!
+//! 1. roll the WAL to a new file F and wait until every record before the roll is in hot;
+//! 2. split off hot data below the cutoff C into `rotating` (readers still see it);
+//! 3. write segment S (tmp, fsync, rename): a crash leaves S unnamed by the manifest, so
+//!    the next open removes it and replays the WAL — nothing lost, nothing doubled;
+//! 4. store a manifest naming S with checkpoint (F, C): after a crash, replay skips values
+//!    below C in files before F, which are exactly the ones in S;
+//! 5. publish S to readers and drop it from `rotating`;
+//! 6. delete WAL files before F whose newest value is below C (all their data is in S or
+//!    earlier segments); a crash before this only leaves files that replay filters.
+//!
+//! A failure at step 3 or 4 leaves the data in `rotating`; the next rotation writes it.
+
+use super::{Inner, open::attach};
+use crate::error::{Error, Result};
+use crate::hot::HotTier;
+use crate::manifest::{self, Checkpoint, SegmentRecord, Tier};
+use crate::model::TimeRange;
+use crate::segment::{Segment, SegmentInfo, SegmentWriter, file_path};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Why a rotation runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reason {
+    /// Data older than `hot_max_age`.
+    Age,
+    /// The hot tier is over `hot_max_bytes`: the oldest data, down to about half.
+    Pressure,
+}
+
+/// What a rotation did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RotationReport {
+    /// The segment written.
+    pub segment: SegmentInfo,
+    /// Values below this timestamp left the hot tier.
+    pub cutoff: i64,
+    /// WAL files deleted by the checkpoint.
+    pub wal_files_deleted: usize,
+}
+
+impl Inner {
+    pub(crate) fn rotate(&self, reason: Reason) -> Result<Option<RotationReport>> {
+        let mut manifest = self.manifest.lock();
+        let max_age = i64::try_from(self.options.hot_max_age.as_nanos()).unwrap_or(i64::MAX);
+        let age_cutoff = self.options.clock.now_nanos().saturating_sub(max_age);
+        let cutoff = {
+            let st = self.state.read();
+            let hot = st.hot.stats();
+            let wanted = match reason {
+                Reason::Age => age_cutoff,
+                Reason::Pressure => {
+                    let free = hot.bytes.saturating_sub(self.options.hot_max_bytes / 2);
+                    st.hot
+                        .cutoff_freeing(free)
+                        .map_or(age_cutoff, |c| c.max(age_cutoff))
+                }
+            };
+            let hot_has_old = hot.time_range.is_some_and(|(lo, _)| lo < wanted);
+            if !hot_has_old && st.rotating.is_empty() {
+                return Ok(None);
+            }
+            wanted
+        };
+        // 1. Roll the WAL; every record before the roll must be in hot before the split.
+        let ticket = self.wal.roll()?;
+        let seq = ticket.seq;
+        let rolled = ticket.wait();
+        self.turnstile.pass(seq, || {});
+        rolled?;
+        let new_file = self.wal.current_file();
+        // 2. Split.
+        let pending: Vec<Arc<HotTier>> = {
+            let mut st = self.state.write();
+            let old = st.hot.split_off_before(cutoff).map_err(|e| {
+                Error::Internal(format!("hot chunk does not decode during rotation: {e}"))
+            })?;
+            st.rotating.push(Arc::new(old));
+            st.rotating.clone()
+        };
+        // 3. Write the segment.
+        let id = manifest.next_segment_id.max(1);
+        let info = self.write_segment(id, &pending)?;
+        self.failpoint(FailStep::AfterSegmentWritten)?;
+        // 4. Manifest.
+        let mut next = manifest.clone();
+        next.generation += 1;
+        next.next_segment_id = id + 1;
+        next.segments.push(SegmentRecord {
+            id,
+            tier: Tier::Warm,
+            min_ts: info.min_ts,
+            max_ts: info.max_ts,
+            points: info.points,
+            bytes: info.bytes,
+        });
+        next.checkpoint = Some(Checkpoint {
+            file: new_file,
+            cutoff,
+        });
+        manifest::store(&self.dir, &next)?;
+        *manifest = next;
+        self.failpoint(FailStep::AfterManifestReplaced)?;
+        // 5. Publish.
+        let path = file_path(&self.segment_dir, id);
+        let seg = Segment::open(&path, id)?;
+        let live = Arc::new(attach(&mut self.index.write(), seg, Tier::Warm));
+        {
+            let mut st = self.state.write();
+            st.segments.push(live);
+            st.rotating
+                .retain(|r| !pending.iter().any(|p| Arc::ptr_eq(p, r)));
+        }
+        self.failpoint(FailStep::BeforeWalCheckpoint)?;
+        // 6. Checkpoint.
+        let deleted = self.wal.delete_covered(new_file, cutoff)?;
+        tracing::info!(
+            "rotated {} points into {} ({} bytes); WAL files deleted: {}",
+            info.points,
+            path.display(),
+            info.bytes,
+            deleted.len()
+        );
+        Ok(Some(RotationReport {
+            segment: info,
+            cutoff,
+            wal_files_deleted: deleted.len(),
+        }))
+    }
+
+    /// Writes the merged content of `pending` (oldest first) as segment `id`.
+    fn write_segment(&self, id: u64, pending: &[Arc<HotTier>]) -> Result<SegmentInfo> {
+        // series → its columns (name, id, type), in series order.
+        let mut by_series: BTreeMap<
+            u32,
+            Vec<(String, crate::index::ColumnId, crate::model::FieldType)>,
+        > = BTreeMap::new();
+        let mut keys: BTreeMap<u32, Box<[u8]>> = BTreeMap::new();
+        {
+            let ix = self.index.read();
+            let mut seen = std::collections::HashSet::new();
+            for tier in pending {
+                for c in tier.column_ids() {
+                    if !seen.insert(c) {
+                        continue;
+                    }
+                    let Some(info) = ix.column_info(c) else {
+                        continue;
+                    };
+                    let Some(name) = ix
+                        .columns_of(info.series)
+                        .into_iter()
+                        .find(|(_, col, _)| *col == c)
+                        .map(|(n, _, _)| n)
+                    else {
+                        continue;
+                    };
+                    keys.entry(info.series.0).or_insert_with(|| {
+                        ix.series_key_bytes(info.series).unwrap_or_default().into()
+                    });
+                    by_series
+                        .entry(info.series.0)
+                        .or_default()
+                        .push((name, c, info.field_type));
+                }
+            }
+        }
+        let mut w = SegmentWriter::create(&self.segment_dir, id)?;
+        for (sid, cols) in &by_series {
+            let mut datas = Vec::with_capacity(cols.len());
+            for (name, c, ty) in cols {
+                let mut sources = Vec::with_capacity(pending.len());
+                for tier in pending {
+                    if let Some(d) = tier.read(*c, TimeRange::ALL) {
+                        sources.push(d.map_err(|e| {
+                            Error::Internal(format!("hot chunk does not decode: {e}"))
+                        })?);
+                    }
+                }
+                datas.push((name.as_str(), super::read::merge(sources, *ty)?));
+            }
+            let refs: Vec<(&str, &crate::model::ColumnData)> =
+                datas.iter().map(|(n, d)| (*n, d)).collect();
+            w.add_series(&keys[sid], &refs)?;
+        }
+        w.finish()
+    }
+
+    #[cfg(feature = "failpoints")]
+    fn failpoint(&self, step: FailStep) -> Result<()> {
+        use crate::options::Failpoint as F;
+        let hit = matches!(
+            (self.options.failpoint, step),
+            (Some(F::AfterSegmentWritten), FailStep::AfterSegmentWritten)
+                | (
+                    Some(F::AfterManifestReplaced),
+                    FailStep::AfterManifestReplaced
+                )
+                | (Some(F::BeforeWalCheckpoint), FailStep::BeforeWalCheckpoint)
+        );
+        if hit {
+            return Err(Error::Internal(format!("failpoint {step:?} hit")));
+        }
+        Ok(())
+    }
+
+    #[cfg(not(feature = "failpoints"))]
+    fn failpoint(&self, _step: FailStep) -> Result<()> {
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FailStep {
+    AfterSegmentWritten,
+    AfterManifestReplaced,
+    BeforeWalCheckpoint,
+}
+
+/// How often the rotation thread looks at hot-tier memory.
+const PRESSURE_CHECK: Duration = Duration::from_secs(1);
+
+/// Starts the background rotation thread (none when `rotation_interval` is zero). Dropping
+/// the returned sender stops it.
+pub(super) fn start_rotator(
+    inner: &Arc<Inner>,
+) -> Result<Option<(crossbeam_channel::Sender<()>, std::thread::JoinHandle<()>)>> {
+    let every = inner.options.rotation_interval;
+    if every.is_zero() {
+        return Ok(None);
+    }
+    let (tx, rx) = crossbeam_channel::bounded::<()>(0);
+    let weak = Arc::downgrade(inner);
+    let handle = std::thread::Builder::new()
+        .name("strata-rotate".into())
+        .spawn(move || {
+            let mut last = Instant::now();
+            loop {
+                match rx.recv_timeout(PRESSURE_CHECK.min(every)) {
+                    Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
+                    _ => break,
+                }
+                let Some(inner) = weak.upgrade() else { break };
+                let reason = if last.elapsed() >= every {
+                    last = Instant::now();
+                    Some(Reason::Age)
+                } else if inner.state.read().hot.stats().bytes > inner.options.hot_max_bytes {
+                    Some(Reason::Pressure)
+                } else {
+                    None
+                };
+                if let Some(reason) = reason {
+                    if let Err(e) = inner.rotate(reason) {
+                        tracing::warn!("rotation ({reason:?}) failed: {e}");
+                    }
+                }
+            }
+        })
+        .map_err(|e| Error::io(&inner.dir, e))?;
+    Ok(Some((tx, handle)))
+}

@@ -1,0 +1,213 @@
+//! The write path: line protocol or points → WAL record → hot tier.
+
+use super::{Db, Inner};
+use crate::error::Result;
+use crate::hot::HotEntry;
+use crate::index::{ColumnId, SeriesId};
+use crate::ingest::line_protocol::{LineSplitter, ParsedLine, parse_line, series_key};
+use crate::model::{FieldValueRef, Point, Precision, SeriesKey, SeriesKeyError};
+use crate::wal::batch::BatchEncoder;
+use crate::wal::frame::RecordKind;
+use crate::write::{RejectReason, RejectedLine, WriteSummary};
+use rustc_hash::FxHashMap;
+
+impl Db {
+    /// Writes a batch of line protocol. Bad lines are refused one by one (listed in the
+    /// summary with line number, column and reason); the good lines are stored. Returns
+    /// after the WAL holds the batch under the fsync policy.
+    pub fn write_lp(&self, text: &[u8], precision: Precision) -> Result<WriteSummary> {
+        self.write_lp_numbered(text, precision, 1)
+    }
+
+    /// [`Db::write_lp`] for a batch that starts at line `first_line` of a larger input, so
+    /// that refused lines carry their line number in that input.
+    pub fn write_lp_numbered(
+        &self,
+        text: &[u8],
+        precision: Precision,
+        first_line: usize,
+    ) -> Result<WriteSummary> {
+        let inner = &*self.inner;
+        let now = inner.options.clock.now_nanos();
+        let now = now - now.rem_euclid(precision.nanos());
+        let mut b = BatchBuilder::default();
+        let mut parsed = ParsedLine::default();
+        for (line_no, line) in LineSplitter::with_first_line(text, first_line) {
+            if let Err(e) = parse_line(line, precision, &mut parsed) {
+                b.reject(line_no, e.column, RejectReason::Parse(e.reason));
+                continue;
+            }
+            let sid = match inner.resolve_raw(parsed.raw_series, || series_key(&parsed)) {
+                Ok(s) => s,
+                Err(e) => {
+                    b.reject(line_no, 1, RejectReason::Series(e));
+                    continue;
+                }
+            };
+            let fields: Vec<(&str, FieldValueRef<'_>)> = parsed
+                .fields
+                .iter()
+                .map(|(k, v)| (k.as_ref(), v.as_ref()))
+                .collect();
+            let ts = parsed.timestamp.unwrap_or(now);
+            inner.add_line(&mut b, line_no, sid, &fields, ts);
+        }
+        inner.commit(b)
+    }
+
+    /// Writes points through the same path as line protocol. A refused point is reported
+    /// with `line` = its index + 1.
+    pub fn write_points(&self, points: &[Point]) -> Result<WriteSummary> {
+        let inner = &*self.inner;
+        let mut b = BatchBuilder::default();
+        let mut canonical = Vec::new();
+        let mut fields: Vec<(&str, FieldValueRef<'_>)> = Vec::new();
+        for (i, p) in points.iter().enumerate() {
+            if p.fields.is_empty() {
+                b.reject(i + 1, 1, RejectReason::NoFields);
+                continue;
+            }
+            canonical.clear();
+            p.series.encode_into(&mut canonical);
+            let sid = inner.resolve_key(&p.series, &canonical);
+            fields.clear();
+            fields.extend(p.fields.iter().map(|(k, v)| (k.as_str(), v.as_ref())));
+            inner.add_line(&mut b, i + 1, sid, &fields, p.timestamp);
+        }
+        inner.commit(b)
+    }
+}
+
+impl Inner {
+    fn resolve_raw(
+        &self,
+        raw: &[u8],
+        key: impl FnOnce() -> Result<SeriesKey, SeriesKeyError>,
+    ) -> Result<SeriesId, SeriesKeyError> {
+        if let Some(id) = self.index.read().lookup_raw(raw) {
+            return Ok(id);
+        }
+        let key = key()?;
+        let mut canonical = Vec::new();
+        key.encode_into(&mut canonical);
+        let mut ix = self.index.write();
+        let id = ix.get_or_create(&key, &canonical);
+        ix.remember_raw(raw, id);
+        Ok(id)
+    }
+
+    fn resolve_key(&self, key: &SeriesKey, canonical: &[u8]) -> SeriesId {
+        if let Some(id) = self.index.read().lookup_key(canonical) {
+            return id;
+        }
+        self.index.write().get_or_create(key, canonical)
+    }
+
+    /// Resolves the line's columns (refusing it on a type conflict) and adds it to the
+    /// WAL batch and the hot entries.
+    fn add_line(
+        &self,
+        b: &mut BatchBuilder,
+        line_no: usize,
+        sid: SeriesId,
+        fields: &[(&str, FieldValueRef<'_>)],
+        ts: i64,
+    ) {
+        b.columns.clear();
+        let mut missing = false;
+        {
+            let ix = self.index.read();
+            for (name, v) in fields {
+                match ix.find_column(sid, name, v.field_type()) {
+                    Ok(Some(c)) => b.columns.push(c),
+                    Ok(None) => missing = true,
+                    Err(e) => return b.reject(line_no, 1, RejectReason::FieldType(e)),
+                }
+            }
+            if !b.series_slot.contains_key(&sid) {
+                let key = ix.series_key_bytes(sid).unwrap_or_default();
+                let slot = b.enc.add_series(key);
+                b.series_slot.insert(sid, slot);
+            }
+        }
+        if missing {
+            b.columns.clear();
+            let mut ix = self.index.write();
+            // Check every field before creating any, so a refused line registers nothing.
+            for (name, v) in fields {
+                if let Err(e) = ix.find_column(sid, name, v.field_type()) {
+                    return b.reject(line_no, 1, RejectReason::FieldType(e));
+                }
+            }
+            for (name, v) in fields {
+                match ix.column_or_create(sid, name, v.field_type()) {
+                    Ok(c) => b.columns.push(c),
+                    Err(e) => return b.reject(line_no, 1, RejectReason::FieldType(e)),
+                }
+            }
+        }
+        b.enc.begin_line(b.series_slot[&sid], ts);
+        for ((name, v), &c) in fields.iter().zip(&b.columns) {
+            b.enc.field(name, *v);
+            b.entries.push(HotEntry {
+                column: c,
+                timestamp: ts,
+                value: v.to_owned(),
+            });
+        }
+        b.enc.end_line();
+        b.max_ts = b.max_ts.max(ts);
+        b.summary.lines += 1;
+        b.summary.points += fields.len();
+    }
+
+    fn commit(&self, mut b: BatchBuilder) -> Result<WriteSummary> {
+        if b.entries.is_empty() {
+            return Ok(b.summary);
+        }
+        let mut payload = Vec::new();
+        b.enc.finish_into(&mut payload);
+        let ticket = self.wal.submit(RecordKind::Write, &payload, b.max_ts)?;
+        let seq = ticket.seq;
+        let durable = ticket.wait();
+        let entries = b.entries;
+        self.turnstile.pass(seq, || {
+            if durable.is_ok() {
+                self.state.write().hot.apply(entries);
+            }
+        });
+        durable.map(|()| b.summary)
+    }
+}
+
+struct BatchBuilder {
+    enc: BatchEncoder,
+    series_slot: FxHashMap<SeriesId, u64>,
+    entries: Vec<HotEntry>,
+    columns: Vec<ColumnId>,
+    max_ts: i64,
+    summary: WriteSummary,
+}
+
+impl Default for BatchBuilder {
+    fn default() -> Self {
+        BatchBuilder {
+            enc: BatchEncoder::default(),
+            series_slot: FxHashMap::default(),
+            entries: Vec::new(),
+            columns: Vec::new(),
+            max_ts: i64::MIN,
+            summary: WriteSummary::default(),
+        }
+    }
+}
+
+impl BatchBuilder {
+    fn reject(&mut self, line: usize, column: usize, reason: RejectReason) {
+        self.summary.rejected.push(RejectedLine {
+            line,
+            column,
+            reason,
+        });
+    }
+}
