@@ -139,6 +139,13 @@ impl Db {
         self.inner.rotate(rotate::Reason::Age)
     }
 
+    /// Runs a memory-pressure rotation now: the oldest hot data (at least everything older
+    /// than `hot_max_age`) moves to a warm segment until the hot tier holds about half of
+    /// `hot_max_bytes`. `None` when the hot tier is empty.
+    pub fn rotate_oldest(&self) -> Result<Option<RotationReport>> {
+        self.inner.rotate(rotate::Reason::Pressure)
+    }
+
     /// Makes every acknowledged write durable (an fsync, whatever the policy) and
     /// compresses the hot tier's open chunks.
     pub fn flush(&self) -> Result<()> {

@@ -122,6 +122,17 @@ fn load_manifest(dir: &Path, segment_dir: &Path) -> Result<Manifest> {
     }
     let no_manifest_but_segments =
         loaded.manifest.generation == 0 && on_disk.iter().any(|(_, id)| id.is_some());
+    if loaded.trusted && loaded.manifest.generation == 0 && !no_manifest_but_segments {
+        // A new directory: store generation 1 now, so that from here on a missing manifest
+        // always means a lost one, and an unnamed segment always means garbage.
+        let m = Manifest {
+            generation: 1,
+            next_segment_id: 1,
+            ..Manifest::default()
+        };
+        manifest::store(dir, &m)?;
+        return Ok(m);
+    }
     if loaded.trusted && !no_manifest_but_segments {
         let live: std::collections::HashSet<u64> =
             loaded.manifest.segments.iter().map(|s| s.id).collect();
