@@ -1,12 +1,12 @@
 //! `strata`: the command-line front end of the Strata time-series database.
 
 mod cmd;
+mod config;
 mod input;
 mod progress;
 mod timearg;
 
 use clap::{Parser, Subcommand};
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Strata: a tiered time-series database.
@@ -23,14 +23,10 @@ enum Command {
     Import(cmd::import::Args),
     /// Write the stored points out as line protocol on stdout.
     Export(cmd::export::Args),
-}
-
-/// Options every command that opens a data directory shares.
-#[derive(clap::Args, Debug, Clone)]
-pub struct DataDirArgs {
-    /// The data directory (created if missing).
-    #[arg(long, short = 'd', value_name = "DIR")]
-    pub data_dir: PathBuf,
+    /// Show each tier's files, series, points, bytes and time range.
+    Inspect(cmd::inspect::Args),
+    /// Check every checksum of every file; exit 1 if anything is damaged.
+    Verify(cmd::verify::Args),
 }
 
 fn main() -> ExitCode {
@@ -45,6 +41,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Import(a) => cmd::import::run(a),
         Command::Export(a) => cmd::export::run(a),
+        Command::Inspect(a) => cmd::inspect::run(a),
+        Command::Verify(a) => cmd::verify::run(a),
     };
     match result {
         Ok(code) => code,

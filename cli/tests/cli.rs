@@ -201,3 +201,132 @@ fn a_held_directory_is_refused_with_the_holders_pid() {
     );
     db.close().unwrap();
 }
+
+fn inspect_json(d: &Path) -> serde_json::Value {
+    let out = strata(&["inspect", "--data-dir", d.to_str().unwrap(), "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn after_importing_old_data_every_point_is_in_warm_and_inspect_and_verify_agree() {
+    let file = shared("tsbs_cpu_only_scale100_6h.lp.zst");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("data");
+    let out = strata(&[
+        "import",
+        "--data-dir",
+        d.to_str().unwrap(),
+        file.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = inspect_json(&d);
+    let tiers = &v["tiers"];
+    assert_eq!(tiers["hot"]["points"], 0, "{v}");
+    assert_eq!(tiers["warm"]["points"], 2_160_000);
+    assert_eq!(tiers["warm"]["series"], 100);
+    assert_eq!(tiers["warm"]["min_time"], 1_451_606_400_000_000_000i64);
+    assert_eq!(
+        tiers["warm"]["max_time"],
+        1_451_606_400_000_000_000i64 + (6 * 3600 - 10) * 1_000_000_000
+    );
+    assert_eq!(tiers["cold"]["files"], 0);
+    assert_eq!(tiers["hot"]["paths"].as_array().unwrap().len(), 0);
+    let paths = tiers["warm"]["paths"].as_array().unwrap();
+    assert_eq!(
+        paths.len(),
+        tiers["warm"]["files"].as_u64().unwrap() as usize
+    );
+    let mut on_disk = 0u64;
+    for p in paths {
+        on_disk += std::fs::metadata(d.join(p.as_str().unwrap()))
+            .unwrap()
+            .len();
+    }
+    assert_eq!(tiers["warm"]["bytes"].as_u64().unwrap(), on_disk);
+    assert!(v["open_seconds"].as_f64().unwrap() >= 0.0);
+    assert!(v["rss_bytes"].as_u64().unwrap() > 0);
+    let table = strata(&["inspect", "--data-dir", d.to_str().unwrap()]);
+    let table = String::from_utf8_lossy(&table.stdout);
+    assert!(
+        table.contains("warm") && table.contains("2160000"),
+        "{table}"
+    );
+
+    let ok = strata(&["verify", "--data-dir", d.to_str().unwrap()]);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stdout)
+    );
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("0 problems"));
+
+    // Flip one byte in the middle of the segment: verify names the file and offset.
+    let seg = d.join(paths[0].as_str().unwrap());
+    let mut bytes = std::fs::read(&seg).unwrap();
+    let at = bytes.len() / 3;
+    bytes[at] ^= 0x01;
+    std::fs::write(&seg, &bytes).unwrap();
+    let bad = strata(&["verify", "--data-dir", d.to_str().unwrap()]);
+    let report = String::from_utf8_lossy(&bad.stdout);
+    assert_eq!(bad.status.code(), Some(1), "{report}");
+    assert!(
+        report.contains(seg.file_name().unwrap().to_str().unwrap()),
+        "{report}"
+    );
+    assert!(report.contains("at offset"), "{report}");
+    assert!(report.contains("1 problems"), "{report}");
+}
+
+#[test]
+fn settings_come_from_strata_toml_and_flags_with_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("data");
+    std::fs::create_dir_all(&d).unwrap();
+    let f = dir.path().join("in.lp");
+    // Timestamps "now" (no timestamp): recent data stays hot with max_age = 1h.
+    std::fs::write(&f, "m,host=a v=1i\n").unwrap();
+    std::fs::write(d.join("strata.toml"), "[hot]\nmax_age = \"1h\"\n").unwrap();
+    let out = strata(&[
+        "import",
+        "--data-dir",
+        d.to_str().unwrap(),
+        f.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(inspect_json(&d)["tiers"]["hot"]["points"], 1);
+    // The flag wins over the file: with max_age 0s the point rotates at close.
+    let out = strata(&[
+        "import",
+        "--data-dir",
+        d.to_str().unwrap(),
+        "--hot-max-age",
+        "0s",
+        f.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = inspect_json(&d);
+    assert_eq!(v["tiers"]["hot"]["points"], 0, "{v}");
+    assert_eq!(v["tiers"]["warm"]["points"], 2);
+    std::fs::write(d.join("strata.toml"), "[hot]\nmax_age = \"soon\"\n").unwrap();
+    let out = strata(&["inspect", "--data-dir", d.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(err.contains("strata.toml: hot.max_age"), "{err}");
+}

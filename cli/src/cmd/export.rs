@@ -2,19 +2,19 @@
 //! and time; one line per (series, timestamp) holding every field written at that time.
 
 use super::CmdResult;
-use crate::DataDirArgs;
+use crate::config::EngineArgs;
 use crate::timearg::parse_time;
 use std::io::Write;
 use std::process::ExitCode;
+use strata_engine::Db;
 use strata_engine::ingest::line_protocol::write_line;
 use strata_engine::model::{ColumnData, ColumnValues, FieldValueRef, TimeRange};
-use strata_engine::{Db, Options};
 
 /// Arguments of `strata export`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     #[command(flatten)]
-    dir: DataDirArgs,
+    engine: EngineArgs,
     /// Only this measurement.
     #[arg(long)]
     measurement: Option<String>,
@@ -41,10 +41,12 @@ fn is_broken_pipe(e: &(dyn std::error::Error + 'static)) -> bool {
 }
 
 fn export(args: Args) -> CmdResult {
-    if !args.dir.data_dir.is_dir() {
-        return Err(format!("{} is not a data directory", args.dir.data_dir.display()).into());
+    if !args.engine.data_dir.is_dir() {
+        return Err(format!("{} is not a data directory", args.engine.data_dir.display()).into());
     }
-    let db = Db::open(&args.dir.data_dir, Options::default())?;
+    let mut options = args.engine.options()?;
+    options.rotation_interval = std::time::Duration::ZERO;
+    let db = Db::open(&args.engine.data_dir, options)?;
     let range = TimeRange::new(args.start.unwrap_or(i64::MIN), args.end.unwrap_or(i64::MAX));
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());

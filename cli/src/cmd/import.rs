@@ -5,16 +5,17 @@
 //! `Db::write_lp_numbered`, so refused lines carry their line number in the file.
 
 use super::CmdResult;
-use crate::{DataDirArgs, input, progress};
+use crate::config::EngineArgs;
+use crate::{input, progress};
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
+use strata_engine::Db;
 use strata_engine::ingest::line_protocol::LineSplitter;
 use strata_engine::model::Precision;
-use strata_engine::{Db, FsyncPolicy, Options};
 
 /// Bad lines printed in full; beyond this only the count is kept.
 const MAX_PRINTED_ERRORS: usize = 100;
@@ -23,7 +24,7 @@ const MAX_PRINTED_ERRORS: usize = 100;
 #[derive(clap::Args, Debug)]
 pub struct Args {
     #[command(flatten)]
-    dir: DataDirArgs,
+    engine: EngineArgs,
     /// Files to import: plain, .gz or .zst line protocol, or `-` for stdin.
     #[arg(required = true, value_name = "FILE")]
     files: Vec<PathBuf>,
@@ -36,18 +37,10 @@ pub struct Args {
     /// Concurrent writer threads.
     #[arg(long, default_value_t = 2)]
     writers: usize,
-    /// WAL fsync policy: always, interval[:DURATION] or never.
-    #[arg(long, default_value = "always", value_parser = parse_fsync)]
-    fsync: FsyncPolicy,
 }
 
 fn parse_precision(s: &str) -> Result<Precision, String> {
     Precision::parse(s).ok_or_else(|| format!("unknown precision {s:?}: use ns, us, ms, s, m or h"))
-}
-
-fn parse_fsync(s: &str) -> Result<FsyncPolicy, String> {
-    FsyncPolicy::parse(s)
-        .ok_or_else(|| format!("unknown fsync policy {s:?}: use always, interval[:1s] or never"))
 }
 
 struct Batch {
@@ -65,11 +58,8 @@ struct Totals {
 
 /// Runs the import; exit code 1 if any line was refused.
 pub fn run(args: Args) -> CmdResult {
-    let options = Options {
-        fsync: args.fsync,
-        ..Options::default()
-    };
-    let db = Arc::new(Db::open(&args.dir.data_dir, options)?);
+    let options = args.engine.options()?;
+    let db = Arc::new(Db::open(&args.engine.data_dir, options)?);
     let totals = Arc::new(Totals::default());
     let started = Instant::now();
     let (tx, rx) = crossbeam_channel::bounded::<Batch>(args.writers.max(1) * 2);

@@ -2,6 +2,8 @@
 
 pub mod export;
 pub mod import;
+pub mod inspect;
+pub mod verify;
 
 /// A command's failure, printed as `strata: <message>`.
 pub type CmdResult = Result<std::process::ExitCode, Box<dyn std::error::Error>>;

@@ -42,8 +42,12 @@ pub(super) fn open_inner(dir: PathBuf, options: Options) -> Result<Inner> {
             Ok(())
         }
     })?;
+    // Files that held no record (each open starts one) carry nothing: remove them.
     for f in wal::list_files(&wal_dir).map_err(|e| Error::io(&wal_dir, e))? {
-        file_max.entry(f).or_insert(i64::MIN);
+        if !file_max.contains_key(&f) {
+            let p = wal::file_path(&wal_dir, f);
+            std::fs::remove_file(&p).map_err(|e| Error::io(&p, e))?;
+        }
     }
     if stats.records > 0 || stats.truncated_bytes > 0 {
         tracing::info!(

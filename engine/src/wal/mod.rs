@@ -15,7 +15,7 @@ pub mod frame;
 mod replay;
 mod writer;
 
-pub use replay::{ReplayStats, replay};
+pub use replay::{FileCheck, ReplayStats, replay, verify_file};
 pub use writer::{Ticket, Wal};
 
 use std::path::{Path, PathBuf};

@@ -115,3 +115,61 @@ fn truncate(path: &Path, at: u64, cut: u64, stats: &mut ReplayStats) -> Result<(
     stats.truncated_bytes += cut;
     Ok(())
 }
+
+/// What [`verify_file`] found in one WAL file.
+#[derive(Debug, Default)]
+pub struct FileCheck {
+    /// Valid records.
+    pub records: u64,
+    /// Damage that replay would refuse (with file and offset).
+    pub problems: Vec<Error>,
+    /// Offset of a torn tail that replay would cut (only in the newest file).
+    pub torn_tail_at: Option<u64>,
+}
+
+/// Checks one WAL file without changing it: the header and every record's checksum.
+/// `newest` says whether it is the newest file, where a torn tail is expected after a
+/// crash and is not damage.
+pub fn verify_file(path: &Path, newest: bool) -> Result<FileCheck> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let mut check = FileCheck::default();
+    if let Err(what) = frame::check_header(&bytes) {
+        if newest && bytes.len() < frame::HEADER_LEN && frame::header().starts_with(&bytes) {
+            check.torn_tail_at = Some(0);
+        } else {
+            check.problems.push(Error::Corrupt {
+                file: path.to_path_buf(),
+                offset: 0,
+                what: what.to_owned(),
+            });
+        }
+        return Ok(check);
+    }
+    let mut pos = frame::HEADER_LEN;
+    while pos < bytes.len() {
+        match frame::decode_record(&bytes[pos..]) {
+            Frame::Record { kind, size, .. } if RecordKind::from_u8(kind).is_some() => {
+                check.records += 1;
+                pos += size;
+            }
+            damage => {
+                let what = match damage {
+                    Frame::Damaged(w) => w,
+                    Frame::Record { .. } => "unknown record kind",
+                    Frame::Truncated => "record runs past the end of the file",
+                };
+                if newest && !valid_record_after(&bytes, pos + 1) {
+                    check.torn_tail_at = Some(pos as u64);
+                } else {
+                    check.problems.push(Error::Corrupt {
+                        file: path.to_path_buf(),
+                        offset: pos as u64,
+                        what: what.to_owned(),
+                    });
+                }
+                break;
+            }
+        }
+    }
+    Ok(check)
+}

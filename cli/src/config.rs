@@ -1,0 +1,224 @@
+//! Settings: defaults ← `strata.toml` ← command-line flags, into `engine::Options`.
+//!
+//! The file is `--config FILE`, or else `strata.toml` in the data directory if present.
+//! Every key is optional:
+//!
+//! ```toml
+//! rotation_interval = "1m"     # how often hot data is checked for rotation
+//! [hot]
+//! max_age = "5m"               # hot data older than this moves to warm
+//! max_bytes = "256MiB"         # above this, the oldest hot data moves to warm
+//! [wal]
+//! fsync = "always"             # always | interval[:1s] | never
+//! segment_bytes = "64MiB"      # size at which the WAL starts a new file
+//! ```
+
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use strata_engine::options::humanish_duration;
+use strata_engine::{FsyncPolicy, Options};
+
+/// Flags shared by every command that opens a data directory.
+#[derive(clap::Args, Debug, Clone)]
+pub struct EngineArgs {
+    /// The data directory (created if missing).
+    #[arg(long, short = 'd', value_name = "DIR")]
+    pub data_dir: PathBuf,
+    /// Settings file (default: DIR/strata.toml when it exists).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// WAL fsync policy: always, interval[:DURATION] or never [default: always].
+    #[arg(long, value_parser = parse_fsync)]
+    pub fsync: Option<FsyncPolicy>,
+    /// Hot data older than this moves to warm, e.g. 5m [default: 5m].
+    #[arg(long, value_parser = parse_duration)]
+    pub hot_max_age: Option<Duration>,
+    /// Hot-tier memory bound, e.g. 256MiB [default: 256MiB].
+    #[arg(long, value_parser = parse_bytes)]
+    pub hot_max_bytes: Option<u64>,
+    /// How often rotation runs, e.g. 1m; 0s disables it [default: 1m].
+    #[arg(long, value_parser = parse_duration)]
+    pub rotation_interval: Option<Duration>,
+}
+
+#[derive(Deserialize, Default, Debug)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    rotation_interval: Option<String>,
+    #[serde(default)]
+    hot: HotSection,
+    #[serde(default)]
+    wal: WalSection,
+}
+
+#[derive(Deserialize, Default, Debug)]
+#[serde(deny_unknown_fields)]
+struct HotSection {
+    max_age: Option<String>,
+    max_bytes: Option<toml::Value>,
+}
+
+#[derive(Deserialize, Default, Debug)]
+#[serde(deny_unknown_fields)]
+struct WalSection {
+    fsync: Option<String>,
+    segment_bytes: Option<toml::Value>,
+}
+
+/// Parses an fsync policy flag.
+pub fn parse_fsync(s: &str) -> Result<FsyncPolicy, String> {
+    FsyncPolicy::parse(s)
+        .ok_or_else(|| format!("unknown fsync policy {s:?}: use always, interval[:1s] or never"))
+}
+
+/// Parses a duration like `500ms`, `30s`, `5m`, `1h`, `7d` (or `0`).
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    if s == "0" {
+        return Ok(Duration::ZERO);
+    }
+    humanish_duration(s)
+        .ok_or_else(|| format!("{s:?} is not a duration: use e.g. 500ms, 30s, 5m, 1h or 7d"))
+}
+
+/// Parses a size like `256MiB`, `1GiB`, `500MB`, `4096` (bytes).
+pub fn parse_bytes(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (n, unit) = t.split_at(split);
+    let n: u64 = n
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size: use e.g. 256MiB"))?;
+    let mult: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        "KB" | "kB" => 1_000,
+        "MB" => 1_000_000,
+        "GB" => 1_000_000_000,
+        _ => {
+            return Err(format!(
+                "{s:?}: unknown unit {unit:?}: use B, KiB, MiB, GiB, KB, MB or GB"
+            ));
+        }
+    };
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("{s:?} is too large"))
+}
+
+fn toml_bytes(v: &toml::Value, key: &str) -> Result<u64, String> {
+    match v {
+        toml::Value::Integer(n) => {
+            u64::try_from(*n).map_err(|_| format!("{key}: must not be negative"))
+        }
+        toml::Value::String(s) => parse_bytes(s).map_err(|e| format!("{key}: {e}")),
+        _ => Err(format!("{key}: expected a size such as \"256MiB\"")),
+    }
+}
+
+impl EngineArgs {
+    /// The engine options these flags and the settings file give.
+    pub fn options(&self) -> Result<Options, String> {
+        let mut o = Options::default();
+        let path = match &self.config {
+            Some(p) => Some(p.clone()),
+            None => Some(self.data_dir.join("strata.toml")).filter(|p| p.is_file()),
+        };
+        if let Some(path) = path {
+            apply_file(&mut o, &path)?;
+        }
+        if let Some(f) = self.fsync {
+            o.fsync = f;
+        }
+        if let Some(d) = self.hot_max_age {
+            o.hot_max_age = d;
+        }
+        if let Some(b) = self.hot_max_bytes {
+            o.hot_max_bytes = usize::try_from(b).unwrap_or(usize::MAX);
+        }
+        if let Some(d) = self.rotation_interval {
+            o.rotation_interval = d;
+        }
+        Ok(o)
+    }
+}
+
+fn apply_file(o: &mut Options, path: &Path) -> Result<(), String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let f: FileConfig = toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    let at = |e: String| format!("{}: {e}", path.display());
+    if let Some(s) = &f.rotation_interval {
+        o.rotation_interval =
+            parse_duration(s).map_err(|e| at(format!("rotation_interval: {e}")))?;
+    }
+    if let Some(s) = &f.hot.max_age {
+        o.hot_max_age = parse_duration(s).map_err(|e| at(format!("hot.max_age: {e}")))?;
+    }
+    if let Some(v) = &f.hot.max_bytes {
+        o.hot_max_bytes =
+            usize::try_from(toml_bytes(v, "hot.max_bytes").map_err(at)?).unwrap_or(usize::MAX);
+    }
+    if let Some(s) = &f.wal.fsync {
+        o.fsync = parse_fsync(s).map_err(|e| at(format!("wal.fsync: {e}")))?;
+    }
+    if let Some(v) = &f.wal.segment_bytes {
+        o.wal_segment_bytes = toml_bytes(v, "wal.segment_bytes").map_err(at)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(dir: &Path) -> EngineArgs {
+        EngineArgs {
+            data_dir: dir.to_path_buf(),
+            config: None,
+            fsync: None,
+            hot_max_age: None,
+            hot_max_bytes: None,
+            rotation_interval: None,
+        }
+    }
+
+    #[test]
+    fn defaults_then_file_then_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let o = args(dir.path()).options().unwrap();
+        assert_eq!(o.hot_max_age, Duration::from_secs(300));
+        assert_eq!(o.rotation_interval, Duration::from_secs(60));
+        assert_eq!(o.hot_max_bytes, 256 << 20);
+        std::fs::write(
+            dir.path().join("strata.toml"),
+            "rotation_interval = \"10s\"\n[hot]\nmax_age = \"1h\"\nmax_bytes = \"1GiB\"\n[wal]\nfsync = \"never\"\n",
+        )
+        .unwrap();
+        let o = args(dir.path()).options().unwrap();
+        assert_eq!(o.hot_max_age, Duration::from_secs(3600));
+        assert_eq!(o.hot_max_bytes, 1 << 30);
+        assert_eq!(o.rotation_interval, Duration::from_secs(10));
+        assert_eq!(o.fsync, FsyncPolicy::Never);
+        let mut a = args(dir.path());
+        a.hot_max_age = Some(Duration::from_secs(60));
+        assert_eq!(a.options().unwrap().hot_max_age, Duration::from_secs(60));
+    }
+
+    #[test]
+    fn bad_settings_say_where() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("strata.toml"),
+            "[hot]\nmax_age = \"soon\"\n",
+        )
+        .unwrap();
+        let e = args(dir.path()).options().unwrap_err();
+        assert!(e.contains("strata.toml: hot.max_age"), "{e}");
+        std::fs::write(dir.path().join("strata.toml"), "[hot]\nmax_agee = \"5m\"\n").unwrap();
+        let e = args(dir.path()).options().unwrap_err();
+        assert!(e.contains("unknown field") && e.contains("line 2"), "{e}");
+        assert_eq!(parse_bytes("64MiB"), Ok(64 << 20));
+        assert!(parse_bytes("64 parsecs").is_err());
+    }
+}
