@@ -26,6 +26,7 @@ pub mod lock;
 pub mod manifest;
 pub mod model;
 pub mod options;
+pub mod scan;
 pub mod segment;
 pub mod wal;
 pub mod write;

@@ -1,4 +1,4 @@
-//! Boolean blocks: constant, or a bitmap of one bit per value. Layout: `docs/CODECS.md`.
+//! Boolean blocks: constant, or a bitmap of one bit per value. Layout: docs/FORMAT.md, "Codecs".
 
 use super::bits::{ByteReader, put_varint};
 use super::{CodecError, all_or_nothing, check_encode_len};

@@ -14,7 +14,7 @@
 //! `n / 10^e` for a small integer `n` and one exponent `e` per block; the integers go
 //! through the integer codec (deltas and bit-packing) and the few values that do not
 //! round-trip are stored as exceptions. It is chosen only when smaller than XOR and every
-//! value decodes to the exact same bits. Layout: `docs/CODECS.md`.
+//! value decodes to the exact same bits. Layout: docs/FORMAT.md, "Codecs".
 
 use super::bits::{
     BitReader, BitWriter, ByteReader, PREFIX_CODE, PREFIX_DECODE, assign_slots, put_varint,

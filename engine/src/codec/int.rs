@@ -6,7 +6,7 @@
 //! the exact size of each and keeps the smallest. Each miniblock of 128 residuals stores its
 //! own minimum and bit width, so an outlier such as a counter reset widens one miniblock
 //! only. `u64` values are coded as the `i64` with the same bits, under their own tags.
-//! Arithmetic wraps, so every value round-trips. Layout: `docs/CODECS.md`.
+//! Arithmetic wraps, so every value round-trips. Layout: docs/FORMAT.md, "Codecs".
 
 use super::bits::{ByteReader, bit_width, load_le, mask, put_varint, varint_len, zigzag};
 use super::{CodecError, all_or_nothing, check_encode_len};

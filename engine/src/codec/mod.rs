@@ -14,7 +14,7 @@
 //! | booleans | constant; bitmap | [`boolean`] |
 //! | strings | length-prefixed; dictionary | [`string`] |
 //!
-//! The byte layout of every scheme is specified in `docs/CODECS.md`.
+//! The byte layout of every scheme is specified in docs/FORMAT.md, "Codecs".
 //!
 //! Decoders treat their input as untrusted: on any input they return either an error or
 //! values, never panic, never loop without bound and never allocate more than

@@ -1,5 +1,5 @@
 //! String blocks: length-prefixed values, or a dictionary of the distinct values plus
-//! bit-packed indices when that is smaller (repeated values). Layout: `docs/CODECS.md`.
+//! bit-packed indices when that is smaller (repeated values). Layout: docs/FORMAT.md, "Codecs".
 
 use rustc_hash::FxHashMap;
 

@@ -8,7 +8,7 @@
 //! precision in nanosecond timestamps gives a factor of 10⁶), zigzagged, in one of four
 //! bit widths chosen per block to minimise the size, each named by a prefix code word of
 //! one to three bits (shortest for the most frequent). Arithmetic wraps, so any `i64`
-//! sequence round-trips, sorted or not. Layout: `docs/CODECS.md`.
+//! sequence round-trips, sorted or not. Layout: docs/FORMAT.md, "Codecs".
 
 use super::bits::{
     BitReader, BitWriter, ByteReader, PREFIX_CODE, PREFIX_DECODE, assign_slots, bit_width, mask,

@@ -239,11 +239,9 @@ pub(super) fn start_rotator(
         .name("strata-rotate".into())
         .spawn(move || {
             let mut last = Instant::now();
-            loop {
-                match rx.recv_timeout(PRESSURE_CHECK.min(every)) {
-                    Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
-                    _ => break,
-                }
+            while let Err(crossbeam_channel::RecvTimeoutError::Timeout) =
+                rx.recv_timeout(PRESSURE_CHECK.min(every))
+            {
                 let Some(inner) = weak.upgrade() else { break };
                 let reason = if last.elapsed() >= every {
                     last = Instant::now();
@@ -253,10 +251,10 @@ pub(super) fn start_rotator(
                 } else {
                     None
                 };
-                if let Some(reason) = reason {
-                    if let Err(e) = inner.rotate(reason) {
-                        tracing::warn!("rotation ({reason:?}) failed: {e}");
-                    }
+                if let Some(reason) = reason
+                    && let Err(e) = inner.rotate(reason)
+                {
+                    tracing::warn!("rotation ({reason:?}) failed: {e}");
                 }
             }
         })

@@ -188,7 +188,7 @@ impl Segment {
             let min_len = block_min_len(seg.block_types[i], m.count as usize);
             if m.offset != at
                 || (m.len as usize) < min_len
-                || m.len % 8 != 0
+                || !m.len.is_multiple_of(8)
                 || m.count == 0
                 || m.min_ts > m.max_ts
             {
@@ -455,7 +455,7 @@ fn parse_footer(b: &[u8]) -> Result<Footer, (usize, &'static str)> {
         .checked_mul(INDEX_ENTRY_LEN)
         .ok_or((at, "block count overflows"))?;
     if footer.dir_offset < HEADER_LEN
-        || footer.dir_offset % 8 != 0
+        || !footer.dir_offset.is_multiple_of(8)
         || footer.index_offset != dir_end + pad8(footer.dir_len)
         || footer.index_offset.checked_add(index_len) != Some(at)
     {

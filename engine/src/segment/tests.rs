@@ -133,7 +133,7 @@ fn columns_round_trip_and_blocks_respect_hours_and_size() {
 #[test]
 fn every_flipped_byte_is_found_by_verify_and_never_read_as_data() {
     let dir = tempfile::tempdir().unwrap();
-    let cols = vec![
+    let cols = [
         (
             "v".to_owned(),
             ColumnData {

@@ -384,10 +384,11 @@ impl Writer {
             };
             let _ = reply.send(result.clone());
         }
-        if result.is_ok() && self.file_len >= self.segment_bytes {
-            if let Err(reason) = self.rotate() {
-                self.fail(reason);
-            }
+        if result.is_ok()
+            && self.file_len >= self.segment_bytes
+            && let Err(reason) = self.rotate()
+        {
+            self.fail(reason);
         }
     }
 
