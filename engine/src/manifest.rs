@@ -155,6 +155,9 @@ impl Manifest {
             return Err((44, "segment count does not match the file length"));
         }
         let file = u64_at(28);
+        if file == 0 && u64_at(36) as i64 != i64::MIN {
+            return Err((36, "checkpoint cutoff set without a checkpoint file"));
+        }
         let mut m = Manifest {
             generation: u64_at(12),
             next_segment_id: u64_at(20),

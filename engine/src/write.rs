@@ -43,4 +43,24 @@ pub enum RejectReason {
     /// A point with no fields (from `write_points`).
     #[error("a point needs at least one field")]
     NoFields,
+    /// A field or tag named `time`, which queries could not address (InfluxDB 1.x
+    /// refuses it the same way).
+    #[error("invalid {what} name: {what} \"time\" on measurement {measurement:?} is reserved")]
+    ReservedName {
+        /// `field` or `tag`.
+        what: &'static str,
+        /// The measurement.
+        measurement: String,
+    },
+    /// The series key (measurement and tags) is longer than InfluxDB's limit.
+    #[error("series key of {len} bytes exceeds the limit of {max} bytes")]
+    SeriesKeyTooLong {
+        /// Its length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
 }
+
+/// Longest series key accepted, in bytes of its line-protocol form (InfluxDB 1.x's limit).
+pub const MAX_SERIES_KEY_BYTES: usize = 65_535;

@@ -8,7 +8,15 @@ use crate::ingest::line_protocol::{LineSplitter, ParsedLine, parse_line, series_
 use crate::model::{FieldValueRef, Point, Precision, SeriesKey, SeriesKeyError};
 use crate::wal::batch::BatchEncoder;
 use crate::wal::frame::RecordKind;
-use crate::write::{RejectReason, RejectedLine, WriteSummary};
+use crate::write::{MAX_SERIES_KEY_BYTES, RejectReason, RejectedLine, WriteSummary};
+
+/// `Some("tag")` or `Some("field")` when one is named `time`.
+fn reserved<'a>(mut tags: impl Iterator<Item = &'a str>, mut fields: impl Iterator<Item = &'a str>) -> Option<&'static str> {
+    if tags.any(|t| t == "time") {
+        return Some("tag");
+    }
+    fields.any(|f| f == "time").then_some("field")
+}
 use rustc_hash::FxHashMap;
 
 impl Db {
@@ -35,6 +43,16 @@ impl Db {
         for (line_no, line) in LineSplitter::with_first_line(text, first_line) {
             if let Err(e) = parse_line(line, precision, &mut parsed) {
                 b.reject(line_no, e.column, RejectReason::Parse(e.reason));
+                continue;
+            }
+            if parsed.raw_series.len() > MAX_SERIES_KEY_BYTES {
+                let len = parsed.raw_series.len();
+                b.reject(line_no, 1, RejectReason::SeriesKeyTooLong { len, max: MAX_SERIES_KEY_BYTES });
+                continue;
+            }
+            if let Some(what) = reserved(parsed.tags.iter().map(|t| t.0.as_ref()), parsed.fields.iter().map(|f| f.0.as_ref())) {
+                let measurement = parsed.measurement.to_string();
+                b.reject(line_no, 1, RejectReason::ReservedName { what, measurement });
                 continue;
             }
             let sid = match inner.resolve_raw(parsed.raw_series, || series_key(&parsed)) {
@@ -65,6 +83,11 @@ impl Db {
         for (i, p) in points.iter().enumerate() {
             if p.fields.is_empty() {
                 b.reject(i + 1, 1, RejectReason::NoFields);
+                continue;
+            }
+            if let Some(what) = reserved(p.series.tags().iter().map(|t| t.0.as_str()), p.fields.iter().map(|f| f.0.as_str())) {
+                let measurement = p.series.measurement().to_owned();
+                b.reject(i + 1, 1, RejectReason::ReservedName { what, measurement });
                 continue;
             }
             canonical.clear();
