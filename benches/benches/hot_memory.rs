@@ -33,6 +33,8 @@ fn main() {
                 dir.path(),
                 Options {
                     fsync: FsyncPolicy::Never,
+                    // Keep everything hot: this measures the hot tier, not rotation.
+                    rotation_interval: std::time::Duration::ZERO,
                     ..Options::default()
                 },
             )
