@@ -143,13 +143,12 @@ pub fn aggregate_float_column(
             continue;
         }
         let b = seg.block(i)?;
-        let ValuesView::Float(v) = b.values else {
+        let ValuesView::Float(v) = b.values() else {
             continue;
         };
-        let lo = b.timestamps.partition_point(|&t| t < range.start);
-        let hi = b
-            .timestamps
-            .partition_point(|&t| t < range.start || range.contains(t));
+        let ts = b.timestamps();
+        let lo = ts.partition_point(|&t| t < range.start);
+        let hi = ts.partition_point(|&t| t < range.start || range.contains(t));
         let v = &v[lo..hi];
         let (min, max) = min_max_f64(v);
         agg.merge(&FloatAgg {

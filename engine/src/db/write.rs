@@ -11,7 +11,10 @@ use crate::wal::frame::RecordKind;
 use crate::write::{MAX_SERIES_KEY_BYTES, RejectReason, RejectedLine, WriteSummary};
 
 /// `Some("tag")` or `Some("field")` when one is named `time`.
-fn reserved<'a>(mut tags: impl Iterator<Item = &'a str>, mut fields: impl Iterator<Item = &'a str>) -> Option<&'static str> {
+fn reserved<'a>(
+    mut tags: impl Iterator<Item = &'a str>,
+    mut fields: impl Iterator<Item = &'a str>,
+) -> Option<&'static str> {
     if tags.any(|t| t == "time") {
         return Some("tag");
     }
@@ -47,10 +50,20 @@ impl Db {
             }
             if parsed.raw_series.len() > MAX_SERIES_KEY_BYTES {
                 let len = parsed.raw_series.len();
-                b.reject(line_no, 1, RejectReason::SeriesKeyTooLong { len, max: MAX_SERIES_KEY_BYTES });
+                b.reject(
+                    line_no,
+                    1,
+                    RejectReason::SeriesKeyTooLong {
+                        len,
+                        max: MAX_SERIES_KEY_BYTES,
+                    },
+                );
                 continue;
             }
-            if let Some(what) = reserved(parsed.tags.iter().map(|t| t.0.as_ref()), parsed.fields.iter().map(|f| f.0.as_ref())) {
+            if let Some(what) = reserved(
+                parsed.tags.iter().map(|t| t.0.as_ref()),
+                parsed.fields.iter().map(|f| f.0.as_ref()),
+            ) {
                 let measurement = parsed.measurement.to_string();
                 b.reject(line_no, 1, RejectReason::ReservedName { what, measurement });
                 continue;
@@ -85,7 +98,10 @@ impl Db {
                 b.reject(i + 1, 1, RejectReason::NoFields);
                 continue;
             }
-            if let Some(what) = reserved(p.series.tags().iter().map(|t| t.0.as_str()), p.fields.iter().map(|f| f.0.as_str())) {
+            if let Some(what) = reserved(
+                p.series.tags().iter().map(|t| t.0.as_str()),
+                p.fields.iter().map(|f| f.0.as_str()),
+            ) {
                 let measurement = p.series.measurement().to_owned();
                 b.reject(i + 1, 1, RejectReason::ReservedName { what, measurement });
                 continue;

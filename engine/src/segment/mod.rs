@@ -20,11 +20,9 @@ mod reader;
 mod stats;
 mod writer;
 
-pub use reader::{
-    BlockMeta, BlockView, ColumnEntry, Segment, SeriesEntry, ValuesView, verify_file,
-};
+pub use reader::{Block, BlockMeta, ColumnEntry, Segment, SeriesEntry, ValuesView, verify_file};
 pub use stats::BlockStats;
-pub use writer::{SegmentInfo, SegmentWriter};
+pub use writer::{SegmentInfo, SegmentWriter, WriterOptions};
 
 use std::path::{Path, PathBuf};
 
@@ -39,14 +37,52 @@ pub const VERSION: u32 = 1;
 /// Header bytes.
 pub const HEADER_LEN: usize = 16;
 /// Bytes of one block-index entry.
-pub const INDEX_ENTRY_LEN: usize = 72;
+pub const INDEX_ENTRY_LEN: usize = 80;
+/// Upper bound on a decoded block's size, against damaged or hostile length fields.
+pub const MAX_DECODED_BLOCK_BYTES: usize = 256 << 20;
+
+/// How a block's payload is stored (a byte in its index entry).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlockEncoding {
+    /// Little-endian arrays, read in place (warm).
+    Raw,
+    /// A timestamp codec block followed by a value codec block (docs/FORMAT.md, "Codecs").
+    Codec,
+    /// `Codec`, then compressed as one zstd frame (cold).
+    CodecZstd,
+}
+
+impl BlockEncoding {
+    /// The byte stored in the block index.
+    pub const fn tag(self) -> u8 {
+        match self {
+            BlockEncoding::Raw => 0,
+            BlockEncoding::Codec => 1,
+            BlockEncoding::CodecZstd => 2,
+        }
+    }
+
+    /// Inverse of [`BlockEncoding::tag`].
+    pub const fn from_tag(t: u8) -> Option<BlockEncoding> {
+        match t {
+            0 => Some(BlockEncoding::Raw),
+            1 => Some(BlockEncoding::Codec),
+            2 => Some(BlockEncoding::CodecZstd),
+            _ => None,
+        }
+    }
+}
 /// Footer bytes.
 pub const FOOTER_LEN: usize = 72;
-/// Blocks never cross a multiple of this span (1 h), so that GROUP BY time buckets of an
-/// hour or a divisor-aligned multiple of it find whole blocks inside one bucket.
+/// Warm blocks never cross a multiple of this span (1 h), so that GROUP BY time buckets of
+/// an hour or a multiple of it find whole blocks inside one bucket.
 pub const BLOCK_SPAN_NANOS: i64 = 3_600_000_000_000;
-/// Most points in one block.
+/// Most points in one warm block.
 pub const BLOCK_POINTS: usize = 8192;
+/// Cold blocks never cross a UTC day: larger blocks compress better.
+pub const COLD_BLOCK_SPAN_NANOS: i64 = 86_400_000_000_000;
+/// Most points in one cold block.
+pub const COLD_BLOCK_POINTS: usize = 65_536;
 
 /// The path of segment `id` under `dir` (the segments directory).
 pub fn file_path(dir: &Path, id: u64) -> PathBuf {

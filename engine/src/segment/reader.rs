@@ -6,11 +6,16 @@
 //! so a damaged block is an error naming the file and offset, never wrong numbers; the
 //! rest of the segment stays readable. `verify` checks every byte.
 
-use super::{BlockStats, END_MAGIC, FOOTER_LEN, HEADER_LEN, INDEX_ENTRY_LEN, MAGIC, VERSION, pad8};
+use super::{
+    BlockEncoding, BlockStats, END_MAGIC, FOOTER_LEN, HEADER_LEN, INDEX_ENTRY_LEN, MAGIC,
+    MAX_DECODED_BLOCK_BYTES, VERSION, pad8,
+};
+use crate::codec;
 use crate::error::{Error, Result};
 use crate::model::series::read_uvarint;
 use crate::model::{ColumnData, ColumnValues, FieldType, TimeRange};
 use memmap2::Mmap;
+use std::borrow::Cow;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -59,9 +64,16 @@ pub struct BlockMeta {
     pub stats: BlockStats,
     /// CRC-32 of the block's bytes.
     pub crc: u32,
+    /// How the payload is stored (`None`: an unknown tag, which `open` refuses).
+    pub encoding: Option<BlockEncoding>,
+    /// Payload bytes before the padding.
+    pub payload_len: u32,
+    /// The reserved bytes 73..76, which must be zero.
+    reserved: [u8; 3],
 }
 
-/// A block's values, in place.
+/// A block's values: in place in the mapped file for raw numeric blocks, decoded
+/// otherwise.
 #[derive(Debug, Clone, Copy)]
 pub enum ValuesView<'a> {
     /// Floats.
@@ -70,26 +82,46 @@ pub enum ValuesView<'a> {
     Integer(&'a [i64]),
     /// Unsigned integers.
     Unsigned(&'a [u64]),
-    /// Booleans, one byte each (0 or 1).
-    Boolean(&'a [u8]),
-    /// Strings: `count + 1` offsets into `data`.
-    String {
-        /// Offsets; string `i` is `data[offsets[i]..offsets[i + 1]]`.
-        offsets: &'a [u32],
-        /// UTF-8 bytes.
-        data: &'a [u8],
-    },
+    /// Booleans.
+    Boolean(&'a [bool]),
+    /// Strings.
+    String(&'a [String]),
 }
 
-/// A block read in place from the mapped file.
-#[derive(Debug, Clone, Copy)]
-pub struct BlockView<'a> {
+#[derive(Debug, Clone)]
+enum BlockValues<'a> {
+    Float(Cow<'a, [f64]>),
+    Integer(Cow<'a, [i64]>),
+    Unsigned(Cow<'a, [u64]>),
+    Boolean(Vec<bool>),
+    String(Vec<String>),
+}
+
+/// One block: its index entry, timestamps (strictly increasing) and values.
+#[derive(Debug, Clone)]
+pub struct Block<'a> {
     /// The index entry.
     pub meta: BlockMeta,
-    /// Timestamps, strictly increasing.
-    pub timestamps: &'a [i64],
-    /// Values.
-    pub values: ValuesView<'a>,
+    timestamps: Cow<'a, [i64]>,
+    values: BlockValues<'a>,
+}
+
+impl Block<'_> {
+    /// The timestamps.
+    pub fn timestamps(&self) -> &[i64] {
+        &self.timestamps
+    }
+
+    /// The values.
+    pub fn values(&self) -> ValuesView<'_> {
+        match &self.values {
+            BlockValues::Float(v) => ValuesView::Float(v),
+            BlockValues::Integer(v) => ValuesView::Integer(v),
+            BlockValues::Unsigned(v) => ValuesView::Unsigned(v),
+            BlockValues::Boolean(v) => ValuesView::Boolean(v),
+            BlockValues::String(v) => ValuesView::String(v),
+        }
+    }
 }
 
 /// An open segment.
@@ -185,9 +217,16 @@ impl Segment {
         let mut points = 0u64;
         for i in 0..seg.n_blocks {
             let m = seg.block_meta(i);
-            let min_len = block_min_len(seg.block_types[i], m.count as usize);
+            let min_len = match m.encoding {
+                Some(BlockEncoding::Raw) => block_min_len(seg.block_types[i], m.count as usize),
+                _ => 1,
+            };
             if m.offset != at
-                || (m.len as usize) < min_len
+                || m.encoding.is_none()
+                || m.reserved != [0; 3]
+                || (m.payload_len as usize) < min_len
+                || m.payload_len > m.len
+                || m.len - m.payload_len >= 8
                 || !m.len.is_multiple_of(8)
                 || m.count == 0
                 || m.min_ts > m.max_ts
@@ -257,11 +296,15 @@ impl Segment {
             max_ts: le_u64(e, 24) as i64,
             stats: BlockStats::decode(self.block_types[i], &stats),
             crc: le_u32(e, 64),
+            encoding: BlockEncoding::from_tag(e[72]),
+            payload_len: le_u32(e, 76),
+            reserved: [e[73], e[74], e[75]],
         }
     }
 
-    /// Block `i`, read in place; its checksum is verified on first access.
-    pub fn block(&self, i: usize) -> Result<BlockView<'_>> {
+    /// Block `i`: in place for raw numeric blocks, decoded otherwise. Its checksum is
+    /// verified on first access.
+    pub fn block(&self, i: usize) -> Result<Block<'_>> {
         let meta = self.block_meta(i);
         let start = meta.offset as usize;
         let bytes = &self.map[start..start + meta.len as usize];
@@ -275,41 +318,33 @@ impl Segment {
             }
             self.verified[i].store(true, Ordering::Relaxed);
         }
-        let n = meta.count as usize;
-        let bad = |what: &str| Error::Corrupt {
+        let payload = &bytes[..meta.payload_len as usize];
+        let bad = |what: String| Error::Corrupt {
             file: self.path.clone(),
             offset: meta.offset,
             what: format!("block {i}: {what}"),
         };
-        let timestamps: &[i64] =
-            bytemuck::try_cast_slice(&bytes[..n * 8]).map_err(|_| bad("misaligned"))?;
-        let rest = &bytes[n * 8..];
-        let values = match self.block_types[i] {
-            FieldType::Float => ValuesView::Float(
-                bytemuck::try_cast_slice(&rest[..n * 8]).map_err(|_| bad("misaligned"))?,
-            ),
-            FieldType::Integer => ValuesView::Integer(
-                bytemuck::try_cast_slice(&rest[..n * 8]).map_err(|_| bad("misaligned"))?,
-            ),
-            FieldType::Unsigned => ValuesView::Unsigned(
-                bytemuck::try_cast_slice(&rest[..n * 8]).map_err(|_| bad("misaligned"))?,
-            ),
-            FieldType::Boolean => ValuesView::Boolean(&rest[..n]),
-            FieldType::String => {
-                let offsets: &[u32] = bytemuck::try_cast_slice(&rest[..(n + 1) * 4])
-                    .map_err(|_| bad("misaligned"))?;
-                let data = &rest[(n + 1) * 4..];
-                let end = offsets[n] as usize;
-                if end > data.len() || offsets.windows(2).any(|w| w[0] > w[1]) {
-                    return Err(bad("string offsets out of range"));
+        let n = meta.count as usize;
+        let ty = self.block_types[i];
+        let (timestamps, values) = match meta.encoding {
+            Some(BlockEncoding::Raw) => raw_block(payload, n, ty).map_err(|w| bad(w.to_owned()))?,
+            Some(BlockEncoding::Codec) => decode_block(payload, n, ty).map_err(bad)?,
+            Some(BlockEncoding::CodecZstd) => {
+                let size = zstd::zstd_safe::get_frame_content_size(payload)
+                    .ok()
+                    .flatten()
+                    .ok_or_else(|| bad("zstd frame without a content size".into()))?;
+                let size = usize::try_from(size).unwrap_or(usize::MAX);
+                if size > MAX_DECODED_BLOCK_BYTES {
+                    return Err(bad(format!("declares {size} decompressed bytes")));
                 }
-                ValuesView::String {
-                    offsets,
-                    data: &data[..end],
-                }
+                let plain =
+                    zstd::bulk::decompress(payload, size).map_err(|e| bad(format!("zstd: {e}")))?;
+                decode_block(&plain, n, ty).map_err(bad)?
             }
+            None => return Err(bad("unknown block encoding".into())),
         };
-        Ok(BlockView {
+        Ok(Block {
             meta,
             timestamps,
             values,
@@ -326,12 +361,11 @@ impl Segment {
                 continue;
             }
             let b = self.block(i)?;
-            let lo = b.timestamps.partition_point(|&t| t < range.start);
-            let hi = b
-                .timestamps
-                .partition_point(|&t| t < range.start || range.contains(t));
-            out.timestamps.extend_from_slice(&b.timestamps[lo..hi]);
-            match (&mut out.values, b.values) {
+            let ts = b.timestamps();
+            let lo = ts.partition_point(|&t| t < range.start);
+            let hi = ts.partition_point(|&t| t < range.start || range.contains(t));
+            out.timestamps.extend_from_slice(&ts[lo..hi]);
+            match (&mut out.values, b.values()) {
                 (ColumnValues::Float(o), ValuesView::Float(v)) => o.extend_from_slice(&v[lo..hi]),
                 (ColumnValues::Integer(o), ValuesView::Integer(v)) => {
                     o.extend_from_slice(&v[lo..hi])
@@ -340,22 +374,9 @@ impl Segment {
                     o.extend_from_slice(&v[lo..hi])
                 }
                 (ColumnValues::Boolean(o), ValuesView::Boolean(v)) => {
-                    o.extend(v[lo..hi].iter().map(|&x| x != 0))
+                    o.extend_from_slice(&v[lo..hi])
                 }
-                (ColumnValues::String(o), ValuesView::String { offsets, data }) => {
-                    for k in lo..hi {
-                        let s = &data[offsets[k] as usize..offsets[k + 1] as usize];
-                        o.push(
-                            std::str::from_utf8(s)
-                                .map_err(|_| Error::Corrupt {
-                                    file: self.path.clone(),
-                                    offset: b.meta.offset,
-                                    what: format!("block {i}: string value is not UTF-8"),
-                                })?
-                                .to_owned(),
-                        );
-                    }
-                }
+                (ColumnValues::String(o), ValuesView::String(v)) => o.extend_from_slice(&v[lo..hi]),
                 _ => return Err(Error::Internal("segment column type mismatch".into())),
             }
         }
@@ -369,7 +390,7 @@ impl Segment {
         for i in 0..self.n_blocks {
             self.verified[i].store(false, Ordering::Relaxed);
             match self.block(i) {
-                Ok(b) if b.timestamps.windows(2).any(|w| w[0] >= w[1]) => {
+                Ok(b) if b.timestamps().windows(2).any(|w| w[0] >= w[1]) => {
                     problems.push(Error::Corrupt {
                         file: self.path.clone(),
                         offset: b.meta.offset,
@@ -391,6 +412,98 @@ pub fn verify_file(path: &Path, id: u64) -> Vec<Error> {
         Ok(s) => s.verify(),
         Err(e) => vec![e],
     }
+}
+
+type Decoded<'a> = (Cow<'a, [i64]>, BlockValues<'a>);
+
+/// A raw block's arrays: numeric values in place, booleans and strings decoded.
+fn raw_block(payload: &[u8], n: usize, ty: FieldType) -> Result<Decoded<'_>, &'static str> {
+    let timestamps: &[i64] =
+        bytemuck::try_cast_slice(&payload[..n * 8]).map_err(|_| "misaligned")?;
+    let rest = &payload[n * 8..];
+    let values = match ty {
+        FieldType::Float => BlockValues::Float(Cow::Borrowed(
+            bytemuck::try_cast_slice(&rest[..n * 8]).map_err(|_| "misaligned")?,
+        )),
+        FieldType::Integer => BlockValues::Integer(Cow::Borrowed(
+            bytemuck::try_cast_slice(&rest[..n * 8]).map_err(|_| "misaligned")?,
+        )),
+        FieldType::Unsigned => BlockValues::Unsigned(Cow::Borrowed(
+            bytemuck::try_cast_slice(&rest[..n * 8]).map_err(|_| "misaligned")?,
+        )),
+        FieldType::Boolean => BlockValues::Boolean(
+            rest[..n]
+                .iter()
+                .map(|&b| match b {
+                    0 => Ok(false),
+                    1 => Ok(true),
+                    _ => Err("boolean byte is neither 0 nor 1"),
+                })
+                .collect::<Result<_, _>>()?,
+        ),
+        FieldType::String => {
+            let offsets: &[u32] =
+                bytemuck::try_cast_slice(&rest[..(n + 1) * 4]).map_err(|_| "misaligned")?;
+            let data = &rest[(n + 1) * 4..];
+            if offsets[n] as usize != data.len()
+                || offsets[0] != 0
+                || offsets.windows(2).any(|w| w[0] > w[1])
+            {
+                return Err("string offsets out of range");
+            }
+            let mut v = Vec::with_capacity(n);
+            for k in 0..n {
+                let s = &data[offsets[k] as usize..offsets[k + 1] as usize];
+                v.push(
+                    std::str::from_utf8(s)
+                        .map_err(|_| "string value is not UTF-8")?
+                        .to_owned(),
+                );
+            }
+            BlockValues::String(v)
+        }
+    };
+    Ok((Cow::Borrowed(timestamps), values))
+}
+
+/// A codec block: timestamps then values, exactly `n` of each, consuming every byte.
+fn decode_block(plain: &[u8], n: usize, ty: FieldType) -> Result<Decoded<'static>, String> {
+    let mut ts = Vec::with_capacity(n);
+    let used = codec::decode_timestamps(plain, &mut ts).map_err(|e| format!("timestamps: {e}"))?;
+    let rest = &plain[used..];
+    fn vals<T>(
+        rest: &[u8],
+        n: usize,
+        dec: fn(&[u8], &mut Vec<T>) -> Result<usize, codec::CodecError>,
+    ) -> Result<Vec<T>, String> {
+        let mut v = Vec::with_capacity(n);
+        let used = dec(rest, &mut v).map_err(|e| format!("values: {e}"))?;
+        if used != rest.len() {
+            return Err("trailing bytes after the values".into());
+        }
+        Ok(v)
+    }
+    let values = match ty {
+        FieldType::Float => BlockValues::Float(Cow::Owned(vals(rest, n, codec::decode_floats)?)),
+        FieldType::Integer => BlockValues::Integer(Cow::Owned(vals(rest, n, codec::decode_i64)?)),
+        FieldType::Unsigned => BlockValues::Unsigned(Cow::Owned(vals(rest, n, codec::decode_u64)?)),
+        FieldType::Boolean => BlockValues::Boolean(vals(rest, n, codec::decode_bools)?),
+        FieldType::String => BlockValues::String(vals(rest, n, codec::decode_strings)?),
+    };
+    let len = match &values {
+        BlockValues::Float(v) => v.len(),
+        BlockValues::Integer(v) => v.len(),
+        BlockValues::Unsigned(v) => v.len(),
+        BlockValues::Boolean(v) => v.len(),
+        BlockValues::String(v) => v.len(),
+    };
+    if ts.len() != n || len != n {
+        return Err(format!(
+            "holds {} timestamps and {len} values, the index says {n}",
+            ts.len()
+        ));
+    }
+    Ok((Cow::Owned(ts), values))
 }
 
 fn block_min_len(ty: FieldType, n: usize) -> usize {

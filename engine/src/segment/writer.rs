@@ -2,9 +2,10 @@
 //! index and the footer; published with tmp + fsync + rename + directory fsync.
 
 use super::{
-    BLOCK_POINTS, BLOCK_SPAN_NANOS, BlockStats, END_MAGIC, FOOTER_LEN, HEADER_LEN, MAGIC, VERSION,
-    file_path, pad8,
+    BLOCK_POINTS, BLOCK_SPAN_NANOS, BlockEncoding, BlockStats, COLD_BLOCK_POINTS,
+    COLD_BLOCK_SPAN_NANOS, END_MAGIC, FOOTER_LEN, HEADER_LEN, MAGIC, VERSION, file_path, pad8,
 };
+use crate::codec;
 use crate::error::{Error, Result};
 use crate::model::series::put_uvarint;
 use crate::model::{ColumnData, ColumnValues};
@@ -33,8 +34,43 @@ pub struct SegmentInfo {
     pub bytes: u64,
 }
 
+/// How a segment's blocks are cut and stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WriterOptions {
+    /// Raw arrays (warm) or codec blocks (cold).
+    pub encoding: BlockEncoding,
+    /// zstd level for codec blocks; a block is stored compressed only when that is smaller.
+    pub zstd_level: i32,
+    /// Blocks never cross a multiple of this many nanoseconds.
+    pub block_span_nanos: i64,
+    /// Most points per block.
+    pub block_points: usize,
+}
+
+impl WriterOptions {
+    /// Warm segments: raw arrays, hour-aligned blocks of at most 8,192 points.
+    pub const WARM: WriterOptions = WriterOptions {
+        encoding: BlockEncoding::Raw,
+        zstd_level: 0,
+        block_span_nanos: BLOCK_SPAN_NANOS,
+        block_points: BLOCK_POINTS,
+    };
+
+    /// Cold segments: codec blocks compressed with zstd at `level`, day-aligned blocks of
+    /// at most 65,536 points.
+    pub const fn cold(level: i32) -> WriterOptions {
+        WriterOptions {
+            encoding: BlockEncoding::CodecZstd,
+            zstd_level: level,
+            block_span_nanos: COLD_BLOCK_SPAN_NANOS,
+            block_points: COLD_BLOCK_POINTS,
+        }
+    }
+}
+
 /// Writes one segment. Add series with [`SegmentWriter::add_series`], then `finish`.
 pub struct SegmentWriter {
+    opts: WriterOptions,
     out: BufWriter<File>,
     tmp: PathBuf,
     path: PathBuf,
@@ -47,8 +83,13 @@ pub struct SegmentWriter {
 }
 
 impl SegmentWriter {
-    /// Starts segment `id` in `dir` (the segments directory, which must exist).
+    /// Starts warm segment `id` in `dir` (the segments directory, which must exist).
     pub fn create(dir: &Path, id: u64) -> Result<SegmentWriter> {
+        SegmentWriter::create_with(dir, id, WriterOptions::WARM)
+    }
+
+    /// Starts segment `id` in `dir` with the given block options.
+    pub fn create_with(dir: &Path, id: u64, opts: WriterOptions) -> Result<SegmentWriter> {
         let path = file_path(dir, id);
         let tmp = path.with_extension("seg.tmp");
         let file = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
@@ -60,6 +101,7 @@ impl SegmentWriter {
         header[12..].copy_from_slice(&crc.to_le_bytes());
         out.write_all(&header).map_err(|e| Error::io(&tmp, e))?;
         Ok(SegmentWriter {
+            opts,
             out,
             tmp,
             path,
@@ -103,12 +145,16 @@ impl SegmentWriter {
             let first_block = self.info.blocks;
             let column_no = u32::try_from(self.info.columns).unwrap_or(u32::MAX);
             let mut start = 0;
+            let (span_ns, max_points) = (
+                self.opts.block_span_nanos.max(1),
+                self.opts.block_points.max(1),
+            );
             while start < data.timestamps.len() {
-                let span = data.timestamps[start].div_euclid(BLOCK_SPAN_NANOS);
+                let span = data.timestamps[start].div_euclid(span_ns);
                 let mut end = start + 1;
                 while end < data.timestamps.len()
-                    && end - start < BLOCK_POINTS
-                    && data.timestamps[end].div_euclid(BLOCK_SPAN_NANOS) == span
+                    && end - start < max_points
+                    && data.timestamps[end].div_euclid(span_ns) == span
                 {
                     end += 1;
                 }
@@ -132,24 +178,54 @@ impl SegmentWriter {
         data: &ColumnData,
         r: std::ops::Range<usize>,
     ) -> Result<()> {
+        let (encoding, payload_len) = match self.opts.encoding {
+            BlockEncoding::Raw => (BlockEncoding::Raw, self.raw_block(data, r.clone())?),
+            _ => self.encoded_block(data, r.clone())?,
+        };
+        let b = &mut self.scratch;
+        b.resize(b.len() + pad8(b.len()), 0);
+        let crc = crc32fast::hash(b);
+        self.out.write_all(b).map_err(|e| Error::io(&self.tmp, e))?;
+        let (min_ts, max_ts) = (data.timestamps[r.start], data.timestamps[r.end - 1]);
+        let e = &mut self.index;
+        e.extend_from_slice(&self.pos.to_le_bytes());
+        e.extend_from_slice(&u32::try_from(b.len()).unwrap_or(u32::MAX).to_le_bytes());
+        e.extend_from_slice(&u32::try_from(r.len()).unwrap_or(u32::MAX).to_le_bytes());
+        e.extend_from_slice(&min_ts.to_le_bytes());
+        e.extend_from_slice(&max_ts.to_le_bytes());
+        e.extend_from_slice(&BlockStats::compute(&data.values, r.clone()).encode());
+        e.extend_from_slice(&crc.to_le_bytes());
+        e.extend_from_slice(&column_no.to_le_bytes());
+        e.extend_from_slice(&[encoding.tag(), 0, 0, 0]);
+        e.extend_from_slice(&u32::try_from(payload_len).unwrap_or(u32::MAX).to_le_bytes());
+        self.pos += b.len() as u64;
+        self.info.blocks += 1;
+        self.info.points += r.len() as u64;
+        self.info.min_ts = self.info.min_ts.min(min_ts);
+        self.info.max_ts = self.info.max_ts.max(max_ts);
+        Ok(())
+    }
+
+    /// Fills the scratch buffer with the block as raw arrays; returns the payload length.
+    fn raw_block(&mut self, data: &ColumnData, r: std::ops::Range<usize>) -> Result<usize> {
         let b = &mut self.scratch;
         b.clear();
         for t in &data.timestamps[r.clone()] {
             b.extend_from_slice(&t.to_le_bytes());
         }
         match &data.values {
-            ColumnValues::Float(v) => v[r.clone()]
+            ColumnValues::Float(v) => v[r]
                 .iter()
                 .for_each(|x| b.extend_from_slice(&x.to_bits().to_le_bytes())),
-            ColumnValues::Integer(v) => v[r.clone()]
+            ColumnValues::Integer(v) => v[r]
                 .iter()
                 .for_each(|x| b.extend_from_slice(&x.to_le_bytes())),
-            ColumnValues::Unsigned(v) => v[r.clone()]
+            ColumnValues::Unsigned(v) => v[r]
                 .iter()
                 .for_each(|x| b.extend_from_slice(&x.to_le_bytes())),
-            ColumnValues::Boolean(v) => b.extend(v[r.clone()].iter().map(|&x| u8::from(x))),
+            ColumnValues::Boolean(v) => b.extend(v[r].iter().map(|&x| u8::from(x))),
             ColumnValues::String(v) => {
-                let strings = &v[r.clone()];
+                let strings = &v[r];
                 let mut off = 0u32;
                 b.extend_from_slice(&off.to_le_bytes());
                 for s in strings {
@@ -165,25 +241,37 @@ impl SegmentWriter {
                 }
             }
         }
-        b.resize(b.len() + pad8(b.len()), 0);
-        let crc = crc32fast::hash(b);
-        self.out.write_all(b).map_err(|e| Error::io(&self.tmp, e))?;
-        let (min_ts, max_ts) = (data.timestamps[r.start], data.timestamps[r.end - 1]);
-        let e = &mut self.index;
-        e.extend_from_slice(&self.pos.to_le_bytes());
-        e.extend_from_slice(&u32::try_from(b.len()).unwrap_or(u32::MAX).to_le_bytes());
-        e.extend_from_slice(&u32::try_from(r.len()).unwrap_or(u32::MAX).to_le_bytes());
-        e.extend_from_slice(&min_ts.to_le_bytes());
-        e.extend_from_slice(&max_ts.to_le_bytes());
-        e.extend_from_slice(&BlockStats::compute(&data.values, r.clone()).encode());
-        e.extend_from_slice(&crc.to_le_bytes());
-        e.extend_from_slice(&column_no.to_le_bytes());
-        self.pos += b.len() as u64;
-        self.info.blocks += 1;
-        self.info.points += r.len() as u64;
-        self.info.min_ts = self.info.min_ts.min(min_ts);
-        self.info.max_ts = self.info.max_ts.max(max_ts);
-        Ok(())
+        Ok(b.len())
+    }
+
+    /// Fills the scratch buffer with the block as codec blocks, zstd-compressed when that
+    /// is smaller; returns the encoding used and the payload length.
+    fn encoded_block(
+        &mut self,
+        data: &ColumnData,
+        r: std::ops::Range<usize>,
+    ) -> Result<(BlockEncoding, usize)> {
+        let mut plain = Vec::new();
+        codec::encode_timestamps(&data.timestamps[r.clone()], &mut plain);
+        match &data.values {
+            ColumnValues::Float(v) => codec::encode_floats(&v[r], &mut plain),
+            ColumnValues::Integer(v) => codec::encode_i64(&v[r], &mut plain),
+            ColumnValues::Unsigned(v) => codec::encode_u64(&v[r], &mut plain),
+            ColumnValues::Boolean(v) => codec::encode_bools(&v[r], &mut plain),
+            ColumnValues::String(v) => codec::encode_strings(&v[r], &mut plain),
+        }
+        let b = &mut self.scratch;
+        b.clear();
+        if self.opts.encoding == BlockEncoding::CodecZstd {
+            let packed = zstd::bulk::compress(&plain, self.opts.zstd_level)
+                .map_err(|e| Error::io(&self.tmp, e))?;
+            if packed.len() < plain.len() {
+                b.extend_from_slice(&packed);
+                return Ok((BlockEncoding::CodecZstd, b.len()));
+            }
+        }
+        b.extend_from_slice(&plain);
+        Ok((BlockEncoding::Codec, b.len()))
     }
 
     /// Writes the directory, index and footer, fsyncs, and publishes the file under its

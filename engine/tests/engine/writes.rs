@@ -253,12 +253,23 @@ fn time_as_a_field_or_tag_name_and_huge_series_keys_are_refused_per_line() {
     let dir = tempfile::tempdir().unwrap();
     let db = Db::open(dir.path(), options()).unwrap();
     let long = "x".repeat(70_000);
-    let text = format!("cpu,host=a time=1i 1\ncpu,time=a v=1i 1\ncpu,host=a v=2i 2\ncpu,host={long} v=1i 1\n");
+    let text = format!(
+        "cpu,host=a time=1i 1\ncpu,time=a v=1i 1\ncpu,host=a v=2i 2\ncpu,host={long} v=1i 1\n"
+    );
     let s = db.write_lp(text.as_bytes(), Precision::Nanosecond).unwrap();
     assert_eq!(s.lines, 1);
     let reasons: Vec<String> = s.rejected.iter().map(|r| r.to_string()).collect();
-    assert_eq!(s.rejected.iter().map(|r| r.line).collect::<Vec<_>>(), [1, 2, 4]);
-    assert!(reasons[0].contains("invalid field name: field \"time\""), "{reasons:?}");
+    assert_eq!(
+        s.rejected.iter().map(|r| r.line).collect::<Vec<_>>(),
+        [1, 2, 4]
+    );
+    assert!(
+        reasons[0].contains("invalid field name: field \"time\""),
+        "{reasons:?}"
+    );
     assert!(reasons[1].contains("invalid tag name"), "{reasons:?}");
-    assert!(reasons[2].contains("exceeds the limit of 65535 bytes"), "{reasons:?}");
+    assert!(
+        reasons[2].contains("exceeds the limit of 65535 bytes"),
+        "{reasons:?}"
+    );
 }
