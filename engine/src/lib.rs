@@ -17,6 +17,7 @@
 #![deny(missing_docs)]
 
 pub mod codec;
+pub mod compaction;
 mod db;
 pub mod error;
 pub mod hot;
@@ -31,7 +32,7 @@ pub mod segment;
 pub mod wal;
 pub mod write;
 
-pub use db::{Db, DbStats, RotationReport, TierStats, TiersStats};
+pub use db::{CompactionReport, Db, DbStats, RotationReport, TierStats, TiersStats};
 pub use error::{Error, Result};
 pub use options::{Clock, FsyncPolicy, ManualClock, Options, SystemClock};
 pub use write::{RejectReason, RejectedLine, WriteSummary};

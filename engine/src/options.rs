@@ -116,7 +116,12 @@ pub struct Options {
     /// How often the background rotation runs (`rotation_interval`). Default: 1 minute.
     /// Zero disables the background thread (rotate with [`crate::Db::rotate`]).
     pub rotation_interval: Duration,
-    /// Test hook: make rotation fail at a step, to test crash safety.
+    /// Warm data older than this moves to cold at the next background compaction
+    /// (`warm.max_age`). Default: 24 hours.
+    pub warm_max_age: Duration,
+    /// zstd level of cold blocks (`cold.zstd_level`, 1..=22). Default: 3.
+    pub cold_zstd_level: i32,
+    /// Test hook: make rotation or compaction fail at a step, to test crash safety.
     #[cfg(feature = "failpoints")]
     pub failpoint: Option<Failpoint>,
 }
@@ -132,6 +137,10 @@ pub enum Failpoint {
     AfterManifestReplaced,
     /// After the segment is published, before the WAL checkpoint deletes covered files.
     BeforeWalCheckpoint,
+    /// Compaction: after the output files are written, before the manifest names them.
+    CompactionAfterOutputs,
+    /// Compaction: after the manifest is replaced, before readers see the outputs.
+    CompactionAfterManifest,
 }
 
 impl Default for Options {
@@ -143,6 +152,8 @@ impl Default for Options {
             hot_max_age: Duration::from_secs(5 * 60),
             hot_max_bytes: 256 << 20,
             rotation_interval: Duration::from_secs(60),
+            warm_max_age: Duration::from_secs(24 * 3600),
+            cold_zstd_level: 3,
             #[cfg(feature = "failpoints")]
             failpoint: None,
         }

@@ -11,6 +11,7 @@
 //! published segment), and the hot tier. [`State`] holds all three under one lock, so a
 //! reader always sees each value in exactly one place or in two identical ones.
 
+mod compact;
 mod open;
 mod read;
 mod rotate;
@@ -30,6 +31,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
+pub use compact::CompactionReport;
 pub use read::{TierStats, TiersStats};
 pub use rotate::RotationReport;
 
@@ -68,6 +70,22 @@ pub(crate) struct LiveSegment {
     seg: Segment,
     tier: Tier,
     columns: FxHashMap<ColumnId, ColumnEntry>,
+    /// Set when a compaction has replaced this segment in the manifest: the file is
+    /// deleted when the last reader lets go of it.
+    doomed: std::sync::atomic::AtomicBool,
+}
+
+impl Drop for LiveSegment {
+    fn drop(&mut self) {
+        if self.doomed.load(std::sync::atomic::Ordering::Acquire) {
+            if let Err(e) = std::fs::remove_file(self.seg.path()) {
+                tracing::warn!(
+                    "could not delete {}: {e} (removed at the next open)",
+                    self.seg.path().display()
+                );
+            }
+        }
+    }
 }
 
 /// Sizes of an open database.
@@ -144,6 +162,34 @@ impl Db {
     /// `hot_max_bytes`. `None` when the hot tier is empty.
     pub fn rotate_oldest(&self) -> Result<Option<RotationReport>> {
         self.inner.rotate(rotate::Reason::Pressure)
+    }
+
+    /// Runs one offline compaction: first a rotation (with `force`, of every hot value,
+    /// however recent), then every segment into cold files, one per UTC day (`to_cold`),
+    /// or every warm segment into one. `None` when there was nothing to do.
+    pub fn compact(&self, to_cold: bool, force: bool) -> Result<Option<CompactionReport>> {
+        let reason = if force {
+            rotate::Reason::Everything
+        } else {
+            rotate::Reason::Age
+        };
+        self.inner.rotate(reason)?;
+        let plan = {
+            let m = self.inner.manifest.lock();
+            crate::compaction::plan_offline(&m.segments, to_cold)
+        };
+        match plan {
+            Some(task) => self.inner.compact(task),
+            None => Ok(None),
+        }
+    }
+
+    /// One round of the background work, now: an age rotation, then the compaction the
+    /// policy asks for (warm older than `warm_max_age` to cold day files; too many young
+    /// warm segments merged). The background thread runs this every `rotation_interval`.
+    pub fn run_maintenance(&self) -> Result<Option<CompactionReport>> {
+        self.inner.rotate(rotate::Reason::Age)?;
+        self.inner.compact_background()
     }
 
     /// Makes every acknowledged write durable (an fsync, whatever the policy) and

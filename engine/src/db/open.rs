@@ -107,7 +107,12 @@ pub(super) fn attach(index: &mut Index, seg: Segment, tier: Tier) -> LiveSegment
             }
         }
     }
-    LiveSegment { seg, tier, columns }
+    LiveSegment {
+        seg,
+        tier,
+        columns,
+        doomed: std::sync::atomic::AtomicBool::new(false),
+    }
 }
 
 /// Loads the manifest. When it is trusted, files it does not name are garbage and are

@@ -30,6 +30,8 @@ pub(crate) enum Reason {
     Age,
     /// The hot tier is over `hot_max_bytes`: the oldest data, down to about half.
     Pressure,
+    /// Every hot value, however recent (offline compaction with `--force`).
+    Everything,
 }
 
 /// What a rotation did.
@@ -53,6 +55,7 @@ impl Inner {
             let hot = st.hot.stats();
             let wanted = match reason {
                 Reason::Age => age_cutoff,
+                Reason::Everything => i64::MAX,
                 Reason::Pressure => {
                     let free = hot.bytes.saturating_sub(self.options.hot_max_bytes / 2);
                     st.hot
@@ -134,43 +137,11 @@ impl Inner {
 
     /// Writes the merged content of `pending` (oldest first) as segment `id`.
     fn write_segment(&self, id: u64, pending: &[Arc<HotTier>]) -> Result<SegmentInfo> {
-        // series → its columns (name, id, type), in series order.
-        let mut by_series: BTreeMap<
-            u32,
-            Vec<(String, crate::index::ColumnId, crate::model::FieldType)>,
-        > = BTreeMap::new();
-        let mut keys: BTreeMap<u32, Box<[u8]>> = BTreeMap::new();
-        {
-            let ix = self.index.read();
-            let mut seen = std::collections::HashSet::new();
-            for tier in pending {
-                for c in tier.column_ids() {
-                    if !seen.insert(c) {
-                        continue;
-                    }
-                    let Some(info) = ix.column_info(c) else {
-                        continue;
-                    };
-                    let Some(name) = ix
-                        .columns_of(info.series)
-                        .into_iter()
-                        .find(|(_, col, _)| *col == c)
-                        .map(|(n, _, _)| n)
-                    else {
-                        continue;
-                    };
-                    keys.entry(info.series.0).or_insert_with(|| {
-                        ix.series_key_bytes(info.series).unwrap_or_default().into()
-                    });
-                    by_series
-                        .entry(info.series.0)
-                        .or_default()
-                        .push((name, c, info.field_type));
-                }
-            }
-        }
+        let ids: Vec<crate::index::ColumnId> =
+            pending.iter().flat_map(|t| t.column_ids()).collect();
+        let by_series = self.columns_by_series(ids);
         let mut w = SegmentWriter::create(&self.segment_dir, id)?;
-        for (sid, cols) in &by_series {
+        for (key, cols) in &by_series {
             let mut datas = Vec::with_capacity(cols.len());
             for (name, c, ty) in cols {
                 let mut sources = Vec::with_capacity(pending.len());
@@ -185,13 +156,60 @@ impl Inner {
             }
             let refs: Vec<(&str, &crate::model::ColumnData)> =
                 datas.iter().map(|(n, d)| (*n, d)).collect();
-            w.add_series(&keys[sid], &refs)?;
+            w.add_series(key, &refs)?;
         }
         w.finish()
     }
 
+    /// The given columns grouped by series (canonical key), in series order, each with its
+    /// field name and type.
+    pub(super) fn columns_by_series(
+        &self,
+        columns: impl IntoIterator<Item = crate::index::ColumnId>,
+    ) -> Vec<(
+        Box<[u8]>,
+        Vec<(String, crate::index::ColumnId, crate::model::FieldType)>,
+    )> {
+        let ix = self.index.read();
+        let mut by_series: BTreeMap<
+            u32,
+            Vec<(String, crate::index::ColumnId, crate::model::FieldType)>,
+        > = BTreeMap::new();
+        let mut seen = std::collections::HashSet::new();
+        for c in columns {
+            if !seen.insert(c) {
+                continue;
+            }
+            let Some(info) = ix.column_info(c) else {
+                continue;
+            };
+            let Some(name) = ix
+                .columns_of(info.series)
+                .into_iter()
+                .find(|(_, col, _)| *col == c)
+                .map(|(n, _, _)| n)
+            else {
+                continue;
+            };
+            by_series
+                .entry(info.series.0)
+                .or_default()
+                .push((name, c, info.field_type));
+        }
+        by_series
+            .into_iter()
+            .map(|(sid, cols)| {
+                let key: Box<[u8]> = ix
+                    .series_key_bytes(crate::index::SeriesId(sid))
+                    .unwrap_or_default()
+                    .into();
+                (key, cols)
+            })
+            .collect()
+    }
+
     #[cfg(feature = "failpoints")]
-    fn failpoint(&self, step: FailStep) -> Result<()> {
+    pub(super) fn failpoint(&self, step: FailStep) -> Result<()> {
         use crate::options::Failpoint as F;
         let hit = matches!(
             (self.options.failpoint, step),
@@ -201,6 +219,14 @@ impl Inner {
                     FailStep::AfterManifestReplaced
                 )
                 | (Some(F::BeforeWalCheckpoint), FailStep::BeforeWalCheckpoint)
+                | (
+                    Some(F::CompactionAfterOutputs),
+                    FailStep::CompactionAfterOutputs
+                )
+                | (
+                    Some(F::CompactionAfterManifest),
+                    FailStep::CompactionAfterManifest
+                )
         );
         if hit {
             return Err(Error::Internal(format!("failpoint {step:?} hit")));
@@ -209,16 +235,18 @@ impl Inner {
     }
 
     #[cfg(not(feature = "failpoints"))]
-    fn failpoint(&self, _step: FailStep) -> Result<()> {
+    pub(super) fn failpoint(&self, _step: FailStep) -> Result<()> {
         Ok(())
     }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum FailStep {
+pub(super) enum FailStep {
     AfterSegmentWritten,
     AfterManifestReplaced,
     BeforeWalCheckpoint,
+    CompactionAfterOutputs,
+    CompactionAfterManifest,
 }
 
 /// How often the rotation thread looks at hot-tier memory.
@@ -255,6 +283,11 @@ pub(super) fn start_rotator(
                     && let Err(e) = inner.rotate(reason)
                 {
                     tracing::warn!("rotation ({reason:?}) failed: {e}");
+                }
+                if reason == Some(Reason::Age)
+                    && let Err(e) = inner.compact_background()
+                {
+                    tracing::warn!("compaction failed: {e}");
                 }
             }
         })

@@ -608,9 +608,13 @@ fn parse_directory(dir: &[u8], n_blocks: usize) -> Result<Vec<SeriesEntry>, (usi
             let tag = c.bytes(1, "field type")?[0];
             let field_type = FieldType::from_tag(tag).ok_or((at, "unknown field type"))?;
             let at = c.pos;
-            let first_block = c.count("first block")?;
-            let blocks = c.count("block count")?;
-            if first_block != next_block || blocks == 0 || first_block + blocks > n_blocks {
+            let first_block = c.index("first block")?;
+            let blocks = c.index("block count")?;
+            if first_block != next_block
+                || blocks == 0
+                || blocks > n_blocks
+                || first_block + blocks > n_blocks
+            {
                 return Err((at, "column block range out of order or out of bounds"));
             }
             next_block += blocks;
@@ -642,6 +646,15 @@ impl<'a> Cursor<'a> {
         if v > self.b.len() {
             return Err((self.pos, what));
         }
+        self.pos += used;
+        Ok(v)
+    }
+
+    /// A block index or count: bounded by the caller against the block index, not by the
+    /// directory's size.
+    fn index(&mut self, what: &'static str) -> Result<usize, (usize, &'static str)> {
+        let (v, used) = read_uvarint(&self.b[self.pos..]).ok_or((self.pos, what))?;
+        let v = usize::try_from(v).map_err(|_| (self.pos, what))?;
         self.pos += used;
         Ok(v)
     }

@@ -1,6 +1,7 @@
 //! Engine integration tests: one binary, one module per concern.
 
 mod common;
+mod compaction;
 mod crash;
 mod restart;
 mod rotation;

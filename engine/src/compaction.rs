@@ -1,0 +1,259 @@
+//! Compaction planning: pure functions of the manifest's segment list, the time and the
+//! options, returning which segments to merge into what. The run is in `db::compact`.
+//!
+//! Policy: *time-partitioned*. Warm segments are small (one per rotation); once every
+//! value in one is older than `warm_max_age` it is merged, together with the cold files
+//! of the days it touches, into one cold file per UTC day. Days are the partition because
+//! retention and most queries cut on time, and a day of a 1-s scrape interval is a
+//! comfortable file size; a levelled scheme would rewrite the same cold data many times
+//! for no gain, since time-series data arrives in time order and rarely overlaps old days.
+//! While warm segments are young, more than [`WARM_MERGE_FAN_IN`] of them are merged
+//! into one warm segment (size-tiered), bounding the files a read must visit.
+//!
+//! Order invariant: the segment list is ordered oldest data version first, and on equal
+//! (series, field, timestamp) a later segment wins. Merged inputs are replaced by the
+//! outputs at the position of the newest input, which is safe only if no segment left in
+//! between overlaps in time an input positioned before it ([`placement_is_safe`]).
+
+use crate::manifest::{SegmentRecord, Tier};
+use std::collections::HashSet;
+
+/// Young warm segments beyond this count are merged into one.
+pub const WARM_MERGE_FAN_IN: usize = 8;
+
+/// One UTC day in nanoseconds, the cold partition.
+pub const DAY_NANOS: i64 = 86_400_000_000_000;
+
+/// A compaction to run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Task {
+    /// Segment ids to merge.
+    pub inputs: Vec<u64>,
+    /// The tier of the outputs: cold outputs are split per UTC day, warm is one file.
+    pub output: Tier,
+}
+
+/// The background plan at time `now`: promote warm data older than `warm_max_age` to
+/// cold, else merge young warm segments when there are too many.
+pub fn plan(segments: &[SegmentRecord], now: i64, warm_max_age: i64) -> Option<Task> {
+    let cutoff = now.saturating_sub(warm_max_age);
+    let old: Vec<&SegmentRecord> = segments
+        .iter()
+        .filter(|s| s.tier == Tier::Warm && s.max_ts < cutoff)
+        .collect();
+    if !old.is_empty() {
+        let first_day = old
+            .iter()
+            .map(|s| s.min_ts.div_euclid(DAY_NANOS))
+            .min()
+            .unwrap_or(0);
+        let last_day = old
+            .iter()
+            .map(|s| s.max_ts.div_euclid(DAY_NANOS))
+            .max()
+            .unwrap_or(0);
+        let mut inputs: HashSet<u64> = old.iter().map(|s| s.id).collect();
+        for s in segments.iter().filter(|s| s.tier == Tier::Cold) {
+            if s.max_ts.div_euclid(DAY_NANOS) >= first_day
+                && s.min_ts.div_euclid(DAY_NANOS) <= last_day
+            {
+                inputs.insert(s.id);
+            }
+        }
+        return Some(Task {
+            inputs: widen_until_safe(segments, inputs),
+            output: Tier::Cold,
+        });
+    }
+    let warm: Vec<u64> = segments
+        .iter()
+        .filter(|s| s.tier == Tier::Warm)
+        .map(|s| s.id)
+        .collect();
+    if warm.len() > WARM_MERGE_FAN_IN {
+        let inputs = warm.into_iter().take(WARM_MERGE_FAN_IN).collect();
+        return Some(Task {
+            inputs: widen_until_safe(segments, inputs),
+            output: Tier::Warm,
+        });
+    }
+    None
+}
+
+/// The offline plan: everything into cold day files (`to_cold`), or every warm segment
+/// into one warm segment.
+pub fn plan_offline(segments: &[SegmentRecord], to_cold: bool) -> Option<Task> {
+    if to_cold {
+        let inputs: Vec<u64> = segments.iter().map(|s| s.id).collect();
+        let already = segments.iter().all(|s| s.tier == Tier::Cold) && days_are_distinct(segments);
+        return (!inputs.is_empty() && !already).then_some(Task {
+            inputs,
+            output: Tier::Cold,
+        });
+    }
+    let warm: HashSet<u64> = segments
+        .iter()
+        .filter(|s| s.tier == Tier::Warm)
+        .map(|s| s.id)
+        .collect();
+    (warm.len() > 1).then(|| Task {
+        inputs: widen_until_safe(segments, warm),
+        output: Tier::Warm,
+    })
+}
+
+fn days_are_distinct(segments: &[SegmentRecord]) -> bool {
+    let mut days = HashSet::new();
+    segments.iter().all(|s| {
+        let d = s.min_ts.div_euclid(DAY_NANOS);
+        d == s.max_ts.div_euclid(DAY_NANOS) && days.insert(d)
+    })
+}
+
+/// Whether replacing `inputs` by outputs at the newest input's position keeps every
+/// overlapping pair of segments in its order.
+pub fn placement_is_safe(segments: &[SegmentRecord], inputs: &HashSet<u64>) -> bool {
+    let Some(last) = segments.iter().rposition(|s| inputs.contains(&s.id)) else {
+        return true;
+    };
+    for (i, y) in segments.iter().enumerate().take(last) {
+        if inputs.contains(&y.id) {
+            continue;
+        }
+        // y stays where it is; inputs older than y jump over it.
+        let jumps_over_overlap = segments[..i]
+            .iter()
+            .filter(|x| inputs.contains(&x.id))
+            .any(|x| x.min_ts <= y.max_ts && y.min_ts <= x.max_ts);
+        if jumps_over_overlap {
+            return false;
+        }
+    }
+    true
+}
+
+/// `inputs` in list order, widened to every segment up to the newest input when the
+/// placement would not be safe otherwise (always safe: nothing is left in between).
+fn widen_until_safe(segments: &[SegmentRecord], inputs: HashSet<u64>) -> Vec<u64> {
+    if placement_is_safe(segments, &inputs) {
+        return segments
+            .iter()
+            .filter(|s| inputs.contains(&s.id))
+            .map(|s| s.id)
+            .collect();
+    }
+    let last = segments
+        .iter()
+        .rposition(|s| inputs.contains(&s.id))
+        .unwrap_or(0);
+    segments[..=last].iter().map(|s| s.id).collect()
+}
+
+/// The segment list after a task: inputs removed, outputs at the newest input's position.
+pub fn apply(
+    segments: &[SegmentRecord],
+    inputs: &[u64],
+    outputs: Vec<SegmentRecord>,
+) -> Vec<SegmentRecord> {
+    let set: HashSet<u64> = inputs.iter().copied().collect();
+    let last = segments.iter().rposition(|s| set.contains(&s.id));
+    let mut out = Vec::with_capacity(segments.len() + outputs.len());
+    let mut outputs = Some(outputs);
+    for (i, s) in segments.iter().enumerate() {
+        if !set.contains(&s.id) {
+            out.push(*s);
+        }
+        if Some(i) == last {
+            out.extend(outputs.take().unwrap_or_default());
+        }
+    }
+    out.extend(outputs.take().unwrap_or_default());
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seg(id: u64, tier: Tier, min: i64, max: i64) -> SegmentRecord {
+        SegmentRecord {
+            id,
+            tier,
+            min_ts: min,
+            max_ts: max,
+            points: 1,
+            bytes: 1,
+        }
+    }
+
+    const D: i64 = DAY_NANOS;
+
+    #[test]
+    fn old_warm_goes_cold_with_the_cold_files_of_its_days() {
+        let segs = [
+            seg(1, Tier::Cold, 0, D - 1),
+            seg(2, Tier::Cold, D, 2 * D - 1),
+            seg(3, Tier::Warm, D + 5, D + 9),
+            seg(4, Tier::Warm, 10 * D, 10 * D + 1),
+        ];
+        let t = plan(&segs, 5 * D, D).unwrap();
+        assert_eq!(
+            t,
+            Task {
+                inputs: vec![2, 3],
+                output: Tier::Cold
+            }
+        );
+        let after = apply(&segs, &t.inputs, vec![seg(9, Tier::Cold, D, 2 * D - 1)]);
+        assert_eq!(after.iter().map(|s| s.id).collect::<Vec<_>>(), [1, 9, 4]);
+        assert_eq!(
+            plan(&segs, D + 20, D),
+            None,
+            "nothing old, few warm segments"
+        );
+    }
+
+    #[test]
+    fn unsafe_placement_widens_to_everything_in_between() {
+        // 1 (old warm) and 3 (old warm) overlap 2 (young warm) in time: merging 1 and 3 to
+        // 3's position would put 1's values after 2's newer ones.
+        let segs = [
+            seg(1, Tier::Warm, 0, 100),
+            seg(2, Tier::Warm, 50, 10 * D),
+            seg(3, Tier::Warm, 0, 10),
+        ];
+        assert!(!placement_is_safe(&segs, &[1, 3].into_iter().collect()));
+        let t = plan(&segs, 5 * D, D).unwrap();
+        assert_eq!(t.inputs, vec![1, 2, 3]);
+        // Non-overlapping segments in between are fine.
+        let segs = [
+            seg(1, Tier::Warm, 0, 10),
+            seg(2, Tier::Warm, 50, 60),
+            seg(3, Tier::Warm, 0, 5),
+        ];
+        assert!(placement_is_safe(&segs, &[1, 3].into_iter().collect()));
+    }
+
+    #[test]
+    fn many_young_warm_segments_merge() {
+        let segs: Vec<_> = (1..=10)
+            .map(|i| seg(i, Tier::Warm, i as i64 * 100, i as i64 * 100 + 50))
+            .collect();
+        let t = plan(&segs, 0, D).unwrap();
+        assert_eq!(t.output, Tier::Warm);
+        assert_eq!(t.inputs, (1..=8).collect::<Vec<u64>>());
+    }
+
+    #[test]
+    fn offline_to_cold_takes_everything_once() {
+        let segs = [seg(1, Tier::Warm, 0, 5), seg(2, Tier::Cold, D, D + 5)];
+        assert_eq!(plan_offline(&segs, true).unwrap().inputs, vec![1, 2]);
+        let done = [seg(3, Tier::Cold, 0, 5), seg(4, Tier::Cold, D, D + 5)];
+        assert_eq!(plan_offline(&done, true), None);
+        assert_eq!(
+            plan_offline(&segs, false),
+            None,
+            "one warm segment: nothing to merge"
+        );
+    }
+}

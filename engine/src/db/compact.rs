@@ -1,0 +1,188 @@
+//! Running a compaction task: merge the inputs' columns (a later segment winning on equal
+//! timestamps), write the outputs, swap them into the manifest, publish, and let the
+//! inputs' files go once no reader holds them.
+//!
+//! Crash safety follows rotation's: outputs are written (tmp, fsync, rename) before the
+//! manifest names them, so a crash before the manifest leaves unnamed outputs (removed on
+//! open) and the inputs intact; a crash after it leaves unnamed inputs (removed on open).
+//! Readers hold `Arc`s of the segments they read, so they never see a half-done state.
+
+use super::Inner;
+use super::open::attach;
+use super::rotate::FailStep;
+use crate::compaction::{self, DAY_NANOS, Task};
+use crate::error::Result;
+use crate::manifest::{self, SegmentRecord, Tier};
+use crate::model::TimeRange;
+use crate::segment::{Segment, SegmentWriter, WriterOptions, file_path};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+/// What a compaction did.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CompactionReport {
+    /// Segments merged.
+    pub files_in: usize,
+    /// Segments written.
+    pub files_out: usize,
+    /// Bytes of the inputs.
+    pub bytes_in: u64,
+    /// Bytes of the outputs.
+    pub bytes_out: u64,
+    /// Values in the inputs (duplicates across inputs counted each time).
+    pub points_in: u64,
+    /// Values in the outputs.
+    pub points_out: u64,
+    /// Seconds taken.
+    pub seconds: f64,
+}
+
+impl Inner {
+    /// One background step: the compaction plan at the clock's now, if any.
+    pub(super) fn compact_background(&self) -> Result<Option<CompactionReport>> {
+        let task = {
+            let m = self.manifest.lock();
+            let age = i64::try_from(self.options.warm_max_age.as_nanos()).unwrap_or(i64::MAX);
+            compaction::plan(&m.segments, self.options.clock.now_nanos(), age)
+        };
+        match task {
+            Some(t) => self.compact(t),
+            None => Ok(None),
+        }
+    }
+
+    /// Runs `task` (planned from the current manifest).
+    pub(super) fn compact(&self, task: Task) -> Result<Option<CompactionReport>> {
+        let started = Instant::now();
+        let mut manifest = self.manifest.lock();
+        let inputs: Vec<_> = {
+            let st = self.state.read();
+            task.inputs
+                .iter()
+                .filter_map(|id| st.segments.iter().find(|s| s.seg.id() == *id).cloned())
+                .collect()
+        };
+        if inputs.len() != task.inputs.len() || inputs.is_empty() {
+            return Ok(None); // the list changed since planning: plan again next time
+        }
+        let (bytes_in, points_in) = inputs
+            .iter()
+            .fold((0, 0), |(b, p), s| (b + s.seg.bytes(), p + s.seg.points()));
+        // Partitions: each UTC day with data for cold, everything for warm.
+        let partitions: Vec<TimeRange> = match task.output {
+            Tier::Warm => vec![TimeRange::ALL],
+            Tier::Cold => {
+                let mut days = BTreeSet::new();
+                for s in &inputs {
+                    for i in 0..s.seg.block_count() {
+                        let m = s.seg.block_meta(i);
+                        for d in m.min_ts.div_euclid(DAY_NANOS)..=m.max_ts.div_euclid(DAY_NANOS) {
+                            days.insert(d);
+                        }
+                    }
+                }
+                days.into_iter()
+                    .map(|d| {
+                        TimeRange::new(
+                            d.saturating_mul(DAY_NANOS),
+                            (d + 1).saturating_mul(DAY_NANOS),
+                        )
+                    })
+                    .collect()
+            }
+        };
+        let writer_options = match task.output {
+            Tier::Warm => WriterOptions::WARM,
+            Tier::Cold => WriterOptions::cold(self.options.cold_zstd_level),
+        };
+        let by_series =
+            self.columns_by_series(inputs.iter().flat_map(|s| s.columns.keys().copied()));
+        let mut next_id = manifest.next_segment_id.max(1);
+        let mut outputs: Vec<SegmentRecord> = Vec::new();
+        for range in partitions {
+            let id = next_id;
+            let mut w = SegmentWriter::create_with(&self.segment_dir, id, writer_options)?;
+            for (key, cols) in &by_series {
+                let mut datas = Vec::with_capacity(cols.len());
+                for (name, c, ty) in cols {
+                    let mut sources = Vec::new();
+                    for s in &inputs {
+                        if let Some(entry) = s.columns.get(c) {
+                            sources.push(s.seg.read_column(entry, range)?);
+                        }
+                    }
+                    datas.push((name.as_str(), super::read::merge(sources, *ty)?));
+                }
+                let refs: Vec<(&str, &crate::model::ColumnData)> =
+                    datas.iter().map(|(n, d)| (*n, d)).collect();
+                w.add_series(key, &refs)?;
+            }
+            let info = w.finish()?;
+            if info.points == 0 {
+                let p = file_path(&self.segment_dir, id);
+                std::fs::remove_file(&p).map_err(|e| crate::Error::io(&p, e))?;
+                continue;
+            }
+            next_id += 1;
+            outputs.push(SegmentRecord {
+                id,
+                tier: task.output,
+                min_ts: info.min_ts,
+                max_ts: info.max_ts,
+                points: info.points,
+                bytes: info.bytes,
+            });
+        }
+        self.failpoint(FailStep::CompactionAfterOutputs)?;
+        let mut next = manifest.clone();
+        next.generation += 1;
+        next.next_segment_id = next_id;
+        next.segments = compaction::apply(&manifest.segments, &task.inputs, outputs.clone());
+        manifest::store(&self.dir, &next)?;
+        *manifest = next;
+        self.failpoint(FailStep::CompactionAfterManifest)?;
+        // Publish: the live list follows the manifest's order.
+        let mut fresh = Vec::with_capacity(outputs.len());
+        for o in &outputs {
+            let seg = Segment::open(&file_path(&self.segment_dir, o.id), o.id)?;
+            fresh.push(Arc::new(attach(&mut self.index.write(), seg, o.tier)));
+        }
+        {
+            let mut st = self.state.write();
+            let mut all: Vec<_> = st.segments.drain(..).chain(fresh).collect();
+            let mut ordered = Vec::with_capacity(manifest.segments.len());
+            for rec in &manifest.segments {
+                if let Some(pos) = all.iter().position(|s| s.seg.id() == rec.id) {
+                    ordered.push(all.swap_remove(pos));
+                }
+            }
+            for gone in all {
+                gone.doomed.store(true, Ordering::Release);
+            }
+            st.segments = ordered;
+        }
+        for s in &inputs {
+            s.doomed.store(true, Ordering::Release);
+        }
+        let report = CompactionReport {
+            files_in: inputs.len(),
+            files_out: outputs.len(),
+            bytes_in,
+            bytes_out: outputs.iter().map(|o| o.bytes).sum(),
+            points_in,
+            points_out: outputs.iter().map(|o| o.points).sum(),
+            seconds: started.elapsed().as_secs_f64(),
+        };
+        tracing::info!(
+            "compacted {} segments ({} bytes) into {} {} segments ({} bytes)",
+            report.files_in,
+            report.bytes_in,
+            report.files_out,
+            task.output.name(),
+            report.bytes_out
+        );
+        Ok(Some(report))
+    }
+}
