@@ -23,6 +23,8 @@ enum Command {
     Import(cmd::import::Args),
     /// Write the stored points out as line protocol on stdout.
     Export(cmd::export::Args),
+    /// Merge segments (warm into one, or everything into cold day files with --to-cold).
+    Compact(cmd::compact::Args),
     /// Show each tier's files, series, points, bytes and time range.
     Inspect(cmd::inspect::Args),
     /// Check every checksum of every file; exit 1 if anything is damaged.
@@ -41,6 +43,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Import(a) => cmd::import::run(a),
         Command::Export(a) => cmd::export::run(a),
+        Command::Compact(a) => cmd::compact::run(a),
         Command::Inspect(a) => cmd::inspect::run(a),
         Command::Verify(a) => cmd::verify::run(a),
     };
