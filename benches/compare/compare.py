@@ -46,6 +46,7 @@ class Ctx:
         self.work = args.work
         self.pidfile = os.path.join(args.work, "pids")
         self.started = []  # pids started by this script, in order
+        self.notes = []    # caveats found during the run, printed under the tables
 
     def register(self, pid):
         self.started.append(pid)
@@ -121,21 +122,22 @@ def free_port(also_plus=()):
     raise Fail("no free loopback port found")
 
 
-def dir_bytes(*paths):
-    """Bytes allocated on disk (du -sb: apparent size) under the given paths."""
+def dir_bytes(*paths, apparent=False):
+    """Bytes allocated on disk under the given paths, as `du` counts them (st_blocks * 512):
+    sparse preallocated files (InfluxDB's 4 MiB series-file segments) count only what is
+    written. apparent=True sums file sizes instead, as `du -b` does."""
     total = 0
     for p in paths:
         if not os.path.exists(p):
             continue
-        if os.path.isfile(p):
-            total += os.path.getsize(p)
-            continue
-        for root, _dirs, files in os.walk(p):
+        walk = [(os.path.dirname(p), [], [os.path.basename(p)])] if os.path.isfile(p) else os.walk(p)
+        for root, _dirs, files in walk:
             for fn in files:
                 try:
-                    total += os.lstat(os.path.join(root, fn)).st_size
+                    st = os.lstat(os.path.join(root, fn))
                 except FileNotFoundError:
-                    pass
+                    continue
+                total += st.st_size if apparent else st.st_blocks * 512
     return total
 
 
@@ -204,14 +206,20 @@ def machine_busy_s():
     return (sum(f) - f[3] - f[4]) / os.sysconf("SC_CLK_TCK")
 
 
-def wait_idle(threshold=0.15, cap=20.0):
-    """Wait (at most `cap` s) until the machine uses < threshold of one core over 1 s."""
+def wait_idle(ctx, before, threshold=0.15, cap=10.0):
+    """Wait (at most `cap` s) until the machine uses < threshold of one core over 1 s; if it never
+    does (other people's builds share this machine), say so in the report."""
     t0 = time.time()
+    busy = 0.0
     while time.time() - t0 < cap:
         b0 = machine_busy_s()
         time.sleep(1.0)
-        if machine_busy_s() - b0 < threshold:
+        busy = machine_busy_s() - b0
+        if busy < threshold:
             return
+    msg = f"the machine was busy ({busy:.2f} cores in use by other processes) before the {before} load"
+    log(msg)
+    ctx.notes.append(msg + "; its figure may be low.")
 
 
 def p99(xs):
@@ -314,9 +322,10 @@ class InfluxDB(HttpPeer):
                 last, since = size, now
             waited = now - loaded_at
             if now - since >= stable_for and waited >= min_wait:
-                return size, f"stable for {stable_for:.0f} s, {waited:.0f} s after the load"
+                return size, dir_bytes(*self.disk_paths(), apparent=True), \
+                    f"data+wal stable for {stable_for:.0f} s, {waited:.0f} s after the load"
             if waited >= cap:
-                return size, (f"NOT settled: wait capped at {cap:.0f} s after the load"
+                return size, dir_bytes(*self.disk_paths(), apparent=True), (f"NOT settled: wait capped at {cap:.0f} s after the load"
                               + (" (--quick)" if quick else "") + "; may be before full compaction")
             time.sleep(step)
 
@@ -387,9 +396,10 @@ class VictoriaMetrics(HttpPeer):
             if size != last:
                 last, since = size, now
             if now - since >= stable_for:
-                return size, f"force_flush + force_merge?partition_prefix={prefix}, then stable {stable_for:.0f} s"
+                return size, dir_bytes(*self.disk_paths(), apparent=True), \
+                    f"force_flush + force_merge?partition_prefix={prefix}, then stable {stable_for:.0f} s"
             if now - t0 >= cap:
-                return size, f"NOT settled after force_merge: capped at {cap:.0f} s"
+                return size, dir_bytes(*self.disk_paths(), apparent=True), f"NOT settled after force_merge: capped at {cap:.0f} s"
             time.sleep(step)
 
     def query_fn(self):
@@ -487,11 +497,8 @@ class DuckDB:
 
     def disk(self):
         self.con.execute("CHECKPOINT")
-        size = os.path.getsize(self.path)
-        wal = self.path + ".wal"
-        if os.path.exists(wal):
-            size += os.path.getsize(wal)
-        return size, "database file after CHECKPOINT"
+        files = [self.path, self.path + ".wal"]
+        return dir_bytes(*files), dir_bytes(*files, apparent=True), "database file after CHECKPOINT"
 
     def query_fn(self):
         con = self.con
@@ -568,11 +575,11 @@ class StrataEmbedded:
         return r
 
     def disk(self):
-        before = dir_bytes(self.dir)
+        before = (dir_bytes(self.dir), dir_bytes(self.dir, apparent=True))
         after = None
         if self.has_to_cold:
             self._run(["compact", "--data-dir", self.dir, "--to-cold"], "compact --to-cold")
-            after = dir_bytes(self.dir)
+            after = (dir_bytes(self.dir), dir_bytes(self.dir, apparent=True))
         return before, after
 
     def query_fn(self):
@@ -788,7 +795,8 @@ def main():
     influx, vm, duck, strata = InfluxDB(ctx), VictoriaMetrics(ctx), DuckDB(ctx), StrataEmbedded(ctx)
     strata_http = StrataHttp(ctx, os.environ.get("STRATA_URL"))
     systems = {"influx": influx, "vm": vm, "duck": duck, "strata": strata}
-    notes = []
+    notes = ctx.notes
+    loadavg_start = open("/proc/loadavg").read().split()[:3]
     try:
         prepare_data(ctx)
         queries, qtypes = load_queries(args.peers_dir)
@@ -800,6 +808,7 @@ def main():
             tag = f"w{w}"
             # embedded systems first (they leave no background work behind), then the servers,
             # with a pause for the machine to go idle before each server load
+            wait_idle(ctx, f"Strata ({w} writers)")
             log(f"Strata: import --writers {w}")
             r = strata.load(w, tag, keep)
             ingest[(strata.name, w)] = r
@@ -811,7 +820,7 @@ def main():
             for peer in (vm, influx):
                 log(f"{peer.name}: start ({tag})")
                 peer.start(tag)
-                wait_idle()
+                wait_idle(ctx, f"{peer.name} ({w} clients)")
                 log(f"{peer.name}: load with lp_load.py --workers {w} --batch 5000")
                 r = peer.load(w)
                 peer.check_alive("after the load")
@@ -823,7 +832,7 @@ def main():
                     shutil.rmtree(peer.dir, ignore_errors=True)
             if strata_http.available():
                 strata_http.start(tag)
-                wait_idle()
+                wait_idle(ctx, f"{strata_http.name} ({w} clients)")
                 r = strata_http.load(w)
                 ingest[(strata_http.name, w)] = r
                 log(f"{strata_http.name}: {fmt_rate(r['points_per_s'])}")
@@ -841,7 +850,7 @@ def main():
         s_before, s_after = strata.disk()
         log("InfluxDB: waiting until data+wal size is stable for 20 s")
         disk[influx.name] = influx.settle_disk(ingest[(influx.name, 2)]["loaded_at"], args.quick)
-        log("disk: " + ", ".join(f"{k} {v[0]} B" for k, v in disk.items()) + f", Strata {s_before} B")
+        log("disk: " + ", ".join(f"{k} {v[0]} B" for k, v in disk.items()) + f", Strata {s_before[0]} B")
 
         # ---------------- queries (warm)
         lat = {}  # (system, type) -> [ms]
@@ -882,7 +891,10 @@ def main():
     md.append("")
     md.append("## Machine")
     md.append("")
-    md.append(table(["fact", "value"], machine_facts(ctx, systems)))
+    facts = machine_facts(ctx, systems)
+    facts.append(("load average (1/5/15 min) at start → end", " ".join(loadavg_start) + " → "
+                  + " ".join(open("/proc/loadavg").read().split()[:3])))
+    md.append(table(["fact", "value"], facts))
     md.append("")
 
     # ingest
@@ -909,6 +921,11 @@ def main():
         rows.append([f"{w}: server CPU-s per 1 M points"] + [f"{cpu[n]:.2f}" if cpu[n] is not None else "—"
                                                              for n in (influx.name, vm.name)]
                     + ["—", "—", "n/a (no server yet)", "n/a"])
+    for w in (2, 4):
+        oth = {n: ingest.get((n, w), {}).get("other_procs_cpu_s") for n in (influx.name, vm.name)}
+        rows.append([f"{w}: CPU-s used by other processes during the load"]
+                    + [f"{oth[n]:.2f}" if oth[n] is not None else "—" for n in (influx.name, vm.name)]
+                    + ["—", "—", "—", ""])
     md.append(table(hdr, rows))
     md.append("")
 
@@ -918,16 +935,18 @@ def main():
     s_final = s_after if s_after is not None else s_before
     peers_bpp = {n: disk[n][0] / P for n in (influx.name, vm.name, duck.name)}
     hdr = ["", "InfluxDB", "VictoriaMetrics", "DuckDB", "Strata", "Strata / best peer (size, < 1 = Strata better)"]
-    strata_cell = f"{s_before / P:.2f} (before compaction)"
+    strata_cell = f"{s_before[0] / P:.2f} (before compaction)"
     if s_after is not None:
-        strata_cell += f"; {s_after / P:.2f} after `compact --to-cold`"
+        strata_cell += f"; {s_after[0] / P:.2f} after `compact --to-cold`"
     else:
         strata_cell += "; `strata compact --to-cold` not available yet"
-    rows = [["bytes/point"] + [f"{peers_bpp[n]:.2f}" for n in (influx.name, vm.name, duck.name)]
-            + [strata_cell, ratio_cell(s_final / P, peers_bpp, False)],
-            ["bytes on disk"] + [f"{disk[n][0]:,}" for n in (influx.name, vm.name, duck.name)]
-            + [f"{s_before:,}" + (f" → {s_after:,}" if s_after is not None else ""), ""],
-            ["how measured"] + [disk[n][1] for n in (influx.name, vm.name, duck.name)]
+    rows = [["bytes/point (allocated, as `du`)"] + [f"{peers_bpp[n]:.2f}" for n in (influx.name, vm.name, duck.name)]
+            + [strata_cell, ratio_cell(s_final[0] / P, peers_bpp, False)],
+            ["bytes allocated (`du`)"] + [f"{disk[n][0]:,}" for n in (influx.name, vm.name, duck.name)]
+            + [f"{s_before[0]:,}" + (f" → {s_after[0]:,}" if s_after is not None else ""), ""],
+            ["apparent bytes (`du -b`)"] + [f"{disk[n][1]:,}" for n in (influx.name, vm.name, duck.name)]
+            + [f"{s_before[1]:,}" + (f" → {s_after[1]:,}" if s_after is not None else ""), ""],
+            ["how measured"] + [disk[n][2] for n in (influx.name, vm.name, duck.name)]
             + ["`du` of the data directory" + (" before and after `strata compact --to-cold`"
                                                if s_after is not None else " (today: WAL only)"), ""]]
     md.append(table(hdr, rows))
@@ -982,6 +1001,8 @@ def main():
     md.append("- high-cpu-1, lastpoint and groupby-orderby-limit have no PromQL form (— for VictoriaMetrics).")
     md.append("- Embedded ingest (Strata import, DuckDB COPY) skips HTTP and, for DuckDB, the LP parsing; "
               "the HTTP columns include both. Strata's HTTP row waits for `strata serve`.")
+    md.append("- Disk is counted as `du` does (allocated blocks), so InfluxDB's sparse, preallocated 4 MiB "
+              "series-file segments count only what is written; apparent sizes (`du -b`) are shown too.")
     md.append("- Loader and server share the machine's 2 cores; lp_load.py's CPU competes with the server.")
     for n in notes:
         md.append(f"- {n}")
