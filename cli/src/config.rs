@@ -8,6 +8,10 @@
 //! [hot]
 //! max_age = "5m"               # hot data older than this moves to warm
 //! max_bytes = "256MiB"         # above this, the oldest hot data moves to warm
+//! [warm]
+//! max_age = "24h"              # warm data older than this moves to cold
+//! [cold]
+//! zstd_level = 12              # zstd level of cold blocks (1..=22)
 //! [wal]
 //! fsync = "always"             # always | interval[:1s] | never
 //! segment_bytes = "64MiB"      # size at which the WAL starts a new file
@@ -40,6 +44,12 @@ pub struct EngineArgs {
     /// How often rotation runs, e.g. 1m; 0s disables it [default: 1m].
     #[arg(long, value_parser = parse_duration)]
     pub rotation_interval: Option<Duration>,
+    /// Warm data older than this moves to cold, e.g. 24h [default: 24h].
+    #[arg(long, value_parser = parse_duration)]
+    pub warm_max_age: Option<Duration>,
+    /// zstd level of cold blocks, 1..=22 [default: 12].
+    #[arg(long, value_parser = clap::value_parser!(i32).range(1..=22))]
+    pub cold_zstd_level: Option<i32>,
 }
 
 #[derive(Deserialize, Default, Debug)]
@@ -50,6 +60,22 @@ struct FileConfig {
     hot: HotSection,
     #[serde(default)]
     wal: WalSection,
+    #[serde(default)]
+    warm: WarmSection,
+    #[serde(default)]
+    cold: ColdSection,
+}
+
+#[derive(Deserialize, Default, Debug)]
+#[serde(deny_unknown_fields)]
+struct WarmSection {
+    max_age: Option<String>,
+}
+
+#[derive(Deserialize, Default, Debug)]
+#[serde(deny_unknown_fields)]
+struct ColdSection {
+    zstd_level: Option<i32>,
 }
 
 #[derive(Deserialize, Default, Debug)]
@@ -140,6 +166,12 @@ impl EngineArgs {
         if let Some(d) = self.rotation_interval {
             o.rotation_interval = d;
         }
+        if let Some(d) = self.warm_max_age {
+            o.warm_max_age = d;
+        }
+        if let Some(l) = self.cold_zstd_level {
+            o.cold_zstd_level = l;
+        }
         Ok(o)
     }
 }
@@ -162,6 +194,15 @@ fn apply_file(o: &mut Options, path: &Path) -> Result<(), String> {
     if let Some(s) = &f.wal.fsync {
         o.fsync = parse_fsync(s).map_err(|e| at(format!("wal.fsync: {e}")))?;
     }
+    if let Some(s) = &f.warm.max_age {
+        o.warm_max_age = parse_duration(s).map_err(|e| at(format!("warm.max_age: {e}")))?;
+    }
+    if let Some(l) = f.cold.zstd_level {
+        if !(1..=22).contains(&l) {
+            return Err(at(format!("cold.zstd_level: {l} is outside 1..=22")));
+        }
+        o.cold_zstd_level = l;
+    }
     if let Some(v) = &f.wal.segment_bytes {
         o.wal_segment_bytes = toml_bytes(v, "wal.segment_bytes").map_err(at)?;
     }
@@ -180,6 +221,8 @@ mod tests {
             hot_max_age: None,
             hot_max_bytes: None,
             rotation_interval: None,
+            warm_max_age: None,
+            cold_zstd_level: None,
         }
     }
 

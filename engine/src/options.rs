@@ -119,7 +119,8 @@ pub struct Options {
     /// Warm data older than this moves to cold at the next background compaction
     /// (`warm.max_age`). Default: 24 hours.
     pub warm_max_age: Duration,
-    /// zstd level of cold blocks (`cold.zstd_level`, 1..=22). Default: 3.
+    /// zstd level of cold blocks (`cold.zstd_level`, 1..=22). Default: 12 (on the devops data it
+    /// gives the size of level 19 at half the time; below 9 its literal coding is weaker).
     pub cold_zstd_level: i32,
     /// Test hook: make rotation or compaction fail at a step, to test crash safety.
     #[cfg(feature = "failpoints")]
@@ -153,7 +154,7 @@ impl Default for Options {
             hot_max_bytes: 256 << 20,
             rotation_interval: Duration::from_secs(60),
             warm_max_age: Duration::from_secs(24 * 3600),
-            cold_zstd_level: 3,
+            cold_zstd_level: 12,
             #[cfg(feature = "failpoints")]
             failpoint: None,
         }

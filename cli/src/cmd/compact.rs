@@ -55,7 +55,11 @@ pub fn run(args: Args) -> CmdResult {
             r.bytes_out
         ),
     }
-    let bpp = if points > 0 { bytes_after as f64 / points as f64 } else { 0.0 };
+    let bpp = if points > 0 {
+        bytes_after as f64 / points as f64
+    } else {
+        0.0
+    };
     eprintln!(
         "on disk (segments + WAL): {bytes_before} bytes before, {bytes_after} bytes after; {points} points, {bpp:.3} bytes/point; {:.2} s",
         started.elapsed().as_secs_f64()

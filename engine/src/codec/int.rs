@@ -35,6 +35,9 @@ pub fn encode_i64(src: &[i64], dst: &mut Vec<u8>) {
 ///
 /// Returns the number of bytes of `src` the block used. On error `dst` is unchanged.
 pub fn decode_i64(src: &[u8], dst: &mut Vec<i64>) -> Result<usize, CodecError> {
+    if src.first() == Some(&super::int_bytes::TAG_I64_BYTES) {
+        return super::int_bytes::decode(src, super::int_bytes::TAG_I64_BYTES, dst, |v| v);
+    }
     decode_ints(src, [TAG_I64_CONST, TAG_I64_PACKED], dst, |v| v)
 }
 
@@ -50,6 +53,9 @@ pub fn encode_u64(src: &[u64], dst: &mut Vec<u8>) {
 ///
 /// Returns the number of bytes of `src` the block used. On error `dst` is unchanged.
 pub fn decode_u64(src: &[u8], dst: &mut Vec<u64>) -> Result<usize, CodecError> {
+    if src.first() == Some(&super::int_bytes::TAG_U64_BYTES) {
+        return super::int_bytes::decode(src, super::int_bytes::TAG_U64_BYTES, dst, |v| v as u64);
+    }
     decode_ints(src, [TAG_U64_CONST, TAG_U64_PACKED], dst, |v| v as u64)
 }
 

@@ -25,6 +25,7 @@ mod bits;
 pub mod boolean;
 pub mod float;
 pub mod int;
+pub mod int_bytes;
 pub mod string;
 pub mod timestamp;
 
@@ -34,6 +35,7 @@ mod tests;
 pub use boolean::{decode_bools, encode_bools};
 pub use float::{decode_floats, encode_floats};
 pub use int::{decode_i64, decode_u64, encode_i64, encode_u64};
+pub use int_bytes::{encode_i64_bytewise, encode_u64_bytewise};
 pub use string::{decode_strings, encode_strings};
 pub use timestamp::{decode_timestamps, encode_timestamps};
 

@@ -254,19 +254,36 @@ impl SegmentWriter {
         let mut plain = Vec::new();
         codec::encode_timestamps(&data.timestamps[r.clone()], &mut plain);
         match &data.values {
-            ColumnValues::Float(v) => codec::encode_floats(&v[r], &mut plain),
-            ColumnValues::Integer(v) => codec::encode_i64(&v[r], &mut plain),
-            ColumnValues::Unsigned(v) => codec::encode_u64(&v[r], &mut plain),
-            ColumnValues::Boolean(v) => codec::encode_bools(&v[r], &mut plain),
-            ColumnValues::String(v) => codec::encode_strings(&v[r], &mut plain),
+            ColumnValues::Float(v) => codec::encode_floats(&v[r.clone()], &mut plain),
+            ColumnValues::Integer(v) => codec::encode_i64(&v[r.clone()], &mut plain),
+            ColumnValues::Unsigned(v) => codec::encode_u64(&v[r.clone()], &mut plain),
+            ColumnValues::Boolean(v) => codec::encode_bools(&v[r.clone()], &mut plain),
+            ColumnValues::String(v) => codec::encode_strings(&v[r.clone()], &mut plain),
         }
         let b = &mut self.scratch;
         b.clear();
         if self.opts.encoding == BlockEncoding::CodecZstd {
-            let packed = zstd::bulk::compress(&plain, self.opts.zstd_level)
-                .map_err(|e| Error::io(&self.tmp, e))?;
-            if packed.len() < plain.len() {
-                b.extend_from_slice(&packed);
+            let level = self.opts.zstd_level;
+            let zstd = |p: &[u8]| zstd::bulk::compress(p, level);
+            let mut best = zstd(&plain).map_err(|e| Error::io(&self.tmp, e))?;
+            // Integers: the one-byte-per-delta form often compresses smaller under zstd
+            // than the bit-packed one, though it is larger before; keep whichever wins.
+            let mut bytewise = Vec::new();
+            codec::encode_timestamps(&data.timestamps[r.clone()], &mut bytewise);
+            let ts_len = bytewise.len();
+            let applies = match &data.values {
+                ColumnValues::Integer(v) => codec::encode_i64_bytewise(&v[r], &mut bytewise),
+                ColumnValues::Unsigned(v) => codec::encode_u64_bytewise(&v[r], &mut bytewise),
+                _ => false,
+            };
+            if applies && bytewise.len() > ts_len {
+                let other = zstd(&bytewise).map_err(|e| Error::io(&self.tmp, e))?;
+                if other.len() < best.len() {
+                    best = other;
+                }
+            }
+            if best.len() < plain.len() {
+                b.extend_from_slice(&best);
                 return Ok((BlockEncoding::CodecZstd, b.len()));
             }
         }
