@@ -4,6 +4,7 @@
 //! Every key is optional:
 //!
 //! ```toml
+//! retention = "30d"            # drop data older than this ("forever" by default)
 //! rotation_interval = "1m"     # how often hot data is checked for rotation
 //! [hot]
 //! max_age = "5m"               # hot data older than this moves to warm
@@ -44,6 +45,9 @@ pub struct EngineArgs {
     /// How often rotation runs, e.g. 1m; 0s disables it [default: 1m].
     #[arg(long, value_parser = parse_duration)]
     pub rotation_interval: Option<Duration>,
+    /// Drop data older than this, e.g. 30d; "forever" keeps everything [default: forever].
+    #[arg(long, value_parser = parse_retention)]
+    pub retention: Option<Retention>,
     /// Warm data older than this moves to cold, e.g. 24h [default: 24h].
     #[arg(long, value_parser = parse_duration)]
     pub warm_max_age: Option<Duration>,
@@ -55,6 +59,7 @@ pub struct EngineArgs {
 #[derive(Deserialize, Default, Debug)]
 #[serde(deny_unknown_fields)]
 struct FileConfig {
+    retention: Option<String>,
     rotation_interval: Option<String>,
     #[serde(default)]
     hot: HotSection,
@@ -96,6 +101,18 @@ struct WalSection {
 pub fn parse_fsync(s: &str) -> Result<FsyncPolicy, String> {
     FsyncPolicy::parse(s)
         .ok_or_else(|| format!("unknown fsync policy {s:?}: use always, interval[:1s] or never"))
+}
+
+/// A retention setting: a duration, or forever.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention(pub Option<Duration>);
+
+/// Parses `forever` (or `inf`, `0`) or a duration like `30d`.
+pub fn parse_retention(s: &str) -> Result<Retention, String> {
+    match s {
+        "forever" | "inf" | "0" | "0s" => Ok(Retention(None)),
+        _ => parse_duration(s).map(|d| Retention(Some(d))),
+    }
 }
 
 /// Parses a duration like `500ms`, `30s`, `5m`, `1h`, `7d` (or `0`).
@@ -166,6 +183,9 @@ impl EngineArgs {
         if let Some(d) = self.rotation_interval {
             o.rotation_interval = d;
         }
+        if let Some(r) = self.retention {
+            o.retention = r.0;
+        }
         if let Some(d) = self.warm_max_age {
             o.warm_max_age = d;
         }
@@ -180,6 +200,11 @@ fn apply_file(o: &mut Options, path: &Path) -> Result<(), String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let f: FileConfig = toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
     let at = |e: String| format!("{}: {e}", path.display());
+    if let Some(s) = &f.retention {
+        o.retention = parse_retention(s)
+            .map_err(|e| at(format!("retention: {e}")))?
+            .0;
+    }
     if let Some(s) = &f.rotation_interval {
         o.rotation_interval =
             parse_duration(s).map_err(|e| at(format!("rotation_interval: {e}")))?;
@@ -221,6 +246,7 @@ mod tests {
             hot_max_age: None,
             hot_max_bytes: None,
             rotation_interval: None,
+            retention: None,
             warm_max_age: None,
             cold_zstd_level: None,
         }
@@ -243,6 +269,12 @@ mod tests {
         assert_eq!(o.hot_max_bytes, 1 << 30);
         assert_eq!(o.rotation_interval, Duration::from_secs(10));
         assert_eq!(o.fsync, FsyncPolicy::Never);
+        assert_eq!(o.retention, None);
+        std::fs::write(dir.path().join("strata.toml"), "retention = \"30d\"\n").unwrap();
+        assert_eq!(
+            args(dir.path()).options().unwrap().retention,
+            Some(Duration::from_secs(30 * 86_400))
+        );
         let mut a = args(dir.path());
         a.hot_max_age = Some(Duration::from_secs(60));
         assert_eq!(a.options().unwrap().hot_max_age, Duration::from_secs(60));

@@ -24,6 +24,10 @@ pub const WARM_MERGE_FAN_IN: usize = 8;
 /// One UTC day in nanoseconds, the cold partition.
 pub const DAY_NANOS: i64 = 86_400_000_000_000;
 
+/// A segment straddling the retention cutoff is rewritten once this much of it has expired,
+/// so the file at the boundary is not rewritten at every maintenance round.
+pub const TRIM_SLACK_NANOS: i64 = 3_600_000_000_000;
+
 /// A compaction to run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Task {
@@ -31,11 +35,43 @@ pub struct Task {
     pub inputs: Vec<u64>,
     /// The tier of the outputs: cold outputs are split per UTC day, warm is one file.
     pub output: Tier,
+    /// Values older than this are dropped (retention); `i64::MIN` keeps everything.
+    pub keep_from: i64,
 }
 
-/// The background plan at time `now`: promote warm data older than `warm_max_age` to
-/// cold, else merge young warm segments when there are too many.
-pub fn plan(segments: &[SegmentRecord], now: i64, warm_max_age: i64) -> Option<Task> {
+/// The background plan at time `now`: first retention (drop wholly expired segments,
+/// trim one straddling the cutoff), then promote warm data older than `warm_max_age` to
+/// cold, else merge young warm segments when there are too many. `keep_from` is the
+/// retention cutoff (`i64::MIN` to keep everything).
+pub fn plan(
+    segments: &[SegmentRecord],
+    now: i64,
+    warm_max_age: i64,
+    keep_from: i64,
+) -> Option<Task> {
+    let expired: Vec<u64> = segments
+        .iter()
+        .filter(|s| s.max_ts < keep_from)
+        .map(|s| s.id)
+        .collect();
+    if !expired.is_empty() {
+        // Removing whole segments never reorders what stays: always safe.
+        return Some(Task {
+            inputs: expired,
+            output: Tier::Warm,
+            keep_from,
+        });
+    }
+    if let Some(s) = segments
+        .iter()
+        .find(|s| s.min_ts < keep_from.saturating_sub(TRIM_SLACK_NANOS))
+    {
+        return Some(Task {
+            inputs: vec![s.id],
+            output: s.tier,
+            keep_from,
+        });
+    }
     let cutoff = now.saturating_sub(warm_max_age);
     let old: Vec<&SegmentRecord> = segments
         .iter()
@@ -63,6 +99,7 @@ pub fn plan(segments: &[SegmentRecord], now: i64, warm_max_age: i64) -> Option<T
         return Some(Task {
             inputs: widen_until_safe(segments, inputs),
             output: Tier::Cold,
+            keep_from,
         });
     }
     let warm: Vec<u64> = segments
@@ -75,20 +112,25 @@ pub fn plan(segments: &[SegmentRecord], now: i64, warm_max_age: i64) -> Option<T
         return Some(Task {
             inputs: widen_until_safe(segments, inputs),
             output: Tier::Warm,
+            keep_from,
         });
     }
     None
 }
 
 /// The offline plan: everything into cold day files (`to_cold`), or every warm segment
-/// into one warm segment.
-pub fn plan_offline(segments: &[SegmentRecord], to_cold: bool) -> Option<Task> {
+/// into one warm segment; retention applies either way.
+pub fn plan_offline(segments: &[SegmentRecord], to_cold: bool, keep_from: i64) -> Option<Task> {
+    let expired = segments.iter().any(|s| s.min_ts < keep_from);
     if to_cold {
         let inputs: Vec<u64> = segments.iter().map(|s| s.id).collect();
-        let already = segments.iter().all(|s| s.tier == Tier::Cold) && days_are_distinct(segments);
+        let already = segments.iter().all(|s| s.tier == Tier::Cold)
+            && days_are_distinct(segments)
+            && !expired;
         return (!inputs.is_empty() && !already).then_some(Task {
             inputs,
             output: Tier::Cold,
+            keep_from,
         });
     }
     let warm: HashSet<u64> = segments
@@ -96,10 +138,14 @@ pub fn plan_offline(segments: &[SegmentRecord], to_cold: bool) -> Option<Task> {
         .filter(|s| s.tier == Tier::Warm)
         .map(|s| s.id)
         .collect();
-    (warm.len() > 1).then(|| Task {
-        inputs: widen_until_safe(segments, warm),
-        output: Tier::Warm,
-    })
+    if warm.len() > 1 {
+        return Some(Task {
+            inputs: widen_until_safe(segments, warm),
+            output: Tier::Warm,
+            keep_from,
+        });
+    }
+    plan(segments, i64::MIN, i64::MAX, keep_from)
 }
 
 fn days_are_distinct(segments: &[SegmentRecord]) -> bool {
@@ -196,18 +242,19 @@ mod tests {
             seg(3, Tier::Warm, D + 5, D + 9),
             seg(4, Tier::Warm, 10 * D, 10 * D + 1),
         ];
-        let t = plan(&segs, 5 * D, D).unwrap();
+        let t = plan(&segs, 5 * D, D, i64::MIN).unwrap();
         assert_eq!(
             t,
             Task {
                 inputs: vec![2, 3],
-                output: Tier::Cold
+                output: Tier::Cold,
+                keep_from: i64::MIN,
             }
         );
         let after = apply(&segs, &t.inputs, vec![seg(9, Tier::Cold, D, 2 * D - 1)]);
         assert_eq!(after.iter().map(|s| s.id).collect::<Vec<_>>(), [1, 9, 4]);
         assert_eq!(
-            plan(&segs, D + 20, D),
+            plan(&segs, D + 20, D, i64::MIN),
             None,
             "nothing old, few warm segments"
         );
@@ -223,7 +270,7 @@ mod tests {
             seg(3, Tier::Warm, 0, 10),
         ];
         assert!(!placement_is_safe(&segs, &[1, 3].into_iter().collect()));
-        let t = plan(&segs, 5 * D, D).unwrap();
+        let t = plan(&segs, 5 * D, D, i64::MIN).unwrap();
         assert_eq!(t.inputs, vec![1, 2, 3]);
         // Non-overlapping segments in between are fine.
         let segs = [
@@ -239,19 +286,42 @@ mod tests {
         let segs: Vec<_> = (1..=10)
             .map(|i| seg(i, Tier::Warm, i as i64 * 100, i as i64 * 100 + 50))
             .collect();
-        let t = plan(&segs, 0, D).unwrap();
+        let t = plan(&segs, 0, D, i64::MIN).unwrap();
         assert_eq!(t.output, Tier::Warm);
         assert_eq!(t.inputs, (1..=8).collect::<Vec<u64>>());
     }
 
     #[test]
+    fn retention_drops_expired_segments_then_trims_a_straddling_one() {
+        let segs = [
+            seg(1, Tier::Cold, 0, D - 1),
+            seg(2, Tier::Cold, D, 2 * D - 1),
+            seg(3, Tier::Warm, 2 * D, 3 * D),
+        ];
+        let t = plan(&segs, 3 * D, D, D + D / 2).unwrap();
+        assert_eq!((t.inputs.clone(), t.keep_from), (vec![1], D + D / 2));
+        let after = apply(&segs, &t.inputs, vec![]);
+        let t = plan(&after, 3 * D, D, D + D / 2).unwrap();
+        assert_eq!(
+            (t.inputs, t.output),
+            (vec![2], Tier::Cold),
+            "half of day 2 expired: trim it"
+        );
+        // Less than TRIM_SLACK expired: left for later (reads hide it meanwhile).
+        assert_eq!(plan(&after[1..], 3 * D, 10 * D, 2 * D + 10), None);
+    }
+
+    #[test]
     fn offline_to_cold_takes_everything_once() {
         let segs = [seg(1, Tier::Warm, 0, 5), seg(2, Tier::Cold, D, D + 5)];
-        assert_eq!(plan_offline(&segs, true).unwrap().inputs, vec![1, 2]);
-        let done = [seg(3, Tier::Cold, 0, 5), seg(4, Tier::Cold, D, D + 5)];
-        assert_eq!(plan_offline(&done, true), None);
         assert_eq!(
-            plan_offline(&segs, false),
+            plan_offline(&segs, true, i64::MIN).unwrap().inputs,
+            vec![1, 2]
+        );
+        let done = [seg(3, Tier::Cold, 0, 5), seg(4, Tier::Cold, D, D + 5)];
+        assert_eq!(plan_offline(&done, true, i64::MIN), None);
+        assert_eq!(
+            plan_offline(&segs, false, i64::MIN),
             None,
             "one warm segment: nothing to merge"
         );

@@ -116,6 +116,10 @@ pub struct Options {
     /// How often the background rotation runs (`rotation_interval`). Default: 1 minute.
     /// Zero disables the background thread (rotate with [`crate::Db::rotate`]).
     pub rotation_interval: Duration,
+    /// Data older than this (by the clock) is dropped: hidden from reads at once, its
+    /// files deleted or trimmed by maintenance, and writes of it refused (`retention`).
+    /// Default: `None`, kept forever (InfluxDB's default policy).
+    pub retention: Option<Duration>,
     /// Warm data older than this moves to cold at the next background compaction
     /// (`warm.max_age`). Default: 24 hours.
     pub warm_max_age: Duration,
@@ -153,6 +157,7 @@ impl Default for Options {
             hot_max_age: Duration::from_secs(5 * 60),
             hot_max_bytes: 256 << 20,
             rotation_interval: Duration::from_secs(60),
+            retention: None,
             warm_max_age: Duration::from_secs(24 * 3600),
             cold_zstd_level: 12,
             #[cfg(feature = "failpoints")]

@@ -52,6 +52,16 @@ pub enum RejectReason {
         /// The measurement.
         measurement: String,
     },
+    /// The timestamp is older than the retention period allows.
+    #[error(
+        "point is beyond the retention period: its time {timestamp} is before the cutoff {cutoff}"
+    )]
+    BeyondRetention {
+        /// The point's timestamp (ns).
+        timestamp: i64,
+        /// The oldest timestamp kept (ns).
+        cutoff: i64,
+    },
     /// The series key (measurement and tags) is longer than InfluxDB's limit.
     #[error("series key of {len} bytes exceeds the limit of {max} bytes")]
     SeriesKeyTooLong {

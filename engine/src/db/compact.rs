@@ -45,7 +45,12 @@ impl Inner {
         let task = {
             let m = self.manifest.lock();
             let age = i64::try_from(self.options.warm_max_age.as_nanos()).unwrap_or(i64::MAX);
-            compaction::plan(&m.segments, self.options.clock.now_nanos(), age)
+            compaction::plan(
+                &m.segments,
+                self.options.clock.now_nanos(),
+                age,
+                self.retention_cutoff(),
+            )
         };
         match task {
             Some(t) => self.compact(t),
@@ -71,8 +76,10 @@ impl Inner {
             .iter()
             .fold((0, 0), |(b, p), s| (b + s.seg.bytes(), p + s.seg.points()));
         // Partitions: each UTC day with data for cold, everything for warm.
+        let keep_from = task.keep_from;
         let partitions: Vec<TimeRange> = match task.output {
-            Tier::Warm => vec![TimeRange::ALL],
+            _ if inputs.iter().all(|s| s.seg.time_range().1 < keep_from) => Vec::new(),
+            Tier::Warm => vec![TimeRange::new(keep_from, i64::MAX)],
             Tier::Cold => {
                 let mut days = BTreeSet::new();
                 for s in &inputs {
@@ -85,11 +92,10 @@ impl Inner {
                 }
                 days.into_iter()
                     .map(|d| {
-                        TimeRange::new(
-                            d.saturating_mul(DAY_NANOS),
-                            (d + 1).saturating_mul(DAY_NANOS),
-                        )
+                        let start = d.saturating_mul(DAY_NANOS).max(keep_from);
+                        TimeRange::new(start, (d + 1).saturating_mul(DAY_NANOS))
                     })
+                    .filter(|r| r.start < r.end)
                     .collect()
             }
         };

@@ -55,6 +55,19 @@ pub(crate) struct Inner {
     manifest: Mutex<Manifest>,
 }
 
+impl Inner {
+    /// The oldest timestamp retention keeps now (`i64::MIN` when data is kept forever).
+    pub(crate) fn retention_cutoff(&self) -> i64 {
+        match self.options.retention {
+            None => i64::MIN,
+            Some(d) => {
+                let d = i64::try_from(d.as_nanos()).unwrap_or(i64::MAX);
+                self.options.clock.now_nanos().saturating_sub(d)
+            }
+        }
+    }
+}
+
 /// What readers see. Changed only under the write lock, in one step per transition.
 #[derive(Default)]
 pub(crate) struct State {
@@ -176,7 +189,7 @@ impl Db {
         self.inner.rotate(reason)?;
         let plan = {
             let m = self.inner.manifest.lock();
-            crate::compaction::plan_offline(&m.segments, to_cold)
+            crate::compaction::plan_offline(&m.segments, to_cold, self.inner.retention_cutoff())
         };
         match plan {
             Some(task) => self.inner.compact(task),

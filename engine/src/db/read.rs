@@ -181,6 +181,11 @@ impl Inner {
         ty: FieldType,
         range: TimeRange,
     ) -> Result<ColumnData> {
+        // Expired data is invisible at once, whatever maintenance has removed so far.
+        let range = TimeRange::new(range.start.max(self.retention_cutoff()), range.end);
+        if range.start >= range.end {
+            return Ok(ColumnData::empty(ty));
+        }
         let (hot, rotating, segments): (Option<_>, Vec<Arc<HotTier>>, Vec<Arc<LiveSegment>>) = {
             let st = self.state.read();
             (

@@ -146,7 +146,10 @@ impl Inner {
             for (name, c, ty) in cols {
                 let mut sources = Vec::with_capacity(pending.len());
                 for tier in pending {
-                    if let Some(d) = tier.read(*c, TimeRange::ALL) {
+                    // Expired values (retention) are not written.
+                    if let Some(d) =
+                        tier.read(*c, TimeRange::new(self.retention_cutoff(), i64::MAX))
+                    {
                         sources.push(d.map_err(|e| {
                             Error::Internal(format!("hot chunk does not decode: {e}"))
                         })?);

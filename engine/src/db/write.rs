@@ -41,7 +41,10 @@ impl Db {
         let inner = &*self.inner;
         let now = inner.options.clock.now_nanos();
         let now = now - now.rem_euclid(precision.nanos());
-        let mut b = BatchBuilder::default();
+        let mut b = BatchBuilder {
+            keep_from: inner.retention_cutoff(),
+            ..BatchBuilder::default()
+        };
         let mut parsed = ParsedLine::default();
         for (line_no, line) in LineSplitter::with_first_line(text, first_line) {
             if let Err(e) = parse_line(line, precision, &mut parsed) {
@@ -90,7 +93,10 @@ impl Db {
     /// with `line` = its index + 1.
     pub fn write_points(&self, points: &[Point]) -> Result<WriteSummary> {
         let inner = &*self.inner;
-        let mut b = BatchBuilder::default();
+        let mut b = BatchBuilder {
+            keep_from: inner.retention_cutoff(),
+            ..BatchBuilder::default()
+        };
         let mut canonical = Vec::new();
         let mut fields: Vec<(&str, FieldValueRef<'_>)> = Vec::new();
         for (i, p) in points.iter().enumerate() {
@@ -152,6 +158,17 @@ impl Inner {
         fields: &[(&str, FieldValueRef<'_>)],
         ts: i64,
     ) {
+        if ts < b.keep_from {
+            let cutoff = b.keep_from;
+            return b.reject(
+                line_no,
+                1,
+                RejectReason::BeyondRetention {
+                    timestamp: ts,
+                    cutoff,
+                },
+            );
+        }
         b.columns.clear();
         let mut missing = false;
         {
@@ -225,6 +242,8 @@ struct BatchBuilder {
     entries: Vec<HotEntry>,
     columns: Vec<ColumnId>,
     max_ts: i64,
+    /// Retention cutoff: older lines are refused.
+    keep_from: i64,
     summary: WriteSummary,
 }
 
@@ -236,6 +255,7 @@ impl Default for BatchBuilder {
             entries: Vec::new(),
             columns: Vec::new(),
             max_ts: i64::MIN,
+            keep_from: i64::MIN,
             summary: WriteSummary::default(),
         }
     }

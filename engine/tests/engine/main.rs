@@ -4,5 +4,6 @@ mod common;
 mod compaction;
 mod crash;
 mod restart;
+mod retention;
 mod rotation;
 mod writes;
