@@ -19,10 +19,10 @@ fn encode(bits: impl Iterator<Item = i64> + Clone, len: usize, tag: u8, dst: &mu
     }
     let mut prev = None;
     for v in bits.clone() {
-        if let Some(p) = prev {
-            if zigzag(i64::wrapping_sub(v, p)) > 255 {
-                return false;
-            }
+        if let Some(p) = prev
+            && zigzag(i64::wrapping_sub(v, p)) > 255
+        {
+            return false;
         }
         prev = Some(v);
     }

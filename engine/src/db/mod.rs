@@ -90,13 +90,13 @@ pub(crate) struct LiveSegment {
 
 impl Drop for LiveSegment {
     fn drop(&mut self) {
-        if self.doomed.load(std::sync::atomic::Ordering::Acquire) {
-            if let Err(e) = std::fs::remove_file(self.seg.path()) {
-                tracing::warn!(
-                    "could not delete {}: {e} (removed at the next open)",
-                    self.seg.path().display()
-                );
-            }
+        if self.doomed.load(std::sync::atomic::Ordering::Acquire)
+            && let Err(e) = std::fs::remove_file(self.seg.path())
+        {
+            tracing::warn!(
+                "could not delete {}: {e} (removed at the next open)",
+                self.seg.path().display()
+            );
         }
     }
 }

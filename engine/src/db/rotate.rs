@@ -23,6 +23,12 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// A series' canonical key and its columns: field name, column id and type.
+pub(super) type SeriesColumns = (
+    Box<[u8]>,
+    Vec<(String, crate::index::ColumnId, crate::model::FieldType)>,
+);
+
 /// Why a rotation runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Reason {
@@ -169,10 +175,7 @@ impl Inner {
     pub(super) fn columns_by_series(
         &self,
         columns: impl IntoIterator<Item = crate::index::ColumnId>,
-    ) -> Vec<(
-        Box<[u8]>,
-        Vec<(String, crate::index::ColumnId, crate::model::FieldType)>,
-    )> {
+    ) -> Vec<SeriesColumns> {
         let ix = self.index.read();
         let mut by_series: BTreeMap<
             u32,
