@@ -6,12 +6,11 @@
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
-use strata_engine::model::{ColumnData, ColumnValues, Precision, TimeRange};
+use strata_engine::Db;
+use strata_engine::model::{ColumnData, ColumnValues};
 use strata_engine::scan::{sum_f64, sum_i64};
 use strata_engine::segment::{Segment, SegmentWriter, ValuesView, WriterOptions, file_path};
-use strata_engine::{Db, FsyncPolicy, ManualClock, Options};
 
 const SERIES: usize = 100;
 const POINTS: usize = 8_640;
@@ -77,20 +76,7 @@ fn decode_all(seg: &Segment) -> (f64, i128, usize) {
 }
 
 fn loaded_warm(batches: &[Vec<u8>]) -> (tempfile::TempDir, Db) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let db = Db::open(
-        dir.path(),
-        Options {
-            fsync: FsyncPolicy::Never,
-            rotation_interval: Duration::ZERO,
-            clock: Arc::new(ManualClock::new(1_795_000_000_000_000_000)),
-            ..Options::default()
-        },
-    )
-    .expect("open");
-    for b in batches {
-        db.write_lp(b, Precision::Nanosecond).expect("write");
-    }
+    let (dir, db, _) = strata_benches::loaded_db(batches);
     db.rotate().expect("rotate");
     (dir, db)
 }
@@ -132,7 +118,6 @@ fn bench(c: &mut Criterion) {
         })
     });
     g.finish();
-    let _ = TimeRange::ALL;
 }
 
 criterion_group!(benches, bench);

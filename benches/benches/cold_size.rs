@@ -3,11 +3,6 @@
 //!
 //! `cargo bench -p strata-benches --bench cold_size [-- FILE...]`
 
-use std::sync::Arc;
-use std::time::Duration;
-use strata_engine::model::Precision;
-use strata_engine::{Db, FsyncPolicy, ManualClock, Options};
-
 fn dir_bytes(p: &std::path::Path) -> u64 {
     let mut total = 0;
     for e in std::fs::read_dir(p).expect("read_dir") {
@@ -40,22 +35,7 @@ fn main() {
     println!("| --- | --- | --- | --- | --- |");
     for f in files {
         let lp = strata_benches::load_lp(&f).expect("shared data");
-        let dir = tempfile::tempdir().expect("tempdir");
-        let options = Options {
-            fsync: FsyncPolicy::Never,
-            rotation_interval: Duration::ZERO,
-            // 2026: every data set is far older than hot_max_age.
-            clock: Arc::new(ManualClock::new(1_795_000_000_000_000_000)),
-            ..Options::default()
-        };
-        let db = Db::open(dir.path(), options.clone()).expect("open");
-        let mut points = 0;
-        for b in strata_benches::batches(&lp, 5_000) {
-            points += db
-                .write_lp(&b, Precision::Nanosecond)
-                .expect("write")
-                .points;
-        }
+        let (dir, db, points) = strata_benches::loaded_db(&strata_benches::batches(&lp, 5_000));
         db.rotate().expect("rotate");
         let warm = db.tier_stats().warm.bytes;
         db.compact(true, true).expect("compact");

@@ -4,10 +4,6 @@
 //!
 //! `cargo bench -p strata-benches --bench hot_memory [-- FILE...]`
 
-use std::sync::Arc;
-use strata_engine::model::Precision;
-use strata_engine::{Db, FsyncPolicy, Options};
-
 fn main() {
     let mut files: Vec<String> = std::env::args()
         .skip(1)
@@ -27,24 +23,7 @@ fn main() {
     println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
     for f in files {
         let lp = strata_benches::load_lp(&f).expect("shared data");
-        let dir = tempfile::tempdir().expect("tempdir");
-        let db = Arc::new(
-            Db::open(
-                dir.path(),
-                Options {
-                    fsync: FsyncPolicy::Never,
-                    // Keep everything hot: this measures the hot tier, not rotation.
-                    rotation_interval: std::time::Duration::ZERO,
-                    ..Options::default()
-                },
-            )
-            .expect("open"),
-        );
-        let mut points = 0;
-        for b in strata_benches::batches(&lp, 5_000) {
-            let s = db.write_lp(&b, Precision::Nanosecond).expect("write");
-            points += s.points;
-        }
+        let (_dir, db, points) = strata_benches::loaded_db(&strata_benches::batches(&lp, 5_000));
         let before = db.stats();
         db.flush().expect("flush");
         let after = db.stats();

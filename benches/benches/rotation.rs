@@ -3,29 +3,13 @@
 //! manifest, WAL checkpoint). Also prints the warm segment's bytes per point.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
-use strata_engine::model::Precision;
-use strata_engine::{Db, FsyncPolicy, ManualClock, Options};
+use strata_engine::Db;
 
 const FILE: &str = "tsbs_cpu_only_scale100_6h.lp.zst";
 
 fn loaded_db(batches: &[Vec<u8>]) -> (tempfile::TempDir, Db) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let db = Db::open(
-        dir.path(),
-        Options {
-            fsync: FsyncPolicy::Never,
-            rotation_interval: Duration::ZERO,
-            // 2026: the 2016 data is older than hot_max_age.
-            clock: Arc::new(ManualClock::new(1_795_000_000_000_000_000)),
-            ..Options::default()
-        },
-    )
-    .expect("open");
-    for b in batches {
-        db.write_lp(b, Precision::Nanosecond).expect("write");
-    }
+    let (dir, db, _) = strata_benches::loaded_db(batches);
     (dir, db)
 }
 

@@ -51,3 +51,29 @@ pub fn count_points(lp: &[u8]) -> usize {
     assert!(errors.is_empty(), "bench data must parse cleanly");
     points.iter().map(|p| p.fields.len()).sum()
 }
+
+/// Options for benches that load data: fsync `never`, no background rotation, and a clock
+/// in late 2026, so that every shared data set is older than `hot_max_age`.
+pub fn bench_options() -> strata_engine::Options {
+    strata_engine::Options {
+        fsync: strata_engine::FsyncPolicy::Never,
+        rotation_interval: std::time::Duration::ZERO,
+        clock: std::sync::Arc::new(strata_engine::ManualClock::new(1_795_000_000_000_000_000)),
+        ..strata_engine::Options::default()
+    }
+}
+
+/// Opens a database in a fresh temporary directory with [`bench_options`] and writes the
+/// batches; returns the directory (keep it alive), the database and the points written.
+pub fn loaded_db(batches: &[Vec<u8>]) -> (tempfile::TempDir, strata_engine::Db, usize) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = strata_engine::Db::open(dir.path(), bench_options()).expect("open");
+    let mut points = 0;
+    for b in batches {
+        points += db
+            .write_lp(b, strata_engine::model::Precision::Nanosecond)
+            .expect("write")
+            .points;
+    }
+    (dir, db, points)
+}
