@@ -6,4 +6,5 @@ mod crash;
 mod restart;
 mod retention;
 mod rotation;
+mod stress;
 mod writes;
