@@ -18,7 +18,7 @@ pub const PREFIX: &str = "MANIFEST-";
 const MAGIC: &[u8; 8] = b"STRATMAN";
 const VERSION: u32 = 1;
 const SEGMENT_RECORD_LEN: usize = 41;
-const FIXED_LEN: usize = 8 + 4 + 8 + 8 + 8 + 8 + 4;
+const FIXED_LEN: usize = 8 + 4 + 8 + 8 + 8 + 8 + 8 + 4;
 
 /// Which tier a segment belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,6 +91,8 @@ pub struct Manifest {
     pub checkpoint: Option<Checkpoint>,
     /// Live segments, oldest data version first (a later segment wins on equal timestamps).
     pub segments: Vec<SegmentRecord>,
+    /// The id of the last delete whose segment rewrite finished (0: none).
+    pub last_delete: u64,
 }
 
 impl Manifest {
@@ -106,6 +108,7 @@ impl Manifest {
             .map_or((0, i64::MIN), |c| (c.file, c.cutoff));
         b.extend_from_slice(&file.to_le_bytes());
         b.extend_from_slice(&cutoff.to_le_bytes());
+        b.extend_from_slice(&self.last_delete.to_le_bytes());
         b.extend_from_slice(
             &u32::try_from(self.segments.len())
                 .unwrap_or(u32::MAX)
@@ -150,9 +153,9 @@ impl Manifest {
         if u32::from_le_bytes([b[8], b[9], b[10], b[11]]) != VERSION {
             return Err((8, "unsupported manifest version"));
         }
-        let n = u32::from_le_bytes([b[44], b[45], b[46], b[47]]) as usize;
+        let n = u32::from_le_bytes([b[52], b[53], b[54], b[55]]) as usize;
         if body.len() != FIXED_LEN + n * SEGMENT_RECORD_LEN {
-            return Err((44, "segment count does not match the file length"));
+            return Err((52, "segment count does not match the file length"));
         }
         let file = u64_at(28);
         if file == 0 && u64_at(36) as i64 != i64::MIN {
@@ -166,6 +169,7 @@ impl Manifest {
                 cutoff: u64_at(36) as i64,
             }),
             segments: Vec::with_capacity(n),
+            last_delete: u64_at(44),
         };
         for i in 0..n {
             let at = FIXED_LEN + i * SEGMENT_RECORD_LEN;
@@ -306,6 +310,7 @@ mod tests {
                 points: 7,
                 bytes: 1234,
             }],
+            last_delete: 5,
         }
     }
 

@@ -146,6 +146,8 @@ pub enum Failpoint {
     CompactionAfterOutputs,
     /// Compaction: after the manifest is replaced, before readers see the outputs.
     CompactionAfterManifest,
+    /// Delete: after the WAL record and the in-memory delete, before segments are rewritten.
+    DeleteBeforeSegments,
 }
 
 impl Default for Options {

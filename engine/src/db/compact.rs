@@ -13,8 +13,9 @@ use super::rotate::FailStep;
 use crate::compaction::{self, DAY_NANOS, Task};
 use crate::error::Result;
 use crate::manifest::{self, SegmentRecord, Tier};
-use crate::model::TimeRange;
+use crate::model::{ColumnData, ColumnValues, SeriesKey, TimeRange};
 use crate::segment::{Segment, SegmentWriter, WriterOptions, file_path};
+use crate::wal::delete::DeleteSpec;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -60,8 +61,18 @@ impl Inner {
 
     /// Runs `task` (planned from the current manifest).
     pub(super) fn compact(&self, task: Task) -> Result<Option<CompactionReport>> {
-        let started = Instant::now();
         let mut manifest = self.manifest.lock();
+        self.compact_locked(&mut manifest, task, None)
+    }
+
+    /// Runs `task` with the manifest lock held, dropping the values `delete` covers.
+    pub(super) fn compact_locked(
+        &self,
+        manifest: &mut crate::manifest::Manifest,
+        task: Task,
+        delete: Option<&DeleteSpec>,
+    ) -> Result<Option<CompactionReport>> {
+        let started = Instant::now();
         let inputs: Vec<_> = {
             let st = self.state.read();
             task.inputs
@@ -111,6 +122,9 @@ impl Inner {
             let id = next_id;
             let mut w = SegmentWriter::create_with(&self.segment_dir, id, writer_options)?;
             for (key, cols) in &by_series {
+                let deleted = delete.filter(|d| {
+                    SeriesKey::decode(key).is_ok_and(|k| d.matches(k.measurement(), k.tags()))
+                });
                 let mut datas = Vec::with_capacity(cols.len());
                 for (name, c, ty) in cols {
                     let mut sources = Vec::new();
@@ -119,7 +133,11 @@ impl Inner {
                             sources.push(s.seg.read_column(entry, range)?);
                         }
                     }
-                    datas.push((name.as_str(), super::read::merge(sources, *ty)?));
+                    let mut merged = super::read::merge(sources, *ty)?;
+                    if let Some(d) = deleted {
+                        merged = without_range(merged, d.range);
+                    }
+                    datas.push((name.as_str(), merged));
                 }
                 let refs: Vec<(&str, &crate::model::ColumnData)> =
                     datas.iter().map(|(n, d)| (*n, d)).collect();
@@ -146,6 +164,9 @@ impl Inner {
         next.generation += 1;
         next.next_segment_id = next_id;
         next.segments = compaction::apply(&manifest.segments, &task.inputs, outputs.clone());
+        if let Some(d) = delete {
+            next.last_delete = next.last_delete.max(d.id);
+        }
         manifest::store(&self.dir, &next)?;
         *manifest = next;
         self.failpoint(FailStep::CompactionAfterManifest)?;
@@ -190,5 +211,32 @@ impl Inner {
             report.bytes_out
         );
         Ok(Some(report))
+    }
+}
+
+/// `data` without the values whose timestamps are in `range`.
+fn without_range(data: ColumnData, range: TimeRange) -> ColumnData {
+    let keep: Vec<bool> = data
+        .timestamps
+        .iter()
+        .map(|&t| !range.contains(t))
+        .collect();
+    fn pick<T>(v: Vec<T>, keep: &[bool]) -> Vec<T> {
+        v.into_iter()
+            .zip(keep)
+            .filter(|(_, k)| **k)
+            .map(|(x, _)| x)
+            .collect()
+    }
+    let values = match data.values {
+        ColumnValues::Float(v) => ColumnValues::Float(pick(v, &keep)),
+        ColumnValues::Integer(v) => ColumnValues::Integer(pick(v, &keep)),
+        ColumnValues::Unsigned(v) => ColumnValues::Unsigned(pick(v, &keep)),
+        ColumnValues::Boolean(v) => ColumnValues::Boolean(pick(v, &keep)),
+        ColumnValues::String(v) => ColumnValues::String(pick(v, &keep)),
+    };
+    ColumnData {
+        timestamps: pick(data.timestamps, &keep),
+        values,
     }
 }

@@ -12,6 +12,7 @@
 //! reader always sees each value in exactly one place or in two identical ones.
 
 mod compact;
+mod delete;
 mod open;
 mod read;
 mod rotate;
@@ -32,6 +33,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 pub use compact::CompactionReport;
+pub use delete::DeleteReport;
 pub use read::{TierStats, TiersStats};
 pub use rotate::RotationReport;
 
@@ -51,8 +53,11 @@ pub(crate) struct Inner {
     state: RwLock<State>,
     wal: Wal,
     turnstile: Turnstile,
-    /// The current manifest; its lock also makes rotations run one at a time.
+    /// The current manifest; its lock also makes rotations, compactions and deletes run
+    /// one at a time.
     manifest: Mutex<Manifest>,
+    /// The last delete id handed out.
+    next_delete: Mutex<u64>,
 }
 
 impl Inner {
@@ -130,7 +135,15 @@ impl Db {
         let dir = dir.as_ref().to_path_buf();
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         let lock = DirLock::acquire(&dir)?;
-        let inner = Arc::new(open::open_inner(dir, options)?);
+        let (inner, replayed_deletes) = open::open_inner(dir, options)?;
+        let inner = Arc::new(inner);
+        // Deletes found in the WAL whose segment rewrite had not finished: finish it.
+        for spec in replayed_deletes {
+            let mut m = inner.manifest.lock();
+            if spec.id > m.last_delete {
+                inner.rewrite_segments(&mut m, &spec)?;
+            }
+        }
         let rotator = rotate::start_rotator(&inner)?;
         Ok(Db {
             inner,

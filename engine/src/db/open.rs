@@ -9,6 +9,7 @@ use crate::model::SeriesKey;
 use crate::options::Options;
 use crate::segment::{self, Segment};
 use crate::wal::batch::decode_batch;
+use crate::wal::delete::DeleteSpec;
 use crate::wal::frame::RecordKind;
 use crate::wal::{self, Wal};
 use parking_lot::{Mutex, RwLock};
@@ -17,7 +18,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-pub(super) fn open_inner(dir: PathBuf, options: Options) -> Result<Inner> {
+pub(super) fn open_inner(dir: PathBuf, options: Options) -> Result<(Inner, Vec<DeleteSpec>)> {
     let segment_dir = dir.join(segment::SEGMENT_DIR);
     let wal_dir = dir.join(wal::WAL_DIR);
     for d in [&segment_dir, &wal_dir] {
@@ -34,11 +35,26 @@ pub(super) fn open_inner(dir: PathBuf, options: Options) -> Result<Inner> {
     let mut hot = HotTier::default();
     let mut file_max: BTreeMap<u64, i64> = BTreeMap::new();
     let checkpoint = manifest.checkpoint;
+    let mut deletes: Vec<DeleteSpec> = Vec::new();
     let stats = wal::replay(&wal_dir, 0, |kind, payload, seq, file, offset| match kind {
         RecordKind::Write => {
             let max = replay_write(&mut index, &mut hot, payload, seq, checkpoint, file, offset)?;
             let m = file_max.entry(seq).or_insert(i64::MIN);
             *m = (*m).max(max);
+            Ok(())
+        }
+        RecordKind::Delete => {
+            let spec = DeleteSpec::decode(payload).map_err(|(at, what)| Error::Corrupt {
+                file: file.to_path_buf(),
+                offset: offset + 9 + at as u64,
+                what: format!("WAL delete: {what}"),
+            })?;
+            let (cols, _) = super::delete::covered_columns(&mut index, &spec);
+            hot.delete(&cols, spec.range).map_err(|e| {
+                Error::Internal(format!("hot chunk does not decode during replay: {e}"))
+            })?;
+            file_max.entry(seq).or_insert(i64::MIN);
+            deletes.push(spec);
             Ok(())
         }
     })?;
@@ -65,20 +81,30 @@ pub(super) fn open_inner(dir: PathBuf, options: Options) -> Result<Inner> {
         options.wal_segment_bytes,
         file_max,
     )?;
-    Ok(Inner {
-        dir,
-        segment_dir,
-        options,
-        index: RwLock::new(index),
-        state: RwLock::new(State {
-            hot,
-            rotating: Vec::new(),
-            segments,
-        }),
-        wal,
-        turnstile: Turnstile::default(),
-        manifest: Mutex::new(manifest),
-    })
+    let next_delete = deletes
+        .iter()
+        .map(|d| d.id)
+        .max()
+        .unwrap_or(0)
+        .max(manifest.last_delete);
+    Ok((
+        Inner {
+            dir,
+            segment_dir,
+            options,
+            index: RwLock::new(index),
+            state: RwLock::new(State {
+                hot,
+                rotating: Vec::new(),
+                segments,
+            }),
+            wal,
+            turnstile: Turnstile::default(),
+            manifest: Mutex::new(manifest),
+            next_delete: Mutex::new(next_delete),
+        },
+        deletes,
+    ))
 }
 
 /// Registers a segment's series and columns in the index.
@@ -226,6 +252,7 @@ fn replay_write(
                     }
                 };
                 ids.insert(line.series, s);
+                index.set_hidden(s, false);
                 s
             }
         };

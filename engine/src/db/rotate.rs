@@ -217,23 +217,15 @@ impl Inner {
     #[cfg(feature = "failpoints")]
     pub(super) fn failpoint(&self, step: FailStep) -> Result<()> {
         use crate::options::Failpoint as F;
-        let hit = matches!(
-            (self.options.failpoint, step),
-            (Some(F::AfterSegmentWritten), FailStep::AfterSegmentWritten)
-                | (
-                    Some(F::AfterManifestReplaced),
-                    FailStep::AfterManifestReplaced
-                )
-                | (Some(F::BeforeWalCheckpoint), FailStep::BeforeWalCheckpoint)
-                | (
-                    Some(F::CompactionAfterOutputs),
-                    FailStep::CompactionAfterOutputs
-                )
-                | (
-                    Some(F::CompactionAfterManifest),
-                    FailStep::CompactionAfterManifest
-                )
-        );
+        let hit = match self.options.failpoint {
+            Some(F::AfterSegmentWritten) => step == FailStep::AfterSegmentWritten,
+            Some(F::AfterManifestReplaced) => step == FailStep::AfterManifestReplaced,
+            Some(F::BeforeWalCheckpoint) => step == FailStep::BeforeWalCheckpoint,
+            Some(F::CompactionAfterOutputs) => step == FailStep::CompactionAfterOutputs,
+            Some(F::CompactionAfterManifest) => step == FailStep::CompactionAfterManifest,
+            Some(F::DeleteBeforeSegments) => step == FailStep::DeleteBeforeSegments,
+            None => false,
+        };
         if hit {
             return Err(Error::Internal(format!("failpoint {step:?} hit")));
         }
@@ -253,6 +245,7 @@ pub(super) enum FailStep {
     BeforeWalCheckpoint,
     CompactionAfterOutputs,
     CompactionAfterManifest,
+    DeleteBeforeSegments,
 }
 
 /// How often the rotation thread looks at hot-tier memory.

@@ -180,6 +180,9 @@ impl Inner {
                     Err(e) => return b.reject(line_no, 1, RejectReason::FieldType(e)),
                 }
             }
+            if ix.is_hidden(sid) {
+                missing = true; // take the write lock below, which also shows the series again
+            }
             if !b.series_slot.contains_key(&sid) {
                 let key = ix.series_key_bytes(sid).unwrap_or_default();
                 let slot = b.enc.add_series(key);
@@ -201,6 +204,7 @@ impl Inner {
                     Err(e) => return b.reject(line_no, 1, RejectReason::FieldType(e)),
                 }
             }
+            ix.set_hidden(sid, false);
         }
         b.enc.begin_line(b.series_slot[&sid], ts);
         for ((name, v), &c) in fields.iter().zip(&b.columns) {

@@ -164,6 +164,37 @@ impl<T: HotValue> TypedColumn<T> {
         Ok(Some(old))
     }
 
+    /// Removes every value with a timestamp in `range`; returns how many were removed.
+    pub(crate) fn delete_range(&mut self, range: TimeRange) -> Result<u64, CodecError> {
+        if self.written == 0 || !range.overlaps(self.min_ts, self.max_ts) {
+            return Ok(0);
+        }
+        let (ts, vals) = self.read(TimeRange::ALL)?;
+        let mut kept = Self::new();
+        let mut removed = 0;
+        for (t, v) in ts.into_iter().zip(vals) {
+            if range.contains(t) {
+                removed += 1;
+            } else {
+                kept.push(t, v);
+            }
+        }
+        *self = kept;
+        Ok(removed)
+    }
+
+    /// A copy without the values in `range`.
+    pub(crate) fn without_range(&self, range: TimeRange) -> Result<Self, CodecError> {
+        let (ts, vals) = self.read(TimeRange::ALL)?;
+        let mut out = Self::new();
+        for (t, v) in ts.into_iter().zip(vals) {
+            if !range.contains(t) {
+                out.push(t, v);
+            }
+        }
+        Ok(out)
+    }
+
     /// Recomputes `min_ts`, `max_ts` and `written` from the chunks and the head.
     fn recompute_bounds(&mut self) {
         self.min_ts = i64::MAX;

@@ -154,6 +154,54 @@ impl HotTier {
         Ok(old)
     }
 
+    /// Removes the values of `columns` in `range`; returns how many were removed.
+    pub fn delete(&mut self, columns: &[ColumnId], range: TimeRange) -> Result<u64, CodecError> {
+        let mut removed = 0;
+        for c in columns {
+            if let Some(Some(col)) = self.columns.get_mut(c.0 as usize) {
+                removed += each!(col, col => col.delete_range(range)?);
+            }
+        }
+        Ok(removed)
+    }
+
+    /// A copy of this tier without the values of `columns` in `range` (for tiers shared
+    /// with readers, which are never changed in place).
+    pub fn without(&self, columns: &[ColumnId], range: TimeRange) -> Result<HotTier, CodecError> {
+        let mut out = HotTier {
+            columns: Vec::with_capacity(self.columns.len()),
+        };
+        for (i, c) in self.columns.iter().enumerate() {
+            let copy = match c {
+                None => None,
+                Some(col) if columns.contains(&ColumnId(i as u32)) => Some(match col {
+                    HotColumn::Float(c) => HotColumn::Float(c.without_range(range)?),
+                    HotColumn::Integer(c) => HotColumn::Integer(c.without_range(range)?),
+                    HotColumn::Unsigned(c) => HotColumn::Unsigned(c.without_range(range)?),
+                    HotColumn::Boolean(c) => HotColumn::Boolean(c.without_range(range)?),
+                    HotColumn::String(c) => HotColumn::String(c.without_range(range)?),
+                }),
+                Some(col) => Some(match col {
+                    HotColumn::Float(c) => HotColumn::Float(c.without_range(TimeRange::new(0, 0))?),
+                    HotColumn::Integer(c) => {
+                        HotColumn::Integer(c.without_range(TimeRange::new(0, 0))?)
+                    }
+                    HotColumn::Unsigned(c) => {
+                        HotColumn::Unsigned(c.without_range(TimeRange::new(0, 0))?)
+                    }
+                    HotColumn::Boolean(c) => {
+                        HotColumn::Boolean(c.without_range(TimeRange::new(0, 0))?)
+                    }
+                    HotColumn::String(c) => {
+                        HotColumn::String(c.without_range(TimeRange::new(0, 0))?)
+                    }
+                }),
+            };
+            out.columns.push(copy);
+        }
+        Ok(out)
+    }
+
     /// The columns holding data.
     pub fn column_ids(&self) -> impl Iterator<Item = ColumnId> + '_ {
         self.columns

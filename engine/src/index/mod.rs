@@ -37,6 +37,8 @@ const NO_COLUMN: u32 = u32::MAX;
 struct SeriesEntry {
     key: Arc<[u8]>,
     measurement: u32,
+    /// Hidden by `DROP MEASUREMENT` until written again.
+    hidden: bool,
     /// Column id per field id of the measurement; `NO_COLUMN` where the series has none.
     columns: Vec<u32>,
 }
@@ -96,6 +98,7 @@ impl Index {
         self.series.push(SeriesEntry {
             key: shared,
             measurement: m,
+            hidden: false,
             columns: Vec::new(),
         });
         id
@@ -183,9 +186,44 @@ impl Index {
         self.series.get(id.0 as usize).map(|s| &*s.key)
     }
 
-    /// Measurement names, sorted.
+    /// Measurement names with at least one visible series, sorted.
     pub fn measurements(&self) -> impl Iterator<Item = &str> {
-        self.measurement_ids.keys().map(String::as_str)
+        self.measurement_ids
+            .iter()
+            .filter(|(_, m)| {
+                self.measurements[**m as usize]
+                    .series()
+                    .iter()
+                    .any(|s| !self.series[s.0 as usize].hidden)
+            })
+            .map(|(n, _)| n.as_str())
+    }
+
+    /// Whether series `id` is hidden (its measurement was dropped, it was not written since).
+    pub fn is_hidden(&self, id: SeriesId) -> bool {
+        self.series.get(id.0 as usize).is_some_and(|s| s.hidden)
+    }
+
+    /// Shows or hides series `id` in listings.
+    pub fn set_hidden(&mut self, id: SeriesId, hidden: bool) {
+        if let Some(s) = self.series.get_mut(id.0 as usize) {
+            s.hidden = hidden;
+        }
+    }
+
+    /// Series of `measurement` (hidden ones included) whose tags include every pair in
+    /// `tags`.
+    pub fn matching_series(&self, measurement: &str, tags: &[(String, String)]) -> Vec<SeriesId> {
+        self.measurement(measurement).map_or_else(Vec::new, |m| {
+            m.series()
+                .iter()
+                .copied()
+                .filter(|&s| {
+                    self.series_key(s)
+                        .is_some_and(|k| tags.iter().all(|(tk, tv)| k.tag(tk) == Some(tv.as_str())))
+                })
+                .collect()
+        })
     }
 
     fn measurement(&self, name: &str) -> Option<&Measurement> {
@@ -194,9 +232,15 @@ impl Index {
             .map(|&m| &self.measurements[m as usize])
     }
 
-    /// Series ids of `measurement`, sorted (empty if it does not exist).
-    pub fn series_of(&self, measurement: &str) -> &[SeriesId] {
-        self.measurement(measurement).map_or(&[], |m| m.series())
+    /// Visible series ids of `measurement`, sorted (empty if it does not exist).
+    pub fn series_of(&self, measurement: &str) -> Vec<SeriesId> {
+        self.measurement(measurement).map_or_else(Vec::new, |m| {
+            m.series()
+                .iter()
+                .copied()
+                .filter(|s| !self.series[s.0 as usize].hidden)
+                .collect()
+        })
     }
 
     /// Series ids of `measurement` with tag `key` = `value`, sorted.
@@ -205,20 +249,33 @@ impl Index {
             .map_or(&[], |m| m.postings(key, value))
     }
 
-    /// Tag keys of `measurement`, sorted.
+    fn visible(&self, measurement: &str) -> bool {
+        !self.series_of(measurement).is_empty()
+    }
+
+    /// Tag keys of `measurement`, sorted (none once it is dropped).
     pub fn tag_keys(&self, measurement: &str) -> Vec<String> {
+        if !self.visible(measurement) {
+            return Vec::new();
+        }
         self.measurement(measurement)
             .map_or_else(Vec::new, |m| m.tag_keys().map(str::to_owned).collect())
     }
 
-    /// Values of tag `key` in `measurement`, sorted.
+    /// Values of tag `key` in `measurement`, sorted (none once it is dropped).
     pub fn tag_values(&self, measurement: &str, key: &str) -> Vec<String> {
+        if !self.visible(measurement) {
+            return Vec::new();
+        }
         self.measurement(measurement)
             .map_or_else(Vec::new, |m| m.tag_values(key).map(str::to_owned).collect())
     }
 
-    /// Fields of `measurement` with their types, sorted by name.
+    /// Fields of `measurement` with their types, sorted by name (none once it is dropped).
     pub fn fields(&self, measurement: &str) -> Vec<(String, FieldType)> {
+        if !self.visible(measurement) {
+            return Vec::new();
+        }
         let mut f = self
             .measurement(measurement)
             .map_or_else(Vec::new, |m| m.fields().to_vec());

@@ -26,6 +26,8 @@ pub const MAX_RECORD_LEN: usize = 256 << 20;
 pub enum RecordKind {
     /// A batch of points (see `wal::batch`).
     Write = 1,
+    /// A delete (see `wal::delete`).
+    Delete = 2,
 }
 
 impl RecordKind {
@@ -33,6 +35,7 @@ impl RecordKind {
     pub fn from_u8(b: u8) -> Option<RecordKind> {
         match b {
             1 => Some(RecordKind::Write),
+            2 => Some(RecordKind::Delete),
             _ => None,
         }
     }

@@ -11,6 +11,7 @@
 //!   the newest file. Each open starts a new file.
 
 pub mod batch;
+pub mod delete;
 pub mod frame;
 mod replay;
 mod writer;

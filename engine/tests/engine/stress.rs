@@ -99,8 +99,8 @@ fn writers_readers_rotation_compaction_and_retention_at_once() {
     let t = db.tier_stats();
     let check = |db: &Db| {
         let cutoff = clock_now(&clock) - 3 * 3600 * SEC;
-        for w in 0..WRITERS {
-            let n = written[w].load(Ordering::Acquire);
+        for (w, n) in written.iter().enumerate() {
+            let n = n.load(Ordering::Acquire);
             let first = ((cutoff - T0 + SEC - 1) / SEC).clamp(0, n);
             let c = read(db, &key(w), "v");
             let want: Vec<i64> = (first..n).collect();
