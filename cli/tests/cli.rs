@@ -330,3 +330,56 @@ fn settings_come_from_strata_toml_and_flags_with_clear_errors() {
     assert_eq!(out.status.code(), Some(2));
     assert!(err.contains("strata.toml: hot.max_age"), "{err}");
 }
+
+#[test]
+fn compact_to_cold_shrinks_the_directory_and_keeps_every_point() {
+    let file = shared("tsbs_cpu_only_scale100_6h.lp.zst");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("data");
+    let out = strata(&[
+        "import",
+        "--data-dir",
+        d.to_str().unwrap(),
+        file.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let before = strata(&["export", "--data-dir", d.to_str().unwrap()]).stdout;
+    let out = strata(&["compact", "--data-dir", d.to_str().unwrap(), "--to-cold"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("compacted 1 files"), "{stderr}");
+    assert!(stderr.contains("into 1 cold files"), "{stderr}");
+    assert!(stderr.contains("bytes/point"), "{stderr}");
+    let v = inspect_json(&d);
+    assert_eq!(v["tiers"]["cold"]["points"], 2_160_000, "{v}");
+    assert_eq!(v["tiers"]["warm"]["files"], 0);
+    assert!(
+        v["tiers"]["cold"]["bytes_per_point"].as_f64().unwrap() < 0.5,
+        "{v}"
+    );
+    let after = strata(&["export", "--data-dir", d.to_str().unwrap()]).stdout;
+    // Field order within a line may differ; the points may not.
+    let (before, after) = (point_set(&before), point_set(&after));
+    assert_eq!(before.len(), 2_160_000);
+    assert!(before == after, "compaction changed points");
+    let ok = strata(&["verify", "--data-dir", d.to_str().unwrap()]);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stdout)
+    );
+    // A held directory is refused with the holder's pid.
+    let db = strata_engine::Db::open(&d, strata_engine::Options::default()).unwrap();
+    let out = strata(&["compact", "--data-dir", d.to_str().unwrap(), "--to-cold"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr.contains(&format!("locked by process {}", std::process::id())),
+        "{stderr}"
+    );
+    db.close().unwrap();
+}

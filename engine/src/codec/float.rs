@@ -28,6 +28,8 @@ pub const TAG_CONST: u8 = 0x21;
 pub const TAG_XOR: u8 = 0x22;
 /// Scheme tag: decimals scaled to integers, with exceptions.
 pub const TAG_ALP: u8 = 0x23;
+/// Scheme tag: the values' bits as little-endian `u64`s (noise that nothing compresses).
+pub const TAG_RAW: u8 = 0x24;
 
 /// Leading-zero counts representable in the XOR stream's 3-bit field.
 const LEAD: [u32; 8] = [0, 8, 12, 16, 18, 20, 22, 24];
@@ -80,6 +82,16 @@ pub fn encode_floats(src: &[f64], dst: &mut Vec<u8>) {
     if encode_alp(src, dst.len() - start, &mut alp) {
         dst.truncate(start);
         dst.extend_from_slice(&alp);
+    }
+    // Noise: never pay more than the raw bits.
+    let raw_len = 1 + super::bits::varint_len(src.len() as u64) + 8 * src.len();
+    if dst.len() - start > raw_len {
+        dst.truncate(start);
+        dst.push(TAG_RAW);
+        put_varint(dst, src.len() as u64);
+        for v in src {
+            dst.extend_from_slice(&v.to_bits().to_le_bytes());
+        }
     }
 }
 
@@ -288,7 +300,7 @@ fn alp_block(src: &[f64], e: usize, ints: &mut Vec<i64>, out: &mut Vec<u8>) {
 pub fn decode_floats(src: &[u8], dst: &mut Vec<f64>) -> Result<usize, CodecError> {
     all_or_nothing(dst, |dst| {
         let mut r = ByteReader::new(src);
-        let (tag, n) = r.header(&[TAG_CONST, TAG_XOR, TAG_ALP])?;
+        let (tag, n) = r.header(&[TAG_CONST, TAG_XOR, TAG_ALP, TAG_RAW])?;
         if n == 0 {
             return Ok(r.pos());
         }
@@ -299,6 +311,18 @@ pub fn decode_floats(src: &[u8], dst: &mut Vec<f64>) -> Result<usize, CodecError
                 Ok(r.pos())
             }
             TAG_XOR => decode_xor(r, n, dst),
+            TAG_RAW => {
+                let bytes = r.bytes(
+                    n.checked_mul(8)
+                        .ok_or_else(|| r.err("value count overflows"))?,
+                )?;
+                dst.extend(bytes.chunks_exact(8).map(|c| {
+                    let mut a = [0u8; 8];
+                    a.copy_from_slice(c);
+                    f64::from_bits(u64::from_le_bytes(a))
+                }));
+                Ok(r.pos())
+            }
             _ => decode_alp(r, n, dst),
         }
     })
@@ -457,4 +481,31 @@ fn decode_alp(mut r: ByteReader<'_>, n: usize, dst: &mut Vec<f64>) -> Result<usi
         next = i + 1;
     }
     Ok(r.pos())
+}
+
+#[cfg(test)]
+mod raw_tests {
+    use super::*;
+
+    #[test]
+    fn noise_never_costs_more_than_raw_bits() {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let v: Vec<f64> = (0..4096)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                f64::from_bits(x)
+            })
+            .collect();
+        let mut buf = Vec::new();
+        encode_floats(&v, &mut buf);
+        assert!(buf.len() <= 1 + 2 + 8 * v.len(), "{} bytes", buf.len());
+        let mut out = Vec::new();
+        assert_eq!(decode_floats(&buf, &mut out).unwrap(), buf.len());
+        assert!(out.iter().zip(&v).all(|(a, b)| a.to_bits() == b.to_bits()));
+        for cut in [0, 1, 2, 10, buf.len() - 1] {
+            assert!(decode_floats(&buf[..cut], &mut Vec::new()).is_err());
+        }
+    }
 }
