@@ -4,6 +4,7 @@ mod common;
 mod compaction;
 mod crash;
 mod deletes;
+mod faults;
 mod restart;
 mod retention;
 mod rotation;
