@@ -36,11 +36,13 @@ fn main() {
             i % 7
         ));
         if batch.len() > 1 << 20 {
-            db.write_lp(batch.as_bytes(), Precision::Nanosecond).expect("write");
+            db.write_lp(batch.as_bytes(), Precision::Nanosecond)
+                .expect("write");
             batch.clear();
         }
     }
-    db.write_lp(batch.as_bytes(), Precision::Nanosecond).expect("write");
+    db.write_lp(batch.as_bytes(), Precision::Nanosecond)
+        .expect("write");
     let write_s = started.elapsed().as_secs_f64();
     let stats = db.stats();
     let rss = rss_mib() - rss0;
@@ -51,7 +53,10 @@ fn main() {
     );
     let started = Instant::now();
     db.close().expect("close");
-    println!("close (rotation into a warm segment): {:.2} s", started.elapsed().as_secs_f64());
+    println!(
+        "close (rotation into a warm segment): {:.2} s",
+        started.elapsed().as_secs_f64()
+    );
     let rss1 = rss_mib();
     let started = Instant::now();
     let db = strata_engine::Db::open(dir.path(), options).expect("reopen");

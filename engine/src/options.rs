@@ -131,9 +131,8 @@ pub struct Options {
     pub failpoint: Option<Failpoint>,
 }
 
-/// A rotation step at which a test can make rotation stop with an error, as a crash
-/// there would.
-#[cfg(feature = "failpoints")]
+/// A step of rotation, compaction or a delete at which a test (with the `failpoints`
+/// feature) can make the operation stop with an error, as a crash there would.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Failpoint {
     /// After the segment file is written, before the manifest names it.

@@ -216,17 +216,7 @@ impl Inner {
 
     #[cfg(feature = "failpoints")]
     pub(super) fn failpoint(&self, step: FailStep) -> Result<()> {
-        use crate::options::Failpoint as F;
-        let hit = match self.options.failpoint {
-            Some(F::AfterSegmentWritten) => step == FailStep::AfterSegmentWritten,
-            Some(F::AfterManifestReplaced) => step == FailStep::AfterManifestReplaced,
-            Some(F::BeforeWalCheckpoint) => step == FailStep::BeforeWalCheckpoint,
-            Some(F::CompactionAfterOutputs) => step == FailStep::CompactionAfterOutputs,
-            Some(F::CompactionAfterManifest) => step == FailStep::CompactionAfterManifest,
-            Some(F::DeleteBeforeSegments) => step == FailStep::DeleteBeforeSegments,
-            None => false,
-        };
-        if hit {
+        if self.options.failpoint == Some(step) {
             return Err(Error::Internal(format!("failpoint {step:?} hit")));
         }
         Ok(())
@@ -238,15 +228,8 @@ impl Inner {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum FailStep {
-    AfterSegmentWritten,
-    AfterManifestReplaced,
-    BeforeWalCheckpoint,
-    CompactionAfterOutputs,
-    CompactionAfterManifest,
-    DeleteBeforeSegments,
-}
+/// The steps failpoints name.
+pub(super) use crate::options::Failpoint as FailStep;
 
 /// How often the rotation thread looks at hot-tier memory.
 const PRESSURE_CHECK: Duration = Duration::from_secs(1);

@@ -169,6 +169,19 @@ impl<T: HotValue> TypedColumn<T> {
         if self.written == 0 || !range.overlaps(self.min_ts, self.max_ts) {
             return Ok(0);
         }
+        let (kept, removed) = self.split_out(range)?;
+        *self = kept;
+        Ok(removed)
+    }
+
+    /// A copy without the values in `range`.
+    pub(crate) fn without_range(&self, range: TimeRange) -> Result<Self, CodecError> {
+        Ok(self.split_out(range)?.0)
+    }
+
+    /// The column rebuilt from its merged contents without `range`, and how many values
+    /// that left out.
+    fn split_out(&self, range: TimeRange) -> Result<(Self, u64), CodecError> {
         let (ts, vals) = self.read(TimeRange::ALL)?;
         let mut kept = Self::new();
         let mut removed = 0;
@@ -179,20 +192,7 @@ impl<T: HotValue> TypedColumn<T> {
                 kept.push(t, v);
             }
         }
-        *self = kept;
-        Ok(removed)
-    }
-
-    /// A copy without the values in `range`.
-    pub(crate) fn without_range(&self, range: TimeRange) -> Result<Self, CodecError> {
-        let (ts, vals) = self.read(TimeRange::ALL)?;
-        let mut out = Self::new();
-        for (t, v) in ts.into_iter().zip(vals) {
-            if !range.contains(t) {
-                out.push(t, v);
-            }
-        }
-        Ok(out)
+        Ok((kept, removed))
     }
 
     /// Recomputes `min_ts`, `max_ts` and `written` from the chunks and the head.
