@@ -517,3 +517,14 @@ fn lastpoint_shape() {
     assert_eq!(s.order, Some(Order::Desc));
     assert_eq!(s.limit, Some(1));
 }
+
+#[test]
+fn reference_examples_parse() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/QUERY.md");
+    let doc = std::fs::read_to_string(&path).unwrap();
+    let start = doc.find("```sql\n").expect("an sql block") + "```sql\n".len();
+    let block = &doc[start..start + doc[start..].find("```").unwrap()];
+    let statements = parse(block).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(statements.len(), 16);
+    round_trip(block);
+}
