@@ -1,11 +1,11 @@
 //! Expressions by precedence climbing: `OR` < `AND` < comparisons < `+ -` < `* /`, all
 //! left-associative. Nesting is bounded so that no input can exhaust the stack.
 
-use nom::Err;
 use nom::branch::alt;
 use nom::combinator::value;
+use nom::{Err, Parser};
 
-use super::combinators::{PResult, expect, fail, failure, kw, sym, ws};
+use super::combinators::{PErr, PResult, expect, fail, failure, kw, sym, ws};
 use super::literal::{Num, bare_ident, ident, number, regex_lit, string_lit};
 use crate::ast::{BinaryOp, Cast, Duration, Expr};
 
@@ -68,8 +68,6 @@ fn binary_op(i: &str) -> PResult<'_, BinaryOp> {
     .parse_complete(i)
 }
 
-use nom::Parser;
-
 fn num_expr(n: Num) -> Expr {
     match n {
         Num::Int(v) => Expr::Integer(v),
@@ -78,9 +76,9 @@ fn num_expr(n: Num) -> Expr {
     }
 }
 
-fn too_deep(i: &str, depth: usize) -> Result<(), Err<super::combinators::PErr<'_>>> {
+fn too_deep(i: &str, depth: usize) -> Result<(), Err<PErr<'_>>> {
     if depth >= MAX_NESTING {
-        return Err(Err::Failure(super::combinators::PErr {
+        return Err(Err::Failure(PErr {
             input: i,
             expected: "at most 64 nested parentheses or calls",
         }));
