@@ -235,3 +235,22 @@ fn nesting_is_limited() {
     );
     parse(&mixed).unwrap();
 }
+
+#[test]
+fn large_inputs_parse_in_one_pass() {
+    let statement = "SELECT max(usage_user), mean(usage_system) FROM cpu WHERE (hostname = 'host_6' \
+                     OR hostname = 'host_67') AND time >= '2016-01-01T07:13:10Z' GROUP BY time(1m);\n";
+    let text = statement.repeat(10_000);
+    let started = std::time::Instant::now();
+    assert_eq!(parse(&text).unwrap().len(), 10_000);
+    let wide = format!("SELECT {}x FROM m", "max(x), ".repeat(50_000));
+    assert!(parse(&wide).is_ok());
+    let comments = format!("{}SELECT x FROM m", "/* c */ -- d\n".repeat(50_000));
+    assert!(parse(&comments).is_ok());
+    let junk = format!(
+        "SELECT x FROM m WHERE {}",
+        "(".repeat(63) + "'" + &"unterminated ".repeat(50_000)
+    );
+    assert_eq!(err(&junk).expected, "' closing the string");
+    eprintln!("large inputs parsed in {:?}", started.elapsed());
+}
