@@ -122,8 +122,7 @@ pub fn aggregate_float_column(
 ) -> Result<(FloatAgg, ScanStats)> {
     let mut agg = FloatAgg::default();
     let mut how = ScanStats::default();
-    let first = column.first_block as usize;
-    for i in first..first + column.n_blocks as usize {
+    for i in seg.blocks_in(column, range) {
         let m = seg.block_meta(i);
         if !range.overlaps(m.min_ts, m.max_ts) {
             continue;

@@ -354,8 +354,7 @@ impl Segment {
     /// The points of `column` within `range`, copied out.
     pub fn read_column(&self, column: &ColumnEntry, range: TimeRange) -> Result<ColumnData> {
         let mut out = ColumnData::empty(column.field_type);
-        let first = column.first_block as usize;
-        for i in first..first + column.n_blocks as usize {
+        for i in self.blocks_in(column, range) {
             let m = self.block_meta(i);
             if !range.overlaps(m.min_ts, m.max_ts) {
                 continue;
@@ -381,6 +380,36 @@ impl Segment {
             }
         }
         Ok(out)
+    }
+
+    /// The blocks of `column` that may overlap `range`: a column's blocks are time-ordered
+    /// and disjoint, so two binary searches over the index find them.
+    pub fn blocks_in(&self, column: &ColumnEntry, range: TimeRange) -> std::ops::Range<usize> {
+        let first = column.first_block as usize;
+        let end = first + column.n_blocks as usize;
+        // First block whose max_ts >= range.start.
+        let (mut lo, mut hi) = (first, end);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if self.block_meta(mid).max_ts < range.start {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        let start = lo;
+        // First block wholly at or after range.end.
+        let (mut lo, mut hi) = (start, end);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            let m = self.block_meta(mid);
+            if range.overlaps(m.min_ts, m.max_ts) || m.max_ts < range.start {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        start..lo
     }
 
     /// Checks every byte: each block's checksum (the others were checked by `open`) and

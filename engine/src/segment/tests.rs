@@ -260,3 +260,52 @@ fn cold_segments_round_trip_every_type_compressed_and_catch_every_flip() {
         );
     }
 }
+
+#[test]
+fn blocks_in_finds_exactly_the_overlapping_blocks() {
+    let dir = tempfile::tempdir().unwrap();
+    let info = write(dir.path(), 9, &[b"\x01a"]);
+    assert!(info.blocks > 3);
+    let seg = Segment::open(&file_path(dir.path(), 9), 9).unwrap();
+    let col = &seg.series()[0].columns[0];
+    let first = col.first_block as usize;
+    let all = first..first + col.n_blocks as usize;
+    let (lo, hi) = seg.time_range();
+    let mut probes = vec![i64::MIN, lo - 1, lo, lo + 1, hi - 1, hi, hi + 1, i64::MAX];
+    for i in all.clone() {
+        let m = seg.block_meta(i);
+        probes.extend([
+            m.min_ts - 1,
+            m.min_ts,
+            m.min_ts + 1,
+            m.max_ts - 1,
+            m.max_ts,
+            m.max_ts + 1,
+        ]);
+    }
+    for &a in &probes {
+        for &b in &probes {
+            let range = TimeRange::new(a, b);
+            let want: Vec<usize> = all
+                .clone()
+                .filter(|&i| {
+                    let m = seg.block_meta(i);
+                    range.overlaps(m.min_ts, m.max_ts)
+                })
+                .collect();
+            let got: Vec<usize> = seg
+                .blocks_in(col, range)
+                .filter(|&i| {
+                    let m = seg.block_meta(i);
+                    range.overlaps(m.min_ts, m.max_ts)
+                })
+                .collect();
+            assert_eq!(got, want, "range {a}..{b}");
+            // The search never returns far more than needed.
+            assert!(
+                seg.blocks_in(col, range).len() <= want.len() + 1,
+                "range {a}..{b}"
+            );
+        }
+    }
+}
