@@ -16,6 +16,7 @@
 //! [wal]
 //! fsync = "always"             # always | interval[:1s] | never
 //! segment_bytes = "64MiB"      # size at which the WAL starts a new file
+//! recovery = "strict"          # strict | skip: WAL damage that is not a torn tail
 //! ```
 
 use serde::Deserialize;
@@ -51,6 +52,10 @@ pub struct EngineArgs {
     /// Warm data older than this moves to cold, e.g. 24h [default: 24h].
     #[arg(long, value_parser = parse_duration)]
     pub warm_max_age: Option<Duration>,
+    /// WAL damage that is not a torn tail: strict (refuse to open) or skip (log it, skip
+    /// the damaged records, open) [default: strict].
+    #[arg(long, value_parser = parse_recovery)]
+    pub wal_recovery: Option<strata_engine::wal::Recovery>,
     /// zstd level of cold blocks, 1..=22 [default: 12].
     #[arg(long, value_parser = clap::value_parser!(i32).range(1..=22))]
     pub cold_zstd_level: Option<i32>,
@@ -94,6 +99,7 @@ struct HotSection {
 #[serde(deny_unknown_fields)]
 struct WalSection {
     fsync: Option<String>,
+    recovery: Option<String>,
     segment_bytes: Option<toml::Value>,
 }
 
@@ -101,6 +107,15 @@ struct WalSection {
 pub fn parse_fsync(s: &str) -> Result<FsyncPolicy, String> {
     FsyncPolicy::parse(s)
         .ok_or_else(|| format!("unknown fsync policy {s:?}: use always, interval[:1s] or never"))
+}
+
+/// Parses `strict` or `skip`.
+pub fn parse_recovery(s: &str) -> Result<strata_engine::wal::Recovery, String> {
+    match s {
+        "strict" => Ok(strata_engine::wal::Recovery::Strict),
+        "skip" => Ok(strata_engine::wal::Recovery::SkipDamaged),
+        _ => Err(format!("unknown WAL recovery {s:?}: use strict or skip")),
+    }
 }
 
 /// A retention setting: a duration, or forever.
@@ -189,6 +204,9 @@ impl EngineArgs {
         if let Some(d) = self.warm_max_age {
             o.warm_max_age = d;
         }
+        if let Some(r) = self.wal_recovery {
+            o.wal_recovery = r;
+        }
         if let Some(l) = self.cold_zstd_level {
             o.cold_zstd_level = l;
         }
@@ -228,6 +246,9 @@ fn apply_file(o: &mut Options, path: &Path) -> Result<(), String> {
         }
         o.cold_zstd_level = l;
     }
+    if let Some(s) = &f.wal.recovery {
+        o.wal_recovery = parse_recovery(s).map_err(|e| at(format!("wal.recovery: {e}")))?;
+    }
     if let Some(v) = &f.wal.segment_bytes {
         o.wal_segment_bytes = toml_bytes(v, "wal.segment_bytes").map_err(at)?;
     }
@@ -248,6 +269,7 @@ mod tests {
             rotation_interval: None,
             retention: None,
             warm_max_age: None,
+            wal_recovery: None,
             cold_zstd_level: None,
         }
     }

@@ -383,3 +383,69 @@ fn compact_to_cold_shrinks_the_directory_and_keeps_every_point() {
     );
     db.close().unwrap();
 }
+
+#[test]
+fn wal_damage_refuses_the_open_unless_recovery_skips_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("data");
+    let f = dir.path().join("in.lp");
+    // Three imports with a huge hot.max_age: everything stays in the WAL, one file each.
+    for i in 0..3 {
+        std::fs::write(
+            &f,
+            format!("m,host=h{i} v={i}i {}\n", 1_700_000_000_000_000_000i64 + i),
+        )
+        .unwrap();
+        let out = strata(&[
+            "import",
+            "--data-dir",
+            d.to_str().unwrap(),
+            "--hot-max-age",
+            "100000d",
+            f.to_str().unwrap(),
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let mut wals: Vec<_> = std::fs::read_dir(d.join("wal"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    wals.sort();
+    let first = wals
+        .iter()
+        .find(|p| std::fs::metadata(p).unwrap().len() > 16)
+        .unwrap()
+        .clone();
+    let mut bytes = std::fs::read(&first).unwrap();
+    bytes[16 + 12] ^= 0x01; // inside the first record of an older file
+    std::fs::write(&first, &bytes).unwrap();
+    let out = strata(&["export", "--data-dir", d.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("corruption in") && stderr.contains("at offset 16"),
+        "{stderr}"
+    );
+    let out = strata(&[
+        "export",
+        "--data-dir",
+        d.to_str().unwrap(),
+        "--wal-recovery",
+        "skip",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        text.lines().count(),
+        2,
+        "the damaged record is lost, the others kept: {text}"
+    );
+}

@@ -105,6 +105,9 @@ pub struct Options {
     pub fsync: FsyncPolicy,
     /// Size at which the WAL starts a new file. Default: 64 MiB.
     pub wal_segment_bytes: u64,
+    /// What opening does with WAL damage that is not a torn tail (`wal.recovery`). Default:
+    /// [`crate::wal::Recovery::Strict`], refusing to open and naming the file and offset.
+    pub wal_recovery: crate::wal::Recovery,
     /// The clock for missing timestamps and every age. Default: the system clock.
     pub clock: Arc<dyn Clock>,
     /// Hot data older than this (by the clock) moves to a warm segment at the next
@@ -154,6 +157,7 @@ impl Default for Options {
         Options {
             fsync: FsyncPolicy::Always,
             wal_segment_bytes: 64 << 20,
+            wal_recovery: crate::wal::Recovery::Strict,
             clock: Arc::new(SystemClock),
             hot_max_age: Duration::from_secs(5 * 60),
             hot_max_bytes: 256 << 20,

@@ -36,28 +36,34 @@ pub(super) fn open_inner(dir: PathBuf, options: Options) -> Result<(Inner, Vec<D
     let mut file_max: BTreeMap<u64, i64> = BTreeMap::new();
     let checkpoint = manifest.checkpoint;
     let mut deletes: Vec<DeleteSpec> = Vec::new();
-    let stats = wal::replay(&wal_dir, 0, |kind, payload, seq, file, offset| match kind {
-        RecordKind::Write => {
-            let max = replay_write(&mut index, &mut hot, payload, seq, checkpoint, file, offset)?;
-            let m = file_max.entry(seq).or_insert(i64::MIN);
-            *m = (*m).max(max);
-            Ok(())
-        }
-        RecordKind::Delete => {
-            let spec = DeleteSpec::decode(payload).map_err(|(at, what)| Error::Corrupt {
-                file: file.to_path_buf(),
-                offset: offset + 9 + at as u64,
-                what: format!("WAL delete: {what}"),
-            })?;
-            let (cols, _) = super::delete::covered_columns(&mut index, &spec);
-            hot.delete(&cols, spec.range).map_err(|e| {
-                Error::Internal(format!("hot chunk does not decode during replay: {e}"))
-            })?;
-            file_max.entry(seq).or_insert(i64::MIN);
-            deletes.push(spec);
-            Ok(())
-        }
-    })?;
+    let stats = wal::replay(
+        &wal_dir,
+        0,
+        options.wal_recovery,
+        |kind, payload, seq, file, offset| match kind {
+            RecordKind::Write => {
+                let max =
+                    replay_write(&mut index, &mut hot, payload, seq, checkpoint, file, offset)?;
+                let m = file_max.entry(seq).or_insert(i64::MIN);
+                *m = (*m).max(max);
+                Ok(())
+            }
+            RecordKind::Delete => {
+                let spec = DeleteSpec::decode(payload).map_err(|(at, what)| Error::Corrupt {
+                    file: file.to_path_buf(),
+                    offset: offset + 9 + at as u64,
+                    what: format!("WAL delete: {what}"),
+                })?;
+                let (cols, _) = super::delete::covered_columns(&mut index, &spec);
+                hot.delete(&cols, spec.range).map_err(|e| {
+                    Error::Internal(format!("hot chunk does not decode during replay: {e}"))
+                })?;
+                file_max.entry(seq).or_insert(i64::MIN);
+                deletes.push(spec);
+                Ok(())
+            }
+        },
+    )?;
     // Files that held no record (each open starts one) carry nothing: remove them.
     for f in wal::list_files(&wal_dir).map_err(|e| Error::io(&wal_dir, e))? {
         if !file_max.contains_key(&f) {

@@ -16,7 +16,7 @@ pub mod frame;
 mod replay;
 mod writer;
 
-pub use replay::{FileCheck, ReplayStats, replay, verify_file};
+pub use replay::{FileCheck, Recovery, ReplayStats, replay, verify_file};
 pub use writer::{Ticket, Wal};
 
 use std::path::{Path, PathBuf};

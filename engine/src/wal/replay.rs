@@ -11,9 +11,24 @@ use crate::error::{Error, Result};
 use std::fs::OpenOptions;
 use std::path::Path;
 
+/// What replay does with damage that is not a torn tail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Recovery {
+    /// Stop with [`Error::Corrupt`] (the default): nothing acknowledged is silently lost.
+    #[default]
+    Strict,
+    /// Log the damage, skip to the next valid record and go on; the damaged records'
+    /// writes are lost. The file is left as it is, for inspection.
+    SkipDamaged,
+}
+
 /// What replay found.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct ReplayStats {
+    /// Bytes of damaged records skipped under [`Recovery::SkipDamaged`].
+    pub skipped_bytes: u64,
+    /// The damage skipped, as messages naming file and offset.
+    pub skipped: Vec<String>,
     /// WAL files read.
     pub files: usize,
     /// Records handed to the caller.
@@ -29,6 +44,7 @@ pub struct ReplayStats {
 pub fn replay(
     dir: &Path,
     from_seq: u64,
+    recovery: Recovery,
     mut apply: impl FnMut(RecordKind, &[u8], u64, &Path, u64) -> Result<()>,
 ) -> Result<ReplayStats> {
     let seqs = list_files(dir).map_err(|e| Error::io(dir, e))?;
@@ -48,13 +64,18 @@ pub fn replay(
                 truncate(&path, 0, bytes.len() as u64, &mut stats)?;
                 continue;
             }
-            return Err(Error::Corrupt {
-                file: path,
-                offset: 0,
-                what: what.to_owned(),
-            });
+            if recovery == Recovery::Strict {
+                return Err(Error::Corrupt {
+                    file: path,
+                    offset: 0,
+                    what: what.to_owned(),
+                });
+            }
+            let msg = format!("{}: offset 0: {what}; skipping the header", path.display());
+            tracing::error!("{msg}");
+            stats.skipped.push(msg);
         }
-        let mut pos = frame::HEADER_LEN;
+        let mut pos = frame::HEADER_LEN.min(bytes.len());
         while pos < bytes.len() {
             match frame::decode_record(&bytes[pos..]) {
                 Frame::Record {
@@ -62,13 +83,23 @@ pub fn replay(
                     payload,
                     size,
                 } => {
-                    let kind = RecordKind::from_u8(kind).ok_or_else(|| Error::Corrupt {
-                        file: path.clone(),
-                        offset: pos as u64,
-                        what: format!("unknown WAL record kind {kind}"),
-                    })?;
-                    apply(kind, payload, seq, &path, pos as u64)?;
-                    stats.records += 1;
+                    let applied = match RecordKind::from_u8(kind) {
+                        Some(kind) => apply(kind, payload, seq, &path, pos as u64),
+                        None => Err(Error::Corrupt {
+                            file: path.clone(),
+                            offset: pos as u64,
+                            what: format!("unknown WAL record kind {kind}"),
+                        }),
+                    };
+                    match applied {
+                        Ok(()) => stats.records += 1,
+                        Err(e @ Error::Corrupt { .. }) if recovery == Recovery::SkipDamaged => {
+                            tracing::error!("{e}; skipping the record");
+                            stats.skipped_bytes += size as u64;
+                            stats.skipped.push(e.to_string());
+                        }
+                        Err(e) => return Err(e),
+                    }
                     pos += size;
                 }
                 damage => {
@@ -85,6 +116,19 @@ pub fn replay(
                         truncate(&path, pos as u64, (bytes.len() - pos) as u64, &mut stats)?;
                         break;
                     }
+                    if recovery == Recovery::SkipDamaged {
+                        let next = next_valid_record(&bytes, pos + 1).unwrap_or(bytes.len());
+                        let msg = format!(
+                            "{}: offset {pos}: {what}; skipping {} damaged bytes",
+                            path.display(),
+                            next - pos
+                        );
+                        tracing::error!("{msg}");
+                        stats.skipped_bytes += (next - pos) as u64;
+                        stats.skipped.push(msg);
+                        pos = next;
+                        continue;
+                    }
                     return Err(Error::Corrupt {
                         file: path,
                         offset: pos as u64,
@@ -99,7 +143,12 @@ pub fn replay(
 
 /// Whether any complete, checksummed record starts at or after `from`.
 fn valid_record_after(bytes: &[u8], from: usize) -> bool {
-    (from..bytes.len()).any(|p| {
+    next_valid_record(bytes, from).is_some()
+}
+
+/// The offset of the first complete, checksummed record at or after `from`.
+fn next_valid_record(bytes: &[u8], from: usize) -> Option<usize> {
+    (from..bytes.len()).find(|&p| {
         matches!(frame::decode_record(&bytes[p..]), Frame::Record { kind, .. } if RecordKind::from_u8(kind).is_some())
     })
 }

@@ -24,7 +24,7 @@ fn write_records(dir: &Path, payloads: &[Vec<u8>], segment_bytes: u64) {
 
 fn read_all(dir: &Path) -> crate::error::Result<(Vec<Vec<u8>>, ReplayStats)> {
     let mut out = Vec::new();
-    let stats = replay(dir, 0, |_, p, _, _, _| {
+    let stats = replay(dir, 0, Recovery::Strict, |_, p, _, _, _| {
         out.push(p.to_vec());
         Ok(())
     })?;
@@ -224,4 +224,37 @@ fn roll_starts_a_new_file_and_covered_files_are_deleted() {
     wal.shutdown(true).unwrap();
     let (got, _) = read_all(dir.path()).unwrap();
     assert!(got.is_empty());
+}
+
+#[test]
+fn skip_damaged_recovery_opens_past_a_middle_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let ps = payloads(5);
+    write_records(dir.path(), &ps, 1 << 30);
+    let path = file_path(dir.path(), 1);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let offset_of_third = frame::HEADER_LEN + (0..2).map(|i| 9 + ps[i].len()).sum::<usize>();
+    bytes[offset_of_third + 12] ^= 0x40;
+    std::fs::write(&path, &bytes).unwrap();
+    let mut got = Vec::new();
+    let stats = replay(dir.path(), 0, Recovery::SkipDamaged, |_, p, _, _, _| {
+        got.push(p.to_vec());
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(
+        got,
+        [ps[0].clone(), ps[1].clone(), ps[3].clone(), ps[4].clone()]
+    );
+    assert_eq!(stats.skipped_bytes, (9 + ps[2].len()) as u64);
+    assert!(
+        stats.skipped[0].contains(&format!("offset {offset_of_third}")),
+        "{:?}",
+        stats.skipped
+    );
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        bytes,
+        "the damaged file is left as it is"
+    );
 }
