@@ -387,11 +387,20 @@ impl Segment {
     pub fn blocks_in(&self, column: &ColumnEntry, range: TimeRange) -> std::ops::Range<usize> {
         let first = column.first_block as usize;
         let end = first + column.n_blocks as usize;
+        if first == end {
+            return first..end;
+        }
+        // Most scans cover the whole column.
+        let (lo_ts, _) = self.block_times(first);
+        let (_, hi_ts) = self.block_times(end - 1);
+        if range.start <= lo_ts && range.contains(hi_ts) {
+            return first..end;
+        }
         // First block whose max_ts >= range.start.
         let (mut lo, mut hi) = (first, end);
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
-            if self.block_meta(mid).max_ts < range.start {
+            if self.block_times(mid).1 < range.start {
                 lo = mid + 1;
             } else {
                 hi = mid;
@@ -402,14 +411,20 @@ impl Segment {
         let (mut lo, mut hi) = (start, end);
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
-            let m = self.block_meta(mid);
-            if range.overlaps(m.min_ts, m.max_ts) || m.max_ts < range.start {
+            let (min_ts, max_ts) = self.block_times(mid);
+            if range.overlaps(min_ts, max_ts) || max_ts < range.start {
                 lo = mid + 1;
             } else {
                 hi = mid;
             }
         }
         start..lo
+    }
+
+    /// Block `i`'s first and last timestamps, read straight from its index entry.
+    fn block_times(&self, i: usize) -> (i64, i64) {
+        let e = &self.map[self.index_offset + i * INDEX_ENTRY_LEN..][..INDEX_ENTRY_LEN];
+        (le_u64(e, 16) as i64, le_u64(e, 24) as i64)
     }
 
     /// Checks every byte: each block's checksum (the others were checked by `open`) and
