@@ -77,6 +77,10 @@ pub fn metadata(page: &[u8]) -> Vec<(String, Option<String>, Option<String>)> {
     let mut out: Vec<(String, Option<String>, Option<String>)> = Vec::new();
     let mut index = rustc_hash::FxHashMap::<String, usize>::default();
     for (_, line) in lines(page) {
+        let is_comment = line.iter().find(|&&b| b != b' ' && b != b'\t') == Some(&b'#');
+        if !is_comment {
+            continue;
+        }
         let (name, kind, help) = match parse_line(line, 0) {
             Ok(Line::Help { name, text }) => (name, None, Some(text)),
             Ok(Line::Type { name, kind }) => (name, Some(kind.to_owned()), None),
