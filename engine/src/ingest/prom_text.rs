@@ -1,0 +1,490 @@
+//! Prometheus text exposition format (version 0.0.4): a scraped page turned into points.
+//!
+//! ```text
+//! # HELP <metric> <docstring>
+//! # TYPE <metric> counter|gauge|histogram|summary|untyped
+//! <metric>[{<label>="<value>"[,<label>="<value>"]*[,]}] <value> [<timestamp_ms>]
+//! ```
+//!
+//! # Mapping to Strata
+//!
+//! Each sample becomes one [`Point`]: measurement = metric name, tags = labels, one float
+//! field named `value` ([`VALUE_FIELD`]), timestamp = the sample's milliseconds × 10⁶,
+//! or the caller's default when the sample has none. Histograms and summaries keep the
+//! series the exposition shows (`x_bucket{le="…"}`, `x_sum`, `x_count`,
+//! `x{quantile="…"}`), each its own measurement, as Prometheus stores them. A label with
+//! an empty value means "no label" in Prometheus and is dropped. `# HELP` and `# TYPE`
+//! are checked, and [`metadata`] returns them; they do not change the points.
+//!
+//! # Grammar
+//!
+//! - Lines end with `\n`; a trailing `\r` is ignored. Blank lines are ignored. Tokens are
+//!   separated by spaces or tabs; leading and trailing blanks are ignored.
+//! - A line whose first non-blank byte is `#` is a comment, unless its first token is
+//!   `HELP` (metric name, then the docstring, with escapes `\\` and `\n`) or `TYPE`
+//!   (metric name and one of the five types).
+//! - Metric names match `[a-zA-Z_:][a-zA-Z0-9_:]*`, label names `[a-zA-Z_][a-zA-Z0-9_]*`;
+//!   the label `__name__` is rejected, and so is a label given twice in one sample.
+//!   Label values are double-quoted UTF-8 with escapes `\\`, `\"` and `\n`.
+//! - Values are read as Go's `strconv.ParseFloat` reads decimals: `1`, `-1.5`, `.5`,
+//!   `5.`, `1e-7`, `+3`; `Inf`/`Infinity` in any case with an optional sign; `NaN` in any
+//!   case without a sign. A literal that overflows to infinity is an error, as in Go.
+//!   Go's hexadecimal floats and underscores (`0x1p-2`, `0x_1p0`) are not accepted.
+//! - Timestamps are signed decimal `int64` milliseconds; one whose nanoseconds overflow
+//!   `i64` is an error.
+//!
+//! A bad line is reported as a [`PromLineError`] (1-based line, 1-based column in
+//! characters) and never stops the page. The parser does not panic on any input, runs in
+//! O(n log n) of the line length and allocates no more than a constant times the input.
+
+use crate::model::{FieldValue, Point, SeriesKey};
+
+/// The name of the one field each sample becomes.
+pub const VALUE_FIELD: &str = "value";
+
+/// A line of a page that could not be parsed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}, column {column}: {reason}")]
+pub struct PromLineError {
+    /// 1-based line number.
+    pub line: usize,
+    /// 1-based column, in characters, where the problem starts.
+    pub column: usize,
+    /// What is wrong.
+    pub reason: String,
+}
+
+/// Parses a text exposition page. Samples without a timestamp get `default_timestamp_ns`.
+/// Returns the points (one `value` field each) and the errors of bad lines; a bad line
+/// never stops the page.
+pub fn parse_page(page: &[u8], default_timestamp_ns: i64) -> (Vec<Point>, Vec<PromLineError>) {
+    let mut points = Vec::new();
+    let mut errors = Vec::new();
+    for (number, line) in lines(page) {
+        match parse_line(line, default_timestamp_ns) {
+            Ok(Line::Sample(point)) => points.push(point),
+            Ok(_) => {}
+            Err(fail) => errors.push(fail.into_error(number, line)),
+        }
+    }
+    (points, errors)
+}
+
+/// Metric metadata seen on the page: (metric name, TYPE, HELP), in order of first
+/// appearance. A later HELP or TYPE line for the same metric replaces an earlier one;
+/// malformed lines are skipped (they are reported by [`parse_page`]).
+pub fn metadata(page: &[u8]) -> Vec<(String, Option<String>, Option<String>)> {
+    let mut out: Vec<(String, Option<String>, Option<String>)> = Vec::new();
+    let mut index = rustc_hash::FxHashMap::<String, usize>::default();
+    for (_, line) in lines(page) {
+        let is_comment = line.iter().find(|&&b| b != b' ' && b != b'\t') == Some(&b'#');
+        if !is_comment {
+            continue;
+        }
+        let (name, kind, help) = match parse_line(line, 0) {
+            Ok(Line::Help { name, text }) => (name, None, Some(text)),
+            Ok(Line::Type { name, kind }) => (name, Some(kind.to_owned()), None),
+            _ => continue,
+        };
+        let at = *index.entry(name.clone()).or_insert_with(|| {
+            out.push((name, None, None));
+            out.len() - 1
+        });
+        if kind.is_some() {
+            out[at].1 = kind;
+        }
+        if help.is_some() {
+            out[at].2 = help;
+        }
+    }
+    out
+}
+
+/// Splits a page into numbered lines (1-based), without `\n` or a trailing `\r`.
+fn lines(page: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
+    page.split(|&b| b == b'\n')
+        .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
+        .enumerate()
+        .map(|(i, line)| (i + 1, line))
+}
+
+/// What one line holds.
+enum Line {
+    Blank,
+    Comment,
+    Help { name: String, text: String },
+    Type { name: String, kind: &'static str },
+    Sample(Point),
+}
+
+/// A failure at byte offset `at` of the line.
+struct Fail {
+    at: usize,
+    reason: String,
+}
+
+impl Fail {
+    fn new(at: usize, reason: impl Into<String>) -> Fail {
+        Fail {
+            at,
+            reason: reason.into(),
+        }
+    }
+
+    fn into_error(self, line: usize, text: &[u8]) -> PromLineError {
+        let end = self.at.min(text.len());
+        // Characters before the offset: every byte that is not a UTF-8 continuation byte.
+        let column = text[..end].iter().filter(|&&b| b & 0xC0 != 0x80).count() + 1;
+        PromLineError {
+            line,
+            column,
+            reason: self.reason,
+        }
+    }
+}
+
+/// A position in one line.
+struct Cursor<'a> {
+    s: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn peek(&self) -> Option<u8> {
+        self.s.get(self.pos).copied()
+    }
+
+    fn at_end(&self) -> bool {
+        self.pos >= self.s.len()
+    }
+
+    fn skip_blanks(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t')) {
+            self.pos += 1;
+        }
+    }
+
+    /// The bytes up to the next blank or the end of the line.
+    fn token(&mut self) -> (usize, &'a [u8]) {
+        let start = self.pos;
+        while !matches!(self.peek(), None | Some(b' ' | b'\t')) {
+            self.pos += 1;
+        }
+        (start, &self.s[start..self.pos])
+    }
+
+    /// A run of `[a-zA-Z0-9_]` (plus `:` if `colon`) whose first byte is not a digit.
+    fn name(&mut self, colon: bool) -> Option<&'a str> {
+        let start = self.pos;
+        while let Some(b) = self.peek() {
+            let ok = b.is_ascii_alphabetic()
+                || b == b'_'
+                || (colon && b == b':')
+                || (b.is_ascii_digit() && self.pos > start);
+            if !ok {
+                break;
+            }
+            self.pos += 1;
+        }
+        // The run is ASCII, so this never fails.
+        std::str::from_utf8(&self.s[start..self.pos])
+            .ok()
+            .filter(|n| !n.is_empty())
+    }
+
+    /// A metric name that must end at a blank, the end of the line or (if `brace`) `{`.
+    fn metric_name(&mut self, brace: bool) -> Result<&'a str, Fail> {
+        let start = self.pos;
+        let Some(name) = self.name(true) else {
+            return Err(match self.peek() {
+                None => Fail::new(start, "expected a metric name"),
+                Some(b) => Fail::new(start, format!("invalid metric name start {}", show(b))),
+            });
+        };
+        match self.peek() {
+            None | Some(b' ' | b'\t') => Ok(name),
+            Some(b'{') if brace => Ok(name),
+            Some(b) => Err(Fail::new(
+                self.pos,
+                format!("invalid character {} in metric name", show(b)),
+            )),
+        }
+    }
+}
+
+/// A byte for an error message.
+fn show(b: u8) -> String {
+    if b.is_ascii_graphic() {
+        format!("'{}'", b as char)
+    } else {
+        format!("byte 0x{b:02x}")
+    }
+}
+
+fn parse_line(line: &[u8], default_timestamp_ns: i64) -> Result<Line, Fail> {
+    let mut c = Cursor { s: line, pos: 0 };
+    c.skip_blanks();
+    match c.peek() {
+        None => Ok(Line::Blank),
+        Some(b'#') => {
+            c.pos += 1;
+            parse_comment(&mut c)
+        }
+        Some(_) => parse_sample(&mut c, default_timestamp_ns).map(Line::Sample),
+    }
+}
+
+const TYPES: [&str; 5] = ["counter", "gauge", "histogram", "summary", "untyped"];
+
+fn parse_comment(c: &mut Cursor<'_>) -> Result<Line, Fail> {
+    c.skip_blanks();
+    let (_, keyword) = c.token();
+    let help = match keyword {
+        b"HELP" => true,
+        b"TYPE" => false,
+        _ => return Ok(Line::Comment),
+    };
+    c.skip_blanks();
+    let name = c.metric_name(false)?.to_owned();
+    c.skip_blanks();
+    if help {
+        let text = unescape(c, c.pos, c.s.len(), false)?;
+        return Ok(Line::Help { name, text });
+    }
+    let (at, kind) = c.token();
+    if kind.is_empty() {
+        return Err(Fail::new(at, "expected a metric type"));
+    }
+    let Some(&kind) = TYPES.iter().find(|t| t.as_bytes() == kind) else {
+        return Err(Fail::new(
+            at,
+            format!("unknown metric type {:?}", String::from_utf8_lossy(kind)),
+        ));
+    };
+    c.skip_blanks();
+    if !c.at_end() {
+        return Err(Fail::new(c.pos, "unexpected text after the metric type"));
+    }
+    Ok(Line::Type { name, kind })
+}
+
+/// Unescapes `c.s[start..end]`: `\\` and `\n`, and `\"` too if `quote`. Fails on any
+/// other escape and on invalid UTF-8 (reported at `start`).
+fn unescape(c: &Cursor<'_>, start: usize, end: usize, quote: bool) -> Result<String, Fail> {
+    let raw = &c.s[start..end];
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        let b = raw[i];
+        if b == b'\\' {
+            match raw.get(i + 1) {
+                Some(b'\\') => out.push(b'\\'),
+                Some(b'n') => out.push(b'\n'),
+                Some(b'"') if quote => out.push(b'"'),
+                Some(&e) => {
+                    return Err(Fail::new(
+                        start + i,
+                        format!("invalid escape sequence '\\{}'", e.escape_ascii()),
+                    ));
+                }
+                None => return Err(Fail::new(start + i, "escape sequence at end of text")),
+            }
+            i += 2;
+        } else {
+            out.push(b);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).map_err(|_| Fail::new(start, "text is not valid UTF-8"))
+}
+
+fn parse_sample(c: &mut Cursor<'_>, default_timestamp_ns: i64) -> Result<Point, Fail> {
+    let name = c.metric_name(true)?;
+    c.skip_blanks();
+    let mut labels: Vec<(String, String, usize)> = Vec::new();
+    if c.peek() == Some(b'{') {
+        c.pos += 1;
+        parse_labels(c, &mut labels)?;
+        c.skip_blanks();
+    }
+    let (at, token) = c.token();
+    if token.is_empty() {
+        return Err(Fail::new(at, "expected a value"));
+    }
+    let value = parse_go_float(token).map_err(|why| Fail::new(at, why))?;
+    c.skip_blanks();
+    let timestamp = if c.at_end() {
+        default_timestamp_ns
+    } else {
+        let (at, token) = c.token();
+        let ns = parse_timestamp(token).map_err(|why| Fail::new(at, why))?;
+        c.skip_blanks();
+        if !c.at_end() {
+            return Err(Fail::new(c.pos, "unexpected text after the timestamp"));
+        }
+        ns
+    };
+    // Stable sort: of two equal names, the later one is reported.
+    labels.sort_by(|a, b| a.0.cmp(&b.0));
+    if let Some(pair) = labels.windows(2).find(|w| w[0].0 == w[1].0) {
+        return Err(Fail::new(
+            pair[1].2,
+            format!("duplicate label name {:?}", pair[1].0),
+        ));
+    }
+    let tags = labels
+        .into_iter()
+        .filter(|(_, v, _)| !v.is_empty())
+        .map(|(k, v, _)| (k, v));
+    let series = SeriesKey::new(name, tags).map_err(|e| Fail::new(0, e.to_string()))?;
+    Ok(Point::new(
+        series,
+        vec![(VALUE_FIELD.to_owned(), FieldValue::Float(value))],
+        timestamp,
+    ))
+}
+
+/// Parses labels after the `{` up to and including the `}`.
+fn parse_labels(c: &mut Cursor<'_>, labels: &mut Vec<(String, String, usize)>) -> Result<(), Fail> {
+    loop {
+        c.skip_blanks();
+        let at = c.pos;
+        match c.peek() {
+            Some(b'}') => {
+                c.pos += 1;
+                return Ok(());
+            }
+            None => return Err(Fail::new(at, "unterminated label set, expected '}'")),
+            Some(_) => {}
+        }
+        let Some(name) = c.name(false) else {
+            return Err(Fail::new(
+                at,
+                format!("invalid label name start {}", show(c.s[at])),
+            ));
+        };
+        if name == "__name__" {
+            return Err(Fail::new(at, "label name \"__name__\" is not allowed"));
+        }
+        c.skip_blanks();
+        match c.peek() {
+            Some(b'=') => c.pos += 1,
+            Some(b) => {
+                return Err(Fail::new(
+                    c.pos,
+                    format!("expected '=' after label name, found {}", show(b)),
+                ));
+            }
+            None => return Err(Fail::new(c.pos, "expected '=' after label name")),
+        }
+        c.skip_blanks();
+        let quote = c.pos;
+        if c.peek() != Some(b'"') {
+            return Err(Fail::new(quote, "expected '\"' to open the label value"));
+        }
+        // Find the closing quote, skipping escaped bytes.
+        let mut end = quote + 1;
+        loop {
+            match c.s.get(end) {
+                None => return Err(Fail::new(quote, "unterminated label value")),
+                Some(b'"') => break,
+                Some(b'\\') => end += 2,
+                Some(_) => end += 1,
+            }
+        }
+        let value = unescape(c, quote + 1, end, true)?;
+        c.pos = end + 1;
+        labels.push((name.to_owned(), value, at));
+        c.skip_blanks();
+        match c.peek() {
+            Some(b',') => c.pos += 1,
+            Some(b'}') => {}
+            Some(b) => {
+                return Err(Fail::new(
+                    c.pos,
+                    format!("expected ',' or '}}' after label value, found {}", show(b)),
+                ));
+            }
+            None => return Err(Fail::new(c.pos, "unterminated label set, expected '}'")),
+        }
+    }
+}
+
+/// Reads a float as Go's `strconv.ParseFloat(s, 64)` reads decimal input.
+fn parse_go_float(token: &[u8]) -> Result<f64, String> {
+    let invalid = || format!("invalid value {:?}", String::from_utf8_lossy(token));
+    let (negative, unsigned) = match token.first() {
+        Some(b'-') => (true, &token[1..]),
+        Some(b'+') => (false, &token[1..]),
+        _ => (false, token),
+    };
+    if unsigned.eq_ignore_ascii_case(b"inf") || unsigned.eq_ignore_ascii_case(b"infinity") {
+        return Ok(if negative {
+            f64::NEG_INFINITY
+        } else {
+            f64::INFINITY
+        });
+    }
+    if unsigned.eq_ignore_ascii_case(b"nan") {
+        // Go accepts no sign before NaN.
+        return if unsigned.len() == token.len() {
+            Ok(f64::NAN)
+        } else {
+            Err(invalid())
+        };
+    }
+    // digits [. digits] [e [sign] digits], with at least one mantissa digit.
+    let mut i = 0;
+    let digits = |i: &mut usize| {
+        let start = *i;
+        while unsigned.get(*i).is_some_and(u8::is_ascii_digit) {
+            *i += 1;
+        }
+        *i - start
+    };
+    let mut mantissa = digits(&mut i);
+    if unsigned.get(i) == Some(&b'.') {
+        i += 1;
+        mantissa += digits(&mut i);
+    }
+    if mantissa == 0 {
+        return Err(invalid());
+    }
+    if matches!(unsigned.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(unsigned.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        if digits(&mut i) == 0 {
+            return Err(invalid());
+        }
+    }
+    if i != unsigned.len() {
+        return Err(invalid());
+    }
+    // The token is ASCII digits, '.', 'e', signs: valid UTF-8 and Rust float syntax.
+    let text = std::str::from_utf8(token).map_err(|_| invalid())?;
+    let value: f64 = text.parse().map_err(|_| invalid())?;
+    if value.is_infinite() {
+        return Err(format!("value {text:?} is out of the float range"));
+    }
+    Ok(value)
+}
+
+/// Reads an `int64` of milliseconds and returns nanoseconds.
+fn parse_timestamp(token: &[u8]) -> Result<i64, String> {
+    let shown = String::from_utf8_lossy(token);
+    let digits = token.strip_prefix(b"-").or(token.strip_prefix(b"+"));
+    let digits = digits.unwrap_or(token);
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return Err(format!("invalid timestamp {shown:?}"));
+    }
+    let ms: i64 = shown
+        .parse()
+        .map_err(|_| format!("timestamp {shown:?} is out of the int64 range"))?;
+    ms.checked_mul(1_000_000)
+        .ok_or_else(|| format!("timestamp {shown:?} ms is out of the nanosecond range"))
+}
+
+#[cfg(test)]
+mod tests;
