@@ -26,6 +26,19 @@ fn strata_stdin(args: &[&str], input: &[u8]) -> Output {
     child.wait_with_output().unwrap()
 }
 
+/// Imports `file` into `d`, which must succeed; returns the import's stderr.
+fn import_ok(d: &Path, file: &Path) -> String {
+    let out = strata(&[
+        "import",
+        "--data-dir",
+        d.to_str().unwrap(),
+        file.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stderr}");
+    stderr
+}
+
 fn shared(name: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../shared/data")
@@ -53,14 +66,7 @@ fn import_then_export_of_the_6h_devops_file_gives_the_same_points() {
     let file = shared("tsbs_cpu_only_scale100_6h.lp.zst");
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().join("data");
-    let out = strata(&[
-        "import",
-        "--data-dir",
-        d.to_str().unwrap(),
-        file.to_str().unwrap(),
-    ]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
+    let stderr = import_ok(&d, &file);
     assert!(
         stderr.contains("imported 2160000 points (216000 lines)"),
         "{stderr}"
@@ -217,17 +223,7 @@ fn after_importing_old_data_every_point_is_in_warm_and_inspect_and_verify_agree(
     let file = shared("tsbs_cpu_only_scale100_6h.lp.zst");
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().join("data");
-    let out = strata(&[
-        "import",
-        "--data-dir",
-        d.to_str().unwrap(),
-        file.to_str().unwrap(),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    import_ok(&d, &file);
     let v = inspect_json(&d);
     let tiers = &v["tiers"];
     assert_eq!(tiers["hot"]["points"], 0, "{v}");
@@ -336,17 +332,7 @@ fn compact_to_cold_shrinks_the_directory_and_keeps_every_point() {
     let file = shared("tsbs_cpu_only_scale100_6h.lp.zst");
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().join("data");
-    let out = strata(&[
-        "import",
-        "--data-dir",
-        d.to_str().unwrap(),
-        file.to_str().unwrap(),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    import_ok(&d, &file);
     let before = strata(&["export", "--data-dir", d.to_str().unwrap()]).stdout;
     let out = strata(&["compact", "--data-dir", d.to_str().unwrap(), "--to-cold"]);
     let stderr = String::from_utf8_lossy(&out.stderr);

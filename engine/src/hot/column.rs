@@ -374,6 +374,25 @@ mod tests {
     use proptest::prelude::*;
     use std::collections::BTreeMap;
 
+    /// A column and its last-write-wins model after `writes` (sorted and deduplicated
+    /// first when `ordered`).
+    fn filled(
+        mut writes: Vec<(i64, i64)>,
+        ordered: bool,
+    ) -> (TypedColumn<i64>, BTreeMap<i64, i64>) {
+        if ordered {
+            writes.sort_by_key(|w| w.0);
+            writes.dedup_by_key(|w| w.0);
+        }
+        let mut col = TypedColumn::<i64>::new();
+        let mut model = BTreeMap::new();
+        for &(t, v) in &writes {
+            col.push(t, v);
+            model.insert(t, v);
+        }
+        (col, model)
+    }
+
     proptest! {
         /// Any sequence of writes reads back as a BTreeMap model (last write wins), over
         /// any range, whether or not chunks were closed.
@@ -383,17 +402,7 @@ mod tests {
             ordered in any::<bool>(),
             lo in 0i64..2_000, len in 0i64..2_500,
         ) {
-            let mut writes = writes;
-            if ordered {
-                writes.sort_by_key(|w| w.0);
-                writes.dedup_by_key(|w| w.0);
-            }
-            let mut col = TypedColumn::<i64>::new();
-            let mut model = BTreeMap::new();
-            for &(t, v) in &writes {
-                col.push(t, v);
-                model.insert(t, v);
-            }
+            let (col, model) = filled(writes, ordered);
             let range = TimeRange::new(lo, lo + len);
             let (ts, vals) = col.read(range).unwrap();
             let want: Vec<(i64, i64)> = model.range(lo..lo + len).map(|(t, v)| (*t, *v)).collect();
@@ -413,17 +422,7 @@ mod tests {
             ordered in any::<bool>(),
             cutoff in -10i64..3_100,
         ) {
-            let mut writes = writes;
-            if ordered {
-                writes.sort_by_key(|w| w.0);
-                writes.dedup_by_key(|w| w.0);
-            }
-            let mut col = TypedColumn::<i64>::new();
-            let mut model = BTreeMap::new();
-            for &(t, v) in &writes {
-                col.push(t, v);
-                model.insert(t, v);
-            }
+            let (mut col, model) = filled(writes, ordered);
             let old = col.split_off_before(cutoff).unwrap();
             let (ots, ovals) = old.as_ref().map_or((vec![], vec![]), |o| o.read(TimeRange::ALL).unwrap());
             let (nts, nvals) = col.read(TimeRange::ALL).unwrap();
