@@ -32,7 +32,10 @@ pub mod segment;
 pub mod wal;
 pub mod write;
 
-pub use db::{CompactionReport, Db, DbStats, DeleteReport, RotationReport, TierStats, TiersStats};
+pub use db::{
+    CompactionReport, Db, DbStats, DeleteReport, Piece, RotationReport, SeriesInfo, TierStats,
+    TiersStats,
+};
 pub use error::{Error, Result};
 pub use options::{Clock, FsyncPolicy, ManualClock, Options, SystemClock};
 pub use write::{RejectReason, RejectedLine, WriteSummary};

@@ -14,3 +14,30 @@ pub struct ParseError {
     /// The token found instead; empty at the end of input.
     pub found: String,
 }
+
+/// Why a statement could not run. Each becomes the `error` of its statement's result.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum QueryError {
+    /// The text does not parse.
+    #[error("error parsing query: {0}")]
+    Parse(#[from] ParseError),
+    /// The statement parses but asks for something the language does not allow
+    /// (mixing aggregates with raw fields, a function with wrong arguments, …).
+    #[error("{0}")]
+    Invalid(String),
+    /// The statement is valid InfluxQL that Strata does not run.
+    #[error("not supported: {0}")]
+    Unsupported(String),
+    /// A limit of [`crate::Limits`] was reached.
+    #[error("{0}")]
+    Limit(String),
+    /// The storage engine failed.
+    #[error("storage: {0}")]
+    Engine(String),
+}
+
+impl From<strata_engine::Error> for QueryError {
+    fn from(e: strata_engine::Error) -> Self {
+        QueryError::Engine(e.to_string())
+    }
+}

@@ -2,17 +2,23 @@
 //! [`strata_engine`].
 //!
 //! ```text
-//! text --parse--> Vec<Statement> --analyze--> IR --plan--> Plan --exec--> output
+//! text --parse--> Vec<Statement> --plan--> Plan --exec--> QueryResponse --render--> JSON/CSV/table
 //! ```
 //!
-//! Only the parser exists so far: [`parse`] turns text into [`ast::Statement`]s, and every
-//! AST node prints back as canonical InfluxQL through `Display`.
+//! [`parse`] turns text into [`ast::Statement`]s (every AST node prints back as canonical
+//! InfluxQL through `Display`); [`execute`] runs a request's statements against an open
+//! [`engine::Db`] and returns a [`QueryResponse`], which renders as InfluxDB 1.x JSON, CSV
+//! or an aligned table.
 
 pub use strata_engine as engine;
 
 pub mod ast;
 pub mod error;
+mod exec;
 mod parse;
+pub mod result;
 
-pub use error::ParseError;
+pub use error::{ParseError, QueryError};
+pub use exec::{Limits, QueryOptions, execute, execute_statement, query};
 pub use parse::{MAX_HEIGHT, MAX_NESTING, parse};
+pub use result::{Epoch, QueryResponse, Series, StatementResult, Value};

@@ -14,6 +14,7 @@
 mod compact;
 mod delete;
 mod open;
+mod pieces;
 mod read;
 mod rotate;
 mod write;
@@ -34,6 +35,7 @@ use std::thread::JoinHandle;
 
 pub use compact::CompactionReport;
 pub use delete::DeleteReport;
+pub use pieces::{Piece, SeriesInfo};
 pub use read::{TierStats, TiersStats};
 pub use rotate::RotationReport;
 

@@ -1,0 +1,231 @@
+//! Reads for query executors: the series of a measurement with their columns, and a
+//! column streamed as time-ordered pieces — decoded points borrowed from the block where
+//! possible, or a block's statistics when the caller says they are enough.
+//!
+//! Invariant: the pieces of one [`Db::scan_column`] call are in increasing time order, do
+//! not overlap, hold each timestamp once (the last written value, as [`Db::read_column`]
+//! gives it) and lie inside the requested range.
+
+use super::read::merge;
+use super::{Db, LiveSegment};
+use crate::error::{Error, Result};
+use crate::hot::HotTier;
+use crate::index::{ColumnId, SeriesId};
+use crate::model::{ColumnData, ColumnValues, FieldType, SeriesKey, TimeRange};
+use crate::segment::{BlockStats, ValuesView};
+use std::sync::Arc;
+
+/// A series as a query sees it: its key and its columns.
+#[derive(Debug, Clone)]
+pub struct SeriesInfo {
+    /// The index's id for it.
+    pub id: SeriesId,
+    /// Measurement and tags.
+    pub key: SeriesKey,
+    /// Its fields: name, column and type.
+    pub columns: Vec<(String, ColumnId, FieldType)>,
+}
+
+/// A run of a column's points in time order.
+#[derive(Debug, Clone, Copy)]
+pub enum Piece<'a> {
+    /// Points: timestamps strictly increasing, values of the same length.
+    Points {
+        /// Timestamps.
+        timestamps: &'a [i64],
+        /// Values.
+        values: ValuesView<'a>,
+    },
+    /// A whole block given by its statistics, offered only where the caller's
+    /// `summary_ok(min_ts, max_ts)` said yes.
+    Summary {
+        /// Points in the block.
+        count: u64,
+        /// First timestamp.
+        min_ts: i64,
+        /// Last timestamp.
+        max_ts: i64,
+        /// Value statistics.
+        stats: BlockStats,
+    },
+}
+
+/// Where one column's data within a range lives, before any of it is read.
+enum Source {
+    Segment(Arc<LiveSegment>, std::ops::Range<usize>),
+    Memory(ColumnData),
+}
+
+fn view(d: &ColumnData) -> ValuesView<'_> {
+    match &d.values {
+        ColumnValues::Float(v) => ValuesView::Float(v),
+        ColumnValues::Integer(v) => ValuesView::Integer(v),
+        ColumnValues::Unsigned(v) => ValuesView::Unsigned(v),
+        ColumnValues::Boolean(v) => ValuesView::Boolean(v),
+        ColumnValues::String(v) => ValuesView::String(v),
+    }
+}
+
+fn slice<'a>(v: ValuesView<'a>, r: std::ops::Range<usize>) -> ValuesView<'a> {
+    match v {
+        ValuesView::Float(x) => ValuesView::Float(&x[r]),
+        ValuesView::Integer(x) => ValuesView::Integer(&x[r]),
+        ValuesView::Unsigned(x) => ValuesView::Unsigned(&x[r]),
+        ValuesView::Boolean(x) => ValuesView::Boolean(&x[r]),
+        ValuesView::String(x) => ValuesView::String(&x[r]),
+    }
+}
+
+impl Db {
+    /// The visible series of `measurement` with their columns, in creation order.
+    pub fn query_series(&self, measurement: &str) -> Vec<SeriesInfo> {
+        let ix = self.inner.index.read();
+        ix.series_of(measurement)
+            .into_iter()
+            .filter_map(|id| {
+                Some(SeriesInfo {
+                    id,
+                    key: ix.series_key(id)?,
+                    columns: ix.columns_of(id),
+                })
+            })
+            .collect()
+    }
+
+    /// Streams column `column` (of type `ty`) within `range` to `visit` as pieces in time
+    /// order (see the module invariant). A segment block that lies wholly inside `range`
+    /// and does not overlap other data of the column is offered to `summary_ok(min_ts,
+    /// max_ts)`; if that returns true the block arrives as a [`Piece::Summary`] and is
+    /// never decoded. Everything else arrives as [`Piece::Points`].
+    pub fn scan_column(
+        &self,
+        column: ColumnId,
+        ty: FieldType,
+        range: TimeRange,
+        summary_ok: &mut dyn FnMut(i64, i64) -> bool,
+        visit: &mut dyn FnMut(Piece<'_>) -> Result<()>,
+    ) -> Result<()> {
+        let inner = &self.inner;
+        let range = TimeRange::new(range.start.max(inner.retention_cutoff()), range.end);
+        if range.start >= range.end {
+            return Ok(());
+        }
+        let (hot, rotating, segments): (Option<_>, Vec<Arc<HotTier>>, Vec<Arc<LiveSegment>>) = {
+            let st = inner.state.read();
+            (
+                st.hot.read(column, range),
+                st.rotating.clone(),
+                st.segments.clone(),
+            )
+        };
+        let hot_err = |e| {
+            Error::Internal(format!(
+                "hot chunk of column {} does not decode: {e}",
+                column.0
+            ))
+        };
+        // Sources oldest first, each with the time interval it covers within `range`.
+        let mut sources: Vec<(i64, i64, Source)> = Vec::new();
+        for live in &segments {
+            let Some(entry) = live.columns.get(&column) else {
+                continue;
+            };
+            let (lo, hi) = live.seg.time_range();
+            if !range.overlaps(lo, hi) {
+                continue;
+            }
+            let blocks = live.seg.blocks_in(entry, range);
+            if blocks.is_empty() {
+                continue;
+            }
+            let first = live.seg.block_meta(blocks.start).min_ts.max(range.start);
+            let last = live.seg.block_meta(blocks.end - 1).max_ts;
+            let last = if range.contains(last) {
+                last
+            } else {
+                range.end.saturating_sub(1)
+            };
+            sources.push((first, last, Source::Segment(live.clone(), blocks)));
+        }
+        for r in &rotating {
+            if let Some(d) = r.read(column, range) {
+                let d = d.map_err(hot_err)?;
+                if let (Some(&a), Some(&b)) = (d.timestamps.first(), d.timestamps.last()) {
+                    sources.push((a, b, Source::Memory(d)));
+                }
+            }
+        }
+        if let Some(d) = hot {
+            let d = d.map_err(hot_err)?;
+            if let (Some(&a), Some(&b)) = (d.timestamps.first(), d.timestamps.last()) {
+                sources.push((a, b, Source::Memory(d)));
+            }
+        }
+        // Disjoint sources can be streamed one after the other in time order; overlapping
+        // ones are merged (newest wins) first.
+        let mut by_time: Vec<usize> = (0..sources.len()).collect();
+        by_time.sort_by_key(|&i| sources[i].0);
+        let disjoint = by_time
+            .windows(2)
+            .all(|w| sources[w[0]].1 < sources[w[1]].0);
+        if !disjoint {
+            let mut decoded = Vec::with_capacity(sources.len());
+            for (_, _, s) in &sources {
+                decoded.push(match s {
+                    Source::Segment(live, _) => {
+                        let entry = live.columns.get(&column).ok_or_else(|| {
+                            Error::Internal("segment column vanished while reading".into())
+                        })?;
+                        live.seg.read_column(entry, range)?
+                    }
+                    Source::Memory(d) => d.clone(),
+                });
+            }
+            let merged = merge(decoded, ty)?;
+            if !merged.is_empty() {
+                visit(Piece::Points {
+                    timestamps: &merged.timestamps,
+                    values: view(&merged),
+                })?;
+            }
+            return Ok(());
+        }
+        for i in by_time {
+            match &sources[i].2 {
+                Source::Memory(d) => visit(Piece::Points {
+                    timestamps: &d.timestamps,
+                    values: view(d),
+                })?,
+                Source::Segment(live, blocks) => {
+                    for b in blocks.clone() {
+                        let m = live.seg.block_meta(b);
+                        if !range.overlaps(m.min_ts, m.max_ts) || m.count == 0 {
+                            continue;
+                        }
+                        let inside = m.min_ts >= range.start && range.contains(m.max_ts);
+                        if inside && summary_ok(m.min_ts, m.max_ts) {
+                            visit(Piece::Summary {
+                                count: u64::from(m.count),
+                                min_ts: m.min_ts,
+                                max_ts: m.max_ts,
+                                stats: m.stats,
+                            })?;
+                            continue;
+                        }
+                        let block = live.seg.block(b)?;
+                        let ts = block.timestamps();
+                        let lo = ts.partition_point(|&t| t < range.start);
+                        let hi = ts.partition_point(|&t| t < range.start || range.contains(t));
+                        if lo < hi {
+                            visit(Piece::Points {
+                                timestamps: &ts[lo..hi],
+                                values: slice(block.values(), lo..hi),
+                            })?;
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
