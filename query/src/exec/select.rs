@@ -106,7 +106,11 @@ pub(crate) fn run(ctx: &Ctx<'_>, sel: &Select) -> Result<Vec<Series>, QueryError
     let mut names: Vec<String> = Vec::new();
     for src in &sel.sources {
         match &src.name {
-            MeasurementName::Name(n) => names.push(n.clone()),
+            MeasurementName::Name(n) => {
+                if all.contains(n) {
+                    names.push(n.clone());
+                }
+            }
             MeasurementName::Regex(p) => {
                 regexes.add(p)?;
                 let re = regexes
