@@ -1375,12 +1375,15 @@ fn positions(d: Option<&FieldData>, times: &[i64]) -> Vec<u32> {
     }
 }
 
+/// A field's data and, per row, its position in that data.
+type FieldLookup<'a> = dyn Fn(&str) -> Option<(&'a FieldData, &'a [u32])> + 'a;
+
 /// Which of `n` rows satisfy `r`: comparisons of a numeric field with a number run as
 /// a loop over the column; anything else is evaluated row by row.
 fn residual_mask<'a>(
     r: &Residual,
     n: usize,
-    lookup: &dyn Fn(&str) -> Option<(&'a FieldData, &'a [u32])>,
+    lookup: &FieldLookup<'a>,
 ) -> Vec<bool> {
     use super::cond::Operand;
     match r {
