@@ -36,6 +36,9 @@ pub(crate) enum AggKind {
     Rate(i64),
     /// Counter increase, resets handled.
     Increase,
+    /// Prometheus' `histogram_quantile(q, field)` over `_bucket` series: the increase of
+    /// each `le` bucket counter in the bucket of time, then linear interpolation.
+    HistogramQuantile(f64),
 }
 
 impl AggKind {
@@ -74,6 +77,19 @@ impl AggKind {
             "p95" => AggKind::Percentile(95.0),
             "p99" => AggKind::Percentile(99.0),
             "increase" => AggKind::Increase,
+            "histogram_quantile" => {
+                n_args(2..=2)?;
+                let q = match &args[0] {
+                    Expr::Integer(i) => *i as f64,
+                    Expr::Float(f) => *f,
+                    other => {
+                        return Err(QueryError::Invalid(format!(
+                            "histogram_quantile() needs a quantile such as 0.95 as its first argument, got {other}"
+                        )));
+                    }
+                };
+                return Ok(Some(AggKind::HistogramQuantile(q)));
+            }
             "percentile" => {
                 n_args(2..=2)?;
                 let p = match &args[1] {
@@ -134,6 +150,14 @@ impl AggKind {
         };
         n_args(1..=1)?;
         Ok(Some(kind))
+    }
+
+    /// Which argument names the field.
+    pub fn field_arg(self) -> usize {
+        match self {
+            AggKind::HistogramQuantile(_) => 1,
+            _ => 0,
+        }
     }
 
     /// Selectors return a point (and, alone, its time) rather than a computed value.
@@ -201,12 +225,14 @@ impl AggKind {
                 m2: 0.0,
             },
             AggKind::First | AggKind::Last => State::Point(None),
-            AggKind::Rate(_) | AggKind::Increase => State::Counter {
-                first: None,
-                last: None,
-                inc: 0.0,
-                merged: None,
-            },
+            AggKind::Rate(_) | AggKind::Increase | AggKind::HistogramQuantile(_) => {
+                State::Counter {
+                    first: None,
+                    last: None,
+                    inc: 0.0,
+                    merged: None,
+                }
+            }
             AggKind::Median
             | AggKind::Mode
             | AggKind::Percentile(_)
@@ -297,6 +323,8 @@ pub(crate) enum State {
         merged: Option<f64>,
     },
     Values(Vec<(i64, Num)>),
+    /// Histogram: per `le` bound, the summed increase of its bucket counters.
+    Hist(Vec<(f64, f64)>),
 }
 
 fn num_at(v: &ValuesView<'_>, i: usize) -> Num {
@@ -435,6 +463,8 @@ impl State {
                 }
                 *last = Some((ts[r.end - 1], scratch[scratch.len() - 1]));
             }
+            // Histograms are assembled from finished series states, never fed points.
+            State::Hist(_) => {}
             State::Values(vals) => {
                 vals.reserve(r.len());
                 for i in r {
@@ -592,6 +622,23 @@ impl State {
         }
     }
 
+    /// Folds the counter state of one `_bucket` series whose `le` tag is `le` into a
+    /// histogram state.
+    pub fn merge_bucket(&mut self, le: f64, other: &State) {
+        let Some(inc) = other.counter_value(AggKind::Increase, 0) else {
+            return;
+        };
+        if !matches!(self, State::Hist(_)) {
+            *self = State::Hist(Vec::new());
+        }
+        if let State::Hist(h) = self {
+            match h.iter_mut().find(|(b, _)| *b == le) {
+                Some(e) => e.1 += inc,
+                None => h.push((le, inc)),
+            }
+        }
+    }
+
     /// The final value and, for selectors, the time of the selected point. `window` is
     /// the bucket width (0 without GROUP BY time).
     pub fn finish(&self, kind: AggKind, ty: FieldType, window: i64) -> (Value, Option<i64>) {
@@ -643,6 +690,12 @@ impl State {
                 None => empty,
             },
             State::Values(vals) => finish_values(kind, vals),
+            State::Hist(h) => match kind {
+                AggKind::HistogramQuantile(q) => {
+                    bucket_quantile(q, h).map_or(empty, |v| (Value::Float(v), None))
+                }
+                _ => empty,
+            },
         }
     }
 
@@ -675,6 +728,46 @@ impl State {
             .map(|(_, i)| (vals[i].0, vals[i].1.value()))
             .collect()
     }
+}
+
+/// Prometheus' quantile of cumulative bucket counts `(le, count)`: `None` without a
+/// `+Inf` bucket, without observations, or for `q` outside 0..=1.
+fn bucket_quantile(q: f64, buckets: &[(f64, f64)]) -> Option<f64> {
+    if !(0.0..=1.0).contains(&q) {
+        return None;
+    }
+    let mut b: Vec<(f64, f64)> = buckets
+        .iter()
+        .copied()
+        .filter(|(le, _)| !le.is_nan())
+        .collect();
+    b.sort_by(|x, y| x.0.total_cmp(&y.0));
+    if b.len() < 2 || b.last().is_none_or(|l| l.0 != f64::INFINITY) {
+        return None;
+    }
+    // Counts must not fall with the bound (scrapes can be torn); keep them monotonic.
+    for i in 1..b.len() {
+        b[i].1 = b[i].1.max(b[i - 1].1);
+    }
+    let total = b[b.len() - 1].1;
+    if total <= 0.0 {
+        return None;
+    }
+    let rank = q * total;
+    let i = b.iter().position(|x| x.1 >= rank).unwrap_or(b.len() - 1);
+    if i == b.len() - 1 {
+        return Some(b[b.len() - 2].0);
+    }
+    if i == 0 && b[0].0 <= 0.0 {
+        return Some(b[0].0);
+    }
+    let (start, count_start) = if i == 0 { (0.0, 0.0) } else { b[i - 1] };
+    let (end, count_end) = b[i];
+    let in_bucket = count_end - count_start;
+    if in_bucket <= 0.0 {
+        return Some(end);
+    }
+    Some(start + (end - start) * ((rank - count_start) / in_bucket))
 }
 
 fn merge_moments(n: &mut u64, mean: &mut f64, m2: &mut f64, bn: u64, bmean: f64, bm2: f64) {
@@ -888,6 +981,36 @@ mod tests {
             inc.finish(AggKind::Increase, FieldType::Float, 0).0,
             Value::Float(5.0)
         );
+    }
+
+    #[test]
+    fn histogram_quantiles_interpolate_like_prometheus() {
+        let h = [
+            (0.1, 10.0),
+            (0.5, 60.0),
+            (1.0, 90.0),
+            (f64::INFINITY, 100.0),
+        ];
+        // rank 50 of 100 lies in (0.1, 0.5]: 0.1 + 0.4 * (40 / 50)
+        assert!((bucket_quantile(0.5, &h).unwrap() - 0.42).abs() < 1e-12);
+        // rank 95 is in the +Inf bucket: the largest finite bound
+        assert_eq!(bucket_quantile(0.95, &h), Some(1.0));
+        assert_eq!(bucket_quantile(0.05, &h), Some(0.05));
+        assert_eq!(bucket_quantile(0.5, &h[..3]), None);
+        assert_eq!(bucket_quantile(1.5, &h), None);
+        let mut s = State::Hist(Vec::new());
+        let mut c = AggKind::Increase.new_state();
+        c.update(
+            AggKind::Increase,
+            &[0, 1],
+            &ValuesView::Float(&[5.0, 15.0]),
+            0..2,
+            &mut Vec::new(),
+        );
+        s.merge_bucket(f64::INFINITY, &c);
+        s.merge_bucket(1.0, &c);
+        let q = AggKind::HistogramQuantile(0.5);
+        assert_eq!(s.finish(q, FieldType::Float, 0).0, Value::Float(0.5));
     }
 
     #[test]

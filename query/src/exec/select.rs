@@ -319,7 +319,7 @@ fn compile(e: &Expr, meta: &Meta, slots: &mut Vec<Slot>, in_agg: bool) -> Result
                         "{e}: an aggregate inside an aggregate needs a subquery, which Strata does not run"
                     )));
                 }
-                let field = match args.first() {
+                let field = match args.get(kind.field_arg()) {
                     Some(Expr::Var { name: f, .. }) => f.clone(),
                     Some(other) => {
                         return Err(QueryError::Invalid(format!(
@@ -652,8 +652,18 @@ fn zone_offset(tz: &str, t: i64) -> Result<i64, QueryError> {
 
 type GroupRows = Vec<Option<Vec<Vec<Value>>>>;
 
-/// A task's result: its group, the slots it computed and their per-bucket states.
-type Partial = (usize, Vec<usize>, Vec<State>);
+/// A task's result: its group, its series' `le` bound (histograms), the slots it
+/// computed and their per-bucket states.
+type Partial = (usize, Option<f64>, Vec<usize>, Vec<State>);
+
+/// The `le` tag of a Prometheus `_bucket` series as a number (`+Inf` included).
+fn le_of(c: &Chosen) -> Option<f64> {
+    let le = c.info.key.tag("le")?;
+    match le {
+        "+Inf" | "Inf" | "inf" => Some(f64::INFINITY),
+        other => other.parse().ok(),
+    }
+}
 
 #[allow(clippy::too_many_arguments)]
 fn aggregate(
@@ -776,7 +786,7 @@ fn aggregate(
         }
     }
     let n = layout.n;
-    let partials: Vec<(usize, Vec<usize>, Vec<State>)> = tasks
+    let partials: Vec<Partial> = tasks
         .par_iter()
         .map(|t| -> Result<Option<Partial>, QueryError> {
             ctx.check_deadline()?;
@@ -803,7 +813,7 @@ fn aggregate(
                             Ok(())
                         },
                     )?;
-                    Ok(seen.then(|| (chosen.group, slots.to_vec(), states)))
+                    Ok(seen.then(|| (chosen.group, le_of(chosen), slots.to_vec(), states)))
                 }
                 Task::Rows { chosen } => {
                     let all: Vec<usize> = (0..plan.slots.len()).collect();
@@ -848,7 +858,7 @@ fn aggregate(
                             }
                         }
                     }
-                    Ok(seen.then_some((chosen.group, all, states)))
+                    Ok(seen.then_some((chosen.group, le_of(chosen), all, states)))
                 }
             }
         })
@@ -856,15 +866,22 @@ fn aggregate(
         .collect::<Result<_, _>>()?;
     // Merge per group.
     let mut acc: Vec<Option<Vec<State>>> = vec![None; n_groups];
-    for (g, slots, states) in partials {
+    for (g, le, slots, states) in partials {
         let a = acc[g].get_or_insert_with(|| {
             new_states(&plan.slots.iter().map(|s| s.kind).collect::<Vec<_>>(), n)
         });
         for (k, &s) in slots.iter().enumerate() {
             let kind = plan.slots[s].kind;
             for b in 0..n {
-                let st = states[k * n + b].clone();
-                a[s * n + b].merge(kind, st, window);
+                let st = &states[k * n + b];
+                if let AggKind::HistogramQuantile(_) = kind {
+                    // Series without a numeric `le` tag are not histogram buckets.
+                    if let Some(le) = le {
+                        a[s * n + b].merge_bucket(le, st);
+                    }
+                    continue;
+                }
+                a[s * n + b].merge(kind, st.clone(), window);
             }
         }
     }
@@ -1586,28 +1603,36 @@ fn raw(
         members[c.group].push(i as u32);
     }
     let keys: Vec<&strata_engine::model::SeriesKey> = chosen.iter().map(|c| &c.info.key).collect();
-    members
-        .into_iter()
-        .map(|m| -> Result<Option<Vec<Vec<Value>>>, QueryError> {
-            if m.is_empty() {
-                return Ok(None);
-            }
-            ctx.check_deadline()?;
-            // The group's rows in time order; equal times keep series (key) order.
-            let mut order: Vec<(i64, u32, u32)> = Vec::new();
-            for &si in &m {
-                let sr = &per_series[si as usize];
-                order.extend(sr.times.iter().enumerate().map(|(r, &t)| (t, si, r as u32)));
-            }
-            order.sort_by_key(|&(t, si, _)| (t, si));
-            let fields: Vec<Vec<Value>> = (0..proj_fields.len())
-                .map(|f| {
-                    order
-                        .iter()
-                        .map(|&(_, si, r)| per_series[si as usize].fields[f][r as usize].clone())
-                        .collect()
-                })
-                .collect();
+    let mut per_series = per_series;
+    let mut out = Vec::with_capacity(members.len());
+    for m in members {
+        if m.is_empty() {
+            out.push(None);
+            continue;
+        }
+        ctx.check_deadline()?;
+        // The group's rows in time order; equal times keep series (key) order.
+        let mut order: Vec<(i64, u32, u32)> = Vec::new();
+        for &si in &m {
+            let sr = &per_series[si as usize];
+            order.extend(sr.times.iter().enumerate().map(|(r, &t)| (t, si, r as u32)));
+        }
+        order.sort_unstable_by_key(|&(t, si, r)| (t, si, r));
+        // Each series belongs to one group: its values move, not copy.
+        let fields: Vec<Vec<Value>> = (0..proj_fields.len())
+            .map(|f| {
+                order
+                    .iter()
+                    .map(|&(_, si, r)| {
+                        std::mem::replace(
+                            &mut per_series[si as usize].fields[f][r as usize],
+                            Value::Null,
+                        )
+                    })
+                    .collect()
+            })
+            .collect();
+        {
             let cells = Cells {
                 times: order.iter().map(|o| o.0).collect(),
                 aggs: Vec::new(),
@@ -1617,11 +1642,12 @@ fn raw(
                 row_key: order.iter().map(|o| o.1).collect(),
                 default_unit: 1_000_000_000,
             };
-            let rows = project(plan, &cells, has_transform);
+            let rows = project(plan, cells, has_transform);
             let rows = order_and_limit(rows, sel);
-            Ok((!rows.is_empty()).then_some(rows))
-        })
-        .collect()
+            out.push((!rows.is_empty()).then_some(rows));
+        }
+    }
+    Ok(out)
 }
 
 /// A series' kept rows: times and, per projected field, its values.
@@ -1686,26 +1712,48 @@ fn read_rows_windowed(
 
 /// Evaluates the projections over rows; drops rows whose every field-derived cell is
 /// null (a raw row needs a field value; a transformation's missing outputs vanish).
-fn project(plan: &Plan, cells: &Cells<'_>, has_transform: bool) -> Vec<Vec<Value>> {
+fn project(plan: &Plan, mut cells: Cells<'_>, has_transform: bool) -> Vec<Vec<Value>> {
     let n = cells.times.len();
-    let cols: Vec<Vec<Value>> = plan.projs.iter().map(|p| cells.eval(p)).collect();
+    // A field selected once (the usual case) moves into its column instead of copying.
+    let cols: Vec<Vec<Value>> = plan
+        .projs
+        .iter()
+        .map(|p| match p {
+            Proj::Field(f)
+                if plan
+                    .projs
+                    .iter()
+                    .filter(|q| q.has(&|x| matches!(x, Proj::Field(g) if g == f)))
+                    .count()
+                    == 1 =>
+            {
+                match cells.field_names.iter().position(|x| x == f) {
+                    Some(i) => std::mem::take(&mut cells.fields[i]),
+                    None => vec![Value::Null; n],
+                }
+            }
+            p => cells.eval(p),
+        })
+        .collect();
     let from_field: Vec<bool> = plan
         .projs
         .iter()
         .map(|p| p.has(&|q| matches!(q, Proj::Field(_))))
         .collect();
+    let need_field = has_transform || from_field.iter().any(|&f| f);
+    let mut iters: Vec<_> = cols.into_iter().map(|c| c.into_iter()).collect();
     let mut out = Vec::with_capacity(n);
     for r in 0..n {
-        let any = cols
+        let mut row = Vec::with_capacity(iters.len() + 1);
+        row.push(Value::Time(cells.times[r]));
+        row.extend(iters.iter_mut().map(|it| it.next().unwrap_or(Value::Null)));
+        let any = row[1..]
             .iter()
             .zip(&from_field)
-            .any(|(c, &ff)| ff && c[r] != Value::Null);
-        if !any && (has_transform || from_field.iter().any(|&f| f)) {
+            .any(|(v, &ff)| ff && *v != Value::Null);
+        if !any && need_field {
             continue;
         }
-        let mut row = Vec::with_capacity(cols.len() + 1);
-        row.push(Value::Time(cells.times[r]));
-        row.extend(cols.iter().map(|c| c[r].clone()));
         out.push(row);
     }
     out
