@@ -229,6 +229,7 @@ impl AggKind {
                 State::Counter {
                     first: None,
                     last: None,
+                    prev: None,
                     inc: 0.0,
                     merged: None,
                 }
@@ -319,6 +320,9 @@ pub(crate) enum State {
     Counter {
         first: Option<(i64, f64)>,
         last: Option<(i64, f64)>,
+        /// The series' value just before this bucket, so that the rise across the bucket
+        /// boundary counts in this bucket (the buckets' increases then add up exactly).
+        prev: Option<f64>,
         inc: f64,
         merged: Option<f64>,
     },
@@ -448,10 +452,14 @@ impl State {
                 }
             }
             State::Counter {
-                first, last, inc, ..
+                first,
+                last,
+                prev: before,
+                inc,
+                ..
             } => {
                 as_f64s(v, r.clone(), scratch);
-                let mut prev = last.map(|(_, v)| v);
+                let mut prev = last.map(|(_, v)| v).or(*before);
                 for &x in scratch.iter() {
                     if let Some(p) = prev {
                         *inc += if x >= p { x - p } else { x };
@@ -581,6 +589,7 @@ impl State {
                     *a = State::Counter {
                         first: None,
                         last: None,
+                        prev: None,
                         inc: 0.0,
                         merged: Some(av.unwrap_or(0.0) + bv.unwrap_or(0.0)),
                     };
@@ -591,11 +600,22 @@ impl State {
         }
     }
 
-    /// A counter's rate or increase, `None` if it saw no points.
+    /// Before the first point of a counter bucket: the series' previous value.
+    pub fn set_counter_prev(&mut self, value: Option<f64>) {
+        if let State::Counter {
+            first: None, prev, ..
+        } = self
+        {
+            *prev = value;
+        }
+    }
+
+    /// A counter's rate or increase, `None` without a rise to measure.
     fn counter_value(&self, kind: AggKind, window: i64) -> Option<f64> {
         let State::Counter {
             first,
             last,
+            prev,
             inc,
             merged,
         } = self
@@ -603,7 +623,8 @@ impl State {
             return None;
         };
         let own = match (first, last) {
-            (Some((t0, _)), Some((t1, _))) => Some(match kind {
+            // A rise needs two values: two points, or one and the value before the bucket.
+            (Some((t0, _)), Some((t1, _))) if t0 != t1 || prev.is_some() => Some(match kind {
                 AggKind::Rate(unit) => {
                     let span = if window > 0 { window } else { t1 - t0 };
                     if span <= 0 {

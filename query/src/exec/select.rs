@@ -802,6 +802,7 @@ fn aggregate(
                     let mut states = new_states(&kinds, n);
                     let mut scratch = Vec::new();
                     let mut seen = false;
+                    let mut carry = None;
                     ctx.db.scan_column(
                         *col,
                         *ty,
@@ -809,7 +810,7 @@ fn aggregate(
                         &mut |lo, hi| stats_ok && layout.bucket(lo) == layout.bucket(hi),
                         &mut |p| {
                             seen = true;
-                            feed(&mut states, &kinds, &layout, p, &mut scratch);
+                            feed(&mut states, &kinds, &layout, p, &mut scratch, &mut carry);
                             Ok(())
                         },
                     )?;
@@ -850,6 +851,7 @@ fn aggregate(
                                 values: vals.view(),
                             },
                             &mut scratch,
+                            &mut None,
                         );
                         for (k, &s) in slot_ids.iter().enumerate() {
                             for b in 0..n {
@@ -918,13 +920,21 @@ fn new_states(kinds: &[AggKind], n: usize) -> Vec<State> {
 }
 
 /// Folds one piece into per-bucket states (`states[k * n + bucket]` for slot `k`).
+/// `carry` is the last value of the series fed so far (for counters).
 fn feed(
     states: &mut [State],
     kinds: &[AggKind],
     layout: &Layout,
     piece: Piece<'_>,
     scratch: &mut Vec<f64>,
+    carry: &mut Option<f64>,
 ) {
+    let counters = kinds.iter().any(|k| {
+        matches!(
+            k,
+            AggKind::Rate(_) | AggKind::Increase | AggKind::HistogramQuantile(_)
+        )
+    });
     let n = layout.n;
     match piece {
         Piece::Summary {
@@ -949,7 +959,19 @@ fn feed(
                     i + timestamps[i..].partition_point(|&t| t < end_t)
                 };
                 for (k, kind) in kinds.iter().enumerate() {
-                    states[k * n + b].update(*kind, timestamps, &values, i..j, scratch);
+                    let st = &mut states[k * n + b];
+                    if counters {
+                        st.set_counter_prev(*carry);
+                    }
+                    st.update(*kind, timestamps, &values, i..j, scratch);
+                }
+                if counters && j > i {
+                    *carry = match values {
+                        ValuesView::Float(v) => Some(v[j - 1]),
+                        ValuesView::Integer(v) => Some(v[j - 1] as f64),
+                        ValuesView::Unsigned(v) => Some(v[j - 1] as f64),
+                        _ => None,
+                    };
                 }
                 i = j.max(i + 1);
             }
