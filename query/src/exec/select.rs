@@ -86,6 +86,29 @@ struct Plan {
     offset: i64,
 }
 
+impl Plan {
+    /// Buckets a transformation over aggregates needs before the first one shown:
+    /// one for derivatives, differences and elapsed, N − 1 for moving_average(x, N).
+    fn extra_intervals(&self) -> i64 {
+        fn walk(p: &Proj) -> i64 {
+            match p {
+                Proj::Tr(t, a) => {
+                    let own = match t {
+                        Transform::MovingAverage(n) => *n as i64 - 1,
+                        Transform::CumulativeSum => 0,
+                        _ => 1,
+                    };
+                    own.max(walk(a))
+                }
+                Proj::Bin(_, a, b) => walk(a).max(walk(b)),
+                Proj::Math(_, a) => walk(a),
+                _ => 0,
+            }
+        }
+        self.projs.iter().map(walk).max().unwrap_or(0)
+    }
+}
+
 /// The measurement being planned: its tag keys and field types.
 struct Meta {
     tag_keys: HashSet<String>,
@@ -303,7 +326,7 @@ fn compile(e: &Expr, meta: &Meta, slots: &mut Vec<Slot>, in_agg: bool) -> Result
         Expr::Binary { op, lhs, rhs }
             if matches!(
                 op,
-                BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div
+                BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Mod
             ) =>
         {
             Proj::Bin(
@@ -680,6 +703,24 @@ fn aggregate(
     if interval > 0 && !bounds.has_end {
         range.end = range.end.min(ctx.now.saturating_add(1));
     }
+    // Transformations over buckets read extra buckets before the range (after it, when
+    // descending), as InfluxDB does, so the first bucket shown has a predecessor; rows
+    // outside the asked range are dropped once the transformations ran.
+    let desc = sel.order == Some(Order::Desc);
+    let extra = if interval > 0 {
+        plan.extra_intervals()
+    } else {
+        0
+    };
+    let shown = (bounds.has_start.then_some(range.start), range.end);
+    if extra > 0 {
+        let span = interval.saturating_mul(extra);
+        if desc {
+            range.end = range.end.saturating_add(span);
+        } else if bounds.has_start {
+            range.start = range.start.saturating_sub(span);
+        }
+    }
     let mut offset = plan.offset;
     if let Some(tz) = &sel.tz
         && interval > 0
@@ -720,7 +761,8 @@ fn aggregate(
         // With LIMIT and a fill that keeps empty buckets, later buckets are never shown.
         let keeps_empty = !matches!(sel.fill, Some(Fill::None));
         if keeps_empty
-            && sel.order != Some(Order::Desc)
+            && !desc
+            && extra == 0
             && (bounds.has_start || n_groups == 1)
             && let Some(l) = sel.limit
         {
@@ -747,8 +789,13 @@ fn aggregate(
     };
     // The selected point's time is shown only for a lone selector without GROUP BY time;
     // block statistics cannot give it.
-    let shows_point_time =
-        interval == 0 && plan.slots.len() == 1 && plan.slots[0].kind.is_selector();
+    // Repeats of one selector (`max(x), max(x) * 2`) count as one, as in InfluxDB.
+    let shows_point_time = interval == 0
+        && plan.slots[0].kind.is_selector()
+        && plan
+            .slots
+            .iter()
+            .all(|s| s.kind == plan.slots[0].kind && s.field == plan.slots[0].field);
     let window = if interval > 0 {
         interval
     } else if bounds.has_start && bounds.has_end {
@@ -889,6 +936,16 @@ fn aggregate(
     }
     let fill = sel.fill.clone().unwrap_or(Fill::Null);
     let no_bucket_time = if bounds.has_start { bounds.start } else { 0 };
+    let shown = if interval > 0 {
+        (
+            shown
+                .0
+                .map_or(i64::MIN, |s| window_start(s, interval, offset)),
+            shown.1,
+        )
+    } else {
+        (i64::MIN, i64::MAX)
+    };
     acc.into_iter()
         .map(|a| {
             let Some(states) = a else {
@@ -904,6 +961,7 @@ fn aggregate(
                 shows_point_time,
                 no_bucket_time,
                 bounds.has_start,
+                shown,
                 sel,
             );
             Ok((!rows.is_empty()).then_some(rows))
@@ -989,6 +1047,7 @@ fn finish_group(
     shows_point_time: bool,
     no_bucket_time: i64,
     has_start: bool,
+    shown: (i64, i64),
     sel: &Select,
 ) -> Vec<Vec<Value>> {
     let n = layout.n;
@@ -1118,7 +1177,12 @@ fn finish_group(
             }
         }
     }
-    let rows_idx: Vec<usize> = (0..n).filter(|&b| keep[b]).collect();
+    // Transformations see the rows in the order they are shown.
+    let desc = sel.order == Some(Order::Desc);
+    let mut rows_idx: Vec<usize> = (0..n).filter(|&b| keep[b]).collect();
+    if desc {
+        rows_idx.reverse();
+    }
     let ctx = Cells {
         times: rows_idx.iter().map(|&b| times[b]).collect(),
         aggs: cols
@@ -1142,18 +1206,26 @@ fn finish_group(
         if has_transform && cells.iter().all(|v| *v == Value::Null) {
             continue;
         }
+        if t < shown.0 || t >= shown.1 {
+            continue;
+        }
         let mut row = Vec::with_capacity(cells.len() + 1);
         row.push(Value::Time(t));
         row.extend(cells);
         rows.push(row);
     }
-    order_and_limit(rows, sel)
+    limit_rows(rows, sel)
 }
 
 fn order_and_limit(mut rows: Vec<Vec<Value>>, sel: &Select) -> Vec<Vec<Value>> {
     if sel.order == Some(Order::Desc) {
         rows.reverse();
     }
+    limit_rows(rows, sel)
+}
+
+/// OFFSET and LIMIT of rows already in the order shown.
+fn limit_rows(mut rows: Vec<Vec<Value>>, sel: &Select) -> Vec<Vec<Value>> {
     let off = sel.offset.unwrap_or(0) as usize;
     let lim = sel.limit.map_or(usize::MAX, |l| l as usize);
     if off > 0 || lim < rows.len() {
@@ -1640,6 +1712,10 @@ fn raw(
             order.extend(sr.times.iter().enumerate().map(|(r, &t)| (t, si, r as u32)));
         }
         order.sort_unstable_by_key(|&(t, si, r)| (t, si, r));
+        // Transformations see the rows in the order they are shown.
+        if desc {
+            order.reverse();
+        }
         // Each series belongs to one group: its values move, not copy.
         let fields: Vec<Vec<Value>> = (0..proj_fields.len())
             .map(|f| {
@@ -1665,7 +1741,7 @@ fn raw(
                 default_unit: 1_000_000_000,
             };
             let rows = project(plan, cells, has_transform);
-            let rows = order_and_limit(rows, sel);
+            let rows = limit_rows(rows, sel);
             out.push((!rows.is_empty()).then_some(rows));
         }
     }
