@@ -42,6 +42,9 @@ struct Shared {
     /// Every live WAL file and the largest timestamp written to it (`i64::MIN` if none).
     /// The writer thread adds files and raises maxima; `delete_covered` removes files.
     files: Mutex<std::collections::BTreeMap<u64, i64>>,
+    /// Test hook: fsyncs left before one fails (negative: never).
+    #[cfg(feature = "failpoints")]
+    fsyncs_before_failure: std::sync::atomic::AtomicI64,
 }
 
 /// The WAL handle: submit records, wait for them to be durable.
@@ -92,6 +95,8 @@ impl Wal {
         let shared = Arc::new(Shared {
             failed: Mutex::new(None),
             files: Mutex::new(files),
+            #[cfg(feature = "failpoints")]
+            fsyncs_before_failure: std::sync::atomic::AtomicI64::new(-1),
         });
         let mut w = Writer {
             dir: dir.to_path_buf(),
@@ -246,7 +251,17 @@ impl Wal {
         res
     }
 
+    /// Test hook: after `n` more successful fsyncs, the next one fails with an I/O error.
+    #[cfg(feature = "failpoints")]
+    pub fn fail_fsync_after(&self, n: u64) {
+        self.shared.fsyncs_before_failure.store(
+            i64::try_from(n).unwrap_or(i64::MAX),
+            std::sync::atomic::Ordering::Release,
+        );
+    }
+
     #[cfg(test)]
+
     pub(crate) fn shared_failed_for_test(&self) -> parking_lot::MutexGuard<'_, Option<String>> {
         self.shared.failed.lock()
     }
@@ -412,6 +427,22 @@ impl Writer {
     fn sync_now(&mut self) -> Result<(), String> {
         if !self.dirty {
             return Ok(());
+        }
+        #[cfg(feature = "failpoints")]
+        {
+            use std::sync::atomic::Ordering;
+            let left = self.shared.fsyncs_before_failure.load(Ordering::Acquire);
+            if left == 0 {
+                return Err(self.fail(format!(
+                    "fsync of {} failed: injected I/O error",
+                    file_path(&self.dir, self.file_seq).display()
+                )));
+            }
+            if left > 0 {
+                self.shared
+                    .fsyncs_before_failure
+                    .store(left - 1, Ordering::Release);
+            }
         }
         if let Err(e) = self.file.sync_data() {
             // A failed fsync may have dropped dirty pages: the file's content is unknown.
