@@ -261,7 +261,6 @@ impl Wal {
     }
 
     #[cfg(test)]
-
     pub(crate) fn shared_failed_for_test(&self) -> parking_lot::MutexGuard<'_, Option<String>> {
         self.shared.failed.lock()
     }
