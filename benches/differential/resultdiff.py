@@ -1,0 +1,274 @@
+"""Value-by-value comparison of InfluxDB 1.x JSON results, the allowlist, and the report."""
+import datetime as dt
+import os
+import platform
+import re
+import subprocess
+
+REL = 1e-9
+ABS = 1e-9
+
+
+def statement_result(body):
+    """One statement's outcome from a whole response body: {'error': msg} or {'series': [...]}.
+    A top-level error (parse error) counts as the statement's error."""
+    if not isinstance(body, dict):
+        return {"error": f"not a JSON object: {str(body)[:200]}"}
+    if "results" not in body:
+        return {"error": str(body.get("error", "no results"))}
+    rs = body["results"]
+    if not rs:
+        return {"error": "empty results"}
+    r = rs[0] or {}
+    if r.get("error") is not None:
+        return {"error": str(r["error"])}
+    series = []
+    for s in r.get("series") or []:
+        series.append({"name": s.get("name"), "tags": s.get("tags") or {},
+                       "columns": list(s.get("columns") or []), "values": s.get("values") or []})
+    return {"series": series}
+
+
+def is_num(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def value_equal(a, b, exact=False):
+    if a is None or b is None:
+        return a is None and b is None
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a == b
+    if is_num(a) and is_num(b):
+        if isinstance(a, int) and isinstance(b, int):
+            return a == b
+        if exact:
+            return a == b
+        fa, fb = float(a), float(b)
+        if fa == fb:
+            return True
+        d = abs(fa - fb)
+        return d <= ABS or d <= REL * max(abs(fa), abs(fb))
+    return type(a) is type(b) and a == b
+
+
+def fmt(v):
+    if isinstance(v, str):
+        return repr(v)
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return repr(v)
+
+
+def differences(ref, got, limit=1):
+    """Differences between InfluxDB's (ref) and Strata's (got) statement results, the first
+    `limit` of them, each a dict {where, influx, strata, kind}. [] when equal."""
+    out = []
+    if "error" in ref or "error" in got:
+        if ("error" in ref) != ("error" in got):
+            out.append({"kind": "error", "where": "statement",
+                        "influx": "error: " + ref["error"] if "error" in ref else f"{len(ref['series'])} series",
+                        "strata": "error: " + got["error"] if "error" in got else f"{len(got['series'])} series"})
+        return out
+    rs, gs = ref["series"], got["series"]
+    for i in range(max(len(rs), len(gs))):
+        if i >= len(rs) or i >= len(gs):
+            extra = gs[i] if i >= len(rs) else rs[i]
+            out.append({"kind": "series-count", "where": f"series #{i}",
+                        "influx": f"{len(rs)} series" + ("" if i < len(rs) else ""),
+                        "strata": f"{len(gs)} series; first extra/missing: name={extra['name']} tags={extra['tags']}"})
+            return out
+        r, g = rs[i], gs[i]
+        key = f"series #{i} ({r['name']}{',' if r['tags'] else ''}{','.join(f'{k}={v}' for k, v in sorted(r['tags'].items()))})"
+        if r["name"] != g["name"] or r["tags"] != g["tags"]:
+            out.append({"kind": "series", "where": f"series #{i}",
+                        "influx": f"name={r['name']!r} tags={r['tags']}", "strata": f"name={g['name']!r} tags={g['tags']}"})
+            return out
+        if r["columns"] != g["columns"]:
+            out.append({"kind": "columns", "where": key, "influx": r["columns"], "strata": g["columns"]})
+            return out
+        rv, gv = r["values"], g["values"]
+        for j in range(max(len(rv), len(gv))):
+            if j >= len(rv) or j >= len(gv):
+                out.append({"kind": "row-count", "where": f"{key} row {j}",
+                            "influx": f"{len(rv)} rows" + (f"; row {j} = {rv[j]}" if j < len(rv) else ""),
+                            "strata": f"{len(gv)} rows" + (f"; row {j} = {gv[j]}" if j < len(gv) else "")})
+                return out
+            a, b = rv[j], gv[j]
+            if len(a) != len(b):
+                out.append({"kind": "row-width", "where": f"{key} row {j}", "influx": a, "strata": b})
+                return out
+            for c in range(len(a)):
+                col = r["columns"][c]
+                if not value_equal(a[c], b[c], exact=(col == "time")):
+                    t = a[0] if r["columns"] and r["columns"][0] == "time" else None
+                    out.append({"kind": "value", "where": f"{key} row {j}" + (f" (time {t})" if t is not None else "")
+                                + f" column {col!r}", "column": col, "influx": a[c], "strata": b[c]})
+                    if len(out) >= limit:
+                        return out
+    return out
+
+
+def first_difference(ref, got):
+    d = differences(ref, got, 1)
+    return d[0] if d else None
+
+
+def match_allowlist(allow, q, ref, got):
+    """The id of an allowlist entry that explains every difference, or None.
+    Entry: {"id", "reason", "query": regex the query must match,
+            "rule": "negated-int" | "any"}; "negated-int": every differing cell is an integer
+            whose InfluxDB value is the negation of Strata's (InfluxDB's abs(int) no-op)."""
+    for e in allow:
+        if not re.search(e["query"], q, re.I):
+            continue
+        rule = e.get("rule", "any")
+        if rule == "any":
+            return e["id"]
+        ds = differences(ref, got, 10 ** 6)
+        if rule == "negated-int" and ds and all(
+                d["kind"] == "value" and isinstance(d["influx"], int) and is_num(d["strata"])
+                and d["influx"] < 0 and d["strata"] == -d["influx"] for d in ds):
+            return e["id"]
+    return None
+
+
+# --------------------------------------------------------------------------- report
+
+def git(repo, *argv):
+    try:
+        return subprocess.run(["git", "-C", repo] + list(argv), stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, text=True).stdout.strip()
+    except OSError:
+        return "?"
+
+
+def short(v, n=200):
+    s = fmt(v) if not isinstance(v, (list, dict)) else str(v)
+    return s if len(s) <= n else s[:n] + "…"
+
+
+def md_escape(s):
+    return str(s).replace("|", "\\|").replace("\n", " ")
+
+
+def render_report(ctx, queries, ref, phase_results, tiers, schema, unstable, strata_version,
+                  influx_version, import_line, influx_load, elapsed):
+    args = ctx.args
+    phases = list(phase_results)
+    types = []
+    for t, _q in queries:
+        if t not in types:
+            types.append(t)
+    lines = []
+    now = dt.datetime.utcnow().strftime("%Y-%m-%d %H:%M UTC")
+    repo = args.repo or "."
+    lines.append(f"# Differential run: Strata vs InfluxDB, {now}")
+    lines.append("")
+    lines.append(f"- command: `{args.cmdline or 'diff.py'}`")
+    lines.append(f"- data: `{os.path.basename(args.data)}`; seed {args.seed}; {len(queries)} queries "
+                 f"({sum(1 for t, _ in queries if not t.startswith('random'))} TSBS, "
+                 f"{sum(1 for t, _ in queries if t.startswith('random'))} random)")
+    lines.append(f"- Strata: {strata_version}, commit {git(repo, 'rev-parse', '--short', 'HEAD')}"
+                 f"{' (dirty)' if git(repo, 'status', '--porcelain', '--untracked-files=no') else ''}; "
+                 f"import: {import_line}")
+    lines.append(f"- InfluxDB: {influx_version}; load: {influx_load.get('points')} points")
+    lines.append(f"- phases: " + "; ".join(f"`{p}` (tier points {tiers.get(p)})" for p in phases))
+    lines.append(f"- machine: {os.cpu_count()} CPUs, {platform.platform()}; wall {elapsed:.0f} s")
+    lines.append(f"- InfluxDB-unstable queries (two InfluxDB runs differed; not compared): {len(unstable)}")
+    lines.append("")
+    lines.append("Cells: queries equal to InfluxDB / queries of the type"
+                 " (+k known: differences allow-listed in known_differences.md).")
+    lines.append("")
+    hdr = "| query type | " + " | ".join(phases) + " | InfluxDB error / empty |"
+    lines.append(hdr)
+    lines.append("| --- |" + " --- |" * len(phases) + " --- |")
+    failed = False
+    totals = {p: [0, 0, 0] for p in phases}
+    for t in types:
+        idx = [i for i, (tt, _q) in enumerate(queries) if tt == t]
+        cells = []
+        for p in phases:
+            outs = phase_results[p][1]
+            n = sum(1 for i in idx if outs[i][0] != "unstable")
+            ok = sum(1 for i in idx if outs[i][0] == "pass")
+            kn = sum(1 for i in idx if outs[i][0] == "known")
+            totals[p][0] += ok
+            totals[p][1] += n
+            totals[p][2] += kn
+            mark = "" if ok + kn == n else " ✗"
+            cells.append(f"{ok}/{n}" + (f" +{kn} known" if kn else "") + mark)
+        nerr = sum(1 for i in idx if "error" in ref[i])
+        nempty = sum(1 for i in idx if "series" in ref[i] and not ref[i]["series"])
+        lines.append(f"| {t} | " + " | ".join(cells) + f" | {nerr} / {nempty} |")
+    lines.append("| **total** | " + " | ".join(
+        f"**{v[0]}/{v[1]}**" + (f" +{v[2]} known" if v[2] else "") for v in totals.values())
+        + f" | {sum(1 for r in ref if 'error' in r)} / {sum(1 for r in ref if 'series' in r and not r['series'])} |")
+    lines.append("")
+
+    lines.append("## Failures")
+    lines.append("")
+    shown = 0
+    for p in phases:
+        outs = phase_results[p][1]
+        fails = [i for i, o in enumerate(outs) if o[0] == "FAIL"]
+        if fails:
+            failed = True
+        lines.append(f"### phase `{p}`: {len(fails)} failing")
+        lines.append("")
+        per_type = {}
+        for i in fails:
+            per_type.setdefault(queries[i][0], []).append(i)
+        for t in types:
+            if t not in per_type:
+                continue
+            lst = per_type[t]
+            lines.append(f"#### {t}: {len(lst)} failing")
+            lines.append("")
+            for i in lst[:3]:
+                if shown >= args.max_failures_shown:
+                    break
+                shown += 1
+                d = outs[i][1]
+                lines.append(f"- `{queries[i][1]}`")
+                lines.append(f"  - first difference ({d['kind']}) at {md_escape(d['where'])}: "
+                             f"InfluxDB `{md_escape(short(d['influx']))}` vs Strata `{md_escape(short(d['strata']))}`")
+            if len(lst) > 3:
+                lines.append(f"- … and {len(lst) - 3} more of this type")
+            lines.append("")
+    known = [(p, i, o[2]) for p in phases for i, o in enumerate(phase_results[p][1]) if o[0] == "known"]
+    if known:
+        lines.append("## Allow-listed differences")
+        lines.append("")
+        for p, i, k in known[:40]:
+            d = phase_results[p][1][i][1]
+            lines.append(f"- [{p}] `{k}`: `{queries[i][1]}` — {md_escape(d['where'])}: InfluxDB `{short(d['influx'])}` vs Strata `{short(d['strata'])}`")
+        lines.append("")
+    errs = {}
+    for i, r in enumerate(ref):
+        if "error" in r:
+            errs.setdefault(r["error"], []).append(i)
+    if errs:
+        lines.append("## Queries InfluxDB refuses (compared for error-ness only)")
+        lines.append("")
+        for e, lst in sorted(errs.items(), key=lambda x: -len(x[1])):
+            lines.append(f"- {len(lst)}× `{md_escape(e[:200])}` e.g. `{queries[lst[0]][1]}`")
+        lines.append("")
+    if unstable:
+        lines.append("## InfluxDB-unstable queries (skipped)")
+        lines.append("")
+        for i in sorted(unstable)[:20]:
+            lines.append(f"- `{queries[i][1]}`")
+        lines.append("")
+    lines.append("## Queries")
+    lines.append("")
+    lines.append("<details><summary>all queries with outcome per phase</summary>")
+    lines.append("")
+    for i, (t, q) in enumerate(queries):
+        st = "/".join(phase_results[p][1][i][0] for p in phases)
+        lines.append(f"- {st} [{t}] `{q}`")
+    lines.append("")
+    lines.append("</details>")
+    lines.append("")
+    return "\n".join(lines), failed
