@@ -401,16 +401,16 @@ def run(ctx):
     args = ctx.args
     t_start = time.time()
     influx = Influx(ctx)
+    strata = FakeStrata(ctx, influx) if args.fake_strata else Strata(ctx)
+    if not strata.has_query():
+        raise Fail(f"{args.strata} has no `query` subcommand yet (merge main once the executor lands), "
+                   f"or run with --fake-strata to self-test the harness")
     log("starting InfluxDB")
     influx.start()
     log(f"loading {args.data} into InfluxDB")
     lr = influx.load(args.data)
     log(f"InfluxDB: {lr.get('points')} points in {lr.get('wall_s')} s")
 
-    strata = FakeStrata(ctx, influx) if args.fake_strata else Strata(ctx)
-    if not strata.has_query():
-        raise Fail(f"{args.strata} has no `query` subcommand yet (merge main once the executor lands), "
-                   f"or run with --fake-strata to self-test the harness")
     log("importing into Strata")
     st_wall, st_line = strata.load(args.data)
     log(f"Strata import: {st_line} ({st_wall:.1f} s)")

@@ -312,6 +312,13 @@ class R:
             exprs = [self.rng.choice(exprs)] * 2 + exprs  # repeated functions: max, max_1, …
         exprs = self.aliases(exprs)
         gb = self.group_tags(m)
+        if len(self.ms) > 1 and self.rng.random() < 0.15:
+            # several measurements: one series each, union of columns
+            m2 = self.rng.choice([x for x in self.ms if x != m])
+            exprs = self.aliases([self.agg(m, allowed=["max", "min", "count", "sum", "mean", "last"]),
+                                  self.agg(m2, allowed=["max", "min", "count", "sum", "mean", "first"])])
+            frm = self.rng.choice([f"{q_ident(m)}, {q_ident(m2)}", f"/^({m}|{m2})$/"])
+            return f"SELECT {', '.join(exprs)} FROM {frm} WHERE {self.time_cond(lo, hi)}"
         return f"SELECT {', '.join(exprs)} FROM {q_ident(m)} WHERE {self.where(m, lo, hi, fieldp=0.15)}{gb}{self.slimit(gb)}"
 
     def q_selector(self):
@@ -350,8 +357,11 @@ class R:
         tg = self.group_tags(m, p=0.5, small=True)
         gb = f" GROUP BY {iv}" + (", " + tg.replace(" GROUP BY ", "") if tg else "")
         where = self.where(m, lo, hi, tagp=0.6, fieldp=0.1)
+        tz = ""
+        if self.rng.random() < 0.1:
+            tz = f" tz('{self.rng.choice(['America/Chicago', 'Asia/Kolkata', 'Europe/Berlin', 'UTC'])}')"
         return (f"SELECT {', '.join(exprs)} FROM {q_ident(m)} WHERE {where}{gb}{self.fill()}"
-                f"{self.order_limit(True)}{self.slimit(tg)}")
+                f"{self.order_limit(True)}{self.slimit(tg)}{tz}")
 
     def q_transform_agg(self):
         m = self.measurement()

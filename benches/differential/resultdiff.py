@@ -116,7 +116,7 @@ def first_difference(ref, got):
 
 
 def series_key(s):
-    return (s["name"] or "", sorted(s["tags"].items()))
+    return (s["name"] or "", tuple(sorted(s["tags"].items())))
 
 
 def series_order_only(ref, got, q):
