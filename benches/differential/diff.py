@@ -248,11 +248,11 @@ class Strata:
         except (Fail, ValueError) as e:
             return {"error": str(e)[:200]}
 
-    def query_batch(self, stmts):
+    def query_batch(self, stmts, epoch="ns"):
         """Run statements in one process; returns a list of per-statement results (dicts with
         'series' or 'error'), or None if the batch as a whole failed (then run one by one)."""
         q = ";\n".join(stmts)
-        argv = ["query", "--data-dir", self.dir, "--format", "json", "--epoch", "ns", q]
+        argv = ["query", "--data-dir", self.dir, "--format", "json"] + (["--epoch", epoch] if epoch else []) + [q]
         rc, out, err = self.ctx.run([self.bin] + argv, timeout=self.ctx.args.query_timeout)
         text = out.decode(errors="replace").strip()
         try:
@@ -270,16 +270,16 @@ class Strata:
             return None, str(j["error"])
         return None, f"unexpected JSON shape: {text[:300]}"
 
-    def query_all(self, stmts):
+    def query_all(self, stmts, epoch="ns"):
         """Every statement's result, batched; a failed batch is re-run statement by statement."""
         res = [None] * len(stmts)
         bs = max(1, self.ctx.args.batch)
         for i in range(0, len(stmts), bs):
             chunk = stmts[i:i + bs]
-            r, msg = self.query_batch(chunk) if len(chunk) > 1 else (None, None)
+            r, msg = self.query_batch(chunk, epoch) if len(chunk) > 1 else (None, None)
             if r is None:
                 for k, s in enumerate(chunk):
-                    r1, msg1 = self.query_batch([s])
+                    r1, msg1 = self.query_batch([s], epoch)
                     res[i + k] = r1[0] if r1 else {"error": msg1, "_whole": True}
             else:
                 for k in range(len(chunk)):
@@ -308,17 +308,17 @@ class FakeStrata:
     def tiers(self):
         return {}
 
-    def query_all(self, stmts):
+    def query_all(self, stmts, epoch="ns"):
         res = []
         bs = max(1, self.ctx.args.batch)
         for i in range(0, len(stmts), bs):
             chunk = stmts[i:i + bs]
-            j = self.influx.query(";\n".join(chunk))
+            j = self.influx.query(";\n".join(chunk), epoch)
             if "results" in j and len(j["results"]) == len(chunk):
                 res.extend(j["results"])
             else:
                 for s in chunk:
-                    j1 = self.influx.query(s)
+                    j1 = self.influx.query(s, epoch)
                     res.append(j1["results"][0] if "results" in j1 else {"error": j1.get("error")})
         return res
 
@@ -375,6 +375,7 @@ def main():
     ap.add_argument("--phases", default="import,cold",
                     help="comma list of import,warm,cold: query after import, after `compact --force`, "
                          "after `compact --to-cold --force`")
+    ap.add_argument("--rfc3339", type=int, default=20, help="queries also compared with RFC 3339 times")
     ap.add_argument("--batch", type=int, default=40, help="statements per `strata query` process")
     ap.add_argument("--query-timeout", type=int, default=600)
     ap.add_argument("--fake-strata", action="store_true", help="self-test: InfluxDB answers for Strata")
@@ -425,6 +426,10 @@ def run(ctx):
     else:
         log("no cpu measurement with hostname: TSBS query types skipped")
     queries += gen.random_queries(schema, random.Random(args.seed * 7919 + 1), args.random)
+    # A few queries again without epoch=: RFC 3339 times compared as strings.
+    rr = random.Random(args.seed + 17)
+    pick = [q for t, q in queries if t in ("random:raw", "random:agg-time", "random:selector", "lastpoint")]
+    queries += [("rfc3339", q) for q in rr.sample(pick, min(len(pick), args.rfc3339))]
     log(f"{len(queries)} queries ({sum(1 for t, _ in queries if not t.startswith('random'))} TSBS, "
         f"{sum(1 for t, _ in queries if t.startswith('random'))} random)")
 
@@ -433,8 +438,9 @@ def run(ctx):
     t = time.time()
     ref, unstable = [], set()
     for i, (_typ, q) in enumerate(queries):
-        a = cmp.statement_result(influx.query(q))
-        b = cmp.statement_result(influx.query(q))
+        ep = None if _typ.startswith("rfc3339") else "ns"
+        a = cmp.statement_result(influx.query(q, ep))
+        b = cmp.statement_result(influx.query(q, ep))
         if cmp.first_difference(a, b) is not None:
             unstable.add(i)
         ref.append(a)
@@ -454,7 +460,11 @@ def run(ctx):
         tiers[ph] = strata.tiers()
         log(f"phase {ph}: tiers {tiers[ph]}; querying Strata")
         t = time.time()
-        got = strata.query_all([q for _t, q in queries])
+        got = [None] * len(queries)
+        for ep in ("ns", None):
+            idx = [i for i, (t, _q) in enumerate(queries) if t.startswith("rfc3339") == (ep is None)]
+            for i, r in zip(idx, strata.query_all([queries[i][1] for i in idx], ep)):
+                got[i] = r
         log(f"phase {ph}: {len(queries)} queries in {time.time() - t:.1f} s")
         outcomes = []
         for i, ((typ, q), r) in enumerate(zip(queries, got)):
