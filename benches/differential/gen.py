@@ -310,13 +310,17 @@ class R:
         exprs = [self.agg(m) for _ in range(n)]
         if self.rng.random() < 0.3:
             exprs = [self.rng.choice(exprs)] * 2 + exprs  # repeated functions: max, max_1, …
+        if all(e.startswith("percentile(") for e in exprs):
+            exprs.append(f"count({q_ident(self.field(m))})")  # percentile alone: time of an arbitrary tie
         exprs = self.aliases(exprs)
         gb = self.group_tags(m)
+        if any(self.TIE.search(e) for e in exprs):
+            gb = " GROUP BY " + ", ".join(self.single(m, [gb.replace(" GROUP BY ", "")] if gb else []))
         if len(self.ms) > 1 and self.rng.random() < 0.15:
             # several measurements: one series each, union of columns
             m2 = self.rng.choice([x for x in self.ms if x != m])
-            exprs = self.aliases([self.agg(m, allowed=["max", "min", "count", "sum", "mean", "last"]),
-                                  self.agg(m2, allowed=["max", "min", "count", "sum", "mean", "first"])])
+            exprs = self.aliases([self.agg(m, allowed=["max", "min", "count", "sum", "mean", "spread"]),
+                                  self.agg(m2, allowed=["max", "min", "count", "sum", "mean", "median"])])
             frm = self.rng.choice([f"{q_ident(m)}, {q_ident(m2)}", f"/^({m}|{m2})$/"])
             return f"SELECT {', '.join(exprs)} FROM {frm} WHERE {self.time_cond(lo, hi)}"
         return f"SELECT {', '.join(exprs)} FROM {q_ident(m)} WHERE {self.where(m, lo, hi, fieldp=0.15)}{gb}{self.slimit(gb)}"
@@ -336,17 +340,28 @@ class R:
             e = f"{fn}({q_ident(f)}, {tagarg}{n})"
         else:
             e = self.agg(m, f, SELECTORS)
+        extra = False
         if self.rng.random() < 0.2 and self.schema[m]["tags"]:
             e += f", {q_ident(self.rng.choice(self.tags(m)))}"
+            extra = True
         gb, gbt = "", ""
         if self.rng.random() < 0.4:
             iv, v = self.interval((hi - lo) / NS, 20)
             gbt = iv
+        elif e.startswith("percentile("):
+            # alone, percentile reports the time of one of the points with the chosen value:
+            # which one depends on Go's unstable sort
+            iv, v = self.interval((hi - lo) / NS, 20)
+            gbt = iv
         tg = self.group_tags(m, p=0.4)
         parts = [p for p in (gbt, tg.replace(" GROUP BY ", "")) if p]
+        if self.TIE.search(e) or (extra and not e.startswith(("top(", "bottom("))):
+            parts = self.single(m, parts)
         gb = (" GROUP BY " + ", ".join(parts)) if parts else ""
-        where = self.where(m, lo, hi, narrow=self.host_filter(m, 3) if tg else None)
-        return f"SELECT {e} FROM {q_ident(m)} WHERE {where}{gb}{self.order_limit(bool(gbt) or True)}"
+        where = self.where(m, lo, hi, narrow=self.host_filter(m, 3) if (tg or r < 0.5) else None)
+        # InfluxDB 1.6 applies LIMIT to the points *before* top()/bottom() (known_differences.md)
+        ol = self.order_limit(True) if r >= 0.5 else (" ORDER BY time DESC" if self.rng.random() < 0.2 else "")
+        return f"SELECT {e} FROM {q_ident(m)} WHERE {where}{gb}{ol}"
 
     def q_agg_time(self):
         m = self.measurement()
@@ -355,7 +370,10 @@ class R:
         exprs = self.aliases([self.agg(m, allowed=[a for a in AGGS if a != "integral"] if self.rng.random() < 0.7 else AGGS) for _ in range(n)])
         iv, _v = self.interval((hi - lo) / NS, 60)
         tg = self.group_tags(m, p=0.5, small=True)
-        gb = f" GROUP BY {iv}" + (", " + tg.replace(" GROUP BY ", "") if tg else "")
+        parts = [iv] + ([tg.replace(" GROUP BY ", "")] if tg else [])
+        if any(self.TIE.search(e) for e in exprs):
+            parts = self.single(m, parts)
+        gb = " GROUP BY " + ", ".join(parts)
         where = self.where(m, lo, hi, tagp=0.6, fieldp=0.1)
         tz = ""
         if self.rng.random() < 0.1:
@@ -379,10 +397,14 @@ class R:
             exprs.append(f"{self.rng.choice(TRANSFORMS[:4])}({self.agg(m, allowed=['mean', 'max'])})")
         iv, _v = self.interval((hi - lo) / NS, 60)
         tg = self.group_tags(m, p=0.4, small=True)
-        gb = f" GROUP BY {iv}" + (", " + tg.replace(" GROUP BY ", "") if tg else "")
+        parts = [iv] + ([tg.replace(" GROUP BY ", "")] if tg else [])
+        if any(self.TIE.search(e) for e in exprs):
+            parts = self.single(m, parts)
+        gb = " GROUP BY " + ", ".join(parts)
         narrow = self.host_filter(m, self.rng.choice([1, 2])) if self.rng.random() < 0.5 else None
+        ol = self.order_limit(True) if len(exprs) == 1 else (" ORDER BY time DESC" if self.rng.random() < 0.25 else "")
         return (f"SELECT {', '.join(self.aliases(exprs))} FROM {q_ident(m)} WHERE {self.where(m, lo, hi, narrow=narrow)}{gb}"
-                f"{self.order_limit(True)}")
+                f"{ol}")
 
     def q_transform_raw(self):
         m = self.measurement()
@@ -399,15 +421,19 @@ class R:
             t2 = self.rng.choice(TRANSFORMS)
             a2 = ", 2" if t2 == "moving_average" else ""
             exprs.append(f"{t2}({q_ident(self.field(m))}{a2})")
+        # one series per group: merged series share timestamps, and InfluxDB keeps an arbitrary
+        # one of the points at a repeated time (derivative, difference) or sums in arbitrary order
         r = self.rng.random()
+        k = self.series_tag(m)
         if r < 0.55:
-            narrow, gb = self.host_filter(m, 1), ""
-        elif r < 0.85:
-            k = self.series_tag(m)
-            narrow, gb = self.host_filter(m, 3), (f" GROUP BY {q_ident(k)}" if k else "")
+            narrow, gb = self.host_filter(m, 1), " GROUP BY *"
         else:
-            narrow, gb = self.host_filter(m, 2), ""  # several series merged into one stream
-        return f"SELECT {', '.join(self.aliases(exprs))} FROM {q_ident(m)} WHERE {self.where(m, lo, hi, tagp=0.1, narrow=narrow)}{gb}{self.order_limit(False)}"
+            narrow, gb = self.host_filter(m, 3), (f" GROUP BY {q_ident(k)}" if k and m == "cpu" else " GROUP BY *")
+        if r < 0.55 and m == "cpu" and self.rng.random() < 0.7:
+            gb = ""  # cpu: one hostname is one series
+        # several transformations with LIMIT: InfluxDB limits each one separately (quirk)
+        ol = self.order_limit(False) if len(exprs) == 1 else (" ORDER BY time DESC" if self.rng.random() < 0.25 else "")
+        return f"SELECT {', '.join(self.aliases(exprs))} FROM {q_ident(m)} WHERE {self.where(m, lo, hi, tagp=0.1, narrow=narrow)}{gb}{ol}"
 
     def q_math(self):
         m = self.measurement()
@@ -421,9 +447,12 @@ class R:
                 f"-1 * {q_ident(f)}", f"abs({q_ident(f)} - 50)", f"{q_ident(f)} / {q_ident(g)}"]
             exprs = self.aliases(self.rng.sample(cands, self.rng.choice([1, 2, 3])))
             k = self.series_tag(m)
-            gb = f" GROUP BY {q_ident(k)}" if k and self.rng.random() < 0.3 else ""
-            narrow = self.host_filter(m, self.rng.choice([1, 2]))
-            return f"SELECT {', '.join(exprs)} FROM {q_ident(m)} WHERE {self.where(m, lo, hi, tagp=0.1, fieldp=0.2, narrow=narrow)}{gb}{self.order_limit(False)}"
+            gb = " GROUP BY *" if k and self.rng.random() < 0.3 else ""
+            nh = self.rng.choice([1, 2])
+            narrow = self.host_filter(m, nh)
+            single = gb or (nh == 1 and m == "cpu")
+            ol = self.order_limit(False) if single else (" ORDER BY time DESC" if self.rng.random() < 0.2 else "")
+            return f"SELECT {', '.join(exprs)} FROM {q_ident(m)} WHERE {self.where(m, lo, hi, tagp=0.1, fieldp=0.2, narrow=narrow)}{gb}{ol}"
         lo, hi = self.span(m, 3 * 3600, 60)
         a1, a2 = self.agg(m, f, ["mean", "max", "min", "sum", "count", "median", "spread", "first", "last"]), \
             self.agg(m, g, ["mean", "max", "min", "sum", "count", "stddev"])
@@ -436,6 +465,8 @@ class R:
             gbt, _ = self.interval((hi - lo) / NS, 40)
         tg = self.group_tags(m, p=0.4, small=True)
         parts = [p for p in (gbt, tg.replace(" GROUP BY ", "")) if p]
+        if self.TIE.search(a1):
+            parts = self.single(m, parts)
         gb = (" GROUP BY " + ", ".join(parts)) if parts else ""
         return f"SELECT {', '.join(exprs)} FROM {q_ident(m)} WHERE {self.where(m, lo, hi)}{gb}{self.fill() if gbt else ''}{self.order_limit(bool(gbt))}"
 
@@ -458,13 +489,21 @@ class R:
         rr = self.rng.random()
         gb = ""
         narrow = None
+        nh = self.rng.choice([1, 2, 3])
         if rr < 0.35:
-            narrow = self.host_filter(m, self.rng.choice([1, 2, 3]))
+            narrow = self.host_filter(m, nh)
         elif rr < 0.6 and k:
-            gb = f" GROUP BY {q_ident(k)}" if self.rng.random() < 0.8 else " GROUP BY *"
+            gb = f" GROUP BY {q_ident(k)}" if self.rng.random() < 0.8 and m == "cpu" else " GROUP BY *"
             narrow = self.host_filter(m, self.rng.choice([2, 3, 5]))
+        else:
+            lo, hi = self.span(m, 40, 5)  # every series merged: a few timestamps only
         where = self.where(m, lo, hi, tagp=0.4, fieldp=0.4, narrow=narrow)
-        lim = self.order_limit(False, force_limit=not narrow and not gb)
+        if gb or (narrow and nh == 1 and m == "cpu"):
+            lim = self.order_limit(False)
+        else:
+            # merged series: rows at one time come in InfluxDB's arbitrary order, so a LIMIT
+            # could cut between them; no LIMIT (the comparison orders same-time rows itself)
+            lim = " ORDER BY time DESC" if self.rng.random() < 0.2 else ""
         return f"SELECT {sel} FROM {q_ident(m)} WHERE {where}{gb}{lim}{self.slimit(gb)}"
 
     def q_where(self):
@@ -518,6 +557,18 @@ class R:
             f"SELECT FROM {m}",
             f"SELECT * FROM {m} WHERE {w} GROUP BY time(5m)",
         ])
+
+    # ---- ties between series (see README: "InfluxDB-defined only up to ties")
+    TIE = re.compile(r"\b(first|last|integral)\(")
+
+    def single(self, m, parts):
+        """GROUP BY parts (time(..) and tags) such that each group is one series: a series that
+        shares its timestamps with others makes first/last/integral and merged raw rows depend
+        on InfluxDB's arbitrary order among equal times."""
+        tags = [p for p in parts if not p.startswith("time(")]
+        if "*" in tags or (m == "cpu" and "hostname" in tags):
+            return parts
+        return [p for p in parts if p.startswith("time(")] + ["*"]
 
     # ---- clauses
     def aliases(self, exprs, p=0.15):

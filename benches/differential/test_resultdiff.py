@@ -73,6 +73,7 @@ class T(unittest.TestCase):
         self.assertEqual(rd.match_allowlist(allow, "SELECT abs(n) FROM cpu", ref, ok), "abs")
         self.assertIsNone(rd.match_allowlist(allow, "SELECT abs(n) FROM cpu", ref, bad))
         self.assertIsNone(rd.match_allowlist(allow, "SELECT n FROM cpu", ref, ok))
+        self.assertIsNone(rd.match_allowlist(allow, "SELECT n, abs(n) FROM cpu", ref, ok))
 
     def test_unsorted_series(self):
         ref = rd.statement_result(body(copy(S)[::-1]))
