@@ -105,9 +105,15 @@ impl AggKind {
                 }));
             }
             "top" | "bottom" => {
-                if args.len() != 2 {
+                if args.len() < 2 {
+                    return Err(QueryError::Invalid(format!(
+                        "invalid number of arguments for {lower}, expected at least 2, got {}",
+                        args.len()
+                    )));
+                }
+                if args.len() > 2 {
                     return Err(QueryError::Unsupported(format!(
-                        "{lower}() takes a field and a count, such as {lower}(usage, 3) (tag arguments are not supported)"
+                        "{lower}() with tag arguments; use {lower}(field, N) with GROUP BY the tag"
                     )));
                 }
                 let n = match &args[1] {
@@ -144,29 +150,38 @@ impl AggKind {
         )
     }
 
-    /// Whether the function can be served from block statistics.
-    pub fn uses_stats(self) -> bool {
-        matches!(
-            self,
-            AggKind::Count
-                | AggKind::Sum
-                | AggKind::Mean
-                | AggKind::Min
-                | AggKind::Max
-                | AggKind::Spread
-        )
+    /// Whether the function can be served from the block statistics of a `ty` column.
+    pub fn uses_stats(self, ty: FieldType) -> bool {
+        let numeric = matches!(
+            ty,
+            FieldType::Float | FieldType::Integer | FieldType::Unsigned
+        );
+        match self {
+            AggKind::Count => true,
+            AggKind::Sum | AggKind::Mean | AggKind::Min | AggKind::Max | AggKind::Spread => numeric,
+            _ => false,
+        }
     }
 
     /// Whether the function accepts values of type `ty`.
     pub fn accepts(self, ty: FieldType) -> bool {
         match ty {
             FieldType::Float | FieldType::Integer | FieldType::Unsigned => true,
-            FieldType::String | FieldType::Boolean => {
+            FieldType::String => {
                 matches!(
                     self,
                     AggKind::Count | AggKind::First | AggKind::Last | AggKind::Mode
                 )
             }
+            FieldType::Boolean => matches!(
+                self,
+                AggKind::Count
+                    | AggKind::First
+                    | AggKind::Last
+                    | AggKind::Mode
+                    | AggKind::Min
+                    | AggKind::Max
+            ),
         }
     }
 
@@ -652,9 +667,12 @@ impl State {
             o.then(vals[a].0.cmp(&vals[b].0))
         });
         idx.truncate(n);
-        idx.sort_by_key(|&i| (vals[i].0, i));
-        idx.into_iter()
-            .map(|i| (vals[i].0, vals[i].1.value()))
+        // Time order; points at one time keep best-first order.
+        let mut ranked: Vec<(usize, usize)> = idx.into_iter().enumerate().collect();
+        ranked.sort_by_key(|&(rank, i)| (vals[i].0, rank));
+        ranked
+            .into_iter()
+            .map(|(_, i)| (vals[i].0, vals[i].1.value()))
             .collect()
     }
 }
@@ -684,29 +702,38 @@ fn finish_values(kind: AggKind, vals: &[(i64, Num)]) -> (Value, Option<i64>) {
             let mut v: Vec<&Num> = vals.iter().map(|(_, v)| v).collect();
             v.sort_by(|a, b| a.cmp(b));
             let n = v.len();
-            let m = if n % 2 == 1 {
-                v[n / 2].f64()
-            } else {
-                let (a, b) = (v[n / 2 - 1].f64(), v[n / 2].f64());
-                a + (b - a) / 2.0
-            };
-            (Value::Float(m), None)
+            if n % 2 == 1 {
+                // An odd count selects the middle value, keeping its type.
+                return (v[n / 2].value(), None);
+            }
+            let (a, b) = (v[n / 2 - 1].f64(), v[n / 2].f64());
+            (Value::Float(a + (b - a) / 2.0), None)
         }
         AggKind::Mode => {
-            let mut v: Vec<&Num> = vals.iter().map(|(_, v)| v).collect();
-            v.sort_by(|a, b| a.cmp(b));
-            let (mut best, mut best_n, mut i) = (0, 0, 0);
-            while i < v.len() {
-                let mut j = i;
-                while j < v.len() && v[j].cmp(v[i]).is_eq() {
-                    j += 1;
+            // InfluxDB's reduction, step for step: values sorted (then by time); a run
+            // replaces the best once it is at least as long and started no later; runs of
+            // one value never replace the first value.
+            let mut v: Vec<&(i64, Num)> = vals.iter().collect();
+            v.sort_by(|a, b| a.1.cmp(&b.1).then(a.0.cmp(&b.0)));
+            let (mut most_freq, mut curr_freq) = (0usize, 0usize);
+            let mut curr = &v[0].1;
+            let (mut most, mut most_time, mut curr_time) = (&v[0].1, v[0].0, v[0].0);
+            for p in &v {
+                if !p.1.cmp(curr).is_eq() {
+                    curr_freq = 1;
+                    curr = &p.1;
+                    curr_time = p.0;
+                    continue;
                 }
-                if j - i > best_n {
-                    (best, best_n) = (i, j - i);
+                curr_freq += 1;
+                if most_freq > curr_freq || (most_freq == curr_freq && curr_time > most_time) {
+                    continue;
                 }
-                i = j;
+                most_freq = curr_freq;
+                most = &p.1;
+                most_time = curr_time;
             }
-            (v[best].value(), None)
+            (most.value(), None)
         }
         AggKind::Percentile(p) => {
             let mut idx: Vec<usize> = (0..vals.len()).collect();
@@ -773,7 +800,10 @@ mod tests {
             panic!()
         };
         // Sample standard deviation: sqrt(44.8333 / 5).
-        assert!((sd - (44.833_333_333_333_33f64 / 5.0).sqrt()).abs() < 1e-9, "{sd}");
+        assert!(
+            (sd - (44.833_333_333_333_33f64 / 5.0).sqrt()).abs() < 1e-9,
+            "{sd}"
+        );
         // Trapezoids over 1 ns steps, per second.
         let Value::Float(a) = run(AggKind::Integral(1), &ts, &v).0 else {
             panic!()

@@ -106,7 +106,11 @@ pub(crate) fn run(ctx: &Ctx<'_>, sel: &Select) -> Result<Vec<Series>, QueryError
     let mut names: Vec<String> = Vec::new();
     for src in &sel.sources {
         match &src.name {
-            MeasurementName::Name(n) => names.push(n.clone()),
+            MeasurementName::Name(n) => {
+                if all.contains(n) {
+                    names.push(n.clone());
+                }
+            }
             MeasurementName::Regex(p) => {
                 regexes.add(p)?;
                 let re = regexes
@@ -118,13 +122,34 @@ pub(crate) fn run(ctx: &Ctx<'_>, sel: &Select) -> Result<Vec<Series>, QueryError
     }
     names.sort();
     names.dedup();
+    let metas: Vec<Meta> = names
+        .iter()
+        .map(|m| Meta {
+            tag_keys: ctx.db.tag_keys(m).into_iter().collect(),
+            fields: ctx.db.fields(m).into_iter().collect(),
+        })
+        .collect();
+    // Every series of the statement has the same columns: `*` and regexes expand over
+    // the union of the measurements (a field keeps the type of the first that has it).
+    let mut union = Meta {
+        tag_keys: HashSet::new(),
+        fields: BTreeMap::new(),
+    };
+    for m in &metas {
+        union.tag_keys.extend(m.tag_keys.iter().cloned());
+        for (f, t) in &m.fields {
+            union.fields.entry(f.clone()).or_insert(*t);
+        }
+    }
     let mut out = Vec::new();
-    for m in &names {
+    for (m, meta) in names.iter().zip(&metas) {
         ctx.check_deadline()?;
         out.extend(run_measurement(
             ctx,
             sel,
             m,
+            meta,
+            &union,
             bounds,
             cond.as_ref(),
             &regexes,
@@ -136,6 +161,11 @@ pub(crate) fn run(ctx: &Ctx<'_>, sel: &Select) -> Result<Vec<Series>, QueryError
         .skip(soffset)
         .take(sel.slimit.map_or(usize::MAX, |n| n as usize))
         .collect();
+    // ORDER BY time DESC also reverses the series picked by SLIMIT/SOFFSET.
+    let mut out = out;
+    if sel.order == Some(Order::Desc) {
+        out.reverse();
+    }
     if out.len() > ctx.limits.max_series {
         return Err(QueryError::Limit(format!(
             "max-select-series limit exceeded: the statement returns {} series, more than the limit of {} (narrow the WHERE clause, use SLIMIT, or raise query.max_series)",
@@ -174,7 +204,7 @@ fn expand_fields(
     meta: &Meta,
     group_keys: &[String],
     regexes: &Regexes,
-) -> Result<Vec<(Expr, String)>, QueryError> {
+) -> Result<Vec<(Expr, String, bool)>, QueryError> {
     let mut out = Vec::new();
     let field_var = |name: &str| Expr::Var {
         name: name.to_owned(),
@@ -192,7 +222,7 @@ fn expand_fields(
                 }
                 names.sort();
                 names.dedup();
-                out.extend(names.into_iter().map(|n| (field_var(n), n.clone())));
+                out.extend(names.into_iter().map(|n| (field_var(n), n.clone(), false)));
             }
             Expr::Regex(p) => {
                 let re = regexes
@@ -206,7 +236,7 @@ fn expand_fields(
                     .collect();
                 names.sort();
                 names.dedup();
-                out.extend(names.into_iter().map(|n| (field_var(n), n.clone())));
+                out.extend(names.into_iter().map(|n| (field_var(n), n.clone(), false)));
             }
             Expr::Call { name, args }
                 if matches!(args.first(), Some(Expr::Wildcard(_) | Expr::Regex(_))) =>
@@ -233,10 +263,13 @@ fn expand_fields(
                         args,
                     };
                     let n = format!("{}_{field}", call_name(name));
-                    out.push((e, n));
+                    out.push((e, n, false));
                 }
             }
-            e => out.push((e.clone(), f.alias.clone().unwrap_or_else(|| expr_name(e)))),
+            e => out.push(match &f.alias {
+                Some(a) => (e.clone(), a.clone(), true),
+                None => (e.clone(), expr_name(e), false),
+            }),
         }
     }
     Ok(out)
@@ -348,7 +381,14 @@ pub(crate) fn ty_name(t: FieldType) -> &'static str {
     }
 }
 
-fn plan(sel: &Select, meta: &Meta, regexes: &Regexes) -> Result<Plan, QueryError> {
+/// Plans `sel` for one measurement (`meta`); `expand_meta` (every measurement of the
+/// statement) decides what `*` and regexes expand to, so all series share columns.
+fn plan(
+    sel: &Select,
+    meta: &Meta,
+    expand_meta: &Meta,
+    regexes: &Regexes,
+) -> Result<Plan, QueryError> {
     let mut group_keys: Vec<String> = Vec::new();
     let (mut interval, mut offset) = (0i64, 0i64);
     let mut times = 0;
@@ -359,13 +399,16 @@ fn plan(sel: &Select, meta: &Meta, regexes: &Regexes) -> Result<Plan, QueryError
                 offset: o,
             } => {
                 times += 1;
-                if i.0 <= 0 {
+                if i.0 < 0 {
                     return Err(QueryError::Invalid(
                         "GROUP BY time() needs a positive interval".into(),
                     ));
                 }
-                interval = i.0;
-                offset = o.map_or(0, |o| o.0).rem_euclid(i.0);
+                // time(0s) is accepted and groups nothing, as in InfluxDB.
+                if i.0 > 0 {
+                    interval = i.0;
+                    offset = o.map_or(0, |o| o.0).rem_euclid(i.0);
+                }
             }
             Dimension::Tag(k) => group_keys.push(k.clone()),
             Dimension::Regex(p) => {
@@ -384,20 +427,26 @@ fn plan(sel: &Select, meta: &Meta, regexes: &Regexes) -> Result<Plan, QueryError
     }
     group_keys.sort();
     group_keys.dedup();
-    let fields = expand_fields(sel, meta, &group_keys, regexes)?;
+    let fields = expand_fields(sel, expand_meta, &group_keys, regexes)?;
     let mut slots = Vec::new();
     let mut projs = Vec::new();
     let mut columns: Vec<String> = Vec::new();
-    for (e, name) in &fields {
+    let mut used: std::collections::HashMap<String, usize> = Default::default();
+    for (e, name, aliased) in &fields {
         projs.push(compile(e, meta, &mut slots, false)?);
-        // InfluxDB's de-duplication: a repeated name gets `_1`, `_2`, …
-        let mut n = name.clone();
-        let mut k = 1;
-        while columns.contains(&n) || n == "time" && !columns.is_empty() {
-            n = format!("{name}_{k}");
-            k += 1;
+        // InfluxDB's de-duplication: aliases are kept as written; a generated name used
+        // before gets `_1`, `_2`, … (counted per name).
+        if *aliased {
+            columns.push(name.clone());
+            continue;
         }
-        columns.push(n);
+        let k = used.entry(name.clone()).or_insert(0);
+        columns.push(if *k == 0 {
+            name.clone()
+        } else {
+            format!("{name}_{k}")
+        });
+        *k += 1;
     }
     if projs.is_empty() {
         return Err(QueryError::Invalid(
@@ -418,9 +467,14 @@ fn plan(sel: &Select, meta: &Meta, regexes: &Regexes) -> Result<Plan, QueryError
             .iter()
             .any(|s| matches!(s.kind, AggKind::Top(_) | AggKind::Bottom(_)));
         if multi && (slots.len() > 1 || !matches!(projs.as_slice(), [Proj::Agg(0)])) {
-            return Err(QueryError::Invalid(
-                "selector functions top() and bottom() cannot be combined with other functions or expressions".into(),
-            ));
+            return Err(QueryError::Invalid(format!(
+                "selector function {}() cannot be combined with other functions",
+                if slots.iter().any(|s| matches!(s.kind, AggKind::Top(_))) {
+                    "top"
+                } else {
+                    "bottom"
+                }
+            )));
         }
         if interval == 0 && projs.iter().any(|p| p.has(&|q| matches!(q, Proj::Tr(..)))) {
             return Err(QueryError::Invalid(
@@ -459,19 +513,18 @@ struct Chosen {
     residual: Option<Residual>,
 }
 
+#[allow(clippy::too_many_arguments)]
 fn run_measurement(
     ctx: &Ctx<'_>,
     sel: &Select,
     measurement: &str,
+    meta: &Meta,
+    union: &Meta,
     bounds: Bounds,
     cond: Option<&Expr>,
     regexes: &Regexes,
 ) -> Result<Vec<Series>, QueryError> {
-    let meta = Meta {
-        tag_keys: ctx.db.tag_keys(measurement).into_iter().collect(),
-        fields: ctx.db.fields(measurement).into_iter().collect(),
-    };
-    let plan = plan(sel, &meta, regexes)?;
+    let plan = plan(sel, meta, union, regexes)?;
     if bounds.is_empty() {
         return Ok(Vec::new());
     }
@@ -481,7 +534,10 @@ fn run_measurement(
     };
     let mut groups: BTreeMap<Vec<String>, usize> = BTreeMap::new();
     let mut chosen = Vec::new();
-    for info in ctx.db.query_series(measurement) {
+    // Series in key order: rows of equal time from several series follow it.
+    let mut series = ctx.db.query_series(measurement);
+    series.sort_by(|a, b| a.key.tags().cmp(b.key.tags()));
+    for info in series {
         let residual = match cond {
             None => None,
             Some(c) => match partial(c, &names, &info.key, regexes)? {
@@ -654,6 +710,7 @@ fn aggregate(
         let keeps_empty = !matches!(sel.fill, Some(Fill::None));
         if keeps_empty
             && sel.order != Some(Order::Desc)
+            && (bounds.has_start || n_groups == 1)
             && let Some(l) = sel.limit
         {
             let want = l.saturating_add(sel.offset.unwrap_or(0));
@@ -730,7 +787,7 @@ fn aggregate(
                     slots,
                 } => {
                     let kinds: Vec<AggKind> = slots.iter().map(|&s| plan.slots[s].kind).collect();
-                    let stats_ok = !shows_point_time && kinds.iter().all(|k| k.uses_stats());
+                    let stats_ok = !shows_point_time && kinds.iter().all(|k| k.uses_stats(*ty));
                     let mut states = new_states(&kinds, n);
                     let mut scratch = Vec::new();
                     let mut seen = false;
@@ -826,6 +883,7 @@ fn aggregate(
                 window,
                 shows_point_time,
                 no_bucket_time,
+                bounds.has_start,
                 sel,
             );
             Ok((!rows.is_empty()).then_some(rows))
@@ -890,6 +948,7 @@ fn finish_group(
     window: i64,
     shows_point_time: bool,
     no_bucket_time: i64,
+    has_start: bool,
     sel: &Select,
 ) -> Vec<Vec<Value>> {
     let n = layout.n;
@@ -932,15 +991,31 @@ fn finish_group(
         }
         cols.push(col);
     }
-    // Fill empty buckets.
     let mut keep = vec![true; n];
+    // Without a lower bound a group's buckets start at its own first point.
+    if !has_start && layout.interval > 0 {
+        let first = (0..n)
+            .find(|&b| cols.iter().any(|c| c[b] != Value::Null))
+            .unwrap_or(n);
+        keep[..first].iter_mut().for_each(|k| *k = false);
+    }
+    // Fill empty buckets.
     match fill {
         Fill::None => {
             for (b, k) in keep.iter_mut().enumerate() {
-                *k = cols.iter().any(|c| c[b] != Value::Null);
+                *k = *k && cols.iter().any(|c| c[b] != Value::Null);
             }
         }
-        Fill::Null => {}
+        Fill::Null => {
+            // A count over an empty bucket is 0, not null.
+            for (c, slot) in cols.iter_mut().zip(&plan.slots) {
+                if slot.kind == AggKind::Count {
+                    c.iter_mut()
+                        .filter(|v| **v == Value::Null)
+                        .for_each(|v| *v = Value::Integer(0));
+                }
+            }
+        }
         Fill::Previous => {
             for c in &mut cols {
                 let mut last = Value::Null;
@@ -990,7 +1065,8 @@ fn finish_group(
                 let value = match *fill {
                     Fill::Integer(i) if int_out => Value::Integer(i),
                     Fill::Integer(i) => Value::Float(i as f64),
-                    Fill::Float(f) if int_out && f.fract() == 0.0 => Value::Integer(f as i64),
+                    // The number takes the column's type: 2.5 fills an integer column as 2.
+                    Fill::Float(f) if int_out => Value::Integer(f as i64),
                     Fill::Float(f) => Value::Float(f),
                     _ => Value::Null,
                 };
@@ -1011,7 +1087,9 @@ fn finish_group(
             .collect(),
         fields: Vec::new(),
         field_names: &[],
-        tags: None,
+        keys: Vec::new(),
+        row_key: Vec::new(),
+        default_unit: layout.interval.max(1),
     };
     let out_cols: Vec<Vec<Value>> = plan.projs.iter().map(|p| ctx.eval(p)).collect();
     let has_transform = plan
@@ -1052,7 +1130,11 @@ struct Cells<'a> {
     /// Field values per row, by position in `field_names`.
     fields: Vec<Vec<Value>>,
     field_names: &'a [String],
-    tags: Option<&'a strata_engine::model::SeriesKey>,
+    /// Series keys of raw rows, and each row's index into them.
+    keys: Vec<&'a strata_engine::model::SeriesKey>,
+    row_key: Vec<u32>,
+    /// The derivative unit when a call names none.
+    default_unit: i64,
 }
 
 impl Cells<'_> {
@@ -1064,13 +1146,15 @@ impl Cells<'_> {
                 Some(i) => self.fields[i].clone(),
                 None => vec![Value::Null; n],
             },
-            Proj::Tag(k) => {
-                let v = self
-                    .tags
-                    .and_then(|t| t.tag(k))
-                    .map_or(Value::Null, |s| Value::String(s.to_owned()));
-                vec![v; n]
-            }
+            Proj::Tag(k) => self
+                .row_key
+                .iter()
+                .map(|&r| {
+                    self.keys[r as usize]
+                        .tag(k)
+                        .map_or(Value::Null, |s| Value::String(s.to_owned()))
+                })
+                .collect(),
             Proj::Lit(v) => vec![v.clone(); n],
             Proj::Bin(op, a, b) => {
                 let (a, b) = (self.eval(a), self.eval(b));
@@ -1080,7 +1164,7 @@ impl Cells<'_> {
             Proj::Tr(t, a) => {
                 let vals = self.eval(a);
                 let rows: Vec<(i64, Value)> = self.times.iter().copied().zip(vals).collect();
-                t.apply(&rows)
+                t.apply(&rows, self.default_unit)
             }
         }
     }
@@ -1336,9 +1420,10 @@ fn raw(
         .map(|l| l.saturating_add(sel.offset.unwrap_or(0)) as usize)
         .filter(|_| !has_transform);
     let range = bounds.range();
-    let per_series: Vec<(usize, Vec<Vec<Value>>)> = chosen
+    let per_series: Vec<SeriesRows> = chosen
         .par_iter()
-        .map(|c| -> Result<(usize, Vec<Vec<Value>>), QueryError> {
+        .enumerate()
+        .map(|(i, c)| -> Result<SeriesRows, QueryError> {
             ctx.check_deadline()?;
             let mut need = proj_fields.clone();
             if let Some(r) = &c.residual {
@@ -1348,37 +1433,91 @@ fn raw(
                 None => read_rows(ctx, &c.info, &need, range, c.residual.as_ref())?,
                 Some(k) => read_rows_windowed(ctx, c, &need, range, k, desc)?,
             };
-            Ok((
-                c.group,
-                project_rows(plan, &rows, &need, &proj_fields, c, has_transform),
-            ))
+            let mut out = series_rows(&rows, &need, &proj_fields, i as u32);
+            if let Some(k) = need_rows {
+                // Only the first (or last) k rows of a series can be shown.
+                let n = out.times.len();
+                if n > k {
+                    let keep = if desc { n - k..n } else { 0..k };
+                    out.times = out.times[keep.clone()].to_vec();
+                    for f in &mut out.fields {
+                        *f = f[keep.clone()].to_vec();
+                    }
+                }
+            }
+            Ok(out)
         })
         .collect::<Result<_, _>>()?;
-    let mut groups: Vec<Option<Vec<Vec<Value>>>> = vec![None; n_groups];
+    let mut members: Vec<Vec<u32>> = vec![Vec::new(); n_groups];
     let mut total = 0usize;
-    for (g, rows) in per_series {
-        if rows.is_empty() {
+    for (i, c) in chosen.iter().enumerate() {
+        let n = per_series[i].times.len();
+        if n == 0 {
             continue;
         }
-        total += rows.len();
+        total += n;
         if need_rows.is_none() && total > ctx.limits.max_rows {
             return Err(too_many_rows(ctx));
         }
-        groups[g].get_or_insert_with(Vec::new).extend(rows);
+        members[c.group].push(i as u32);
     }
-    Ok(groups
+    let keys: Vec<&strata_engine::model::SeriesKey> = chosen.iter().map(|c| &c.info.key).collect();
+    members
         .into_iter()
-        .map(|g| {
-            g.map(|mut rows| {
-                // Stable: rows of one time keep their series order.
-                rows.sort_by_key(|r| match r[0] {
-                    Value::Time(t) => t,
-                    _ => 0,
-                });
-                order_and_limit(rows, sel)
-            })
+        .map(|m| -> Result<Option<Vec<Vec<Value>>>, QueryError> {
+            if m.is_empty() {
+                return Ok(None);
+            }
+            ctx.check_deadline()?;
+            // The group's rows in time order; equal times keep series (key) order.
+            let mut order: Vec<(i64, u32, u32)> = Vec::new();
+            for &si in &m {
+                let sr = &per_series[si as usize];
+                order.extend(sr.times.iter().enumerate().map(|(r, &t)| (t, si, r as u32)));
+            }
+            order.sort_by_key(|&(t, si, _)| (t, si));
+            let fields: Vec<Vec<Value>> = (0..proj_fields.len())
+                .map(|f| {
+                    order
+                        .iter()
+                        .map(|&(_, si, r)| per_series[si as usize].fields[f][r as usize].clone())
+                        .collect()
+                })
+                .collect();
+            let cells = Cells {
+                times: order.iter().map(|o| o.0).collect(),
+                aggs: Vec::new(),
+                fields,
+                field_names: &proj_fields,
+                keys: keys.clone(),
+                row_key: order.iter().map(|o| o.1).collect(),
+                default_unit: 1_000_000_000,
+            };
+            let rows = project(plan, &cells, has_transform);
+            let rows = order_and_limit(rows, sel);
+            Ok((!rows.is_empty()).then_some(rows))
         })
-        .collect())
+        .collect()
+}
+
+/// A series' kept rows: times and, per projected field, its values.
+struct SeriesRows {
+    times: Vec<i64>,
+    fields: Vec<Vec<Value>>,
+}
+
+fn series_rows(rows: &Rows, need: &[String], proj_fields: &[String], _series: u32) -> SeriesRows {
+    let n = rows.times.len();
+    SeriesRows {
+        times: rows.times.clone(),
+        fields: proj_fields
+            .iter()
+            .map(|f| match need.iter().position(|x| x == f) {
+                Some(i) => (0..n).map(|r| rows.value(i, r)).collect(),
+                None => vec![Value::Null; n],
+            })
+            .collect(),
+    }
 }
 
 /// Reads just enough of a series for `k` rows from the start (or, `desc`, the end) of
@@ -1421,42 +1560,10 @@ fn read_rows_windowed(
     }
 }
 
-/// Evaluates the projections over a series' rows; drops rows whose every field-derived
-/// cell is null.
-fn project_rows(
-    plan: &Plan,
-    rows: &Rows,
-    need: &[String],
-    proj_fields: &[String],
-    c: &Chosen,
-    has_transform: bool,
-) -> Vec<Vec<Value>> {
-    let n = rows.times.len();
-    if n == 0 {
-        return Vec::new();
-    }
-    let fields: Vec<Vec<Value>> = proj_fields
-        .iter()
-        .map(|f| {
-            let i = need.iter().position(|x| x == f).unwrap_or(usize::MAX);
-            (0..n)
-                .map(|r| {
-                    if i == usize::MAX {
-                        Value::Null
-                    } else {
-                        rows.value(i, r)
-                    }
-                })
-                .collect()
-        })
-        .collect();
-    let cells = Cells {
-        times: rows.times.clone(),
-        aggs: Vec::new(),
-        fields,
-        field_names: proj_fields,
-        tags: Some(&c.info.key),
-    };
+/// Evaluates the projections over rows; drops rows whose every field-derived cell is
+/// null (a raw row needs a field value; a transformation's missing outputs vanish).
+fn project(plan: &Plan, cells: &Cells<'_>, has_transform: bool) -> Vec<Vec<Value>> {
+    let n = cells.times.len();
     let cols: Vec<Vec<Value>> = plan.projs.iter().map(|p| cells.eval(p)).collect();
     let from_field: Vec<bool> = plan
         .projs
@@ -1473,7 +1580,7 @@ fn project_rows(
             continue;
         }
         let mut row = Vec::with_capacity(cols.len() + 1);
-        row.push(Value::Time(rows.times[r]));
+        row.push(Value::Time(cells.times[r]));
         row.extend(cols.iter().map(|c| c[r].clone()));
         out.push(row);
     }

@@ -12,8 +12,14 @@ use crate::result::Value;
 /// A function over a sequence.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum Transform {
-    Derivative { unit: i64, non_negative: bool },
-    Difference { non_negative: bool },
+    /// `unit` 0: the GROUP BY interval over aggregates, 1 s over raw values.
+    Derivative {
+        unit: i64,
+        non_negative: bool,
+    },
+    Difference {
+        non_negative: bool,
+    },
     MovingAverage(usize),
     CumulativeSum,
     Elapsed(i64),
@@ -63,7 +69,7 @@ impl Transform {
         let lower = name.to_ascii_lowercase();
         let t = match lower.as_str() {
             "derivative" | "non_negative_derivative" => Transform::Derivative {
-                unit: duration_arg(&lower, args.get(1), 1_000_000_000)?,
+                unit: duration_arg(&lower, args.get(1), 0)?,
                 non_negative: lower.starts_with("non_"),
             },
             "difference" | "non_negative_difference" => Transform::Difference {
@@ -105,7 +111,8 @@ impl Transform {
     }
 
     /// One output cell per `(time, value)` input row.
-    pub fn apply(self, rows: &[(i64, Value)]) -> Vec<Value> {
+    /// `default_unit` is the derivative unit when the call named none.
+    pub fn apply(self, rows: &[(i64, Value)], default_unit: i64) -> Vec<Value> {
         let mut out = vec![Value::Null; rows.len()];
         let mut prev: Option<(i64, &Value)> = None;
         let mut window: std::collections::VecDeque<f64> = Default::default();
@@ -117,6 +124,7 @@ impl Transform {
             out[i] = match self {
                 Transform::Derivative { unit, non_negative } => match prev {
                     Some((pt, pv)) if *t != pt => {
+                        let unit = if unit == 0 { default_unit } else { unit };
                         let d = (num(v) - num(pv)) / ((*t - pt) as f64 / unit as f64);
                         if non_negative && d < 0.0 {
                             Value::Null
@@ -221,7 +229,7 @@ impl MathFn {
             Value::Float(f) => *f,
             _ => return Value::Null,
         };
-        Value::Float(match self {
+        let y = match self {
             MathFn::Abs => x.abs(),
             MathFn::Ceil => x.ceil(),
             MathFn::Floor => x.floor(),
@@ -233,7 +241,13 @@ impl MathFn {
             MathFn::Exp => x.exp(),
             MathFn::Log(b) => x.log(b),
             MathFn::Pow(n) => x.powf(n),
-        })
+        };
+        // NaN and infinities (sqrt(-1), ln(0)) are nulls, as in InfluxDB.
+        if y.is_finite() {
+            Value::Float(y)
+        } else {
+            Value::Null
+        }
     }
 }
 
@@ -260,7 +274,7 @@ mod tests {
             unit: 1_000_000_000,
             non_negative: false,
         }
-        .apply(&r);
+        .apply(&r, 1_000_000_000);
         assert_eq!(
             d,
             vec![
@@ -275,15 +289,15 @@ mod tests {
             unit: 1_000_000_000,
             non_negative: true,
         }
-        .apply(&r);
+        .apply(&r, 1_000_000_000);
         assert_eq!(d[3], Value::Null);
         let diff = Transform::Difference {
             non_negative: false,
         }
-        .apply(&r);
+        .apply(&r, 1_000_000_000);
         assert_eq!(diff[1], Value::Integer(3));
         assert_eq!(diff[3], Value::Integer(-2));
-        let ma = Transform::MovingAverage(2).apply(&r);
+        let ma = Transform::MovingAverage(2).apply(&r, 1_000_000_000);
         assert_eq!(
             ma,
             vec![
@@ -294,9 +308,9 @@ mod tests {
                 Value::Float(6.0)
             ]
         );
-        let cs = Transform::CumulativeSum.apply(&r);
+        let cs = Transform::CumulativeSum.apply(&r, 1_000_000_000);
         assert_eq!(cs[4], Value::Integer(17));
-        let el = Transform::Elapsed(1_000_000_000).apply(&r);
+        let el = Transform::Elapsed(1_000_000_000).apply(&r, 1_000_000_000);
         assert_eq!(el[3], Value::Integer(2));
     }
 
