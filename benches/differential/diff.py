@@ -85,12 +85,13 @@ class Ctx:
                 pass
         self.done(pid)
 
-    def run(self, argv, timeout=None, env=None):
+    def run(self, argv, timeout=None, env=None, stdin=None):
         """Run a child, registered by pid while it lives; returns (rc, stdout, stderr)."""
-        p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                             stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL)
         self.register(p.pid)
         try:
-            out, err = p.communicate(timeout=timeout)
+            out, err = p.communicate(input=stdin, timeout=timeout)
         except subprocess.TimeoutExpired:
             p.kill()
             out, err = p.communicate()
@@ -207,6 +208,10 @@ class Influx:
 class Strata:
     """`strata import`, `strata compact`, `strata query --format json --epoch ns "q1; q2; …"`."""
 
+    # Keep imported data in the hot tier (WAL + memory) until `compact --force` moves it: a
+    # wall-clock max age far beyond the data's age, and no background rotation.
+    HOT = ["--hot-max-age", "1000000h", "--rotation-interval", "0s"]
+
     def __init__(self, ctx):
         self.ctx = ctx
         self.bin = ctx.args.strata
@@ -233,7 +238,7 @@ class Strata:
     def load(self, path):
         shutil.rmtree(self.dir, ignore_errors=True)
         t = time.time()
-        _out, err = self._run(["import", "--data-dir", self.dir, path], "import")
+        _out, err = self._run(["import", "--data-dir", self.dir] + self.HOT + [path], "import")
         return time.time() - t, err.strip().splitlines()[-1] if err.strip() else ""
 
     def compact(self, extra):
@@ -242,7 +247,7 @@ class Strata:
 
     def tiers(self):
         try:
-            out, _ = self._run(["inspect", "--data-dir", self.dir, "--json"], "inspect")
+            out, _ = self._run(["inspect", "--data-dir", self.dir, "--json"] + self.HOT, "inspect")
             j = json.loads(out)
             return {k: v.get("points") for k, v in j.get("tiers", {}).items()}
         except (Fail, ValueError) as e:
@@ -252,8 +257,9 @@ class Strata:
         """Run statements in one process; returns a list of per-statement results (dicts with
         'series' or 'error'), or None if the batch as a whole failed (then run one by one)."""
         q = ";\n".join(stmts)
-        argv = ["query", "--data-dir", self.dir, "--format", "json"] + (["--epoch", epoch] if epoch else []) + [q]
-        rc, out, err = self.ctx.run([self.bin] + argv, timeout=self.ctx.args.query_timeout)
+        argv = (["query", "--data-dir", self.dir, "--format", "json"] + self.HOT
+                + (["--epoch", epoch] if epoch else []) + ["-"])
+        rc, out, err = self.ctx.run([self.bin] + argv, timeout=self.ctx.args.query_timeout, stdin=q.encode())
         text = out.decode(errors="replace").strip()
         try:
             j = json.loads(text) if text else None
@@ -271,20 +277,22 @@ class Strata:
         return None, f"unexpected JSON shape: {text[:300]}"
 
     def query_all(self, stmts, epoch="ns"):
-        """Every statement's result, batched; a failed batch is re-run statement by statement."""
-        res = [None] * len(stmts)
+        """Every statement's result, batched; a batch that fails as a whole (a parse error in
+        one statement fails them all, as in InfluxDB) is split in halves until it runs."""
+        res = []
         bs = max(1, self.ctx.args.batch)
         for i in range(0, len(stmts), bs):
-            chunk = stmts[i:i + bs]
-            r, msg = self.query_batch(chunk, epoch) if len(chunk) > 1 else (None, None)
-            if r is None:
-                for k, s in enumerate(chunk):
-                    r1, msg1 = self.query_batch([s], epoch)
-                    res[i + k] = r1[0] if r1 else {"error": msg1, "_whole": True}
-            else:
-                for k in range(len(chunk)):
-                    res[i + k] = r[k]
+            res.extend(self._query_split(stmts[i:i + bs], epoch))
         return res
+
+    def _query_split(self, chunk, epoch):
+        r, msg = self.query_batch(chunk, epoch)
+        if r is not None:
+            return r
+        if len(chunk) == 1:
+            return [{"error": msg, "_whole": True}]
+        h = len(chunk) // 2
+        return self._query_split(chunk[:h], epoch) + self._query_split(chunk[h:], epoch)
 
 
 class FakeStrata:
@@ -372,11 +380,11 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--per-type", type=int, default=5, help="TSBS instances per query type")
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--phases", default="import,cold",
-                    help="comma list of import,warm,cold: query after import, after `compact --force`, "
-                         "after `compact --to-cold --force`")
+    ap.add_argument("--phases", default="hot,warm,cold",
+                    help="comma list of hot,warm,cold: query after import (data kept in the hot tier), "
+                         "after `compact --force` (warm), after `compact --to-cold --force` (cold)")
     ap.add_argument("--rfc3339", type=int, default=20, help="queries also compared with RFC 3339 times")
-    ap.add_argument("--batch", type=int, default=40, help="statements per `strata query` process")
+    ap.add_argument("--batch", type=int, default=100, help="statements per `strata query` process")
     ap.add_argument("--query-timeout", type=int, default=600)
     ap.add_argument("--fake-strata", action="store_true", help="self-test: InfluxDB answers for Strata")
     ap.add_argument("--out", default=os.path.join(HERE, "results"))
@@ -449,7 +457,7 @@ def run(ctx):
     allow = load_allowlist()
     phases = [p.strip() for p in args.phases.split(",") if p.strip()]
     if args.fake_strata:
-        phases = ["import"]
+        phases = ["hot"]
     phase_results = {}
     tiers = {}
     for ph in phases:

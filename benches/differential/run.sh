@@ -5,11 +5,10 @@
 #   --data FILE      line protocol (.lp, .lp.zst), e.g. /work/shared/data/tsbs_cpu_only_scale100_1d.lp.zst
 #   --random N       random queries besides the TSBS types (default 300; --quick: 120)
 #   --seed S         seed of every generated query (default 1)
-#   --quick          the 6 h file by default, 2 TSBS instances per type, 120 random queries,
-#                    Strata queried after import and after `compact --to-cold --force`
+#   --quick          the 6 h file by default, 2 TSBS instances per type, 120 random queries
 #   --per-type N     TSBS instances per query type (default 5)
-#   --phases LIST    import,warm,cold (default import,cold): query Strata after import, after
-#                    `strata compact --force`, after `strata compact --to-cold --force`
+#   --phases LIST    hot,warm,cold (default all three): query Strata after import with the data
+#                    kept hot, after `strata compact --force`, after `compact --to-cold --force`
 #   --fake-strata    self-test of the harness: InfluxDB answers in Strata's place
 #   --out DIR        where diff-<UTC date>.md goes (default benches/differential/results/)
 # Exit status: 0 equal (or only allow-listed differences), 1 a difference, 2 setup failure.
@@ -22,8 +21,8 @@ REPO=$(cd "$HERE" && git rev-parse --show-toplevel)
 PEERS_DIR=${PEERS_DIR:-/work/shared/peers}
 CMDLINE="benches/differential/run.sh $*"
 
-usage() { sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
-DATA="" RANDOM_N="" SEED=1 QUICK="" PER_TYPE="" PHASES="import,cold" FAKE="" OUT="$HERE/results"
+usage() { sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+DATA="" RANDOM_N="" SEED=1 QUICK="" PER_TYPE="" PHASES="hot,warm,cold" FAKE="" OUT="$HERE/results"
 while [ $# -gt 0 ]; do
   case "$1" in
     --data) DATA=${2:?--data needs a file}; shift 2 ;;
