@@ -278,6 +278,23 @@ def render_report(ctx, queries, ref, phase_results, tiers, schema, unstable, str
         + f" | {sum(1 for r in ref if 'error' in r)} / {sum(1 for r in ref if 'series' in r and not r['series'])} |")
     lines.append("")
 
+    # Which query features the failures share: a first guess at the causes.
+    feats = {}
+    for p in phases:
+        for i, o in enumerate(phase_results[p][1]):
+            if o[0] == "FAIL":
+                for f in query_features(queries[i][1]):
+                    feats.setdefault(f, set()).add(i)
+    if feats:
+        lines.append("## Failing queries by feature")
+        lines.append("")
+        lines.append("A query can have several features; counts are distinct queries failing in any phase.")
+        lines.append("")
+        lines.append("| feature | failing queries |")
+        lines.append("| --- | --- |")
+        for f, idx in sorted(feats.items(), key=lambda x: (-len(x[1]), x[0])):
+            lines.append(f"| {f} | {len(idx)} |")
+        lines.append("")
     lines.append("## Failures")
     lines.append("")
     shown = 0
@@ -422,3 +439,40 @@ def mode_tie_check(q, ref, got, influx_query):
         if counts[0] != counts[1] or counts[0] == 0:
             return False
     return True
+
+
+FEATURES = [
+    ("ORDER BY time DESC", r"order by time desc"),
+    ("transformation over an aggregate", r"\b(derivative|non_negative_derivative|difference|non_negative_difference|moving_average|cumulative_sum|elapsed)\(\s*\w+\("),
+    ("transformation over raw values", r"\b(derivative|non_negative_derivative|difference|non_negative_difference|moving_average|cumulative_sum|elapsed)\(\s*[\"\w]+\s*[,)]"),
+    ("top()/bottom() with a tag argument", r"\b(top|bottom)\(\s*[\"\w]+\s*,\s*[\"A-Za-z_][\"\w]*\s*,"),
+    ("selector with extra columns", r"^select (top|bottom|max|min|first|last|percentile)\([^)]*\)(\s*,\s*[\"A-Za-z_][\"\w]*)+ from"),
+    ("% operator", r"%"),
+    ("several measurements", r" from (\S+, |/)"),
+    ("repeated identical selector", None),
+    ("GROUP BY time with offset", r"group by time\(\w+,\s*-?\d+s\)"),
+    ("GROUP BY time", r"group by time\("),
+    ("fill()", r"fill\("),
+    ("LIMIT/OFFSET", r"\b(limit|offset) \d"),
+    ("SLIMIT/SOFFSET", r"\b(slimit|soffset) \d"),
+    ("tz()", r"tz\("),
+    ("GROUP BY *", r"group by .*\*"),
+    ("SHOW", r"^show "),
+    ("mode()", r"\bmode\("),
+    ("integral()", r"\bintegral\("),
+]
+
+
+def query_features(q):
+    ql = q.lower()
+    out = []
+    for name, rx in FEATURES:
+        if rx is None:
+            m = re.match(r"select (.*?) from ", ql)
+            calls = re.findall(r"\b(\w+)\(([^()]*)\)", m.group(1)) if m else []
+            if len(calls) > 1 and len(set(calls)) == 1 and calls[0][0] in ("max", "min", "first", "last", "percentile"):
+                out.append(name)
+            continue
+        if re.search(rx, ql):
+            out.append(name)
+    return out or ["(none of the listed)"]
