@@ -535,7 +535,8 @@ fn run_measurement(
     let mut groups: BTreeMap<Vec<String>, usize> = BTreeMap::new();
     let mut chosen = Vec::new();
     // Series in key order: rows of equal time from several series follow it.
-    let mut series = ctx.db.query_series(measurement);
+    let narrowed = cond.and_then(|c| cond::candidates(c, &names, ctx.db, measurement));
+    let mut series = ctx.db.query_series_in(measurement, narrowed.as_deref());
     series.sort_by(|a, b| a.key.tags().cmp(b.key.tags()));
     for info in series {
         let residual = match cond {
@@ -1310,38 +1311,34 @@ impl Rows {
     }
 }
 
-/// Reads fields `need` of a series over `range`, joins them by time and keeps the rows
-/// where `residual` holds.
-fn read_rows(
+/// Reads one field of a series over `range` (`None` if the series lacks it).
+fn read_field(
     ctx: &Ctx<'_>,
     info: &SeriesInfo,
-    need: &[String],
+    field: &str,
     range: TimeRange,
-    residual: Option<&Residual>,
-) -> Result<Rows, QueryError> {
-    let mut data = Vec::with_capacity(need.len());
-    for f in need {
-        let Some((_, col, ty)) = info.columns.iter().find(|(n, _, _)| n == f) else {
-            data.push(None);
-            continue;
-        };
-        let mut fd = FieldData {
-            ts: Vec::new(),
-            col: Col::new(*ty),
-        };
-        ctx.db
-            .scan_column(*col, *ty, range, &mut |_, _| false, &mut |p| {
-                if let Piece::Points { timestamps, values } = p {
-                    fd.ts.extend_from_slice(timestamps);
-                    fd.col.extend(&values);
-                }
-                Ok(())
-            })?;
-        data.push(Some(fd));
-    }
-    // Union of the fields' timestamps.
-    let present: Vec<&FieldData> = data.iter().flatten().collect();
-    let mut times: Vec<i64> = match present.as_slice() {
+) -> Result<Option<FieldData>, QueryError> {
+    let Some((_, col, ty)) = info.columns.iter().find(|(n, _, _)| n == field) else {
+        return Ok(None);
+    };
+    let mut fd = FieldData {
+        ts: Vec::new(),
+        col: Col::new(*ty),
+    };
+    ctx.db
+        .scan_column(*col, *ty, range, &mut |_, _| false, &mut |p| {
+            if let Piece::Points { timestamps, values } = p {
+                fd.ts.extend_from_slice(timestamps);
+                fd.col.extend(&values);
+            }
+            Ok(())
+        })?;
+    Ok(Some(fd))
+}
+
+/// Union of the timestamps of `data`.
+fn union_times(data: &[&FieldData]) -> Vec<i64> {
+    match data {
         [] => Vec::new(),
         [one] => one.ts.clone(),
         [first, rest @ ..] if rest.iter().all(|d| d.ts == first.ts) => first.ts.clone(),
@@ -1351,49 +1348,180 @@ fn read_rows(
             all.dedup();
             all
         }
-    };
-    let mut pos: Vec<Vec<u32>> = data
-        .iter()
-        .map(|d| match d {
-            None => vec![u32::MAX; times.len()],
-            Some(d) if d.ts.len() == times.len() => (0..times.len() as u32).collect(),
-            Some(d) => {
-                let mut j = 0usize;
-                times
-                    .iter()
-                    .map(|&t| {
-                        while j < d.ts.len() && d.ts[j] < t {
-                            j += 1;
-                        }
-                        if j < d.ts.len() && d.ts[j] == t {
-                            j as u32
-                        } else {
-                            u32::MAX
-                        }
-                    })
-                    .collect()
-            }
-        })
-        .collect();
-    if let Some(r) = residual {
-        let keep: Vec<bool> = (0..times.len())
-            .map(|row| {
-                r.eval(&|name| match need.iter().position(|n| n == name) {
-                    Some(f) => match (&data[f], pos[f][row]) {
-                        (Some(d), p) if p != u32::MAX => d.col.scalar(p as usize),
-                        _ => Scalar::Null,
-                    },
-                    None => Scalar::Null,
+    }
+}
+
+/// For each of `times` (sorted), its index in `d`, or `u32::MAX`.
+fn positions(d: Option<&FieldData>, times: &[i64]) -> Vec<u32> {
+    match d {
+        None => vec![u32::MAX; times.len()],
+        Some(d) if d.ts.as_slice() == times => (0..times.len() as u32).collect(),
+        Some(d) => {
+            let mut j = 0usize;
+            times
+                .iter()
+                .map(|&t| {
+                    while j < d.ts.len() && d.ts[j] < t {
+                        j += 1;
+                    }
+                    if j < d.ts.len() && d.ts[j] == t {
+                        j as u32
+                    } else {
+                        u32::MAX
+                    }
                 })
-            })
-            .collect();
-        let mut k = keep.iter();
-        times.retain(|_| *k.next().unwrap_or(&false));
-        for p in &mut pos {
-            let mut k = keep.iter();
-            p.retain(|_| *k.next().unwrap_or(&false));
+                .collect()
         }
     }
+}
+
+/// A field's data and, per row, its position in that data.
+type FieldLookup<'a> = dyn Fn(&str) -> Option<(&'a FieldData, &'a [u32])> + 'a;
+
+/// Which of `n` rows satisfy `r`: comparisons of a numeric field with a number run as
+/// a loop over the column; anything else is evaluated row by row.
+fn residual_mask<'a>(
+    r: &Residual,
+    n: usize,
+    lookup: &FieldLookup<'a>,
+) -> Vec<bool> {
+    use super::cond::Operand;
+    match r {
+        Residual::And(a, b) => {
+            let mut m = residual_mask(a, n, lookup);
+            if m.iter().any(|&x| x) {
+                let m2 = residual_mask(b, n, lookup);
+                m.iter_mut().zip(m2).for_each(|(x, y)| *x &= y);
+            }
+            return m;
+        }
+        Residual::Or(a, b) => {
+            let mut m = residual_mask(a, n, lookup);
+            let m2 = residual_mask(b, n, lookup);
+            m.iter_mut().zip(m2).for_each(|(x, y)| *x |= y);
+            return m;
+        }
+        Residual::Cmp { op, lhs, rhs } => {
+            let flipped = |op: BinaryOp| match op {
+                BinaryOp::Lt => BinaryOp::Gt,
+                BinaryOp::LtEq => BinaryOp::GtEq,
+                BinaryOp::Gt => BinaryOp::Lt,
+                BinaryOp::GtEq => BinaryOp::LtEq,
+                o => o,
+            };
+            let lit = |s: &Scalar| match s {
+                Scalar::Float(f) => Some(*f),
+                Scalar::Integer(i) => Some(*i as f64),
+                _ => None,
+            };
+            let simple = match (lhs, rhs) {
+                (Operand::Field(f), Operand::Lit(l)) => lit(l).map(|x| (f, *op, x)),
+                (Operand::Lit(l), Operand::Field(f)) => lit(l).map(|x| (f, flipped(*op), x)),
+                _ => None,
+            };
+            if let Some((f, op, x)) = simple {
+                let Some((d, pos)) = lookup(f) else {
+                    return vec![false; n];
+                };
+                macro_rules! cmp_loop {
+                    ($v:expr, $conv:expr) => {{
+                        let test = |a: f64| match op {
+                            BinaryOp::Eq => a == x,
+                            BinaryOp::NotEq => a != x,
+                            BinaryOp::Lt => a < x,
+                            BinaryOp::LtEq => a <= x,
+                            BinaryOp::Gt => a > x,
+                            BinaryOp::GtEq => a >= x,
+                            _ => false,
+                        };
+                        return pos
+                            .iter()
+                            .map(|&p| p != u32::MAX && test($conv($v[p as usize])))
+                            .collect();
+                    }};
+                }
+                match &d.col {
+                    Col::F(v) => cmp_loop!(v, |a: f64| a),
+                    Col::I(v) => cmp_loop!(v, |a: i64| a as f64),
+                    Col::U(v) => cmp_loop!(v, |a: u64| a as f64),
+                    _ => {}
+                }
+            }
+        }
+        Residual::Regex { .. } => {}
+    }
+    (0..n)
+        .map(|row| {
+            r.eval(&|name| match lookup(name) {
+                Some((d, pos)) if pos[row] != u32::MAX => d.col.scalar(pos[row] as usize),
+                _ => Scalar::Null,
+            })
+        })
+        .collect()
+}
+
+/// Reads fields `need` of a series over `range`, joins them by time and keeps the rows
+/// where `residual` holds. The condition's fields are read first: when no row passes,
+/// the other fields are never read.
+fn read_rows(
+    ctx: &Ctx<'_>,
+    info: &SeriesInfo,
+    need: &[String],
+    range: TimeRange,
+    residual: Option<&Residual>,
+) -> Result<Rows, QueryError> {
+    let mut data: Vec<Option<FieldData>> = (0..need.len()).map(|_| None).collect();
+    let mut times: Vec<i64>;
+    let mut read_range = range;
+    if let Some(r) = residual {
+        let mut cf = Vec::new();
+        r.fields(&mut cf);
+        let idx: Vec<usize> = cf
+            .iter()
+            .filter_map(|f| need.iter().position(|n| n == f))
+            .collect();
+        for &i in &idx {
+            data[i] = read_field(ctx, info, &need[i], range)?;
+        }
+        let present: Vec<&FieldData> = idx.iter().filter_map(|&i| data[i].as_ref()).collect();
+        let cand = union_times(&present);
+        let pos: Vec<Vec<u32>> = idx
+            .iter()
+            .map(|&i| positions(data[i].as_ref(), &cand))
+            .collect();
+        let mask = {
+            let (data, pos) = (&data, &pos);
+            residual_mask(r, cand.len(), &|name| {
+                let k = idx.iter().position(|&i| need[i] == name)?;
+                Some((data[idx[k]].as_ref()?, &pos[k][..]))
+            })
+        };
+        times = cand
+            .iter()
+            .zip(&mask)
+            .filter(|(_, m)| **m)
+            .map(|(t, _)| *t)
+            .collect();
+        if let (Some(&a), Some(&b)) = (times.first(), times.last()) {
+            read_range = TimeRange::new(a, b.saturating_add(1));
+        }
+        if times.is_empty() {
+            let pos = vec![Vec::new(); need.len()];
+            return Ok(Rows { times, data, pos });
+        }
+    } else {
+        times = Vec::new();
+    }
+    for (i, f) in need.iter().enumerate() {
+        if data[i].is_none() {
+            data[i] = read_field(ctx, info, f, read_range)?;
+        }
+    }
+    if residual.is_none() {
+        let present: Vec<&FieldData> = data.iter().flatten().collect();
+        times = union_times(&present);
+    }
+    let pos: Vec<Vec<u32>> = data.iter().map(|d| positions(d.as_ref(), &times)).collect();
     Ok(Rows { times, data, pos })
 }
 
