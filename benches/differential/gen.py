@@ -556,6 +556,9 @@ class R:
             f"SELECT mean({f}) FROM {m} WHERE {w} GROUP BY time(1m) fill(foo)",
             f"SELECT FROM {m}",
             f"SELECT * FROM {m} WHERE {w} GROUP BY time(5m)",
+            f"SELECT top({f}, 3) FROM {m} WHERE {w} LIMIT 1",
+            f"SELECT 1 + 1 FROM {m} WHERE {w}",
+            f"SELECT log(0, 2), max({f}) FROM {m} WHERE {w}",
         ])
 
     # ---- ties between series (see README: "InfluxDB-defined only up to ties")
