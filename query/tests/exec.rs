@@ -542,6 +542,7 @@ fn every_tier_gives_the_same_answers() {
     db.compact(true, true).unwrap();
     assert!(db.tier_stats().cold.files > 0);
     assert_eq!(answers(&db), want, "cold");
+    assert_eq!(answers(&db), want, "cold, blocks from the cache");
     // And after reopening.
     let dir = _d2.path().to_owned();
     db.close().unwrap();

@@ -60,6 +60,8 @@ pub(crate) struct Inner {
     manifest: Mutex<Manifest>,
     /// The last delete id handed out.
     next_delete: Mutex<u64>,
+    /// Decoded compressed blocks shared by every segment (`None` when disabled).
+    cache: Option<Arc<crate::segment::BlockCache>>,
 }
 
 impl Inner {

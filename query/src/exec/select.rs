@@ -1380,11 +1380,7 @@ type FieldLookup<'a> = dyn Fn(&str) -> Option<(&'a FieldData, &'a [u32])> + 'a;
 
 /// Which of `n` rows satisfy `r`: comparisons of a numeric field with a number run as
 /// a loop over the column; anything else is evaluated row by row.
-fn residual_mask<'a>(
-    r: &Residual,
-    n: usize,
-    lookup: &FieldLookup<'a>,
-) -> Vec<bool> {
+fn residual_mask<'a>(r: &Residual, n: usize, lookup: &FieldLookup<'a>) -> Vec<bool> {
     use super::cond::Operand;
     match r {
         Residual::And(a, b) => {
