@@ -85,5 +85,24 @@ class T(unittest.TestCase):
                          "influxdb-unsorted-series")
 
 
+class Merge(unittest.TestCase):
+    def test_integral_split(self):
+        allow = [{"id": "split", "query": r"\bintegral\(", "rule": "merge-duplicate-series"}]
+        ref = rd.statement_result(body([
+            {"name": "cpu", "tags": {"host": "a"}, "columns": ["time", "max", "integral"], "values": [[1, 9, None]]},
+            {"name": "cpu", "tags": {"host": "b"}, "columns": ["time", "max", "integral"], "values": [[1, 6, None]]},
+            {"name": "cpu", "tags": {"host": "b"}, "columns": ["time", "max", "integral"], "values": [[1, None, 172.5]]},
+            {"name": "cpu", "tags": {"host": "a"}, "columns": ["time", "max", "integral"], "values": [[1, None, 720]]}]))
+        good = rd.statement_result(body([
+            {"name": "cpu", "tags": {"host": "a"}, "columns": ["time", "max", "integral"], "values": [[1, 9, 720]]},
+            {"name": "cpu", "tags": {"host": "b"}, "columns": ["time", "max", "integral"], "values": [[1, 6, 172.5]]}]))
+        bad = rd.statement_result(body([
+            {"name": "cpu", "tags": {"host": "a"}, "columns": ["time", "max", "integral"], "values": [[1, 9, 720]]},
+            {"name": "cpu", "tags": {"host": "b"}, "columns": ["time", "max", "integral"], "values": [[1, 6, 170]]}]))
+        q = "SELECT max(n), integral(n) FROM cpu GROUP BY host"
+        self.assertEqual(rd.match_allowlist(allow, q, ref, good), "split")
+        self.assertIsNone(rd.match_allowlist(allow, q, ref, bad))
+
+
 if __name__ == "__main__":
     unittest.main()
