@@ -301,6 +301,38 @@ fn functions_match_influxdb() {
 }
 
 #[test]
+fn descending_transformations_and_remainders() {
+    let (_d, db) = open_with(SEMANTICS);
+    // Transformations run over the rows in the order shown.
+    assert_eq!(
+        values(
+            &db,
+            "SELECT cumulative_sum(n) FROM cpu WHERE host = 'a' ORDER BY time DESC"
+        ),
+        "[[1577836950,7],[1577836865,9],[1577836820,18],[1577836810,22],[1577836800,23]]"
+    );
+    assert_eq!(
+        values(
+            &db,
+            "SELECT derivative(usage) FROM cpu WHERE host = 'a' ORDER BY time DESC LIMIT 1"
+        ),
+        "[[1577836865,-0.08235294117647059]]"
+    );
+    assert_eq!(
+        values(
+            &db,
+            "SELECT n % 4, usage % 4, n % 0 FROM cpu WHERE host = 'b'"
+        ),
+        "[[1577836805,3,1,0],[1577836835,2,2,0],[1577836910,-1,2,0]]"
+    );
+    // A repeated selector still shows its point's time.
+    assert_eq!(
+        values(&db, "SELECT max(usage), max(usage) * 2 FROM cpu"),
+        "[[1577836950,10,20]]"
+    );
+}
+
+#[test]
 fn field_conditions_and_raw_rows() {
     let (_d, db) = open_with(SEMANTICS);
     assert_eq!(
@@ -593,4 +625,79 @@ fn aggregates_match_a_model() {
         }
     }
     assert_eq!(got, model);
+}
+
+#[test]
+fn prometheus_extensions() {
+    // Two scrapes of a histogram per job, a minute apart, and a counter with a reset.
+    let mut lp = String::new();
+    let t0 = 1_577_836_800_000_000_000i64;
+    for (job, scale) in [("a", 1.0), ("b", 3.0)] {
+        for (le, first, second) in [
+            ("0.1", 1.0, 11.0),
+            ("0.5", 2.0, 62.0),
+            ("1", 3.0, 93.0),
+            ("+Inf", 4.0, 104.0),
+        ] {
+            lp.push_str(&format!(
+                "req_bucket,job={job},le={le} value={} {t0}\n",
+                first * scale
+            ));
+            lp.push_str(&format!(
+                "req_bucket,job={job},le={le} value={} {}\n",
+                second * scale,
+                t0 + 60_000_000_000
+            ));
+        }
+    }
+    for (i, v) in [10.0, 15.0, 3.0, 8.0].iter().enumerate() {
+        lp.push_str(&format!(
+            "reqs,job=a value={v} {}\n",
+            t0 + i as i64 * 10_000_000_000
+        ));
+    }
+    let (_d, db) = open_with(&lp);
+    let w = "time >= '2020-01-01T00:00:00Z' AND time < '2020-01-01T00:02:00Z'";
+    // Increases per le: 10, 60, 90, 100 (a), three times that (b). Median rank 50 of 100
+    // lies in (0.1, 0.5]: 0.1 + 0.4 * 40/50.
+    assert_eq!(
+        values(
+            &db,
+            &format!(
+                "SELECT histogram_quantile(0.5, value) FROM req_bucket WHERE {w} AND job = 'a'"
+            )
+        ),
+        "[[1577836800,0.42000000000000004]]"
+    );
+    let j = json_s(
+        &db,
+        &format!("SELECT histogram_quantile(0.95, value) FROM req_bucket WHERE {w} GROUP BY job"),
+    );
+    assert!(j.contains(r#""tags":{"job":"b"},"columns":["time","histogram_quantile"],"values":[[1577836800,1]]"#), "{j}");
+    // Summed over both jobs the shape is the same, so the quantile too.
+    assert_eq!(
+        values(
+            &db,
+            &format!("SELECT histogram_quantile(0.5, value) FROM req_bucket WHERE {w}")
+        ),
+        "[[1577836800,0.42000000000000004]]"
+    );
+    // Counter: 5 up, a reset to 3 (counts 3), 5 up.
+    assert_eq!(
+        values(&db, &format!("SELECT increase(value) FROM reqs WHERE {w}")),
+        "[[1577836800,13]]"
+    );
+    assert_eq!(
+        values(
+            &db,
+            "SELECT rate(value) FROM reqs WHERE time >= '2020-01-01T00:00:00Z' AND time < '2020-01-01T00:01:00Z' GROUP BY time(30s)"
+        ),
+        // [0, 30s): 10 → 15 → 3 (a reset) = 8; [30s, 60s): the rise from 3 to 8 across the
+        // boundary belongs to the bucket of 8, so the buckets add up to the whole increase.
+        "[[1577836800,0.26666666666666666],[1577836830,0.16666666666666666]]"
+    );
+    assert_eq!(
+        values(&db, "SELECT p50(value), p99(value) FROM reqs"),
+        "[[0,8,15]]"
+    );
 }

@@ -86,6 +86,29 @@ struct Plan {
     offset: i64,
 }
 
+impl Plan {
+    /// Buckets a transformation over aggregates needs before the first one shown:
+    /// one for derivatives, differences and elapsed, N − 1 for moving_average(x, N).
+    fn extra_intervals(&self) -> i64 {
+        fn walk(p: &Proj) -> i64 {
+            match p {
+                Proj::Tr(t, a) => {
+                    let own = match t {
+                        Transform::MovingAverage(n) => *n as i64 - 1,
+                        Transform::CumulativeSum => 0,
+                        _ => 1,
+                    };
+                    own.max(walk(a))
+                }
+                Proj::Bin(_, a, b) => walk(a).max(walk(b)),
+                Proj::Math(_, a) => walk(a),
+                _ => 0,
+            }
+        }
+        self.projs.iter().map(walk).max().unwrap_or(0)
+    }
+}
+
 /// The measurement being planned: its tag keys and field types.
 struct Meta {
     tag_keys: HashSet<String>,
@@ -303,7 +326,7 @@ fn compile(e: &Expr, meta: &Meta, slots: &mut Vec<Slot>, in_agg: bool) -> Result
         Expr::Binary { op, lhs, rhs }
             if matches!(
                 op,
-                BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div
+                BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Mod
             ) =>
         {
             Proj::Bin(
@@ -319,7 +342,7 @@ fn compile(e: &Expr, meta: &Meta, slots: &mut Vec<Slot>, in_agg: bool) -> Result
                         "{e}: an aggregate inside an aggregate needs a subquery, which Strata does not run"
                     )));
                 }
-                let field = match args.first() {
+                let field = match args.get(kind.field_arg()) {
                     Some(Expr::Var { name: f, .. }) => f.clone(),
                     Some(other) => {
                         return Err(QueryError::Invalid(format!(
@@ -652,8 +675,18 @@ fn zone_offset(tz: &str, t: i64) -> Result<i64, QueryError> {
 
 type GroupRows = Vec<Option<Vec<Vec<Value>>>>;
 
-/// A task's result: its group, the slots it computed and their per-bucket states.
-type Partial = (usize, Vec<usize>, Vec<State>);
+/// A task's result: its group, its series' `le` bound (histograms), the slots it
+/// computed and their per-bucket states.
+type Partial = (usize, Option<f64>, Vec<usize>, Vec<State>);
+
+/// The `le` tag of a Prometheus `_bucket` series as a number (`+Inf` included).
+fn le_of(c: &Chosen) -> Option<f64> {
+    let le = c.info.key.tag("le")?;
+    match le {
+        "+Inf" | "Inf" | "inf" => Some(f64::INFINITY),
+        other => other.parse().ok(),
+    }
+}
 
 #[allow(clippy::too_many_arguments)]
 fn aggregate(
@@ -669,6 +702,24 @@ fn aggregate(
     // An aggregate over GROUP BY time without an upper bound ends now, as in InfluxDB.
     if interval > 0 && !bounds.has_end {
         range.end = range.end.min(ctx.now.saturating_add(1));
+    }
+    // Transformations over buckets read extra buckets before the range (after it, when
+    // descending), as InfluxDB does, so the first bucket shown has a predecessor; rows
+    // outside the asked range are dropped once the transformations ran.
+    let desc = sel.order == Some(Order::Desc);
+    let extra = if interval > 0 {
+        plan.extra_intervals()
+    } else {
+        0
+    };
+    let shown = (bounds.has_start.then_some(range.start), range.end);
+    if extra > 0 {
+        let span = interval.saturating_mul(extra);
+        if desc {
+            range.end = range.end.saturating_add(span);
+        } else if bounds.has_start {
+            range.start = range.start.saturating_sub(span);
+        }
     }
     let mut offset = plan.offset;
     if let Some(tz) = &sel.tz
@@ -710,7 +761,8 @@ fn aggregate(
         // With LIMIT and a fill that keeps empty buckets, later buckets are never shown.
         let keeps_empty = !matches!(sel.fill, Some(Fill::None));
         if keeps_empty
-            && sel.order != Some(Order::Desc)
+            && !desc
+            && extra == 0
             && (bounds.has_start || n_groups == 1)
             && let Some(l) = sel.limit
         {
@@ -737,8 +789,13 @@ fn aggregate(
     };
     // The selected point's time is shown only for a lone selector without GROUP BY time;
     // block statistics cannot give it.
-    let shows_point_time =
-        interval == 0 && plan.slots.len() == 1 && plan.slots[0].kind.is_selector();
+    // Repeats of one selector (`max(x), max(x) * 2`) count as one, as in InfluxDB.
+    let shows_point_time = interval == 0
+        && plan.slots[0].kind.is_selector()
+        && plan
+            .slots
+            .iter()
+            .all(|s| s.kind == plan.slots[0].kind && s.field == plan.slots[0].field);
     let window = if interval > 0 {
         interval
     } else if bounds.has_start && bounds.has_end {
@@ -776,7 +833,7 @@ fn aggregate(
         }
     }
     let n = layout.n;
-    let partials: Vec<(usize, Vec<usize>, Vec<State>)> = tasks
+    let partials: Vec<Partial> = tasks
         .par_iter()
         .map(|t| -> Result<Option<Partial>, QueryError> {
             ctx.check_deadline()?;
@@ -792,6 +849,7 @@ fn aggregate(
                     let mut states = new_states(&kinds, n);
                     let mut scratch = Vec::new();
                     let mut seen = false;
+                    let mut carry = None;
                     ctx.db.scan_column(
                         *col,
                         *ty,
@@ -799,11 +857,11 @@ fn aggregate(
                         &mut |lo, hi| stats_ok && layout.bucket(lo) == layout.bucket(hi),
                         &mut |p| {
                             seen = true;
-                            feed(&mut states, &kinds, &layout, p, &mut scratch);
+                            feed(&mut states, &kinds, &layout, p, &mut scratch, &mut carry);
                             Ok(())
                         },
                     )?;
-                    Ok(seen.then(|| (chosen.group, slots.to_vec(), states)))
+                    Ok(seen.then(|| (chosen.group, le_of(chosen), slots.to_vec(), states)))
                 }
                 Task::Rows { chosen } => {
                     let all: Vec<usize> = (0..plan.slots.len()).collect();
@@ -840,6 +898,7 @@ fn aggregate(
                                 values: vals.view(),
                             },
                             &mut scratch,
+                            &mut None,
                         );
                         for (k, &s) in slot_ids.iter().enumerate() {
                             for b in 0..n {
@@ -848,7 +907,7 @@ fn aggregate(
                             }
                         }
                     }
-                    Ok(seen.then_some((chosen.group, all, states)))
+                    Ok(seen.then_some((chosen.group, le_of(chosen), all, states)))
                 }
             }
         })
@@ -856,20 +915,37 @@ fn aggregate(
         .collect::<Result<_, _>>()?;
     // Merge per group.
     let mut acc: Vec<Option<Vec<State>>> = vec![None; n_groups];
-    for (g, slots, states) in partials {
+    for (g, le, slots, states) in partials {
         let a = acc[g].get_or_insert_with(|| {
             new_states(&plan.slots.iter().map(|s| s.kind).collect::<Vec<_>>(), n)
         });
         for (k, &s) in slots.iter().enumerate() {
             let kind = plan.slots[s].kind;
             for b in 0..n {
-                let st = states[k * n + b].clone();
-                a[s * n + b].merge(kind, st, window);
+                let st = &states[k * n + b];
+                if let AggKind::HistogramQuantile(_) = kind {
+                    // Series without a numeric `le` tag are not histogram buckets.
+                    if let Some(le) = le {
+                        a[s * n + b].merge_bucket(le, st);
+                    }
+                    continue;
+                }
+                a[s * n + b].merge(kind, st.clone(), window);
             }
         }
     }
     let fill = sel.fill.clone().unwrap_or(Fill::Null);
     let no_bucket_time = if bounds.has_start { bounds.start } else { 0 };
+    let shown = if interval > 0 {
+        (
+            shown
+                .0
+                .map_or(i64::MIN, |s| window_start(s, interval, offset)),
+            shown.1,
+        )
+    } else {
+        (i64::MIN, i64::MAX)
+    };
     acc.into_iter()
         .map(|a| {
             let Some(states) = a else {
@@ -885,6 +961,7 @@ fn aggregate(
                 shows_point_time,
                 no_bucket_time,
                 bounds.has_start,
+                shown,
                 sel,
             );
             Ok((!rows.is_empty()).then_some(rows))
@@ -901,13 +978,21 @@ fn new_states(kinds: &[AggKind], n: usize) -> Vec<State> {
 }
 
 /// Folds one piece into per-bucket states (`states[k * n + bucket]` for slot `k`).
+/// `carry` is the last value of the series fed so far (for counters).
 fn feed(
     states: &mut [State],
     kinds: &[AggKind],
     layout: &Layout,
     piece: Piece<'_>,
     scratch: &mut Vec<f64>,
+    carry: &mut Option<f64>,
 ) {
+    let counters = kinds.iter().any(|k| {
+        matches!(
+            k,
+            AggKind::Rate(_) | AggKind::Increase | AggKind::HistogramQuantile(_)
+        )
+    });
     let n = layout.n;
     match piece {
         Piece::Summary {
@@ -932,7 +1017,19 @@ fn feed(
                     i + timestamps[i..].partition_point(|&t| t < end_t)
                 };
                 for (k, kind) in kinds.iter().enumerate() {
-                    states[k * n + b].update(*kind, timestamps, &values, i..j, scratch);
+                    let st = &mut states[k * n + b];
+                    if counters {
+                        st.set_counter_prev(*carry);
+                    }
+                    st.update(*kind, timestamps, &values, i..j, scratch);
+                }
+                if counters && j > i {
+                    *carry = match values {
+                        ValuesView::Float(v) => Some(v[j - 1]),
+                        ValuesView::Integer(v) => Some(v[j - 1] as f64),
+                        ValuesView::Unsigned(v) => Some(v[j - 1] as f64),
+                        _ => None,
+                    };
                 }
                 i = j.max(i + 1);
             }
@@ -950,6 +1047,7 @@ fn finish_group(
     shows_point_time: bool,
     no_bucket_time: i64,
     has_start: bool,
+    shown: (i64, i64),
     sel: &Select,
 ) -> Vec<Vec<Value>> {
     let n = layout.n;
@@ -1079,7 +1177,12 @@ fn finish_group(
             }
         }
     }
-    let rows_idx: Vec<usize> = (0..n).filter(|&b| keep[b]).collect();
+    // Transformations see the rows in the order they are shown.
+    let desc = sel.order == Some(Order::Desc);
+    let mut rows_idx: Vec<usize> = (0..n).filter(|&b| keep[b]).collect();
+    if desc {
+        rows_idx.reverse();
+    }
     let ctx = Cells {
         times: rows_idx.iter().map(|&b| times[b]).collect(),
         aggs: cols
@@ -1103,18 +1206,26 @@ fn finish_group(
         if has_transform && cells.iter().all(|v| *v == Value::Null) {
             continue;
         }
+        if t < shown.0 || t >= shown.1 {
+            continue;
+        }
         let mut row = Vec::with_capacity(cells.len() + 1);
         row.push(Value::Time(t));
         row.extend(cells);
         rows.push(row);
     }
-    order_and_limit(rows, sel)
+    limit_rows(rows, sel)
 }
 
 fn order_and_limit(mut rows: Vec<Vec<Value>>, sel: &Select) -> Vec<Vec<Value>> {
     if sel.order == Some(Order::Desc) {
         rows.reverse();
     }
+    limit_rows(rows, sel)
+}
+
+/// OFFSET and LIMIT of rows already in the order shown.
+fn limit_rows(mut rows: Vec<Vec<Value>>, sel: &Select) -> Vec<Vec<Value>> {
     let off = sel.offset.unwrap_or(0) as usize;
     let lim = sel.limit.map_or(usize::MAX, |l| l as usize);
     if off > 0 || lim < rows.len() {
@@ -1586,28 +1697,40 @@ fn raw(
         members[c.group].push(i as u32);
     }
     let keys: Vec<&strata_engine::model::SeriesKey> = chosen.iter().map(|c| &c.info.key).collect();
-    members
-        .into_iter()
-        .map(|m| -> Result<Option<Vec<Vec<Value>>>, QueryError> {
-            if m.is_empty() {
-                return Ok(None);
-            }
-            ctx.check_deadline()?;
-            // The group's rows in time order; equal times keep series (key) order.
-            let mut order: Vec<(i64, u32, u32)> = Vec::new();
-            for &si in &m {
-                let sr = &per_series[si as usize];
-                order.extend(sr.times.iter().enumerate().map(|(r, &t)| (t, si, r as u32)));
-            }
-            order.sort_by_key(|&(t, si, _)| (t, si));
-            let fields: Vec<Vec<Value>> = (0..proj_fields.len())
-                .map(|f| {
-                    order
-                        .iter()
-                        .map(|&(_, si, r)| per_series[si as usize].fields[f][r as usize].clone())
-                        .collect()
-                })
-                .collect();
+    let mut per_series = per_series;
+    let mut out = Vec::with_capacity(members.len());
+    for m in members {
+        if m.is_empty() {
+            out.push(None);
+            continue;
+        }
+        ctx.check_deadline()?;
+        // The group's rows in time order; equal times keep series (key) order.
+        let mut order: Vec<(i64, u32, u32)> = Vec::new();
+        for &si in &m {
+            let sr = &per_series[si as usize];
+            order.extend(sr.times.iter().enumerate().map(|(r, &t)| (t, si, r as u32)));
+        }
+        order.sort_unstable_by_key(|&(t, si, r)| (t, si, r));
+        // Transformations see the rows in the order they are shown.
+        if desc {
+            order.reverse();
+        }
+        // Each series belongs to one group: its values move, not copy.
+        let fields: Vec<Vec<Value>> = (0..proj_fields.len())
+            .map(|f| {
+                order
+                    .iter()
+                    .map(|&(_, si, r)| {
+                        std::mem::replace(
+                            &mut per_series[si as usize].fields[f][r as usize],
+                            Value::Null,
+                        )
+                    })
+                    .collect()
+            })
+            .collect();
+        {
             let cells = Cells {
                 times: order.iter().map(|o| o.0).collect(),
                 aggs: Vec::new(),
@@ -1617,11 +1740,12 @@ fn raw(
                 row_key: order.iter().map(|o| o.1).collect(),
                 default_unit: 1_000_000_000,
             };
-            let rows = project(plan, &cells, has_transform);
-            let rows = order_and_limit(rows, sel);
-            Ok((!rows.is_empty()).then_some(rows))
-        })
-        .collect()
+            let rows = project(plan, cells, has_transform);
+            let rows = limit_rows(rows, sel);
+            out.push((!rows.is_empty()).then_some(rows));
+        }
+    }
+    Ok(out)
 }
 
 /// A series' kept rows: times and, per projected field, its values.
@@ -1686,26 +1810,48 @@ fn read_rows_windowed(
 
 /// Evaluates the projections over rows; drops rows whose every field-derived cell is
 /// null (a raw row needs a field value; a transformation's missing outputs vanish).
-fn project(plan: &Plan, cells: &Cells<'_>, has_transform: bool) -> Vec<Vec<Value>> {
+fn project(plan: &Plan, mut cells: Cells<'_>, has_transform: bool) -> Vec<Vec<Value>> {
     let n = cells.times.len();
-    let cols: Vec<Vec<Value>> = plan.projs.iter().map(|p| cells.eval(p)).collect();
+    // A field selected once (the usual case) moves into its column instead of copying.
+    let cols: Vec<Vec<Value>> = plan
+        .projs
+        .iter()
+        .map(|p| match p {
+            Proj::Field(f)
+                if plan
+                    .projs
+                    .iter()
+                    .filter(|q| q.has(&|x| matches!(x, Proj::Field(g) if g == f)))
+                    .count()
+                    == 1 =>
+            {
+                match cells.field_names.iter().position(|x| x == f) {
+                    Some(i) => std::mem::take(&mut cells.fields[i]),
+                    None => vec![Value::Null; n],
+                }
+            }
+            p => cells.eval(p),
+        })
+        .collect();
     let from_field: Vec<bool> = plan
         .projs
         .iter()
         .map(|p| p.has(&|q| matches!(q, Proj::Field(_))))
         .collect();
+    let need_field = has_transform || from_field.iter().any(|&f| f);
+    let mut iters: Vec<_> = cols.into_iter().map(|c| c.into_iter()).collect();
     let mut out = Vec::with_capacity(n);
     for r in 0..n {
-        let any = cols
+        let mut row = Vec::with_capacity(iters.len() + 1);
+        row.push(Value::Time(cells.times[r]));
+        row.extend(iters.iter_mut().map(|it| it.next().unwrap_or(Value::Null)));
+        let any = row[1..]
             .iter()
             .zip(&from_field)
-            .any(|(c, &ff)| ff && c[r] != Value::Null);
-        if !any && (has_transform || from_field.iter().any(|&f| f)) {
+            .any(|(v, &ff)| ff && *v != Value::Null);
+        if !any && need_field {
             continue;
         }
-        let mut row = Vec::with_capacity(cols.len() + 1);
-        row.push(Value::Time(cells.times[r]));
-        row.extend(cols.iter().map(|c| c[r].clone()));
         out.push(row);
     }
     out
