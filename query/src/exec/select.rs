@@ -74,6 +74,8 @@ struct Slot {
     kind: AggKind,
     field: String,
     ty: FieldType,
+    /// `top(f, tag, N)`: the best point per value of this tag.
+    by_tag: Option<String>,
 }
 
 /// What one measurement's part of the statement computes.
@@ -84,6 +86,9 @@ struct Plan {
     group_keys: Vec<String>,
     interval: i64,
     offset: i64,
+    /// A lone selector with tag or field columns beside it (`max(x), host`,
+    /// `top(x, host, 3)`): rows are the selected points themselves.
+    point_rows: bool,
 }
 
 impl Plan {
@@ -363,6 +368,7 @@ fn compile(e: &Expr, meta: &Meta, slots: &mut Vec<Slot>, in_agg: bool) -> Result
                         kind,
                         field,
                         ty: FieldType::Float,
+                        by_tag: None,
                     });
                     return Ok(Proj::Agg(slots.len() - 1));
                 };
@@ -373,7 +379,24 @@ fn compile(e: &Expr, meta: &Meta, slots: &mut Vec<Slot>, in_agg: bool) -> Result
                         ty_name(ty)
                     )));
                 }
-                slots.push(Slot { kind, field, ty });
+                let by_tag = match (kind, args.len()) {
+                    (AggKind::Top(_) | AggKind::Bottom(_), 3) => match &args[1] {
+                        Expr::Var { name: t, .. } => Some(t.clone()),
+                        other => {
+                            return Err(QueryError::Invalid(format!(
+                                "expected a tag as the second argument of {}(), got {other}",
+                                call_name(name)
+                            )));
+                        }
+                    },
+                    _ => None,
+                };
+                slots.push(Slot {
+                    kind,
+                    field,
+                    ty,
+                    by_tag,
+                });
                 Proj::Agg(slots.len() - 1)
             } else if let Some(t) = Transform::from_call(name, args)? {
                 Proj::Tr(t, Box::new(compile(&args[0], meta, slots, in_agg)?))
@@ -477,19 +500,53 @@ fn plan(
         ));
     }
     let aggregate = !slots.is_empty();
+    let mut point_rows = false;
     if aggregate {
-        if projs
-            .iter()
-            .any(|p| p.has(&|q| matches!(q, Proj::Field(_) | Proj::Tag(_))))
+        // `top(f, tag, N)` shows the tag beside the value.
+        if let Some(pos) = projs.iter().position(|p| matches!(p, Proj::Agg(_)))
+            && let Proj::Agg(s) = projs[pos]
+            && let Some(tag) = slots[s].by_tag.clone()
         {
-            return Err(QueryError::Invalid(
-                "mixing aggregate and non-aggregate queries is not supported".into(),
-            ));
+            projs.insert(pos + 1, Proj::Tag(tag.clone()));
+            columns.insert(pos + 1, tag);
+        }
+        let lone_selector = slots.iter().all(|s| {
+            s.kind == slots[0].kind && s.field == slots[0].field && s.by_tag == slots[0].by_tag
+        }) && matches!(
+            slots[0].kind,
+            AggKind::Min
+                | AggKind::Max
+                | AggKind::First
+                | AggKind::Last
+                | AggKind::Top(_)
+                | AggKind::Bottom(_)
+        );
+        let extras = projs
+            .iter()
+            .any(|p| p.has(&|q| matches!(q, Proj::Field(_) | Proj::Tag(_))));
+        if extras {
+            // Beside a lone selector, fields and tags are read at the selected point.
+            let plain = projs.iter().all(|p| {
+                matches!(p, Proj::Field(_) | Proj::Tag(_))
+                    || !p.has(&|q| matches!(q, Proj::Field(_) | Proj::Tag(_) | Proj::Tr(..)))
+            });
+            if !lone_selector || !plain {
+                return Err(QueryError::Invalid(
+                    "mixing aggregate and non-aggregate queries is not supported".into(),
+                ));
+            }
+            point_rows = true;
         }
         let multi = slots
             .iter()
             .any(|s| matches!(s.kind, AggKind::Top(_) | AggKind::Bottom(_)));
-        if multi && (slots.len() > 1 || !matches!(projs.as_slice(), [Proj::Agg(0)])) {
+        let only_top = projs
+            .iter()
+            .filter(|p| !matches!(p, Proj::Field(_) | Proj::Tag(_)))
+            .count()
+            == 1
+            && projs.iter().any(|p| matches!(p, Proj::Agg(0)));
+        if multi && (slots.len() > 1 || !only_top) {
             return Err(QueryError::Invalid(format!(
                 "selector function {}() cannot be combined with other functions",
                 if slots.iter().any(|s| matches!(s.kind, AggKind::Top(_))) {
@@ -526,11 +583,14 @@ fn plan(
         group_keys,
         interval,
         offset,
+        point_rows,
     })
 }
 
 /// One selected series and its group.
 struct Chosen {
+    /// Position in the statement's list of chosen series.
+    index: usize,
     info: SeriesInfo,
     group: usize,
     residual: Option<Residual>,
@@ -578,6 +638,7 @@ fn run_measurement(
         let next = groups.len();
         let group = *groups.entry(key).or_insert(next);
         chosen.push(Chosen {
+            index: chosen.len(),
             info,
             group,
             residual,
@@ -677,7 +738,7 @@ type GroupRows = Vec<Option<Vec<Vec<Value>>>>;
 
 /// A task's result: its group, its series' `le` bound (histograms), the slots it
 /// computed and their per-bucket states.
-type Partial = (usize, Option<f64>, Vec<usize>, Vec<State>);
+type Partial = (usize, usize, Option<f64>, Vec<usize>, Vec<State>);
 
 /// The `le` tag of a Prometheus `_bucket` series as a number (`+Inf` included).
 fn le_of(c: &Chosen) -> Option<f64> {
@@ -845,7 +906,9 @@ fn aggregate(
                     slots,
                 } => {
                     let kinds: Vec<AggKind> = slots.iter().map(|&s| plan.slots[s].kind).collect();
-                    let stats_ok = !shows_point_time && kinds.iter().all(|k| k.uses_stats(*ty));
+                    let stats_ok = !shows_point_time
+                        && !plan.point_rows
+                        && kinds.iter().all(|k| k.uses_stats(*ty));
                     let mut states = new_states(&kinds, n);
                     let mut scratch = Vec::new();
                     let mut seen = false;
@@ -861,7 +924,15 @@ fn aggregate(
                             Ok(())
                         },
                     )?;
-                    Ok(seen.then(|| (chosen.group, le_of(chosen), slots.to_vec(), states)))
+                    Ok(seen.then(|| {
+                        (
+                            chosen.group,
+                            chosen.index,
+                            le_of(chosen),
+                            slots.to_vec(),
+                            states,
+                        )
+                    }))
                 }
                 Task::Rows { chosen } => {
                     let all: Vec<usize> = (0..plan.slots.len()).collect();
@@ -907,15 +978,19 @@ fn aggregate(
                             }
                         }
                     }
-                    Ok(seen.then_some((chosen.group, le_of(chosen), all, states)))
+                    Ok(seen.then_some((chosen.group, chosen.index, le_of(chosen), all, states)))
                 }
             }
         })
         .filter_map(|r| r.transpose())
         .collect::<Result<_, _>>()?;
+    let fill = sel.fill.clone().unwrap_or(Fill::Null);
+    if plan.point_rows {
+        return point_rows(ctx, sel, plan, &layout, partials, chosen, n_groups, &fill);
+    }
     // Merge per group.
     let mut acc: Vec<Option<Vec<State>>> = vec![None; n_groups];
-    for (g, le, slots, states) in partials {
+    for (g, _series, le, slots, states) in partials {
         let a = acc[g].get_or_insert_with(|| {
             new_states(&plan.slots.iter().map(|s| s.kind).collect::<Vec<_>>(), n)
         });
@@ -934,7 +1009,6 @@ fn aggregate(
             }
         }
     }
-    let fill = sel.fill.clone().unwrap_or(Fill::Null);
     let no_bucket_time = if bounds.has_start { bounds.start } else { 0 };
     let shown = if interval > 0 {
         (
@@ -967,6 +1041,175 @@ fn aggregate(
             Ok((!rows.is_empty()).then_some(rows))
         })
         .collect()
+}
+
+/// Orders values of one field: numbers by value, then booleans, then strings.
+fn cmp_values(a: &Value, b: &Value) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    match (a, b) {
+        (Value::Integer(x), Value::Integer(y)) => x.cmp(y),
+        (Value::Unsigned(x), Value::Unsigned(y)) => x.cmp(y),
+        (Value::String(x), Value::String(y)) => x.cmp(y),
+        (Value::Boolean(x), Value::Boolean(y)) => x.cmp(y),
+        _ => match (a.as_f64(), b.as_f64()) {
+            (Some(x), Some(y)) => x.partial_cmp(&y).unwrap_or(Ordering::Equal),
+            _ => Ordering::Equal,
+        },
+    }
+}
+
+/// A field's value in one series at one time, or null.
+fn value_at(ctx: &Ctx<'_>, info: &SeriesInfo, field: &str, t: i64) -> Result<Value, QueryError> {
+    Ok(
+        match read_field(ctx, info, field, TimeRange::new(t, t.saturating_add(1)))? {
+            Some(d) if !d.ts.is_empty() => d.col.value(0),
+            _ => Value::Null,
+        },
+    )
+}
+
+/// Rows of a lone selector with tag or field columns: each row is a selected point, and
+/// the other columns are read from that point's series at its time.
+#[allow(clippy::too_many_arguments)]
+fn point_rows(
+    ctx: &Ctx<'_>,
+    sel: &Select,
+    plan: &Plan,
+    layout: &Layout,
+    partials: Vec<Partial>,
+    chosen: &[Chosen],
+    n_groups: usize,
+    fill: &Fill,
+) -> Result<GroupRows, QueryError> {
+    let slot = &plan.slots[0];
+    let kind = slot.kind;
+    let n = layout.n;
+    let multi = matches!(kind, AggKind::Top(_) | AggKind::Bottom(_));
+    // Per group and bucket, each series' candidate points: (time, value, series).
+    type Candidates = Vec<Vec<(i64, Value, usize)>>;
+    let mut cand: Vec<Option<Candidates>> = vec![None; n_groups];
+    for (g, series, _, _, states) in partials {
+        let c = cand[g].get_or_insert_with(|| vec![Vec::new(); n]);
+        for (b, st) in states[..n].iter().enumerate() {
+            if multi {
+                let mut best = st.best_rows(kind);
+                if slot.by_tag.is_some() {
+                    best.truncate(1);
+                }
+                c[b].extend(best.into_iter().map(|(t, v)| (t, v, series)));
+            } else if let (v, Some(t)) = st.finish(kind, slot.ty, 0)
+                && v != Value::Null
+            {
+                c[b].push((t, v, series));
+            }
+        }
+    }
+    let mut proj_fields = Vec::new();
+    for p in &plan.projs {
+        p.fields(&mut proj_fields);
+    }
+    let keys: Vec<&strata_engine::model::SeriesKey> = chosen.iter().map(|c| &c.info.key).collect();
+    let mut out = Vec::with_capacity(n_groups);
+    for c in cand {
+        let Some(buckets) = c else {
+            out.push(None);
+            continue;
+        };
+        ctx.check_deadline()?;
+        // (row time, value, series, point time) per row; series `usize::MAX`: an empty
+        // bucket.
+        let mut picked: Vec<(i64, Value, usize, i64)> = Vec::new();
+        for (b, mut pts) in buckets.into_iter().enumerate() {
+            let bucket_time = layout.time(b);
+            if pts.is_empty() {
+                if !multi && layout.interval > 0 && !matches!(fill, Fill::None) {
+                    let v = match *fill {
+                        Fill::Integer(i) => Value::Integer(i),
+                        Fill::Float(f) => Value::Float(f),
+                        _ => Value::Null,
+                    };
+                    picked.push((bucket_time, v, usize::MAX, bucket_time));
+                }
+                continue;
+            }
+            let best_first = |a: &(i64, Value, usize), b: &(i64, Value, usize)| {
+                let by_value = cmp_values(&a.1, &b.1);
+                let by_value = match kind {
+                    AggKind::Max | AggKind::Top(_) => by_value.reverse(),
+                    AggKind::Min | AggKind::Bottom(_) => by_value,
+                    AggKind::Last => b.0.cmp(&a.0),
+                    _ => a.0.cmp(&b.0),
+                };
+                by_value.then(a.0.cmp(&b.0)).then(a.2.cmp(&b.2))
+            };
+            pts.sort_by(best_first);
+            if multi {
+                if let Some(tag) = &slot.by_tag {
+                    let mut seen = HashSet::new();
+                    pts.retain(|p| seen.insert(keys[p.2].tag(tag).unwrap_or("").to_owned()));
+                }
+                let limit = match kind {
+                    AggKind::Top(k) | AggKind::Bottom(k) => k,
+                    _ => 1,
+                };
+                pts.truncate(limit);
+                let mut ranked: Vec<(usize, (i64, Value, usize))> =
+                    pts.into_iter().enumerate().collect();
+                ranked.sort_by_key(|(rank, p)| (p.0, *rank));
+                picked.extend(ranked.into_iter().map(|(_, p)| (p.0, p.1, p.2, p.0)));
+            } else if let Some(p) = pts.into_iter().next() {
+                // With GROUP BY time the row is at its bucket; the extra columns are read
+                // at the point's own time.
+                let t = if layout.interval > 0 {
+                    bucket_time
+                } else {
+                    p.0
+                };
+                picked.push((t, p.1, p.2, p.0));
+            }
+        }
+        // Values of the selected fields at each selected point.
+        let mut fields: Vec<Vec<Value>> = Vec::with_capacity(proj_fields.len());
+        for f in &proj_fields {
+            let mut col = Vec::with_capacity(picked.len());
+            for (_, _, s, t) in &picked {
+                col.push(if *s == usize::MAX {
+                    Value::Null
+                } else {
+                    value_at(ctx, &chosen[*s].info, f, *t)?
+                });
+            }
+            fields.push(col);
+        }
+        let values: Vec<Value> = picked.iter().map(|p| p.1.clone()).collect();
+        let cells = Cells {
+            times: picked.iter().map(|p| p.0).collect(),
+            aggs: vec![values; plan.slots.len()],
+            fields,
+            field_names: &proj_fields,
+            keys: keys.clone(),
+            row_key: picked
+                .iter()
+                .map(|p| u32::try_from(p.2).unwrap_or(u32::MAX))
+                .collect(),
+            default_unit: layout.interval.max(1),
+        };
+        let cols: Vec<Vec<Value>> = plan.projs.iter().map(|p| cells.eval(p)).collect();
+        let mut rows: Vec<Vec<Value>> = (0..cells.times.len())
+            .map(|r| {
+                let mut row = Vec::with_capacity(cols.len() + 1);
+                row.push(Value::Time(cells.times[r]));
+                row.extend(cols.iter().map(|c| c[r].clone()));
+                row
+            })
+            .collect();
+        if sel.order == Some(Order::Desc) {
+            rows.reverse();
+        }
+        let rows = limit_rows(rows, sel);
+        out.push((!rows.is_empty()).then_some(rows));
+    }
+    Ok(out)
 }
 
 fn new_states(kinds: &[AggKind], n: usize) -> Vec<State> {
@@ -1262,8 +1505,9 @@ impl Cells<'_> {
                 .row_key
                 .iter()
                 .map(|&r| {
-                    self.keys[r as usize]
-                        .tag(k)
+                    self.keys
+                        .get(r as usize)
+                        .and_then(|key| key.tag(k))
                         .map_or(Value::Null, |s| Value::String(s.to_owned()))
                 })
                 .collect(),
