@@ -721,6 +721,14 @@ impl State {
         }
     }
 
+    /// Every (time, value) a value-keeping state holds (percentile, median, top…).
+    pub fn points(&self) -> Vec<(i64, Value)> {
+        match self {
+            State::Values(v) => v.iter().map(|(t, n)| (*t, n.value())).collect(),
+            _ => Vec::new(),
+        }
+    }
+
     /// Top/bottom rows: (time, value), best first (ties: the earlier point).
     pub fn best_rows(&self, kind: AggKind) -> Vec<(i64, Value)> {
         let State::Values(vals) = self else {

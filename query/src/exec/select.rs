@@ -92,14 +92,45 @@ struct Plan {
 }
 
 impl Plan {
-    /// Buckets a transformation over aggregates needs before the first one shown:
-    /// one for derivatives, differences and elapsed, N − 1 for moving_average(x, N).
+    /// Buckets a transformation over aggregates reads before the first one shown: one
+    /// for derivatives, differences, elapsed and moving averages (as InfluxDB does).
+    fn looking_back_slots(&self) -> Vec<usize> {
+        fn aggs(p: &Proj, out: &mut Vec<usize>) {
+            match p {
+                Proj::Agg(i) => out.push(*i),
+                Proj::Bin(_, a, b) => {
+                    aggs(a, out);
+                    aggs(b, out);
+                }
+                Proj::Math(_, a) | Proj::Tr(_, a) => aggs(a, out),
+                _ => {}
+            }
+        }
+        fn walk(p: &Proj, out: &mut Vec<usize>) {
+            match p {
+                Proj::Tr(Transform::CumulativeSum, a) => walk(a, out),
+                Proj::Tr(_, a) => aggs(a, out),
+                Proj::Bin(_, a, b) => {
+                    walk(a, out);
+                    walk(b, out);
+                }
+                Proj::Math(_, a) => walk(a, out),
+                _ => {}
+            }
+        }
+        let mut out = Vec::new();
+        for p in &self.projs {
+            walk(p, &mut out);
+        }
+        out
+    }
+
     fn extra_intervals(&self) -> i64 {
         fn walk(p: &Proj) -> i64 {
             match p {
                 Proj::Tr(t, a) => {
                     let own = match t {
-                        Transform::MovingAverage(n) => *n as i64 - 1,
+                        // InfluxDB looks back one bucket whatever N is.
                         Transform::CumulativeSum => 0,
                         _ => 1,
                     };
@@ -499,6 +530,14 @@ fn plan(
             "at least 1 non-time field must be queried".into(),
         ));
     }
+    if projs
+        .iter()
+        .any(|p| !p.has(&|q| matches!(q, Proj::Agg(_) | Proj::Field(_) | Proj::Tag(_))))
+    {
+        return Err(QueryError::Invalid(
+            "field must contain at least one variable".into(),
+        ));
+    }
     let aggregate = !slots.is_empty();
     let mut point_rows = false;
     if aggregate {
@@ -508,7 +547,15 @@ fn plan(
             && let Some(tag) = slots[s].by_tag.clone()
         {
             projs.insert(pos + 1, Proj::Tag(tag.clone()));
-            columns.insert(pos + 1, tag);
+            columns.insert(pos + 1, tag.clone());
+            // A later column of the same generated name is a repeat: `tag_1`, ….
+            let mut k = 1;
+            for (i, c) in columns.iter_mut().enumerate().skip(pos + 2) {
+                if *c == tag && !fields.get(i - 1).is_some_and(|f| f.2) {
+                    *c = format!("{tag}_{k}");
+                    k += 1;
+                }
+            }
         }
         let lone_selector = slots.iter().all(|s| {
             s.kind == slots[0].kind && s.field == slots[0].field && s.by_tag == slots[0].by_tag
@@ -518,6 +565,7 @@ fn plan(
                 | AggKind::Max
                 | AggKind::First
                 | AggKind::Last
+                | AggKind::Percentile(_)
                 | AggKind::Top(_)
                 | AggKind::Bottom(_)
         );
@@ -774,6 +822,24 @@ fn aggregate(
         0
     };
     let shown = (bounds.has_start.then_some(range.start), range.end);
+    // Only the aggregates under a looking-back transformation read the wider range; the
+    // others (and cumulative sums) keep the asked one.
+    let asked = (range.start, range.end);
+    let looking_back = plan.looking_back_slots();
+    let clip: Vec<(i64, i64)> = (0..plan.slots.len())
+        .map(|s| {
+            if extra == 0 || looking_back.contains(&s) {
+                (i64::MIN, i64::MAX)
+            } else {
+                asked
+            }
+        })
+        .collect();
+    let cuts: Vec<i64> = if extra > 0 {
+        vec![asked.0, asked.1]
+    } else {
+        Vec::new()
+    };
     if extra > 0 {
         let span = interval.saturating_mul(extra);
         if desc {
@@ -906,6 +972,7 @@ fn aggregate(
                     slots,
                 } => {
                     let kinds: Vec<AggKind> = slots.iter().map(|&s| plan.slots[s].kind).collect();
+                    let task_clip: Vec<(i64, i64)> = slots.iter().map(|&s| clip[s]).collect();
                     let stats_ok = !shows_point_time
                         && !plan.point_rows
                         && kinds.iter().all(|k| k.uses_stats(*ty));
@@ -917,10 +984,22 @@ fn aggregate(
                         *col,
                         *ty,
                         range,
-                        &mut |lo, hi| stats_ok && layout.bucket(lo) == layout.bucket(hi),
+                        &mut |lo, hi| {
+                            stats_ok
+                                && layout.bucket(lo) == layout.bucket(hi)
+                                && !cuts.iter().any(|&c| lo < c && c <= hi)
+                        },
                         &mut |p| {
                             seen = true;
-                            feed(&mut states, &kinds, &layout, p, &mut scratch, &mut carry);
+                            feed(
+                                &mut states,
+                                &kinds,
+                                &task_clip,
+                                &layout,
+                                p,
+                                &mut scratch,
+                                &mut carry,
+                            );
                             Ok(())
                         },
                     )?;
@@ -960,9 +1039,11 @@ fn aggregate(
                         seen = true;
                         let sub: Vec<AggKind> = slot_ids.iter().map(|&s| kinds[s]).collect();
                         let mut sub_states = new_states(&sub, n);
+                        let sub_clip: Vec<(i64, i64)> = slot_ids.iter().map(|&s| clip[s]).collect();
                         feed(
                             &mut sub_states,
                             &sub,
+                            &sub_clip,
                             &layout,
                             Piece::Points {
                                 timestamps: &ts,
@@ -1091,7 +1172,10 @@ fn point_rows(
     for (g, series, _, _, states) in partials {
         let c = cand[g].get_or_insert_with(|| vec![Vec::new(); n]);
         for (b, st) in states[..n].iter().enumerate() {
-            if multi {
+            if let AggKind::Percentile(_) = kind {
+                // The rank is over every point of the group: keep them all.
+                c[b].extend(st.points().into_iter().map(|(t, v)| (t, v, series)));
+            } else if multi {
                 let mut best = st.best_rows(kind);
                 if slot.by_tag.is_some() {
                     best.truncate(1);
@@ -1143,7 +1227,24 @@ fn point_rows(
                 by_value.then(a.0.cmp(&b.0)).then(a.2.cmp(&b.2))
             };
             pts.sort_by(best_first);
-            if multi {
+            if let AggKind::Percentile(p) = kind {
+                // Nearest rank over the group's points, ascending by value then time.
+                pts.sort_by(|a, b| {
+                    cmp_values(&a.1, &b.1)
+                        .then(a.0.cmp(&b.0))
+                        .then(a.2.cmp(&b.2))
+                });
+                let rank = (pts.len() as f64 * p / 100.0 + 0.5).floor() as i64 - 1;
+                if rank >= 0 && (rank as usize) < pts.len() {
+                    let q = pts.swap_remove(rank as usize);
+                    let t = if layout.interval > 0 {
+                        bucket_time
+                    } else {
+                        q.0
+                    };
+                    picked.push((t, q.1, q.2, q.0));
+                }
+            } else if multi {
                 if let Some(tag) = &slot.by_tag {
                     let mut seen = HashSet::new();
                     pts.retain(|p| seen.insert(keys[p.2].tag(tag).unwrap_or("").to_owned()));
@@ -1203,7 +1304,7 @@ fn point_rows(
                 row
             })
             .collect();
-        if sel.order == Some(Order::Desc) {
+        if sel.order == Some(Order::Desc) && !multi {
             rows.reverse();
         }
         let rows = limit_rows(rows, sel);
@@ -1222,9 +1323,12 @@ fn new_states(kinds: &[AggKind], n: usize) -> Vec<State> {
 
 /// Folds one piece into per-bucket states (`states[k * n + bucket]` for slot `k`).
 /// `carry` is the last value of the series fed so far (for counters).
+/// `clip[k]`: the time range slot `k` takes points from.
+#[allow(clippy::too_many_arguments)]
 fn feed(
     states: &mut [State],
     kinds: &[AggKind],
+    clip: &[(i64, i64)],
     layout: &Layout,
     piece: Piece<'_>,
     scratch: &mut Vec<f64>,
@@ -1241,12 +1345,15 @@ fn feed(
         Piece::Summary {
             count,
             min_ts,
+            max_ts,
             stats,
-            ..
         } => {
             let b = layout.bucket(min_ts);
             for k in 0..kinds.len() {
-                states[k * n + b].update_stats(count, min_ts, &stats);
+                let (lo, hi) = clip[k];
+                if min_ts >= lo && max_ts < hi {
+                    states[k * n + b].update_stats(count, min_ts, &stats);
+                }
             }
         }
         Piece::Points { timestamps, values } => {
@@ -1260,11 +1367,15 @@ fn feed(
                     i + timestamps[i..].partition_point(|&t| t < end_t)
                 };
                 for (k, kind) in kinds.iter().enumerate() {
+                    let (lo, hi) = clip[k];
+                    let run = &timestamps[i..j];
+                    let a = i + run.partition_point(|&t| t < lo);
+                    let z = i + run.partition_point(|&t| t < hi);
                     let st = &mut states[k * n + b];
                     if counters {
                         st.set_counter_prev(*carry);
                     }
-                    st.update(*kind, timestamps, &values, i..j, scratch);
+                    st.update(*kind, timestamps, &values, a..z, scratch);
                 }
                 if counters && j > i {
                     *carry = match values {
@@ -1304,7 +1415,8 @@ fn finish_group(
                 rows.push(vec![Value::Time(t), v]);
             }
         }
-        return order_and_limit(rows, sel);
+        // InfluxDB keeps top/bottom rows in time order even under ORDER BY time DESC.
+        return limit_rows(rows, sel);
     }
     let mut times: Vec<i64> = (0..n)
         .map(|b| {
@@ -1340,6 +1452,14 @@ fn finish_group(
             .find(|&b| cols.iter().any(|c| c[b] != Value::Null))
             .unwrap_or(n);
         keep[..first].iter_mut().for_each(|k| *k = false);
+    }
+    // Rows in the order shown; fill(previous) carries values along that order, as in
+    // InfluxDB.
+    let desc = sel.order == Some(Order::Desc);
+    if desc {
+        times.reverse();
+        keep.reverse();
+        cols.iter_mut().for_each(|c| c.reverse());
     }
     // Fill empty buckets.
     match fill {
@@ -1421,11 +1541,7 @@ fn finish_group(
         }
     }
     // Transformations see the rows in the order they are shown.
-    let desc = sel.order == Some(Order::Desc);
-    let mut rows_idx: Vec<usize> = (0..n).filter(|&b| keep[b]).collect();
-    if desc {
-        rows_idx.reverse();
-    }
+    let rows_idx: Vec<usize> = (0..n).filter(|&b| keep[b]).collect();
     let ctx = Cells {
         times: rows_idx.iter().map(|&b| times[b]).collect(),
         aggs: cols
@@ -1456,13 +1572,6 @@ fn finish_group(
         row.push(Value::Time(t));
         row.extend(cells);
         rows.push(row);
-    }
-    limit_rows(rows, sel)
-}
-
-fn order_and_limit(mut rows: Vec<Vec<Value>>, sel: &Select) -> Vec<Vec<Value>> {
-    if sel.order == Some(Order::Desc) {
-        rows.reverse();
     }
     limit_rows(rows, sel)
 }
