@@ -1201,9 +1201,16 @@ fn point_rows(
         };
         ctx.check_deadline()?;
         // (row time, value, series, point time) per row; series `usize::MAX`: an empty
-        // bucket.
+        // bucket. Under DESC, top/bottom buckets come newest first, rows within each in
+        // time order (InfluxDB's order).
         let mut picked: Vec<(i64, Value, usize, i64)> = Vec::new();
-        for (b, mut pts) in buckets.into_iter().enumerate() {
+        let desc_buckets = multi && sel.order == Some(Order::Desc);
+        let mut buckets: Vec<(usize, Vec<(i64, Value, usize)>)> =
+            buckets.into_iter().enumerate().collect();
+        if desc_buckets {
+            buckets.reverse();
+        }
+        for (b, mut pts) in buckets {
             let bucket_time = layout.time(b);
             if pts.is_empty() {
                 if !multi && layout.interval > 0 && !matches!(fill, Fill::None) {
@@ -1410,12 +1417,15 @@ fn finish_group(
         && matches!(slot.kind, AggKind::Top(_) | AggKind::Bottom(_))
     {
         let mut rows: Vec<Vec<Value>> = Vec::new();
-        for st in &states[..n] {
+        // Under ORDER BY time DESC the buckets come newest first, but InfluxDB keeps each
+        // bucket's top/bottom rows in time order.
+        let desc = sel.order == Some(Order::Desc);
+        for b in 0..n {
+            let st = &states[if desc { n - 1 - b } else { b }];
             for (t, v) in st.finish_rows(slot.kind) {
                 rows.push(vec![Value::Time(t), v]);
             }
         }
-        // InfluxDB keeps top/bottom rows in time order even under ORDER BY time DESC.
         return limit_rows(rows, sel);
     }
     let mut times: Vec<i64> = (0..n)
