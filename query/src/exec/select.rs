@@ -1167,7 +1167,8 @@ fn point_rows(
     let n = layout.n;
     let multi = matches!(kind, AggKind::Top(_) | AggKind::Bottom(_));
     // Per group and bucket, each series' candidate points: (time, value, series).
-    type Candidates = Vec<Vec<(i64, Value, usize)>>;
+    type Candidate = Vec<(i64, Value, usize)>;
+    type Candidates = Vec<Candidate>;
     let mut cand: Vec<Option<Candidates>> = vec![None; n_groups];
     for (g, series, _, _, states) in partials {
         let c = cand[g].get_or_insert_with(|| vec![Vec::new(); n]);
@@ -1205,8 +1206,7 @@ fn point_rows(
         // time order (InfluxDB's order).
         let mut picked: Vec<(i64, Value, usize, i64)> = Vec::new();
         let desc_buckets = multi && sel.order == Some(Order::Desc);
-        let mut buckets: Vec<(usize, Vec<(i64, Value, usize)>)> =
-            buckets.into_iter().enumerate().collect();
+        let mut buckets: Vec<(usize, Candidate)> = buckets.into_iter().enumerate().collect();
         if desc_buckets {
             buckets.reverse();
         }
