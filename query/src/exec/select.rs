@@ -594,6 +594,18 @@ fn plan(
             .count()
             == 1
             && projs.iter().any(|p| matches!(p, Proj::Agg(0)));
+        if let (AggKind::Top(k) | AggKind::Bottom(k), Some(l)) = (slots[0].kind, sel.limit)
+            && k as u64 > l
+        {
+            return Err(QueryError::Invalid(format!(
+                "limit ({k}) in {} function can not be larger than the LIMIT ({l}) in the select statement",
+                if matches!(slots[0].kind, AggKind::Top(_)) {
+                    "top"
+                } else {
+                    "bottom"
+                }
+            )));
+        }
         if multi && (slots.len() > 1 || !only_top) {
             return Err(QueryError::Invalid(format!(
                 "selector function {}() cannot be combined with other functions",
@@ -882,6 +894,9 @@ fn aggregate(
     if range.start >= range.end {
         return Ok(vec![None; n_groups]);
     }
+    // The range before LIMIT cut the buckets short: whether a group shows at all still
+    // depends on the whole range.
+    let mut limited_from: Option<TimeRange> = None;
     let layout = if interval > 0 {
         let start = window_start(range.start, interval, offset);
         let mut n = ((range.end - 1 - start) / interval + 1) as usize;
@@ -896,6 +911,7 @@ fn aggregate(
             let want = l.saturating_add(sel.offset.unwrap_or(0));
             if (want as usize) < n {
                 n = want.max(1) as usize;
+                limited_from = Some(range);
                 range.end = start + interval * n as i64;
             }
         }
@@ -1101,8 +1117,35 @@ fn aggregate(
     } else {
         (i64::MIN, i64::MAX)
     };
+    // With the buckets cut short by LIMIT, a group with points anywhere in the whole
+    // range shows (its first buckets filled), as it would without the cut.
+    let mut present = vec![false; n_groups];
+    if let Some(full) = limited_from {
+        for c in chosen {
+            if present[c.group] {
+                continue;
+            }
+            for (f, _) in &fields {
+                if let Some((_, col, _)) = c.info.columns.iter().find(|(n, _, _)| n == f)
+                    && ctx.db.column_bounds(*col, full)?.is_some()
+                {
+                    present[c.group] = true;
+                    break;
+                }
+            }
+        }
+        for (g, a) in acc.iter_mut().enumerate() {
+            if present[g] && a.is_none() {
+                *a = Some(new_states(
+                    &plan.slots.iter().map(|s| s.kind).collect::<Vec<_>>(),
+                    n,
+                ));
+            }
+        }
+    }
     acc.into_iter()
-        .map(|a| {
+        .enumerate()
+        .map(|(g, a)| {
             let Some(states) = a else {
                 return Ok(None);
             };
@@ -1117,6 +1160,7 @@ fn aggregate(
                 no_bucket_time,
                 bounds.has_start,
                 shown,
+                present[g],
                 sel,
             );
             Ok((!rows.is_empty()).then_some(rows))
@@ -1409,6 +1453,7 @@ fn finish_group(
     no_bucket_time: i64,
     has_start: bool,
     shown: (i64, i64),
+    present: bool,
     sel: &Select,
 ) -> Vec<Vec<Value>> {
     let n = layout.n;
@@ -1454,6 +1499,11 @@ fn finish_group(
             col.push(v);
         }
         cols.push(col);
+    }
+    // With GROUP BY time, a group whose every aggregate is empty does not show (InfluxDB
+    // emits no series for it), unless it has points beyond buckets cut short by LIMIT.
+    if !present && layout.interval > 0 && cols.iter().all(|c| c.iter().all(|v| *v == Value::Null)) {
+        return Vec::new();
     }
     let mut keep = vec![true; n];
     // Without a lower bound a group's buckets start at its own first point.
