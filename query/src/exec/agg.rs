@@ -330,6 +330,8 @@ pub(crate) enum State {
     Values(Vec<(i64, Num)>),
     /// Histogram: per `le` bound, the summed increase of its bucket counters.
     Hist(Vec<(f64, f64)>),
+    /// A finished integral of one or more series (summed across series).
+    Area(Option<f64>),
 }
 
 fn num_at(v: &ValuesView<'_>, i: usize) -> Num {
@@ -472,8 +474,8 @@ impl State {
                 }
                 *last = Some((ts[r.end - 1], scratch[scratch.len() - 1]));
             }
-            // Histograms are assembled from finished series states, never fed points.
-            State::Hist(_) => {}
+            // Histograms and areas are assembled from finished series states.
+            State::Hist(_) | State::Area(_) => {}
             State::Values(vals) => {
                 vals.reserve(r.len());
                 for i in r {
@@ -597,6 +599,13 @@ impl State {
                 }
             }
             (State::Values(a), State::Values(b)) => a.extend(b),
+            // A group's fresh accumulator meets its first finished series.
+            (a @ State::Values(_), State::Area(b)) => *a = State::Area(b),
+            (State::Area(a), State::Area(b)) => {
+                if let Some(b) = b {
+                    *a = Some(a.unwrap_or(0.0) + b);
+                }
+            }
             (a, b) => debug_assert!(false, "merging different states {a:?} and {b:?}"),
         }
     }
@@ -712,12 +721,68 @@ impl State {
                 None => empty,
             },
             State::Values(vals) => finish_values(kind, vals),
+            State::Area(a) => a.map_or(empty, |v| (Value::Float(v), None)),
             State::Hist(h) => match kind {
                 AggKind::HistogramQuantile(q) => {
                     bucket_quantile(q, h).map_or(empty, |v| (Value::Float(v), None))
                 }
                 _ => empty,
             },
+        }
+    }
+
+    /// Turns one series' per-bucket integral states (points in time order per bucket,
+    /// buckets `[starts[b], starts[b] + width)`) into areas. With buckets (`width > 0`) each
+    /// area runs from the bucket's start to its end along the line through the
+    /// neighbouring points outside it, as InfluxDB interpolates at bucket edges.
+    pub fn integrate_buckets(states: &mut [State], unit: i64, starts: &[i64], width: i64) {
+        let pts: Vec<Vec<(i64, f64)>> = states
+            .iter()
+            .map(|s| match s {
+                State::Values(v) => {
+                    let mut p: Vec<(i64, f64)> = v.iter().map(|(t, n)| (*t, n.f64())).collect();
+                    p.sort_by_key(|x| x.0);
+                    p
+                }
+                _ => Vec::new(),
+            })
+            .collect();
+        let unit = unit as f64;
+        let at = |a: (i64, f64), b: (i64, f64), t: i64| {
+            if b.0 == a.0 {
+                a.1
+            } else {
+                a.1 + (b.1 - a.1) * (t - a.0) as f64 / (b.0 - a.0) as f64
+            }
+        };
+        let mut prev: Option<(i64, f64)> = None;
+        for b in 0..states.len() {
+            let p = &pts[b];
+            if p.is_empty() {
+                if !matches!(states[b], State::Area(_)) {
+                    states[b] = State::Area(None);
+                }
+                continue;
+            }
+            let mut area: f64 = p
+                .windows(2)
+                .map(|w| (w[0].1 + w[1].1) / 2.0 * ((w[1].0 - w[0].0) as f64 / unit))
+                .sum();
+            if width > 0 {
+                let (start, end) = (starts[b], starts[b] + width);
+                let first = p[0];
+                let last = p[p.len() - 1];
+                if let Some(q) = prev {
+                    let v = at(q, first, start);
+                    area += (v + first.1) / 2.0 * ((first.0 - start) as f64 / unit);
+                }
+                if let Some(next) = pts[b + 1..].iter().find_map(|x| x.first().copied()) {
+                    let v = at(last, next, end);
+                    area += (last.1 + v) / 2.0 * ((end - last.0) as f64 / unit);
+                }
+            }
+            prev = p.last().copied();
+            states[b] = State::Area(Some(area));
         }
     }
 
@@ -1066,6 +1131,39 @@ mod tests {
         s.merge_bucket(1.0, &c);
         let q = AggKind::HistogramQuantile(0.5);
         assert_eq!(s.finish(q, FieldType::Float, 0).0, Value::Float(0.5));
+    }
+
+    #[test]
+    fn integrals_interpolate_at_bucket_edges() {
+        // Points (5 s, 10), (15 s, 20), (25 s, 0) in 10 s buckets at 0, 10, 20 s; unit 1 s.
+        let s = 1_000_000_000i64;
+        let mut states: Vec<State> = (0..3).map(|_| AggKind::Integral(s).new_state()).collect();
+        for (b, (t, v)) in [(5 * s, 10.0), (15 * s, 20.0), (25 * s, 0.0)]
+            .into_iter()
+            .enumerate()
+        {
+            states[b].update(
+                AggKind::Integral(s),
+                &[t],
+                &ValuesView::Float(&[v]),
+                0..1,
+                &mut Vec::new(),
+            );
+        }
+        State::integrate_buckets(&mut states, s, &[0, 10 * s, 20 * s], 10 * s);
+        let area = |st: &State| match st {
+            State::Area(Some(a)) => *a,
+            other => panic!("{other:?}"),
+        };
+        // Bucket 0: from 5 s (no point before) to 10 s, along 10 → 15 (value 15 at 10 s).
+        assert_eq!(area(&states[0]), (10.0 + 15.0) / 2.0 * 5.0);
+        // Bucket 1: 10 s (15) → 15 s (20) → 20 s (10).
+        assert_eq!(
+            area(&states[1]),
+            (15.0 + 20.0) / 2.0 * 5.0 + (20.0 + 10.0) / 2.0 * 5.0
+        );
+        // Bucket 2: 20 s (10) → 25 s (0), nothing after.
+        assert_eq!(area(&states[2]), (10.0 + 0.0) / 2.0 * 5.0);
     }
 
     #[test]

@@ -1019,6 +1019,7 @@ fn aggregate(
                             Ok(())
                         },
                     )?;
+                    integrate(&mut states, &kinds, &layout);
                     Ok(seen.then(|| {
                         (
                             chosen.group,
@@ -1075,6 +1076,7 @@ fn aggregate(
                             }
                         }
                     }
+                    integrate(&mut states, &kinds, &layout);
                     Ok(seen.then_some((chosen.group, chosen.index, le_of(chosen), all, states)))
                 }
             }
@@ -1362,6 +1364,23 @@ fn point_rows(
         out.push((!rows.is_empty()).then_some(rows));
     }
     Ok(out)
+}
+
+/// Finishes one series' integral slots (`states[k * n + bucket]`) into areas, so that
+/// series add up rather than interleave.
+fn integrate(states: &mut [State], kinds: &[AggKind], layout: &Layout) {
+    let n = layout.n;
+    for (k, kind) in kinds.iter().enumerate() {
+        if let AggKind::Integral(unit) = kind {
+            let starts: Vec<i64> = (0..n).map(|b| layout.time(b)).collect();
+            State::integrate_buckets(
+                &mut states[k * n..(k + 1) * n],
+                *unit,
+                &starts,
+                layout.interval,
+            );
+        }
+    }
 }
 
 fn new_states(kinds: &[AggKind], n: usize) -> Vec<State> {
