@@ -776,9 +776,18 @@ impl State {
                     let v = at(q, first, start);
                     area += (v + first.1) / 2.0 * ((first.0 - start) as f64 / unit);
                 }
-                if let Some(next) = pts[b + 1..].iter().find_map(|x| x.first().copied()) {
-                    let v = at(last, next, end);
-                    area += (last.1 + v) / 2.0 * ((end - last.0) as f64 / unit);
+                match pts[b + 1..].iter().find_map(|x| x.first().copied()) {
+                    Some(next) => {
+                        let v = at(last, next, end);
+                        area += (last.1 + v) / 2.0 * ((end - last.0) as f64 / unit);
+                    }
+                    None => {
+                        // InfluxDB closes a bucket's integral only when a later point
+                        // arrives: the last bucket with points has none.
+                        prev = p.last().copied();
+                        states[b] = State::Area(None);
+                        continue;
+                    }
                 }
             }
             prev = p.last().copied();
@@ -1162,8 +1171,8 @@ mod tests {
             area(&states[1]),
             (15.0 + 20.0) / 2.0 * 5.0 + (20.0 + 10.0) / 2.0 * 5.0
         );
-        // Bucket 2: 20 s (10) → 25 s (0), nothing after.
-        assert_eq!(area(&states[2]), (10.0 + 0.0) / 2.0 * 5.0);
+        // Bucket 2 has no later point to close it: InfluxDB gives it no value.
+        assert_eq!(states[2], State::Area(None));
     }
 
     #[test]
