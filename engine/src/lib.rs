@@ -25,6 +25,7 @@ pub mod index;
 pub mod ingest;
 pub mod lock;
 pub mod manifest;
+pub mod metrics;
 pub mod model;
 pub mod options;
 pub mod scan;
@@ -37,6 +38,7 @@ pub use db::{
     TiersStats,
 };
 pub use error::{Error, Result};
+pub use metrics::MetricsSnapshot;
 pub use options::{Clock, FsyncPolicy, ManualClock, Options, SystemClock};
 pub use write::{RejectReason, RejectedLine, WriteSummary};
 

@@ -42,6 +42,8 @@ struct Shared {
     /// Every live WAL file and the largest timestamp written to it (`i64::MIN` if none).
     /// The writer thread adds files and raises maxima; `delete_covered` removes files.
     files: Mutex<std::collections::BTreeMap<u64, i64>>,
+    /// fsync latency, recorded by the writer thread.
+    fsync_latency: crate::metrics::LatencyHistogram,
 }
 
 /// The WAL handle: submit records, wait for them to be durable.
@@ -92,6 +94,7 @@ impl Wal {
         let shared = Arc::new(Shared {
             failed: Mutex::new(None),
             files: Mutex::new(files),
+            fsync_latency: Default::default(),
         });
         let mut w = Writer {
             dir: dir.to_path_buf(),
@@ -220,6 +223,11 @@ impl Wal {
                 (f, len)
             })
             .collect()
+    }
+
+    /// Latency of the fsyncs done so far.
+    pub fn fsync_latency(&self) -> crate::metrics::HistogramSnapshot {
+        self.shared.fsync_latency.snapshot()
     }
 
     /// Forces an fsync of everything written so far (whatever the policy).
@@ -413,7 +421,10 @@ impl Writer {
         if !self.dirty {
             return Ok(());
         }
-        if let Err(e) = self.file.sync_data() {
+        let started = Instant::now();
+        let synced = self.file.sync_data();
+        self.shared.fsync_latency.observe(started.elapsed());
+        if let Err(e) = synced {
             // A failed fsync may have dropped dirty pages: the file's content is unknown.
             return Err(self.fail(format!(
                 "fsync of {} failed: {e}",
