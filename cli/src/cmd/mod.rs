@@ -4,6 +4,7 @@ pub mod compact;
 pub mod export;
 pub mod import;
 pub mod inspect;
+pub mod serve;
 pub mod verify;
 
 /// A command's failure, printed as `strata: <message>`.
