@@ -27,6 +27,8 @@ enum Command {
     Export(cmd::export::Args),
     /// Merge segments (warm into one, or everything into cold day files with --to-cold).
     Compact(cmd::compact::Args),
+    /// Run InfluxQL statements and print the results (table, CSV or JSON).
+    Query(cmd::query::Args),
     /// Show each tier's files, series, points, bytes and time range.
     Inspect(cmd::inspect::Args),
     /// Check every checksum of every file; exit 1 if anything is damaged.
@@ -47,6 +49,7 @@ fn main() -> ExitCode {
         Command::Import(a) => cmd::import::run(a),
         Command::Export(a) => cmd::export::run(a),
         Command::Compact(a) => cmd::compact::run(a),
+        Command::Query(a) => cmd::query::run(a),
         Command::Inspect(a) => cmd::inspect::run(a),
         Command::Verify(a) => cmd::verify::run(a),
     };

@@ -200,7 +200,8 @@ fn write_json_value(out: &mut String, v: &Value, epoch: Epoch) {
                 out.push('"');
             }
             e => {
-                let _ = write!(out, "{}", t.div_euclid(e.divisor()));
+                // Truncation toward zero, as InfluxDB's Go division gives.
+                let _ = write!(out, "{}", t / e.divisor());
             }
         },
         Value::Float(f) => write_go_float(out, *f),
@@ -365,10 +366,14 @@ impl QueryResponse {
 }
 
 fn write_json_series(out: &mut String, s: &Series, epoch: Epoch) {
-    out.push_str("{\"name\":");
-    write_json_string(out, &s.name);
+    out.push('{');
+    if !s.name.is_empty() {
+        out.push_str("\"name\":");
+        write_json_string(out, &s.name);
+        out.push(',');
+    }
     if let Some(tags) = &s.tags {
-        out.push_str(",\"tags\":{");
+        out.push_str("\"tags\":{");
         for (k, (key, val)) in tags.iter().enumerate() {
             if k > 0 {
                 out.push(',');
@@ -377,9 +382,9 @@ fn write_json_series(out: &mut String, s: &Series, epoch: Epoch) {
             out.push(':');
             write_json_string(out, val);
         }
-        out.push('}');
+        out.push_str("},");
     }
-    out.push_str(",\"columns\":[");
+    out.push_str("\"columns\":[");
     for (k, c) in s.columns.iter().enumerate() {
         if k > 0 {
             out.push(',');
@@ -527,5 +532,23 @@ mod tests {
     fn rfc3339_before_epoch() {
         assert_eq!(format_rfc3339(-1), "1969-12-31T23:59:59.999999999Z");
         assert_eq!(format_rfc3339(0), "1970-01-01T00:00:00Z");
+        let r = QueryResponse {
+            results: vec![StatementResult {
+                statement_id: 0,
+                series: vec![Series {
+                    name: String::new(),
+                    tags: None,
+                    columns: vec!["time".into()],
+                    values: vec![vec![Value::Time(-1_500_000_000)]],
+                }],
+                error: None,
+            }],
+            error: None,
+        };
+        // Go truncates toward zero; a series without a name has no "name" key.
+        assert_eq!(
+            r.to_json(Epoch::Seconds),
+            r#"{"results":[{"statement_id":0,"series":[{"columns":["time"],"values":[[-1]]}]}]}"#
+        );
     }
 }

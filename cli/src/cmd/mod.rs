@@ -4,6 +4,7 @@ pub mod compact;
 pub mod export;
 pub mod import;
 pub mod inspect;
+pub mod query;
 pub mod serve;
 pub mod verify;
 

@@ -92,6 +92,59 @@ impl Db {
             .collect()
     }
 
+    /// Bounds `(first, last)` that contain every point of `column` within `range`, from
+    /// block indexes and the in-memory tiers; exact unless `range` cuts through a block.
+    /// `None` when the column has no data in `range`.
+    pub fn column_bounds(&self, column: ColumnId, range: TimeRange) -> Result<Option<(i64, i64)>> {
+        let inner = &self.inner;
+        let range = TimeRange::new(range.start.max(inner.retention_cutoff()), range.end);
+        if range.start >= range.end {
+            return Ok(None);
+        }
+        let mut out: Option<(i64, i64)> = None;
+        let mut widen = |lo: i64, hi: i64| {
+            out = Some(match out {
+                Some((a, b)) => (a.min(lo), b.max(hi)),
+                None => (lo, hi),
+            });
+        };
+        let st = inner.state.read();
+        for live in &st.segments {
+            let Some(entry) = live.columns.get(&column) else {
+                continue;
+            };
+            let blocks = live.seg.blocks_in(entry, range);
+            if blocks.is_empty() {
+                continue;
+            }
+            let lo = live.seg.block_meta(blocks.start).min_ts.max(range.start);
+            let hi = live.seg.block_meta(blocks.end - 1).max_ts;
+            let hi = if range.contains(hi) {
+                hi
+            } else {
+                range.end - 1
+            };
+            if lo <= hi {
+                widen(lo, hi);
+            }
+        }
+        let tiers = st.rotating.iter().map(|r| &**r).chain([&st.hot]);
+        for t in tiers {
+            if let Some(d) = t.read(column, range) {
+                let d = d.map_err(|e| {
+                    Error::Internal(format!(
+                        "hot chunk of column {} does not decode: {e}",
+                        column.0
+                    ))
+                })?;
+                if let (Some(&a), Some(&b)) = (d.timestamps.first(), d.timestamps.last()) {
+                    widen(a, b);
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Streams column `column` (of type `ty`) within `range` to `visit` as pieces in time
     /// order (see the module invariant). A segment block that lies wholly inside `range`
     /// and does not overlap other data of the column is offered to `summary_ok(min_ts,

@@ -1,1 +1,913 @@
-//! (in progress)
+//! Aggregate and selector functions as mergeable partial states, fed a batch at a time
+//! (a run of points inside one bucket) or from a block's statistics.
+//!
+//! Invariants: within one series a state sees its points in time order (pieces arrive in
+//! time order); [`State::merge`] combines the states of *different* series of a group and
+//! is associative, so groups can be folded in any order; every state serialises to plain
+//! numbers and value lists (no process-bound handles), as scale-out will need.
+
+use crate::ast::Expr;
+use crate::error::QueryError;
+use crate::result::Value;
+use strata_engine::model::FieldType;
+use strata_engine::segment::{BlockStats, ValuesView};
+
+/// An aggregate or selector function and its constant arguments.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum AggKind {
+    Count,
+    Sum,
+    Mean,
+    Median,
+    Mode,
+    Spread,
+    Stddev,
+    Min,
+    Max,
+    First,
+    Last,
+    /// Nearest-rank percentile, 0–100.
+    Percentile(f64),
+    /// Trapezoidal area, per `unit` nanoseconds.
+    Integral(i64),
+    Top(usize),
+    Bottom(usize),
+    /// Counter increase per `unit` nanoseconds of the bucket (or of the range).
+    Rate(i64),
+    /// Counter increase, resets handled.
+    Increase,
+}
+
+impl AggKind {
+    /// The function for `name(args…)`, if `name` is an aggregate or selector.
+    pub fn from_call(name: &str, args: &[Expr]) -> Result<Option<AggKind>, QueryError> {
+        let lower = name.to_ascii_lowercase();
+        let n_args = |want: std::ops::RangeInclusive<usize>| {
+            if want.contains(&args.len()) {
+                Ok(())
+            } else {
+                Err(QueryError::Invalid(format!(
+                    "invalid number of arguments for {lower}, expected {}, got {}",
+                    if want.start() == want.end() {
+                        want.start().to_string()
+                    } else {
+                        format!("{} to {}", want.start(), want.end())
+                    },
+                    args.len()
+                )))
+            }
+        };
+        let kind = match lower.as_str() {
+            "count" => AggKind::Count,
+            "sum" => AggKind::Sum,
+            "mean" => AggKind::Mean,
+            "median" => AggKind::Median,
+            "mode" => AggKind::Mode,
+            "spread" => AggKind::Spread,
+            "stddev" => AggKind::Stddev,
+            "min" => AggKind::Min,
+            "max" => AggKind::Max,
+            "first" => AggKind::First,
+            "last" => AggKind::Last,
+            "p50" => AggKind::Percentile(50.0),
+            "p90" => AggKind::Percentile(90.0),
+            "p95" => AggKind::Percentile(95.0),
+            "p99" => AggKind::Percentile(99.0),
+            "increase" => AggKind::Increase,
+            "percentile" => {
+                n_args(2..=2)?;
+                let p = match &args[1] {
+                    Expr::Integer(i) => *i as f64,
+                    Expr::Float(f) => *f,
+                    other => {
+                        return Err(QueryError::Invalid(format!(
+                            "expected float argument in percentile(), got {other}"
+                        )));
+                    }
+                };
+                return Ok(Some(AggKind::Percentile(p)));
+            }
+            "integral" | "rate" => {
+                n_args(1..=2)?;
+                let unit = match args.get(1) {
+                    None => 1_000_000_000,
+                    Some(Expr::Duration(d)) if d.0 > 0 => d.0,
+                    Some(other) => {
+                        return Err(QueryError::Invalid(format!(
+                            "second argument to {lower} must be a positive duration, got {other}"
+                        )));
+                    }
+                };
+                return Ok(Some(if lower == "rate" {
+                    AggKind::Rate(unit)
+                } else {
+                    AggKind::Integral(unit)
+                }));
+            }
+            "top" | "bottom" => {
+                if args.len() < 2 {
+                    return Err(QueryError::Invalid(format!(
+                        "invalid number of arguments for {lower}, expected at least 2, got {}",
+                        args.len()
+                    )));
+                }
+                if args.len() > 2 {
+                    return Err(QueryError::Unsupported(format!(
+                        "{lower}() with tag arguments; use {lower}(field, N) with GROUP BY the tag"
+                    )));
+                }
+                let n = match &args[1] {
+                    Expr::Integer(i) if *i > 0 => *i as usize,
+                    other => {
+                        return Err(QueryError::Invalid(format!(
+                            "expected a positive integer as the last argument of {lower}(), got {other}"
+                        )));
+                    }
+                };
+                return Ok(Some(if lower == "top" {
+                    AggKind::Top(n)
+                } else {
+                    AggKind::Bottom(n)
+                }));
+            }
+            _ => return Ok(None),
+        };
+        n_args(1..=1)?;
+        Ok(Some(kind))
+    }
+
+    /// Selectors return a point (and, alone, its time) rather than a computed value.
+    pub fn is_selector(self) -> bool {
+        matches!(
+            self,
+            AggKind::Min
+                | AggKind::Max
+                | AggKind::First
+                | AggKind::Last
+                | AggKind::Percentile(_)
+                | AggKind::Top(_)
+                | AggKind::Bottom(_)
+        )
+    }
+
+    /// Whether the function can be served from the block statistics of a `ty` column.
+    pub fn uses_stats(self, ty: FieldType) -> bool {
+        let numeric = matches!(
+            ty,
+            FieldType::Float | FieldType::Integer | FieldType::Unsigned
+        );
+        match self {
+            AggKind::Count => true,
+            AggKind::Sum | AggKind::Mean | AggKind::Min | AggKind::Max | AggKind::Spread => numeric,
+            _ => false,
+        }
+    }
+
+    /// Whether the function accepts values of type `ty`.
+    pub fn accepts(self, ty: FieldType) -> bool {
+        match ty {
+            FieldType::Float | FieldType::Integer | FieldType::Unsigned => true,
+            FieldType::String => {
+                matches!(
+                    self,
+                    AggKind::Count | AggKind::First | AggKind::Last | AggKind::Mode
+                )
+            }
+            FieldType::Boolean => matches!(
+                self,
+                AggKind::Count
+                    | AggKind::First
+                    | AggKind::Last
+                    | AggKind::Mode
+                    | AggKind::Min
+                    | AggKind::Max
+            ),
+        }
+    }
+
+    /// An empty state for a field of type `ty`.
+    pub fn new_state(self) -> State {
+        match self {
+            AggKind::Count => State::Count(0),
+            AggKind::Sum => State::Sum { f: 0.0, i: 0, n: 0 },
+            AggKind::Mean => State::Mean { sum: 0.0, n: 0 },
+            AggKind::Spread | AggKind::Min | AggKind::Max => State::MinMax {
+                min: None,
+                max: None,
+            },
+            AggKind::Stddev => State::Moments {
+                n: 0,
+                mean: 0.0,
+                m2: 0.0,
+            },
+            AggKind::First | AggKind::Last => State::Point(None),
+            AggKind::Rate(_) | AggKind::Increase => State::Counter {
+                first: None,
+                last: None,
+                inc: 0.0,
+                merged: None,
+            },
+            AggKind::Median
+            | AggKind::Mode
+            | AggKind::Percentile(_)
+            | AggKind::Integral(_)
+            | AggKind::Top(_)
+            | AggKind::Bottom(_) => State::Values(Vec::new()),
+        }
+    }
+}
+
+/// A number of one of the three numeric types, or a string or boolean (for count, first,
+/// last and mode).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Num {
+    F(f64),
+    I(i64),
+    U(u64),
+    S(String),
+    B(bool),
+}
+
+impl Num {
+    fn f64(&self) -> f64 {
+        match self {
+            Num::F(f) => *f,
+            Num::I(i) => *i as f64,
+            Num::U(u) => *u as f64,
+            Num::B(b) => f64::from(u8::from(*b)),
+            Num::S(_) => f64::NAN,
+        }
+    }
+
+    fn cmp(&self, o: &Num) -> std::cmp::Ordering {
+        use std::cmp::Ordering;
+        match (self, o) {
+            (Num::I(a), Num::I(b)) => a.cmp(b),
+            (Num::U(a), Num::U(b)) => a.cmp(b),
+            (Num::S(a), Num::S(b)) => a.cmp(b),
+            (Num::B(a), Num::B(b)) => a.cmp(b),
+            _ => self.f64().partial_cmp(&o.f64()).unwrap_or(Ordering::Equal),
+        }
+    }
+
+    pub fn value(&self) -> Value {
+        match self {
+            Num::F(f) => Value::Float(*f),
+            Num::I(i) => Value::Integer(*i),
+            Num::U(u) => Value::Unsigned(*u),
+            Num::S(s) => Value::String(s.clone()),
+            Num::B(b) => Value::Boolean(*b),
+        }
+    }
+}
+
+/// A partial aggregate.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum State {
+    Count(u64),
+    /// Float sum `f` and exact integer sum `i` (one of them used per field type).
+    Sum {
+        f: f64,
+        i: i128,
+        n: u64,
+    },
+    Mean {
+        sum: f64,
+        n: u64,
+    },
+    /// Smallest and largest value with the time of their first occurrence.
+    MinMax {
+        min: Option<(Num, i64)>,
+        max: Option<(Num, i64)>,
+    },
+    /// Welford/Chan moments.
+    Moments {
+        n: u64,
+        mean: f64,
+        m2: f64,
+    },
+    /// First or last point (time, value).
+    Point(Option<(i64, Num)>),
+    /// Counter: first and last point of the series seen, increase so far; `merged` holds
+    /// the finished rates or increases of other series folded in.
+    Counter {
+        first: Option<(i64, f64)>,
+        last: Option<(i64, f64)>,
+        inc: f64,
+        merged: Option<f64>,
+    },
+    Values(Vec<(i64, Num)>),
+}
+
+fn num_at(v: &ValuesView<'_>, i: usize) -> Num {
+    match v {
+        ValuesView::Float(x) => Num::F(x[i]),
+        ValuesView::Integer(x) => Num::I(x[i]),
+        ValuesView::Unsigned(x) => Num::U(x[i]),
+        ValuesView::Boolean(x) => Num::B(x[i]),
+        ValuesView::String(x) => Num::S(x[i].clone()),
+    }
+}
+
+fn as_f64s(v: &ValuesView<'_>, r: std::ops::Range<usize>, out: &mut Vec<f64>) {
+    out.clear();
+    match v {
+        ValuesView::Float(x) => out.extend_from_slice(&x[r]),
+        ValuesView::Integer(x) => out.extend(x[r].iter().map(|&a| a as f64)),
+        ValuesView::Unsigned(x) => out.extend(x[r].iter().map(|&a| a as f64)),
+        ValuesView::Boolean(x) => out.extend(x[r].iter().map(|&a| f64::from(u8::from(a)))),
+        ValuesView::String(_) => {}
+    }
+}
+
+/// Index of the first smallest (or, with `max`, largest) value in `r`.
+fn arg_extreme(v: &ValuesView<'_>, r: std::ops::Range<usize>, max: bool) -> usize {
+    macro_rules! scan {
+        ($x:expr) => {{
+            let s = &$x[r.clone()];
+            let mut best = 0;
+            for (i, a) in s.iter().enumerate().skip(1) {
+                let better = if max { *a > s[best] } else { *a < s[best] };
+                if better || (s[best] != s[best] && *a == *a) {
+                    best = i;
+                }
+            }
+            r.start + best
+        }};
+    }
+    match v {
+        ValuesView::Float(x) => scan!(x),
+        ValuesView::Integer(x) => scan!(x),
+        ValuesView::Unsigned(x) => scan!(x),
+        ValuesView::Boolean(x) => scan!(x),
+        ValuesView::String(x) => scan!(x),
+    }
+}
+
+impl State {
+    /// Folds in the points `ts[r]`, `v[r]` (one series, time order, one bucket).
+    pub fn update(
+        &mut self,
+        kind: AggKind,
+        ts: &[i64],
+        v: &ValuesView<'_>,
+        r: std::ops::Range<usize>,
+        scratch: &mut Vec<f64>,
+    ) {
+        if r.is_empty() {
+            return;
+        }
+        let len = r.len() as u64;
+        match self {
+            State::Count(n) => *n += len,
+            State::Sum { f, i, n } => {
+                *n += len;
+                match v {
+                    ValuesView::Integer(x) => {
+                        *i += x[r].iter().map(|&a| i128::from(a)).sum::<i128>()
+                    }
+                    ValuesView::Unsigned(x) => {
+                        *i += x[r].iter().map(|&a| i128::from(a)).sum::<i128>()
+                    }
+                    ValuesView::Float(x) => *f += strata_engine::scan::sum_f64(&x[r]),
+                    _ => {}
+                }
+            }
+            State::Mean { sum, n } => {
+                *n += len;
+                match v {
+                    ValuesView::Float(x) => *sum += strata_engine::scan::sum_f64(&x[r]),
+                    ValuesView::Integer(x) => {
+                        *sum += strata_engine::scan::sum_i64(&x[r]) as f64;
+                    }
+                    _ => {
+                        as_f64s(v, r, scratch);
+                        *sum += scratch.iter().sum::<f64>();
+                    }
+                }
+            }
+            State::MinMax { min, max } => {
+                let lo = arg_extreme(v, r.clone(), false);
+                let hi = arg_extreme(v, r, true);
+                let (lv, hv) = (num_at(v, lo), num_at(v, hi));
+                if min.as_ref().is_none_or(|(m, _)| lv.cmp(m).is_lt()) {
+                    *min = Some((lv, ts[lo]));
+                }
+                if max.as_ref().is_none_or(|(m, _)| hv.cmp(m).is_gt()) {
+                    *max = Some((hv, ts[hi]));
+                }
+            }
+            State::Moments { n, mean, m2 } => {
+                as_f64s(v, r, scratch);
+                let bn = scratch.len() as f64;
+                let bmean = scratch.iter().sum::<f64>() / bn;
+                let bm2: f64 = scratch.iter().map(|x| (x - bmean) * (x - bmean)).sum();
+                merge_moments(n, mean, m2, scratch.len() as u64, bmean, bm2);
+            }
+            State::Point(p) => {
+                let i = if kind == AggKind::First {
+                    r.start
+                } else {
+                    r.end - 1
+                };
+                let better = match p {
+                    None => true,
+                    Some((t, _)) if kind == AggKind::First => ts[i] < *t,
+                    Some((t, _)) => ts[i] >= *t,
+                };
+                if better {
+                    *p = Some((ts[i], num_at(v, i)));
+                }
+            }
+            State::Counter {
+                first, last, inc, ..
+            } => {
+                as_f64s(v, r.clone(), scratch);
+                let mut prev = last.map(|(_, v)| v);
+                for &x in scratch.iter() {
+                    if let Some(p) = prev {
+                        *inc += if x >= p { x - p } else { x };
+                    }
+                    prev = Some(x);
+                }
+                if first.is_none() {
+                    *first = Some((ts[r.start], scratch[0]));
+                }
+                *last = Some((ts[r.end - 1], scratch[scratch.len() - 1]));
+            }
+            State::Values(vals) => {
+                vals.reserve(r.len());
+                for i in r {
+                    vals.push((ts[i], num_at(v, i)));
+                }
+            }
+        }
+    }
+
+    /// Folds in a whole block from its statistics (only for [`AggKind::uses_stats`]).
+    pub fn update_stats(&mut self, count: u64, min_ts: i64, stats: &BlockStats) {
+        match self {
+            State::Count(n) => *n += count,
+            State::Sum { f, i, n } => {
+                *n += count;
+                match *stats {
+                    BlockStats::Float { sum, .. } => *f += sum,
+                    BlockStats::Integer { sum, .. } => *i += sum,
+                    BlockStats::Unsigned { sum, .. } => {
+                        *i += i128::try_from(sum).unwrap_or(i128::MAX)
+                    }
+                    _ => {}
+                }
+            }
+            State::Mean { sum: s, n } => {
+                *n += count;
+                *s += match *stats {
+                    BlockStats::Float { sum, .. } => sum,
+                    BlockStats::Integer { sum, .. } => sum as f64,
+                    BlockStats::Unsigned { sum, .. } => sum as f64,
+                    BlockStats::Boolean { trues } => trues as f64,
+                    BlockStats::String => f64::NAN,
+                };
+            }
+            State::MinMax { min, max } => {
+                // The time of the extreme is unknown here; stats are only offered when the
+                // output does not show it, so the block's first time stands in.
+                let (lv, hv) = match *stats {
+                    BlockStats::Float { min, max, .. } => (Num::F(min), Num::F(max)),
+                    BlockStats::Integer { min, max, .. } => (Num::I(min), Num::I(max)),
+                    BlockStats::Unsigned { min, max, .. } => (Num::U(min), Num::U(max)),
+                    _ => return,
+                };
+                if min.as_ref().is_none_or(|(m, _)| lv.cmp(m).is_lt()) {
+                    *min = Some((lv, min_ts));
+                }
+                if max.as_ref().is_none_or(|(m, _)| hv.cmp(m).is_gt()) {
+                    *max = Some((hv, min_ts));
+                }
+            }
+            _ => debug_assert!(false, "statistics offered to a state that cannot use them"),
+        }
+    }
+
+    /// Combines the state of another series of the same group and bucket.
+    pub fn merge(&mut self, kind: AggKind, other: State, window: i64) {
+        match (self, other) {
+            (State::Count(a), State::Count(b)) => *a += b,
+            (
+                State::Sum { f, i, n },
+                State::Sum {
+                    f: f2,
+                    i: i2,
+                    n: n2,
+                },
+            ) => {
+                *f += f2;
+                *i += i2;
+                *n += n2;
+            }
+            (State::Mean { sum, n }, State::Mean { sum: s2, n: n2 }) => {
+                *sum += s2;
+                *n += n2;
+            }
+            (State::MinMax { min, max }, State::MinMax { min: m2, max: x2 }) => {
+                if let Some((v, t)) = m2
+                    && min
+                        .as_ref()
+                        .is_none_or(|(m, mt)| v.cmp(m).is_lt() || (v.cmp(m).is_eq() && t < *mt))
+                {
+                    *min = Some((v, t));
+                }
+                if let Some((v, t)) = x2
+                    && max
+                        .as_ref()
+                        .is_none_or(|(m, mt)| v.cmp(m).is_gt() || (v.cmp(m).is_eq() && t < *mt))
+                {
+                    *max = Some((v, t));
+                }
+            }
+            (
+                State::Moments { n, mean, m2 },
+                State::Moments {
+                    n: bn,
+                    mean: bm,
+                    m2: b2,
+                },
+            ) => merge_moments(n, mean, m2, bn, bm, b2),
+            (State::Point(a), State::Point(b)) => {
+                if let Some((t, v)) = b {
+                    let take = match a {
+                        None => true,
+                        Some((ta, _)) if kind == AggKind::First => t < *ta,
+                        Some((ta, _)) => t > *ta,
+                    };
+                    if take {
+                        *a = Some((t, v));
+                    }
+                }
+            }
+            (a @ State::Counter { .. }, b @ State::Counter { .. }) => {
+                let (av, bv) = (a.counter_value(kind, window), b.counter_value(kind, window));
+                if av.is_some() || bv.is_some() {
+                    *a = State::Counter {
+                        first: None,
+                        last: None,
+                        inc: 0.0,
+                        merged: Some(av.unwrap_or(0.0) + bv.unwrap_or(0.0)),
+                    };
+                }
+            }
+            (State::Values(a), State::Values(b)) => a.extend(b),
+            (a, b) => debug_assert!(false, "merging different states {a:?} and {b:?}"),
+        }
+    }
+
+    /// A counter's rate or increase, `None` if it saw no points.
+    fn counter_value(&self, kind: AggKind, window: i64) -> Option<f64> {
+        let State::Counter {
+            first,
+            last,
+            inc,
+            merged,
+        } = self
+        else {
+            return None;
+        };
+        let own = match (first, last) {
+            (Some((t0, _)), Some((t1, _))) => Some(match kind {
+                AggKind::Rate(unit) => {
+                    let span = if window > 0 { window } else { t1 - t0 };
+                    if span <= 0 {
+                        0.0
+                    } else {
+                        inc / (span as f64 / unit as f64)
+                    }
+                }
+                _ => *inc,
+            }),
+            _ => None,
+        };
+        match (own, merged) {
+            (None, None) => None,
+            (a, b) => Some(a.unwrap_or(0.0) + b.unwrap_or(0.0)),
+        }
+    }
+
+    /// The final value and, for selectors, the time of the selected point. `window` is
+    /// the bucket width (0 without GROUP BY time).
+    pub fn finish(&self, kind: AggKind, ty: FieldType, window: i64) -> (Value, Option<i64>) {
+        let empty = (Value::Null, None);
+        match self {
+            State::Count(n) => (Value::Integer(*n as i64), None),
+            State::Sum { f, i, n } => {
+                if *n == 0 {
+                    return empty;
+                }
+                match ty {
+                    FieldType::Integer => (Value::Integer(*i as i64), None),
+                    FieldType::Unsigned => (Value::Unsigned(*i as u64), None),
+                    _ => (Value::Float(*f), None),
+                }
+            }
+            State::Mean { sum, n } => {
+                if *n == 0 {
+                    empty
+                } else {
+                    (Value::Float(sum / *n as f64), None)
+                }
+            }
+            State::MinMax { min, max } => match kind {
+                AggKind::Min => min.as_ref().map_or(empty, |(v, t)| (v.value(), Some(*t))),
+                AggKind::Max => max.as_ref().map_or(empty, |(v, t)| (v.value(), Some(*t))),
+                _ => match (min, max) {
+                    (Some((a, _)), Some((b, _))) => (
+                        match (a, b) {
+                            (Num::I(a), Num::I(b)) => Value::Integer(b.wrapping_sub(*a)),
+                            (Num::U(a), Num::U(b)) => Value::Unsigned(b.wrapping_sub(*a)),
+                            _ => Value::Float(b.f64() - a.f64()),
+                        },
+                        None,
+                    ),
+                    _ => empty,
+                },
+            },
+            State::Moments { n, m2, .. } => {
+                if *n < 2 {
+                    // The sample standard deviation of one value is undefined: null.
+                    return empty;
+                }
+                (Value::Float((m2 / (*n - 1) as f64).sqrt()), None)
+            }
+            State::Point(p) => p.as_ref().map_or(empty, |(t, v)| (v.value(), Some(*t))),
+            State::Counter { .. } => match self.counter_value(kind, window) {
+                Some(v) => (Value::Float(v), None),
+                None => empty,
+            },
+            State::Values(vals) => finish_values(kind, vals),
+        }
+    }
+
+    /// Top/bottom rows: (time, value), in time order.
+    pub fn finish_rows(&self, kind: AggKind) -> Vec<(i64, Value)> {
+        let State::Values(vals) = self else {
+            return Vec::new();
+        };
+        let n = match kind {
+            AggKind::Top(n) | AggKind::Bottom(n) => n,
+            _ => return Vec::new(),
+        };
+        let mut idx: Vec<usize> = (0..vals.len()).collect();
+        // Best value first; on equal values the earlier point wins.
+        idx.sort_by(|&a, &b| {
+            let o = vals[a].1.cmp(&vals[b].1);
+            let o = if matches!(kind, AggKind::Top(_)) {
+                o.reverse()
+            } else {
+                o
+            };
+            o.then(vals[a].0.cmp(&vals[b].0))
+        });
+        idx.truncate(n);
+        // Time order; points at one time keep best-first order.
+        let mut ranked: Vec<(usize, usize)> = idx.into_iter().enumerate().collect();
+        ranked.sort_by_key(|&(rank, i)| (vals[i].0, rank));
+        ranked
+            .into_iter()
+            .map(|(_, i)| (vals[i].0, vals[i].1.value()))
+            .collect()
+    }
+}
+
+fn merge_moments(n: &mut u64, mean: &mut f64, m2: &mut f64, bn: u64, bmean: f64, bm2: f64) {
+    if bn == 0 {
+        return;
+    }
+    if *n == 0 {
+        (*n, *mean, *m2) = (bn, bmean, bm2);
+        return;
+    }
+    let (na, nb) = (*n as f64, bn as f64);
+    let delta = bmean - *mean;
+    let total = na + nb;
+    *mean += delta * nb / total;
+    *m2 += bm2 + delta * delta * na * nb / total;
+    *n += bn;
+}
+
+fn finish_values(kind: AggKind, vals: &[(i64, Num)]) -> (Value, Option<i64>) {
+    if vals.is_empty() {
+        return (Value::Null, None);
+    }
+    match kind {
+        AggKind::Median => {
+            let mut v: Vec<&Num> = vals.iter().map(|(_, v)| v).collect();
+            v.sort_by(|a, b| a.cmp(b));
+            let n = v.len();
+            if n % 2 == 1 {
+                // An odd count selects the middle value, keeping its type.
+                return (v[n / 2].value(), None);
+            }
+            let (a, b) = (v[n / 2 - 1].f64(), v[n / 2].f64());
+            (Value::Float(a + (b - a) / 2.0), None)
+        }
+        AggKind::Mode => {
+            // InfluxDB's reduction, step for step: values sorted (then by time); a run
+            // replaces the best once it is at least as long and started no later; runs of
+            // one value never replace the first value.
+            let mut v: Vec<&(i64, Num)> = vals.iter().collect();
+            v.sort_by(|a, b| a.1.cmp(&b.1).then(a.0.cmp(&b.0)));
+            let (mut most_freq, mut curr_freq) = (0usize, 0usize);
+            let mut curr = &v[0].1;
+            let (mut most, mut most_time, mut curr_time) = (&v[0].1, v[0].0, v[0].0);
+            for p in &v {
+                if !p.1.cmp(curr).is_eq() {
+                    curr_freq = 1;
+                    curr = &p.1;
+                    curr_time = p.0;
+                    continue;
+                }
+                curr_freq += 1;
+                if most_freq > curr_freq || (most_freq == curr_freq && curr_time > most_time) {
+                    continue;
+                }
+                most_freq = curr_freq;
+                most = &p.1;
+                most_time = curr_time;
+            }
+            (most.value(), None)
+        }
+        AggKind::Percentile(p) => {
+            let mut idx: Vec<usize> = (0..vals.len()).collect();
+            idx.sort_by(|&a, &b| vals[a].1.cmp(&vals[b].1).then(vals[a].0.cmp(&vals[b].0)));
+            let rank = (vals.len() as f64 * p / 100.0 + 0.5).floor() as i64 - 1;
+            if rank < 0 || rank as usize >= vals.len() {
+                return (Value::Null, None);
+            }
+            let (t, v) = &vals[idx[rank as usize]];
+            (v.value(), Some(*t))
+        }
+        AggKind::Integral(unit) => {
+            let mut pts: Vec<(i64, f64)> = vals.iter().map(|(t, v)| (*t, v.f64())).collect();
+            pts.sort_by_key(|p| p.0);
+            let mut area = 0.0;
+            for w in pts.windows(2) {
+                let dt = (w[1].0 - w[0].0) as f64 / unit as f64;
+                area += (w[0].1 + w[1].1) / 2.0 * dt;
+            }
+            (Value::Float(area), None)
+        }
+        _ => (Value::Null, None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(kind: AggKind, ts: &[i64], v: &[f64]) -> (Value, Option<i64>) {
+        let mut s = kind.new_state();
+        let mut scratch = Vec::new();
+        // Feed in two batches to exercise merging within a series.
+        let mid = ts.len() / 2;
+        s.update(kind, ts, &ValuesView::Float(v), 0..mid, &mut scratch);
+        s.update(kind, ts, &ValuesView::Float(v), mid..ts.len(), &mut scratch);
+        s.finish(kind, FieldType::Float, 0)
+    }
+
+    #[test]
+    fn influx_semantics() {
+        let ts = [1, 2, 3, 4, 5, 6];
+        let v = [3.0, 1.0, 4.0, 1.0, 5.0, 9.0];
+        assert_eq!(run(AggKind::Count, &ts, &v).0, Value::Integer(6));
+        assert_eq!(run(AggKind::Sum, &ts, &v).0, Value::Float(23.0));
+        assert_eq!(run(AggKind::Max, &ts, &v), (Value::Float(9.0), Some(6)));
+        assert_eq!(run(AggKind::Min, &ts, &v), (Value::Float(1.0), Some(2)));
+        assert_eq!(run(AggKind::First, &ts, &v), (Value::Float(3.0), Some(1)));
+        assert_eq!(run(AggKind::Last, &ts, &v), (Value::Float(9.0), Some(6)));
+        assert_eq!(run(AggKind::Median, &ts, &v).0, Value::Float(3.5));
+        assert_eq!(run(AggKind::Mode, &ts, &v).0, Value::Float(1.0));
+        assert_eq!(run(AggKind::Spread, &ts, &v).0, Value::Float(8.0));
+        // Nearest rank: ceil-like rounding of n*p/100.
+        assert_eq!(
+            run(AggKind::Percentile(50.0), &ts, &v),
+            (Value::Float(3.0), Some(1))
+        );
+        assert_eq!(
+            run(AggKind::Percentile(100.0), &ts, &v).0,
+            Value::Float(9.0)
+        );
+        assert_eq!(run(AggKind::Percentile(1.0), &ts, &v).0, Value::Null);
+        let Value::Float(sd) = run(AggKind::Stddev, &ts, &v).0 else {
+            panic!()
+        };
+        // Sample standard deviation: sqrt(44.8333 / 5).
+        assert!(
+            (sd - (44.833_333_333_333_33f64 / 5.0).sqrt()).abs() < 1e-9,
+            "{sd}"
+        );
+        // Trapezoids over 1 ns steps, per second.
+        let Value::Float(a) = run(AggKind::Integral(1), &ts, &v).0 else {
+            panic!()
+        };
+        assert_eq!(
+            a,
+            (3.0 + 1.0) / 2.0
+                + (1.0 + 4.0) / 2.0
+                + (4.0 + 1.0) / 2.0
+                + (1.0 + 5.0) / 2.0
+                + (5.0 + 9.0) / 2.0
+        );
+    }
+
+    #[test]
+    fn counters_handle_resets() {
+        let ts = [0, 10, 20, 30, 40];
+        let v = [10.0, 15.0, 3.0, 8.0, 20.0];
+        // 5 + 3 (reset) + 5 + 12
+        assert_eq!(run(AggKind::Increase, &ts, &v).0, Value::Float(25.0));
+        let (r, _) = run(AggKind::Rate(10), &ts, &v);
+        assert_eq!(r, Value::Float(25.0 / 4.0));
+    }
+
+    #[test]
+    fn merging_series_and_stats() {
+        let mut a = AggKind::Max.new_state();
+        a.update_stats(
+            3,
+            100,
+            &BlockStats::Integer {
+                sum: 6,
+                min: 1,
+                max: 3,
+            },
+        );
+        let mut b = AggKind::Max.new_state();
+        b.update(
+            AggKind::Max,
+            &[5],
+            &ValuesView::Integer(&[7]),
+            0..1,
+            &mut Vec::new(),
+        );
+        a.merge(AggKind::Max, b, 0);
+        assert_eq!(
+            a.finish(AggKind::Max, FieldType::Integer, 0).0,
+            Value::Integer(7)
+        );
+        let mut s = AggKind::Sum.new_state();
+        s.update_stats(
+            3,
+            0,
+            &BlockStats::Integer {
+                sum: 6,
+                min: 1,
+                max: 3,
+            },
+        );
+        assert_eq!(
+            s.finish(AggKind::Sum, FieldType::Integer, 0).0,
+            Value::Integer(6)
+        );
+        let mut inc = AggKind::Increase.new_state();
+        inc.update(
+            AggKind::Increase,
+            &[0, 1],
+            &ValuesView::Float(&[1.0, 4.0]),
+            0..2,
+            &mut Vec::new(),
+        );
+        let mut inc2 = AggKind::Increase.new_state();
+        inc2.update(
+            AggKind::Increase,
+            &[0, 1],
+            &ValuesView::Float(&[2.0, 4.0]),
+            0..2,
+            &mut Vec::new(),
+        );
+        inc.merge(AggKind::Increase, inc2, 0);
+        assert_eq!(
+            inc.finish(AggKind::Increase, FieldType::Float, 0).0,
+            Value::Float(5.0)
+        );
+    }
+
+    #[test]
+    fn top_and_bottom_keep_time_order() {
+        let mut s = AggKind::Top(2).new_state();
+        let ts = [1, 2, 3, 4];
+        s.update(
+            AggKind::Top(2),
+            &ts,
+            &ValuesView::Integer(&[5, 9, 1, 9]),
+            0..4,
+            &mut Vec::new(),
+        );
+        assert_eq!(
+            s.finish_rows(AggKind::Top(2)),
+            vec![(2, Value::Integer(9)), (4, Value::Integer(9))]
+        );
+        assert_eq!(
+            s.finish_rows(AggKind::Bottom(1)),
+            vec![(3, Value::Integer(1))]
+        );
+    }
+}
