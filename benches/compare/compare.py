@@ -961,18 +961,24 @@ def main():
         s = ingest.get((strata.name, w), {}).get("points_per_s")
         sh = ingest.get((strata_http.name, w), {}).get("points_per_s")
         rows.append([str(w)] + [fmt_rate(peers[n]) for n in (influx.name, vm.name, duck.name)]
-                    + [fmt_rate(s), fmt_rate(sh) if sh else "n/a (no server yet)",
-                       ratio_cell(s, peers, True)])
+                    + [fmt_rate(s), fmt_rate(sh) if sh else "n/a (no server)",
+                       "embedded " + ratio_cell(s, peers, True)
+                       + ("; HTTP " + ratio_cell(sh, {n: peers[n] for n in (influx.name, vm.name)}, True)
+                          if sh else "")])
     for w in (2, 4):
-        cpu = {n: ingest.get((n, w), {}).get("server_cpu_s_per_1M_points") for n in (influx.name, vm.name)}
+        cpu = {n: ingest.get((n, w), {}).get("server_cpu_s_per_1M_points")
+               for n in (influx.name, vm.name, strata_http.name)}
         rows.append([f"{w}: server CPU-s per 1 M points"] + [f"{cpu[n]:.2f}" if cpu[n] is not None else "—"
                                                              for n in (influx.name, vm.name)]
-                    + ["—", "—", "n/a (no server yet)", "n/a"])
+                    + ["—", "—", f"{cpu[strata_http.name]:.2f}" if cpu[strata_http.name] is not None else "n/a",
+                       ""])
     for w in (2, 4):
-        oth = {n: ingest.get((n, w), {}).get("other_procs_cpu_s") for n in (influx.name, vm.name)}
+        oth = {n: ingest.get((n, w), {}).get("other_procs_cpu_s")
+               for n in (influx.name, vm.name, strata_http.name)}
         rows.append([f"{w}: CPU-s used by other processes during the load"]
                     + [f"{oth[n]:.2f}" if oth[n] is not None else "—" for n in (influx.name, vm.name)]
-                    + ["—", "—", "—", ""])
+                    + ["—", "—", f"{oth[strata_http.name]:.2f}" if oth[strata_http.name] is not None else "—",
+                       ""])
     md.append(table(hdr, rows))
     md.append("")
 
