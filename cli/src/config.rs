@@ -13,6 +13,7 @@
 //! max_age = "24h"              # warm data older than this moves to cold
 //! [cold]
 //! zstd_level = 12              # zstd level of cold blocks (1..=22)
+//! cache_bytes = "256MiB"       # decoded cold blocks kept in memory for queries (0: none)
 //! [wal]
 //! fsync = "always"             # always | interval[:1s] | never
 //! segment_bytes = "64MiB"      # size at which the WAL starts a new file
@@ -67,6 +68,10 @@ pub struct EngineArgs {
     /// zstd level of cold blocks, 1..=22 [default: 12].
     #[arg(long, value_parser = clap::value_parser!(i32).range(1..=22))]
     pub cold_zstd_level: Option<i32>,
+    /// Memory for decoded cold blocks kept between queries, e.g. 256MiB; 0 disables
+    /// [default: 256MiB].
+    #[arg(long, value_parser = parse_bytes)]
+    pub cold_cache_bytes: Option<u64>,
 }
 
 #[derive(Deserialize, Default, Debug)]
@@ -134,6 +139,7 @@ struct WarmSection {
 #[serde(deny_unknown_fields)]
 struct ColdSection {
     zstd_level: Option<i32>,
+    cache_bytes: Option<toml::Value>,
 }
 
 #[derive(Deserialize, Default, Debug)]
@@ -254,6 +260,9 @@ impl EngineArgs {
         if let Some(l) = self.cold_zstd_level {
             o.cold_zstd_level = l;
         }
+        if let Some(b) = self.cold_cache_bytes {
+            o.cold_cache_bytes = usize::try_from(b).unwrap_or(usize::MAX);
+        }
         Ok(o)
     }
 }
@@ -361,6 +370,10 @@ fn apply_file(o: &mut Options, path: &Path) -> Result<(), String> {
         }
         o.cold_zstd_level = l;
     }
+    if let Some(v) = &f.cold.cache_bytes {
+        o.cold_cache_bytes =
+            usize::try_from(toml_bytes(v, "cold.cache_bytes").map_err(at)?).unwrap_or(usize::MAX);
+    }
     if let Some(s) = &f.wal.recovery {
         o.wal_recovery = parse_recovery(s).map_err(|e| at(format!("wal.recovery: {e}")))?;
     }
@@ -386,6 +399,7 @@ mod tests {
             warm_max_age: None,
             wal_recovery: None,
             cold_zstd_level: None,
+            cold_cache_bytes: None,
         }
     }
 
@@ -415,6 +429,19 @@ mod tests {
         let mut a = args(dir.path());
         a.hot_max_age = Some(Duration::from_secs(60));
         assert_eq!(a.options().unwrap().hot_max_age, Duration::from_secs(60));
+        assert_eq!(a.options().unwrap().cold_cache_bytes, 256 << 20);
+        std::fs::write(
+            dir.path().join("strata.toml"),
+            "[cold]\ncache_bytes = \"64MiB\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            args(dir.path()).options().unwrap().cold_cache_bytes,
+            64 << 20
+        );
+        let mut a = args(dir.path());
+        a.cold_cache_bytes = Some(0);
+        assert_eq!(a.options().unwrap().cold_cache_bytes, 0);
     }
 
     #[test]

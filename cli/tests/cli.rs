@@ -435,3 +435,66 @@ fn wal_damage_refuses_the_open_unless_recovery_skips_it() {
         "the damaged record is lost, the others kept: {text}"
     );
 }
+
+#[test]
+fn query_prints_table_csv_and_json_and_fails_on_bad_statements() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("data");
+    let lp = dir.path().join("in.lp");
+    std::fs::write(
+        &lp,
+        "cpu,host=a usage=1.5 1451606400000000000\ncpu,host=b usage=3 1451606410000000000\ncpu,host=a usage=2.5 1451606470000000000\n",
+    )
+    .unwrap();
+    import_ok(&d, &lp);
+    let dd = d.to_str().unwrap();
+    let q = "SELECT max(usage) FROM cpu WHERE time >= '2016-01-01T00:00:00Z' AND time < '2016-01-01T00:02:00Z' GROUP BY time(1m), host";
+    let out = strata(&[
+        "query",
+        "--data-dir",
+        dd,
+        q,
+        "--format",
+        "json",
+        "--epoch",
+        "s",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        r#"{"results":[{"statement_id":0,"series":[{"name":"cpu","tags":{"host":"a"},"columns":["time","max"],"values":[[1451606400,1.5],[1451606460,2.5]]},{"name":"cpu","tags":{"host":"b"},"columns":["time","max"],"values":[[1451606400,3],[1451606460,null]]}]}]}"#
+    );
+    let out = strata(&["query", "--data-dir", dd, q, "--format", "csv"]);
+    let csv = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        csv.starts_with("name,tags,time,max\ncpu,host=a,1451606400000000000,1.5\n"),
+        "{csv}"
+    );
+    let out = strata(&[
+        "query",
+        "--data-dir",
+        dd,
+        "SELECT usage FROM cpu WHERE host = 'b'",
+    ]);
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.contains("time                 usage\n"), "{table}");
+    assert!(table.contains("2016-01-01T00:00:10Z 3\n"), "{table}");
+    // Statements from stdin; a failing one gives exit 1 and its error in the output.
+    let out = strata_stdin(
+        &["query", "--data-dir", dd, "--format", "json"],
+        b"SHOW MEASUREMENTS; SELECT mean(usage), usage FROM cpu",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(r#"[["cpu"]]"#) && text.contains("mixing aggregate"),
+        "{text}"
+    );
+    let out = strata(&["query", "--data-dir", dd, "SELECT FROM"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("line 1, column 8"));
+}

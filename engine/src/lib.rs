@@ -41,8 +41,3 @@ pub use error::{Error, Result};
 pub use metrics::MetricsSnapshot;
 pub use options::{Clock, FsyncPolicy, ManualClock, Options, SystemClock};
 pub use write::{RejectReason, RejectedLine, WriteSummary};
-
-/// The README's examples, compiled and run as doctests.
-#[cfg(doctest)]
-#[doc = include_str!("../../README.md")]
-pub struct ReadmeDoctests;

@@ -129,6 +129,9 @@ pub struct Options {
     /// zstd level of cold blocks (`cold.zstd_level`, 1..=22). Default: 12 (on the devops data it
     /// gives the size of level 19 at half the time; below 9 its literal coding is weaker).
     pub cold_zstd_level: i32,
+    /// Bytes of decoded compressed (cold) blocks kept in memory between queries
+    /// (`cold.cache_bytes`; 0 disables the cache). Default: 256 MiB.
+    pub cold_cache_bytes: usize,
     /// Test hook: make rotation or compaction fail at a step, to test crash safety.
     #[cfg(feature = "failpoints")]
     pub failpoint: Option<Failpoint>,
@@ -165,6 +168,7 @@ impl Default for Options {
             retention: None,
             warm_max_age: Duration::from_secs(24 * 3600),
             cold_zstd_level: 12,
+            cold_cache_bytes: 256 << 20,
             #[cfg(feature = "failpoints")]
             failpoint: None,
         }

@@ -22,3 +22,9 @@ pub use error::{ParseError, QueryError};
 pub use exec::{Limits, QueryOptions, execute, execute_statement, query};
 pub use parse::{MAX_HEIGHT, MAX_NESTING, parse};
 pub use result::{Epoch, QueryResponse, Series, StatementResult, Value};
+
+/// The README's examples (which use the engine and the query language), compiled and run
+/// as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;

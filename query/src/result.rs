@@ -138,19 +138,46 @@ impl Epoch {
 /// `ns` as RFC 3339 in UTC with the fraction's trailing zeros removed, as Go's
 /// `time.RFC3339Nano` prints it (`2016-01-01T00:00:00Z`, `…00:00:10.25Z`).
 pub fn format_rfc3339(ns: i64) -> String {
+    let mut out = String::with_capacity(30);
+    push_rfc3339(&mut out, ns);
+    out
+}
+
+/// Appends [`format_rfc3339`]'s text to `out` (the civil date by Howard Hinnant's
+/// days-to-date algorithm, without allocating).
+pub fn push_rfc3339(out: &mut String, ns: i64) {
     let secs = ns.div_euclid(1_000_000_000);
-    let frac = ns.rem_euclid(1_000_000_000) as u32;
-    let Some(dt) = chrono::DateTime::from_timestamp(secs, frac) else {
-        return ns.to_string();
-    };
-    let mut out = dt.format("%Y-%m-%dT%H:%M:%S").to_string();
+    let frac = ns.rem_euclid(1_000_000_000);
+    let days = secs.div_euclid(86_400);
+    let sod = secs.rem_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    let _ = write!(
+        out,
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
+        sod / 3600,
+        sod % 3600 / 60,
+        sod % 60
+    );
     if frac != 0 {
-        let digits = format!("{frac:09}");
+        let mut digits = [b'0'; 9];
+        let mut f = frac;
+        for i in (0..9).rev() {
+            digits[i] = b'0' + (f % 10) as u8;
+            f /= 10;
+        }
+        let len = 9 - digits.iter().rev().take_while(|&&c| c == b'0').count();
         out.push('.');
-        out.push_str(digits.trim_end_matches('0'));
+        out.push_str(std::str::from_utf8(&digits[..len]).unwrap_or("0"));
     }
     out.push('Z');
-    out
 }
 
 /// A float as Go's JSON encoder writes it: shortest round-trip digits, no `.0` on
@@ -196,7 +223,7 @@ fn write_json_value(out: &mut String, v: &Value, epoch: Epoch) {
         Value::Time(t) => match epoch {
             Epoch::Rfc3339 => {
                 out.push('"');
-                out.push_str(&format_rfc3339(*t));
+                push_rfc3339(out, *t);
                 out.push('"');
             }
             e => {
@@ -526,6 +553,35 @@ mod tests {
         assert_eq!(f(123456789012.5), "123456789012.5");
         assert_eq!(f(0.1 + 0.2), "0.30000000000000004");
         assert_eq!(f(f64::NAN), "null");
+    }
+
+    #[test]
+    fn rfc3339_matches_chrono_everywhere() {
+        let mut x: u64 = 0x1234_5678_9abc_def1;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let ns = x as i64 / 4; // years ~ -500..2500
+            let dt = chrono::DateTime::from_timestamp(
+                ns.div_euclid(1_000_000_000),
+                ns.rem_euclid(1_000_000_000) as u32,
+            )
+            .unwrap();
+            let want = dt.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
+            let got = format_rfc3339(ns);
+            // chrono pads fractions to 3, 6 or 9 digits; Go trims every trailing zero.
+            let (wd, wf) = want
+                .trim_end_matches('Z')
+                .split_once('.')
+                .unwrap_or((want.trim_end_matches('Z'), ""));
+            let (gd, gf) = got
+                .trim_end_matches('Z')
+                .split_once('.')
+                .unwrap_or((got.trim_end_matches('Z'), ""));
+            assert_eq!(wd, gd, "{ns}");
+            assert_eq!(wf.trim_end_matches('0'), gf, "{ns}");
+        }
     }
 
     #[test]

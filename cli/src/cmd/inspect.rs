@@ -6,7 +6,7 @@ use super::CmdResult;
 use crate::config::EngineArgs;
 use serde_json::json;
 use std::process::ExitCode;
-use std::time::{Duration, Instant, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 use strata_engine::{Db, TierStats};
 
 /// Arguments of `strata inspect`.
@@ -27,12 +27,8 @@ fn rss_bytes() -> Option<u64> {
 }
 
 fn rfc3339(ns: i64) -> String {
-    let t = if ns >= 0 {
-        UNIX_EPOCH + Duration::from_nanos(ns as u64)
-    } else {
-        UNIX_EPOCH - Duration::from_nanos(ns.unsigned_abs())
-    };
-    humantime::format_rfc3339_nanos(t).to_string()
+    // Any i64, before the epoch included (humantime refuses those).
+    strata_query::result::format_rfc3339(ns)
 }
 
 fn tier_json(t: &TierStats) -> serde_json::Value {

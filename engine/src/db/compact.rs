@@ -188,7 +188,8 @@ impl Inner {
         // Publish: the live list follows the manifest's order.
         let mut fresh = Vec::with_capacity(outputs.len());
         for o in &outputs {
-            let seg = Segment::open(&file_path(&self.segment_dir, o.id), o.id)?;
+            let seg = Segment::open(&file_path(&self.segment_dir, o.id), o.id)?
+                .with_cache(self.cache.clone());
             fresh.push(Arc::new(attach(&mut self.index.write(), seg, o.tier)));
         }
         {

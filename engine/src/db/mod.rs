@@ -64,6 +64,8 @@ pub(crate) struct Inner {
     next_delete: Mutex<u64>,
     /// Rotations and compactions done, for monitoring.
     counters: crate::metrics::WorkCounters,
+    /// Decoded compressed blocks shared by every segment (`None` when disabled).
+    cache: Option<Arc<crate::segment::BlockCache>>,
 }
 
 impl Inner {

@@ -25,11 +25,13 @@ pub(super) fn open_inner(dir: PathBuf, options: Options) -> Result<(Inner, Vec<D
         std::fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
     }
     let manifest = load_manifest(&dir, &segment_dir)?;
+    let cache =
+        (options.cold_cache_bytes > 0).then(|| segment::BlockCache::new(options.cold_cache_bytes));
     let mut index = Index::default();
     let mut segments = Vec::with_capacity(manifest.segments.len());
     for rec in &manifest.segments {
         let path = segment::file_path(&segment_dir, rec.id);
-        let seg = Segment::open(&path, rec.id)?;
+        let seg = Segment::open(&path, rec.id)?.with_cache(cache.clone());
         segments.push(Arc::new(attach(&mut index, seg, rec.tier)));
     }
     let mut hot = HotTier::default();
@@ -109,6 +111,7 @@ pub(super) fn open_inner(dir: PathBuf, options: Options) -> Result<(Inner, Vec<D
             manifest: Mutex::new(manifest),
             next_delete: Mutex::new(next_delete),
             counters: Default::default(),
+            cache,
         },
         deletes,
     ))

@@ -79,8 +79,19 @@ fn slice<'a>(v: ValuesView<'a>, r: std::ops::Range<usize>) -> ValuesView<'a> {
 impl Db {
     /// The visible series of `measurement` with their columns, in creation order.
     pub fn query_series(&self, measurement: &str) -> Vec<SeriesInfo> {
+        self.query_series_in(measurement, None)
+    }
+
+    /// Like [`Db::query_series`], restricted to `ids` (sorted) when given: a query that
+    /// narrowed its series through [`Db::tag_postings`] decodes only those keys.
+    pub fn query_series_in(&self, measurement: &str, ids: Option<&[SeriesId]>) -> Vec<SeriesInfo> {
         let ix = self.inner.index.read();
-        ix.series_of(measurement)
+        let all = ix.series_of(measurement);
+        let chosen: Vec<SeriesId> = match ids {
+            None => all,
+            Some(ids) => crate::index::postings::intersect(&all, ids),
+        };
+        chosen
             .into_iter()
             .filter_map(|id| {
                 Some(SeriesInfo {
@@ -90,6 +101,15 @@ impl Db {
                 })
             })
             .collect()
+    }
+
+    /// Ids of the series of `measurement` with tag `key` = `value`, sorted.
+    pub fn tag_postings(&self, measurement: &str, key: &str, value: &str) -> Vec<SeriesId> {
+        self.inner
+            .index
+            .read()
+            .postings(measurement, key, value)
+            .to_vec()
     }
 
     /// Bounds `(first, last)` that contain every point of `column` within `range`, from

@@ -126,7 +126,7 @@ impl Inner {
         self.failpoint(FailStep::AfterManifestReplaced)?;
         // 5. Publish.
         let path = file_path(&self.segment_dir, id);
-        let seg = Segment::open(&path, id)?;
+        let seg = Segment::open(&path, id)?.with_cache(self.cache.clone());
         let live = Arc::new(attach(&mut self.index.write(), seg, Tier::Warm));
         {
             let mut st = self.state.write();

@@ -16,10 +16,12 @@
 //!
 //! Warm and cold tiers share this container; the tier is an attribute in the manifest.
 
+mod cache;
 mod reader;
 mod stats;
 mod writer;
 
+pub use cache::BlockCache;
 pub use reader::{Block, BlockMeta, ColumnEntry, Segment, SeriesEntry, ValuesView, verify_file};
 pub use stats::BlockStats;
 pub use writer::{SegmentInfo, SegmentWriter, WriterOptions};

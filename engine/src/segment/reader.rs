@@ -7,8 +7,8 @@
 //! rest of the segment stays readable. `verify` checks every byte.
 
 use super::{
-    BlockEncoding, BlockStats, END_MAGIC, FOOTER_LEN, HEADER_LEN, INDEX_ENTRY_LEN, MAGIC,
-    MAX_DECODED_BLOCK_BYTES, VERSION, pad8,
+    BlockCache, BlockEncoding, BlockStats, END_MAGIC, FOOTER_LEN, HEADER_LEN, INDEX_ENTRY_LEN,
+    MAGIC, MAX_DECODED_BLOCK_BYTES, VERSION, pad8,
 };
 use crate::codec;
 use crate::error::{Error, Result};
@@ -18,6 +18,7 @@ use memmap2::Mmap;
 use std::borrow::Cow;
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 #[cfg(not(target_endian = "little"))]
@@ -89,12 +90,21 @@ pub enum ValuesView<'a> {
 }
 
 #[derive(Debug, Clone)]
-enum BlockValues<'a> {
+pub(crate) enum BlockValues<'a> {
     Float(Cow<'a, [f64]>),
     Integer(Cow<'a, [i64]>),
     Unsigned(Cow<'a, [u64]>),
     Boolean(Vec<bool>),
     String(Vec<String>),
+}
+
+/// A decoded block, shareable through the block cache.
+pub(crate) type DecodedArc = Arc<Decoded<'static>>;
+
+/// A float block's values, owned (for tests of the cache).
+#[cfg(test)]
+pub(crate) fn owned_floats(v: Vec<f64>) -> BlockValues<'static> {
+    BlockValues::Float(Cow::Owned(v))
 }
 
 /// One block: its index entry, timestamps (strictly increasing) and values.
@@ -104,17 +114,26 @@ pub struct Block<'a> {
     pub meta: BlockMeta,
     timestamps: Cow<'a, [i64]>,
     values: BlockValues<'a>,
+    /// Set for decoded blocks: the arrays live here (and maybe in the cache).
+    shared: Option<DecodedArc>,
 }
 
 impl Block<'_> {
     /// The timestamps.
     pub fn timestamps(&self) -> &[i64] {
-        &self.timestamps
+        match &self.shared {
+            Some(d) => &d.0,
+            None => &self.timestamps,
+        }
     }
 
     /// The values.
     pub fn values(&self) -> ValuesView<'_> {
-        match &self.values {
+        let values = match &self.shared {
+            Some(d) => &d.1,
+            None => &self.values,
+        };
+        match values {
             BlockValues::Float(v) => ValuesView::Float(v),
             BlockValues::Integer(v) => ValuesView::Integer(v),
             BlockValues::Unsigned(v) => ValuesView::Unsigned(v),
@@ -138,6 +157,16 @@ pub struct Segment {
     min_ts: i64,
     max_ts: i64,
     points: u64,
+    /// Where decoded blocks are kept between reads, if anywhere.
+    cache: Option<Arc<BlockCache>>,
+}
+
+impl Drop for Segment {
+    fn drop(&mut self) {
+        if let Some(c) = &self.cache {
+            c.forget_segment(self.id);
+        }
+    }
 }
 
 impl std::fmt::Debug for Segment {
@@ -210,6 +239,7 @@ impl Segment {
             max_ts: f.max_ts,
             points: f.points,
             map,
+            cache: None,
         };
         // Blocks must tile [HEADER_LEN, dir_offset) in order, with lengths that fit their
         // counts and types.
@@ -251,6 +281,13 @@ impl Segment {
     /// The file's path.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Keeps decoded blocks of this segment in `cache` (shared with the database's other
+    /// segments) between reads.
+    pub fn with_cache(mut self, cache: Option<Arc<BlockCache>>) -> Segment {
+        self.cache = cache;
+        self
     }
 
     /// The segment id.
@@ -326,8 +363,28 @@ impl Segment {
         };
         let n = meta.count as usize;
         let ty = self.block_types[i];
+        let cache_key = (self.id, i as u32);
+        if meta.encoding != Some(BlockEncoding::Raw)
+            && let Some(hit) = self.cache.as_ref().and_then(|c| c.get(cache_key))
+        {
+            return Ok(Block {
+                meta,
+                timestamps: Cow::Borrowed(&[]),
+                values: BlockValues::Boolean(Vec::new()),
+                shared: Some(hit),
+            });
+        }
         let (timestamps, values) = match meta.encoding {
-            Some(BlockEncoding::Raw) => raw_block(payload, n, ty).map_err(|w| bad(w.to_owned()))?,
+            Some(BlockEncoding::Raw) => {
+                let (timestamps, values) =
+                    raw_block(payload, n, ty).map_err(|w| bad(w.to_owned()))?;
+                return Ok(Block {
+                    meta,
+                    timestamps,
+                    values,
+                    shared: None,
+                });
+            }
             Some(BlockEncoding::Codec) => decode_block(payload, n, ty).map_err(bad)?,
             Some(BlockEncoding::CodecZstd) => {
                 let size = zstd::zstd_safe::get_frame_content_size(payload)
@@ -344,10 +401,16 @@ impl Segment {
             }
             None => return Err(bad("unknown block encoding".into())),
         };
+        let bytes = decoded_bytes(&timestamps, &values);
+        let shared: DecodedArc = Arc::new((timestamps, values));
+        if let Some(c) = &self.cache {
+            c.insert(cache_key, shared.clone(), bytes);
+        }
         Ok(Block {
             meta,
-            timestamps,
-            values,
+            timestamps: Cow::Borrowed(&[]),
+            values: BlockValues::Boolean(Vec::new()),
+            shared: Some(shared),
         })
     }
 
@@ -458,7 +521,19 @@ pub fn verify_file(path: &Path, id: u64) -> Vec<Error> {
     }
 }
 
-type Decoded<'a> = (Cow<'a, [i64]>, BlockValues<'a>);
+pub(crate) type Decoded<'a> = (Cow<'a, [i64]>, BlockValues<'a>);
+
+/// Heap bytes of a decoded block, for the cache's accounting.
+fn decoded_bytes(ts: &[i64], v: &BlockValues<'_>) -> usize {
+    let values = match v {
+        BlockValues::Float(x) => x.len() * 8,
+        BlockValues::Integer(x) => x.len() * 8,
+        BlockValues::Unsigned(x) => x.len() * 8,
+        BlockValues::Boolean(x) => x.len(),
+        BlockValues::String(x) => x.iter().map(|s| s.len() + 24).sum(),
+    };
+    ts.len() * 8 + values + 64
+}
 
 /// A raw block's arrays: numeric values in place, booleans and strings decoded.
 fn raw_block(payload: &[u8], n: usize, ty: FieldType) -> Result<Decoded<'_>, &'static str> {

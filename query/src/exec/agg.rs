@@ -36,6 +36,9 @@ pub(crate) enum AggKind {
     Rate(i64),
     /// Counter increase, resets handled.
     Increase,
+    /// Prometheus' `histogram_quantile(q, field)` over `_bucket` series: the increase of
+    /// each `le` bucket counter in the bucket of time, then linear interpolation.
+    HistogramQuantile(f64),
 }
 
 impl AggKind {
@@ -74,6 +77,19 @@ impl AggKind {
             "p95" => AggKind::Percentile(95.0),
             "p99" => AggKind::Percentile(99.0),
             "increase" => AggKind::Increase,
+            "histogram_quantile" => {
+                n_args(2..=2)?;
+                let q = match &args[0] {
+                    Expr::Integer(i) => *i as f64,
+                    Expr::Float(f) => *f,
+                    other => {
+                        return Err(QueryError::Invalid(format!(
+                            "histogram_quantile() needs a quantile such as 0.95 as its first argument, got {other}"
+                        )));
+                    }
+                };
+                return Ok(Some(AggKind::HistogramQuantile(q)));
+            }
             "percentile" => {
                 n_args(2..=2)?;
                 let p = match &args[1] {
@@ -134,6 +150,14 @@ impl AggKind {
         };
         n_args(1..=1)?;
         Ok(Some(kind))
+    }
+
+    /// Which argument names the field.
+    pub fn field_arg(self) -> usize {
+        match self {
+            AggKind::HistogramQuantile(_) => 1,
+            _ => 0,
+        }
     }
 
     /// Selectors return a point (and, alone, its time) rather than a computed value.
@@ -201,12 +225,15 @@ impl AggKind {
                 m2: 0.0,
             },
             AggKind::First | AggKind::Last => State::Point(None),
-            AggKind::Rate(_) | AggKind::Increase => State::Counter {
-                first: None,
-                last: None,
-                inc: 0.0,
-                merged: None,
-            },
+            AggKind::Rate(_) | AggKind::Increase | AggKind::HistogramQuantile(_) => {
+                State::Counter {
+                    first: None,
+                    last: None,
+                    prev: None,
+                    inc: 0.0,
+                    merged: None,
+                }
+            }
             AggKind::Median
             | AggKind::Mode
             | AggKind::Percentile(_)
@@ -293,10 +320,15 @@ pub(crate) enum State {
     Counter {
         first: Option<(i64, f64)>,
         last: Option<(i64, f64)>,
+        /// The series' value just before this bucket, so that the rise across the bucket
+        /// boundary counts in this bucket (the buckets' increases then add up exactly).
+        prev: Option<f64>,
         inc: f64,
         merged: Option<f64>,
     },
     Values(Vec<(i64, Num)>),
+    /// Histogram: per `le` bound, the summed increase of its bucket counters.
+    Hist(Vec<(f64, f64)>),
 }
 
 fn num_at(v: &ValuesView<'_>, i: usize) -> Num {
@@ -420,10 +452,14 @@ impl State {
                 }
             }
             State::Counter {
-                first, last, inc, ..
+                first,
+                last,
+                prev: before,
+                inc,
+                ..
             } => {
                 as_f64s(v, r.clone(), scratch);
-                let mut prev = last.map(|(_, v)| v);
+                let mut prev = last.map(|(_, v)| v).or(*before);
                 for &x in scratch.iter() {
                     if let Some(p) = prev {
                         *inc += if x >= p { x - p } else { x };
@@ -435,6 +471,8 @@ impl State {
                 }
                 *last = Some((ts[r.end - 1], scratch[scratch.len() - 1]));
             }
+            // Histograms are assembled from finished series states, never fed points.
+            State::Hist(_) => {}
             State::Values(vals) => {
                 vals.reserve(r.len());
                 for i in r {
@@ -551,6 +589,7 @@ impl State {
                     *a = State::Counter {
                         first: None,
                         last: None,
+                        prev: None,
                         inc: 0.0,
                         merged: Some(av.unwrap_or(0.0) + bv.unwrap_or(0.0)),
                     };
@@ -561,11 +600,22 @@ impl State {
         }
     }
 
-    /// A counter's rate or increase, `None` if it saw no points.
+    /// Before the first point of a counter bucket: the series' previous value.
+    pub fn set_counter_prev(&mut self, value: Option<f64>) {
+        if let State::Counter {
+            first: None, prev, ..
+        } = self
+        {
+            *prev = value;
+        }
+    }
+
+    /// A counter's rate or increase, `None` without a rise to measure.
     fn counter_value(&self, kind: AggKind, window: i64) -> Option<f64> {
         let State::Counter {
             first,
             last,
+            prev,
             inc,
             merged,
         } = self
@@ -573,7 +623,8 @@ impl State {
             return None;
         };
         let own = match (first, last) {
-            (Some((t0, _)), Some((t1, _))) => Some(match kind {
+            // A rise needs two values: two points, or one and the value before the bucket.
+            (Some((t0, _)), Some((t1, _))) if t0 != t1 || prev.is_some() => Some(match kind {
                 AggKind::Rate(unit) => {
                     let span = if window > 0 { window } else { t1 - t0 };
                     if span <= 0 {
@@ -589,6 +640,23 @@ impl State {
         match (own, merged) {
             (None, None) => None,
             (a, b) => Some(a.unwrap_or(0.0) + b.unwrap_or(0.0)),
+        }
+    }
+
+    /// Folds the counter state of one `_bucket` series whose `le` tag is `le` into a
+    /// histogram state.
+    pub fn merge_bucket(&mut self, le: f64, other: &State) {
+        let Some(inc) = other.counter_value(AggKind::Increase, 0) else {
+            return;
+        };
+        if !matches!(self, State::Hist(_)) {
+            *self = State::Hist(Vec::new());
+        }
+        if let State::Hist(h) = self {
+            match h.iter_mut().find(|(b, _)| *b == le) {
+                Some(e) => e.1 += inc,
+                None => h.push((le, inc)),
+            }
         }
     }
 
@@ -643,6 +711,12 @@ impl State {
                 None => empty,
             },
             State::Values(vals) => finish_values(kind, vals),
+            State::Hist(h) => match kind {
+                AggKind::HistogramQuantile(q) => {
+                    bucket_quantile(q, h).map_or(empty, |v| (Value::Float(v), None))
+                }
+                _ => empty,
+            },
         }
     }
 
@@ -675,6 +749,46 @@ impl State {
             .map(|(_, i)| (vals[i].0, vals[i].1.value()))
             .collect()
     }
+}
+
+/// Prometheus' quantile of cumulative bucket counts `(le, count)`: `None` without a
+/// `+Inf` bucket, without observations, or for `q` outside 0..=1.
+fn bucket_quantile(q: f64, buckets: &[(f64, f64)]) -> Option<f64> {
+    if !(0.0..=1.0).contains(&q) {
+        return None;
+    }
+    let mut b: Vec<(f64, f64)> = buckets
+        .iter()
+        .copied()
+        .filter(|(le, _)| !le.is_nan())
+        .collect();
+    b.sort_by(|x, y| x.0.total_cmp(&y.0));
+    if b.len() < 2 || b.last().is_none_or(|l| l.0 != f64::INFINITY) {
+        return None;
+    }
+    // Counts must not fall with the bound (scrapes can be torn); keep them monotonic.
+    for i in 1..b.len() {
+        b[i].1 = b[i].1.max(b[i - 1].1);
+    }
+    let total = b[b.len() - 1].1;
+    if total <= 0.0 {
+        return None;
+    }
+    let rank = q * total;
+    let i = b.iter().position(|x| x.1 >= rank).unwrap_or(b.len() - 1);
+    if i == b.len() - 1 {
+        return Some(b[b.len() - 2].0);
+    }
+    if i == 0 && b[0].0 <= 0.0 {
+        return Some(b[0].0);
+    }
+    let (start, count_start) = if i == 0 { (0.0, 0.0) } else { b[i - 1] };
+    let (end, count_end) = b[i];
+    let in_bucket = count_end - count_start;
+    if in_bucket <= 0.0 {
+        return Some(end);
+    }
+    Some(start + (end - start) * ((rank - count_start) / in_bucket))
 }
 
 fn merge_moments(n: &mut u64, mean: &mut f64, m2: &mut f64, bn: u64, bmean: f64, bm2: f64) {
@@ -888,6 +1002,36 @@ mod tests {
             inc.finish(AggKind::Increase, FieldType::Float, 0).0,
             Value::Float(5.0)
         );
+    }
+
+    #[test]
+    fn histogram_quantiles_interpolate_like_prometheus() {
+        let h = [
+            (0.1, 10.0),
+            (0.5, 60.0),
+            (1.0, 90.0),
+            (f64::INFINITY, 100.0),
+        ];
+        // rank 50 of 100 lies in (0.1, 0.5]: 0.1 + 0.4 * (40 / 50)
+        assert!((bucket_quantile(0.5, &h).unwrap() - 0.42).abs() < 1e-12);
+        // rank 95 is in the +Inf bucket: the largest finite bound
+        assert_eq!(bucket_quantile(0.95, &h), Some(1.0));
+        assert_eq!(bucket_quantile(0.05, &h), Some(0.05));
+        assert_eq!(bucket_quantile(0.5, &h[..3]), None);
+        assert_eq!(bucket_quantile(1.5, &h), None);
+        let mut s = State::Hist(Vec::new());
+        let mut c = AggKind::Increase.new_state();
+        c.update(
+            AggKind::Increase,
+            &[0, 1],
+            &ValuesView::Float(&[5.0, 15.0]),
+            0..2,
+            &mut Vec::new(),
+        );
+        s.merge_bucket(f64::INFINITY, &c);
+        s.merge_bucket(1.0, &c);
+        let q = AggKind::HistogramQuantile(0.5);
+        assert_eq!(s.finish(q, FieldType::Float, 0).0, Value::Float(0.5));
     }
 
     #[test]

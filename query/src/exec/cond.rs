@@ -11,6 +11,7 @@ use crate::error::QueryError;
 use regex::Regex;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use strata_engine::index::{SeriesId, postings};
 use strata_engine::model::SeriesKey;
 
 /// Compiled regexes of a statement, by pattern text.
@@ -372,6 +373,50 @@ impl Operand {
             Operand::Lit(s) => s.clone(),
             Operand::Arith { op, lhs, rhs } => arith(*op, &lhs.eval(field), &rhs.eval(field)),
         }
+    }
+}
+
+/// A superset of the series of measurement `m` that can satisfy `cond`, from the tag
+/// postings of its `tag = 'value'` comparisons under AND and OR; `None` when the
+/// condition does not narrow the series (the caller then looks at every one).
+pub(crate) fn candidates(
+    cond: &Expr,
+    names: &Names<'_>,
+    db: &strata_engine::Db,
+    m: &str,
+) -> Option<Vec<SeriesId>> {
+    match cond {
+        Expr::Binary {
+            op: BinaryOp::And,
+            lhs,
+            rhs,
+        } => match (candidates(lhs, names, db, m), candidates(rhs, names, db, m)) {
+            (Some(a), Some(b)) => Some(postings::intersect(&a, &b)),
+            (a, None) => a,
+            (None, b) => b,
+        },
+        Expr::Binary {
+            op: BinaryOp::Or,
+            lhs,
+            rhs,
+        } => match (candidates(lhs, names, db, m), candidates(rhs, names, db, m)) {
+            (Some(a), Some(b)) => Some(postings::union(&a, &b)),
+            _ => None,
+        },
+        Expr::Binary {
+            op: BinaryOp::Eq,
+            lhs,
+            rhs,
+        } => match (&**lhs, &**rhs) {
+            (Expr::Var { name, cast }, Expr::String(v))
+            | (Expr::String(v), Expr::Var { name, cast })
+                if names.is_tag(name, *cast) && !v.is_empty() =>
+            {
+                Some(db.tag_postings(m, name, v))
+            }
+            _ => None,
+        },
+        _ => None,
     }
 }
 

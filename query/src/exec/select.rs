@@ -106,7 +106,11 @@ pub(crate) fn run(ctx: &Ctx<'_>, sel: &Select) -> Result<Vec<Series>, QueryError
     let mut names: Vec<String> = Vec::new();
     for src in &sel.sources {
         match &src.name {
-            MeasurementName::Name(n) => names.push(n.clone()),
+            MeasurementName::Name(n) => {
+                if all.contains(n) {
+                    names.push(n.clone());
+                }
+            }
             MeasurementName::Regex(p) => {
                 regexes.add(p)?;
                 let re = regexes
@@ -315,7 +319,7 @@ fn compile(e: &Expr, meta: &Meta, slots: &mut Vec<Slot>, in_agg: bool) -> Result
                         "{e}: an aggregate inside an aggregate needs a subquery, which Strata does not run"
                     )));
                 }
-                let field = match args.first() {
+                let field = match args.get(kind.field_arg()) {
                     Some(Expr::Var { name: f, .. }) => f.clone(),
                     Some(other) => {
                         return Err(QueryError::Invalid(format!(
@@ -531,7 +535,8 @@ fn run_measurement(
     let mut groups: BTreeMap<Vec<String>, usize> = BTreeMap::new();
     let mut chosen = Vec::new();
     // Series in key order: rows of equal time from several series follow it.
-    let mut series = ctx.db.query_series(measurement);
+    let narrowed = cond.and_then(|c| cond::candidates(c, &names, ctx.db, measurement));
+    let mut series = ctx.db.query_series_in(measurement, narrowed.as_deref());
     series.sort_by(|a, b| a.key.tags().cmp(b.key.tags()));
     for info in series {
         let residual = match cond {
@@ -647,8 +652,18 @@ fn zone_offset(tz: &str, t: i64) -> Result<i64, QueryError> {
 
 type GroupRows = Vec<Option<Vec<Vec<Value>>>>;
 
-/// A task's result: its group, the slots it computed and their per-bucket states.
-type Partial = (usize, Vec<usize>, Vec<State>);
+/// A task's result: its group, its series' `le` bound (histograms), the slots it
+/// computed and their per-bucket states.
+type Partial = (usize, Option<f64>, Vec<usize>, Vec<State>);
+
+/// The `le` tag of a Prometheus `_bucket` series as a number (`+Inf` included).
+fn le_of(c: &Chosen) -> Option<f64> {
+    let le = c.info.key.tag("le")?;
+    match le {
+        "+Inf" | "Inf" | "inf" => Some(f64::INFINITY),
+        other => other.parse().ok(),
+    }
+}
 
 #[allow(clippy::too_many_arguments)]
 fn aggregate(
@@ -771,7 +786,7 @@ fn aggregate(
         }
     }
     let n = layout.n;
-    let partials: Vec<(usize, Vec<usize>, Vec<State>)> = tasks
+    let partials: Vec<Partial> = tasks
         .par_iter()
         .map(|t| -> Result<Option<Partial>, QueryError> {
             ctx.check_deadline()?;
@@ -787,6 +802,7 @@ fn aggregate(
                     let mut states = new_states(&kinds, n);
                     let mut scratch = Vec::new();
                     let mut seen = false;
+                    let mut carry = None;
                     ctx.db.scan_column(
                         *col,
                         *ty,
@@ -794,11 +810,11 @@ fn aggregate(
                         &mut |lo, hi| stats_ok && layout.bucket(lo) == layout.bucket(hi),
                         &mut |p| {
                             seen = true;
-                            feed(&mut states, &kinds, &layout, p, &mut scratch);
+                            feed(&mut states, &kinds, &layout, p, &mut scratch, &mut carry);
                             Ok(())
                         },
                     )?;
-                    Ok(seen.then(|| (chosen.group, slots.to_vec(), states)))
+                    Ok(seen.then(|| (chosen.group, le_of(chosen), slots.to_vec(), states)))
                 }
                 Task::Rows { chosen } => {
                     let all: Vec<usize> = (0..plan.slots.len()).collect();
@@ -835,6 +851,7 @@ fn aggregate(
                                 values: vals.view(),
                             },
                             &mut scratch,
+                            &mut None,
                         );
                         for (k, &s) in slot_ids.iter().enumerate() {
                             for b in 0..n {
@@ -843,7 +860,7 @@ fn aggregate(
                             }
                         }
                     }
-                    Ok(seen.then_some((chosen.group, all, states)))
+                    Ok(seen.then_some((chosen.group, le_of(chosen), all, states)))
                 }
             }
         })
@@ -851,15 +868,22 @@ fn aggregate(
         .collect::<Result<_, _>>()?;
     // Merge per group.
     let mut acc: Vec<Option<Vec<State>>> = vec![None; n_groups];
-    for (g, slots, states) in partials {
+    for (g, le, slots, states) in partials {
         let a = acc[g].get_or_insert_with(|| {
             new_states(&plan.slots.iter().map(|s| s.kind).collect::<Vec<_>>(), n)
         });
         for (k, &s) in slots.iter().enumerate() {
             let kind = plan.slots[s].kind;
             for b in 0..n {
-                let st = states[k * n + b].clone();
-                a[s * n + b].merge(kind, st, window);
+                let st = &states[k * n + b];
+                if let AggKind::HistogramQuantile(_) = kind {
+                    // Series without a numeric `le` tag are not histogram buckets.
+                    if let Some(le) = le {
+                        a[s * n + b].merge_bucket(le, st);
+                    }
+                    continue;
+                }
+                a[s * n + b].merge(kind, st.clone(), window);
             }
         }
     }
@@ -896,13 +920,21 @@ fn new_states(kinds: &[AggKind], n: usize) -> Vec<State> {
 }
 
 /// Folds one piece into per-bucket states (`states[k * n + bucket]` for slot `k`).
+/// `carry` is the last value of the series fed so far (for counters).
 fn feed(
     states: &mut [State],
     kinds: &[AggKind],
     layout: &Layout,
     piece: Piece<'_>,
     scratch: &mut Vec<f64>,
+    carry: &mut Option<f64>,
 ) {
+    let counters = kinds.iter().any(|k| {
+        matches!(
+            k,
+            AggKind::Rate(_) | AggKind::Increase | AggKind::HistogramQuantile(_)
+        )
+    });
     let n = layout.n;
     match piece {
         Piece::Summary {
@@ -927,7 +959,19 @@ fn feed(
                     i + timestamps[i..].partition_point(|&t| t < end_t)
                 };
                 for (k, kind) in kinds.iter().enumerate() {
-                    states[k * n + b].update(*kind, timestamps, &values, i..j, scratch);
+                    let st = &mut states[k * n + b];
+                    if counters {
+                        st.set_counter_prev(*carry);
+                    }
+                    st.update(*kind, timestamps, &values, i..j, scratch);
+                }
+                if counters && j > i {
+                    *carry = match values {
+                        ValuesView::Float(v) => Some(v[j - 1]),
+                        ValuesView::Integer(v) => Some(v[j - 1] as f64),
+                        ValuesView::Unsigned(v) => Some(v[j - 1] as f64),
+                        _ => None,
+                    };
                 }
                 i = j.max(i + 1);
             }
@@ -1306,38 +1350,34 @@ impl Rows {
     }
 }
 
-/// Reads fields `need` of a series over `range`, joins them by time and keeps the rows
-/// where `residual` holds.
-fn read_rows(
+/// Reads one field of a series over `range` (`None` if the series lacks it).
+fn read_field(
     ctx: &Ctx<'_>,
     info: &SeriesInfo,
-    need: &[String],
+    field: &str,
     range: TimeRange,
-    residual: Option<&Residual>,
-) -> Result<Rows, QueryError> {
-    let mut data = Vec::with_capacity(need.len());
-    for f in need {
-        let Some((_, col, ty)) = info.columns.iter().find(|(n, _, _)| n == f) else {
-            data.push(None);
-            continue;
-        };
-        let mut fd = FieldData {
-            ts: Vec::new(),
-            col: Col::new(*ty),
-        };
-        ctx.db
-            .scan_column(*col, *ty, range, &mut |_, _| false, &mut |p| {
-                if let Piece::Points { timestamps, values } = p {
-                    fd.ts.extend_from_slice(timestamps);
-                    fd.col.extend(&values);
-                }
-                Ok(())
-            })?;
-        data.push(Some(fd));
-    }
-    // Union of the fields' timestamps.
-    let present: Vec<&FieldData> = data.iter().flatten().collect();
-    let mut times: Vec<i64> = match present.as_slice() {
+) -> Result<Option<FieldData>, QueryError> {
+    let Some((_, col, ty)) = info.columns.iter().find(|(n, _, _)| n == field) else {
+        return Ok(None);
+    };
+    let mut fd = FieldData {
+        ts: Vec::new(),
+        col: Col::new(*ty),
+    };
+    ctx.db
+        .scan_column(*col, *ty, range, &mut |_, _| false, &mut |p| {
+            if let Piece::Points { timestamps, values } = p {
+                fd.ts.extend_from_slice(timestamps);
+                fd.col.extend(&values);
+            }
+            Ok(())
+        })?;
+    Ok(Some(fd))
+}
+
+/// Union of the timestamps of `data`.
+fn union_times(data: &[&FieldData]) -> Vec<i64> {
+    match data {
         [] => Vec::new(),
         [one] => one.ts.clone(),
         [first, rest @ ..] if rest.iter().all(|d| d.ts == first.ts) => first.ts.clone(),
@@ -1347,49 +1387,176 @@ fn read_rows(
             all.dedup();
             all
         }
-    };
-    let mut pos: Vec<Vec<u32>> = data
-        .iter()
-        .map(|d| match d {
-            None => vec![u32::MAX; times.len()],
-            Some(d) if d.ts.len() == times.len() => (0..times.len() as u32).collect(),
-            Some(d) => {
-                let mut j = 0usize;
-                times
-                    .iter()
-                    .map(|&t| {
-                        while j < d.ts.len() && d.ts[j] < t {
-                            j += 1;
-                        }
-                        if j < d.ts.len() && d.ts[j] == t {
-                            j as u32
-                        } else {
-                            u32::MAX
-                        }
-                    })
-                    .collect()
-            }
-        })
-        .collect();
-    if let Some(r) = residual {
-        let keep: Vec<bool> = (0..times.len())
-            .map(|row| {
-                r.eval(&|name| match need.iter().position(|n| n == name) {
-                    Some(f) => match (&data[f], pos[f][row]) {
-                        (Some(d), p) if p != u32::MAX => d.col.scalar(p as usize),
-                        _ => Scalar::Null,
-                    },
-                    None => Scalar::Null,
+    }
+}
+
+/// For each of `times` (sorted), its index in `d`, or `u32::MAX`.
+fn positions(d: Option<&FieldData>, times: &[i64]) -> Vec<u32> {
+    match d {
+        None => vec![u32::MAX; times.len()],
+        Some(d) if d.ts.as_slice() == times => (0..times.len() as u32).collect(),
+        Some(d) => {
+            let mut j = 0usize;
+            times
+                .iter()
+                .map(|&t| {
+                    while j < d.ts.len() && d.ts[j] < t {
+                        j += 1;
+                    }
+                    if j < d.ts.len() && d.ts[j] == t {
+                        j as u32
+                    } else {
+                        u32::MAX
+                    }
                 })
-            })
-            .collect();
-        let mut k = keep.iter();
-        times.retain(|_| *k.next().unwrap_or(&false));
-        for p in &mut pos {
-            let mut k = keep.iter();
-            p.retain(|_| *k.next().unwrap_or(&false));
+                .collect()
         }
     }
+}
+
+/// A field's data and, per row, its position in that data.
+type FieldLookup<'a> = dyn Fn(&str) -> Option<(&'a FieldData, &'a [u32])> + 'a;
+
+/// Which of `n` rows satisfy `r`: comparisons of a numeric field with a number run as
+/// a loop over the column; anything else is evaluated row by row.
+fn residual_mask<'a>(r: &Residual, n: usize, lookup: &FieldLookup<'a>) -> Vec<bool> {
+    use super::cond::Operand;
+    match r {
+        Residual::And(a, b) => {
+            let mut m = residual_mask(a, n, lookup);
+            if m.iter().any(|&x| x) {
+                let m2 = residual_mask(b, n, lookup);
+                m.iter_mut().zip(m2).for_each(|(x, y)| *x &= y);
+            }
+            return m;
+        }
+        Residual::Or(a, b) => {
+            let mut m = residual_mask(a, n, lookup);
+            let m2 = residual_mask(b, n, lookup);
+            m.iter_mut().zip(m2).for_each(|(x, y)| *x |= y);
+            return m;
+        }
+        Residual::Cmp { op, lhs, rhs } => {
+            let flipped = |op: BinaryOp| match op {
+                BinaryOp::Lt => BinaryOp::Gt,
+                BinaryOp::LtEq => BinaryOp::GtEq,
+                BinaryOp::Gt => BinaryOp::Lt,
+                BinaryOp::GtEq => BinaryOp::LtEq,
+                o => o,
+            };
+            let lit = |s: &Scalar| match s {
+                Scalar::Float(f) => Some(*f),
+                Scalar::Integer(i) => Some(*i as f64),
+                _ => None,
+            };
+            let simple = match (lhs, rhs) {
+                (Operand::Field(f), Operand::Lit(l)) => lit(l).map(|x| (f, *op, x)),
+                (Operand::Lit(l), Operand::Field(f)) => lit(l).map(|x| (f, flipped(*op), x)),
+                _ => None,
+            };
+            if let Some((f, op, x)) = simple {
+                let Some((d, pos)) = lookup(f) else {
+                    return vec![false; n];
+                };
+                macro_rules! cmp_loop {
+                    ($v:expr, $conv:expr) => {{
+                        let test = |a: f64| match op {
+                            BinaryOp::Eq => a == x,
+                            BinaryOp::NotEq => a != x,
+                            BinaryOp::Lt => a < x,
+                            BinaryOp::LtEq => a <= x,
+                            BinaryOp::Gt => a > x,
+                            BinaryOp::GtEq => a >= x,
+                            _ => false,
+                        };
+                        return pos
+                            .iter()
+                            .map(|&p| p != u32::MAX && test($conv($v[p as usize])))
+                            .collect();
+                    }};
+                }
+                match &d.col {
+                    Col::F(v) => cmp_loop!(v, |a: f64| a),
+                    Col::I(v) => cmp_loop!(v, |a: i64| a as f64),
+                    Col::U(v) => cmp_loop!(v, |a: u64| a as f64),
+                    _ => {}
+                }
+            }
+        }
+        Residual::Regex { .. } => {}
+    }
+    (0..n)
+        .map(|row| {
+            r.eval(&|name| match lookup(name) {
+                Some((d, pos)) if pos[row] != u32::MAX => d.col.scalar(pos[row] as usize),
+                _ => Scalar::Null,
+            })
+        })
+        .collect()
+}
+
+/// Reads fields `need` of a series over `range`, joins them by time and keeps the rows
+/// where `residual` holds. The condition's fields are read first: when no row passes,
+/// the other fields are never read.
+fn read_rows(
+    ctx: &Ctx<'_>,
+    info: &SeriesInfo,
+    need: &[String],
+    range: TimeRange,
+    residual: Option<&Residual>,
+) -> Result<Rows, QueryError> {
+    let mut data: Vec<Option<FieldData>> = (0..need.len()).map(|_| None).collect();
+    let mut times: Vec<i64>;
+    let mut read_range = range;
+    if let Some(r) = residual {
+        let mut cf = Vec::new();
+        r.fields(&mut cf);
+        let idx: Vec<usize> = cf
+            .iter()
+            .filter_map(|f| need.iter().position(|n| n == f))
+            .collect();
+        for &i in &idx {
+            data[i] = read_field(ctx, info, &need[i], range)?;
+        }
+        let present: Vec<&FieldData> = idx.iter().filter_map(|&i| data[i].as_ref()).collect();
+        let cand = union_times(&present);
+        let pos: Vec<Vec<u32>> = idx
+            .iter()
+            .map(|&i| positions(data[i].as_ref(), &cand))
+            .collect();
+        let mask = {
+            let (data, pos) = (&data, &pos);
+            residual_mask(r, cand.len(), &|name| {
+                let k = idx.iter().position(|&i| need[i] == name)?;
+                Some((data[idx[k]].as_ref()?, &pos[k][..]))
+            })
+        };
+        times = cand
+            .iter()
+            .zip(&mask)
+            .filter(|(_, m)| **m)
+            .map(|(t, _)| *t)
+            .collect();
+        if let (Some(&a), Some(&b)) = (times.first(), times.last()) {
+            read_range = TimeRange::new(a, b.saturating_add(1));
+        }
+        if times.is_empty() {
+            let pos = vec![Vec::new(); need.len()];
+            return Ok(Rows { times, data, pos });
+        }
+    } else {
+        times = Vec::new();
+    }
+    for (i, f) in need.iter().enumerate() {
+        if data[i].is_none() {
+            data[i] = read_field(ctx, info, f, read_range)?;
+        }
+    }
+    if residual.is_none() {
+        let present: Vec<&FieldData> = data.iter().flatten().collect();
+        times = union_times(&present);
+    }
+    let pos: Vec<Vec<u32>> = data.iter().map(|d| positions(d.as_ref(), &times)).collect();
     Ok(Rows { times, data, pos })
 }
 
@@ -1458,28 +1625,36 @@ fn raw(
         members[c.group].push(i as u32);
     }
     let keys: Vec<&strata_engine::model::SeriesKey> = chosen.iter().map(|c| &c.info.key).collect();
-    members
-        .into_iter()
-        .map(|m| -> Result<Option<Vec<Vec<Value>>>, QueryError> {
-            if m.is_empty() {
-                return Ok(None);
-            }
-            ctx.check_deadline()?;
-            // The group's rows in time order; equal times keep series (key) order.
-            let mut order: Vec<(i64, u32, u32)> = Vec::new();
-            for &si in &m {
-                let sr = &per_series[si as usize];
-                order.extend(sr.times.iter().enumerate().map(|(r, &t)| (t, si, r as u32)));
-            }
-            order.sort_by_key(|&(t, si, _)| (t, si));
-            let fields: Vec<Vec<Value>> = (0..proj_fields.len())
-                .map(|f| {
-                    order
-                        .iter()
-                        .map(|&(_, si, r)| per_series[si as usize].fields[f][r as usize].clone())
-                        .collect()
-                })
-                .collect();
+    let mut per_series = per_series;
+    let mut out = Vec::with_capacity(members.len());
+    for m in members {
+        if m.is_empty() {
+            out.push(None);
+            continue;
+        }
+        ctx.check_deadline()?;
+        // The group's rows in time order; equal times keep series (key) order.
+        let mut order: Vec<(i64, u32, u32)> = Vec::new();
+        for &si in &m {
+            let sr = &per_series[si as usize];
+            order.extend(sr.times.iter().enumerate().map(|(r, &t)| (t, si, r as u32)));
+        }
+        order.sort_unstable_by_key(|&(t, si, r)| (t, si, r));
+        // Each series belongs to one group: its values move, not copy.
+        let fields: Vec<Vec<Value>> = (0..proj_fields.len())
+            .map(|f| {
+                order
+                    .iter()
+                    .map(|&(_, si, r)| {
+                        std::mem::replace(
+                            &mut per_series[si as usize].fields[f][r as usize],
+                            Value::Null,
+                        )
+                    })
+                    .collect()
+            })
+            .collect();
+        {
             let cells = Cells {
                 times: order.iter().map(|o| o.0).collect(),
                 aggs: Vec::new(),
@@ -1489,11 +1664,12 @@ fn raw(
                 row_key: order.iter().map(|o| o.1).collect(),
                 default_unit: 1_000_000_000,
             };
-            let rows = project(plan, &cells, has_transform);
+            let rows = project(plan, cells, has_transform);
             let rows = order_and_limit(rows, sel);
-            Ok((!rows.is_empty()).then_some(rows))
-        })
-        .collect()
+            out.push((!rows.is_empty()).then_some(rows));
+        }
+    }
+    Ok(out)
 }
 
 /// A series' kept rows: times and, per projected field, its values.
@@ -1558,26 +1734,48 @@ fn read_rows_windowed(
 
 /// Evaluates the projections over rows; drops rows whose every field-derived cell is
 /// null (a raw row needs a field value; a transformation's missing outputs vanish).
-fn project(plan: &Plan, cells: &Cells<'_>, has_transform: bool) -> Vec<Vec<Value>> {
+fn project(plan: &Plan, mut cells: Cells<'_>, has_transform: bool) -> Vec<Vec<Value>> {
     let n = cells.times.len();
-    let cols: Vec<Vec<Value>> = plan.projs.iter().map(|p| cells.eval(p)).collect();
+    // A field selected once (the usual case) moves into its column instead of copying.
+    let cols: Vec<Vec<Value>> = plan
+        .projs
+        .iter()
+        .map(|p| match p {
+            Proj::Field(f)
+                if plan
+                    .projs
+                    .iter()
+                    .filter(|q| q.has(&|x| matches!(x, Proj::Field(g) if g == f)))
+                    .count()
+                    == 1 =>
+            {
+                match cells.field_names.iter().position(|x| x == f) {
+                    Some(i) => std::mem::take(&mut cells.fields[i]),
+                    None => vec![Value::Null; n],
+                }
+            }
+            p => cells.eval(p),
+        })
+        .collect();
     let from_field: Vec<bool> = plan
         .projs
         .iter()
         .map(|p| p.has(&|q| matches!(q, Proj::Field(_))))
         .collect();
+    let need_field = has_transform || from_field.iter().any(|&f| f);
+    let mut iters: Vec<_> = cols.into_iter().map(|c| c.into_iter()).collect();
     let mut out = Vec::with_capacity(n);
     for r in 0..n {
-        let any = cols
+        let mut row = Vec::with_capacity(iters.len() + 1);
+        row.push(Value::Time(cells.times[r]));
+        row.extend(iters.iter_mut().map(|it| it.next().unwrap_or(Value::Null)));
+        let any = row[1..]
             .iter()
             .zip(&from_field)
-            .any(|(c, &ff)| ff && c[r] != Value::Null);
-        if !any && (has_transform || from_field.iter().any(|&f| f)) {
+            .any(|(v, &ff)| ff && *v != Value::Null);
+        if !any && need_field {
             continue;
         }
-        let mut row = Vec::with_capacity(cols.len() + 1);
-        row.push(Value::Time(cells.times[r]));
-        row.extend(cols.iter().map(|c| c[r].clone()));
         out.push(row);
     }
     out
