@@ -1053,7 +1053,7 @@ def main():
               "VictoriaMetrics returns 60. TSBS's InfluxQL groupby-orderby-limit has no lower time bound.")
     md.append("- high-cpu-1, lastpoint and groupby-orderby-limit have no PromQL form (— for VictoriaMetrics).")
     md.append("- Embedded ingest (Strata import, DuckDB COPY) skips HTTP and, for DuckDB, the LP parsing; "
-              "the HTTP columns include both. Strata's HTTP row waits for `strata serve`.")
+              "the HTTP columns include both. Strata's HTTP row is `strata serve` with fsync always, loaded exactly like the servers.")
     md.append("- Disk is counted as `du` does (allocated blocks), so InfluxDB's sparse, preallocated 4 MiB "
               "series-file segments count only what is written; apparent sizes (`du -b`) are shown too.")
     md.append("- Loader and server share the machine's 2 cores; lp_load.py's CPU competes with the server.")

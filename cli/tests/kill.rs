@@ -241,3 +241,33 @@ fn acknowledged_writes_survive_sigkill() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn serve_creates_its_directory_and_stops_cleanly_on_sigterm() {
+    let parent = tempfile::tempdir().unwrap();
+    let dir = parent.path().join("new").join("data");
+    let server = start(&dir);
+    assert!(dir.is_dir(), "serve creates the data directory");
+    let r = agent().get(&format!("{}/ping", server.base)).call().unwrap();
+    assert_eq!(r.status(), 204);
+    assert!(r.header("X-Influxdb-Version").is_some());
+    let r = agent()
+        .post(&format!("{}/write?db=x", server.base))
+        .send_string("m v=1 1\n")
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let status = Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut child = server.child;
+    assert!(child.wait().unwrap().success());
+    // The lock is released and the write is there.
+    let out = Command::new(env!("CARGO_BIN_EXE_strata"))
+        .args(["export", "--data-dir", dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "m v=1 1\n");
+}
