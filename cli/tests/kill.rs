@@ -248,7 +248,10 @@ fn serve_creates_its_directory_and_stops_cleanly_on_sigterm() {
     let dir = parent.path().join("new").join("data");
     let server = start(&dir);
     assert!(dir.is_dir(), "serve creates the data directory");
-    let r = agent().get(&format!("{}/ping", server.base)).call().unwrap();
+    let r = agent()
+        .get(&format!("{}/ping", server.base))
+        .call()
+        .unwrap();
     assert_eq!(r.status(), 204);
     assert!(r.header("X-Influxdb-Version").is_some());
     let r = agent()
@@ -268,6 +271,10 @@ fn serve_creates_its_directory_and_stops_cleanly_on_sigterm() {
         .args(["export", "--data-dir", dir.to_str().unwrap()])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "m v=1 1\n");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "m v=1.0 1\n");
 }
