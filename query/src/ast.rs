@@ -291,6 +291,8 @@ pub enum BinaryOp {
     Mul,
     /// `/`
     Div,
+    /// `%`
+    Mod,
 }
 
 impl BinaryOp {
@@ -302,7 +304,7 @@ impl BinaryOp {
             And => 2,
             Eq | NotEq | Lt | LtEq | Gt | GtEq | RegexMatch | RegexNotMatch => 3,
             Add | Sub => 4,
-            Mul | Div => 5,
+            Mul | Div | Mod => 5,
         }
     }
 
@@ -324,6 +326,7 @@ impl BinaryOp {
             Sub => "-",
             Mul => "*",
             Div => "/",
+            Mod => "%",
         }
     }
 }

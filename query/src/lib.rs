@@ -15,6 +15,7 @@ pub use strata_engine as engine;
 pub mod ast;
 pub mod error;
 mod exec;
+pub mod fuzzing;
 mod parse;
 pub mod result;
 

@@ -301,6 +301,85 @@ fn functions_match_influxdb() {
 }
 
 #[test]
+fn descending_transformations_and_remainders() {
+    let (_d, db) = open_with(SEMANTICS);
+    // Transformations run over the rows in the order shown.
+    assert_eq!(
+        values(
+            &db,
+            "SELECT cumulative_sum(n) FROM cpu WHERE host = 'a' ORDER BY time DESC"
+        ),
+        "[[1577836950,7],[1577836865,9],[1577836820,18],[1577836810,22],[1577836800,23]]"
+    );
+    assert_eq!(
+        values(
+            &db,
+            "SELECT derivative(usage) FROM cpu WHERE host = 'a' ORDER BY time DESC LIMIT 1"
+        ),
+        "[[1577836865,-0.08235294117647059]]"
+    );
+    assert_eq!(
+        values(
+            &db,
+            "SELECT n % 4, usage % 4, n % 0 FROM cpu WHERE host = 'b'"
+        ),
+        "[[1577836805,3,1,0],[1577836835,2,2,0],[1577836910,-1,2,0]]"
+    );
+    // A repeated selector still shows its point's time.
+    assert_eq!(
+        values(&db, "SELECT max(usage), max(usage) * 2 FROM cpu"),
+        "[[1577836950,10,20]]"
+    );
+}
+
+#[test]
+fn selectors_with_tag_and_field_columns() {
+    let (_d, db) = open_with(SEMANTICS);
+    assert_eq!(
+        columns(
+            &db,
+            &format!("SELECT top(usage, host, 2), region FROM cpu WHERE {R}")
+        ),
+        r#"["time","top","host","region"]"#
+    );
+    assert_eq!(
+        values(
+            &db,
+            &format!("SELECT top(usage, host, 2) FROM cpu WHERE {R}")
+        ),
+        r#"[[1577836950,10,"a"],[1577836980,7,"c"]]"#
+    );
+    assert_eq!(
+        values(&db, "SELECT max(usage), usage, host FROM cpu"),
+        r#"[[1577836950,10,10,"a"]]"#
+    );
+    assert_eq!(
+        values(&db, "SELECT min(n), usage, region FROM cpu"),
+        r#"[[1577836910,-5,2,"west"]]"#
+    );
+    assert_eq!(
+        values(
+            &db,
+            &format!("SELECT bottom(usage, 2), host FROM cpu WHERE {R}")
+        ),
+        r#"[[1577836800,1.5,"a"],[1577836910,2,"b"]]"#
+    );
+    // With GROUP BY time the row is at its bucket, the columns from the point.
+    assert_eq!(
+        values(
+            &db,
+            &format!("SELECT max(usage), host FROM cpu WHERE {R} GROUP BY time(2m)")
+        ),
+        r#"[[1577836800,6,"b"],[1577836920,10,"a"]]"#
+    );
+    let r = run(&db, "SELECT max(usage), mean(usage), host FROM cpu");
+    assert_eq!(
+        r.first_error(),
+        Some("mixing aggregate and non-aggregate queries is not supported")
+    );
+}
+
+#[test]
 fn field_conditions_and_raw_rows() {
     let (_d, db) = open_with(SEMANTICS);
     assert_eq!(

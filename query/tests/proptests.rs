@@ -67,6 +67,7 @@ fn op() -> impl Strategy<Value = BinaryOp> {
         Sub,
         Mul,
         Div,
+        Mod,
     ])
 }
 

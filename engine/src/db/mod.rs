@@ -226,6 +226,13 @@ impl Db {
         self.inner.compact_background()
     }
 
+    /// Test hook (feature `failpoints`): after `n` more successful WAL fsyncs the next one
+    /// fails, as a failing disk would make it.
+    #[cfg(feature = "failpoints")]
+    pub fn fail_wal_fsync_after(&self, n: u64) {
+        self.inner.wal.fail_fsync_after(n);
+    }
+
     /// Makes every acknowledged write durable (an fsync, whatever the policy) and
     /// compresses the hot tier's open chunks.
     pub fn flush(&self) -> Result<()> {

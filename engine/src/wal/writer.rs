@@ -44,6 +44,9 @@ struct Shared {
     files: Mutex<std::collections::BTreeMap<u64, i64>>,
     /// fsync latency, recorded by the writer thread.
     fsync_latency: crate::metrics::LatencyHistogram,
+    /// Test hook: fsyncs left before one fails (negative: never).
+    #[cfg(feature = "failpoints")]
+    fsyncs_before_failure: std::sync::atomic::AtomicI64,
 }
 
 /// The WAL handle: submit records, wait for them to be durable.
@@ -95,6 +98,8 @@ impl Wal {
             failed: Mutex::new(None),
             files: Mutex::new(files),
             fsync_latency: Default::default(),
+            #[cfg(feature = "failpoints")]
+            fsyncs_before_failure: std::sync::atomic::AtomicI64::new(-1),
         });
         let mut w = Writer {
             dir: dir.to_path_buf(),
@@ -252,6 +257,15 @@ impl Wal {
             let _ = t.join();
         }
         res
+    }
+
+    /// Test hook: after `n` more successful fsyncs, the next one fails with an I/O error.
+    #[cfg(feature = "failpoints")]
+    pub fn fail_fsync_after(&self, n: u64) {
+        self.shared.fsyncs_before_failure.store(
+            i64::try_from(n).unwrap_or(i64::MAX),
+            std::sync::atomic::Ordering::Release,
+        );
     }
 
     #[cfg(test)]
@@ -420,6 +434,22 @@ impl Writer {
     fn sync_now(&mut self) -> Result<(), String> {
         if !self.dirty {
             return Ok(());
+        }
+        #[cfg(feature = "failpoints")]
+        {
+            use std::sync::atomic::Ordering;
+            let left = self.shared.fsyncs_before_failure.load(Ordering::Acquire);
+            if left == 0 {
+                return Err(self.fail(format!(
+                    "fsync of {} failed: injected I/O error",
+                    file_path(&self.dir, self.file_seq).display()
+                )));
+            }
+            if left > 0 {
+                self.shared
+                    .fsyncs_before_failure
+                    .store(left - 1, Ordering::Release);
+            }
         }
         let started = Instant::now();
         let synced = self.file.sync_data();

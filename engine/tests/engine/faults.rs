@@ -1,13 +1,14 @@
-//! Faults from the disk: a full disk mid-ingest. The write that meets it is refused, every
-//! later write is refused (a failed write is never retried as if it had succeeded), reads
-//! keep working, and after the disk grows a reopen holds every acknowledged point.
+//! Faults from the disk: a full disk mid-ingest, and an fsync that fails (injected through
+//! the `failpoints` feature at each position of a run). The write that meets the fault is
+//! refused, every later write is refused (a failed write or fsync is never retried as if
+//! it had succeeded), reads keep working, and a reopen holds every acknowledged point.
 //!
-//! Needs a small tmpfs (root and CAP_SYS_ADMIN, as on this project's machines and CI);
-//! where mounting is refused the test says so and does nothing.
+//! The full-disk test needs a small tmpfs (root and CAP_SYS_ADMIN, as on this project's
+//! machines and CI); where mounting is refused it says so and does nothing.
 
 use crate::common::*;
 use std::process::Command;
-use strata_engine::model::Precision;
+use strata_engine::model::{Precision, TimeRange};
 use strata_engine::{Db, Error};
 
 struct Mount(std::path::PathBuf);
@@ -100,4 +101,57 @@ fn a_full_disk_refuses_writes_keeps_reads_and_loses_nothing_acknowledged() {
     .unwrap();
     db.close().unwrap();
     drop(mount);
+}
+
+/// A failing fsync (injected at every position of a run of batches): the batch whose fsync
+/// failed is refused, the WAL is never retried as if it had succeeded (every later write is
+/// refused too), reads keep working, and after a restart every acknowledged batch is there
+/// exactly once.
+#[test]
+fn a_failed_fsync_refuses_the_write_and_every_later_one_and_loses_nothing_acknowledged() {
+    for fail_at in 0..6u64 {
+        let tmp = tempfile::tempdir().unwrap();
+        let db = Db::open(tmp.path(), options()).unwrap();
+        db.fail_wal_fsync_after(fail_at);
+        let mut acked = 0usize;
+        let mut refused = 0usize;
+        for b in 0..8usize {
+            match db.write_lp(
+                lp_batch(b * 100, 100, 5, 2, 0).as_bytes(),
+                Precision::Nanosecond,
+            ) {
+                Ok(s) => {
+                    assert_eq!(refused, 0, "a write succeeded after a failed fsync");
+                    assert!(s.rejected.is_empty());
+                    acked += 1;
+                }
+                Err(e) => {
+                    assert!(e.to_string().contains("fsync"), "{e}");
+                    refused += 1;
+                }
+            }
+        }
+        assert_eq!(acked as u64, fail_at, "fsync {fail_at} fails");
+        assert_eq!(refused, 8 - acked);
+        // Reads still answer, with exactly the acknowledged batches.
+        let count = |db: &Db| -> usize {
+            (0..5)
+                .map(|h| {
+                    db.read_column(&host("m", h), "f0", TimeRange::ALL)
+                        .unwrap()
+                        .map_or(0, |c| c.timestamps.len())
+                })
+                .sum()
+        };
+        assert_eq!(count(&db), acked * 100);
+        drop(db);
+        let db = Db::open(tmp.path(), options()).unwrap();
+        // The refused batch may have reached the disk before its fsync failed; nothing
+        // acknowledged may be missing.
+        let after = count(&db);
+        assert!(
+            after == acked * 100 || after == (acked + 1) * 100,
+            "{after} after {acked} acked"
+        );
+    }
 }

@@ -127,12 +127,13 @@ impl AggKind {
                         args.len()
                     )));
                 }
-                if args.len() > 2 {
+                if args.len() > 3 {
                     return Err(QueryError::Unsupported(format!(
-                        "{lower}() with tag arguments; use {lower}(field, N) with GROUP BY the tag"
+                        "{lower}() with more than one tag argument"
                     )));
                 }
-                let n = match &args[1] {
+                // The count is the last argument; a middle one names a tag (planner).
+                let n = match &args[args.len() - 1] {
                     Expr::Integer(i) if *i > 0 => *i as usize,
                     other => {
                         return Err(QueryError::Invalid(format!(
@@ -718,6 +719,39 @@ impl State {
                 _ => empty,
             },
         }
+    }
+
+    /// Every (time, value) a value-keeping state holds (percentile, median, top…).
+    pub fn points(&self) -> Vec<(i64, Value)> {
+        match self {
+            State::Values(v) => v.iter().map(|(t, n)| (*t, n.value())).collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Top/bottom rows: (time, value), best first (ties: the earlier point).
+    pub fn best_rows(&self, kind: AggKind) -> Vec<(i64, Value)> {
+        let State::Values(vals) = self else {
+            return Vec::new();
+        };
+        let n = match kind {
+            AggKind::Top(n) | AggKind::Bottom(n) => n,
+            _ => return Vec::new(),
+        };
+        let mut idx: Vec<usize> = (0..vals.len()).collect();
+        idx.sort_by(|&a, &b| {
+            let o = vals[a].1.cmp(&vals[b].1);
+            let o = if matches!(kind, AggKind::Top(_)) {
+                o.reverse()
+            } else {
+                o
+            };
+            o.then(vals[a].0.cmp(&vals[b].0))
+        });
+        idx.truncate(n);
+        idx.into_iter()
+            .map(|i| (vals[i].0, vals[i].1.value()))
+            .collect()
     }
 
     /// Top/bottom rows: (time, value), in time order.

@@ -241,7 +241,7 @@ fn operand(e: &Expr, names: &Names<'_>, series: &SeriesKey) -> Result<Val, Query
         Expr::Binary { op, lhs, rhs }
             if matches!(
                 op,
-                BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div
+                BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Mod
             ) =>
         {
             match (operand(lhs, names, series)?, operand(rhs, names, series)?) {
@@ -261,13 +261,15 @@ fn operand(e: &Expr, names: &Names<'_>, series: &SeriesKey) -> Result<Val, Query
     })
 }
 
-/// `a op b` for arithmetic operators; integers stay integers except under `/`.
+/// `a op b` for arithmetic operators; integers stay integers except under `/`; `x / 0`
+/// and `x % 0` are 0 (InfluxDB's rule); `%` truncates like Go's (and C's).
 pub(crate) fn arith(op: BinaryOp, a: &Scalar, b: &Scalar) -> Scalar {
     use Scalar::*;
     match (a, b) {
         (Integer(x), Integer(y)) if op != BinaryOp::Div => match op {
             BinaryOp::Add => Integer(x.wrapping_add(*y)),
             BinaryOp::Sub => Integer(x.wrapping_sub(*y)),
+            BinaryOp::Mod => Integer(if *y == 0 { 0 } else { x.wrapping_rem(*y) }),
             _ => Integer(x.wrapping_mul(*y)),
         },
         _ => match (a.as_f64(), b.as_f64()) {
@@ -275,13 +277,9 @@ pub(crate) fn arith(op: BinaryOp, a: &Scalar, b: &Scalar) -> Scalar {
                 BinaryOp::Add => x + y,
                 BinaryOp::Sub => x - y,
                 BinaryOp::Mul => x * y,
-                _ => {
-                    if y == 0.0 {
-                        0.0
-                    } else {
-                        x / y
-                    }
-                }
+                _ if y == 0.0 => 0.0,
+                BinaryOp::Mod => x % y,
+                _ => x / y,
             }),
             _ => Null,
         },

@@ -74,6 +74,8 @@ struct Slot {
     kind: AggKind,
     field: String,
     ty: FieldType,
+    /// `top(f, tag, N)`: the best point per value of this tag.
+    by_tag: Option<String>,
 }
 
 /// What one measurement's part of the statement computes.
@@ -84,6 +86,63 @@ struct Plan {
     group_keys: Vec<String>,
     interval: i64,
     offset: i64,
+    /// A lone selector with tag or field columns beside it (`max(x), host`,
+    /// `top(x, host, 3)`): rows are the selected points themselves.
+    point_rows: bool,
+}
+
+impl Plan {
+    /// Buckets a transformation over aggregates reads before the first one shown: one
+    /// for derivatives, differences, elapsed and moving averages (as InfluxDB does).
+    fn looking_back_slots(&self) -> Vec<usize> {
+        fn aggs(p: &Proj, out: &mut Vec<usize>) {
+            match p {
+                Proj::Agg(i) => out.push(*i),
+                Proj::Bin(_, a, b) => {
+                    aggs(a, out);
+                    aggs(b, out);
+                }
+                Proj::Math(_, a) | Proj::Tr(_, a) => aggs(a, out),
+                _ => {}
+            }
+        }
+        fn walk(p: &Proj, out: &mut Vec<usize>) {
+            match p {
+                Proj::Tr(Transform::CumulativeSum, a) => walk(a, out),
+                Proj::Tr(_, a) => aggs(a, out),
+                Proj::Bin(_, a, b) => {
+                    walk(a, out);
+                    walk(b, out);
+                }
+                Proj::Math(_, a) => walk(a, out),
+                _ => {}
+            }
+        }
+        let mut out = Vec::new();
+        for p in &self.projs {
+            walk(p, &mut out);
+        }
+        out
+    }
+
+    fn extra_intervals(&self) -> i64 {
+        fn walk(p: &Proj) -> i64 {
+            match p {
+                Proj::Tr(t, a) => {
+                    let own = match t {
+                        // InfluxDB looks back one bucket whatever N is.
+                        Transform::CumulativeSum => 0,
+                        _ => 1,
+                    };
+                    own.max(walk(a))
+                }
+                Proj::Bin(_, a, b) => walk(a).max(walk(b)),
+                Proj::Math(_, a) => walk(a),
+                _ => 0,
+            }
+        }
+        self.projs.iter().map(walk).max().unwrap_or(0)
+    }
 }
 
 /// The measurement being planned: its tag keys and field types.
@@ -303,7 +362,7 @@ fn compile(e: &Expr, meta: &Meta, slots: &mut Vec<Slot>, in_agg: bool) -> Result
         Expr::Binary { op, lhs, rhs }
             if matches!(
                 op,
-                BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div
+                BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Mod
             ) =>
         {
             Proj::Bin(
@@ -340,6 +399,7 @@ fn compile(e: &Expr, meta: &Meta, slots: &mut Vec<Slot>, in_agg: bool) -> Result
                         kind,
                         field,
                         ty: FieldType::Float,
+                        by_tag: None,
                     });
                     return Ok(Proj::Agg(slots.len() - 1));
                 };
@@ -350,7 +410,24 @@ fn compile(e: &Expr, meta: &Meta, slots: &mut Vec<Slot>, in_agg: bool) -> Result
                         ty_name(ty)
                     )));
                 }
-                slots.push(Slot { kind, field, ty });
+                let by_tag = match (kind, args.len()) {
+                    (AggKind::Top(_) | AggKind::Bottom(_), 3) => match &args[1] {
+                        Expr::Var { name: t, .. } => Some(t.clone()),
+                        other => {
+                            return Err(QueryError::Invalid(format!(
+                                "expected a tag as the second argument of {}(), got {other}",
+                                call_name(name)
+                            )));
+                        }
+                    },
+                    _ => None,
+                };
+                slots.push(Slot {
+                    kind,
+                    field,
+                    ty,
+                    by_tag,
+                });
                 Proj::Agg(slots.len() - 1)
             } else if let Some(t) = Transform::from_call(name, args)? {
                 Proj::Tr(t, Box::new(compile(&args[0], meta, slots, in_agg)?))
@@ -453,20 +530,83 @@ fn plan(
             "at least 1 non-time field must be queried".into(),
         ));
     }
+    if projs
+        .iter()
+        .any(|p| !p.has(&|q| matches!(q, Proj::Agg(_) | Proj::Field(_) | Proj::Tag(_))))
+    {
+        return Err(QueryError::Invalid(
+            "field must contain at least one variable".into(),
+        ));
+    }
     let aggregate = !slots.is_empty();
+    let mut point_rows = false;
     if aggregate {
-        if projs
-            .iter()
-            .any(|p| p.has(&|q| matches!(q, Proj::Field(_) | Proj::Tag(_))))
+        // `top(f, tag, N)` shows the tag beside the value.
+        if let Some(pos) = projs.iter().position(|p| matches!(p, Proj::Agg(_)))
+            && let Proj::Agg(s) = projs[pos]
+            && let Some(tag) = slots[s].by_tag.clone()
         {
-            return Err(QueryError::Invalid(
-                "mixing aggregate and non-aggregate queries is not supported".into(),
-            ));
+            projs.insert(pos + 1, Proj::Tag(tag.clone()));
+            columns.insert(pos + 1, tag.clone());
+            // A later column of the same generated name is a repeat: `tag_1`, ….
+            let mut k = 1;
+            for (i, c) in columns.iter_mut().enumerate().skip(pos + 2) {
+                if *c == tag && !fields.get(i - 1).is_some_and(|f| f.2) {
+                    *c = format!("{tag}_{k}");
+                    k += 1;
+                }
+            }
+        }
+        let lone_selector = slots.iter().all(|s| {
+            s.kind == slots[0].kind && s.field == slots[0].field && s.by_tag == slots[0].by_tag
+        }) && matches!(
+            slots[0].kind,
+            AggKind::Min
+                | AggKind::Max
+                | AggKind::First
+                | AggKind::Last
+                | AggKind::Percentile(_)
+                | AggKind::Top(_)
+                | AggKind::Bottom(_)
+        );
+        let extras = projs
+            .iter()
+            .any(|p| p.has(&|q| matches!(q, Proj::Field(_) | Proj::Tag(_))));
+        if extras {
+            // Beside a lone selector, fields and tags are read at the selected point.
+            let plain = projs.iter().all(|p| {
+                matches!(p, Proj::Field(_) | Proj::Tag(_))
+                    || !p.has(&|q| matches!(q, Proj::Field(_) | Proj::Tag(_) | Proj::Tr(..)))
+            });
+            if !lone_selector || !plain {
+                return Err(QueryError::Invalid(
+                    "mixing aggregate and non-aggregate queries is not supported".into(),
+                ));
+            }
+            point_rows = true;
         }
         let multi = slots
             .iter()
             .any(|s| matches!(s.kind, AggKind::Top(_) | AggKind::Bottom(_)));
-        if multi && (slots.len() > 1 || !matches!(projs.as_slice(), [Proj::Agg(0)])) {
+        let only_top = projs
+            .iter()
+            .filter(|p| !matches!(p, Proj::Field(_) | Proj::Tag(_)))
+            .count()
+            == 1
+            && projs.iter().any(|p| matches!(p, Proj::Agg(0)));
+        if let (AggKind::Top(k) | AggKind::Bottom(k), Some(l)) = (slots[0].kind, sel.limit)
+            && k as u64 > l
+        {
+            return Err(QueryError::Invalid(format!(
+                "limit ({k}) in {} function can not be larger than the LIMIT ({l}) in the select statement",
+                if matches!(slots[0].kind, AggKind::Top(_)) {
+                    "top"
+                } else {
+                    "bottom"
+                }
+            )));
+        }
+        if multi && (slots.len() > 1 || !only_top) {
             return Err(QueryError::Invalid(format!(
                 "selector function {}() cannot be combined with other functions",
                 if slots.iter().any(|s| matches!(s.kind, AggKind::Top(_))) {
@@ -503,11 +643,14 @@ fn plan(
         group_keys,
         interval,
         offset,
+        point_rows,
     })
 }
 
 /// One selected series and its group.
 struct Chosen {
+    /// Position in the statement's list of chosen series.
+    index: usize,
     info: SeriesInfo,
     group: usize,
     residual: Option<Residual>,
@@ -555,6 +698,7 @@ fn run_measurement(
         let next = groups.len();
         let group = *groups.entry(key).or_insert(next);
         chosen.push(Chosen {
+            index: chosen.len(),
             info,
             group,
             residual,
@@ -654,7 +798,7 @@ type GroupRows = Vec<Option<Vec<Vec<Value>>>>;
 
 /// A task's result: its group, its series' `le` bound (histograms), the slots it
 /// computed and their per-bucket states.
-type Partial = (usize, Option<f64>, Vec<usize>, Vec<State>);
+type Partial = (usize, usize, Option<f64>, Vec<usize>, Vec<State>);
 
 /// The `le` tag of a Prometheus `_bucket` series as a number (`+Inf` included).
 fn le_of(c: &Chosen) -> Option<f64> {
@@ -679,6 +823,42 @@ fn aggregate(
     // An aggregate over GROUP BY time without an upper bound ends now, as in InfluxDB.
     if interval > 0 && !bounds.has_end {
         range.end = range.end.min(ctx.now.saturating_add(1));
+    }
+    // Transformations over buckets read extra buckets before the range (after it, when
+    // descending), as InfluxDB does, so the first bucket shown has a predecessor; rows
+    // outside the asked range are dropped once the transformations ran.
+    let desc = sel.order == Some(Order::Desc);
+    let extra = if interval > 0 {
+        plan.extra_intervals()
+    } else {
+        0
+    };
+    let shown = (bounds.has_start.then_some(range.start), range.end);
+    // Only the aggregates under a looking-back transformation read the wider range; the
+    // others (and cumulative sums) keep the asked one.
+    let asked = (range.start, range.end);
+    let looking_back = plan.looking_back_slots();
+    let clip: Vec<(i64, i64)> = (0..plan.slots.len())
+        .map(|s| {
+            if extra == 0 || looking_back.contains(&s) {
+                (i64::MIN, i64::MAX)
+            } else {
+                asked
+            }
+        })
+        .collect();
+    let cuts: Vec<i64> = if extra > 0 {
+        vec![asked.0, asked.1]
+    } else {
+        Vec::new()
+    };
+    if extra > 0 {
+        let span = interval.saturating_mul(extra);
+        if desc {
+            range.end = range.end.saturating_add(span);
+        } else if bounds.has_start {
+            range.start = range.start.saturating_sub(span);
+        }
     }
     let mut offset = plan.offset;
     if let Some(tz) = &sel.tz
@@ -714,19 +894,24 @@ fn aggregate(
     if range.start >= range.end {
         return Ok(vec![None; n_groups]);
     }
+    // The range before LIMIT cut the buckets short: whether a group shows at all still
+    // depends on the whole range.
+    let mut limited_from: Option<TimeRange> = None;
     let layout = if interval > 0 {
         let start = window_start(range.start, interval, offset);
         let mut n = ((range.end - 1 - start) / interval + 1) as usize;
         // With LIMIT and a fill that keeps empty buckets, later buckets are never shown.
         let keeps_empty = !matches!(sel.fill, Some(Fill::None));
         if keeps_empty
-            && sel.order != Some(Order::Desc)
+            && !desc
+            && extra == 0
             && (bounds.has_start || n_groups == 1)
             && let Some(l) = sel.limit
         {
             let want = l.saturating_add(sel.offset.unwrap_or(0));
             if (want as usize) < n {
                 n = want.max(1) as usize;
+                limited_from = Some(range);
                 range.end = start + interval * n as i64;
             }
         }
@@ -747,8 +932,13 @@ fn aggregate(
     };
     // The selected point's time is shown only for a lone selector without GROUP BY time;
     // block statistics cannot give it.
-    let shows_point_time =
-        interval == 0 && plan.slots.len() == 1 && plan.slots[0].kind.is_selector();
+    // Repeats of one selector (`max(x), max(x) * 2`) count as one, as in InfluxDB.
+    let shows_point_time = interval == 0
+        && plan.slots[0].kind.is_selector()
+        && plan
+            .slots
+            .iter()
+            .all(|s| s.kind == plan.slots[0].kind && s.field == plan.slots[0].field);
     let window = if interval > 0 {
         interval
     } else if bounds.has_start && bounds.has_end {
@@ -798,7 +988,10 @@ fn aggregate(
                     slots,
                 } => {
                     let kinds: Vec<AggKind> = slots.iter().map(|&s| plan.slots[s].kind).collect();
-                    let stats_ok = !shows_point_time && kinds.iter().all(|k| k.uses_stats(*ty));
+                    let task_clip: Vec<(i64, i64)> = slots.iter().map(|&s| clip[s]).collect();
+                    let stats_ok = !shows_point_time
+                        && !plan.point_rows
+                        && kinds.iter().all(|k| k.uses_stats(*ty));
                     let mut states = new_states(&kinds, n);
                     let mut scratch = Vec::new();
                     let mut seen = false;
@@ -807,14 +1000,34 @@ fn aggregate(
                         *col,
                         *ty,
                         range,
-                        &mut |lo, hi| stats_ok && layout.bucket(lo) == layout.bucket(hi),
+                        &mut |lo, hi| {
+                            stats_ok
+                                && layout.bucket(lo) == layout.bucket(hi)
+                                && !cuts.iter().any(|&c| lo < c && c <= hi)
+                        },
                         &mut |p| {
                             seen = true;
-                            feed(&mut states, &kinds, &layout, p, &mut scratch, &mut carry);
+                            feed(
+                                &mut states,
+                                &kinds,
+                                &task_clip,
+                                &layout,
+                                p,
+                                &mut scratch,
+                                &mut carry,
+                            );
                             Ok(())
                         },
                     )?;
-                    Ok(seen.then(|| (chosen.group, le_of(chosen), slots.to_vec(), states)))
+                    Ok(seen.then(|| {
+                        (
+                            chosen.group,
+                            chosen.index,
+                            le_of(chosen),
+                            slots.to_vec(),
+                            states,
+                        )
+                    }))
                 }
                 Task::Rows { chosen } => {
                     let all: Vec<usize> = (0..plan.slots.len()).collect();
@@ -842,9 +1055,11 @@ fn aggregate(
                         seen = true;
                         let sub: Vec<AggKind> = slot_ids.iter().map(|&s| kinds[s]).collect();
                         let mut sub_states = new_states(&sub, n);
+                        let sub_clip: Vec<(i64, i64)> = slot_ids.iter().map(|&s| clip[s]).collect();
                         feed(
                             &mut sub_states,
                             &sub,
+                            &sub_clip,
                             &layout,
                             Piece::Points {
                                 timestamps: &ts,
@@ -860,15 +1075,19 @@ fn aggregate(
                             }
                         }
                     }
-                    Ok(seen.then_some((chosen.group, le_of(chosen), all, states)))
+                    Ok(seen.then_some((chosen.group, chosen.index, le_of(chosen), all, states)))
                 }
             }
         })
         .filter_map(|r| r.transpose())
         .collect::<Result<_, _>>()?;
+    let fill = sel.fill.clone().unwrap_or(Fill::Null);
+    if plan.point_rows {
+        return point_rows(ctx, sel, plan, &layout, partials, chosen, n_groups, &fill);
+    }
     // Merge per group.
     let mut acc: Vec<Option<Vec<State>>> = vec![None; n_groups];
-    for (g, le, slots, states) in partials {
+    for (g, _series, le, slots, states) in partials {
         let a = acc[g].get_or_insert_with(|| {
             new_states(&plan.slots.iter().map(|s| s.kind).collect::<Vec<_>>(), n)
         });
@@ -887,10 +1106,46 @@ fn aggregate(
             }
         }
     }
-    let fill = sel.fill.clone().unwrap_or(Fill::Null);
     let no_bucket_time = if bounds.has_start { bounds.start } else { 0 };
+    let shown = if interval > 0 {
+        (
+            shown
+                .0
+                .map_or(i64::MIN, |s| window_start(s, interval, offset)),
+            shown.1,
+        )
+    } else {
+        (i64::MIN, i64::MAX)
+    };
+    // With the buckets cut short by LIMIT, a group with points anywhere in the whole
+    // range shows (its first buckets filled), as it would without the cut.
+    let mut present = vec![false; n_groups];
+    if let Some(full) = limited_from {
+        for c in chosen {
+            if present[c.group] {
+                continue;
+            }
+            for (f, _) in &fields {
+                if let Some((_, col, _)) = c.info.columns.iter().find(|(n, _, _)| n == f)
+                    && ctx.db.column_bounds(*col, full)?.is_some()
+                {
+                    present[c.group] = true;
+                    break;
+                }
+            }
+        }
+        for (g, a) in acc.iter_mut().enumerate() {
+            if present[g] && a.is_none() {
+                *a = Some(new_states(
+                    &plan.slots.iter().map(|s| s.kind).collect::<Vec<_>>(),
+                    n,
+                ));
+            }
+        }
+    }
     acc.into_iter()
-        .map(|a| {
+        .enumerate()
+        .map(|(g, a)| {
             let Some(states) = a else {
                 return Ok(None);
             };
@@ -904,11 +1159,209 @@ fn aggregate(
                 shows_point_time,
                 no_bucket_time,
                 bounds.has_start,
+                shown,
+                present[g],
                 sel,
             );
             Ok((!rows.is_empty()).then_some(rows))
         })
         .collect()
+}
+
+/// Orders values of one field: numbers by value, then booleans, then strings.
+fn cmp_values(a: &Value, b: &Value) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    match (a, b) {
+        (Value::Integer(x), Value::Integer(y)) => x.cmp(y),
+        (Value::Unsigned(x), Value::Unsigned(y)) => x.cmp(y),
+        (Value::String(x), Value::String(y)) => x.cmp(y),
+        (Value::Boolean(x), Value::Boolean(y)) => x.cmp(y),
+        _ => match (a.as_f64(), b.as_f64()) {
+            (Some(x), Some(y)) => x.partial_cmp(&y).unwrap_or(Ordering::Equal),
+            _ => Ordering::Equal,
+        },
+    }
+}
+
+/// A field's value in one series at one time, or null.
+fn value_at(ctx: &Ctx<'_>, info: &SeriesInfo, field: &str, t: i64) -> Result<Value, QueryError> {
+    Ok(
+        match read_field(ctx, info, field, TimeRange::new(t, t.saturating_add(1)))? {
+            Some(d) if !d.ts.is_empty() => d.col.value(0),
+            _ => Value::Null,
+        },
+    )
+}
+
+/// Rows of a lone selector with tag or field columns: each row is a selected point, and
+/// the other columns are read from that point's series at its time.
+#[allow(clippy::too_many_arguments)]
+fn point_rows(
+    ctx: &Ctx<'_>,
+    sel: &Select,
+    plan: &Plan,
+    layout: &Layout,
+    partials: Vec<Partial>,
+    chosen: &[Chosen],
+    n_groups: usize,
+    fill: &Fill,
+) -> Result<GroupRows, QueryError> {
+    let slot = &plan.slots[0];
+    let kind = slot.kind;
+    let n = layout.n;
+    let multi = matches!(kind, AggKind::Top(_) | AggKind::Bottom(_));
+    // Per group and bucket, each series' candidate points: (time, value, series).
+    type Candidate = Vec<(i64, Value, usize)>;
+    type Candidates = Vec<Candidate>;
+    let mut cand: Vec<Option<Candidates>> = vec![None; n_groups];
+    for (g, series, _, _, states) in partials {
+        let c = cand[g].get_or_insert_with(|| vec![Vec::new(); n]);
+        for (b, st) in states[..n].iter().enumerate() {
+            if let AggKind::Percentile(_) = kind {
+                // The rank is over every point of the group: keep them all.
+                c[b].extend(st.points().into_iter().map(|(t, v)| (t, v, series)));
+            } else if multi {
+                let mut best = st.best_rows(kind);
+                if slot.by_tag.is_some() {
+                    best.truncate(1);
+                }
+                c[b].extend(best.into_iter().map(|(t, v)| (t, v, series)));
+            } else if let (v, Some(t)) = st.finish(kind, slot.ty, 0)
+                && v != Value::Null
+            {
+                c[b].push((t, v, series));
+            }
+        }
+    }
+    let mut proj_fields = Vec::new();
+    for p in &plan.projs {
+        p.fields(&mut proj_fields);
+    }
+    let keys: Vec<&strata_engine::model::SeriesKey> = chosen.iter().map(|c| &c.info.key).collect();
+    let mut out = Vec::with_capacity(n_groups);
+    for c in cand {
+        let Some(buckets) = c else {
+            out.push(None);
+            continue;
+        };
+        ctx.check_deadline()?;
+        // (row time, value, series, point time) per row; series `usize::MAX`: an empty
+        // bucket. Under DESC, top/bottom buckets come newest first, rows within each in
+        // time order (InfluxDB's order).
+        let mut picked: Vec<(i64, Value, usize, i64)> = Vec::new();
+        let desc_buckets = multi && sel.order == Some(Order::Desc);
+        let mut buckets: Vec<(usize, Candidate)> = buckets.into_iter().enumerate().collect();
+        if desc_buckets {
+            buckets.reverse();
+        }
+        for (b, mut pts) in buckets {
+            let bucket_time = layout.time(b);
+            if pts.is_empty() {
+                if !multi && layout.interval > 0 && !matches!(fill, Fill::None) {
+                    let v = match *fill {
+                        Fill::Integer(i) => Value::Integer(i),
+                        Fill::Float(f) => Value::Float(f),
+                        _ => Value::Null,
+                    };
+                    picked.push((bucket_time, v, usize::MAX, bucket_time));
+                }
+                continue;
+            }
+            let best_first = |a: &(i64, Value, usize), b: &(i64, Value, usize)| {
+                let by_value = cmp_values(&a.1, &b.1);
+                let by_value = match kind {
+                    AggKind::Max | AggKind::Top(_) => by_value.reverse(),
+                    AggKind::Min | AggKind::Bottom(_) => by_value,
+                    AggKind::Last => b.0.cmp(&a.0),
+                    _ => a.0.cmp(&b.0),
+                };
+                by_value.then(a.0.cmp(&b.0)).then(a.2.cmp(&b.2))
+            };
+            pts.sort_by(best_first);
+            if let AggKind::Percentile(p) = kind {
+                // Nearest rank over the group's points, ascending by value then time.
+                pts.sort_by(|a, b| {
+                    cmp_values(&a.1, &b.1)
+                        .then(a.0.cmp(&b.0))
+                        .then(a.2.cmp(&b.2))
+                });
+                let rank = (pts.len() as f64 * p / 100.0 + 0.5).floor() as i64 - 1;
+                if rank >= 0 && (rank as usize) < pts.len() {
+                    let q = pts.swap_remove(rank as usize);
+                    let t = if layout.interval > 0 {
+                        bucket_time
+                    } else {
+                        q.0
+                    };
+                    picked.push((t, q.1, q.2, q.0));
+                }
+            } else if multi {
+                if let Some(tag) = &slot.by_tag {
+                    let mut seen = HashSet::new();
+                    pts.retain(|p| seen.insert(keys[p.2].tag(tag).unwrap_or("").to_owned()));
+                }
+                let limit = match kind {
+                    AggKind::Top(k) | AggKind::Bottom(k) => k,
+                    _ => 1,
+                };
+                pts.truncate(limit);
+                let mut ranked: Vec<(usize, (i64, Value, usize))> =
+                    pts.into_iter().enumerate().collect();
+                ranked.sort_by_key(|(rank, p)| (p.0, *rank));
+                picked.extend(ranked.into_iter().map(|(_, p)| (p.0, p.1, p.2, p.0)));
+            } else if let Some(p) = pts.into_iter().next() {
+                // With GROUP BY time the row is at its bucket; the extra columns are read
+                // at the point's own time.
+                let t = if layout.interval > 0 {
+                    bucket_time
+                } else {
+                    p.0
+                };
+                picked.push((t, p.1, p.2, p.0));
+            }
+        }
+        // Values of the selected fields at each selected point.
+        let mut fields: Vec<Vec<Value>> = Vec::with_capacity(proj_fields.len());
+        for f in &proj_fields {
+            let mut col = Vec::with_capacity(picked.len());
+            for (_, _, s, t) in &picked {
+                col.push(if *s == usize::MAX {
+                    Value::Null
+                } else {
+                    value_at(ctx, &chosen[*s].info, f, *t)?
+                });
+            }
+            fields.push(col);
+        }
+        let values: Vec<Value> = picked.iter().map(|p| p.1.clone()).collect();
+        let cells = Cells {
+            times: picked.iter().map(|p| p.0).collect(),
+            aggs: vec![values; plan.slots.len()],
+            fields,
+            field_names: &proj_fields,
+            keys: keys.clone(),
+            row_key: picked
+                .iter()
+                .map(|p| u32::try_from(p.2).unwrap_or(u32::MAX))
+                .collect(),
+            default_unit: layout.interval.max(1),
+        };
+        let cols: Vec<Vec<Value>> = plan.projs.iter().map(|p| cells.eval(p)).collect();
+        let mut rows: Vec<Vec<Value>> = (0..cells.times.len())
+            .map(|r| {
+                let mut row = Vec::with_capacity(cols.len() + 1);
+                row.push(Value::Time(cells.times[r]));
+                row.extend(cols.iter().map(|c| c[r].clone()));
+                row
+            })
+            .collect();
+        if sel.order == Some(Order::Desc) && !multi {
+            rows.reverse();
+        }
+        let rows = limit_rows(rows, sel);
+        out.push((!rows.is_empty()).then_some(rows));
+    }
+    Ok(out)
 }
 
 fn new_states(kinds: &[AggKind], n: usize) -> Vec<State> {
@@ -921,9 +1374,12 @@ fn new_states(kinds: &[AggKind], n: usize) -> Vec<State> {
 
 /// Folds one piece into per-bucket states (`states[k * n + bucket]` for slot `k`).
 /// `carry` is the last value of the series fed so far (for counters).
+/// `clip[k]`: the time range slot `k` takes points from.
+#[allow(clippy::too_many_arguments)]
 fn feed(
     states: &mut [State],
     kinds: &[AggKind],
+    clip: &[(i64, i64)],
     layout: &Layout,
     piece: Piece<'_>,
     scratch: &mut Vec<f64>,
@@ -940,12 +1396,15 @@ fn feed(
         Piece::Summary {
             count,
             min_ts,
+            max_ts,
             stats,
-            ..
         } => {
             let b = layout.bucket(min_ts);
             for k in 0..kinds.len() {
-                states[k * n + b].update_stats(count, min_ts, &stats);
+                let (lo, hi) = clip[k];
+                if min_ts >= lo && max_ts < hi {
+                    states[k * n + b].update_stats(count, min_ts, &stats);
+                }
             }
         }
         Piece::Points { timestamps, values } => {
@@ -959,11 +1418,15 @@ fn feed(
                     i + timestamps[i..].partition_point(|&t| t < end_t)
                 };
                 for (k, kind) in kinds.iter().enumerate() {
+                    let (lo, hi) = clip[k];
+                    let run = &timestamps[i..j];
+                    let a = i + run.partition_point(|&t| t < lo);
+                    let z = i + run.partition_point(|&t| t < hi);
                     let st = &mut states[k * n + b];
                     if counters {
                         st.set_counter_prev(*carry);
                     }
-                    st.update(*kind, timestamps, &values, i..j, scratch);
+                    st.update(*kind, timestamps, &values, a..z, scratch);
                 }
                 if counters && j > i {
                     *carry = match values {
@@ -989,6 +1452,8 @@ fn finish_group(
     shows_point_time: bool,
     no_bucket_time: i64,
     has_start: bool,
+    shown: (i64, i64),
+    present: bool,
     sel: &Select,
 ) -> Vec<Vec<Value>> {
     let n = layout.n;
@@ -997,12 +1462,16 @@ fn finish_group(
         && matches!(slot.kind, AggKind::Top(_) | AggKind::Bottom(_))
     {
         let mut rows: Vec<Vec<Value>> = Vec::new();
-        for st in &states[..n] {
+        // Under ORDER BY time DESC the buckets come newest first, but InfluxDB keeps each
+        // bucket's top/bottom rows in time order.
+        let desc = sel.order == Some(Order::Desc);
+        for b in 0..n {
+            let st = &states[if desc { n - 1 - b } else { b }];
             for (t, v) in st.finish_rows(slot.kind) {
                 rows.push(vec![Value::Time(t), v]);
             }
         }
-        return order_and_limit(rows, sel);
+        return limit_rows(rows, sel);
     }
     let mut times: Vec<i64> = (0..n)
         .map(|b| {
@@ -1031,6 +1500,11 @@ fn finish_group(
         }
         cols.push(col);
     }
+    // With GROUP BY time, a group whose every aggregate is empty does not show (InfluxDB
+    // emits no series for it), unless it has points beyond buckets cut short by LIMIT.
+    if !present && layout.interval > 0 && cols.iter().all(|c| c.iter().all(|v| *v == Value::Null)) {
+        return Vec::new();
+    }
     let mut keep = vec![true; n];
     // Without a lower bound a group's buckets start at its own first point.
     if !has_start && layout.interval > 0 {
@@ -1038,6 +1512,14 @@ fn finish_group(
             .find(|&b| cols.iter().any(|c| c[b] != Value::Null))
             .unwrap_or(n);
         keep[..first].iter_mut().for_each(|k| *k = false);
+    }
+    // Rows in the order shown; fill(previous) carries values along that order, as in
+    // InfluxDB.
+    let desc = sel.order == Some(Order::Desc);
+    if desc {
+        times.reverse();
+        keep.reverse();
+        cols.iter_mut().for_each(|c| c.reverse());
     }
     // Fill empty buckets.
     match fill {
@@ -1118,6 +1600,7 @@ fn finish_group(
             }
         }
     }
+    // Transformations see the rows in the order they are shown.
     let rows_idx: Vec<usize> = (0..n).filter(|&b| keep[b]).collect();
     let ctx = Cells {
         times: rows_idx.iter().map(|&b| times[b]).collect(),
@@ -1142,18 +1625,19 @@ fn finish_group(
         if has_transform && cells.iter().all(|v| *v == Value::Null) {
             continue;
         }
+        if t < shown.0 || t >= shown.1 {
+            continue;
+        }
         let mut row = Vec::with_capacity(cells.len() + 1);
         row.push(Value::Time(t));
         row.extend(cells);
         rows.push(row);
     }
-    order_and_limit(rows, sel)
+    limit_rows(rows, sel)
 }
 
-fn order_and_limit(mut rows: Vec<Vec<Value>>, sel: &Select) -> Vec<Vec<Value>> {
-    if sel.order == Some(Order::Desc) {
-        rows.reverse();
-    }
+/// OFFSET and LIMIT of rows already in the order shown.
+fn limit_rows(mut rows: Vec<Vec<Value>>, sel: &Select) -> Vec<Vec<Value>> {
     let off = sel.offset.unwrap_or(0) as usize;
     let lim = sel.limit.map_or(usize::MAX, |l| l as usize);
     if off > 0 || lim < rows.len() {
@@ -1190,8 +1674,9 @@ impl Cells<'_> {
                 .row_key
                 .iter()
                 .map(|&r| {
-                    self.keys[r as usize]
-                        .tag(k)
+                    self.keys
+                        .get(r as usize)
+                        .and_then(|key| key.tag(k))
                         .map_or(Value::Null, |s| Value::String(s.to_owned()))
                 })
                 .collect(),
@@ -1640,6 +2125,10 @@ fn raw(
             order.extend(sr.times.iter().enumerate().map(|(r, &t)| (t, si, r as u32)));
         }
         order.sort_unstable_by_key(|&(t, si, r)| (t, si, r));
+        // Transformations see the rows in the order they are shown.
+        if desc {
+            order.reverse();
+        }
         // Each series belongs to one group: its values move, not copy.
         let fields: Vec<Vec<Value>> = (0..proj_fields.len())
             .map(|f| {
@@ -1665,7 +2154,7 @@ fn raw(
                 default_unit: 1_000_000_000,
             };
             let rows = project(plan, cells, has_transform);
-            let rows = order_and_limit(rows, sel);
+            let rows = limit_rows(rows, sel);
             out.push((!rows.is_empty()).then_some(rows));
         }
     }

@@ -125,7 +125,8 @@ impl Transform {
                 Transform::Derivative { unit, non_negative } => match prev {
                     Some((pt, pv)) if *t != pt => {
                         let unit = if unit == 0 { default_unit } else { unit };
-                        let d = (num(v) - num(pv)) / ((*t - pt) as f64 / unit as f64);
+                        // Descending rows count time forward too, as InfluxDB does.
+                        let d = (num(v) - num(pv)) / ((*t - pt).abs() as f64 / unit as f64);
                         if non_negative && d < 0.0 {
                             Value::Null
                         } else {

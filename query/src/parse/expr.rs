@@ -62,6 +62,7 @@ fn binary_op(i: &str) -> PResult<'_, BinaryOp> {
         value(Sub, sym("-", "operator")),
         value(Mul, sym("*", "operator")),
         value(Div, sym("/", "operator")),
+        value(Mod, sym("%", "operator")),
         value(And, kw("and")),
         value(Or, kw("or")),
     ))

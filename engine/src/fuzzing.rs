@@ -1,0 +1,348 @@
+//! The entry points of the fuzz targets (`fuzz/`), shared with the stand-in tests that
+//! run them in `cargo test` on seeds and mutations of seeds, so that CI exercises every
+//! decoder of outside bytes without nightly Rust. Each function panics exactly when the
+//! property its target checks is broken; on any input it must return.
+
+use crate::codec::{self, CodecError};
+use crate::ingest::line_protocol::{LineSplitter, ParsedLine, ParsedValue, parse_line, write_line};
+use crate::ingest::prom_text::{VALUE_FIELD, metadata, parse_page};
+use crate::manifest::Manifest;
+use crate::model::FieldValue;
+use crate::model::Precision;
+use crate::model::TimeRange;
+use crate::segment::Segment;
+use crate::wal::batch::decode_batch;
+use crate::wal::frame::{self, Frame, RecordKind};
+
+fn codec_poke<T>(bytes: &[u8], dec: fn(&[u8], &mut Vec<T>) -> Result<usize, CodecError>) {
+    let mut out = Vec::new();
+    match dec(bytes, &mut out) {
+        Ok(used) => assert!(used <= bytes.len() && out.len() <= codec::MAX_BLOCK_POINTS),
+        Err(_) => assert!(out.is_empty()),
+    }
+}
+
+fn codec_roundtrip<T, K: PartialEq + std::fmt::Debug>(
+    values: &[T],
+    enc: fn(&[T], &mut Vec<u8>),
+    dec: fn(&[u8], &mut Vec<T>) -> Result<usize, CodecError>,
+    key: fn(&T) -> K,
+) {
+    let mut block = Vec::new();
+    enc(values, &mut block);
+    let len = block.len();
+    block.extend_from_slice(&[0x22, 0x01, 0xFF]); // a following block must not be read
+    let mut out = Vec::new();
+    let used = dec(&block, &mut out).expect("a fresh block decodes");
+    assert_eq!(used, len);
+    let got: Vec<K> = out.iter().map(key).collect();
+    let want: Vec<K> = values.iter().map(key).collect();
+    assert_eq!(got, want);
+}
+
+fn codec_words(bytes: &[u8]) -> impl Iterator<Item = u64> + '_ {
+    bytes.chunks_exact(8).map(|c| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        u64::from_le_bytes(w)
+    })
+}
+
+/// Small signed steps, accumulated: regular, jittered and walking shapes.
+fn codec_walk(bytes: &[u8], start: i64, scale: i64) -> Vec<i64> {
+    let mut acc = start;
+    bytes
+        .iter()
+        .map(|&b| {
+            acc = acc.wrapping_add(i64::from(b as i8).wrapping_mul(scale));
+            acc
+        })
+        .collect()
+}
+
+/// Codec fuzz target.
+///
+/// 1. The input as an encoded block, handed to every decoder: no panic, a plausible byte
+///    count on success, nothing appended on error.
+/// 2. The input as values (the first byte picks the type and shape): encode, then decode,
+///    must give back the same values bit for bit and consume exactly the block.
+pub fn codec(data: &[u8]) {
+    codec_poke(data, codec::decode_timestamps);
+    codec_poke(data, codec::decode_floats);
+    codec_poke(data, codec::decode_i64);
+    codec_poke(data, codec::decode_u64);
+    codec_poke(data, codec::decode_bools);
+    codec_poke(data, codec::decode_strings);
+
+    let Some((&sel, rest)) = data.split_first() else {
+        return;
+    };
+    let ts = |v: &[i64]| {
+        codec_roundtrip(v, codec::encode_timestamps, codec::decode_timestamps, |x| {
+            *x
+        })
+    };
+    let fl = |v: &[f64]| {
+        codec_roundtrip(v, codec::encode_floats, codec::decode_floats, |x| {
+            x.to_bits()
+        })
+    };
+    let int = |v: &[i64]| codec_roundtrip(v, codec::encode_i64, codec::decode_i64, |x| *x);
+    match sel % 10 {
+        0 => ts(&codec_words(rest).map(|w| w as i64).collect::<Vec<_>>()),
+        1 => {
+            // Deltas of 10 s plus jitter in whole milliseconds, or exact steps.
+            let mut v = codec_walk(rest, 1_451_606_400_000_000_000, 1_000_000);
+            for (i, t) in v.iter_mut().enumerate() {
+                *t = t.wrapping_add(i as i64 * 10_000_000_000);
+            }
+            ts(&v);
+        }
+        2 => fl(&codec_words(rest).map(f64::from_bits).collect::<Vec<_>>()),
+        3 => fl(&codec_walk(rest, 5000, 1)
+            .iter()
+            .map(|&n| n as f64 / 100.0)
+            .collect::<Vec<_>>()),
+        4 => {
+            // Float runs: each word repeated per the following byte.
+            let v: Vec<f64> = rest
+                .chunks_exact(9)
+                .flat_map(|c| {
+                    let bits = codec_words(&c[..8]).next().unwrap_or(0);
+                    std::iter::repeat_n(f64::from_bits(bits), usize::from(c[8] % 16) + 1)
+                })
+                .collect();
+            fl(&v);
+        }
+        5 => int(&codec_words(rest).map(|w| w as i64).collect::<Vec<_>>()),
+        6 => int(&codec_walk(rest, 50, 1)),
+        7 => codec_roundtrip(
+            &codec_words(rest).collect::<Vec<_>>(),
+            codec::encode_u64,
+            codec::decode_u64,
+            |x| *x,
+        ),
+        8 => codec_roundtrip(
+            &rest.iter().map(|b| b & 1 == 1).collect::<Vec<_>>(),
+            codec::encode_bools,
+            codec::decode_bools,
+            |x| *x,
+        ),
+        _ => {
+            let v: Vec<String> = rest
+                .split(|&b| b == 0xFF)
+                .map(|s| String::from_utf8_lossy(s).into_owned())
+                .collect();
+            codec_roundtrip(&v, codec::encode_strings, codec::decode_strings, |x| {
+                x.clone()
+            });
+        }
+    }
+}
+
+/// Manifest fuzz target: arbitrary bytes decode to a manifest or an error, never a panic;
+/// a decoded manifest re-encodes to the same bytes.
+pub fn manifest(data: &[u8]) {
+    if let Ok(m) = Manifest::decode(data) {
+        assert_eq!(m.encode(), data);
+    }
+}
+
+const LINE_PROTOCOL_PRECISIONS: [Precision; 6] = [
+    Precision::Nanosecond,
+    Precision::Microsecond,
+    Precision::Millisecond,
+    Precision::Second,
+    Precision::Minute,
+    Precision::Hour,
+];
+
+fn line_protocol_same_value(a: &ParsedValue<'_>, b: &ParsedValue<'_>) -> bool {
+    match (a, b) {
+        (ParsedValue::Float(x), ParsedValue::Float(y)) => x.to_bits() == y.to_bits(),
+        _ => a == b,
+    }
+}
+
+fn line_protocol_check_round_trip(parsed: &ParsedLine<'_>, written: &mut Vec<u8>) {
+    if parsed
+        .fields
+        .iter()
+        .any(|(_, v)| matches!(v, ParsedValue::Float(f) if f.is_nan()))
+    {
+        return;
+    }
+    let timestamp = parsed.timestamp.unwrap_or(0);
+    written.clear();
+    let tags = parsed.tags.iter().map(|(k, v)| (k.as_ref(), v.as_ref()));
+    let fields = parsed.fields.iter().map(|(k, v)| (k.as_ref(), v.as_ref()));
+    if let Err(e) = write_line(written, &parsed.measurement, tags, fields, timestamp) {
+        panic!("a parsed line must be writable: {e}: {parsed:?}");
+    }
+    let mut lines = LineSplitter::new(written);
+    let Some((_, line)) = lines.next() else {
+        panic!(
+            "written line vanished: {:?}",
+            String::from_utf8_lossy(written)
+        );
+    };
+    assert!(lines.next().is_none(), "one line written, several read");
+    let mut again = ParsedLine::default();
+    if let Err(e) = parse_line(line, Precision::Nanosecond, &mut again) {
+        panic!(
+            "{e} in {:?} written from {parsed:?}",
+            String::from_utf8_lossy(line)
+        );
+    }
+    assert_eq!(again.measurement, parsed.measurement);
+    assert_eq!(again.tags, parsed.tags);
+    assert_eq!(again.timestamp, Some(timestamp));
+    assert_eq!(again.fields.len(), parsed.fields.len());
+    for ((ka, va), (kb, vb)) in again.fields.iter().zip(&parsed.fields) {
+        assert_eq!(ka, kb);
+        assert!(line_protocol_same_value(va, vb), "{va:?} != {vb:?}");
+    }
+}
+
+/// Arbitrary bytes through `LineSplitter` + `parse_line` at every precision must never
+/// panic; a line that parses must write back and parse again to the same values.
+pub fn line_protocol(data: &[u8]) {
+    let mut parsed = ParsedLine::default();
+    let mut written = Vec::new();
+    for precision in LINE_PROTOCOL_PRECISIONS {
+        for (_, line) in LineSplitter::new(data) {
+            if parse_line(line, precision, &mut parsed).is_ok() {
+                line_protocol_check_round_trip(&parsed, &mut written);
+            }
+        }
+    }
+}
+
+/// Arbitrary bytes through `parse_page` and `metadata` must never panic, every error must
+/// name a line of the page and a column of at least 1, and every point must carry exactly
+/// one float field named `value`.
+pub fn prom_text(data: &[u8]) {
+    let lines = data.split(|&b| b == b'\n').count();
+    let (points, errors) = parse_page(data, 42);
+    assert!(points.len() + errors.len() <= lines);
+    for e in &errors {
+        assert!(e.line >= 1 && e.line <= lines, "{e}");
+        assert!(e.column >= 1 && e.column <= data.len() + 1, "{e}");
+    }
+    for p in &points {
+        assert_eq!(p.fields.len(), 1);
+        assert_eq!(p.fields[0].0, VALUE_FIELD);
+        assert!(matches!(p.fields[0].1, FieldValue::Float(_)));
+    }
+    let _ = metadata(data);
+}
+
+/// Segment fuzz target: arbitrary bytes as a segment file must open to an error or to a
+/// segment whose every column reads (values or a corruption error) without a panic.
+pub fn segment(data: &[u8]) {
+    let path = std::env::temp_dir().join(format!("strata-fuzz-segment-{}.seg", std::process::id()));
+    if std::fs::write(&path, data).is_err() {
+        return;
+    }
+    if let Ok(seg) = Segment::open(&path, 1) {
+        for s in seg.series() {
+            for c in &s.columns {
+                let _ = seg.read_column(c, TimeRange::ALL);
+            }
+        }
+        let _ = seg.verify();
+    }
+}
+
+/// WAL fuzz target: arbitrary bytes as a record frame and as a write-batch payload must
+/// decode to a value or an error, never a panic or an allocation beyond the input's size;
+/// a decoded frame re-encodes to the same bytes.
+pub fn wal(data: &[u8]) {
+    if let Frame::Record {
+        kind,
+        payload,
+        size,
+    } = frame::decode_record(data)
+    {
+        assert!(size <= data.len());
+        if let Some(kind) = RecordKind::from_u8(kind) {
+            let mut again = Vec::new();
+            frame::encode_record(kind, payload, &mut again);
+            assert_eq!(&again[..], &data[..size]);
+        }
+    }
+    if let Ok(lines) = decode_batch(data) {
+        assert!(lines.iter().all(|l| !l.fields.is_empty()));
+    }
+    let _ = frame::check_header(data);
+}
+
+/// A deterministic generator for the stand-in tests (xorshift64*).
+pub struct Mutator(u64);
+
+impl Mutator {
+    /// A generator started from `seed` (any value; 0 is replaced).
+    pub fn new(seed: u64) -> Mutator {
+        Mutator(seed | 1)
+    }
+
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        if n == 0 {
+            0
+        } else {
+            (self.next() % n as u64) as usize
+        }
+    }
+
+    /// A variant of `seed` as a fuzzer would make one: one to four of bit flips,
+    /// interesting bytes, truncation, a repeated slice, random bytes inserted, or a splice
+    /// with `other`.
+    pub fn mutate(&mut self, seed: &[u8], other: &[u8]) -> Vec<u8> {
+        const INTERESTING: [u8; 8] = [0, 1, 0x7F, 0x80, 0xFF, b'\n', b' ', b'='];
+        let mut v = seed.to_vec();
+        for _ in 0..=self.below(4) {
+            match self.below(7) {
+                0 if !v.is_empty() => {
+                    let i = self.below(v.len());
+                    v[i] ^= 1 << self.below(8);
+                }
+                1 if !v.is_empty() => {
+                    let i = self.below(v.len());
+                    v[i] = INTERESTING[self.below(INTERESTING.len())];
+                }
+                2 => v.truncate(self.below(v.len() + 1)),
+                3 if !v.is_empty() => {
+                    let a = self.below(v.len());
+                    let b = (a + 1 + self.below(16)).min(v.len());
+                    let piece = v[a..b].to_vec();
+                    let at = self.below(v.len() + 1);
+                    v.splice(at..at, piece);
+                }
+                4 => {
+                    let at = self.below(v.len() + 1);
+                    let n = 1 + self.below(8);
+                    let bytes: Vec<u8> = (0..n).map(|_| self.next() as u8).collect();
+                    v.splice(at..at, bytes);
+                }
+                5 if !other.is_empty() => {
+                    let cut = self.below(v.len() + 1);
+                    let from = self.below(other.len());
+                    v.truncate(cut);
+                    v.extend_from_slice(&other[from..]);
+                }
+                _ => {
+                    let n = self.below(64);
+                    v = (0..n).map(|_| self.next() as u8).collect();
+                }
+            }
+        }
+        v
+    }
+}

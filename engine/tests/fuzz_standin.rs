@@ -1,0 +1,180 @@
+//! Stand-in fuzzing inside `cargo test`: every fuzz target's property
+//! (`strata_engine::fuzzing`) on its seed corpus (`fuzz/seeds/<target>`, plus seeds made
+//! here from real files and encodings) and on a bounded number of deterministic mutations
+//! of those seeds. CI runs this on every change without nightly Rust; `cargo fuzz` (see the
+//! README) explores much further from the same entry points.
+
+use strata_engine::fuzzing::{self, Mutator};
+use strata_engine::model::Precision;
+use strata_engine::wal::batch::BatchEncoder;
+use strata_engine::wal::frame::{RecordKind, encode_record};
+use strata_engine::{Db, Options};
+
+/// Mutations tried per target.
+const ROUNDS: usize = 3_000;
+
+fn seeds_from(target: &str, limit: usize) -> Vec<Vec<u8>> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fuzz/seeds")
+        .join(target);
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Vec::new();
+    };
+    let mut paths: Vec<_> = entries.flatten().map(|e| e.path()).collect();
+    paths.sort();
+    paths
+        .into_iter()
+        .take(limit)
+        .filter_map(|p| std::fs::read(p).ok())
+        .collect()
+}
+
+fn fuzz(target: &str, check: fn(&[u8]), mut corpus: Vec<Vec<u8>>) {
+    corpus.extend(seeds_from(target, 300));
+    corpus.push(Vec::new());
+    for seed in &corpus {
+        check(seed);
+    }
+    let mut m = Mutator::new(target.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    }));
+    for i in 0..ROUNDS {
+        let a = &corpus[i % corpus.len()];
+        let b = &corpus[(i * 7 + 3) % corpus.len()];
+        let input = m.mutate(a, b);
+        check(&input);
+    }
+}
+
+/// A small database's files: its WAL (whole, and its first record), a warm segment, a
+/// cold segment and its manifest.
+struct Files {
+    wal: Vec<Vec<u8>>,
+    segments: Vec<Vec<u8>>,
+    manifests: Vec<Vec<u8>>,
+}
+
+fn files() -> Files {
+    let dir = tempfile::tempdir().unwrap();
+    let options = Options {
+        rotation_interval: std::time::Duration::ZERO,
+        ..Options::default()
+    };
+    let db = Db::open(dir.path(), options.clone()).unwrap();
+    let lp = "cpu,host=a usage=1.5,n=3i,s=\"x\",ok=true 1451606400000000000\n\
+              cpu,host=b usage=2.25,n=-4i,u=7u 1451606410000000000\n\
+              mem,host=a used=100i 1451606400000000000\n";
+    db.write_lp(lp.as_bytes(), Precision::Nanosecond).unwrap();
+    let read_dir = |sub: &str| -> Vec<Vec<u8>> {
+        let mut v: Vec<_> = std::fs::read_dir(dir.path().join(sub))
+            .map(|r| r.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        v.sort();
+        v.into_iter()
+            .filter_map(|p| std::fs::read(p).ok())
+            .collect()
+    };
+    let mut wal = read_dir("wal");
+    let records: Vec<Vec<u8>> = wal
+        .iter()
+        .filter(|w| w.len() > 16)
+        .map(|w| w[16..].to_vec())
+        .collect();
+    wal.extend(records);
+    db.compact(false, true).unwrap();
+    let mut segments = read_dir("segments");
+    db.compact(true, true).unwrap();
+    segments.extend(read_dir("segments"));
+    let manifests = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("MANIFEST"))
+        .filter_map(|e| std::fs::read(e.path()).ok())
+        .collect();
+    db.close().unwrap();
+    Files {
+        wal,
+        segments,
+        manifests,
+    }
+}
+
+#[test]
+fn wal_records_and_batches() {
+    let mut batch = BatchEncoder::default();
+    let s = batch.add_series(b"\x03cpu\x01\x04host\x01a");
+    batch.begin_line(s, 1_451_606_400_000_000_000);
+    batch.field("usage", strata_engine::model::FieldValueRef::Float(0.5));
+    batch.end_line();
+    let mut payload = Vec::new();
+    batch.finish_into(&mut payload);
+    let mut frame = Vec::new();
+    encode_record(RecordKind::Write, &payload, &mut frame);
+    let mut corpus = files().wal;
+    corpus.push(payload);
+    corpus.push(frame);
+    fuzz("wal", fuzzing::wal, corpus);
+}
+
+#[test]
+fn segments_warm_and_cold() {
+    fuzz("segment", fuzzing::segment, files().segments);
+}
+
+#[test]
+fn manifests() {
+    fuzz("manifest", fuzzing::manifest, files().manifests);
+}
+
+#[test]
+fn codecs() {
+    let mut corpus = Vec::new();
+    for sel in 0u8..10 {
+        let mut v = vec![sel];
+        v.extend((0u8..64).map(|i| i.wrapping_mul(37).wrapping_add(sel)));
+        corpus.push(v);
+    }
+    let mut block = Vec::new();
+    strata_engine::codec::encode_timestamps(
+        &(0..100)
+            .map(|i| 1_451_606_400_000_000_000 + i * 10_000_000_000)
+            .collect::<Vec<i64>>(),
+        &mut block,
+    );
+    corpus.push(block.clone());
+    block.clear();
+    strata_engine::codec::encode_floats(
+        &(0..100).map(|i| f64::from(i) * 0.25).collect::<Vec<f64>>(),
+        &mut block,
+    );
+    corpus.push(block);
+    fuzz("codec", fuzzing::codec, corpus);
+}
+
+#[test]
+fn line_protocol() {
+    let corpus = vec![
+        b"cpu,host=a,region=us\\ west usage=0.5,n=3i,u=4u,ok=t,s=\"a \\\"q\\\"\" 1451606400000000000\n".to_vec(),
+        b"# comment\r\nm v=1\n\nm,t=1 v=-1.5e3 -1\n".to_vec(),
+    ];
+    fuzz("line_protocol", fuzzing::line_protocol, corpus);
+}
+
+#[test]
+fn prometheus_text() {
+    let page = b"# HELP http_requests_total Requests.\n\
+# TYPE http_requests_total counter\n\
+http_requests_total{method=\"post\",code=\"200\"} 1027 1395066363000\n\
+http_requests_total{method=\"post\",code=\"400\"}    3 1395066363000\n\
+msdos_file_access_time_seconds{path=\"C:\\\\DIR\\\\FILE.TXT\",error=\"Cannot find file:\\n\\\"FILE.TXT\\\"\"} 1.458255915e9\n\
+# TYPE rpc_duration_seconds summary\n\
+rpc_duration_seconds{quantile=\"0.5\"} 4773\n\
+rpc_duration_seconds_sum 1.7560473e+07\n\
+rpc_duration_seconds_count 2693\n\
+# TYPE http_request_duration_seconds histogram\n\
+http_request_duration_seconds_bucket{le=\"0.05\"} 24054\n\
+http_request_duration_seconds_bucket{le=\"+Inf\"} 144320\n\
+node_load1 NaN\n\
+weird_metric -Inf\n";
+    fuzz("prom_text", fuzzing::prom_text, vec![page.to_vec()]);
+}
