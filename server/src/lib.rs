@@ -21,6 +21,7 @@ pub mod auth;
 pub mod body;
 pub mod config;
 pub mod error;
+pub mod fuzzing;
 pub mod metrics;
 pub mod remote_write;
 pub mod routes;
