@@ -39,7 +39,7 @@ fn remote_write_decoder_on_seeds_and_mutations() {
     for seed in &corpus {
         remote_write(seed);
     }
-    let mut m = Mutator::new(0x5eed_0f_7e40);
+    let mut m = Mutator::new(0x5eed_f00d_7e40);
     for i in 0..ROUNDS {
         let a = &corpus[i % corpus.len()];
         let b = &corpus[(i * 7 + 3) % corpus.len()];
