@@ -427,34 +427,79 @@ class VictoriaMetrics(HttpPeer):
 
 
 class StrataHttp(HttpPeer):
-    """Strata's HTTP server (InfluxDB-compatible /write and /query), loaded like the peers.
+    """Strata's HTTP server (InfluxDB-compatible /write), loaded like the peers.
 
-    Not there yet. When `strata serve` exists, start it in start() (data dir under WORK,
-    free port) and this row fills in with no other change; meanwhile STRATA_URL=http://127.0.0.1:PORT
-    points the row at a Strata server you started yourself (ingest only: its disk is not ours).
+    start() runs `strata serve --fsync always` on a free loopback port with its data under
+    WORK; the load is lp_load.py with the same workers and batches as the peers. With
+    STRATA_URL=http://127.0.0.1:PORT the row points at a server you started yourself
+    instead (ingest only: its disk is not ours).
     """
     name = "Strata (HTTP)"
     short = "strata-http"
+    kind = "`strata serve`, fsync always, lp_load.py"
     write_path = "/write?db=benchmark&precision=ns"
 
-    def __init__(self, ctx, url=None):
+    def __init__(self, ctx, url=None, strata=None):
         super().__init__(ctx)
         self.base = url
+        self.strata = strata
 
     def available(self):
-        return bool(self.base)
+        return bool(self.base) or bool(self.strata and self.strata.has_serve)
 
     def start(self, tag):
-        u = urllib.parse.urlsplit(self.base)
-        if u.hostname not in ("127.0.0.1", "localhost", "::1"):
-            raise Fail(f"STRATA_URL must be a loopback address, got {self.base}")
-        self.port = u.port or 80
+        if self.base:
+            u = urllib.parse.urlsplit(self.base)
+            if u.hostname not in ("127.0.0.1", "localhost", "::1"):
+                raise Fail(f"STRATA_URL must be a loopback address, got {self.base}")
+            self.port = u.port or 80
+            return
+        self.dir = os.path.join(self.ctx.work, f"{self.short}-{tag}")
+        shutil.rmtree(self.dir, ignore_errors=True)
+        os.makedirs(self.dir)
+        self.port = free_port()
+        self.log_path = os.path.join(self.ctx.work, f"{self.short}-{tag}.log")
+        log_f = open(self.log_path, "w")
+        p = subprocess.Popen([self.strata.bin, "serve", "--data-dir", self.dir,
+                              "--listen", f"127.0.0.1:{self.port}", "--fsync", "always"],
+                             stdout=log_f, stderr=log_f)
+        log_f.close()
+        self.ctx.register(p.pid)
+        self.pid = p.pid
+        self.proc = p
+        for _ in range(600):
+            try:
+                st, _ = http_get(self.port, "/ready", timeout=5)
+                if st == 200:
+                    return
+            except OSError:
+                pass
+            if p.poll() is not None:
+                break
+            time.sleep(0.1)
+        raise Fail(f"strata serve did not become ready; tail of {self.log_path}:\n{tail(self.log_path)}")
 
     def stop(self):
-        pass  # not ours
+        if self.base:
+            return  # not ours
+        if self.pid:
+            self.ctx.stop(self.pid, grace=60)
+            try:
+                self.proc.wait(timeout=1)
+            except Exception:
+                pass
+            self.ctx.done(self.pid)
+        self.pid = None
+        if self.dir:
+            shutil.rmtree(self.dir, ignore_errors=True)
 
     def load(self, workers):
-        return run_lp_load(self.ctx, self.url(), workers)
+        if self.base:
+            return run_lp_load(self.ctx, self.url(), workers)
+        r = run_lp_load(self.ctx, self.url(), workers, self.pid)
+        if r.get("http_errors"):
+            raise Fail(f"{self.name}: {r['http_errors']} HTTP errors: {r['first_errors']}")
+        return r
 
 
 class DuckDB:
@@ -793,7 +838,7 @@ def main():
     reps = 3 if args.quick else 10          # passes over each query file after the warm-up
     target_samples = 20 * reps              # files with fewer queries (scan) get more passes
     influx, vm, duck, strata = InfluxDB(ctx), VictoriaMetrics(ctx), DuckDB(ctx), StrataEmbedded(ctx)
-    strata_http = StrataHttp(ctx, os.environ.get("STRATA_URL"))
+    strata_http = StrataHttp(ctx, os.environ.get("STRATA_URL"), strata)
     systems = {"influx": influx, "vm": vm, "duck": duck, "strata": strata}
     notes = ctx.notes
     loadavg_start = open("/proc/loadavg").read().split()[:3]
@@ -833,9 +878,11 @@ def main():
             if strata_http.available():
                 strata_http.start(tag)
                 wait_idle(ctx, f"{strata_http.name} ({w} clients)")
+                log(f"{strata_http.name}: load with lp_load.py --workers {w} --batch 5000")
                 r = strata_http.load(w)
                 ingest[(strata_http.name, w)] = r
                 log(f"{strata_http.name}: {fmt_rate(r['points_per_s'])}")
+                strata_http.stop()
         for (name, w), r in ingest.items():
             if r.get("points") not in (None, ctx.points):
                 notes.append(f"{name} ({w}) counted {r['points']} points, the file has {ctx.points}.")
@@ -914,18 +961,24 @@ def main():
         s = ingest.get((strata.name, w), {}).get("points_per_s")
         sh = ingest.get((strata_http.name, w), {}).get("points_per_s")
         rows.append([str(w)] + [fmt_rate(peers[n]) for n in (influx.name, vm.name, duck.name)]
-                    + [fmt_rate(s), fmt_rate(sh) if sh else "n/a (no server yet)",
-                       ratio_cell(s, peers, True)])
+                    + [fmt_rate(s), fmt_rate(sh) if sh else "n/a (no server)",
+                       "embedded " + ratio_cell(s, peers, True)
+                       + ("; HTTP " + ratio_cell(sh, {n: peers[n] for n in (influx.name, vm.name)}, True)
+                          if sh else "")])
     for w in (2, 4):
-        cpu = {n: ingest.get((n, w), {}).get("server_cpu_s_per_1M_points") for n in (influx.name, vm.name)}
+        cpu = {n: ingest.get((n, w), {}).get("server_cpu_s_per_1M_points")
+               for n in (influx.name, vm.name, strata_http.name)}
         rows.append([f"{w}: server CPU-s per 1 M points"] + [f"{cpu[n]:.2f}" if cpu[n] is not None else "—"
                                                              for n in (influx.name, vm.name)]
-                    + ["—", "—", "n/a (no server yet)", "n/a"])
+                    + ["—", "—", f"{cpu[strata_http.name]:.2f}" if cpu[strata_http.name] is not None else "n/a",
+                       ""])
     for w in (2, 4):
-        oth = {n: ingest.get((n, w), {}).get("other_procs_cpu_s") for n in (influx.name, vm.name)}
+        oth = {n: ingest.get((n, w), {}).get("other_procs_cpu_s")
+               for n in (influx.name, vm.name, strata_http.name)}
         rows.append([f"{w}: CPU-s used by other processes during the load"]
                     + [f"{oth[n]:.2f}" if oth[n] is not None else "—" for n in (influx.name, vm.name)]
-                    + ["—", "—", "—", ""])
+                    + ["—", "—", f"{oth[strata_http.name]:.2f}" if oth[strata_http.name] is not None else "—",
+                       ""])
     md.append(table(hdr, rows))
     md.append("")
 
@@ -1000,7 +1053,7 @@ def main():
               "VictoriaMetrics returns 60. TSBS's InfluxQL groupby-orderby-limit has no lower time bound.")
     md.append("- high-cpu-1, lastpoint and groupby-orderby-limit have no PromQL form (— for VictoriaMetrics).")
     md.append("- Embedded ingest (Strata import, DuckDB COPY) skips HTTP and, for DuckDB, the LP parsing; "
-              "the HTTP columns include both. Strata's HTTP row waits for `strata serve`.")
+              "the HTTP columns include both. Strata's HTTP row is `strata serve` with fsync always, loaded exactly like the servers.")
     md.append("- Disk is counted as `du` does (allocated blocks), so InfluxDB's sparse, preallocated 4 MiB "
               "series-file segments count only what is written; apparent sizes (`du -b`) are shown too.")
     md.append("- Loader and server share the machine's 2 cores; lp_load.py's CPU competes with the server.")

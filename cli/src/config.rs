@@ -18,6 +18,14 @@
 //! fsync = "always"             # always | interval[:1s] | never
 //! segment_bytes = "64MiB"      # size at which the WAL starts a new file
 //! recovery = "strict"          # strict | skip: WAL damage that is not a torn tail
+//! [server]                     # `strata serve` only
+//! listen = "127.0.0.1:8086"    # address and port
+//! max_body_bytes = "25MiB"     # request body limit, after decompression
+//! max_lines_per_request = 1000000
+//! query_timeout = "60s"        # per statement
+//! max_series = 100000          # per statement
+//! max_rows = 1000000           # per statement
+//! auth_token = "secret"        # unset: no auth
 //! ```
 
 use serde::Deserialize;
@@ -79,6 +87,46 @@ struct FileConfig {
     warm: WarmSection,
     #[serde(default)]
     cold: ColdSection,
+    #[serde(default)]
+    server: ServerSection,
+}
+
+#[derive(Deserialize, Default, Debug)]
+#[serde(deny_unknown_fields)]
+struct ServerSection {
+    listen: Option<String>,
+    max_body_bytes: Option<toml::Value>,
+    max_lines_per_request: Option<u64>,
+    query_timeout: Option<String>,
+    max_series: Option<u64>,
+    max_rows: Option<u64>,
+    auth_token: Option<String>,
+}
+
+/// Flags of `strata serve` (each overrides the `[server]` key of the same name).
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct ServerArgs {
+    /// Address and port to listen on [default: 127.0.0.1:8086].
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub listen: Option<std::net::SocketAddr>,
+    /// Largest request body, after gzip/snappy decompression, e.g. 25MiB [default: 25MiB].
+    #[arg(long, value_parser = parse_bytes)]
+    pub max_body_bytes: Option<u64>,
+    /// Most lines one write request may carry [default: 1000000].
+    #[arg(long)]
+    pub max_lines_per_request: Option<usize>,
+    /// Longest one query statement may run, e.g. 60s [default: 60s].
+    #[arg(long, value_parser = parse_duration)]
+    pub query_timeout: Option<Duration>,
+    /// Most series one statement may return [default: 100000].
+    #[arg(long)]
+    pub max_series: Option<usize>,
+    /// Most rows one statement may return [default: 1000000].
+    #[arg(long)]
+    pub max_rows: Option<usize>,
+    /// Require this token on write, query and status endpoints [default: none].
+    #[arg(long, value_name = "TOKEN")]
+    pub auth_token: Option<String>,
 }
 
 #[derive(Deserialize, Default, Debug)]
@@ -185,11 +233,7 @@ impl EngineArgs {
     /// The engine options these flags and the settings file give.
     pub fn options(&self) -> Result<Options, String> {
         let mut o = Options::default();
-        let path = match &self.config {
-            Some(p) => Some(p.clone()),
-            None => Some(self.data_dir.join("strata.toml")).filter(|p| p.is_file()),
-        };
-        if let Some(path) = path {
+        if let Some(path) = self.config_path() {
             apply_file(&mut o, &path)?;
         }
         if let Some(f) = self.fsync {
@@ -220,6 +264,77 @@ impl EngineArgs {
             o.cold_cache_bytes = usize::try_from(b).unwrap_or(usize::MAX);
         }
         Ok(o)
+    }
+}
+
+impl EngineArgs {
+    /// The settings file in force, if any.
+    fn config_path(&self) -> Option<PathBuf> {
+        match &self.config {
+            Some(p) => Some(p.clone()),
+            None => Some(self.data_dir.join("strata.toml")).filter(|p| p.is_file()),
+        }
+    }
+
+    /// The server settings: defaults ← the file's `[server]` section ← `flags`.
+    pub fn server_config(&self, flags: &ServerArgs) -> Result<strata_server::Config, String> {
+        let mut c = strata_server::Config::default();
+        if let Some(path) = self.config_path() {
+            let text =
+                std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let f: FileConfig =
+                toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+            let at = |e: String| format!("{}: {e}", path.display());
+            let s = f.server;
+            if let Some(l) = &s.listen {
+                c.listen = l
+                    .parse()
+                    .map_err(|e| at(format!("server.listen: {l:?}: {e} (use ADDR:PORT)")))?;
+            }
+            if let Some(v) = &s.max_body_bytes {
+                c.max_body_bytes =
+                    usize::try_from(toml_bytes(v, "server.max_body_bytes").map_err(at)?)
+                        .unwrap_or(usize::MAX);
+            }
+            if let Some(n) = s.max_lines_per_request {
+                c.max_lines_per_request = usize::try_from(n).unwrap_or(usize::MAX);
+            }
+            if let Some(t) = &s.query_timeout {
+                c.query_timeout =
+                    parse_duration(t).map_err(|e| at(format!("server.query_timeout: {e}")))?;
+            }
+            if let Some(n) = s.max_series {
+                c.max_series = usize::try_from(n).unwrap_or(usize::MAX);
+            }
+            if let Some(n) = s.max_rows {
+                c.max_rows = usize::try_from(n).unwrap_or(usize::MAX);
+            }
+            if let Some(t) = s.auth_token {
+                c.auth_token = Some(t).filter(|t| !t.is_empty());
+            }
+        }
+        if let Some(l) = flags.listen {
+            c.listen = l;
+        }
+        if let Some(b) = flags.max_body_bytes {
+            c.max_body_bytes = usize::try_from(b).unwrap_or(usize::MAX);
+        }
+        if let Some(n) = flags.max_lines_per_request {
+            c.max_lines_per_request = n;
+        }
+        if let Some(t) = flags.query_timeout {
+            c.query_timeout = t;
+        }
+        if let Some(n) = flags.max_series {
+            c.max_series = n;
+        }
+        if let Some(n) = flags.max_rows {
+            c.max_rows = n;
+        }
+        if let Some(t) = &flags.auth_token {
+            c.auth_token = Some(t.clone()).filter(|t| !t.is_empty());
+        }
+        Ok(c)
     }
 }
 
@@ -330,6 +445,41 @@ mod tests {
     }
 
     #[test]
+    fn server_settings_defaults_then_file_then_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = args(dir.path())
+            .server_config(&ServerArgs::default())
+            .unwrap();
+        assert_eq!(c, strata_server::Config::default());
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8086");
+        assert_eq!(c.max_body_bytes, 25 << 20);
+        std::fs::write(
+            dir.path().join("strata.toml"),
+            "[server]\nlisten = \"0.0.0.0:9000\"\nmax_body_bytes = \"1MiB\"\nmax_lines_per_request = 10\n\
+             query_timeout = \"5s\"\nmax_series = 7\nmax_rows = 8\nauth_token = \"t\"\n",
+        )
+        .unwrap();
+        let c = args(dir.path())
+            .server_config(&ServerArgs::default())
+            .unwrap();
+        assert_eq!(c.listen.to_string(), "0.0.0.0:9000");
+        assert_eq!(c.max_body_bytes, 1 << 20);
+        assert_eq!(c.max_lines_per_request, 10);
+        assert_eq!(c.query_timeout, Duration::from_secs(5));
+        assert_eq!((c.max_series, c.max_rows), (7, 8));
+        assert_eq!(c.auth_token.as_deref(), Some("t"));
+        args(dir.path()).options().unwrap();
+        let flags = ServerArgs {
+            listen: Some("127.0.0.1:0".parse().unwrap()),
+            max_rows: Some(9),
+            ..ServerArgs::default()
+        };
+        let c = args(dir.path()).server_config(&flags).unwrap();
+        assert_eq!(c.listen.port(), 0);
+        assert_eq!((c.max_series, c.max_rows), (7, 9));
+    }
+
+    #[test]
     fn bad_settings_say_where() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(
@@ -343,6 +493,15 @@ mod tests {
         let e = args(dir.path()).options().unwrap_err();
         assert!(e.contains("unknown field") && e.contains("line 2"), "{e}");
         assert_eq!(parse_bytes("64MiB"), Ok(64 << 20));
+        std::fs::write(
+            dir.path().join("strata.toml"),
+            "[server]\nlisten = \"nowhere\"\n",
+        )
+        .unwrap();
+        let e = args(dir.path())
+            .server_config(&ServerArgs::default())
+            .unwrap_err();
+        assert!(e.contains("strata.toml: server.listen"), "{e}");
         assert!(parse_bytes("64 parsecs").is_err());
     }
 }

@@ -26,6 +26,7 @@ pub mod index;
 pub mod ingest;
 pub mod lock;
 pub mod manifest;
+pub mod metrics;
 pub mod model;
 pub mod options;
 pub mod scan;
@@ -34,9 +35,10 @@ pub mod wal;
 pub mod write;
 
 pub use db::{
-    CompactionReport, Db, DbStats, DeleteReport, Piece, RotationReport, SeriesInfo, TierStats,
-    TiersStats,
+    CompactionReport, Db, DbStats, DeleteReport, OVERLOAD_HOT_FACTOR, OVERLOAD_WAL_FACTOR, Piece,
+    RotationReport, SeriesInfo, TierStats, TiersStats,
 };
 pub use error::{Error, Result};
+pub use metrics::MetricsSnapshot;
 pub use options::{Clock, FsyncPolicy, ManualClock, Options, SystemClock};
 pub use write::{RejectReason, RejectedLine, WriteSummary};

@@ -1,5 +1,35 @@
-//! The Strata HTTP server: InfluxDB- and Prometheus-compatible endpoints over the engine
-//! and the query language. Filled in by the server issue; the crate exists now so the
-//! dependency direction cli → server → query → engine holds from the start.
+//! The Strata HTTP server: InfluxDB 1.x- and Prometheus-compatible endpoints over the
+//! engine and the query language (a thin layer: no storage or query logic lives here).
+//!
+//! | endpoint | module |
+//! | --- | --- |
+//! | `POST /write` | [`routes::write`] |
+//! | `GET/POST /query` | [`routes::query`] |
+//! | `GET /ping`, `/health`, `/ready`, `/metrics`, `/api/v1/status` | [`routes::status`] |
+//! | `POST /api/v1/write`, `POST /api/v1/import/prometheus` | [`routes::prom`], [`remote_write`] |
+//! | `GET /api/v1/aggregate` | [`routes::aggregate`] |
+//!
+//! Life of a server ([`serve`]): bind the listener, open the database in the background
+//! (`/ready` answers 503 until WAL replay is done), serve; on the shutdown signal stop
+//! accepting, let in-flight requests finish, then close the database (last rotation and
+//! WAL fsync). Engine calls run on tokio's blocking pool, never on the async workers; a
+//! write is answered only after the engine returned, i.e. after the WAL holds it under
+//! the fsync policy.
 
+pub mod app;
+pub mod auth;
+pub mod body;
+pub mod config;
+pub mod error;
+pub mod fuzzing;
+pub mod metrics;
+pub mod remote_write;
+pub mod routes;
+mod run;
+pub mod timearg;
+
+pub use config::Config;
+pub use error::ApiError;
+pub use remote_write::decode_remote_write;
+pub use run::{RunningServer, ServeError, serve};
 pub use strata_query as query;

@@ -5,6 +5,7 @@ pub mod export;
 pub mod import;
 pub mod inspect;
 pub mod query;
+pub mod serve;
 pub mod verify;
 
 /// A command's failure, printed as `strata: <message>`.

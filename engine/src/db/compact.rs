@@ -72,6 +72,21 @@ impl Inner {
         task: Task,
         delete: Option<&DeleteSpec>,
     ) -> Result<Option<CompactionReport>> {
+        let report = self.compact_locked_once(manifest, task, delete)?;
+        if report.is_some() {
+            self.counters
+                .compactions
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        Ok(report)
+    }
+
+    fn compact_locked_once(
+        &self,
+        manifest: &mut crate::manifest::Manifest,
+        task: Task,
+        delete: Option<&DeleteSpec>,
+    ) -> Result<Option<CompactionReport>> {
         let started = Instant::now();
         let inputs: Vec<_> = {
             let st = self.state.read();

@@ -14,6 +14,7 @@
 mod compact;
 mod delete;
 mod open;
+mod overload;
 mod pieces;
 mod read;
 mod rotate;
@@ -35,6 +36,7 @@ use std::thread::JoinHandle;
 
 pub use compact::CompactionReport;
 pub use delete::DeleteReport;
+pub use overload::{OVERLOAD_HOT_FACTOR, OVERLOAD_WAL_FACTOR};
 pub use pieces::{Piece, SeriesInfo};
 pub use read::{TierStats, TiersStats};
 pub use rotate::RotationReport;
@@ -60,6 +62,8 @@ pub(crate) struct Inner {
     manifest: Mutex<Manifest>,
     /// The last delete id handed out.
     next_delete: Mutex<u64>,
+    /// Rotations and compactions done, for monitoring.
+    counters: crate::metrics::WorkCounters,
     /// Decoded compressed blocks shared by every segment (`None` when disabled).
     cache: Option<Arc<crate::segment::BlockCache>>,
 }

@@ -110,6 +110,7 @@ pub(super) fn open_inner(dir: PathBuf, options: Options) -> Result<(Inner, Vec<D
             turnstile: Turnstile::default(),
             manifest: Mutex::new(manifest),
             next_delete: Mutex::new(next_delete),
+            counters: Default::default(),
             cache,
         },
         deletes,

@@ -53,6 +53,16 @@ pub struct RotationReport {
 
 impl Inner {
     pub(crate) fn rotate(&self, reason: Reason) -> Result<Option<RotationReport>> {
+        let report = self.rotate_once(reason)?;
+        if report.is_some() {
+            self.counters
+                .rotations
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        Ok(report)
+    }
+
+    fn rotate_once(&self, reason: Reason) -> Result<Option<RotationReport>> {
         let mut manifest = self.manifest.lock();
         let max_age = i64::try_from(self.options.hot_max_age.as_nanos()).unwrap_or(i64::MAX);
         let age_cutoff = self.options.clock.now_nanos().saturating_sub(max_age);

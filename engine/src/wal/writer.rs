@@ -42,6 +42,8 @@ struct Shared {
     /// Every live WAL file and the largest timestamp written to it (`i64::MIN` if none).
     /// The writer thread adds files and raises maxima; `delete_covered` removes files.
     files: Mutex<std::collections::BTreeMap<u64, i64>>,
+    /// fsync latency, recorded by the writer thread.
+    fsync_latency: crate::metrics::LatencyHistogram,
     /// Test hook: fsyncs left before one fails (negative: never).
     #[cfg(feature = "failpoints")]
     fsyncs_before_failure: std::sync::atomic::AtomicI64,
@@ -95,6 +97,7 @@ impl Wal {
         let shared = Arc::new(Shared {
             failed: Mutex::new(None),
             files: Mutex::new(files),
+            fsync_latency: Default::default(),
             #[cfg(feature = "failpoints")]
             fsyncs_before_failure: std::sync::atomic::AtomicI64::new(-1),
         });
@@ -225,6 +228,11 @@ impl Wal {
                 (f, len)
             })
             .collect()
+    }
+
+    /// Latency of the fsyncs done so far.
+    pub fn fsync_latency(&self) -> crate::metrics::HistogramSnapshot {
+        self.shared.fsync_latency.snapshot()
     }
 
     /// Forces an fsync of everything written so far (whatever the policy).
@@ -443,7 +451,10 @@ impl Writer {
                     .store(left - 1, Ordering::Release);
             }
         }
-        if let Err(e) = self.file.sync_data() {
+        let started = Instant::now();
+        let synced = self.file.sync_data();
+        self.shared.fsync_latency.observe(started.elapsed());
+        if let Err(e) = synced {
             // A failed fsync may have dropped dirty pages: the file's content is unknown.
             return Err(self.fail(format!(
                 "fsync of {} failed: {e}",

@@ -1,0 +1,67 @@
+//! `strata serve`: the HTTP server (InfluxDB 1.x and Prometheus endpoints) over a data
+//! directory it creates if needed. Listens on 127.0.0.1:8086 unless told otherwise, prints
+//! `strata: listening on http://ADDR` on stderr once bound (the database then opens in the
+//! background; `/ready` says when), and on SIGTERM or SIGINT stops accepting, finishes
+//! in-flight requests and closes the database (last rotation, WAL fsync).
+
+use super::CmdResult;
+use crate::config::{EngineArgs, ServerArgs};
+use std::process::ExitCode;
+
+/// Arguments of `strata serve`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(flatten)]
+    engine: EngineArgs,
+    #[command(flatten)]
+    server: ServerArgs,
+}
+
+/// Runs `serve` until a signal.
+pub fn run(args: Args) -> CmdResult {
+    let options = args.engine.options()?;
+    let config = args.engine.server_config(&args.server)?;
+    let dir = args.engine.data_dir.clone();
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+        let addr = listener.local_addr()?;
+        eprintln!(
+            "strata: listening on http://{addr} (data in {})",
+            dir.display()
+        );
+        strata_server::serve(listener, dir, options, config, shutdown_signal()).await?;
+        eprintln!("strata: stopped; database closed");
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+    eprintln!("strata: shutting down: finishing requests, closing the database");
+}

@@ -1,0 +1,112 @@
+//! Overload: whether the database should refuse new writes for a while (a server answers
+//! them 503 with `Retry-After`) instead of letting memory or the WAL grow without bound,
+//! and the engine's monitoring counters.
+//!
+//! The hot tier is overloaded above [`OVERLOAD_HOT_FACTOR`] × `hot_max_bytes`: rotation
+//! starts at 1× and brings it back to about half, so 2× means rotation cannot keep up. The
+//! WAL is overloaded above [`OVERLOAD_WAL_FACTOR`] × `hot_max_bytes` plus one WAL file:
+//! the WAL holds what rotation has not checkpointed yet, uncompressed, so it is several
+//! times the hot tier's size in normal running; far beyond that means checkpoints stall.
+
+use super::Db;
+use crate::metrics::MetricsSnapshot;
+use std::sync::atomic::Ordering;
+
+/// Writes are refused while the hot tier holds more than this many times `hot_max_bytes`.
+pub const OVERLOAD_HOT_FACTOR: usize = 2;
+/// Writes are refused while the WAL holds more than this many times `hot_max_bytes`
+/// (plus one WAL file).
+pub const OVERLOAD_WAL_FACTOR: u64 = 16;
+
+impl Db {
+    /// `Some(reason)` while the database is over one of its bounds (see the module docs),
+    /// `None` when writes are welcome. Costs a walk over the hot tier's columns and one
+    /// `stat` per WAL file: call it every so often, not per write.
+    pub fn overloaded(&self) -> Option<String> {
+        let o = &self.inner.options;
+        let hot_bytes: usize = {
+            let st = self.inner.state.read();
+            st.hot.stats().bytes + st.rotating.iter().map(|r| r.stats().bytes).sum::<usize>()
+        };
+        let hot_limit = o.hot_max_bytes.saturating_mul(OVERLOAD_HOT_FACTOR);
+        if hot_bytes > hot_limit {
+            return Some(format!(
+                "the hot tier holds {hot_bytes} bytes, over {OVERLOAD_HOT_FACTOR} × hot.max_bytes \
+                 ({hot_limit} bytes): rotation to warm is behind"
+            ));
+        }
+        let wal_bytes: u64 = self.inner.wal.files().iter().map(|f| f.1).sum();
+        let wal_limit = (o.hot_max_bytes as u64)
+            .saturating_mul(OVERLOAD_WAL_FACTOR)
+            .saturating_add(o.wal_segment_bytes);
+        if wal_bytes > wal_limit {
+            return Some(format!(
+                "the WAL holds {wal_bytes} bytes not yet checkpointed, over its bound of \
+                 {wal_limit} bytes: rotation to warm is behind"
+            ));
+        }
+        None
+    }
+
+    /// The engine's counters: WAL fsync latency, rotations and compactions since open.
+    pub fn metrics(&self) -> MetricsSnapshot {
+        let c = &self.inner.counters;
+        MetricsSnapshot {
+            wal_fsync: self.inner.wal.fsync_latency(),
+            rotations: c.rotations.load(Ordering::Relaxed),
+            compactions: c.compactions.load(Ordering::Relaxed),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::model::Precision;
+    use crate::{Db, Options};
+    use std::time::Duration;
+
+    fn tiny(hot_max_bytes: usize) -> Options {
+        Options {
+            hot_max_bytes,
+            rotation_interval: Duration::ZERO,
+            ..Options::default()
+        }
+    }
+
+    #[test]
+    fn hot_tier_over_twice_its_bound_is_overloaded() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path(), tiny(1 << 20)).unwrap();
+        db.write_lp(b"cpu,host=a v=1 1\n", Precision::Nanosecond)
+            .unwrap();
+        assert_eq!(db.overloaded(), None);
+        drop(db);
+        let db = Db::open(dir.path(), tiny(16 << 10)).unwrap();
+        let mut lp = String::new();
+        for i in 0..20_000 {
+            lp.push_str(&format!("cpu,host=h{} v={i} {i}\n", i % 50));
+        }
+        db.write_lp(lp.as_bytes(), Precision::Nanosecond).unwrap();
+        let why = db.overloaded().expect("overloaded");
+        assert!(
+            why.contains("hot tier") && why.contains("hot.max_bytes"),
+            "{why}"
+        );
+        db.compact(false, true).unwrap();
+        assert_eq!(db.overloaded(), None, "rotation brings it back");
+    }
+
+    #[test]
+    fn metrics_count_fsyncs_and_rotations() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path(), tiny(1 << 20)).unwrap();
+        let before = db.metrics();
+        db.write_lp(b"cpu,host=a v=1 1\n", Precision::Nanosecond)
+            .unwrap();
+        let m = db.metrics();
+        assert!(m.wal_fsync.count > before.wal_fsync.count);
+        assert_eq!(m.rotations, 0);
+        db.compact(false, true).unwrap();
+        assert_eq!(db.metrics().rotations, 1);
+    }
+}

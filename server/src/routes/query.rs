@@ -1,0 +1,91 @@
+//! `GET/POST /query?q=&db=&rp=&epoch=&pretty=&chunked=`: InfluxQL, as InfluxDB 1.x serves
+//! it. `q` comes from the URL or a form-encoded body (`application/x-www-form-urlencoded`);
+//! several statements separated by `;` each get their own result. Times are RFC 3339
+//! unless `epoch=` (ns, u, ms, s, m, h) asks for integers. `Accept: application/csv` gives
+//! CSV. A text that does not parse is 400 with the parser's message (line and column); a
+//! statement that fails (e.g. over a limit) is 200 with an `error` in its own result, as
+//! InfluxDB does. `db`, `rp` and `chunked` are accepted and ignored (one directory is one
+//! database; results come in one piece).
+
+use crate::app::{AppState, param, params};
+use crate::body;
+use crate::error::ApiError;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use std::sync::Arc;
+use std::time::Instant;
+use strata_query::{Epoch, QueryOptions};
+
+/// The handler.
+pub async fn query(
+    State(state): State<Arc<AppState>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let mut params = params(&uri);
+    if method == Method::POST && is_form(&headers) {
+        let raw = body::read_raw(body, &headers, state.config.max_body_bytes).await?;
+        params.extend(form_urlencoded::parse(&raw).map(|(k, v)| (k.into_owned(), v.into_owned())));
+    }
+    state.authorize(&headers, &params)?;
+    let q = param(&params, "q")
+        .filter(|q| !q.trim().is_empty())
+        .ok_or_else(|| ApiError::bad_request("missing required parameter \"q\""))?
+        .to_owned();
+    let epoch = match param(&params, "epoch").filter(|e| !e.is_empty()) {
+        None => Epoch::Rfc3339,
+        Some(e) => Epoch::parse(e).ok_or_else(|| {
+            ApiError::bad_request(format!("invalid epoch {e:?}: use ns, u, ms, s, m or h"))
+        })?,
+    };
+    let pretty = param(&params, "pretty") == Some("true");
+    let csv = wants_csv(&headers);
+    let db = state.db()?;
+    let options = QueryOptions {
+        now: None,
+        limits: state.config.limits(),
+    };
+    let started = Instant::now();
+    let resp =
+        tokio::task::spawn_blocking(move || strata_query::execute(&db, &q, &options)).await?;
+    state.metrics.query_took(started.elapsed());
+    if let Some(e) = &resp.error {
+        return Err(ApiError::bad_request(e.clone()));
+    }
+    if csv {
+        let mut r = (StatusCode::OK, resp.to_csv(epoch)).into_response();
+        r.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/csv"),
+        );
+        return Ok(r);
+    }
+    let mut text = resp.to_json(epoch);
+    if pretty && let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) {
+        text = serde_json::to_string_pretty(&v).unwrap_or(text);
+    }
+    let mut r = (StatusCode::OK, text).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Ok(r)
+}
+
+fn is_form(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"))
+}
+
+fn wants_csv(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("application/csv") || v.contains("text/csv"))
+}

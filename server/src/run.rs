@@ -1,0 +1,230 @@
+//! Starting and stopping: bind, open the database in the background, serve, shut down
+//! gracefully and close the database.
+
+use crate::app::{AppState, DbSlot, router};
+use crate::config::Config;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use strata_engine::{Db, Options};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// Why serving stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The database did not open.
+    #[error("could not open the database in {dir}: {source}")]
+    Open {
+        /// The data directory.
+        dir: PathBuf,
+        /// The engine's error.
+        source: strata_engine::Error,
+    },
+    /// Closing the database at shutdown failed (acknowledged writes are in the WAL
+    /// regardless; the next open replays them).
+    #[error("closing the database failed: {0}")]
+    Close(strata_engine::Error),
+    /// Listening or serving failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+/// Serves on `listener` until `shutdown` resolves (or the database fails to open), then
+/// stops accepting, finishes in-flight requests and closes the database.
+pub async fn serve(
+    listener: TcpListener,
+    dir: PathBuf,
+    options: Options,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let state = Arc::new(AppState::new(config));
+    let (failed_tx, mut failed_rx) = watch::channel(false);
+    let open_state = state.clone();
+    let open_dir = dir.clone();
+    let opener = tokio::task::spawn_blocking(move || {
+        let result = Db::open(&open_dir, options);
+        let mut slot = open_state.db.write();
+        match result {
+            Ok(db) => {
+                tracing::info!("database open in {}", open_dir.display());
+                *slot = DbSlot::Open(Arc::new(db));
+                None
+            }
+            Err(e) => {
+                tracing::error!("could not open {}: {e}", open_dir.display());
+                *slot = DbSlot::Failed(e.to_string());
+                drop(slot);
+                let _ = failed_tx.send(true);
+                Some(e)
+            }
+        }
+    });
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let poller = tokio::spawn(poll_overload(state.clone(), stop_rx));
+    let app = router(state.clone());
+    let open_failed = async move {
+        if failed_rx.wait_for(|f| *f).await.is_err() {
+            // The opener finished without failing (and dropped its sender).
+            std::future::pending::<()>().await;
+        }
+    };
+    let stop = async move {
+        tokio::select! {
+            () = shutdown => {}
+            () = open_failed => {}
+        }
+    };
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(stop)
+        .await
+        .map_err(|source| ServeError::Io {
+            what: "serving HTTP".into(),
+            source,
+        });
+    let _ = stop_tx.send(true);
+    let _ = poller.await;
+    let open_error = opener.await.ok().flatten();
+    let closed = close_db(&state).await;
+    if let Some(source) = open_error {
+        return Err(ServeError::Open { dir, source });
+    }
+    served.and(closed)
+}
+
+/// Takes the database out of the state and closes it (last rotation, WAL fsync). If a
+/// request somehow still holds it, flushes the WAL instead.
+async fn close_db(state: &Arc<AppState>) -> Result<(), ServeError> {
+    let slot = std::mem::replace(&mut *state.db.write(), DbSlot::Closed);
+    let DbSlot::Open(db) = slot else {
+        return Ok(());
+    };
+    let closed = tokio::task::spawn_blocking(move || match Arc::try_unwrap(db) {
+        Ok(db) => db.close(),
+        Err(shared) => shared.flush(),
+    })
+    .await;
+    match closed {
+        Ok(r) => r.map_err(ServeError::Close),
+        Err(e) => Err(ServeError::Close(strata_engine::Error::Internal(format!(
+            "close task failed: {e}"
+        )))),
+    }
+}
+
+/// Refreshes `state.overload` every `overload_check_every` until told to stop.
+async fn poll_overload(state: Arc<AppState>, mut stop: watch::Receiver<bool>) {
+    let every = state
+        .config
+        .overload_check_every
+        .max(Duration::from_millis(10));
+    loop {
+        tokio::select! {
+            _ = stop.wait_for(|s| *s) => return,
+            () = tokio::time::sleep(every) => {}
+        }
+        let Ok(db) = state.db() else { continue };
+        let now = tokio::task::spawn_blocking(move || db.overloaded())
+            .await
+            .ok()
+            .flatten();
+        let mut o = state.overload.write();
+        if now.is_some() != o.is_some() {
+            match &now {
+                Some(why) => tracing::warn!("refusing writes: {why}"),
+                None => tracing::info!("accepting writes again"),
+            }
+        }
+        *o = now;
+    }
+}
+
+/// A server running on its own thread and runtime: for tests and embedding.
+pub struct RunningServer {
+    addr: SocketAddr,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<Result<(), ServeError>>>,
+}
+
+impl RunningServer {
+    /// Binds `config.listen` (port 0 picks a free port) and serves `dir` on a new thread.
+    pub fn start(
+        dir: PathBuf,
+        options: Options,
+        config: Config,
+    ) -> Result<RunningServer, ServeError> {
+        let io = |what: &str| {
+            let what = what.to_owned();
+            move |source| ServeError::Io { what, source }
+        };
+        let std_listener = std::net::TcpListener::bind(config.listen)
+            .map_err(io(&format!("binding {}", config.listen)))?;
+        std_listener
+            .set_nonblocking(true)
+            .map_err(io("setting the listener non-blocking"))?;
+        let addr = std_listener
+            .local_addr()
+            .map_err(io("reading the bound address"))?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(io("starting the runtime"))?;
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("strata-server".into())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    let listener = TcpListener::from_std(std_listener)
+                        .map_err(io("registering the listener"))?;
+                    serve(listener, dir, options, config, async move {
+                        let _ = rx.await;
+                    })
+                    .await
+                })
+            })
+            .map_err(io("starting the server thread"))?;
+        Ok(RunningServer {
+            addr,
+            shutdown: Some(tx),
+            thread: Some(thread),
+        })
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Shuts down gracefully and waits: in-flight requests finish, the database closes.
+    pub fn stop(mut self) -> Result<(), ServeError> {
+        self.stop_inner()
+    }
+
+    fn stop_inner(&mut self) -> Result<(), ServeError> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        match self.thread.take().map(std::thread::JoinHandle::join) {
+            Some(Ok(r)) => r,
+            Some(Err(_)) => Err(ServeError::Close(strata_engine::Error::Internal(
+                "the server thread panicked".into(),
+            ))),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        let _ = self.stop_inner();
+    }
+}

@@ -1,0 +1,48 @@
+//! Stand-in fuzzing inside `cargo test` for the server's decoder of outside bytes: the
+//! `remote_write` target's property (`strata_server::fuzzing::remote_write`) on its seeds
+//! (`fuzz/seeds/remote_write`, plus encodings made here) and on deterministic mutations of
+//! them, with the engine's mutator. `cargo fuzz run remote_write` explores much further.
+
+use strata_engine::fuzzing::Mutator;
+use strata_server::fuzzing::remote_write;
+use strata_server::remote_write::{Label, Sample, TimeSeries, WriteRequest, encode_remote_write};
+
+const ROUNDS: usize = 4_000;
+
+#[test]
+fn remote_write_decoder_on_seeds_and_mutations() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/seeds/remote_write");
+    let mut corpus: Vec<Vec<u8>> = std::fs::read_dir(&dir)
+        .map(|d| {
+            d.flatten()
+                .filter_map(|e| std::fs::read(e.path()).ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(!corpus.is_empty(), "no seeds in {}", dir.display());
+    let label = |n: &str, v: &str| Label {
+        name: n.into(),
+        value: v.into(),
+    };
+    corpus.push(encode_remote_write(&WriteRequest {
+        timeseries: vec![TimeSeries {
+            labels: vec![label("__name__", "x"), label("a", "b")],
+            samples: vec![Sample {
+                value: 1.5,
+                timestamp: i64::MAX,
+            }],
+            ..Default::default()
+        }],
+        metadata: vec![],
+    }));
+    corpus.push(Vec::new());
+    for seed in &corpus {
+        remote_write(seed);
+    }
+    let mut m = Mutator::new(0x5eed_f00d_7e40);
+    for i in 0..ROUNDS {
+        let a = &corpus[i % corpus.len()];
+        let b = &corpus[(i * 7 + 3) % corpus.len()];
+        remote_write(&m.mutate(a, b));
+    }
+}

@@ -1,0 +1,118 @@
+//! `/ping`, `/health`, `/ready`, `/metrics`, `/api/v1/status`, and the server's life.
+
+use crate::{Srv, get, post, test_config};
+use std::sync::Arc;
+use strata_engine::{Db, Options};
+use strata_server::app::{AppState, DbSlot, router};
+use strata_server::{RunningServer, ServeError};
+
+#[test]
+fn ping_health_ready() {
+    let s = Srv::start();
+    let r = get(&s.url("/ping"));
+    assert_eq!(r.status, 204);
+    assert!(
+        r.header("x-influxdb-version")
+            .unwrap()
+            .starts_with("1.8.10-strata")
+    );
+    assert_eq!(r.header("x-influxdb-build"), Some("OSS"));
+    let r = get(&s.url("/ping?verbose=true"));
+    assert_eq!(r.status, 200);
+    assert!(r.json()["version"].as_str().unwrap().starts_with("1.8"));
+    let r = get(&s.url("/health"));
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["status"], "pass");
+    assert_eq!(get(&s.url("/ready")).status, 200);
+    assert_eq!(get(&s.url("/nope")).status, 404);
+}
+
+#[test]
+fn metrics_and_status_describe_the_database() {
+    let s = Srv::start();
+    s.write_ok("m,host=a v=1 1\nm,host=b v=2 2\n");
+    let _ = post(&s.url("/write"), &[], b"bad\n");
+    let _ = s.query("SELECT count(v) FROM m");
+    let page = get(&s.url("/metrics"));
+    assert_eq!(page.status, 200);
+    assert!(
+        page.header("content-type")
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4")
+    );
+    let m = &page.body;
+    for needle in [
+        "strata_points_written_total{protocol=\"line_protocol\"} 2",
+        "strata_lines_rejected_total{protocol=\"line_protocol\"} 1",
+        "strata_http_requests_total{endpoint=\"/write\",status=\"204\"} 1",
+        "strata_http_requests_total{endpoint=\"/write\",status=\"400\"} 1",
+        "strata_query_duration_seconds_count 1",
+        "strata_tier_points{tier=\"hot\"} 2",
+        "strata_series 2",
+        "strata_wal_fsync_duration_seconds_count",
+        "strata_rotations_total 0",
+        "strata_compactions_total 0",
+        "strata_ready 1",
+    ] {
+        assert!(m.contains(needle), "{needle} missing from:\n{m}");
+    }
+    let (_, errors) = strata_engine::ingest::prom_text::parse_page(m.as_bytes(), 0);
+    assert!(errors.is_empty(), "{errors:?}");
+    let v = get(&s.url("/api/v1/status")).json();
+    assert_eq!(v["series"], 2, "{v}");
+    assert_eq!(v["points"], 2, "{v}");
+    assert_eq!(v["tiers"]["hot"]["points"], 2, "{v}");
+    assert_eq!(v["tiers"]["warm"]["files"], 0, "{v}");
+    assert!(v["uptime_seconds"].as_f64().is_some(), "{v}");
+    assert!(v["version"].is_string(), "{v}");
+}
+
+#[test]
+fn not_ready_until_the_database_is_open() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let state = Arc::new(AppState::new(test_config()));
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let app = router(state.clone());
+    runtime.spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    // The database is still opening: data endpoints say so, liveness answers.
+    let r = get(&format!("{base}/ready"));
+    assert_eq!(r.status, 503, "{}", r.body);
+    assert!(r.error().contains("opening"), "{}", r.body);
+    let r = post(&format!("{base}/write"), &[], b"m v=1 1\n");
+    assert_eq!(r.status, 503);
+    assert_eq!(r.header("retry-after"), Some("1"));
+    assert_eq!(get(&format!("{base}/health")).json()["database"], "opening");
+    assert_eq!(get(&format!("{base}/ping")).status, 204);
+    // Once open, ready.
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    *state.db.write() = DbSlot::Open(Arc::new(db));
+    assert_eq!(get(&format!("{base}/ready")).status, 200);
+    let r = post(&format!("{base}/write"), &[], b"m v=1 1\n");
+    assert_eq!(r.status, 204, "{}", r.body);
+    runtime.shutdown_background();
+}
+
+#[test]
+fn a_locked_directory_stops_the_server_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let holder = Db::open(dir.path(), Options::default()).unwrap();
+    let server =
+        RunningServer::start(dir.path().to_path_buf(), Options::default(), test_config()).unwrap();
+    let err = server.stop().unwrap_err();
+    assert!(matches!(err, ServeError::Open { .. }), "{err}");
+    assert!(
+        err.to_string().contains("could not open the database"),
+        "{err}"
+    );
+    holder.close().unwrap();
+}
