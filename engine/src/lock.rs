@@ -22,7 +22,26 @@ pub struct DirLock {
 
 impl DirLock {
     /// Takes the lock on `dir`, or fails with [`Error::Locked`] naming the holder's pid.
+    ///
+    /// When the holder named is this process itself and nothing here holds the directory,
+    /// the lock is most likely a just-closed descriptor still open in a child between
+    /// `fork` and `exec`; that clears within milliseconds, so the attempt is repeated for
+    /// up to a second before giving up.
     pub fn acquire(dir: &Path) -> Result<DirLock> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+        loop {
+            match Self::try_acquire(dir) {
+                Err(Error::Locked { pid: Some(p), .. })
+                    if p == std::process::id() && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn try_acquire(dir: &Path) -> Result<DirLock> {
         let path = dir.join(LOCK_FILE);
         let mut file = OpenOptions::new()
             .read(true)

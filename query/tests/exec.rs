@@ -426,6 +426,17 @@ fn meta_statements() {
     ] {
         assert!(j.contains(want), "missing {want} in {j}");
     }
+    // SHOW DATABASES names the database the request asked for too.
+    let opts = QueryOptions {
+        now: Some(NOW),
+        database: Some("telegraf".into()),
+        ..QueryOptions::default()
+    };
+    assert!(
+        execute(&db, "SHOW DATABASES", &opts)
+            .to_json(Epoch::Rfc3339)
+            .contains(r#""values":[["strata"],["telegraf"]]"#)
+    );
     // DELETE and DROP through the language.
     assert!(
         run(
@@ -505,6 +516,7 @@ fn errors_and_limits() {
             max_series: 2,
             timeout: None,
         },
+        database: None,
     };
     let r = execute(&db, "SELECT usage FROM cpu", &tight);
     assert!(

@@ -143,12 +143,15 @@ pub(crate) fn run(ctx: &Ctx<'_>, st: &Statement) -> Result<Vec<Series>, QueryErr
             let rows = keys.into_iter().map(|k| vec![Value::String(k)]).collect();
             Ok(one("", None, &["key"], page(rows, filter)))
         }
-        Statement::ShowDatabases => Ok(one(
-            "databases",
-            None,
-            &["name"],
-            vec![vec![Value::String(DEFAULT_DATABASE.into())]],
-        )),
+        Statement::ShowDatabases => {
+            let mut names = vec![DEFAULT_DATABASE.to_owned()];
+            if let Some(d) = ctx.database.filter(|d| !d.is_empty() && *d != DEFAULT_DATABASE) {
+                names.push(d.to_owned());
+            }
+            names.sort();
+            let rows = names.into_iter().map(|n| vec![Value::String(n)]).collect();
+            Ok(one("databases", None, &["name"], rows))
+        }
         Statement::ShowRetentionPolicies { .. } => {
             let duration = match ctx.db.options().retention {
                 None => "0s".to_owned(),

@@ -48,11 +48,15 @@ pub struct QueryOptions {
     pub now: Option<i64>,
     /// Limits per statement.
     pub limits: Limits,
+    /// The database the request named (InfluxDB's `db=`); `SHOW DATABASES` lists it beside
+    /// `strata`. One data directory is one database whatever the name.
+    pub database: Option<String>,
 }
 
 /// What every part of a running statement needs.
 pub(crate) struct Ctx<'a> {
     pub db: &'a Db,
+    pub database: Option<&'a str>,
     pub now: i64,
     pub limits: Limits,
     pub deadline: Option<Instant>,
@@ -108,6 +112,7 @@ pub fn execute_statement(
 ) -> Result<StatementResult, QueryError> {
     let ctx = Ctx {
         db,
+        database: options.database.as_deref(),
         now: options
             .now
             .unwrap_or_else(|| db.options().clock.now_nanos()),

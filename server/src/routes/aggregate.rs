@@ -182,6 +182,7 @@ pub async fn aggregate(
     let options = QueryOptions {
         now: None,
         limits: state.config.limits(),
+        database: None,
     };
     let started = Instant::now();
     let q = text.clone();

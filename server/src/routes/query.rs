@@ -48,6 +48,7 @@ pub async fn query(
     let options = QueryOptions {
         now: None,
         limits: state.config.limits(),
+        database: param(&params, "db").map(str::to_owned),
     };
     let started = Instant::now();
     let resp =
