@@ -731,67 +731,57 @@ impl State {
         }
     }
 
-    /// Turns one series' per-bucket integral states (points in time order per bucket,
-    /// buckets `[starts[b], starts[b] + width)`) into areas. With buckets (`width > 0`) each
-    /// area runs from the bucket's start to its end along the line through the
-    /// neighbouring points outside it, as InfluxDB interpolates at bucket edges.
+    /// Turns one series' per-bucket integral states (buckets `[starts[b], starts[b] +
+    /// width)`) into areas, following InfluxDB's integral reducer step for step: a point
+    /// in a later bucket closes the current one (the line to it is cut at the bucket's end
+    /// and the rest, across any empty buckets, counts in the new bucket); at the end the
+    /// last bucket is closed unless its only point sits at its start. Without buckets
+    /// (`width == 0`) it is the plain sum of trapezoids.
     pub fn integrate_buckets(states: &mut [State], unit: i64, starts: &[i64], width: i64) {
-        let pts: Vec<Vec<(i64, f64)>> = states
-            .iter()
-            .map(|s| match s {
-                State::Values(v) => {
-                    let mut p: Vec<(i64, f64)> = v.iter().map(|(t, n)| (*t, n.f64())).collect();
-                    p.sort_by_key(|x| x.0);
-                    p
-                }
-                _ => Vec::new(),
-            })
-            .collect();
-        let unit = unit as f64;
-        let at = |a: (i64, f64), b: (i64, f64), t: i64| {
-            if b.0 == a.0 {
-                a.1
-            } else {
-                a.1 + (b.1 - a.1) * (t - a.0) as f64 / (b.0 - a.0) as f64
+        let mut pts: Vec<(usize, i64, f64)> = Vec::new();
+        for (b, st) in states.iter().enumerate() {
+            if let State::Values(v) = st {
+                pts.extend(v.iter().map(|(t, n)| (b, *t, n.f64())));
             }
-        };
+        }
+        pts.sort_by_key(|p| p.1);
+        let unit = unit as f64;
+        let mut out: Vec<Option<f64>> = vec![None; states.len()];
         let mut prev: Option<(i64, f64)> = None;
-        for b in 0..states.len() {
-            let p = &pts[b];
-            if p.is_empty() {
-                if !matches!(states[b], State::Area(_)) {
-                    states[b] = State::Area(None);
-                }
+        let mut cur = 0usize;
+        let mut sum = 0.0;
+        for &(b, t, v) in &pts {
+            let Some((pt, pv)) = prev else {
+                prev = Some((t, v));
+                cur = b;
+                continue;
+            };
+            if t == pt {
+                prev = Some((t, v));
                 continue;
             }
-            let mut area: f64 = p
-                .windows(2)
-                .map(|w| (w[0].1 + w[1].1) / 2.0 * ((w[1].0 - w[0].0) as f64 / unit))
-                .sum();
-            if width > 0 {
-                let (start, end) = (starts[b], starts[b] + width);
-                let first = p[0];
-                let last = p[p.len() - 1];
-                if let Some(q) = prev {
-                    let v = at(q, first, start);
-                    area += (v + first.1) / 2.0 * ((first.0 - start) as f64 / unit);
+            let (mut pt, mut pv) = (pt, pv);
+            if width > 0 && b != cur {
+                let end = starts[cur] + width;
+                if pt != end {
+                    let value = pv + (v - pv) * (end - pt) as f64 / (t - pt) as f64;
+                    sum += 0.5 * (value + pv) * ((end - pt) as f64 / unit);
+                    (pt, pv) = (end, value);
                 }
-                match pts[b + 1..].iter().find_map(|x| x.first().copied()) {
-                    Some(next) => {
-                        let v = at(last, next, end);
-                        area += (last.1 + v) / 2.0 * ((end - last.0) as f64 / unit);
-                    }
-                    None => {
-                        // InfluxDB closes a bucket's integral only when a later point
-                        // arrives: the last bucket with points has none.
-                        prev = p.last().copied();
-                        states[b] = State::Area(None);
-                        continue;
-                    }
-                }
+                out[cur] = Some(sum);
+                cur = b;
+                sum = 0.0;
             }
-            prev = p.last().copied();
-            states[b] = State::Area(Some(area));
+            sum += 0.5 * (v + pv) * ((t - pt) as f64 / unit);
+            prev = Some((t, v));
+        }
+        if let Some((pt, _)) = prev
+            && (width == 0 || pt != starts[cur])
+        {
+            out[cur] = Some(sum);
+        }
+        for (st, a) in states.iter_mut().zip(out) {
+            *st = State::Area(a);
         }
     }
 
@@ -1171,8 +1161,8 @@ mod tests {
             area(&states[1]),
             (15.0 + 20.0) / 2.0 * 5.0 + (20.0 + 10.0) / 2.0 * 5.0
         );
-        // Bucket 2 has no later point to close it: InfluxDB gives it no value.
-        assert_eq!(states[2], State::Area(None));
+        // Bucket 2: 20 s (10) → 25 s (0); the end closes it.
+        assert_eq!(area(&states[2]), (10.0 + 0.0) / 2.0 * 5.0);
     }
 
     #[test]
