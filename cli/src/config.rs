@@ -23,6 +23,7 @@
 //! max_body_bytes = "25MiB"     # request body limit, after decompression
 //! max_lines_per_request = 1000000
 //! query_timeout = "60s"        # per statement
+//! body_timeout = "60s"         # a request body must arrive within this (slow clients: 408)
 //! max_series = 100000          # per statement
 //! max_rows = 1000000           # per statement
 //! auth_token = "secret"        # unset: no auth
@@ -98,6 +99,7 @@ struct ServerSection {
     max_body_bytes: Option<toml::Value>,
     max_lines_per_request: Option<u64>,
     query_timeout: Option<String>,
+    body_timeout: Option<String>,
     max_series: Option<u64>,
     max_rows: Option<u64>,
     auth_token: Option<String>,
@@ -118,6 +120,9 @@ pub struct ServerArgs {
     /// Longest one query statement may run, e.g. 60s [default: 60s].
     #[arg(long, value_parser = parse_duration)]
     pub query_timeout: Option<Duration>,
+    /// Longest a client may take to send a request body, e.g. 60s [default: 60s].
+    #[arg(long, value_parser = parse_duration)]
+    pub body_timeout: Option<Duration>,
     /// Most series one statement may return [default: 100000].
     #[arg(long)]
     pub max_series: Option<usize>,
@@ -303,6 +308,10 @@ impl EngineArgs {
                 c.query_timeout =
                     parse_duration(t).map_err(|e| at(format!("server.query_timeout: {e}")))?;
             }
+            if let Some(t) = &s.body_timeout {
+                c.body_timeout =
+                    parse_duration(t).map_err(|e| at(format!("server.body_timeout: {e}")))?;
+            }
             if let Some(n) = s.max_series {
                 c.max_series = usize::try_from(n).unwrap_or(usize::MAX);
             }
@@ -324,6 +333,9 @@ impl EngineArgs {
         }
         if let Some(t) = flags.query_timeout {
             c.query_timeout = t;
+        }
+        if let Some(t) = flags.body_timeout {
+            c.body_timeout = t;
         }
         if let Some(n) = flags.max_series {
             c.max_series = n;
@@ -456,7 +468,7 @@ mod tests {
         std::fs::write(
             dir.path().join("strata.toml"),
             "[server]\nlisten = \"0.0.0.0:9000\"\nmax_body_bytes = \"1MiB\"\nmax_lines_per_request = 10\n\
-             query_timeout = \"5s\"\nmax_series = 7\nmax_rows = 8\nauth_token = \"t\"\n",
+             query_timeout = \"5s\"\nbody_timeout = \"2s\"\nmax_series = 7\nmax_rows = 8\nauth_token = \"t\"\n",
         )
         .unwrap();
         let c = args(dir.path())
@@ -466,6 +478,7 @@ mod tests {
         assert_eq!(c.max_body_bytes, 1 << 20);
         assert_eq!(c.max_lines_per_request, 10);
         assert_eq!(c.query_timeout, Duration::from_secs(5));
+        assert_eq!(c.body_timeout, Duration::from_secs(2));
         assert_eq!((c.max_series, c.max_rows), (7, 8));
         assert_eq!(c.auth_token.as_deref(), Some("t"));
         args(dir.path()).options().unwrap();

@@ -41,8 +41,14 @@ fn over_limit(limit: usize, what: &str) -> ApiError {
     ))
 }
 
-/// Reads the raw body, refusing it (413) once it passes `limit` bytes.
-pub async fn read_raw(body: Body, headers: &HeaderMap, limit: usize) -> Result<Bytes, ApiError> {
+/// Reads the raw body, refusing it (413) once it passes `limit` bytes, and (408) when
+/// it has not fully arrived within `timeout`.
+pub async fn read_raw(
+    body: Body,
+    headers: &HeaderMap,
+    limit: usize,
+    timeout: std::time::Duration,
+) -> Result<Bytes, ApiError> {
     if let Some(len) = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -51,7 +57,16 @@ pub async fn read_raw(body: Body, headers: &HeaderMap, limit: usize) -> Result<B
     {
         return Err(over_limit(limit, &format!("Content-Length {len}")));
     }
-    match Limited::new(body, limit).collect().await {
+    let Ok(collected) = tokio::time::timeout(timeout, Limited::new(body, limit).collect()).await
+    else {
+        return Err(ApiError::new(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            format!(
+                "request body not received within {timeout:?} (server.body_timeout): the client is too slow"
+            ),
+        ));
+    };
+    match collected {
         Ok(c) => Ok(c.to_bytes()),
         Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
             Err(over_limit(limit, "the body"))

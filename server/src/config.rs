@@ -31,6 +31,10 @@ pub struct Config {
     pub retry_after_secs: u32,
     /// How often the overload check runs. Default: 250 ms.
     pub overload_check_every: Duration,
+    /// Longest a client may take to send a request body (`server.body_timeout`); a slower
+    /// one gets 408 and its connection is closed, so slow clients cannot pin memory or
+    /// workers. Default: 60 s.
+    pub body_timeout: Duration,
 }
 
 impl Default for Config {
@@ -45,6 +49,7 @@ impl Default for Config {
             auth_token: None,
             retry_after_secs: 1,
             overload_check_every: Duration::from_millis(250),
+            body_timeout: Duration::from_secs(60),
         }
     }
 }

@@ -32,7 +32,7 @@ pub async fn remote_write(
     state.authorize(&headers, &params)?;
     let db = state.db_for_write()?;
     let limit = state.config.max_body_bytes;
-    let raw = body::read_raw(body, &headers, limit).await?;
+    let raw = body::read_raw(body, &headers, limit, state.config.body_timeout).await?;
     let bytes = raw.len();
     let (stored, problems) = tokio::task::spawn_blocking(move || {
         let req = decode_remote_write(&raw, limit).map_err(|e| match e {
@@ -73,7 +73,7 @@ pub async fn import_text(
     let encoding = body::encoding(&headers)?;
     let limit = state.config.max_body_bytes;
     let max_lines = state.config.max_lines_per_request;
-    let raw = body::read_raw(body, &headers, limit).await?;
+    let raw = body::read_raw(body, &headers, limit, state.config.body_timeout).await?;
     let (stored, problems, bytes) = tokio::task::spawn_blocking(move || {
         let page = body::decode(raw, encoding, limit)?;
         body::check_lines(&page, max_lines)?;

@@ -28,7 +28,13 @@ pub async fn query(
 ) -> Result<Response, ApiError> {
     let mut params = params(&uri);
     if method == Method::POST && is_form(&headers) {
-        let raw = body::read_raw(body, &headers, state.config.max_body_bytes).await?;
+        let raw = body::read_raw(
+            body,
+            &headers,
+            state.config.max_body_bytes,
+            state.config.body_timeout,
+        )
+        .await?;
         params.extend(form_urlencoded::parse(&raw).map(|(k, v)| (k.into_owned(), v.into_owned())));
     }
     state.authorize(&headers, &params)?;

@@ -45,7 +45,7 @@ pub async fn write(
     let db = state.db_for_write()?;
     let encoding = body::encoding(&headers)?;
     let limit = state.config.max_body_bytes;
-    let raw = body::read_raw(body, &headers, limit).await?;
+    let raw = body::read_raw(body, &headers, limit, state.config.body_timeout).await?;
     let max_lines = state.config.max_lines_per_request;
     let (summary, bytes) = tokio::task::spawn_blocking(move || {
         let text = body::decode(raw, encoding, limit)?;

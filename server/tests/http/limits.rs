@@ -170,3 +170,40 @@ fn overload_answers_503_with_retry_after_then_recovers() {
     let m = get(&s.url("/metrics")).body;
     assert!(m.contains("strata_overloaded 1"), "{m}");
 }
+
+#[test]
+fn a_slow_client_gets_408_and_the_server_keeps_serving() {
+    use std::io::{Read, Write};
+    let config = Config {
+        body_timeout: Duration::from_millis(300),
+        ..test_config()
+    };
+    let s = Srv::with(config, Options::default());
+    let addr = s.base.trim_start_matches("http://").to_owned();
+    let mut conn = std::net::TcpStream::connect(&addr).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    // Announces 1,000 bytes, sends 10, then stalls.
+    conn.write_all(
+        b"POST /write?db=x HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nm v=1 1\nm ",
+    )
+    .unwrap();
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&answer).contains("body_timeout") {
+        let n = conn.read(&mut buf).unwrap();
+        assert!(
+            n > 0,
+            "closed without an answer: {}",
+            String::from_utf8_lossy(&answer)
+        );
+        answer.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    // Nothing of the partial body was stored, and other clients are served.
+    assert_eq!(get(&s.url("/ping")).status, 204);
+    let r = get(&s.url(&format!("/query?q={}", enc("SELECT count(v) FROM m"))));
+    assert_eq!(r.status, 200);
+    assert!(!r.body.contains("\"values\""), "{}", r.body);
+}
