@@ -97,4 +97,35 @@ mod tests {
         drop(held);
         DirLock::acquire(dir.path()).unwrap();
     }
+
+    #[test]
+    fn a_damaged_lock_file_never_stops_an_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(LOCK_FILE);
+        for content in [
+            &b"\xff\xfe garbage \x00"[..],
+            b"",
+            &[0u8; 64][..],
+            b"99999999999999999999",
+        ] {
+            std::fs::write(&path, content).unwrap();
+            let held = DirLock::acquire(dir.path()).unwrap();
+            // The holder rewrote it with its pid.
+            assert_eq!(
+                std::fs::read_to_string(&path).unwrap(),
+                std::process::id().to_string()
+            );
+            drop(held);
+        }
+        // Held, with a content that is no pid: still refused, the pid unknown.
+        let held = DirLock::acquire(dir.path()).unwrap();
+        let mut f = OpenOptions::new().write(true).open(&path).unwrap();
+        f.set_len(0).unwrap();
+        f.write_all(b"not a pid").unwrap();
+        match DirLock::try_acquire(dir.path()) {
+            Err(Error::Locked { pid: None, .. }) => {}
+            other => panic!("expected Locked without a pid, got {other:?}"),
+        }
+        drop(held);
+    }
 }
