@@ -628,10 +628,60 @@ class StrataEmbedded:
         return before, after
 
     def query_fn(self):
+        """Queries as the peers get them: over loopback HTTP to a running `strata serve` on
+        the (compacted) directory, one keep-alive connection. Without `serve`, one
+        `strata query` process per query (process start and directory open included)."""
+        if not self.has_serve:
+            def run_cli(q):
+                out, _ = self._run(["query", "--data-dir", self.dir, q, "--format", "json"], "query")
+                return out
+            return run_cli
+        port = free_port()
+        log_f = open(os.path.join(self.ctx.work, "strata-query-serve.log"), "w")
+        p = subprocess.Popen([self.bin, "serve", "--data-dir", self.dir,
+                              "--listen", f"127.0.0.1:{port}"], stdout=log_f, stderr=log_f)
+        log_f.close()
+        self.ctx.register(p.pid)
+        self.serve_proc = p
+        for _ in range(600):
+            try:
+                st, _ = http_get(port, "/ready", timeout=2)
+                if st == 200:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.05)
+        else:
+            raise Fail("strata serve did not become ready for the queries")
+        conn = [http.client.HTTPConnection("127.0.0.1", port, timeout=600)]
+
         def run(q):
-            out, _ = self._run(["query", "--data-dir", self.dir, q, "--format", "json"], "query")
-            return out
+            path = "/query?db=benchmark&q=" + urllib.parse.quote(q)
+            for attempt in range(2):
+                try:
+                    conn[0].request("GET", path)
+                    r = conn[0].getresponse()
+                    body = r.read()
+                    break
+                except (http.client.HTTPException, OSError):
+                    conn[0].close()
+                    conn[0] = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+                    if attempt:
+                        raise
+            if r.status != 200 or b'"error"' in body:
+                raise Fail(f"Strata query failed ({r.status}): {q}: {body[:300]!r}")
+            return body
         return run
+
+    def stop_queries(self):
+        p = getattr(self, "serve_proc", None)
+        if p and p.poll() is None:
+            p.terminate()
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+            self.ctx.done(p.pid)
 
 
 # --------------------------------------------------------------------------- data
@@ -920,6 +970,7 @@ def main():
                     f" ({time.perf_counter() - t0:.1f} s)")
     finally:
         duck.close()
+        strata.stop_queries()
         ctx.stop_all()
 
     # ---------------- report
@@ -1011,7 +1062,9 @@ def main():
     md.append(f"One warm-up pass over each file, then passes until each type has ≥ {target_samples} samples "
               f"({reps} passes for 20-query files). InfluxDB: HTTP `/query`; VictoriaMetrics: HTTP "
               "`/api/v1/query_range` with `nocache=1`; DuckDB: in-process. "
-              + ("Strata: `strata query --data-dir D \"<q>\" --format json`, one process per query "
+              + ("Strata: HTTP `/query` on `strata serve` over the directory after `compact --to-cold` "
+                 "(cold tier, decoded-block cache warm after the warm-up pass)." if strata.has_serve else
+                 "Strata: `strata query --data-dir D \"<q>\" --format json`, one process per query "
                  "(includes process start and opening the directory)." if strata.has_query else
                  "Strata: no query language yet (`strata query` absent) — n/a.")
               + " — means the peer's query set has no such type.")

@@ -113,7 +113,8 @@ impl Db {
     }
 
     /// Bounds `(first, last)` that contain every point of `column` within `range`, from
-    /// block indexes and the in-memory tiers; exact unless `range` cuts through a block.
+    /// block indexes and the in-memory columns' bounds (nothing is decoded); exact unless
+    /// `range` cuts through a block or an in-memory column.
     /// `None` when the column has no data in `range`.
     pub fn column_bounds(&self, column: ColumnId, range: TimeRange) -> Result<Option<(i64, i64)>> {
         let inner = &self.inner;
@@ -148,18 +149,15 @@ impl Db {
                 widen(lo, hi);
             }
         }
+        // In-memory tiers answer from their columns' bounds, without decoding; clamped to
+        // the range, they still contain every point in it.
         let tiers = st.rotating.iter().map(|r| &**r).chain([&st.hot]);
         for t in tiers {
-            if let Some(d) = t.read(column, range) {
-                let d = d.map_err(|e| {
-                    Error::Internal(format!(
-                        "hot chunk of column {} does not decode: {e}",
-                        column.0
-                    ))
-                })?;
-                if let (Some(&a), Some(&b)) = (d.timestamps.first(), d.timestamps.last()) {
-                    widen(a, b);
-                }
+            if let Some((a, b)) = t.bounds(column)
+                && range.overlaps(a, b)
+            {
+                let hi = if range.contains(b) { b } else { range.end - 1 };
+                widen(a.max(range.start), hi);
             }
         }
         Ok(out)

@@ -195,6 +195,11 @@ impl<T: HotValue> TypedColumn<T> {
         Ok((kept, removed))
     }
 
+    /// The first and last timestamps held, if any (kept exact by every change).
+    pub(crate) fn time_bounds(&self) -> Option<(i64, i64)> {
+        (self.written > 0).then_some((self.min_ts, self.max_ts))
+    }
+
     /// Recomputes `min_ts`, `max_ts` and `written` from the chunks and the head.
     fn recompute_bounds(&mut self) {
         self.min_ts = i64::MAX;

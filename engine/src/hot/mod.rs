@@ -118,6 +118,12 @@ impl HotTier {
         }
     }
 
+    /// The first and last timestamps of column `c`, without decoding anything.
+    pub fn bounds(&self, c: ColumnId) -> Option<(i64, i64)> {
+        let col = self.columns.get(c.0 as usize)?.as_ref()?;
+        each!(col, c => c.time_bounds())
+    }
+
     /// Points of column `c` in `range`, or `None` if the column has no hot data.
     pub fn read(&self, c: ColumnId, range: TimeRange) -> Option<Result<ColumnData, CodecError>> {
         let col = self.columns.get(c.0 as usize)?.as_ref()?;

@@ -135,11 +135,18 @@ fn a_crash_at_each_rotation_step_leaves_the_data_exactly_once() {
             .unwrap();
         let err = db.rotate().unwrap_err();
         assert!(err.to_string().contains("failpoint"), "{err}");
-        // Reads are complete even with the rotation stopped half-way.
+        // Reads are complete even with the rotation stopped half-way, and the database
+        // keeps taking writes (an I/O error there is not a crash).
         assert_eq!(read(&db, &host("cpu", 3), "v").len(), 60, "{fp:?}");
+        db.write_lp(
+            "cpu,host=h9 v=1i 1451610000000000000\n".as_bytes(),
+            Precision::Nanosecond,
+        )
+        .unwrap();
+        assert_eq!(read(&db, &host("cpu", 9), "v").len(), 1, "{fp:?}");
         drop(db); // crash
         let db = Db::open(dir.path(), opts(&clock)).unwrap();
-        assert_eq!(total_points(&db), 480, "{fp:?}: exactly once");
+        assert_eq!(total_points(&db), 481, "{fp:?}: exactly once");
         for h in 0..4 {
             let c = read(&db, &host("cpu", h), "v");
             assert_eq!(c.len(), 60, "{fp:?}");
@@ -161,7 +168,7 @@ fn a_crash_at_each_rotation_step_leaves_the_data_exactly_once() {
         let db = Db::open(dir.path(), opts(&clock)).unwrap();
         assert_eq!(
             total_points(&db),
-            480,
+            481,
             "{fp:?}: exactly once after a second rotation"
         );
     }
