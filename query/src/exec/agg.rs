@@ -818,34 +818,13 @@ impl State {
             .collect()
     }
 
-    /// Top/bottom rows: (time, value), in time order.
+    /// Top/bottom rows: (time, value), in time order; points at one time keep best-first
+    /// order.
     pub fn finish_rows(&self, kind: AggKind) -> Vec<(i64, Value)> {
-        let State::Values(vals) = self else {
-            return Vec::new();
-        };
-        let n = match kind {
-            AggKind::Top(n) | AggKind::Bottom(n) => n,
-            _ => return Vec::new(),
-        };
-        let mut idx: Vec<usize> = (0..vals.len()).collect();
-        // Best value first; on equal values the earlier point wins.
-        idx.sort_by(|&a, &b| {
-            let o = vals[a].1.cmp(&vals[b].1);
-            let o = if matches!(kind, AggKind::Top(_)) {
-                o.reverse()
-            } else {
-                o
-            };
-            o.then(vals[a].0.cmp(&vals[b].0))
-        });
-        idx.truncate(n);
-        // Time order; points at one time keep best-first order.
-        let mut ranked: Vec<(usize, usize)> = idx.into_iter().enumerate().collect();
-        ranked.sort_by_key(|&(rank, i)| (vals[i].0, rank));
-        ranked
-            .into_iter()
-            .map(|(_, i)| (vals[i].0, vals[i].1.value()))
-            .collect()
+        let mut ranked: Vec<(usize, (i64, Value))> =
+            self.best_rows(kind).into_iter().enumerate().collect();
+        ranked.sort_by_key(|(rank, (t, _))| (*t, *rank));
+        ranked.into_iter().map(|(_, row)| row).collect()
     }
 }
 
