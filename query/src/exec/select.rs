@@ -1393,6 +1393,23 @@ fn new_states(kinds: &[AggKind], n: usize) -> Vec<State> {
 
 /// Folds one piece into per-bucket states (`states[k * n + bucket]` for slot `k`).
 /// `carry` is the last value of the series fed so far (for counters).
+/// The end of the run of `ts` from `from` (whose first time is below `end_t`) that stays
+/// below `end_t`: a galloping search, so a bucket's end is found near where the scan
+/// already is instead of by probing across the whole piece (which misses the cache).
+fn run_end(ts: &[i64], from: usize, end_t: i64) -> usize {
+    let n = ts.len();
+    let mut lo = from;
+    let mut step = 1;
+    let mut hi = from + 1;
+    while hi < n && ts[hi] < end_t {
+        lo = hi;
+        step *= 2;
+        hi = lo + step;
+    }
+    let hi = hi.min(n);
+    lo + 1 + ts[lo + 1..hi].partition_point(|&t| t < end_t)
+}
+
 /// `clip[k]`: the time range slot `k` takes points from.
 #[allow(clippy::too_many_arguments)]
 fn feed(
@@ -1434,13 +1451,19 @@ fn feed(
                 let j = if end_t == i64::MAX {
                     timestamps.len()
                 } else {
-                    i + timestamps[i..].partition_point(|&t| t < end_t)
+                    run_end(timestamps, i, end_t)
                 };
                 for (k, kind) in kinds.iter().enumerate() {
                     let (lo, hi) = clip[k];
-                    let run = &timestamps[i..j];
-                    let a = i + run.partition_point(|&t| t < lo);
-                    let z = i + run.partition_point(|&t| t < hi);
+                    let (a, z) = if lo == i64::MIN && hi == i64::MAX {
+                        (i, j)
+                    } else {
+                        let run = &timestamps[i..j];
+                        (
+                            i + run.partition_point(|&t| t < lo),
+                            i + run.partition_point(|&t| t < hi),
+                        )
+                    };
                     let st = &mut states[k * n + b];
                     if counters {
                         st.set_counter_prev(*carry);
@@ -2287,4 +2310,25 @@ fn project(plan: &Plan, mut cells: Cells<'_>, has_transform: bool) -> Vec<Vec<Va
         out.push(row);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::run_end;
+
+    #[test]
+    fn run_end_finds_the_first_time_at_or_after_the_end() {
+        let ts: Vec<i64> = (0..1000).map(|i| i * 10).collect();
+        for from in [0usize, 1, 5, 500, 998, 999] {
+            // The piece's time at `from` is always inside the bucket: below its end.
+            for end in [ts[from] + 1, ts[from] + 10, ts[from] + 95, 5_005, 20_000] {
+                if end <= ts[from] {
+                    continue;
+                }
+                let want = from + ts[from..].partition_point(|&t| t < end);
+                assert_eq!(run_end(&ts, from, end), want, "from {from} end {end}");
+            }
+        }
+        assert_eq!(run_end(&[5], 0, 6), 1);
+    }
 }
