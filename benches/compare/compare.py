@@ -229,6 +229,31 @@ def p99(xs):
 
 # --------------------------------------------------------------------------- systems
 
+def influxql_http_fn(port, who):
+    """A function running one InfluxQL query as `GET /query` on one keep-alive loopback
+    connection (reconnecting once if the server closed it); a non-200 answer or an error
+    in the body fails the run."""
+    conn = [http.client.HTTPConnection("127.0.0.1", port, timeout=600)]
+
+    def run(q):
+        path = "/query?db=benchmark&q=" + urllib.parse.quote(q)
+        for attempt in range(2):
+            try:
+                conn[0].request("GET", path)
+                r = conn[0].getresponse()
+                body = r.read()
+                break
+            except (http.client.HTTPException, OSError):
+                conn[0].close()
+                conn[0] = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+                if attempt:
+                    raise
+        if r.status != 200 or b'"error"' in body:
+            raise Fail(f"{who} query failed ({r.status}): {q}: {body[:300]!r}")
+        return body
+    return run
+
+
 class HttpPeer:
     """A server loaded with lp_load.py over HTTP."""
     name = "?"
@@ -330,25 +355,7 @@ class InfluxDB(HttpPeer):
             time.sleep(step)
 
     def query_fn(self):
-        conn = [http.client.HTTPConnection("127.0.0.1", self.port, timeout=600)]
-
-        def run(q):
-            path = "/query?db=benchmark&q=" + urllib.parse.quote(q)
-            for attempt in range(2):
-                try:
-                    conn[0].request("GET", path)
-                    r = conn[0].getresponse()
-                    body = r.read()
-                    break
-                except (http.client.HTTPException, OSError):
-                    conn[0].close()
-                    conn[0] = http.client.HTTPConnection("127.0.0.1", self.port, timeout=600)
-                    if attempt:
-                        raise
-            if r.status != 200 or b'"error"' in body:
-                raise Fail(f"InfluxDB query failed ({r.status}): {q}: {body[:300]!r}")
-            return body
-        return run
+        return influxql_http_fn(self.port, "InfluxDB")
 
 
 class VictoriaMetrics(HttpPeer):
@@ -653,25 +660,7 @@ class StrataEmbedded:
             time.sleep(0.05)
         else:
             raise Fail("strata serve did not become ready for the queries")
-        conn = [http.client.HTTPConnection("127.0.0.1", port, timeout=600)]
-
-        def run(q):
-            path = "/query?db=benchmark&q=" + urllib.parse.quote(q)
-            for attempt in range(2):
-                try:
-                    conn[0].request("GET", path)
-                    r = conn[0].getresponse()
-                    body = r.read()
-                    break
-                except (http.client.HTTPException, OSError):
-                    conn[0].close()
-                    conn[0] = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
-                    if attempt:
-                        raise
-            if r.status != 200 or b'"error"' in body:
-                raise Fail(f"Strata query failed ({r.status}): {q}: {body[:300]!r}")
-            return body
-        return run
+        return influxql_http_fn(port, "Strata")
 
     def stop_queries(self):
         p = getattr(self, "serve_proc", None)
