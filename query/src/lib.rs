@@ -17,6 +17,8 @@ pub mod error;
 mod exec;
 pub mod fuzzing;
 mod parse;
+pub mod plan;
+pub mod promql;
 pub mod result;
 
 pub use error::{ParseError, QueryError};

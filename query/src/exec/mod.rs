@@ -9,6 +9,7 @@
 mod agg;
 mod cond;
 mod meta;
+pub(crate) mod scan;
 mod select;
 mod time;
 mod transform;

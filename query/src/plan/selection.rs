@@ -1,0 +1,169 @@
+//! Series selection: label matchers resolved through the index to the columns that hold
+//! the data, with the one data model both languages share.
+//!
+//! Data model: a column is (measurement, tags, field). PromQL sees it as the metric
+//! `measurement_field` — or just `measurement` for the field `value`, which is how
+//! Prometheus samples are stored — with the tags as labels (VictoriaMetrics' mapping of
+//! line protocol). String fields have no PromQL form and are never selected.
+//!
+//! Invariant: [`select`] returns each column at most once, sorted by metric name then
+//! tags, and every returned column satisfies every matcher (a missing label matches as
+//! the empty string, as in Prometheus).
+
+use super::Matcher;
+use super::matcher::MatchOp;
+use strata_engine::Db;
+use strata_engine::index::{ColumnId, SeriesId};
+use strata_engine::model::{FieldType, SeriesKey};
+
+/// The label that holds the metric name.
+pub const METRIC_NAME: &str = "__name__";
+
+/// The field a Prometheus sample is stored in.
+pub const VALUE_FIELD: &str = "value";
+
+/// A column selected by matchers.
+#[derive(Debug, Clone)]
+pub struct SelectedColumn {
+    /// The metric name PromQL sees.
+    pub metric: String,
+    /// Measurement and tags.
+    pub key: SeriesKey,
+    /// Where the data is.
+    pub column: ColumnId,
+    /// Its stored type (numeric or boolean).
+    pub ty: FieldType,
+}
+
+/// The PromQL metric name of a (measurement, field) column.
+pub fn metric_name(measurement: &str, field: &str) -> String {
+    if field == VALUE_FIELD {
+        measurement.to_owned()
+    } else {
+        format!("{measurement}_{field}")
+    }
+}
+
+/// The (measurement, field) pairs that could be called `name`: the measurement itself with
+/// field `value`, and every split at an underscore.
+pub fn name_candidates(name: &str) -> Vec<(String, String)> {
+    let mut out = vec![(name.to_owned(), VALUE_FIELD.to_owned())];
+    for (i, _) in name.match_indices('_') {
+        if i > 0 && i + 1 < name.len() {
+            let (m, f) = (&name[..i], &name[i + 1..]);
+            if f != VALUE_FIELD {
+                out.push((m.to_owned(), f.to_owned()));
+            }
+        }
+    }
+    out
+}
+
+fn numeric(t: FieldType) -> bool {
+    !matches!(t, FieldType::String)
+}
+
+/// The (measurement, field, type) columns whose metric name satisfies every `__name__`
+/// matcher, sorted by metric name.
+pub fn metrics(db: &Db, matchers: &[Matcher]) -> Vec<(String, String, String, FieldType)> {
+    let name_ms: Vec<&Matcher> = matchers.iter().filter(|m| m.name == METRIC_NAME).collect();
+    let mut out = Vec::new();
+    let exact = name_ms
+        .iter()
+        .find(|m| m.op == MatchOp::Equal)
+        .map(|m| m.value.clone());
+    let consider = |m: &str, f: &str, t: FieldType, out: &mut Vec<_>| {
+        if !numeric(t) {
+            return;
+        }
+        let name = metric_name(m, f);
+        if name_ms.iter().all(|x| x.matches(&name)) {
+            out.push((name, m.to_owned(), f.to_owned(), t));
+        }
+    };
+    match exact {
+        Some(name) => {
+            for (m, f) in name_candidates(&name) {
+                if let Some((_, t)) = db.fields(&m).into_iter().find(|(x, _)| *x == f) {
+                    consider(&m, &f, t, &mut out);
+                }
+            }
+        }
+        None => {
+            for m in db.measurements() {
+                for (f, t) in db.fields(&m) {
+                    consider(&m, &f, t, &mut out);
+                }
+            }
+        }
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+    out
+}
+
+/// Every column that satisfies all `matchers`.
+pub fn select(db: &Db, matchers: &[Matcher]) -> Vec<SelectedColumn> {
+    let tag_ms: Vec<&Matcher> = matchers.iter().filter(|m| m.name != METRIC_NAME).collect();
+    let mut out = Vec::new();
+    for (metric, measurement, field, ty) in metrics(db, matchers) {
+        // Narrow through postings where a matcher names one value.
+        let mut ids: Option<Vec<SeriesId>> = None;
+        for m in &tag_ms {
+            if m.op == MatchOp::Equal && !m.value.is_empty() {
+                let p = db.tag_postings(&measurement, &m.name, &m.value);
+                ids = Some(match ids {
+                    None => p,
+                    Some(prev) => strata_engine::index::postings::intersect(&prev, &p),
+                });
+                if ids.as_ref().is_some_and(Vec::is_empty) {
+                    break;
+                }
+            }
+        }
+        if ids.as_ref().is_some_and(Vec::is_empty) {
+            continue;
+        }
+        for info in db.query_series_in(&measurement, ids.as_deref()) {
+            if !tag_ms
+                .iter()
+                .all(|m| m.matches(info.key.tag(&m.name).unwrap_or("")))
+            {
+                continue;
+            }
+            let Some((_, column, t)) = info.columns.iter().find(|(f, _, _)| *f == field) else {
+                continue;
+            };
+            if *t != ty {
+                continue;
+            }
+            out.push(SelectedColumn {
+                metric: metric.clone(),
+                key: info.key,
+                column: *column,
+                ty,
+            });
+        }
+    }
+    out.sort_by(|a, b| {
+        a.metric
+            .cmp(&b.metric)
+            .then_with(|| a.key.tags().cmp(b.key.tags()))
+    });
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_map_both_ways() {
+        assert_eq!(metric_name("cpu", "usage_user"), "cpu_usage_user");
+        assert_eq!(metric_name("up", "value"), "up");
+        let c = name_candidates("cpu_usage_user");
+        assert!(c.contains(&("cpu".into(), "usage_user".into())));
+        assert!(c.contains(&("cpu_usage".into(), "user".into())));
+        assert!(c.contains(&("cpu_usage_user".into(), "value".into())));
+        assert_eq!(name_candidates("_x_").len(), 1);
+    }
+}

@@ -1,0 +1,446 @@
+//! Range functions (`rate`, `*_over_time`, `deriv`, …): each step's window of each
+//! series, found with two pointers that only move forward (windows rise with the step),
+//! then a kernel over the window's samples. Series run in parallel.
+//!
+//! Kernels are Prometheus 2.42's, operation for operation (extrapolation of
+//! `rate`/`increase`/`delta`, counter resets, the order of floating-point operations in
+//! means and regressions), so results agree to the last bit where Prometheus is
+//! deterministic.
+
+use super::labels::Labels;
+use super::{Ev, PromError, Series, Steps, exec_err, merge_same_labels};
+use crate::promql::ast::{Call, MatchOp};
+use crate::plan::selection::METRIC_NAME;
+use rayon::prelude::*;
+
+/// What a kernel knows of its step.
+pub(crate) struct Win {
+    /// Window start and end (inclusive), ms.
+    pub lo: i64,
+    pub hi: i64,
+    /// The step's timestamp, ms.
+    pub t: i64,
+    /// The window length, ms.
+    pub range: i64,
+    /// Scalar arguments at this step (quantile, smoothing factors, prediction time).
+    pub args: [f64; 2],
+}
+
+type Kernel = fn(&[i64], &[f64], &Win) -> Result<Option<f64>, PromError>;
+
+/// Neumaier-compensated addition, as Prometheus' `kahanSumInc`.
+pub(crate) fn kahan_inc(inc: f64, sum: f64, c: f64) -> (f64, f64) {
+    let t = sum + inc;
+    let c = if sum.abs() >= inc.abs() {
+        c + ((sum - t) + inc)
+    } else {
+        c + ((inc - t) + sum)
+    };
+    (t, c)
+}
+
+fn extrapolated(ts: &[i64], vs: &[f64], w: &Win, counter: bool, rate: bool) -> Option<f64> {
+    if ts.len() < 2 {
+        return None;
+    }
+    let n = ts.len();
+    let mut result = vs[n - 1] - vs[0];
+    if counter {
+        let mut last = 0.0;
+        for &v in vs {
+            if v < last {
+                result += last;
+            }
+            last = v;
+        }
+    }
+    let mut to_start = (ts[0] - w.lo) as f64 / 1000.0;
+    let to_end = (w.hi - ts[n - 1]) as f64 / 1000.0;
+    let sampled = (ts[n - 1] - ts[0]) as f64 / 1000.0;
+    let avg_between = sampled / (n - 1) as f64;
+    if counter && result > 0.0 && vs[0] >= 0.0 {
+        let to_zero = sampled * (vs[0] / result);
+        if to_zero < to_start {
+            to_start = to_zero;
+        }
+    }
+    let threshold = avg_between * 1.1;
+    let mut interval = sampled;
+    interval += if to_start < threshold {
+        to_start
+    } else {
+        avg_between / 2.0
+    };
+    interval += if to_end < threshold {
+        to_end
+    } else {
+        avg_between / 2.0
+    };
+    result *= interval / sampled;
+    if rate {
+        result /= w.range as f64 / 1000.0;
+    }
+    Some(result)
+}
+
+fn instant_value(ts: &[i64], vs: &[f64], rate: bool) -> Option<f64> {
+    let n = ts.len();
+    if n < 2 {
+        return None;
+    }
+    let (last, prev) = (vs[n - 1], vs[n - 2]);
+    let mut result = if rate && last < prev { last } else { last - prev };
+    let interval = ts[n - 1] - ts[n - 2];
+    if interval == 0 {
+        return None;
+    }
+    if rate {
+        result /= interval as f64 / 1000.0;
+    }
+    Some(result)
+}
+
+/// Least squares fit of the samples, x in seconds relative to `intercept_t`.
+pub(crate) fn linear_regression(ts: &[i64], vs: &[f64], intercept_t: i64) -> (f64, f64) {
+    let (mut n, mut sx, mut cx, mut sy, mut cy) = (0.0, 0.0, 0.0, 0.0, 0.0);
+    let (mut sxy, mut cxy, mut sx2, mut cx2) = (0.0, 0.0, 0.0, 0.0);
+    let init = vs[0];
+    let mut const_y = true;
+    for (i, (&t, &v)) in ts.iter().zip(vs).enumerate() {
+        if const_y && i > 0 && v != init {
+            const_y = false;
+        }
+        n += 1.0;
+        let x = (t - intercept_t) as f64 / 1e3;
+        (sx, cx) = kahan_inc(x, sx, cx);
+        (sy, cy) = kahan_inc(v, sy, cy);
+        (sxy, cxy) = kahan_inc(x * v, sxy, cxy);
+        (sx2, cx2) = kahan_inc(x * x, sx2, cx2);
+    }
+    if const_y {
+        if init.is_infinite() {
+            return (f64::NAN, f64::NAN);
+        }
+        return (0.0, init);
+    }
+    let (sx, sy, sxy, sx2) = (sx + cx, sy + cy, sxy + cxy, sx2 + cx2);
+    let cov = sxy - sx * sy / n;
+    let var = sx2 - sx * sx / n;
+    let slope = cov / var;
+    let intercept = sy / n - slope * sx / n;
+    (slope, intercept)
+}
+
+/// Prometheus' `quantile`: linear interpolation between closest ranks; NaN sorts first.
+pub(crate) fn quantile(q: f64, values: &mut [f64]) -> f64 {
+    if values.is_empty() {
+        return f64::NAN;
+    }
+    if q < 0.0 {
+        return f64::NEG_INFINITY;
+    }
+    if q > 1.0 {
+        return f64::INFINITY;
+    }
+    values.sort_by(|a, b| {
+        if a.is_nan() {
+            std::cmp::Ordering::Less
+        } else if b.is_nan() {
+            std::cmp::Ordering::Greater
+        } else {
+            a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal)
+        }
+    });
+    let n = values.len() as f64;
+    let rank = q * (n - 1.0);
+    let lower = rank.floor().max(0.0);
+    let upper = (lower + 1.0).min(n - 1.0);
+    let weight = rank - rank.floor();
+    values[lower as usize] * (1.0 - weight) + values[upper as usize] * weight
+}
+
+fn avg_over_time(vs: &[f64]) -> f64 {
+    let (mut mean, mut count, mut c) = (0.0f64, 0.0f64, 0.0f64);
+    for &v in vs {
+        count += 1.0;
+        if mean.is_infinite() {
+            if v.is_infinite() && (mean > 0.0) == (v > 0.0) {
+                continue;
+            }
+            if !v.is_infinite() && !v.is_nan() {
+                continue;
+            }
+        }
+        (mean, c) = kahan_inc(v / count - mean / count, mean, c);
+    }
+    if mean.is_infinite() { mean } else { mean + c }
+}
+
+fn variance_over_time(vs: &[f64]) -> f64 {
+    let (mut count, mut mean, mut c_mean, mut aux, mut c_aux) = (0.0, 0.0, 0.0, 0.0, 0.0);
+    for &v in vs {
+        count += 1.0;
+        let delta = v - (mean + c_mean);
+        (mean, c_mean) = kahan_inc(delta / count, mean, c_mean);
+        (aux, c_aux) = kahan_inc(delta * (v - (mean + c_mean)), aux, c_aux);
+    }
+    (aux + c_aux) / count
+}
+
+fn holt_winters(vs: &[f64], sf: f64, tf: f64) -> Result<Option<f64>, PromError> {
+    if sf <= 0.0 || sf >= 1.0 {
+        return exec_err(format!("invalid smoothing factor. Expected: 0 < sf < 1, got: {sf:.6}"));
+    }
+    if tf <= 0.0 || tf >= 1.0 {
+        return exec_err(format!("invalid trend factor. Expected: 0 < tf < 1, got: {tf:.6}"));
+    }
+    if vs.len() < 2 {
+        return Ok(None);
+    }
+    let (mut s0, mut s1, mut b) = (0.0, vs[0], vs[1] - vs[0]);
+    for (i, &v) in vs.iter().enumerate().skip(1) {
+        let x = sf * v;
+        b = if i == 1 { b } else { tf * (s1 - s0) + (1.0 - tf) * b };
+        let y = (1.0 - sf) * (s1 + b);
+        s0 = s1;
+        s1 = x + y;
+    }
+    Ok(Some(s1))
+}
+
+fn kernel(name: &str) -> Option<Kernel> {
+    Some(match name {
+        "rate" => |t, v, w| Ok(extrapolated(t, v, w, true, true)),
+        "increase" => |t, v, w| Ok(extrapolated(t, v, w, true, false)),
+        "delta" => |t, v, w| Ok(extrapolated(t, v, w, false, false)),
+        "irate" => |t, v, _| Ok(instant_value(t, v, true)),
+        "idelta" => |t, v, _| Ok(instant_value(t, v, false)),
+        "avg_over_time" => |_, v, _| Ok(Some(avg_over_time(v))),
+        "count_over_time" => |_, v, _| Ok(Some(v.len() as f64)),
+        "sum_over_time" => |_, v, _| {
+            let (mut s, mut c) = (0.0, 0.0);
+            for &x in v {
+                (s, c) = kahan_inc(x, s, c);
+            }
+            Ok(Some(if f64::is_infinite(s) { s } else { s + c }))
+        },
+        "min_over_time" => |_, v, _| {
+            let mut m = v[0];
+            for &x in v {
+                if x < m || m.is_nan() {
+                    m = x;
+                }
+            }
+            Ok(Some(m))
+        },
+        "max_over_time" => |_, v, _| {
+            let mut m = v[0];
+            for &x in v {
+                if x > m || m.is_nan() {
+                    m = x;
+                }
+            }
+            Ok(Some(m))
+        },
+        "last_over_time" => |_, v, _| Ok(v.last().copied()),
+        "present_over_time" => |_, _, _| Ok(Some(1.0)),
+        "stddev_over_time" => |_, v, _| Ok(Some(variance_over_time(v).sqrt())),
+        "stdvar_over_time" => |_, v, _| Ok(Some(variance_over_time(v))),
+        "quantile_over_time" => |_, v, w| {
+            let mut c = v.to_vec();
+            Ok(Some(quantile(w.args[0], &mut c)))
+        },
+        "changes" => |_, v, _| {
+            let mut n = 0.0;
+            for p in v.windows(2) {
+                if p[1] != p[0] && !(p[1].is_nan() && p[0].is_nan()) {
+                    n += 1.0;
+                }
+            }
+            Ok(Some(n))
+        },
+        "resets" => |_, v, _| {
+            Ok(Some(v.windows(2).filter(|p| p[1] < p[0]).count() as f64))
+        },
+        "deriv" => |t, v, _| {
+            if t.len() < 2 {
+                return Ok(None);
+            }
+            Ok(Some(linear_regression(t, v, t[0]).0))
+        },
+        "predict_linear" => |t, v, w| {
+            if t.len() < 2 {
+                return Ok(None);
+            }
+            let (slope, intercept) = linear_regression(t, v, w.t);
+            Ok(Some(slope * w.args[0] + intercept))
+        },
+        "holt_winters" => |_, v, w| holt_winters(v, w.args[0], w.args[1]),
+        _ => return None,
+    })
+}
+
+/// The labels `absent`/`absent_over_time` give: the selector's equality matchers, minus
+/// the metric name and any label matched more than once or otherwise.
+pub(crate) fn absent_labels(matchers: Option<&[crate::promql::ast::Matcher]>) -> Labels {
+    let mut out = Labels::default();
+    let Some(ms) = matchers else {
+        return out;
+    };
+    let mut drop = Vec::new();
+    for m in ms {
+        if m.name == METRIC_NAME {
+            continue;
+        }
+        if m.op == MatchOp::Equal && out.get(&m.name).is_none() {
+            out.set(&m.name, &m.value);
+        } else {
+            drop.push(m.name.clone());
+        }
+    }
+    for d in drop {
+        out.del(&d);
+    }
+    out
+}
+
+impl Ev<'_> {
+    /// A function with a range-vector argument.
+    pub(crate) fn range_call(&self, c: &Call, steps: &Steps) -> Result<Vec<Series>, PromError> {
+        let name = c.func.name;
+        let m_idx = usize::from(name == "quantile_over_time");
+        let mut scalar_args: Vec<Vec<f64>> = Vec::new();
+        for (i, a) in c.args.iter().enumerate() {
+            if i != m_idx {
+                scalar_args.push(self.eval_scalar(a, steps)?);
+            }
+        }
+        let input = self.range_input(&c.args[m_idx], steps)?;
+        if name == "absent_over_time" {
+            let labels = absent_labels(input.matchers.as_deref());
+            let mut out = Series::empty(labels, steps.n);
+            for i in 0..steps.n {
+                let (lo, hi) = input.window(steps.at(i));
+                let any = input.series.iter().any(|s| {
+                    let a = s.samples.ts.partition_point(|&t| t < lo);
+                    a < s.samples.ts.len() && s.samples.ts[a] <= hi
+                });
+                if !any {
+                    out.has[i] = true;
+                    out.vals[i] = 1.0;
+                }
+            }
+            return Ok(if out.is_empty() { Vec::new() } else { vec![out] });
+        }
+        let Some(k) = kernel(name) else {
+            return exec_err(format!("function {name:?} is not a range function"));
+        };
+        let keep_name = name == "last_over_time";
+        self.account(input.series.len() * steps.n)?;
+        let results: Vec<Result<Series, PromError>> = input
+            .series
+            .par_iter()
+            .map(|s| {
+                self.check()?;
+                let labels = if keep_name {
+                    s.labels.clone()
+                } else {
+                    s.labels.without_name()
+                };
+                let mut out = Series::empty(labels, steps.n);
+                let (ts, vs) = (&s.samples.ts, &s.samples.vals);
+                let (mut a, mut b) = (0usize, 0usize);
+                for i in 0..steps.n {
+                    let t = steps.at(i);
+                    let (lo, hi) = input.window(t);
+                    if a > 0 && ts.get(a - 1).is_some_and(|&x| x >= lo) {
+                        // Windows only move forward; restart if one moved back.
+                        a = 0;
+                        b = 0;
+                    }
+                    while a < ts.len() && ts[a] < lo {
+                        a += 1;
+                    }
+                    if b < a {
+                        b = a;
+                    }
+                    while b < ts.len() && ts[b] <= hi {
+                        b += 1;
+                    }
+                    if a >= b {
+                        continue;
+                    }
+                    let w = Win {
+                        lo,
+                        hi,
+                        t,
+                        range: input.range,
+                        args: [
+                            scalar_args.first().map_or(0.0, |v| v[i]),
+                            scalar_args.get(1).map_or(0.0, |v| v[i]),
+                        ],
+                    };
+                    if let Some(v) = k(&ts[a..b], &vs[a..b], &w)? {
+                        out.vals[i] = v;
+                        out.has[i] = true;
+                    }
+                }
+                Ok(out)
+            })
+            .collect();
+        let mut out = Vec::with_capacity(results.len());
+        for r in results {
+            let s = r?;
+            if !s.is_empty() {
+                out.push(s);
+            }
+        }
+        // Prometheus checks the whole result matrix of a range function for label sets
+        // that occur twice.
+        let mut labels: Vec<&Labels> = out.iter().map(|s| &s.labels).collect();
+        labels.sort();
+        if labels.windows(2).any(|w| w[0] == w[1]) {
+            return exec_err("vector cannot contain metrics with the same labelset");
+        }
+        merge_same_labels(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantile_interpolates_between_ranks() {
+        assert_eq!(quantile(0.5, &mut [1.0, 2.0, 3.0, 4.0]), 2.5);
+        assert_eq!(quantile(0.0, &mut [3.0, 1.0]), 1.0);
+        assert_eq!(quantile(2.0, &mut [1.0]), f64::INFINITY);
+        assert!(quantile(0.5, &mut []).is_nan());
+    }
+
+    #[test]
+    fn rate_extrapolates_to_the_window_edges() {
+        // Samples every 10 s from 0 to 50 s rising by 1 per 10 s, window [0, 60].
+        let ts: Vec<i64> = (0..6).map(|i| i * 10_000).collect();
+        let vs: Vec<f64> = (0..6).map(f64::from).collect();
+        let w = Win {
+            lo: 0,
+            hi: 60_000,
+            t: 60_000,
+            range: 60_000,
+            args: [0.0; 2],
+        };
+        // 5 over 50 s, extrapolated by 10 s at the end (below 1.1 × 10 s): 6 over 60 s.
+        let r = extrapolated(&ts, &vs, &w, true, true).unwrap();
+        assert!((r - 0.1).abs() < 1e-12, "{r}");
+    }
+
+    #[test]
+    fn regression_of_a_line_is_exact() {
+        let ts = [0, 1000, 2000];
+        let vs = [1.0, 3.0, 5.0];
+        let (slope, intercept) = linear_regression(&ts, &vs, 0);
+        assert_eq!(slope, 2.0);
+        assert_eq!(intercept, 1.0);
+    }
+}
