@@ -43,6 +43,8 @@ pub struct AppState {
     pub started: Instant,
     /// Why writes are refused right now, if they are (refreshed by the overload check).
     pub overload: RwLock<Option<String>>,
+    /// Metric metadata pushed in, for `/api/v1/metadata`.
+    pub prom_metadata: crate::prom_metadata::MetadataStore,
 }
 
 impl AppState {
@@ -54,6 +56,7 @@ impl AppState {
             metrics: ServerMetrics::default(),
             started: Instant::now(),
             overload: RwLock::new(None),
+            prom_metadata: crate::prom_metadata::MetadataStore::default(),
         }
     }
 
@@ -117,6 +120,34 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/write", post(routes::prom::remote_write))
         .route("/api/v1/import/prometheus", post(routes::prom::import_text))
         .route("/api/v1/aggregate", get(routes::aggregate::aggregate))
+        .route(
+            "/api/v1/query",
+            get(routes::promql::query).post(routes::promql::query),
+        )
+        .route(
+            "/api/v1/query_range",
+            get(routes::promql::query_range).post(routes::promql::query_range),
+        )
+        .route(
+            "/api/v1/query_exemplars",
+            get(routes::promql::query_exemplars).post(routes::promql::query_exemplars),
+        )
+        .route(
+            "/api/v1/series",
+            get(routes::prom_meta::series).post(routes::prom_meta::series),
+        )
+        .route(
+            "/api/v1/labels",
+            get(routes::prom_meta::labels).post(routes::prom_meta::labels),
+        )
+        .route(
+            "/api/v1/label/{name}/values",
+            get(routes::prom_meta::label_values),
+        )
+        .route("/api/v1/metadata", get(routes::prom_meta::metadata))
+        .route("/api/v1/status/buildinfo", get(routes::prom_meta::buildinfo))
+        .route("/api/v1/status/tsdb", get(routes::prom_meta::tsdb))
+        .route("/api/v1/read", post(routes::remote_read::remote_read))
         .layer(middleware::from_fn_with_state(state.clone(), count_and_tag))
         .layer(axum::extract::DefaultBodyLimit::disable())
         .with_state(state)

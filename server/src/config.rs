@@ -35,6 +35,14 @@ pub struct Config {
     /// one gets 408 and its connection is closed, so slow clients cannot pin memory or
     /// workers. Default: 60 s.
     pub body_timeout: Duration,
+    /// How far back a PromQL instant selector looks for a sample
+    /// (`server.lookback_delta`, flag `--query.lookback-delta`). Default: 5 min, as
+    /// Prometheus.
+    pub lookback_delta: Duration,
+    /// Most samples one PromQL query (or remote read) may load
+    /// (`server.max_samples`, flag `--query.max-samples`). Default: 50,000,000, as
+    /// Prometheus.
+    pub promql_max_samples: usize,
 }
 
 impl Default for Config {
@@ -50,6 +58,8 @@ impl Default for Config {
             retry_after_secs: 1,
             overload_check_every: Duration::from_millis(250),
             body_timeout: Duration::from_secs(60),
+            lookback_delta: Duration::from_secs(300),
+            promql_max_samples: 50_000_000,
         }
     }
 }
@@ -61,6 +71,16 @@ impl Config {
             max_series: self.max_series,
             max_rows: self.max_rows,
             timeout: Some(self.query_timeout),
+        }
+    }
+
+    /// The PromQL evaluation settings these settings give.
+    pub fn promql_options(&self) -> strata_query::promql::EvalOptions {
+        strata_query::promql::EvalOptions {
+            lookback_ms: i64::try_from(self.lookback_delta.as_millis()).unwrap_or(i64::MAX),
+            max_samples: self.promql_max_samples,
+            timeout: Some(self.query_timeout),
+            ..strata_query::promql::EvalOptions::default()
         }
     }
 }

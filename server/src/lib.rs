@@ -8,6 +8,9 @@
 //! | `GET /ping`, `/health`, `/ready`, `/metrics`, `/api/v1/status` | [`routes::status`] |
 //! | `POST /api/v1/write`, `POST /api/v1/import/prometheus` | [`routes::prom`], [`remote_write`] |
 //! | `GET /api/v1/aggregate` | [`routes::aggregate`] |
+//! | `GET/POST /api/v1/query`, `/query_range`, `/query_exemplars` (PromQL) | [`routes::promql`] |
+//! | `/api/v1/series`, `/labels`, `/label/<name>/values`, `/metadata`, `/status/buildinfo`, `/status/tsdb` | [`routes::prom_meta`] |
+//! | `POST /api/v1/read` (remote read) | [`routes::remote_read`], [`remote_read`] |
 //!
 //! Life of a server ([`serve`]): bind the listener, open the database in the background
 //! (`/ready` answers 503 until WAL replay is done), serve; on the shutdown signal stop
@@ -23,6 +26,9 @@ pub mod config;
 pub mod error;
 pub mod fuzzing;
 pub mod metrics;
+pub mod prom_api;
+pub mod prom_metadata;
+pub mod remote_read;
 pub mod remote_write;
 pub mod routes;
 mod run;

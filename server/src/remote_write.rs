@@ -8,7 +8,8 @@
 //! Mapping: the `__name__` label is the measurement, every other label a tag (an empty
 //! value means "no label", as in Prometheus, and is dropped), each sample one point with
 //! the float field `value` at its millisecond timestamp. Prometheus' staleness markers (a
-//! NaN with a reserved bit pattern) are not data and are skipped. A native histogram
+//! NaN with a reserved bit pattern) are stored bit-exact: PromQL ends a series at one, and
+//! remote read returns it as written. A native histogram
 //! sample is stored as its two plain series, `<name>_count` and `<name>_sum`; its buckets
 //! are not stored. Exemplars and metadata are decoded and ignored.
 
@@ -163,9 +164,6 @@ pub fn encode_remote_write(req: &WriteRequest) -> Vec<u8> {
         .unwrap_or_default()
 }
 
-/// The bit pattern Prometheus writes as a staleness marker.
-const STALE_NAN_BITS: u64 = 0x7ff0_0000_0000_0002;
-
 /// A series of the request that could not be stored, and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("timeseries {index} ({labels}): {reason}")]
@@ -222,9 +220,7 @@ pub fn to_points(req: &WriteRequest) -> (Vec<Point>, Vec<SeriesError>) {
             match key(name) {
                 Ok(k) => {
                     for s in &ts.samples {
-                        if s.value.to_bits() != STALE_NAN_BITS {
-                            push(point(&k, s.value, s.timestamp));
-                        }
+                        push(point(&k, s.value, s.timestamp));
                     }
                 }
                 Err(e) => push(Err(e)),
@@ -260,6 +256,7 @@ fn show_labels(labels: &[Label]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use strata_query::promql::STALE_NAN_BITS;
 
     fn label(n: &str, v: &str) -> Label {
         Label {
@@ -309,7 +306,11 @@ mod tests {
             "NaN != NaN: compare bytes"
         );
         let (points, errors) = to_points(&back);
-        assert_eq!(points.len(), 1, "the stale marker is skipped");
+        assert_eq!(points.len(), 2, "the stale marker is kept");
+        assert!(matches!(
+            points[1].fields[0].1,
+            FieldValue::Float(v) if v.to_bits() == STALE_NAN_BITS
+        ));
         assert_eq!(points[0].series.measurement(), "up");
         assert_eq!(
             points[0].series.tags(),

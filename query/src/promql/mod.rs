@@ -13,6 +13,7 @@ pub mod ast;
 pub mod eval;
 pub mod functions;
 pub mod json;
+pub mod meta;
 pub mod parse;
 
 pub use eval::labels::Labels;

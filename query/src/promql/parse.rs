@@ -60,13 +60,14 @@ fn fatal<'a, O>(input: &'a str, msg: impl Into<String>) -> PResult<'a, O> {
 
 /// Parses one expression.
 pub fn parse_expr(text: &str) -> Result<Expr, PromParseError> {
-    parse_expr_in(text)
+    parse_expr_in(text, false)
 }
 
-fn parse_expr_in<'a>(text: &'a str) -> Result<Expr, PromParseError> {
+fn parse_expr_in<'a>(text: &'a str, allow_empty: bool) -> Result<Expr, PromParseError> {
     let p = Parser_ {
         text,
         depth: Cell::new(0),
+        allow_empty,
     };
     let run = |i: &'a str| -> PResult<'a, Expr> {
         let (i, ()) = ws(i);
@@ -91,9 +92,10 @@ fn parse_expr_in<'a>(text: &'a str) -> Result<Expr, PromParseError> {
 }
 
 /// Parses a series selector as the API's `match[]` takes it: `metric{…}` or `{…}`, no
-/// range, offset or `@`. Returns its matchers.
+/// range, offset or `@`. Returns its matchers. Unlike an expression, a selector whose
+/// matchers all match the empty string parses (the API refuses it with its own message).
 pub fn parse_selector(text: &str) -> Result<Vec<Matcher>, PromParseError> {
-    let e = parse_expr(text)?;
+    let e = parse_expr_in(text, true)?;
     match e {
         Expr::Vector(v) if v.offset == 0 && v.at.is_none() => Ok(v.matchers),
         _ => Err(PromParseError {
@@ -118,6 +120,8 @@ pub fn parse_duration(s: &str) -> Option<i64> {
 struct Parser_<'t> {
     text: &'t str,
     depth: Cell<usize>,
+    /// Selectors may have only empty-matching matchers (`match[]` parsing).
+    allow_empty: bool,
 }
 
 /// Skips whitespace and `#` comments.
@@ -976,7 +980,7 @@ impl Parser_<'_> {
             })?;
             matchers.push(m);
         }
-        if !matchers.iter().any(|m| !m.matches("")) {
+        if !self.allow_empty && !matchers.iter().any(|m| !m.matches("")) {
             return fatal(at, "vector selector must contain at least one non-empty matcher").map(|(_, v)| v);
         }
         Ok(VectorSelector {

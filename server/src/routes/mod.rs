@@ -2,6 +2,9 @@
 
 pub mod aggregate;
 pub mod prom;
+pub mod prom_meta;
+pub mod promql;
 pub mod query;
+pub mod remote_read;
 pub mod status;
 pub mod write;

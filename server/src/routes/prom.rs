@@ -16,7 +16,7 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use std::fmt::Write as _;
 use std::sync::Arc;
-use strata_engine::ingest::prom_text::parse_page;
+use strata_engine::ingest::prom_text::{metadata, parse_page};
 
 /// Errors named in one message; the rest are counted.
 const MAX_LISTED: usize = 20;
@@ -34,11 +34,21 @@ pub async fn remote_write(
     let limit = state.config.max_body_bytes;
     let raw = body::read_raw(body, &headers, limit, state.config.body_timeout).await?;
     let bytes = raw.len();
+    let st = state.clone();
     let (stored, problems) = tokio::task::spawn_blocking(move || {
+        let meta = &st.prom_metadata;
         let req = decode_remote_write(&raw, limit).map_err(|e| match e {
             RemoteWriteError::TooLarge { .. } => ApiError::too_large(e.to_string()),
             _ => ApiError::bad_request(e.to_string()),
         })?;
+        for m in &req.metadata {
+            meta.update(
+                &m.metric_family_name,
+                Some(metric_type_name(m.r#type)),
+                Some(&m.help),
+                Some(&m.unit),
+            );
+        }
         let (points, errors) = to_points(&req);
         let summary = db.write_points(&points).map_err(ApiError::engine)?;
         let mut problems: Vec<String> = errors.iter().map(ToString::to_string).collect();
@@ -74,9 +84,14 @@ pub async fn import_text(
     let limit = state.config.max_body_bytes;
     let max_lines = state.config.max_lines_per_request;
     let raw = body::read_raw(body, &headers, limit, state.config.body_timeout).await?;
+    let st = state.clone();
     let (stored, problems, bytes) = tokio::task::spawn_blocking(move || {
         let page = body::decode(raw, encoding, limit)?;
         body::check_lines(&page, max_lines)?;
+        for (name, kind, help) in metadata(&page) {
+            st.prom_metadata
+                .update(&name, kind.as_deref(), help.as_deref(), None);
+        }
         let (points, errors) = parse_page(&page, default_ts);
         let summary = db.write_points(&points).map_err(ApiError::engine)?;
         let mut problems: Vec<String> = errors.iter().map(ToString::to_string).collect();
@@ -92,6 +107,20 @@ pub async fn import_text(
         .metrics
         .wrote(Protocol::PromText, stored, problems.len(), bytes);
     finish(problems, stored)
+}
+
+/// Prometheus' name for a remote-write `MetricType`.
+fn metric_type_name(t: i32) -> &'static str {
+    match t {
+        1 => "counter",
+        2 => "gauge",
+        3 => "summary",
+        4 => "histogram",
+        5 => "gaugehistogram",
+        6 => "info",
+        7 => "stateset",
+        _ => "unknown",
+    }
 }
 
 fn finish(problems: Vec<String>, stored: usize) -> Result<Response, ApiError> {

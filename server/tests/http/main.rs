@@ -4,6 +4,7 @@
 mod aggregate;
 mod limits;
 mod prom;
+mod promql;
 mod python;
 mod query;
 mod status;

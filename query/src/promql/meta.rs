@@ -1,0 +1,178 @@
+//! The metadata side of the Prometheus API over the index: series matching selectors,
+//! label names, label values, and the cardinality figures of `/api/v1/status/tsdb`.
+//! A series counts as present in `[start, end]` when its column has a sample there
+//! (block bounds and in-memory bounds, nothing decoded).
+
+use super::eval::labels::Labels;
+use crate::exec::scan::ns_range;
+use crate::plan::selection::{self, METRIC_NAME, SelectedColumn};
+use crate::plan::{MatchOp, Matcher};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use strata_engine::Db;
+
+fn labels_of(c: &SelectedColumn) -> Labels {
+    let mut pairs: Vec<(String, String)> = c.key.tags().to_vec();
+    pairs.push((METRIC_NAME.to_owned(), c.metric.clone()));
+    Labels::from_pairs(pairs)
+}
+
+/// Every column, for listings without `match[]`.
+fn everything() -> Vec<Matcher> {
+    Matcher::new(METRIC_NAME, MatchOp::Regex, ".+")
+        .map(|m| vec![m])
+        .unwrap_or_default()
+}
+
+/// Columns matching any of the matcher sets (all columns when there are none) with data
+/// in `[start, end]` (ms), deduplicated.
+fn columns(
+    db: &Db,
+    sets: &[Vec<Matcher>],
+    start: i64,
+    end: i64,
+) -> Result<Vec<SelectedColumn>, strata_engine::Error> {
+    let all = [everything()];
+    let sets: &[Vec<Matcher>] = if sets.is_empty() { &all } else { sets };
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    let range = ns_range(start, end);
+    for set in sets {
+        for c in selection::select(db, set) {
+            if seen.contains(&c.column) {
+                continue;
+            }
+            if db.column_bounds(c.column, range)?.is_some() {
+                seen.insert(c.column);
+                out.push(c);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// `/api/v1/series`: the label sets, sorted.
+pub fn series(
+    db: &Db,
+    sets: &[Vec<Matcher>],
+    start: i64,
+    end: i64,
+) -> Result<Vec<Labels>, strata_engine::Error> {
+    let mut out: Vec<Labels> = columns(db, sets, start, end)?
+        .iter()
+        .map(labels_of)
+        .collect();
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+/// `/api/v1/labels`: label names, sorted.
+pub fn label_names(
+    db: &Db,
+    sets: &[Vec<Matcher>],
+    start: i64,
+    end: i64,
+) -> Result<Vec<String>, strata_engine::Error> {
+    let mut names = BTreeSet::new();
+    for c in columns(db, sets, start, end)? {
+        names.insert(METRIC_NAME.to_owned());
+        for (k, _) in c.key.tags() {
+            names.insert(k.clone());
+        }
+    }
+    Ok(names.into_iter().collect())
+}
+
+/// `/api/v1/label/<name>/values`: the values of one label, sorted.
+pub fn label_values(
+    db: &Db,
+    name: &str,
+    sets: &[Vec<Matcher>],
+    start: i64,
+    end: i64,
+) -> Result<Vec<String>, strata_engine::Error> {
+    let mut values = BTreeSet::new();
+    for c in columns(db, sets, start, end)? {
+        if name == METRIC_NAME {
+            values.insert(c.metric.clone());
+        } else if let Some(v) = c.key.tag(name) {
+            values.insert(v.to_owned());
+        }
+    }
+    Ok(values.into_iter().collect())
+}
+
+/// The figures of `/api/v1/status/tsdb`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TsdbStatus {
+    /// Series (numeric columns).
+    pub num_series: usize,
+    /// Distinct label pairs.
+    pub num_label_pairs: usize,
+    /// Top 10 metric names by series.
+    pub series_by_metric: Vec<(String, usize)>,
+    /// Top 10 label names by distinct values.
+    pub values_by_label: Vec<(String, usize)>,
+    /// Top 10 label names by bytes of their values over all series.
+    pub bytes_by_label: Vec<(String, usize)>,
+    /// Top 10 `name=value` pairs by series.
+    pub series_by_pair: Vec<(String, usize)>,
+}
+
+fn top10<K: Clone + Ord>(m: HashMap<K, usize>) -> Vec<(K, usize)> {
+    let mut v: Vec<(K, usize)> = m.into_iter().collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    v.truncate(10);
+    v
+}
+
+/// Cardinality of everything stored, as Prometheus reports its head block's.
+pub fn tsdb_status(db: &Db) -> TsdbStatus {
+    let cols = selection::select(db, &everything());
+    let mut by_metric: HashMap<String, usize> = HashMap::new();
+    let mut values: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut bytes: HashMap<String, usize> = HashMap::new();
+    let mut pairs: HashMap<String, usize> = HashMap::new();
+    for c in &cols {
+        *by_metric.entry(c.metric.clone()).or_default() += 1;
+        for (k, v) in labels_of(c).0 {
+            *bytes.entry(k.clone()).or_default() += v.len();
+            *pairs.entry(format!("{k}={v}")).or_default() += 1;
+            values.entry(k).or_default().insert(v);
+        }
+    }
+    TsdbStatus {
+        num_series: cols.len(),
+        num_label_pairs: values.values().map(BTreeSet::len).sum(),
+        series_by_metric: top10(by_metric),
+        values_by_label: top10(values.into_iter().map(|(k, v)| (k, v.len())).collect()),
+        bytes_by_label: top10(bytes),
+        series_by_pair: top10(pairs),
+    }
+}
+
+/// The raw samples (stale markers included) of every series matching `matchers` in
+/// `[start, end]` (ms), for remote read; fails once more than `max_samples` are read.
+pub fn raw_samples(
+    db: &Db,
+    matchers: &[Matcher],
+    start: i64,
+    end: i64,
+    max_samples: usize,
+) -> Result<Vec<(Labels, crate::exec::scan::Samples)>, crate::QueryError> {
+    let mut out = Vec::new();
+    let mut total = 0usize;
+    for c in selection::select(db, matchers) {
+        let s = crate::exec::scan::read_samples(db, c.column, c.ty, start, end, &|| Ok(()))?;
+        total += s.len();
+        if total > max_samples {
+            return Err(crate::QueryError::Limit(format!(
+                "exceeded sample limit ({max_samples})"
+            )));
+        }
+        if !s.is_empty() {
+            out.push((labels_of(&c), s));
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,152 @@
+//! PromQL over Prometheus' HTTP API: `GET/POST /api/v1/query` (`query`, `time`,
+//! `timeout`), `/api/v1/query_range` (`query`, `start`, `end`, `step`, `timeout`) and
+//! `/api/v1/query_exemplars` (no exemplars are stored: an empty list once the parameters
+//! check out). Parameter errors, limits and status codes are Prometheus 2.42's.
+
+use crate::app::AppState;
+use crate::prom_api::{PromResponse, first, now_ms, parse_duration, parse_time, request_params, time_param};
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, Uri};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use strata_query::promql::{self, EvalOptions, json};
+
+/// Most points per series a range query may return (`end - start) / step`).
+pub const MAX_POINTS_PER_SERIES: i64 = 11_000;
+
+/// The evaluation settings for a request: the server's, with `timeout=` lowering the
+/// timeout.
+fn options(state: &AppState, p: &[(String, String)]) -> Result<EvalOptions, PromResponse> {
+    let mut opts = state.config.promql_options();
+    if let Some(t) = first(p, "timeout").filter(|t| !t.is_empty()) {
+        let ms = parse_duration(t).map_err(|e| PromResponse::invalid_param("timeout", e))?;
+        let asked = Duration::from_millis(ms.max(0) as u64);
+        opts.timeout = Some(opts.timeout.map_or(asked, |t| t.min(asked)));
+    }
+    Ok(opts)
+}
+
+fn expr_param(p: &[(String, String)]) -> Result<promql::ast::Expr, PromResponse> {
+    let q = first(p, "query").unwrap_or("");
+    promql::parse_expr(q).map_err(|e| PromResponse::invalid_param("query", e))
+}
+
+/// `/api/v1/query`.
+pub async fn query(
+    State(state): State<Arc<AppState>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> PromResponse {
+    let p = match request_params(&state, &method, &uri, &headers, body).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let run = || -> Result<_, PromResponse> {
+        let t = time_param(&p, "time", now_ms())?;
+        let opts = options(&state, &p)?;
+        let expr = expr_param(&p)?;
+        let db = state.db()?;
+        Ok((t, opts, expr, db))
+    };
+    let (t, opts, expr, db) = match run() {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let started = Instant::now();
+    let res = tokio::task::spawn_blocking(move || promql::instant(&db, &expr, t, &opts)).await;
+    state.metrics.query_took(started.elapsed());
+    match res {
+        Ok(Ok(v)) => PromResponse::data(&json::data_json(&v), &[]),
+        Ok(Err(e)) => PromResponse::query_error(&e),
+        Err(e) => PromResponse::error("internal", &format!("query task failed: {e}")),
+    }
+}
+
+/// `/api/v1/query_range`.
+pub async fn query_range(
+    State(state): State<Arc<AppState>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> PromResponse {
+    let p = match request_params(&state, &method, &uri, &headers, body).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let run = || -> Result<_, PromResponse> {
+        let start = parse_time(first(&p, "start").unwrap_or(""))
+            .map_err(|e| PromResponse::invalid_param("start", e))?;
+        let end = parse_time(first(&p, "end").unwrap_or(""))
+            .map_err(|e| PromResponse::invalid_param("end", e))?;
+        if end < start {
+            return Err(PromResponse::invalid_param(
+                "end",
+                "end timestamp must not be before start time",
+            ));
+        }
+        let step = parse_duration(first(&p, "step").unwrap_or(""))
+            .map_err(|e| PromResponse::invalid_param("step", e))?;
+        if step <= 0 {
+            return Err(PromResponse::invalid_param(
+                "step",
+                "zero or negative query resolution step widths are not accepted. Try a positive integer",
+            ));
+        }
+        if (end - start) / step > MAX_POINTS_PER_SERIES {
+            return Err(PromResponse::bad_data(
+                "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)",
+            ));
+        }
+        let opts = options(&state, &p)?;
+        let expr = expr_param(&p)?;
+        let db = state.db()?;
+        Ok((start, end, step, opts, expr, db))
+    };
+    let (start, end, step, opts, expr, db) = match run() {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let started = Instant::now();
+    let res =
+        tokio::task::spawn_blocking(move || promql::range(&db, &expr, start, end, step, &opts)).await;
+    state.metrics.query_took(started.elapsed());
+    match res {
+        Ok(Ok(v)) => PromResponse::data(&json::data_json(&v), &[]),
+        Ok(Err(e)) => PromResponse::query_error(&e),
+        Err(e) => PromResponse::error("internal", &format!("query task failed: {e}")),
+    }
+}
+
+/// `/api/v1/query_exemplars`: Strata stores no exemplars.
+pub async fn query_exemplars(
+    State(state): State<Arc<AppState>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> PromResponse {
+    let p = match request_params(&state, &method, &uri, &headers, body).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let check = || -> Result<(), PromResponse> {
+        let start = time_param(&p, "start", crate::prom_api::MIN_TIME_MS)?;
+        let end = time_param(&p, "end", crate::prom_api::MAX_TIME_MS)?;
+        if end < start {
+            return Err(PromResponse::invalid_param(
+                "end",
+                "end timestamp must not be before start timestamp",
+            ));
+        }
+        expr_param(&p)?;
+        Ok(())
+    };
+    match check() {
+        Ok(()) => PromResponse::data("[]", &[]),
+        Err(r) => r,
+    }
+}
