@@ -76,11 +76,11 @@ fn extrapolated(ts: &[i64], vs: &[f64], w: &Win, counter: bool, rate: bool) -> O
     } else {
         avg_between / 2.0
     };
-    result *= interval / sampled;
+    let mut factor = interval / sampled;
     if rate {
-        result /= w.range as f64 / 1000.0;
+        factor /= w.range as f64 / 1000.0;
     }
-    Some(result)
+    Some(result * factor)
 }
 
 fn instant_value(ts: &[i64], vs: &[f64], rate: bool) -> Option<f64> {

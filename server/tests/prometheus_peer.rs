@@ -1,0 +1,344 @@
+//! Real Prometheus clients against Strata, on loopback:
+//!
+//! - `promtool query instant|range|series|labels` gives the same output against Strata
+//!   as against a real Prometheus 2.42 holding the same data (built with
+//!   `promtool tsdb create-blocks-from openmetrics`);
+//! - a real Prometheus with `remote_read` pointed at Strata, and no data of its own,
+//!   answers PromQL over data only Strata holds.
+//!
+//! Needs `prometheus` and `promtool` (`../shared/peers/install.sh`). Without them the
+//! test says so and passes, unless `STRATA_REQUIRE_PEERS=1` (as `.ci/run` sets), where
+//! their absence fails it.
+
+use std::io::Read;
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use strata_engine::Options;
+use strata_server::remote_write::{Label, Sample, TimeSeries, WriteRequest, encode_remote_write};
+use strata_server::{Config, RunningServer};
+
+/// 2023-11-14T22:13:20Z.
+const T0: i64 = 1_700_000_000_000;
+const STEP: i64 = 15_000;
+const POINTS: i64 = 240;
+
+fn have(bin: &str) -> bool {
+    Command::new(bin)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn peers_present() -> bool {
+    let ok = have("prometheus") && have("promtool");
+    if !ok {
+        assert!(
+            std::env::var("STRATA_REQUIRE_PEERS").as_deref() != Ok("1"),
+            "prometheus/promtool not found and STRATA_REQUIRE_PEERS=1"
+        );
+        eprintln!("skipped: prometheus and promtool are not installed (../shared/peers/install.sh)");
+    }
+    ok
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// The test data: counters with a reset, a gauge, and a histogram, every 15 s for an
+/// hour; as (labels, values).
+fn data() -> Vec<(Vec<(String, String)>, Vec<f64>)> {
+    let l = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+        pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+    };
+    let mut out = Vec::new();
+    for (inst, scale) in [("a", 1.0), ("b", 2.5)] {
+        for (code, share) in [("200", 0.9), ("500", 0.1)] {
+            let mut v = 0.0;
+            let vals = (0..POINTS)
+                .map(|i| {
+                    v += scale * share * (10.0 + (i % 7) as f64);
+                    if inst == "b" && code == "200" && i == 120 {
+                        v = 3.0; // a counter reset
+                    }
+                    v
+                })
+                .collect();
+            out.push((
+                l(&[("__name__", "demo_requests_total"), ("code", code), ("instance", inst), ("job", "api")]),
+                vals,
+            ));
+        }
+        out.push((
+            l(&[("__name__", "demo_temperature_celsius"), ("instance", inst), ("job", "api")]),
+            (0..POINTS)
+                .map(|i| 20.0 + scale * ((i as f64) / 17.0).sin() + (i % 5) as f64 * 0.25)
+                .collect(),
+        ));
+        let bounds = ["0.05", "0.1", "0.25", "0.5", "1", "+Inf"];
+        let mut counts = [0.0; 6];
+        let mut series: Vec<Vec<f64>> = vec![Vec::new(); 6];
+        for i in 0..POINTS {
+            for (b, c) in counts.iter_mut().enumerate() {
+                *c += ((b as i64 + 1) * (3 + i % 4)) as f64 * scale;
+            }
+            for b in 0..6 {
+                series[b].push(counts[b]);
+            }
+        }
+        for (b, vals) in bounds.iter().zip(series) {
+            out.push((
+                l(&[("__name__", "demo_latency_seconds_bucket"), ("instance", inst), ("job", "api"), ("le", b)]),
+                vals,
+            ));
+        }
+    }
+    out
+}
+
+fn openmetrics(data: &[(Vec<(String, String)>, Vec<f64>)]) -> String {
+    let mut out = String::new();
+    for (labels, vals) in data {
+        let name = &labels.iter().find(|(k, _)| k == "__name__").expect("name").1;
+        let rest: Vec<String> = labels
+            .iter()
+            .filter(|(k, _)| k != "__name__")
+            .map(|(k, v)| format!("{k}=\"{v}\""))
+            .collect();
+        for (i, v) in vals.iter().enumerate() {
+            let t = T0 + i as i64 * STEP;
+            out.push_str(&format!("{name}{{{}}} {v} {}.{:03}\n", rest.join(","), t / 1000, t % 1000));
+        }
+    }
+    out.push_str("# EOF\n");
+    out
+}
+
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_prometheus(dir: &Path, config: &str, port: u16) -> Proc {
+    let cfg = dir.join("prometheus.yml");
+    std::fs::write(&cfg, config).expect("config");
+    let log = std::fs::File::create(dir.join("prometheus.log")).expect("log");
+    let child = Command::new("prometheus")
+        .arg(format!("--config.file={}", cfg.display()))
+        .arg(format!("--storage.tsdb.path={}", dir.join("data").display()))
+        .arg("--storage.tsdb.retention.time=100y")
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("start prometheus");
+    let p = Proc(child);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if ureq::get(&format!("http://127.0.0.1:{port}/-/ready"))
+            .call()
+            .is_ok()
+        {
+            return p;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "prometheus did not become ready: {}",
+            std::fs::read_to_string(dir.join("prometheus.log")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn promtool(args: &[&str]) -> String {
+    let out = Command::new("promtool").args(args).output().expect("promtool");
+    let mut s = String::from_utf8_lossy(&out.stdout).into_owned();
+    s.push_str(&String::from_utf8_lossy(&out.stderr));
+    s
+}
+
+/// Output lines sorted: Prometheus does not define the order of most results.
+fn sorted(s: &str) -> Vec<String> {
+    let mut v: Vec<String> = s.lines().map(str::to_owned).collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn promtool_and_remote_read_agree_with_prometheus() {
+    if !peers_present() {
+        return;
+    }
+    let data = data();
+    // Strata, loaded through remote write.
+    let sdir = tempfile::tempdir().unwrap();
+    let config = Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        ..Config::default()
+    };
+    let server = RunningServer::start(sdir.path().to_path_buf(), Options::default(), config).unwrap();
+    let strata = format!("http://{}", server.addr());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while ureq::get(&format!("{strata}/ready")).call().is_err() {
+        assert!(Instant::now() < deadline, "strata not ready");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let req = WriteRequest {
+        timeseries: data
+            .iter()
+            .map(|(labels, vals)| TimeSeries {
+                labels: labels
+                    .iter()
+                    .map(|(n, v)| Label {
+                        name: n.clone(),
+                        value: v.clone(),
+                    })
+                    .collect(),
+                samples: vals
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &value)| Sample {
+                        value,
+                        timestamp: T0 + i as i64 * STEP,
+                    })
+                    .collect(),
+                ..Default::default()
+            })
+            .collect(),
+        metadata: vec![],
+    };
+    let r = ureq::post(&format!("{strata}/api/v1/write"))
+        .set("Content-Encoding", "snappy")
+        .send_bytes(&encode_remote_write(&req))
+        .expect("remote write");
+    assert_eq!(r.status(), 204);
+
+    // Prometheus over the same data.
+    let pdir = tempfile::tempdir().unwrap();
+    let om = pdir.path().join("data.om");
+    std::fs::write(&om, openmetrics(&data)).unwrap();
+    let out = Command::new("promtool")
+        .args(["tsdb", "create-blocks-from", "openmetrics"])
+        .arg(&om)
+        .arg(pdir.path().join("data"))
+        .output()
+        .expect("promtool tsdb");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let pport = free_port();
+    let _prom = start_prometheus(pdir.path(), "global:\n  scrape_interval: 1h\n", pport);
+    let prom = format!("http://127.0.0.1:{pport}");
+
+    let t = |ms: i64| format!("{}", ms / 1000);
+    let mid = T0 + 40 * 60_000;
+    let instant = [
+        "demo_requests_total",
+        "sum by (code) (rate(demo_requests_total[5m]))",
+        "histogram_quantile(0.9, sum by (le, instance) (rate(demo_latency_seconds_bucket[5m])))",
+        "topk(2, demo_temperature_celsius)",
+        "increase(demo_requests_total{code=\"200\"}[30m])",
+        "avg_over_time(demo_temperature_celsius[10m]) > 20",
+        "demo_requests_total / ignoring(code) group_left sum without (code) (demo_requests_total)",
+        "quantile_over_time(0.9, demo_temperature_celsius[15m])",
+        "max_over_time(deriv(demo_temperature_celsius[5m])[20m:1m])",
+        "count_values(\"v\", round(demo_temperature_celsius))",
+        "absent(nonexistent{job=\"x\"})",
+    ];
+    let mut differ = Vec::new();
+    for q in instant {
+        let a = promtool(&["query", "instant", &strata, q, &format!("--time={}", t(mid))]);
+        let b = promtool(&["query", "instant", &prom, q, &format!("--time={}", t(mid))]);
+        assert!(!a.trim().is_empty(), "{q}: strata answered nothing");
+        if sorted(&a) != sorted(&b) {
+            differ.push(format!("{q}\nstrata:\n{a}\nprometheus:\n{b}"));
+        }
+    }
+    let range = [
+        "rate(demo_requests_total[1m])",
+        "sum(demo_temperature_celsius)",
+        "resets(demo_requests_total[10m])",
+    ];
+    for q in range {
+        let args = [
+            "query",
+            "range",
+            "--start",
+            &t(T0 + 10 * 60_000),
+            "--end",
+            &t(T0 + 50 * 60_000),
+            "--step",
+            "60s",
+        ];
+        let mut sa = args.to_vec();
+        sa.insert(2, &strata);
+        sa.push(q);
+        let mut pa = args.to_vec();
+        pa.insert(2, &prom);
+        pa.push(q);
+        let a = promtool(&sa);
+        let b = promtool(&pa);
+        assert!(!a.trim().is_empty(), "{q}: strata answered nothing");
+        if sorted(&a) != sorted(&b) {
+            differ.push(format!("{q}\nstrata:\n{a}\nprometheus:\n{b}"));
+        }
+    }
+    assert!(differ.is_empty(), "{}", differ.join("\n"));
+    let (from, to) = (format!("--start={}", t(T0)), format!("--end={}", t(mid)));
+    let a = promtool(&["query", "series", &strata, "--match=demo_requests_total", &from, &to]);
+    let b = promtool(&["query", "series", &prom, "--match=demo_requests_total", &from, &to]);
+    assert_eq!(a, b, "strata:\n{a}\nprometheus:\n{b}");
+    assert!(a.contains("code=\"500\""), "{a}");
+    let a = promtool(&["query", "labels", &strata, "instance", &from, &to]);
+    let b = promtool(&["query", "labels", &prom, "instance", &from, &to]);
+    assert!(a.contains('b'), "{a}");
+    assert_eq!(a, b, "strata:\n{a}\nprometheus:\n{b}");
+
+    // A Prometheus with no data of its own reads Strata's through remote_read.
+    let rdir = tempfile::tempdir().unwrap();
+    let rport = free_port();
+    let cfg = format!(
+        "global:\n  scrape_interval: 1h\nremote_read:\n  - url: {strata}/api/v1/read\n    read_recent: true\n"
+    );
+    let _reader = start_prometheus(rdir.path(), &cfg, rport);
+    let q = "sum by (code) (increase(demo_requests_total[10m]))";
+    let url = |base: &str| {
+        format!(
+            "{base}/api/v1/query?query={}&time={}",
+            q.replace(' ', "%20").replace('(', "%28").replace(')', "%29").replace('[', "%5B").replace(']', "%5D"),
+            t(mid)
+        )
+    };
+    let body = |u: String| {
+        let mut s = String::new();
+        ureq::get(&u)
+            .call()
+            .expect("query")
+            .into_reader()
+            .read_to_string(&mut s)
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_str(&s).unwrap();
+        let mut res: Vec<String> = v["data"]["result"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.to_string())
+            .collect();
+        res.sort();
+        res
+    };
+    let via_remote = body(url(&format!("http://127.0.0.1:{rport}")));
+    assert_eq!(via_remote.len(), 2, "{via_remote:?}");
+    assert_eq!(via_remote, body(url(&strata)));
+    assert_eq!(via_remote, body(url(&prom)));
+    server.stop().unwrap();
+}
