@@ -19,3 +19,29 @@ pub fn query_parse(data: &[u8]) {
         Err(e) => panic!("{text:?} printed as {printed:?} does not parse: {e}"),
     }
 }
+
+/// The entry point of the `promql_parse` fuzz target: any text parses to a type-checked
+/// expression or to an error with a position inside the text, never a panic; an
+/// expression prints as PromQL that parses back to the same expression.
+pub fn promql_parse(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    match crate::promql::parse_expr(text) {
+        Err(e) => {
+            assert!(e.line >= 1 && e.column >= 1, "{text:?}: {e}");
+            assert!(e.line <= text.matches('\n').count() + 1, "{text:?}: {e}");
+        }
+        Ok(expr) => {
+            let printed = expr.to_string();
+            match crate::promql::parse_expr(&printed) {
+                Ok(again) => assert_eq!(
+                    again.to_string(),
+                    printed,
+                    "{text:?} printed as {printed:?}"
+                ),
+                Err(e) => panic!("{text:?} printed as {printed:?} does not parse: {e}"),
+            }
+        }
+    }
+}

@@ -80,3 +80,57 @@ fn parser_and_executor_on_mutated_statements() {
         run(&input);
     }
 }
+
+const PROMQL_SEEDS: &[&str] = &[
+    "sum by (host) (rate(cpu_n{host=~\"a|b\", region!=\"r9\"}[5m] offset 1m)) / on(host) group_left count(cpu_usage) > bool 0.5",
+    "histogram_quantile(0.9, sum without (le) (increase(req_bucket[10m:1m] @ start())))",
+    "topk(2, max_over_time(cpu_usage[1h])) or bottomk(1, -cpu_n ^ 2 ^ 0.5) unless absent(nothing{a=\"b\"})",
+    "label_replace(label_join(cpu_usage, \"x\", \",\", \"host\", \"region\"), \"y\", \"$1\", \"host\", \"(.*)\")",
+    "quantile_over_time(0.5, cpu_usage[30m]) atan2 clamp(cpu_n, -1, 1) % 3 == scalar(vector(time()))",
+    "count_values(\"v\", round(cpu_usage, 0.1)) + holt_winters(cpu_usage[1h], 0.5, 0.5) - predict_linear(cpu_n[1h], 60)",
+    "sort_desc(deriv(cpu_usage[10m])) * on() group_right day_of_week() # comment\n",
+    "stddev(changes(cpu_n[1h]) + resets(cpu_n[1h])) - stdvar by (region) (irate(cpu_n[1m]) + idelta(cpu_n[1m]))",
+];
+
+#[test]
+fn promql_parser_and_evaluator_on_mutated_expressions() {
+    use strata_query::promql::{self, EvalOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    let mut lp = String::new();
+    for i in 0..300i64 {
+        lp.push_str(&format!(
+            "cpu,host={},region=r{} usage={},n={}i {}\n",
+            ["a", "b", "c"][i as usize % 3],
+            i % 2,
+            i as f64 * 0.5,
+            i - 50,
+            1_451_606_400_000_000_000 + i * 10_000_000_000
+        ));
+    }
+    db.write_lp(lp.as_bytes(), Precision::Nanosecond).unwrap();
+    let opts = EvalOptions {
+        max_samples: 200_000,
+        timeout: Some(Duration::from_secs(5)),
+        ..EvalOptions::default()
+    };
+    let t0 = 1_451_606_400_000i64;
+    let run = |input: &[u8]| {
+        strata_query::fuzzing::promql_parse(input);
+        if let Ok(text) = std::str::from_utf8(input)
+            && let Ok(expr) = promql::parse_expr(text)
+        {
+            let _ = promql::instant(&db, &expr, t0 + 1_800_000, &opts);
+            let _ = promql::range(&db, &expr, t0, t0 + 3_000_000, 60_000, &opts);
+        }
+    };
+    let corpus: Vec<&[u8]> = PROMQL_SEEDS.iter().map(|s| s.as_bytes()).collect();
+    for s in &corpus {
+        run(s);
+    }
+    let mut m = Mutator::new(0x9e0_5eed);
+    for i in 0..ROUNDS {
+        let input = m.mutate(corpus[i % corpus.len()], corpus[(i * 3 + 1) % corpus.len()]);
+        run(&input);
+    }
+}

@@ -46,3 +46,43 @@ fn remote_write_decoder_on_seeds_and_mutations() {
         remote_write(&m.mutate(a, b));
     }
 }
+
+#[test]
+fn remote_read_decoder_on_seeds_and_mutations() {
+    use strata_server::remote_read::{LabelMatcher, Query, ReadRequest, encode_snappy};
+    let q = |t: i32, n: &str, v: &str| LabelMatcher {
+        r#type: t,
+        name: n.into(),
+        value: v.into(),
+    };
+    let corpus: Vec<Vec<u8>> = vec![
+        encode_snappy(&ReadRequest {
+            queries: vec![
+                Query {
+                    start_timestamp_ms: 0,
+                    end_timestamp_ms: 1_700_000_000_000,
+                    matchers: vec![q(0, "__name__", "up"), q(2, "job", "node|api"), q(3, "x", ".*y")],
+                    hints: None,
+                },
+                Query {
+                    start_timestamp_ms: -5,
+                    end_timestamp_ms: i64::MAX,
+                    matchers: vec![q(1, "a", ""), q(9, "b", "(")],
+                    hints: None,
+                },
+            ],
+            accepted_response_types: vec![0, 1],
+        }),
+        encode_snappy(&ReadRequest::default()),
+        Vec::new(),
+    ];
+    for seed in &corpus {
+        strata_server::fuzzing::remote_read(seed);
+    }
+    let mut m = Mutator::new(0x7ead_5eed);
+    for i in 0..ROUNDS {
+        let a = &corpus[i % corpus.len()];
+        let b = &corpus[(i * 5 + 1) % corpus.len()];
+        strata_server::fuzzing::remote_read(&m.mutate(a, b));
+    }
+}
