@@ -439,12 +439,13 @@ fn write_modifiers(f: &mut fmt::Formatter<'_>, offset: i64, at: Option<At>) -> f
     }
 }
 
-/// Prints a number so that it parses back to the same bits (NaN and ±Inf by name).
+/// Prints a number so that it parses back to the same bits (NaN and ±Inf by name; no
+/// `+` sign, which would read as a unary operator binding looser than `^`).
 pub fn format_number(v: f64) -> String {
     if v.is_nan() {
         "NaN".into()
     } else if v == f64::INFINITY {
-        "+Inf".into()
+        "Inf".into()
     } else if v == f64::NEG_INFINITY {
         "-Inf".into()
     } else {
