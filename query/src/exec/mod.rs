@@ -13,6 +13,7 @@ pub(crate) mod scan;
 mod select;
 mod time;
 mod transform;
+pub(crate) mod window;
 
 use crate::ast::Statement;
 use crate::error::QueryError;

@@ -2,9 +2,9 @@
 //! Both languages read stored data through [`Db::scan_column`]; this operator is the
 //! form the window functions of PromQL consume (millisecond timestamps, `f64` values).
 //!
-//! Invariants: timestamps strictly increase; where several nanosecond points fall in one
-//! millisecond, the last one is kept (as a later write of the same Prometheus timestamp
-//! would be); float values keep their exact bits (a stale marker stays a stale marker).
+//! Invariants: timestamps never decrease (several nanosecond points within one millisecond
+//! keep their order and share its timestamp, as each point is read at its stored time);
+//! float values keep their exact bits (a stale marker stays a stale marker).
 
 use crate::error::QueryError;
 use strata_engine::Db;
@@ -18,7 +18,7 @@ const NS_PER_MS: i64 = 1_000_000;
 /// Samples of one column: millisecond timestamps and values.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Samples {
-    /// Strictly increasing timestamps in ms.
+    /// Non-decreasing timestamps in ms.
     pub ts: Vec<i64>,
     /// Values, one per timestamp.
     pub vals: Vec<f64>,
@@ -33,17 +33,6 @@ impl Samples {
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
         self.ts.is_empty()
-    }
-
-    fn push(&mut self, t: i64, v: f64) {
-        if self.ts.last() == Some(&t) {
-            if let Some(last) = self.vals.last_mut() {
-                *last = v;
-            }
-        } else {
-            self.ts.push(t);
-            self.vals.push(v);
-        }
     }
 }
 
@@ -83,29 +72,16 @@ pub fn read_samples(
             let Piece::Points { timestamps, values } = piece else {
                 return Ok(());
             };
-            out.ts.reserve(timestamps.len());
-            out.vals.reserve(timestamps.len());
-            let ms = |t: i64| t.div_euclid(NS_PER_MS);
+            if matches!(values, ValuesView::String(_)) {
+                return Ok(());
+            }
+            out.ts.extend(timestamps.iter().map(|&t| t.div_euclid(NS_PER_MS)));
             match values {
-                ValuesView::Float(v) => {
-                    for (&t, &x) in timestamps.iter().zip(v) {
-                        out.push(ms(t), x);
-                    }
-                }
-                ValuesView::Integer(v) => {
-                    for (&t, &x) in timestamps.iter().zip(v) {
-                        out.push(ms(t), x as f64);
-                    }
-                }
-                ValuesView::Unsigned(v) => {
-                    for (&t, &x) in timestamps.iter().zip(v) {
-                        out.push(ms(t), x as f64);
-                    }
-                }
+                ValuesView::Float(v) => out.vals.extend_from_slice(v),
+                ValuesView::Integer(v) => out.vals.extend(v.iter().map(|&x| x as f64)),
+                ValuesView::Unsigned(v) => out.vals.extend(v.iter().map(|&x| x as f64)),
                 ValuesView::Boolean(v) => {
-                    for (&t, &x) in timestamps.iter().zip(v) {
-                        out.push(ms(t), if x { 1.0 } else { 0.0 });
-                    }
+                    out.vals.extend(v.iter().map(|&x| if x { 1.0 } else { 0.0 }));
                 }
                 ValuesView::String(_) => {}
             }
@@ -130,15 +106,5 @@ mod tests {
         assert!(r.contains(7_999_999));
         assert!(!r.contains(8_000_000));
         assert!(!r.contains(4_999_999));
-    }
-
-    #[test]
-    fn points_in_one_millisecond_keep_the_last() {
-        let mut s = Samples::default();
-        s.push(1, 1.0);
-        s.push(1, 2.0);
-        s.push(2, 3.0);
-        assert_eq!(s.ts, vec![1, 2]);
-        assert_eq!(s.vals, vec![2.0, 3.0]);
     }
 }

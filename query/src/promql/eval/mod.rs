@@ -258,7 +258,7 @@ impl<'a> Ev<'a> {
     }
 
     /// Counts `n` more samples held by the query, failing past the limit.
-    fn account(&self, n: usize) -> Result<(), PromError> {
+    pub(crate) fn account(&self, n: usize) -> Result<(), PromError> {
         let total = self.samples.fetch_add(n, Ordering::Relaxed) + n;
         if total > self.opts.max_samples {
             return exec_err("query processing would load too many samples into memory in query execution");
@@ -266,7 +266,7 @@ impl<'a> Ev<'a> {
         Ok(())
     }
 
-    fn resolve_at(&self, at: Option<At>) -> Option<i64> {
+    pub(crate) fn resolve_at(&self, at: Option<At>) -> Option<i64> {
         at.map(|a| match a {
             At::Time(t) => t,
             At::Start => self.query_start,
@@ -327,7 +327,7 @@ impl<'a> Ev<'a> {
     }
 
     /// The columns matching a selector with their labels.
-    fn select(&self, matchers: &[Matcher]) -> Vec<(Labels, selection::SelectedColumn)> {
+    pub(crate) fn select(&self, matchers: &[Matcher]) -> Vec<(Labels, selection::SelectedColumn)> {
         selection::select(self.db, matchers)
             .into_iter()
             .map(|c| {
@@ -345,15 +345,7 @@ impl<'a> Ev<'a> {
         let read: Vec<Result<(Labels, Samples), PromError>> = cols
             .into_par_iter()
             .map(|(labels, c)| {
-                let s = read_samples(self.db, c.column, c.ty, lo, hi, &check).map_err(|e| match e {
-                    crate::QueryError::Limit(m) if m.contains("timed out") => {
-                        PromError::Timeout(m)
-                    }
-                    crate::QueryError::Limit(m) if m.contains("canceled") => {
-                        PromError::Canceled(m)
-                    }
-                    other => PromError::Internal(other.to_string()),
-                })?;
+                let s = read_samples(self.db, c.column, c.ty, lo, hi, &check).map_err(storage_error)?;
                 self.account(s.len())?;
                 Ok((labels, s))
             })
@@ -509,6 +501,15 @@ impl<'a> Ev<'a> {
             }
             _ => exec_err("expected a range vector"),
         }
+    }
+}
+
+/// A failed read: the stop reason (timeout, cancel) when it was one, else the storage's.
+pub(crate) fn storage_error(e: crate::QueryError) -> PromError {
+    match e {
+        crate::QueryError::Limit(m) if m.contains("timed out") => PromError::Timeout(m),
+        crate::QueryError::Limit(m) if m.contains("canceled") => PromError::Canceled(m),
+        other => PromError::Internal(other.to_string()),
     }
 }
 

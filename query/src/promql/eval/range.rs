@@ -9,7 +9,8 @@
 
 use super::labels::Labels;
 use super::{Ev, PromError, Series, Steps, exec_err, merge_same_labels};
-use crate::promql::ast::{Call, MatchOp};
+use crate::exec::window::{Fold, WindowState, fold_windows};
+use crate::promql::ast::{Call, Expr, MatchOp};
 use crate::plan::selection::METRIC_NAME;
 use rayon::prelude::*;
 
@@ -304,10 +305,128 @@ pub(crate) fn absent_labels(matchers: Option<&[crate::promql::ast::Matcher]>) ->
     out
 }
 
+/// Functions answered from per-window partial states (one streaming read, block
+/// statistics where exact) instead of each window's samples: the state's `Needs`, and the
+/// value from the state (`Err(())` asks for the exact path, e.g. an overflowing mean).
+type Finish = fn(&WindowState) -> Result<Option<f64>, ()>;
+
+fn streamable(name: &str) -> Option<(Fold, Finish)> {
+    let (count, sum, min_max, last) = (
+        Fold::default(),
+        Fold {
+            sum: true,
+            ..Fold::default()
+        },
+        Fold {
+            min_max: true,
+            ..Fold::default()
+        },
+        Fold {
+            last: true,
+            ..Fold::default()
+        },
+    );
+    Some(match name {
+        "count_over_time" => (count, |s| Ok(Some(s.count as f64))),
+        "present_over_time" => (count, |_| Ok(Some(1.0))),
+        "sum_over_time" => (sum, |s| Ok(Some(s.total()))),
+        "min_over_time" => (min_max, |s| Ok(Some(s.min))),
+        "max_over_time" => (min_max, |s| Ok(Some(s.max))),
+        "last_over_time" => (last, |s| Ok(Some(s.last))),
+        // The mean as sum / count while the sum stays finite (Prometheus' later, more
+        // exact form); an overflowing window takes the incremental mean.
+        "avg_over_time" => (sum, |s| {
+            let n = s.count as f64;
+            if s.isum != 0 && s.sum == 0.0 {
+                // Integers: the exact sum, divided once.
+                Ok(Some(s.isum as f64 / n))
+            } else if s.sum.is_finite() && s.isum == 0 {
+                Ok(Some(s.sum / n + s.comp / n))
+            } else if s.total().is_finite() {
+                Ok(Some(s.total() / n))
+            } else {
+                Err(())
+            }
+        }),
+        _ => return None,
+    })
+}
+
 impl Ev<'_> {
+    /// A streamable function over a range selector: each series' column folded into one
+    /// state per step's window, in parallel across series.
+    fn fold_call(
+        &self,
+        name: &str,
+        m: &crate::promql::ast::MatrixSelector,
+        steps: &Steps,
+        fold: Fold,
+        finish: Finish,
+    ) -> Result<Vec<Series>, PromError> {
+        let at = self.resolve_at(m.vector.at);
+        let windows: Vec<(i64, i64)> = (0..steps.n)
+            .map(|i| {
+                let end = at.unwrap_or(steps.at(i)) - m.vector.offset;
+                (end - m.range, end)
+            })
+            .collect();
+        let cols = self.select(&m.vector.matchers);
+        self.account(cols.len() * steps.n)?;
+        let keep_name = name == "last_over_time";
+        let check = || self.check().map_err(|e| crate::QueryError::Limit(e.to_string()));
+        let results: Vec<Result<Option<Series>, PromError>> = cols
+            .into_par_iter()
+            .map(|(labels, c)| {
+                let states = fold_windows(self.db, c.column, c.ty, &windows, fold, &check)
+                    .map_err(super::storage_error)?;
+                let labels = if keep_name { labels } else { labels.without_name() };
+                let mut out = Series::empty(labels, steps.n);
+                for (i, st) in states.iter().enumerate() {
+                    if st.count == 0 {
+                        continue;
+                    }
+                    match finish(st) {
+                        Ok(Some(v)) => {
+                            out.vals[i] = v;
+                            out.has[i] = true;
+                        }
+                        Ok(None) => {}
+                        Err(()) => {
+                            // The exact path for this window's samples.
+                            let (lo, hi) = windows[i];
+                            let s = crate::exec::scan::read_samples(self.db, c.column, c.ty, lo, hi, &check)
+                                .map_err(super::storage_error)?;
+                            let vs: Vec<f64> = s.vals.iter().copied().filter(|v| !super::is_stale(*v)).collect();
+                            if !vs.is_empty() {
+                                out.vals[i] = avg_over_time(&vs);
+                                out.has[i] = true;
+                            }
+                        }
+                    }
+                }
+                Ok((!out.is_empty()).then_some(out))
+            })
+            .collect();
+        let mut out = Vec::with_capacity(results.len());
+        for r in results {
+            if let Some(s) = r? {
+                out.push(s);
+            }
+        }
+        let mut labels: Vec<&Labels> = out.iter().map(|s| &s.labels).collect();
+        labels.sort();
+        if labels.windows(2).any(|w| w[0] == w[1]) {
+            return exec_err("vector cannot contain metrics with the same labelset");
+        }
+        Ok(out)
+    }
+
     /// A function with a range-vector argument.
     pub(crate) fn range_call(&self, c: &Call, steps: &Steps) -> Result<Vec<Series>, PromError> {
         let name = c.func.name;
+        if let (Some((fold, finish)), Expr::Matrix(m)) = (streamable(name), c.args[0].unparen()) {
+            return self.fold_call(name, m, steps, fold, finish);
+        }
         let m_idx = usize::from(name == "quantile_over_time");
         let mut scalar_args: Vec<Vec<f64>> = Vec::new();
         for (i, a) in c.args.iter().enumerate() {
