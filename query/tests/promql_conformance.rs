@@ -39,7 +39,9 @@ fn parse_number(s: &str) -> Result<f64, String> {
             "inf" => Ok(f64::INFINITY),
             "-inf" => Ok(f64::NEG_INFINITY),
             "nan" => Ok(f64::NAN),
-            _ => s.parse::<f64>().map_err(|e| format!("bad number {s:?}: {e}")),
+            _ => s
+                .parse::<f64>()
+                .map_err(|e| format!("bad number {s:?}: {e}")),
         },
     }
 }
@@ -194,7 +196,10 @@ fn check(db: &Db, ev: &Eval) -> Result<(), String> {
         }
     }
     if matches!(got, QueryValue::Scalar { .. }) {
-        let v = mid.first().map(|x| x.1).ok_or("range mode: no scalar point")?;
+        let v = mid
+            .first()
+            .map(|x| x.1)
+            .ok_or("range mode: no scalar point")?;
         mid = vec![(None, v)];
     }
     compare(&ev.expected, &mid, false).map_err(|e| format!("range mode: {e}"))
@@ -242,7 +247,11 @@ fn compare(
 fn show(v: &[(Option<Labels>, f64)]) -> String {
     let mut s = String::new();
     for (l, x) in v.iter().take(6) {
-        let _ = write!(s, "{} {x}; ", l.as_ref().map(|l| l.to_string()).unwrap_or_default());
+        let _ = write!(
+            s,
+            "{} {x}; ",
+            l.as_ref().map(|l| l.to_string()).unwrap_or_default()
+        );
     }
     s
 }
@@ -276,7 +285,10 @@ fn run_file(path: &Path) -> Result<(usize, Vec<(usize, String)>), String> {
         if let Some(step) = line.strip_prefix("load ") {
             let step = promql::parse_duration(step.trim()).ok_or(format!("bad step {step}"))?;
             let mut points = Vec::new();
-            while i < lines.len() && lines[i].starts_with([' ', '\t']) && !lines[i].trim().is_empty() {
+            while i < lines.len()
+                && lines[i].starts_with([' ', '\t'])
+                && !lines[i].trim().is_empty()
+            {
                 let def = lines[i].trim();
                 i += 1;
                 let (labels, rest) = parse_series(def)?;
@@ -316,14 +328,19 @@ fn run_file(path: &Path) -> Result<(usize, Vec<(usize, String)>), String> {
         } else {
             return Err(format!("{}:{i}: unknown command {line:?}", path.display()));
         };
-        let (at, expr) = head.split_once(' ').ok_or(format!("line {i}: no expression"))?;
+        let (at, expr) = head
+            .split_once(' ')
+            .ok_or(format!("line {i}: no expression"))?;
         let at = promql::parse_duration(at).ok_or(format!("line {i}: bad time {at}"))?;
         let start_line = i;
         let mut expected = Vec::new();
         while i < lines.len() && lines[i].starts_with([' ', '\t']) && !lines[i].trim().is_empty() {
             let def = lines[i].trim();
             i += 1;
-            if def.starts_with('{') || def.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') && !matches!(def.to_ascii_lowercase().as_str(), "nan" | "inf") {
+            if def.starts_with('{')
+                || def.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+                    && !matches!(def.to_ascii_lowercase().as_str(), "nan" | "inf")
+            {
                 let (labels, rest) = parse_series(def)?;
                 expected.push((Some(labels), parse_number(rest.trim())?));
             } else {
@@ -350,7 +367,12 @@ fn run_file(path: &Path) -> Result<(usize, Vec<(usize, String)>), String> {
 fn prometheus_conformance_suite() {
     let dir = suite_dir();
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e} (the suite lives in ../shared/peers)", dir.display()))
+        .unwrap_or_else(|e| {
+            panic!(
+                "{}: {e} (the suite lives in ../shared/peers)",
+                dir.display()
+            )
+        })
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "test"))
         .collect();
@@ -359,7 +381,11 @@ fn prometheus_conformance_suite() {
     let (mut total_pass, mut total_fail) = (0, 0);
     let mut unexpected = Vec::new();
     for f in &files {
-        let name = f.file_name().unwrap_or_default().to_string_lossy().to_string();
+        let name = f
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .to_string();
         let (p, fails) = run_file(f).unwrap_or_else(|e| panic!("{name}: {e}"));
         println!("{name:24} passed {p:4}  failed {:4}", fails.len());
         total_pass += p;
@@ -373,7 +399,10 @@ fn prometheus_conformance_suite() {
         }
     }
     println!("total: {total_pass} passed, {total_fail} failed");
-    assert!(unexpected.is_empty(), "failing eval blocks not in KNOWN_FAILURES: {unexpected:?}");
+    assert!(
+        unexpected.is_empty(),
+        "failing eval blocks not in KNOWN_FAILURES: {unexpected:?}"
+    );
 }
 
 #[test]

@@ -17,15 +17,35 @@ fn label_name() -> impl Strategy<Value = String> {
 fn selector() -> impl Strategy<Value = VectorSelector> {
     let matcher = (
         label_name().prop_filter("not the name", |n| n != "__name__"),
-        prop::sample::select(vec![MatchOp::Equal, MatchOp::NotEqual, MatchOp::Regex, MatchOp::NotRegex]),
+        prop::sample::select(vec![
+            MatchOp::Equal,
+            MatchOp::NotEqual,
+            MatchOp::Regex,
+            MatchOp::NotRegex,
+        ]),
         prop_oneof!["(\\PC|\n|\"|\\\\){0,6}", "[a-z.*+|]{1,5}"],
     )
         .prop_filter_map("regex compiles", |(n, op, v)| Matcher::new(&n, op, &v).ok());
     (
         "[a-z_:][a-z0-9_:]{0,6}".prop_filter("not a keyword", |n| {
             let l = n.to_ascii_lowercase();
-            !["by", "without", "on", "ignoring", "group_left", "group_right", "bool", "offset", "and", "or", "unless", "atan2", "inf", "nan"]
-                .contains(&l.as_str())
+            ![
+                "by",
+                "without",
+                "on",
+                "ignoring",
+                "group_left",
+                "group_right",
+                "bool",
+                "offset",
+                "and",
+                "or",
+                "unless",
+                "atan2",
+                "inf",
+                "nan",
+            ]
+            .contains(&l.as_str())
                 && AggOp::from_name(&l).is_none()
         }),
         prop::collection::vec(matcher, 0..3),
@@ -75,36 +95,59 @@ fn vector() -> impl Strategy<Value = Expr> {
     leaf.prop_recursive(4, 24, 3, |inner| {
         let labels = || prop::collection::vec(label_name(), 0..3);
         prop_oneof![
-            (selector(), range(), prop::sample::select(vec!["rate", "increase", "max_over_time", "changes", "deriv"]))
+            (
+                selector(),
+                range(),
+                prop::sample::select(vec![
+                    "rate",
+                    "increase",
+                    "max_over_time",
+                    "changes",
+                    "deriv"
+                ])
+            )
                 .prop_map(|(v, r, f)| Expr::Call(Call {
                     func: functions::lookup(f).expect("function"),
-                    args: vec![Expr::Matrix(MatrixSelector { vector: v, range: r })],
+                    args: vec![Expr::Matrix(MatrixSelector {
+                        vector: v,
+                        range: r
+                    })],
                 })),
-            (inner.clone(), range(), prop::option::of(range())).prop_map(|(e, r, s)| Expr::Call(Call {
-                func: functions::lookup("avg_over_time").expect("function"),
-                args: vec![Expr::Subquery(Subquery {
-                    expr: Box::new(paren(e)),
-                    range: r,
-                    step: s,
-                    offset: 0,
-                    at: None,
-                })],
-            })),
+            (inner.clone(), range(), prop::option::of(range())).prop_map(|(e, r, s)| Expr::Call(
+                Call {
+                    func: functions::lookup("avg_over_time").expect("function"),
+                    args: vec![Expr::Subquery(Subquery {
+                        expr: Box::new(paren(e)),
+                        range: r,
+                        step: s,
+                        offset: 0,
+                        at: None,
+                    })],
+                }
+            )),
             (
-                prop::sample::select(vec![AggOp::Sum, AggOp::Avg, AggOp::Max, AggOp::Stddev, AggOp::Group]),
+                prop::sample::select(vec![
+                    AggOp::Sum,
+                    AggOp::Avg,
+                    AggOp::Max,
+                    AggOp::Stddev,
+                    AggOp::Group
+                ]),
                 inner.clone(),
                 any::<bool>(),
                 labels(),
                 any::<bool>()
             )
-                .prop_map(|(op, e, without, grouping, has)| Expr::Aggregate(Box::new(Aggregate {
-                    op,
-                    expr: e,
-                    param: None,
-                    without: has && without,
-                    grouping: if has { grouping } else { vec![] },
-                    has_grouping: has,
-                }))),
+                .prop_map(|(op, e, without, grouping, has)| Expr::Aggregate(Box::new(
+                    Aggregate {
+                        op,
+                        expr: e,
+                        param: None,
+                        without: has && without,
+                        grouping: if has { grouping } else { vec![] },
+                        has_grouping: has,
+                    }
+                ))),
             (inner.clone(), scalar()).prop_map(|(e, k)| Expr::Aggregate(Box::new(Aggregate {
                 op: AggOp::Topk,
                 expr: e,
@@ -115,7 +158,17 @@ fn vector() -> impl Strategy<Value = Expr> {
             }))),
             (
                 inner.clone(),
-                prop::sample::select(vec![BinOp::Add, BinOp::Sub, BinOp::Mul, BinOp::Div, BinOp::Pow, BinOp::Mod, BinOp::Atan2, BinOp::Gt, BinOp::Le]),
+                prop::sample::select(vec![
+                    BinOp::Add,
+                    BinOp::Sub,
+                    BinOp::Mul,
+                    BinOp::Div,
+                    BinOp::Pow,
+                    BinOp::Mod,
+                    BinOp::Atan2,
+                    BinOp::Gt,
+                    BinOp::Le
+                ]),
                 scalar(),
                 any::<bool>()
             )
@@ -132,7 +185,14 @@ fn vector() -> impl Strategy<Value = Expr> {
             (
                 inner.clone(),
                 inner.clone(),
-                prop::sample::select(vec![BinOp::Add, BinOp::Eq, BinOp::And, BinOp::Or, BinOp::Unless, BinOp::Pow]),
+                prop::sample::select(vec![
+                    BinOp::Add,
+                    BinOp::Eq,
+                    BinOp::And,
+                    BinOp::Or,
+                    BinOp::Unless,
+                    BinOp::Pow
+                ]),
                 any::<bool>(),
                 labels(),
                 labels(),
@@ -143,11 +203,17 @@ fn vector() -> impl Strategy<Value = Expr> {
                     let card = if op.is_set() {
                         Cardinality::ManyToMany
                     } else {
-                        [Cardinality::OneToOne, Cardinality::ManyToOne, Cardinality::OneToMany][card as usize]
+                        [
+                            Cardinality::OneToOne,
+                            Cardinality::ManyToOne,
+                            Cardinality::OneToMany,
+                        ][card as usize]
                     };
                     let grouped = matches!(card, Cardinality::ManyToOne | Cardinality::OneToMany);
                     let include: Vec<String> = if grouped {
-                        inc.into_iter().filter(|l| !(on && ls.contains(l))).collect()
+                        inc.into_iter()
+                            .filter(|l| !(on && ls.contains(l)))
+                            .collect()
                     } else {
                         vec![]
                     };
@@ -165,7 +231,9 @@ fn vector() -> impl Strategy<Value = Expr> {
                         }),
                     }))
                 }),
-            inner.clone().prop_map(|e| Expr::Unary(UnaryOp::Neg, Box::new(paren(e)))),
+            inner
+                .clone()
+                .prop_map(|e| Expr::Unary(UnaryOp::Neg, Box::new(paren(e)))),
             inner.prop_map(|e| Expr::Paren(Box::new(e))),
         ]
     })

@@ -145,7 +145,10 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(routes::prom_meta::label_values),
         )
         .route("/api/v1/metadata", get(routes::prom_meta::metadata))
-        .route("/api/v1/status/buildinfo", get(routes::prom_meta::buildinfo))
+        .route(
+            "/api/v1/status/buildinfo",
+            get(routes::prom_meta::buildinfo),
+        )
         .route("/api/v1/status/tsdb", get(routes::prom_meta::tsdb))
         .route("/api/v1/read", post(routes::remote_read::remote_read))
         .layer(middleware::from_fn_with_state(state.clone(), count_and_tag))

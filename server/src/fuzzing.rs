@@ -50,7 +50,8 @@ fn check_read(body: &[u8]) {
             assert!(ms.iter().any(|m| !m.matches("")));
         }
     }
-    let back = decode_remote_read(&encode_snappy(&req), LIMIT).expect("a re-encoded request decodes");
+    let back =
+        decode_remote_read(&encode_snappy(&req), LIMIT).expect("a re-encoded request decodes");
     assert_eq!(back.queries.len(), req.queries.len());
 }
 

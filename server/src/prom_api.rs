@@ -113,8 +113,13 @@ pub async fn request_params(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
     if *method == Method::POST && is_form {
-        let raw = body::read_raw(body, headers, state.config.max_body_bytes, state.config.body_timeout)
-            .await?;
+        let raw = body::read_raw(
+            body,
+            headers,
+            state.config.max_body_bytes,
+            state.config.body_timeout,
+        )
+        .await?;
         // Go's ParseForm puts body values before the URL's.
         let mut form: Vec<(String, String)> = form_urlencoded::parse(&raw)
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
@@ -132,7 +137,10 @@ pub fn first<'a>(p: &'a [(String, String)], key: &str) -> Option<&'a str> {
 
 /// Every value of `key`, in order.
 pub fn all<'a>(p: &'a [(String, String)], key: &str) -> Vec<&'a str> {
-    p.iter().filter(|(k, _)| k == key).map(|(_, v)| v.as_str()).collect()
+    p.iter()
+        .filter(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+        .collect()
 }
 
 /// Prometheus' `parseTime`: Unix seconds with a fraction (rounded to ms), or RFC 3339.
@@ -174,7 +182,9 @@ pub fn parse_duration(s: &str) -> Result<i64, String> {
     {
         let ms = f * 1000.0;
         if !ms.is_finite() || ms.abs() >= 9.2e15 {
-            return Err(format!("cannot parse {s:?} to a valid duration. It overflows int64"));
+            return Err(format!(
+                "cannot parse {s:?} to a valid duration. It overflows int64"
+            ));
         }
         return Ok(ms.round() as i64);
     }
@@ -186,7 +196,8 @@ pub fn parse_duration(s: &str) -> Result<i64, String> {
 pub fn matchers_param(p: &[(String, String)]) -> Result<Vec<Vec<Matcher>>, PromResponse> {
     let mut out = Vec::new();
     for s in all(p, "match[]") {
-        let ms = promql::parse_selector(s).map_err(|e| PromResponse::invalid_param("match[]", e))?;
+        let ms =
+            promql::parse_selector(s).map_err(|e| PromResponse::invalid_param("match[]", e))?;
         if !ms.iter().any(|m| !m.matches("")) {
             return Err(PromResponse::invalid_param(
                 "match[]",
@@ -213,8 +224,15 @@ mod tests {
         assert_eq!(parse_time("1700000000"), Ok(1_700_000_000_000));
         assert_eq!(parse_time("1970-01-01T00:00:01.250Z"), Ok(1250));
         assert_eq!(parse_time("-1"), Ok(-1000));
-        assert!(parse_time("soon").unwrap_err().contains("cannot parse \"soon\""));
-        assert_eq!(parse_time("292277025-08-18T07:12:54.999999999Z"), Ok(MAX_TIME_MS));
+        assert!(
+            parse_time("soon")
+                .unwrap_err()
+                .contains("cannot parse \"soon\"")
+        );
+        assert_eq!(
+            parse_time("292277025-08-18T07:12:54.999999999Z"),
+            Ok(MAX_TIME_MS)
+        );
     }
 
     #[test]

@@ -126,7 +126,8 @@ pub enum RemoteReadError {
 /// Decodes a remote-read body (refusing, before allocating, one announced larger than
 /// `max_bytes`).
 pub fn decode_remote_read(body: &[u8], max_bytes: usize) -> Result<ReadRequest, RemoteReadError> {
-    let len = snap::raw::decompress_len(body).map_err(|e| RemoteReadError::Snappy(e.to_string()))?;
+    let len =
+        snap::raw::decompress_len(body).map_err(|e| RemoteReadError::Snappy(e.to_string()))?;
     if len > max_bytes {
         return Err(RemoteReadError::TooLarge {
             len,
@@ -164,7 +165,9 @@ pub fn matchers(index: usize, q: &Query) -> Result<Vec<Matcher>, RemoteReadError
         out.push(Matcher::new(&m.name, op, &m.value).map_err(fail)?);
     }
     if !out.iter().any(|m| !m.matches("")) {
-        return Err(fail("selector must contain at least one non-empty matcher".into()));
+        return Err(fail(
+            "selector must contain at least one non-empty matcher".into(),
+        ));
     }
     Ok(out)
 }
@@ -213,8 +216,14 @@ mod tests {
         assert_eq!(back, req);
         let ms = matchers(0, &back.queries[0]).unwrap();
         assert!(ms[0].matches("up"));
-        assert!(matches!(decode_remote_read(b"junk", 1 << 20), Err(RemoteReadError::Snappy(_))));
-        assert!(matches!(decode_remote_read(&body, 3), Err(RemoteReadError::TooLarge { .. })));
+        assert!(matches!(
+            decode_remote_read(b"junk", 1 << 20),
+            Err(RemoteReadError::Snappy(_))
+        ));
+        assert!(matches!(
+            decode_remote_read(&body, 3),
+            Err(RemoteReadError::TooLarge { .. })
+        ));
         let empty = Query {
             matchers: vec![LabelMatcher {
                 r#type: 0,

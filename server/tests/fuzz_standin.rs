@@ -61,7 +61,11 @@ fn remote_read_decoder_on_seeds_and_mutations() {
                 Query {
                     start_timestamp_ms: 0,
                     end_timestamp_ms: 1_700_000_000_000,
-                    matchers: vec![q(0, "__name__", "up"), q(2, "job", "node|api"), q(3, "x", ".*y")],
+                    matchers: vec![
+                        q(0, "__name__", "up"),
+                        q(2, "job", "node|api"),
+                        q(3, "x", ".*y"),
+                    ],
                     hints: None,
                 },
                 Query {

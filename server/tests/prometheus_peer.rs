@@ -40,7 +40,9 @@ fn peers_present() -> bool {
             std::env::var("STRATA_REQUIRE_PEERS").as_deref() != Ok("1"),
             "prometheus/promtool not found and STRATA_REQUIRE_PEERS=1"
         );
-        eprintln!("skipped: prometheus and promtool are not installed (../shared/peers/install.sh)");
+        eprintln!(
+            "skipped: prometheus and promtool are not installed (../shared/peers/install.sh)"
+        );
     }
     ok
 }
@@ -56,7 +58,10 @@ fn free_port() -> u16 {
 /// hour; as (labels, values).
 fn data() -> Vec<(Vec<(String, String)>, Vec<f64>)> {
     let l = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
-        pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
     };
     let mut out = Vec::new();
     for (inst, scale) in [("a", 1.0), ("b", 2.5)] {
@@ -72,12 +77,21 @@ fn data() -> Vec<(Vec<(String, String)>, Vec<f64>)> {
                 })
                 .collect();
             out.push((
-                l(&[("__name__", "demo_requests_total"), ("code", code), ("instance", inst), ("job", "api")]),
+                l(&[
+                    ("__name__", "demo_requests_total"),
+                    ("code", code),
+                    ("instance", inst),
+                    ("job", "api"),
+                ]),
                 vals,
             ));
         }
         out.push((
-            l(&[("__name__", "demo_temperature_celsius"), ("instance", inst), ("job", "api")]),
+            l(&[
+                ("__name__", "demo_temperature_celsius"),
+                ("instance", inst),
+                ("job", "api"),
+            ]),
             (0..POINTS)
                 .map(|i| 20.0 + scale * ((i as f64) / 17.0).sin() + (i % 5) as f64 * 0.25)
                 .collect(),
@@ -95,7 +109,12 @@ fn data() -> Vec<(Vec<(String, String)>, Vec<f64>)> {
         }
         for (b, vals) in bounds.iter().zip(series) {
             out.push((
-                l(&[("__name__", "demo_latency_seconds_bucket"), ("instance", inst), ("job", "api"), ("le", b)]),
+                l(&[
+                    ("__name__", "demo_latency_seconds_bucket"),
+                    ("instance", inst),
+                    ("job", "api"),
+                    ("le", b),
+                ]),
                 vals,
             ));
         }
@@ -106,7 +125,11 @@ fn data() -> Vec<(Vec<(String, String)>, Vec<f64>)> {
 fn openmetrics(data: &[(Vec<(String, String)>, Vec<f64>)]) -> String {
     let mut out = String::new();
     for (labels, vals) in data {
-        let name = &labels.iter().find(|(k, _)| k == "__name__").expect("name").1;
+        let name = &labels
+            .iter()
+            .find(|(k, _)| k == "__name__")
+            .expect("name")
+            .1;
         let rest: Vec<String> = labels
             .iter()
             .filter(|(k, _)| k != "__name__")
@@ -114,7 +137,12 @@ fn openmetrics(data: &[(Vec<(String, String)>, Vec<f64>)]) -> String {
             .collect();
         for (i, v) in vals.iter().enumerate() {
             let t = T0 + i as i64 * STEP;
-            out.push_str(&format!("{name}{{{}}} {v} {}.{:03}\n", rest.join(","), t / 1000, t % 1000));
+            out.push_str(&format!(
+                "{name}{{{}}} {v} {}.{:03}\n",
+                rest.join(","),
+                t / 1000,
+                t % 1000
+            ));
         }
     }
     out.push_str("# EOF\n");
@@ -136,7 +164,10 @@ fn start_prometheus(dir: &Path, config: &str, port: u16) -> Proc {
     let log = std::fs::File::create(dir.join("prometheus.log")).expect("log");
     let child = Command::new("prometheus")
         .arg(format!("--config.file={}", cfg.display()))
-        .arg(format!("--storage.tsdb.path={}", dir.join("data").display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.join("data").display()
+        ))
         .arg("--storage.tsdb.retention.time=100y")
         .arg(format!("--web.listen-address=127.0.0.1:{port}"))
         .stdout(Stdio::null())
@@ -162,7 +193,10 @@ fn start_prometheus(dir: &Path, config: &str, port: u16) -> Proc {
 }
 
 fn promtool(args: &[&str]) -> String {
-    let out = Command::new("promtool").args(args).output().expect("promtool");
+    let out = Command::new("promtool")
+        .args(args)
+        .output()
+        .expect("promtool");
     let mut s = String::from_utf8_lossy(&out.stdout).into_owned();
     s.push_str(&String::from_utf8_lossy(&out.stderr));
     s
@@ -187,7 +221,8 @@ fn promtool_and_remote_read_agree_with_prometheus() {
         listen: "127.0.0.1:0".parse().unwrap(),
         ..Config::default()
     };
-    let server = RunningServer::start(sdir.path().to_path_buf(), Options::default(), config).unwrap();
+    let server =
+        RunningServer::start(sdir.path().to_path_buf(), Options::default(), config).unwrap();
     let strata = format!("http://{}", server.addr());
     let deadline = Instant::now() + Duration::from_secs(30);
     while ureq::get(&format!("{strata}/ready")).call().is_err() {
@@ -234,7 +269,11 @@ fn promtool_and_remote_read_agree_with_prometheus() {
         .arg(pdir.path().join("data"))
         .output()
         .expect("promtool tsdb");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let pport = free_port();
     let _prom = start_prometheus(pdir.path(), "global:\n  scrape_interval: 1h\n", pport);
     let prom = format!("http://127.0.0.1:{pport}");
@@ -256,7 +295,13 @@ fn promtool_and_remote_read_agree_with_prometheus() {
     ];
     let mut differ = Vec::new();
     for q in instant {
-        let a = promtool(&["query", "instant", &strata, q, &format!("--time={}", t(mid))]);
+        let a = promtool(&[
+            "query",
+            "instant",
+            &strata,
+            q,
+            &format!("--time={}", t(mid)),
+        ]);
         let b = promtool(&["query", "instant", &prom, q, &format!("--time={}", t(mid))]);
         assert!(!a.trim().is_empty(), "{q}: strata answered nothing");
         if sorted(&a) != sorted(&b) {
@@ -294,8 +339,22 @@ fn promtool_and_remote_read_agree_with_prometheus() {
     }
     assert!(differ.is_empty(), "{}", differ.join("\n"));
     let (from, to) = (format!("--start={}", t(T0)), format!("--end={}", t(mid)));
-    let a = promtool(&["query", "series", &strata, "--match=demo_requests_total", &from, &to]);
-    let b = promtool(&["query", "series", &prom, "--match=demo_requests_total", &from, &to]);
+    let a = promtool(&[
+        "query",
+        "series",
+        &strata,
+        "--match=demo_requests_total",
+        &from,
+        &to,
+    ]);
+    let b = promtool(&[
+        "query",
+        "series",
+        &prom,
+        "--match=demo_requests_total",
+        &from,
+        &to,
+    ]);
     assert_eq!(a, b, "strata:\n{a}\nprometheus:\n{b}");
     assert!(a.contains("code=\"500\""), "{a}");
     let a = promtool(&["query", "labels", &strata, "instance", &from, &to]);
@@ -314,7 +373,11 @@ fn promtool_and_remote_read_agree_with_prometheus() {
     let url = |base: &str| {
         format!(
             "{base}/api/v1/query?query={}&time={}",
-            q.replace(' ', "%20").replace('(', "%28").replace(')', "%29").replace('[', "%5B").replace(']', "%5D"),
+            q.replace(' ', "%20")
+                .replace('(', "%28")
+                .replace(')', "%29")
+                .replace('[', "%5B")
+                .replace(']', "%5D"),
             t(mid)
         )
     };

@@ -105,14 +105,22 @@ fn run_promql(args: &Args, db: &Db, text: &str) -> Result<bool, Box<dyn std::err
             out.push('\n');
         }
         (Format::Table, QueryValue::Scalar { t, v }) => {
-            out.push_str(&format!("scalar: {} @[{}]\n", json::format_value(*v), secs(*t)));
+            out.push_str(&format!(
+                "scalar: {} @[{}]\n",
+                json::format_value(*v),
+                secs(*t)
+            ));
         }
         (Format::Table, QueryValue::String { t, v }) => {
             out.push_str(&format!("string: {v:?} @[{}]\n", secs(*t)));
         }
         (Format::Table, QueryValue::Vector { t, samples }) => {
             for (l, v) in samples {
-                out.push_str(&format!("{l} => {} @[{}]\n", json::format_value(*v), secs(*t)));
+                out.push_str(&format!(
+                    "{l} => {} @[{}]\n",
+                    json::format_value(*v),
+                    secs(*t)
+                ));
             }
         }
         (Format::Table, QueryValue::Matrix(series)) => {
@@ -177,7 +185,11 @@ pub fn run(args: Args) -> CmdResult {
     if args.promql {
         let ok = run_promql(&args, &db, &text)?;
         db.close()?;
-        return Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) });
+        return Ok(if ok {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        });
     }
     let mut qopts = QueryOptions::default();
     qopts.limits.max_rows = args.max_rows;

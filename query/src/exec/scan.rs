@@ -75,13 +75,15 @@ pub fn read_samples(
             if matches!(values, ValuesView::String(_)) {
                 return Ok(());
             }
-            out.ts.extend(timestamps.iter().map(|&t| t.div_euclid(NS_PER_MS)));
+            out.ts
+                .extend(timestamps.iter().map(|&t| t.div_euclid(NS_PER_MS)));
             match values {
                 ValuesView::Float(v) => out.vals.extend_from_slice(v),
                 ValuesView::Integer(v) => out.vals.extend(v.iter().map(|&x| x as f64)),
                 ValuesView::Unsigned(v) => out.vals.extend(v.iter().map(|&x| x as f64)),
                 ValuesView::Boolean(v) => {
-                    out.vals.extend(v.iter().map(|&x| if x { 1.0 } else { 0.0 }));
+                    out.vals
+                        .extend(v.iter().map(|&x| if x { 1.0 } else { 0.0 }));
                 }
                 ValuesView::String(_) => {}
             }

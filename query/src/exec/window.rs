@@ -110,7 +110,12 @@ impl WindowState {
     }
 
     /// Integers (and unsigned, booleans) as exact values.
-    fn integers<T: Copy + Into<i128> + Ord>(&mut self, vs: &[T], f: Fold, to_f64: impl Fn(T) -> f64) {
+    fn integers<T: Copy + Into<i128> + Ord>(
+        &mut self,
+        vs: &[T],
+        f: Fold,
+        to_f64: impl Fn(T) -> f64,
+    ) {
         let (Some(&first), Some(&last)) = (vs.first(), vs.last()) else {
             return;
         };
@@ -157,9 +162,11 @@ impl WindowState {
     fn block(&mut self, count: u64, stats: &BlockStats) {
         let (sum, min, max) = match *stats {
             BlockStats::Integer { sum, min, max } => (sum, min as f64, max as f64),
-            BlockStats::Unsigned { sum, min, max } => {
-                (i128::try_from(sum).unwrap_or(i128::MAX), min as f64, max as f64)
-            }
+            BlockStats::Unsigned { sum, min, max } => (
+                i128::try_from(sum).unwrap_or(i128::MAX),
+                min as f64,
+                max as f64,
+            ),
             BlockStats::Boolean { trues } => (
                 i128::from(trues),
                 if trues == count { 1.0 } else { 0.0 },
@@ -179,6 +186,25 @@ impl WindowState {
             kahan(&mut s, &mut c, self.isum as f64);
         }
         if s.is_infinite() { s } else { s + c }
+    }
+}
+
+/// The first index at or after `from` whose timestamp is not below `bound`, found by
+/// doubling steps from `from` and then a binary search within the last step.
+fn gallop(ts: &[i64], from: usize, bound: i64) -> usize {
+    if from >= ts.len() || ts[from] >= bound {
+        return from;
+    }
+    let mut step = 1usize;
+    let mut lo = from;
+    loop {
+        let probe = lo + step;
+        if probe >= ts.len() || ts[probe] >= bound {
+            let hi = probe.min(ts.len());
+            return lo + 1 + ts[lo + 1..hi].partition_point(|&t| t < bound);
+        }
+        lo = probe;
+        step *= 2;
     }
 }
 
@@ -252,11 +278,14 @@ pub fn fold_windows(
                 let (Some(&a), Some(&b)) = (timestamps.first(), timestamps.last()) else {
                     return Ok(());
                 };
+                // Window bounds only move forward: gallop from the last position, which
+                // touches the timestamps near it instead of probing across the piece.
                 let mut i = first_from(a);
+                let (mut s, mut e) = (0usize, 0usize);
                 while i < ns.len() && ns[i].0 <= b {
                     let (lo, hi) = ns[i];
-                    let s = timestamps.partition_point(|&t| t < lo);
-                    let e = timestamps.partition_point(|&t| t < hi);
+                    s = gallop(timestamps, s, lo);
+                    e = gallop(timestamps, e.max(s), hi);
                     if s < e {
                         let st = &mut out[i];
                         match values {
@@ -305,6 +334,17 @@ mod tests {
     }
 
     #[test]
+    fn gallop_finds_the_first_not_below() {
+        let ts: Vec<i64> = (0..100).map(|i| i * 10).collect();
+        for from in [0, 3, 50, 99, 100] {
+            for bound in [-5, 0, 5, 10, 255, 990, 991, 5000] {
+                let want = from.max(ts.partition_point(|&t| t < bound));
+                assert_eq!(gallop(&ts, from, bound), want, "from {from} bound {bound}");
+            }
+        }
+    }
+
+    #[test]
     fn integers_and_block_statistics_fold_exactly() {
         let mut s = WindowState::default();
         s.block(
@@ -318,6 +358,9 @@ mod tests {
         s.integers(&[4i64, i64::MAX], ALL, |x| x as f64);
         assert_eq!(s.count, 5);
         assert_eq!(s.isum, 10 + i128::from(i64::MAX));
-        assert_eq!((s.min, s.max, s.last), (1.0, i64::MAX as f64, i64::MAX as f64));
+        assert_eq!(
+            (s.min, s.max, s.last),
+            (1.0, i64::MAX as f64, i64::MAX as f64)
+        );
     }
 }

@@ -2,7 +2,9 @@
 //! `{l="v", m=~"re"}` directly, InfluxQL's tag conditions where they are plain matchers).
 //!
 //! Invariant: a regex matcher holds its pattern compiled as `^(?s:pattern)$` (anchored,
-//! as Prometheus matches), with a bounded compiled size.
+//! as Prometheus matches), with a bounded compiled size; when the pattern matches only a
+//! small finite set of strings (`a|b|c`, `cpu_(user|system)`), that set too, sorted, so
+//! selection looks those values up in the index and matching is a set lookup.
 
 /// How a label matcher compares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -40,6 +42,9 @@ pub struct Matcher {
     pub value: String,
     /// For regex matchers: `^(?s:value)$`, compiled.
     pub re: Option<regex::Regex>,
+    /// For regex matchers whose pattern matches a small finite set of strings: that set,
+    /// sorted.
+    pub set: Option<Vec<String>>,
 }
 
 impl PartialEq for Matcher {
@@ -55,15 +60,18 @@ impl Matcher {
     /// Builds a matcher, compiling (anchored) regexes. The error names the pattern and
     /// what is wrong with it.
     pub fn new(name: &str, op: MatchOp, value: &str) -> Result<Matcher, String> {
-        let re = match op {
-            MatchOp::Regex | MatchOp::NotRegex => Some(compile_anchored(value)?),
-            _ => None,
+        let (re, set) = match op {
+            MatchOp::Regex | MatchOp::NotRegex => {
+                (Some(compile_anchored(value)?), literal_set(value))
+            }
+            _ => (None, None),
         };
         Ok(Matcher {
             name: name.to_owned(),
             op,
             value: value.to_owned(),
             re,
+            set,
         })
     }
 
@@ -72,9 +80,68 @@ impl Matcher {
         match self.op {
             MatchOp::Equal => v == self.value,
             MatchOp::NotEqual => v != self.value,
-            MatchOp::Regex => self.re.as_ref().is_some_and(|r| r.is_match(v)),
-            MatchOp::NotRegex => !self.re.as_ref().is_some_and(|r| r.is_match(v)),
+            MatchOp::Regex => self.regex_match(v),
+            MatchOp::NotRegex => !self.regex_match(v),
         }
+    }
+
+    fn regex_match(&self, v: &str) -> bool {
+        match &self.set {
+            Some(set) => set.binary_search_by(|x| x.as_str().cmp(v)).is_ok(),
+            None => self.re.as_ref().is_some_and(|r| r.is_match(v)),
+        }
+    }
+
+    /// The values a label must have to satisfy the matcher, when that is a finite set
+    /// (`=` with its value, `=~` with a literal set), sorted.
+    pub fn values(&self) -> Option<Vec<&str>> {
+        match self.op {
+            MatchOp::Equal => Some(vec![self.value.as_str()]),
+            MatchOp::Regex => self
+                .set
+                .as_ref()
+                .map(|s| s.iter().map(String::as_str).collect()),
+            _ => None,
+        }
+    }
+}
+
+/// Most strings a literal set may hold; larger alternations stay regexes.
+const MAX_SET: usize = 256;
+
+/// The strings an (anchored) pattern matches, when it matches a finite set of at most
+/// [`MAX_SET`] valid UTF-8 strings, sorted and unique.
+fn literal_set(src: &str) -> Option<Vec<String>> {
+    use regex_syntax::hir::literal::{ExtractKind, Extractor};
+    let hir = regex_syntax::ParserBuilder::new()
+        .dot_matches_new_line(true)
+        .build()
+        .parse(src)
+        .ok()?;
+    let mut ex = Extractor::new();
+    ex.kind(ExtractKind::Prefix)
+        .limit_total(MAX_SET * 64)
+        .limit_class(MAX_SET);
+    let seq = ex.extract(&hir);
+    if !seq.is_exact() {
+        return None;
+    }
+    let lits = seq.literals()?;
+    if lits.len() > MAX_SET {
+        return None;
+    }
+    let mut out: Vec<String> = lits
+        .iter()
+        .map(|l| String::from_utf8(l.as_bytes().to_vec()).ok())
+        .collect::<Option<_>>()?;
+    out.sort();
+    out.dedup();
+    // An exact prefix sequence of a pattern with look-around (`^`, `$`, `\b`) is still
+    // only a prefix; such patterns keep the regex.
+    if hir.properties().look_set().is_empty() {
+        Some(out)
+    } else {
+        None
     }
 }
 
@@ -114,5 +181,35 @@ mod tests {
         assert!(!n.matches(""));
         assert!(n.matches("x"));
         assert!(Matcher::new("a", MatchOp::Regex, "(").is_err());
+    }
+
+    #[test]
+    fn literal_alternations_become_sets() {
+        let m = Matcher::new("a", MatchOp::Regex, "host_1|host_22|x").unwrap();
+        assert_eq!(
+            m.set.as_deref(),
+            Some(&["host_1".to_owned(), "host_22".to_owned(), "x".to_owned()][..])
+        );
+        assert!(m.matches("host_22"));
+        assert!(!m.matches("host_2"));
+        let m = Matcher::new("a", MatchOp::Regex, "cpu_(user|system)").unwrap();
+        assert_eq!(m.values(), Some(vec!["cpu_system", "cpu_user"]));
+        for pattern in ["a.*", "a+", "(?i)ab", "^a$", "a|b*", ".", "a\\b"] {
+            let m = Matcher::new("a", MatchOp::Regex, pattern).unwrap();
+            if let Some(set) = &m.set {
+                // A set is only kept when it is exactly what the regex matches.
+                for s in set {
+                    assert!(m.re.as_ref().unwrap().is_match(s), "{pattern}: {s}");
+                }
+            }
+        }
+        assert!(
+            Matcher::new("a", MatchOp::Regex, "a.*")
+                .unwrap()
+                .set
+                .is_none()
+        );
+        let empty = Matcher::new("a", MatchOp::Regex, "|b").unwrap();
+        assert!(empty.matches("") && empty.matches("b") && !empty.matches("c"));
     }
 }

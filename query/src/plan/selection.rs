@@ -11,7 +11,6 @@
 //! the empty string, as in Prometheus).
 
 use super::Matcher;
-use super::matcher::MatchOp;
 use strata_engine::Db;
 use strata_engine::index::{ColumnId, SeriesId};
 use strata_engine::model::{FieldType, SeriesKey};
@@ -68,10 +67,13 @@ fn numeric(t: FieldType) -> bool {
 pub fn metrics(db: &Db, matchers: &[Matcher]) -> Vec<(String, String, String, FieldType)> {
     let name_ms: Vec<&Matcher> = matchers.iter().filter(|m| m.name == METRIC_NAME).collect();
     let mut out = Vec::new();
-    let exact = name_ms
+    // A name matcher with a finite set of values (`=`, or `=~` of literals) means only
+    // those names need looking up.
+    let exact: Option<Vec<String>> = name_ms
         .iter()
-        .find(|m| m.op == MatchOp::Equal)
-        .map(|m| m.value.clone());
+        .filter_map(|m| m.values())
+        .min_by_key(Vec::len)
+        .map(|v| v.into_iter().map(str::to_owned).collect());
     let consider = |m: &str, f: &str, t: FieldType, out: &mut Vec<_>| {
         if !numeric(t) {
             return;
@@ -82,10 +84,12 @@ pub fn metrics(db: &Db, matchers: &[Matcher]) -> Vec<(String, String, String, Fi
         }
     };
     match exact {
-        Some(name) => {
-            for (m, f) in name_candidates(&name) {
-                if let Some((_, t)) = db.fields(&m).into_iter().find(|(x, _)| *x == f) {
-                    consider(&m, &f, t, &mut out);
+        Some(names) => {
+            for name in names {
+                for (m, f) in name_candidates(&name) {
+                    if let Some((_, t)) = db.fields(&m).into_iter().find(|(x, _)| *x == f) {
+                        consider(&m, &f, t, &mut out);
+                    }
                 }
             }
         }
@@ -98,6 +102,7 @@ pub fn metrics(db: &Db, matchers: &[Matcher]) -> Vec<(String, String, String, Fi
         }
     }
     out.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+    out.dedup_by(|a, b| a.0 == b.0 && a.1 == b.1 && a.2 == b.2);
     out
 }
 
@@ -106,18 +111,25 @@ pub fn select(db: &Db, matchers: &[Matcher]) -> Vec<SelectedColumn> {
     let tag_ms: Vec<&Matcher> = matchers.iter().filter(|m| m.name != METRIC_NAME).collect();
     let mut out = Vec::new();
     for (metric, measurement, field, ty) in metrics(db, matchers) {
-        // Narrow through postings where a matcher names one value.
+        // Narrow through postings where a matcher names its values (none of them empty,
+        // which would also match series without the label).
         let mut ids: Option<Vec<SeriesId>> = None;
         for m in &tag_ms {
-            if m.op == MatchOp::Equal && !m.value.is_empty() {
-                let p = db.tag_postings(&measurement, &m.name, &m.value);
-                ids = Some(match ids {
-                    None => p,
-                    Some(prev) => strata_engine::index::postings::intersect(&prev, &p),
-                });
-                if ids.as_ref().is_some_and(Vec::is_empty) {
-                    break;
-                }
+            let Some(values) = m.values().filter(|v| !v.contains(&"")) else {
+                continue;
+            };
+            let mut p: Vec<SeriesId> = Vec::new();
+            for v in values {
+                p.extend(db.tag_postings(&measurement, &m.name, v));
+            }
+            p.sort_unstable();
+            p.dedup();
+            ids = Some(match ids {
+                None => p,
+                Some(prev) => strata_engine::index::postings::intersect(&prev, &p),
+            });
+            if ids.as_ref().is_some_and(Vec::is_empty) {
+                break;
             }
         }
         if ids.as_ref().is_some_and(Vec::is_empty) {

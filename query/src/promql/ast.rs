@@ -367,7 +367,8 @@ impl Expr {
             Expr::Matrix(_) | Expr::Subquery(_) => ValueType::Matrix,
             Expr::Paren(e) | Expr::Unary(_, e) => e.value_type(),
             Expr::Binary(b) => {
-                if b.lhs.value_type() == ValueType::Scalar && b.rhs.value_type() == ValueType::Scalar
+                if b.lhs.value_type() == ValueType::Scalar
+                    && b.rhs.value_type() == ValueType::Scalar
                 {
                     ValueType::Scalar
                 } else {
@@ -604,5 +605,4 @@ mod tests {
         assert_eq!(format_number(f64::NEG_INFINITY), "-Inf");
         assert_eq!(format_number(1e300), "1e300");
     }
-
 }

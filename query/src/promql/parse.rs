@@ -332,7 +332,9 @@ fn string_lit(i: &str) -> PResult<'_, String> {
                 let start = if radix == 8 { ep } else { ep + 1 };
                 let digits = body.get(start..start + len).unwrap_or("");
                 let ok = digits.len() == len && digits.chars().all(|c| c.is_digit(radix));
-                let Some(v) = ok.then(|| u32::from_str_radix(digits, radix).ok()).flatten()
+                let Some(v) = ok
+                    .then(|| u32::from_str_radix(digits, radix).ok())
+                    .flatten()
                 else {
                     return fatal(&body[ep..], "invalid escape sequence");
                 };
@@ -345,7 +347,12 @@ fn string_lit(i: &str) -> PResult<'_, String> {
                 }
                 match char::from_u32(v) {
                     Some(c) => out.push(c),
-                    None => return fatal(&body[ep..], "escape sequence is an invalid Unicode code point"),
+                    None => {
+                        return fatal(
+                            &body[ep..],
+                            "escape sequence is an invalid Unicode code point",
+                        );
+                    }
                 }
                 for _ in 0..(len - usize::from(radix == 8)) {
                     chars.next();
@@ -549,7 +556,10 @@ impl Parser_<'_> {
         let mut return_bool = false;
         if let Some(rest) = keyword(i, "bool") {
             if !op.is_comparison() {
-                return fatal(ws(i).0, "bool modifier can only be used on comparison operators");
+                return fatal(
+                    ws(i).0,
+                    "bool modifier can only be used on comparison operators",
+                );
             }
             return_bool = true;
             i = rest;
@@ -578,7 +588,10 @@ impl Parser_<'_> {
             if let Some((rest, card)) = left.or(right) {
                 let at = ws(i).0;
                 if op.is_set() {
-                    return fatal(at, format!("no grouping allowed for \"{}\" operation", op.as_str()));
+                    return fatal(
+                        at,
+                        format!("no grouping allowed for \"{}\" operation", op.as_str()),
+                    );
                 }
                 m.card = card;
                 i = rest;
@@ -587,7 +600,10 @@ impl Parser_<'_> {
                     if m.on
                         && let Some(l) = inc.iter().find(|l| m.labels.contains(l))
                     {
-                        return fatal(at, format!("label {l:?} must not occur in ON and GROUP clause at once"));
+                        return fatal(
+                            at,
+                            format!("label {l:?} must not occur in ON and GROUP clause at once"),
+                        );
                     }
                     m.include = inc;
                     i = rest;
@@ -606,7 +622,13 @@ impl Parser_<'_> {
     fn label_list<'a>(&self, i: &'a str) -> PResult<'a, Vec<String>> {
         let Some(mut i) = symbol(i, "(") else {
             let at = ws(i).0;
-            return fatal(at, format!("unexpected {} in grouping opts, expected \"(\"", describe(at)));
+            return fatal(
+                at,
+                format!(
+                    "unexpected {} in grouping opts, expected \"(\"",
+                    describe(at)
+                ),
+            );
         };
         let mut out = Vec::new();
         loop {
@@ -615,10 +637,22 @@ impl Parser_<'_> {
             }
             let at = ws(i).0;
             let Ok((rest, name)) = label_name(at) else {
-                return fatal(at, format!("unexpected {} in grouping opts, expected label", describe(at)));
+                return fatal(
+                    at,
+                    format!(
+                        "unexpected {} in grouping opts, expected label",
+                        describe(at)
+                    ),
+                );
             };
             if rest.starts_with(is_ident_char) {
-                return fatal(at, format!("unexpected {} in grouping opts, expected label", describe(at)));
+                return fatal(
+                    at,
+                    format!(
+                        "unexpected {} in grouping opts, expected label",
+                        describe(at)
+                    ),
+                );
             }
             out.push(name.to_owned());
             i = rest;
@@ -626,7 +660,13 @@ impl Parser_<'_> {
                 i = rest;
             } else if symbol(i, ")").is_none() {
                 let at = ws(i).0;
-                return fatal(at, format!("unexpected {} in grouping opts, expected \")\" or \",\"", describe(at)));
+                return fatal(
+                    at,
+                    format!(
+                        "unexpected {} in grouping opts, expected \")\" or \",\"",
+                        describe(at)
+                    ),
+                );
             }
         }
     }
@@ -643,25 +683,40 @@ impl Parser_<'_> {
         mut matching: Option<VectorMatching>,
     ) -> Result<Expr, nom::Err<PErr<'a>>> {
         let (lt, rt) = (lhs.value_type(), rhs.value_type());
-        if op.is_comparison() && !return_bool && lt == ValueType::Scalar && rt == ValueType::Scalar {
-            return fatal(op_at, "comparisons between scalars must use BOOL modifier").map(|(_, e)| e);
+        if op.is_comparison() && !return_bool && lt == ValueType::Scalar && rt == ValueType::Scalar
+        {
+            return fatal(op_at, "comparisons between scalars must use BOOL modifier")
+                .map(|(_, e)| e);
         }
         for t in [lt, rt] {
             if t != ValueType::Scalar && t != ValueType::Vector {
-                return fatal(start, "binary expression must contain only scalar and instant vector types")
-                    .map(|(_, e)| e);
+                return fatal(
+                    start,
+                    "binary expression must contain only scalar and instant vector types",
+                )
+                .map(|(_, e)| e);
             }
         }
         if lt != ValueType::Vector || rt != ValueType::Vector {
-            if matching.as_ref().is_some_and(|m| !m.labels.is_empty() || m.explicit && m.on) {
-                return fatal(start, "vector matching only allowed between instant vectors").map(|(_, e)| e);
+            if matching
+                .as_ref()
+                .is_some_and(|m| !m.labels.is_empty() || m.explicit && m.on)
+            {
+                return fatal(
+                    start,
+                    "vector matching only allowed between instant vectors",
+                )
+                .map(|(_, e)| e);
             }
             matching = None;
         }
         if (lt == ValueType::Scalar || rt == ValueType::Scalar) && op.is_set() {
             return fatal(
                 start,
-                format!("set operator \"{}\" not allowed in binary scalar expression", op.as_str()),
+                format!(
+                    "set operator \"{}\" not allowed in binary scalar expression",
+                    op.as_str()
+                ),
             )
             .map(|(_, e)| e);
         }
@@ -694,7 +749,10 @@ impl Parser_<'_> {
         if t != ValueType::Scalar && t != ValueType::Vector {
             return fatal(
                 i,
-                format!("unary expression only allowed on expressions of type scalar or instant vector, got {:?}", t.name()),
+                format!(
+                    "unary expression only allowed on expressions of type scalar or instant vector, got {:?}",
+                    t.name()
+                ),
             );
         }
         let e = match (op, e) {
@@ -717,7 +775,13 @@ impl Parser_<'_> {
                     Ok(r) => r,
                     Err(nom::Err::Failure(f)) => return Err(nom::Err::Failure(f)),
                     Err(_) => {
-                        return fatal(rest, format!("unexpected {} in subquery selector, expected duration", describe(rest)));
+                        return fatal(
+                            rest,
+                            format!(
+                                "unexpected {} in subquery selector, expected duration",
+                                describe(rest)
+                            ),
+                        );
                     }
                 };
                 let (rest, ()) = ws(rest);
@@ -730,12 +794,21 @@ impl Parser_<'_> {
                     };
                     let Some(rest) = symbol(rest, "]") else {
                         let a = ws(rest).0;
-                        return fatal(a, format!("unexpected {} in subquery selector, expected \"]\"", describe(a)));
+                        return fatal(
+                            a,
+                            format!(
+                                "unexpected {} in subquery selector, expected \"]\"",
+                                describe(a)
+                            ),
+                        );
                     };
                     if e.value_type() != ValueType::Vector {
                         return fatal(
                             start,
-                            format!("subquery is only allowed on instant vector, got {} instead", e.value_type().name()),
+                            format!(
+                                "subquery is only allowed on instant vector, got {} instead",
+                                e.value_type().name()
+                            ),
                         );
                     }
                     if step == Some(0) {
@@ -753,7 +826,13 @@ impl Parser_<'_> {
                 }
                 let Some(rest) = symbol(rest, "]") else {
                     let a = ws(rest).0;
-                    return fatal(a, format!("unexpected {} in subquery selector, expected \":\" or \"]\"", describe(a)));
+                    return fatal(
+                        a,
+                        format!(
+                            "unexpected {} in subquery selector, expected \":\" or \"]\"",
+                            describe(a)
+                        ),
+                    );
                 };
                 match e {
                     Expr::Vector(v) => {
@@ -777,7 +856,10 @@ impl Parser_<'_> {
                     Ok(r) => r,
                     Err(nom::Err::Failure(f)) => return Err(nom::Err::Failure(f)),
                     Err(_) => {
-                        return fatal(rest, format!("unexpected {} in offset, expected duration", describe(rest)));
+                        return fatal(
+                            rest,
+                            format!("unexpected {} in offset, expected duration", describe(rest)),
+                        );
                     }
                 };
                 let d = if neg { -d } else { d };
@@ -820,7 +902,13 @@ impl Parser_<'_> {
                         Ok(x) => x,
                         Err(nom::Err::Failure(f)) => return Err(nom::Err::Failure(f)),
                         Err(_) => {
-                            return fatal(r, format!("unexpected {} in @, expected number or start() or end()", describe(r)));
+                            return fatal(
+                                r,
+                                format!(
+                                    "unexpected {} in @, expected number or start() or end()",
+                                    describe(r)
+                                ),
+                            );
                         }
                     };
                     let v = if neg { -v } else { v };
@@ -863,7 +951,10 @@ impl Parser_<'_> {
             self.leave();
             let Some(rest) = symbol(rest, ")") else {
                 let at = ws(rest).0;
-                return fatal(at, format!("unexpected {} in paren expression", describe(at)));
+                return fatal(
+                    at,
+                    format!("unexpected {} in paren expression", describe(at)),
+                );
             };
             return Ok((rest, Expr::Paren(Box::new(e))));
         }
@@ -884,7 +975,10 @@ impl Parser_<'_> {
             if duration(i).is_ok() {
                 return fatal(i, format!("unexpected duration {:?}", token_at(i)));
             }
-            return fatal(i, format!("bad number or duration syntax: {:?}", token_at(i)));
+            return fatal(
+                i,
+                format!("bad number or duration syntax: {:?}", token_at(i)),
+            );
         }
         let Ok((rest, word)) = identifier(i) else {
             return fatal(i, format!("unexpected {}", describe(i)));
@@ -906,7 +1000,10 @@ impl Parser_<'_> {
             let (rest2, ms) = self.matchers(ws(rest).0)?;
             return Ok((rest2, Expr::Vector(self.selector(i, Some(word), ms)?)));
         }
-        Ok((rest, Expr::Vector(self.selector(i, Some(word), Vec::new())?)))
+        Ok((
+            rest,
+            Expr::Vector(self.selector(i, Some(word), Vec::new())?),
+        ))
     }
 
     /// `{name op "value", …}` with an optional trailing comma.
@@ -919,10 +1016,22 @@ impl Parser_<'_> {
             }
             let at = ws(i).0;
             let Ok((rest, name)) = label_name(at) else {
-                return fatal(at, format!("unexpected {} in label matching, expected label", describe(at)));
+                return fatal(
+                    at,
+                    format!(
+                        "unexpected {} in label matching, expected label",
+                        describe(at)
+                    ),
+                );
             };
             if rest.starts_with(is_ident_char) {
-                return fatal(at, format!("unexpected {} in label matching, expected label", describe(at)));
+                return fatal(
+                    at,
+                    format!(
+                        "unexpected {} in label matching, expected label",
+                        describe(at)
+                    ),
+                );
             }
             let (rest, ()) = ws(rest);
             let op = if rest.starts_with("=~") {
@@ -934,7 +1043,13 @@ impl Parser_<'_> {
             } else if rest.starts_with('=') && !rest.starts_with("==") {
                 MatchOp::Equal
             } else {
-                return fatal(rest, format!("unexpected {} in label matching, expected label matching operator", describe(rest)));
+                return fatal(
+                    rest,
+                    format!(
+                        "unexpected {} in label matching, expected label matching operator",
+                        describe(rest)
+                    ),
+                );
             };
             let rest = &rest[op.as_str().len()..];
             let (rest, ()) = ws(rest);
@@ -942,7 +1057,13 @@ impl Parser_<'_> {
                 Ok(x) => x,
                 Err(nom::Err::Failure(f)) => return Err(nom::Err::Failure(f)),
                 Err(_) => {
-                    return fatal(rest, format!("unexpected {} in label matching, expected string", describe(rest)));
+                    return fatal(
+                        rest,
+                        format!(
+                            "unexpected {} in label matching, expected string",
+                            describe(rest)
+                        ),
+                    );
                 }
             };
             let m = match Matcher::new(name, op, &value) {
@@ -955,7 +1076,13 @@ impl Parser_<'_> {
                 i = rest;
             } else if symbol(i, "}").is_none() {
                 let at = ws(i).0;
-                return fatal(at, format!("unexpected {} in label matching, expected \",\" or \"}}\"", describe(at)));
+                return fatal(
+                    at,
+                    format!(
+                        "unexpected {} in label matching, expected \",\" or \"}}\"",
+                        describe(at)
+                    ),
+                );
             }
         }
     }
@@ -969,19 +1096,22 @@ impl Parser_<'_> {
     ) -> Result<VectorSelector, nom::Err<PErr<'a>>> {
         if let Some(n) = name {
             if let Some(m) = matchers.iter().find(|m| m.name == "__name__") {
-                return fatal(at, format!("metric name must not be set twice: {n:?} or {:?}", m.value))
-                    .map(|(_, v)| v);
+                return fatal(
+                    at,
+                    format!("metric name must not be set twice: {n:?} or {:?}", m.value),
+                )
+                .map(|(_, v)| v);
             }
-            let m = Matcher::new("__name__", MatchOp::Equal, n).map_err(|msg| {
-                nom::Err::Failure(PErr {
-                    input: at,
-                    msg,
-                })
-            })?;
+            let m = Matcher::new("__name__", MatchOp::Equal, n)
+                .map_err(|msg| nom::Err::Failure(PErr { input: at, msg }))?;
             matchers.push(m);
         }
         if !self.allow_empty && !matchers.iter().any(|m| !m.matches("")) {
-            return fatal(at, "vector selector must contain at least one non-empty matcher").map(|(_, v)| v);
+            return fatal(
+                at,
+                "vector selector must contain at least one non-empty matcher",
+            )
+            .map(|(_, v)| v);
         }
         Ok(VectorSelector {
             name: name.map(str::to_owned),
@@ -992,7 +1122,12 @@ impl Parser_<'_> {
     }
 
     /// `name(args…)` after the opening parenthesis.
-    fn call<'a>(&self, start: &'a str, i: &'a str, func: &'static functions::Function) -> PResult<'a, Expr> {
+    fn call<'a>(
+        &self,
+        start: &'a str,
+        i: &'a str,
+        func: &'static functions::Function,
+    ) -> PResult<'a, Expr> {
         self.enter(i)?;
         let mut args = Vec::new();
         let mut i = i;
@@ -1004,14 +1139,23 @@ impl Parser_<'_> {
                 args.push(a);
                 if let Some(rest) = symbol(rest, ",") {
                     if symbol(rest, ")").is_some() {
-                        return fatal(ws(rest).0, "trailing commas not allowed in function call args");
+                        return fatal(
+                            ws(rest).0,
+                            "trailing commas not allowed in function call args",
+                        );
                     }
                     i = rest;
                     continue;
                 }
                 let Some(rest) = symbol(rest, ")") else {
                     let at = ws(rest).0;
-                    return fatal(at, format!("unexpected {} in function call args, expected \",\" or \")\"", describe(at)));
+                    return fatal(
+                        at,
+                        format!(
+                            "unexpected {} in function call args, expected \",\" or \")\"",
+                            describe(at)
+                        ),
+                    );
                 };
                 i = rest;
                 break;
@@ -1023,7 +1167,11 @@ impl Parser_<'_> {
             if n != args.len() {
                 return fatal(
                     start,
-                    format!("expected {n} argument(s) in call to {:?}, got {}", func.name, args.len()),
+                    format!(
+                        "expected {n} argument(s) in call to {:?}, got {}",
+                        func.name,
+                        args.len()
+                    ),
                 );
             }
         } else {
@@ -1031,7 +1179,11 @@ impl Parser_<'_> {
             if min > args.len() {
                 return fatal(
                     start,
-                    format!("expected at least {min} argument(s) in call to {:?}, got {}", func.name, args.len()),
+                    format!(
+                        "expected at least {min} argument(s) in call to {:?}, got {}",
+                        func.name,
+                        args.len()
+                    ),
                 );
             }
             if func.variadic > 0 && min + (func.variadic as usize) < args.len() {
@@ -1080,7 +1232,10 @@ impl Parser_<'_> {
         let (i, before) = grouping(i)?;
         let Some(i) = symbol(i, "(") else {
             let at = ws(i).0;
-            return fatal(at, format!("unexpected {} in aggregation, expected \"(\"", describe(at)));
+            return fatal(
+                at,
+                format!("unexpected {} in aggregation, expected \"(\"", describe(at)),
+            );
         };
         self.enter(i)?;
         let mut args = Vec::new();
@@ -1103,12 +1258,21 @@ impl Parser_<'_> {
         }
         let Some(i) = symbol(i, ")") else {
             let at = ws(i).0;
-            return fatal(at, format!("unexpected {} in aggregation, expected \",\" or \")\"", describe(at)));
+            return fatal(
+                at,
+                format!(
+                    "unexpected {} in aggregation, expected \",\" or \")\"",
+                    describe(at)
+                ),
+            );
         };
         self.leave();
         let (i, after) = grouping(i)?;
         if before.is_some() && after.is_some() {
-            return fatal(start, "aggregation must not have both a leading and a trailing grouping clause");
+            return fatal(
+                start,
+                "aggregation must not have both a leading and a trailing grouping clause",
+            );
         }
         let want = if op.param_type().is_some() { 2 } else { 1 };
         if args.len() != want {
@@ -1125,7 +1289,10 @@ impl Parser_<'_> {
         if expr.value_type() != ValueType::Vector {
             return fatal(
                 start,
-                format!("expected type instant vector in aggregation expression, got {}", expr.value_type().name()),
+                format!(
+                    "expected type instant vector in aggregation expression, got {}",
+                    expr.value_type().name()
+                ),
             );
         }
         if let (Some(p), Some(t)) = (&param, op.param_type())
@@ -1133,7 +1300,11 @@ impl Parser_<'_> {
         {
             return fatal(
                 start,
-                format!("expected type {} in aggregation parameter, got {}", t.name(), p.value_type().name()),
+                format!(
+                    "expected type {} in aggregation parameter, got {}",
+                    t.name(),
+                    p.value_type().name()
+                ),
             );
         }
         let g = before.or(after);
@@ -1206,9 +1377,14 @@ mod tests {
         assert_eq!(v.matchers.len(), 3);
         let e = ok("rate(foo[1h30m] @ end() offset 1m)");
         let Expr::Call(c) = e else { panic!() };
-        assert!(matches!(&c.args[0], Expr::Matrix(m) if m.range == 5_400_000 && m.vector.offset == 60_000));
+        assert!(
+            matches!(&c.args[0], Expr::Matrix(m) if m.range == 5_400_000 && m.vector.offset == 60_000)
+        );
         let e = ok("max_over_time(rate(x[5m])[30m:1m] offset 2m)");
-        assert_eq!(e.to_string(), "max_over_time(rate(x[5m])[30m:1m] offset 2m)");
+        assert_eq!(
+            e.to_string(),
+            "max_over_time(rate(x[5m])[30m:1m] offset 2m)"
+        );
         ok("x[5m:]");
         ok("sum by (a, b,) (x)");
         ok("sum(x) without (on, by)");
@@ -1223,13 +1399,24 @@ mod tests {
 
     #[test]
     fn errors_name_position_and_reason() {
-        assert_eq!(err("{}"), "1:1: parse error: vector selector must contain at least one non-empty matcher");
-        assert!(err("rate(x)").contains("expected type range vector in call to function \"rate\", got instant vector"));
+        assert_eq!(
+            err("{}"),
+            "1:1: parse error: vector selector must contain at least one non-empty matcher"
+        );
+        assert!(err("rate(x)").contains(
+            "expected type range vector in call to function \"rate\", got instant vector"
+        ));
         assert!(err("foo(x)").contains("unknown function with name \"foo\""));
         assert!(err("1 > 2").contains("comparisons between scalars must use BOOL modifier"));
-        assert!(err("x + on(a) 1").contains("vector matching only allowed between instant vectors"));
-        assert!(err("x and 1").contains("set operator \"and\" not allowed in binary scalar expression"));
-        assert!(err("x and on(a) group_left y").contains("no grouping allowed for \"and\" operation"));
+        assert!(
+            err("x + on(a) 1").contains("vector matching only allowed between instant vectors")
+        );
+        assert!(
+            err("x and 1").contains("set operator \"and\" not allowed in binary scalar expression")
+        );
+        assert!(
+            err("x and on(a) group_left y").contains("no grouping allowed for \"and\" operation")
+        );
         assert!(err("sum(x) offset 5m").contains("offset modifier must be preceded"));
         assert!(err("x offset 1m offset 2m").contains("offset may not be set multiple times"));
         assert!(err("(x)[5m]").contains("ranges only allowed for vector selectors"));

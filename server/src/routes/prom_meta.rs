@@ -42,7 +42,10 @@ async fn blocking<T: Send + 'static>(
     match tokio::task::spawn_blocking(f).await {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => Err(PromResponse::error("internal", &e.to_string())),
-        Err(e) => Err(PromResponse::error("internal", &format!("task failed: {e}"))),
+        Err(e) => Err(PromResponse::error(
+            "internal",
+            &format!("task failed: {e}"),
+        )),
     }
 }
 
@@ -112,7 +115,9 @@ pub async fn label_values(
                 && c.all(|x| x.is_ascii_alphanumeric() || x == '_')
         };
         if !valid {
-            return Err(PromResponse::bad_data(format!("invalid label name: {name:?}")));
+            return Err(PromResponse::bad_data(format!(
+                "invalid label name: {name:?}"
+            )));
         }
         let (start, end) = range(&p)?;
         let sets = matchers_param(&p)?;
@@ -155,7 +160,10 @@ pub async fn metadata(
                 json!([{ "type": m.kind, "help": m.help, "unit": m.unit }]),
             );
         }
-        Ok(PromResponse::data(&serde_json::Value::Object(out).to_string(), &[]))
+        Ok(PromResponse::data(
+            &serde_json::Value::Object(out).to_string(),
+            &[],
+        ))
     };
     run.await.unwrap_or_else(|r| r)
 }
@@ -174,7 +182,11 @@ pub async fn buildinfo() -> PromResponse {
 }
 
 /// `/api/v1/status/tsdb`.
-pub async fn tsdb(State(state): State<Arc<AppState>>, uri: Uri, headers: HeaderMap) -> PromResponse {
+pub async fn tsdb(
+    State(state): State<Arc<AppState>>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> PromResponse {
     let run = async {
         let p = crate::app::params(&uri);
         state.authorize(&headers, &p)?;

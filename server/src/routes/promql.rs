@@ -4,7 +4,9 @@
 //! check out). Parameter errors, limits and status codes are Prometheus 2.42's.
 
 use crate::app::AppState;
-use crate::prom_api::{PromResponse, first, now_ms, parse_duration, parse_time, request_params, time_param};
+use crate::prom_api::{
+    PromResponse, first, now_ms, parse_duration, parse_time, request_params, time_param,
+};
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, Uri};
@@ -112,7 +114,8 @@ pub async fn query_range(
     };
     let started = Instant::now();
     let res =
-        tokio::task::spawn_blocking(move || promql::range(&db, &expr, start, end, step, &opts)).await;
+        tokio::task::spawn_blocking(move || promql::range(&db, &expr, start, end, step, &opts))
+            .await;
     state.metrics.query_took(started.elapsed());
     match res {
         Ok(Ok(v)) => PromResponse::data(&json::data_json(&v), &[]),

@@ -6,11 +6,13 @@
 use crate::app::{AppState, params};
 use crate::body;
 use crate::error::ApiError;
-use crate::remote_read::{QueryResult, ReadResponse, decode_remote_read, encode_snappy, matchers, series};
+use crate::remote_read::{
+    QueryResult, ReadResponse, decode_remote_read, encode_snappy, matchers, series,
+};
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::http::Uri;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 use strata_query::promql::meta;
@@ -29,13 +31,15 @@ pub async fn remote_read(
     let raw = body::read_raw(body, &headers, limit, state.config.body_timeout).await?;
     let max_samples = state.config.promql_max_samples;
     let out = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, ApiError> {
-        let req = decode_remote_read(&raw, limit).map_err(|e| ApiError::bad_request(e.to_string()))?;
+        let req =
+            decode_remote_read(&raw, limit).map_err(|e| ApiError::bad_request(e.to_string()))?;
         let mut resp = ReadResponse::default();
         let mut budget = max_samples;
         for (i, q) in req.queries.iter().enumerate() {
             let ms = matchers(i, q).map_err(|e| ApiError::bad_request(e.to_string()))?;
-            let found = meta::raw_samples(&db, &ms, q.start_timestamp_ms, q.end_timestamp_ms, budget)
-                .map_err(|e| ApiError::bad_request(e.to_string()))?;
+            let found =
+                meta::raw_samples(&db, &ms, q.start_timestamp_ms, q.end_timestamp_ms, budget)
+                    .map_err(|e| ApiError::bad_request(e.to_string()))?;
             let mut result = QueryResult::default();
             for (labels, s) in found {
                 budget = budget.saturating_sub(s.len());
@@ -48,7 +52,10 @@ pub async fn remote_read(
     .await??;
     let mut r = (StatusCode::OK, out).into_response();
     let h = r.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-protobuf"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/x-protobuf"),
+    );
     h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("snappy"));
     Ok(r)
 }

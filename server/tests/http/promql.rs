@@ -70,7 +70,10 @@ fn load(s: &Srv) {
     let mut lp = String::new();
     for i in 0..40 {
         let t = (T0 + i * 15_000) * 1_000_000;
-        lp.push_str(&format!("cpu,host=a usage_user={i},usage_idle={} {t}\n", 100 - i));
+        lp.push_str(&format!(
+            "cpu,host=a usage_user={i},usage_idle={} {t}\n",
+            100 - i
+        ));
     }
     s.write_ok(&lp);
 }
@@ -97,9 +100,19 @@ fn instant_queries_answer_as_prometheus() {
     assert_eq!(r.header("content-type"), Some("application/json"));
     // The stale marker at 300 s ends the series; the next sample brings it back.
     let r = query(&s, "up", T0 + 300_000);
-    assert_eq!(r.json()["data"]["result"].as_array().unwrap().len(), 0, "{}", r.body);
+    assert_eq!(
+        r.json()["data"]["result"].as_array().unwrap().len(),
+        0,
+        "{}",
+        r.body
+    );
     let r = query(&s, "up", T0 + 315_000);
-    assert_eq!(r.json()["data"]["result"].as_array().unwrap().len(), 1, "{}", r.body);
+    assert_eq!(
+        r.json()["data"]["result"].as_array().unwrap().len(),
+        1,
+        "{}",
+        r.body
+    );
     // rate over a counter rising 1/s, by code; the name is dropped.
     let r = query(&s, "sum by (code) (rate(requests_total[1m]))", T0 + 300_000);
     let v = r.json();
@@ -110,19 +123,44 @@ fn instant_queries_answer_as_prometheus() {
     assert_eq!(res[1]["value"][1], "0.5");
     // Line protocol: measurement_field, tags as labels.
     let r = query(&s, "cpu_usage_user{host=\"a\"}", T0 + 150_000);
-    assert!(r.body.contains(r#""metric":{"__name__":"cpu_usage_user","host":"a"},"value":[1700000150,"10"]"#), "{}", r.body);
+    assert!(
+        r.body.contains(
+            r#""metric":{"__name__":"cpu_usage_user","host":"a"},"value":[1700000150,"10"]"#
+        ),
+        "{}",
+        r.body
+    );
     let r = query(&s, "cpu_usage_user + cpu_usage_idle", T0 + 150_000);
-    assert!(r.body.contains(r#""metric":{"host":"a"},"value":[1700000150,"100"]"#), "{}", r.body);
+    assert!(
+        r.body
+            .contains(r#""metric":{"host":"a"},"value":[1700000150,"100"]"#),
+        "{}",
+        r.body
+    );
     // Scalars, strings, NaN and infinities print as Prometheus prints them.
     let r = query(&s, "1/0", T0);
-    assert_eq!(r.body, r#"{"status":"success","data":{"resultType":"scalar","result":[1700000000,"+Inf"]}}"#);
+    assert_eq!(
+        r.body,
+        r#"{"status":"success","data":{"resultType":"scalar","result":[1700000000,"+Inf"]}}"#
+    );
     let r = query(&s, "\"hi\"", T0);
-    assert_eq!(r.body, r#"{"status":"success","data":{"resultType":"string","result":[1700000000,"hi"]}}"#);
+    assert_eq!(
+        r.body,
+        r#"{"status":"success","data":{"resultType":"string","result":[1700000000,"hi"]}}"#
+    );
     let r = query(&s, "0/0", T0 + 500);
-    assert_eq!(r.body, r#"{"status":"success","data":{"resultType":"scalar","result":[1700000000.500,"NaN"]}}"#);
+    assert_eq!(
+        r.body,
+        r#"{"status":"success","data":{"resultType":"scalar","result":[1700000000.500,"NaN"]}}"#
+    );
     // A range vector at the top of an instant query is a matrix of raw samples.
     let r = query(&s, "up[30s]", T0 + 30_000);
-    assert!(r.body.contains(r#""values":[[1700000000,"1"],[1700000015,"1"],[1700000030,"1"]]"#), "{}", r.body);
+    assert!(
+        r.body
+            .contains(r#""values":[[1700000000,"1"],[1700000015,"1"],[1700000030,"1"]]"#),
+        "{}",
+        r.body
+    );
 }
 
 #[test]
@@ -138,7 +176,13 @@ fn range_queries_and_form_posts() {
     let r = get(&s.url(&url));
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(r.body.contains(r#""resultType":"matrix""#));
-    assert!(r.body.contains(r#""values":[[1700000000,"0"],[1700000060,"60"],[1700000120,"120"],[1700000180,"180"]]"#), "{}", r.body);
+    assert!(
+        r.body.contains(
+            r#""values":[[1700000000,"0"],[1700000060,"60"],[1700000120,"120"],[1700000180,"180"]]"#
+        ),
+        "{}",
+        r.body
+    );
     // The same as a form POST, with RFC 3339 times and a duration step.
     let form = format!(
         "query={}&start=2023-11-14T22:13:20Z&end=2023-11-14T22:16:20Z&step=1m",
@@ -171,24 +215,107 @@ fn bad_requests_get_prometheus_errors() {
         let e = v["error"].as_str().unwrap();
         assert!(e.contains(needle), "{path}: {e}");
     };
-    check("/api/v1/query", 400, "bad_data", "invalid parameter \"query\": 1:1: parse error: no expression found in input");
-    check(&format!("/api/v1/query?query={}", enc("sum(")), 400, "bad_data", "invalid parameter \"query\": 1:5: parse error");
-    check(&format!("/api/v1/query?query={}", enc("foo(up)")), 400, "bad_data", "unknown function with name \"foo\"");
-    check(&format!("/api/v1/query?query={}", enc("{}")), 400, "bad_data", "vector selector must contain at least one non-empty matcher");
-    check(&format!("/api/v1/query?query={}", enc("up{a=~\"(\"}")), 400, "bad_data", "invalid regular expression");
-    check(&format!("/api/v1/query?query={}", enc("rate(up)")), 400, "bad_data", "expected type range vector in call to function \"rate\", got instant vector");
-    check("/api/v1/query?query=up&time=yesterday", 400, "bad_data", "invalid parameter \"time\": cannot parse \"yesterday\" to a valid timestamp");
-    check("/api/v1/query_range?query=up&start=10&end=5&step=1", 400, "bad_data", "end timestamp must not be before start time");
-    check("/api/v1/query_range?query=up&start=0&end=5&step=0", 400, "bad_data", "zero or negative query resolution step widths are not accepted");
-    check("/api/v1/query_range?query=up&start=0&end=11001&step=1", 400, "bad_data", "exceeded maximum resolution of 11,000 points per timeseries");
-    check(&format!("/api/v1/query_range?query={}&start=0&end=1&step=1", enc("up[5m]")), 400, "bad_data", "invalid expression type \"range vector\" for range query");
-    check("/api/v1/query?query=up&timeout=x", 400, "bad_data", "invalid parameter \"timeout\"");
+    check(
+        "/api/v1/query",
+        400,
+        "bad_data",
+        "invalid parameter \"query\": 1:1: parse error: no expression found in input",
+    );
+    check(
+        &format!("/api/v1/query?query={}", enc("sum(")),
+        400,
+        "bad_data",
+        "invalid parameter \"query\": 1:5: parse error",
+    );
+    check(
+        &format!("/api/v1/query?query={}", enc("foo(up)")),
+        400,
+        "bad_data",
+        "unknown function with name \"foo\"",
+    );
+    check(
+        &format!("/api/v1/query?query={}", enc("{}")),
+        400,
+        "bad_data",
+        "vector selector must contain at least one non-empty matcher",
+    );
+    check(
+        &format!("/api/v1/query?query={}", enc("up{a=~\"(\"}")),
+        400,
+        "bad_data",
+        "invalid regular expression",
+    );
+    check(
+        &format!("/api/v1/query?query={}", enc("rate(up)")),
+        400,
+        "bad_data",
+        "expected type range vector in call to function \"rate\", got instant vector",
+    );
+    check(
+        "/api/v1/query?query=up&time=yesterday",
+        400,
+        "bad_data",
+        "invalid parameter \"time\": cannot parse \"yesterday\" to a valid timestamp",
+    );
+    check(
+        "/api/v1/query_range?query=up&start=10&end=5&step=1",
+        400,
+        "bad_data",
+        "end timestamp must not be before start time",
+    );
+    check(
+        "/api/v1/query_range?query=up&start=0&end=5&step=0",
+        400,
+        "bad_data",
+        "zero or negative query resolution step widths are not accepted",
+    );
+    check(
+        "/api/v1/query_range?query=up&start=0&end=11001&step=1",
+        400,
+        "bad_data",
+        "exceeded maximum resolution of 11,000 points per timeseries",
+    );
+    check(
+        &format!(
+            "/api/v1/query_range?query={}&start=0&end=1&step=1",
+            enc("up[5m]")
+        ),
+        400,
+        "bad_data",
+        "invalid expression type \"range vector\" for range query",
+    );
+    check(
+        "/api/v1/query?query=up&timeout=x",
+        400,
+        "bad_data",
+        "invalid parameter \"timeout\"",
+    );
     // Runtime errors are 422 execution.
     let q = enc("label_replace(requests_total, \"code\", \"\", \"code\", \".*\")");
-    check(&format!("/api/v1/query?query={q}&time={}", (T0 + 60_000) / 1000), 422, "execution", "vector cannot contain metrics with the same labelset");
-    check("/api/v1/series", 400, "bad_data", "no match[] parameter provided");
-    check(&format!("/api/v1/series?match[]={}", enc("{a=\"\"}")), 400, "bad_data", "match[] must contain at least one non-empty matcher");
-    check("/api/v1/label/a-b/values", 400, "bad_data", "invalid label name");
+    check(
+        &format!("/api/v1/query?query={q}&time={}", (T0 + 60_000) / 1000),
+        422,
+        "execution",
+        "vector cannot contain metrics with the same labelset",
+    );
+    check(
+        "/api/v1/series",
+        400,
+        "bad_data",
+        "no match[] parameter provided",
+    );
+    check(
+        &format!("/api/v1/series?match[]={}", enc("{a=\"\"}")),
+        400,
+        "bad_data",
+        "match[] must contain at least one non-empty matcher",
+    );
+    check(
+        "/api/v1/label/a-b/values",
+        400,
+        "bad_data",
+        "invalid label name",
+    );
 }
 
 #[test]
@@ -199,26 +326,41 @@ fn a_sample_limit_is_an_execution_error() {
     load(&s);
     let r = query(&s, "count_over_time(up[10m])", T0 + 600_000);
     assert_eq!(r.status, 422, "{}", r.body);
-    assert!(r.body.contains("query processing would load too many samples into memory in query execution"), "{}", r.body);
+    assert!(
+        r.body.contains(
+            "query processing would load too many samples into memory in query execution"
+        ),
+        "{}",
+        r.body
+    );
 }
 
 #[test]
 fn series_labels_and_values() {
     let s = Srv::start();
     load(&s);
-    let r = get(&s.url(&format!("/api/v1/series?match[]={}&match[]=up", enc("{job=\"api\"}"))));
+    let r = get(&s.url(&format!(
+        "/api/v1/series?match[]={}&match[]=up",
+        enc("{job=\"api\"}")
+    )));
     assert_eq!(
         r.body,
         r#"{"status":"success","data":[{"__name__":"requests_total","code":"200","job":"api"},{"__name__":"requests_total","code":"500","job":"api"},{"__name__":"up","job":"node"}]}"#
     );
     let r = get(&s.url("/api/v1/labels"));
-    assert_eq!(r.body, r#"{"status":"success","data":["__name__","code","host","job"]}"#);
+    assert_eq!(
+        r.body,
+        r#"{"status":"success","data":["__name__","code","host","job"]}"#
+    );
     let r = get(&s.url("/api/v1/label/__name__/values"));
     assert_eq!(
         r.body,
         r#"{"status":"success","data":["cpu_usage_idle","cpu_usage_user","requests_total","up"]}"#
     );
-    let r = get(&s.url(&format!("/api/v1/label/code/values?match[]={}", enc("requests_total"))));
+    let r = get(&s.url(&format!(
+        "/api/v1/label/code/values?match[]={}",
+        enc("requests_total")
+    )));
     assert_eq!(r.body, r#"{"status":"success","data":["200","500"]}"#);
     // A time range with no data has no series.
     let r = get(&s.url("/api/v1/series?match[]=up&start=0&end=100"));
@@ -228,7 +370,10 @@ fn series_labels_and_values() {
     let r = get(&s.url("/api/v1/status/tsdb"));
     let v = r.json();
     assert_eq!(v["data"]["headStats"]["numSeries"], 5, "{}", r.body);
-    assert_eq!(v["data"]["seriesCountByMetricName"][0]["name"], "requests_total");
+    assert_eq!(
+        v["data"]["seriesCountByMetricName"][0]["name"],
+        "requests_total"
+    );
     assert_eq!(v["data"]["headStats"]["minTime"], T0);
     let r = get(&s.url("/api/v1/query_exemplars?query=up&start=0&end=1"));
     assert_eq!(r.body, r#"{"status":"success","data":[]}"#);
@@ -267,7 +412,10 @@ fn remote_read_returns_raw_samples_with_stale_markers() {
     let r = crate::request(
         "POST",
         &s.url("/api/v1/read"),
-        &[("Content-Encoding", "snappy"), ("Content-Type", "application/x-protobuf")],
+        &[
+            ("Content-Encoding", "snappy"),
+            ("Content-Type", "application/x-protobuf"),
+        ],
         Some(&encode_snappy(&req)),
     );
     assert_eq!(r.status, 200);

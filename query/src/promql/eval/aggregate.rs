@@ -122,7 +122,12 @@ impl Ev<'_> {
                     let mut s = Series::empty(labels, n);
                     for step in 0..n {
                         buf.clear();
-                        buf.extend(members.iter().filter(|&&i| v[i].has[step]).map(|&i| v[i].vals[step]));
+                        buf.extend(
+                            members
+                                .iter()
+                                .filter(|&&i| v[i].has[step])
+                                .map(|&i| v[i].vals[step]),
+                        );
                         if !buf.is_empty() {
                             s.vals[step] = quantile(q[step], &mut buf);
                             s.has[step] = true;
@@ -200,7 +205,13 @@ impl Ev<'_> {
 
 /// `topk`/`bottomk` per step and group: the series chosen keep their labels; in an
 /// instant query the result is ordered as Prometheus orders it (per group, best first).
-fn top_k(top: bool, k: &[f64], v: Vec<Series>, groups: &[(Labels, Vec<usize>)], n: usize) -> Vec<Series> {
+fn top_k(
+    top: bool,
+    k: &[f64],
+    v: Vec<Series>,
+    groups: &[(Labels, Vec<usize>)],
+    n: usize,
+) -> Vec<Series> {
     let better = |a: f64, b: f64| -> bool {
         // Whether `a` should replace the current worst `b` of the heap.
         if top {
@@ -216,7 +227,11 @@ fn top_k(top: bool, k: &[f64], v: Vec<Series>, groups: &[(Labels, Vec<usize>)], 
         if kk.is_nan() || kk < 1.0 {
             continue;
         }
-        let kk = if kk >= v.len() as f64 { v.len() } else { kk as usize };
+        let kk = if kk >= v.len() as f64 {
+            v.len()
+        } else {
+            kk as usize
+        };
         for (_, members) in groups {
             // A simple bounded selection with Prometheus' replacement rule.
             let mut heap: Vec<usize> = Vec::with_capacity(kk);
@@ -288,4 +303,3 @@ fn worse_cmp(top: bool, a: f64, b: f64) -> std::cmp::Ordering {
         }
     }
 }
-

@@ -85,14 +85,23 @@ impl Ev<'_> {
     }
 }
 
-fn vector_scalar(b: &Binary, v: Vec<Series>, s: &[f64], swap: bool) -> Result<Vec<Series>, PromError> {
+fn vector_scalar(
+    b: &Binary,
+    v: Vec<Series>,
+    s: &[f64],
+    swap: bool,
+) -> Result<Vec<Series>, PromError> {
     let mut out = Vec::with_capacity(v.len());
     for mut x in v {
         for i in 0..x.vals.len() {
             if !x.has[i] {
                 continue;
             }
-            let (l, r) = if swap { (s[i], x.vals[i]) } else { (x.vals[i], s[i]) };
+            let (l, r) = if swap {
+                (s[i], x.vals[i])
+            } else {
+                (x.vals[i], s[i])
+            };
             let (mut value, mut keep) = elem(b.op, l, r);
             if b.op.is_comparison() && swap {
                 value = r;
@@ -117,7 +126,10 @@ fn vector_scalar(b: &Binary, v: Vec<Series>, s: &[f64], swap: bool) -> Result<Ve
 fn set_and(l: Vec<Series>, r: &[Series], m: &VectorMatching, keep: bool) -> Vec<Series> {
     let mut right: HashMap<Vec<u8>, Vec<usize>> = HashMap::new();
     for (i, s) in r.iter().enumerate() {
-        right.entry(s.labels.signature(m.on, &m.labels)).or_default().push(i);
+        right
+            .entry(s.labels.signature(m.on, &m.labels))
+            .or_default()
+            .push(i);
     }
     let mut out = Vec::with_capacity(l.len());
     for mut s in l {
@@ -210,7 +222,10 @@ fn vector_vector(
     };
     let mut one_by_sig: HashMap<Vec<u8>, Vec<usize>> = HashMap::new();
     for (i, s) in one.iter().enumerate() {
-        one_by_sig.entry(s.labels.signature(m.on, &m.labels)).or_default().push(i);
+        one_by_sig
+            .entry(s.labels.signature(m.on, &m.labels))
+            .or_default()
+            .push(i);
     }
     let one_side = if m.card == Cardinality::OneToMany {
         "left"
@@ -223,7 +238,11 @@ fn vector_vector(
             let present: Vec<usize> = ix.iter().copied().filter(|&j| one[j].has[step]).collect();
             if present.len() > 1 {
                 let (a, c) = (&one[present[0]].labels, &one[present[1]].labels);
-                let matched = if m.on { a.keep(&m.labels) } else { a.drop(&m.labels) };
+                let matched = if m.on {
+                    a.keep(&m.labels)
+                } else {
+                    a.drop(&m.labels)
+                };
                 return exec_err(format!(
                     "found duplicate series for the match group {matched} on the {one_side} hand-side of the operation: [{c}, {a}];many-to-many matching not allowed: matching labels must be unique on one side"
                 ));
@@ -271,7 +290,9 @@ fn vector_vector(
                     );
                 }
             } else if seen.contains(&labels) {
-                return exec_err("multiple matches for labels: grouping labels must ensure unique matches");
+                return exec_err(
+                    "multiple matches for labels: grouping labels must ensure unique matches",
+                );
             }
             seen.push(labels.clone());
             let k = match out_index.get(&labels) {

@@ -163,7 +163,9 @@ impl Ev<'_> {
                 }]));
             }
             let v = self.eval_vector(&c.args[0], steps)?;
-            return Ok(Val::Vector(map_values(v, |x, _| utc(x).map_or(f64::NAN, f))?));
+            return Ok(Val::Vector(map_values(v, |x, _| {
+                utc(x).map_or(f64::NAN, f)
+            })?));
         }
         Ok(match name {
             "time" => Val::Scalar((0..steps.n).map(|i| steps.at(i) as f64 / 1000.0).collect()),
@@ -210,7 +212,11 @@ impl Ev<'_> {
                         out.vals[i] = 1.0;
                     }
                 }
-                Val::Vector(if out.is_empty() { Vec::new() } else { vec![out] })
+                Val::Vector(if out.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![out]
+                })
             }
             "clamp" | "clamp_min" | "clamp_max" => {
                 let v = self.eval_vector(&c.args[0], steps)?;
@@ -275,10 +281,14 @@ impl Ev<'_> {
                 let src = string_arg(&c.args[3])?;
                 let re_src = string_arg(&c.args[4])?;
                 let re = crate::plan::matcher::compile_anchored(re_src).map_err(|e| {
-                    PromError::Execution(format!("invalid regular expression in label_replace(): {e}"))
+                    PromError::Execution(format!(
+                        "invalid regular expression in label_replace(): {e}"
+                    ))
                 })?;
                 if !valid_label_name(dst) {
-                    return exec_err(format!("invalid destination label name in label_replace(): {dst}"));
+                    return exec_err(format!(
+                        "invalid destination label name in label_replace(): {dst}"
+                    ));
                 }
                 let out = v
                     .into_iter()
@@ -307,12 +317,15 @@ impl Ev<'_> {
                     srcs.push(s);
                 }
                 if !valid_label_name(dst) {
-                    return exec_err(format!("invalid destination label name in label_join(): {dst}"));
+                    return exec_err(format!(
+                        "invalid destination label name in label_join(): {dst}"
+                    ));
                 }
                 let out = v
                     .into_iter()
                     .map(|mut s| {
-                        let joined: Vec<&str> = srcs.iter().map(|k| s.labels.get(k).unwrap_or("")).collect();
+                        let joined: Vec<&str> =
+                            srcs.iter().map(|k| s.labels.get(k).unwrap_or("")).collect();
                         let joined = joined.join(sep);
                         s.labels.set(dst, &joined);
                         s
@@ -448,7 +461,13 @@ fn histogram_quantile(q: &[f64], v: Vec<Series>, n: usize) -> Result<Vec<Series>
 pub(crate) fn parse_go_float(s: &str) -> Option<f64> {
     let t = s.trim_start_matches('+');
     match t.to_ascii_lowercase().as_str() {
-        "inf" | "infinity" => return Some(if s.starts_with('-') { f64::NEG_INFINITY } else { f64::INFINITY }),
+        "inf" | "infinity" => {
+            return Some(if s.starts_with('-') {
+                f64::NEG_INFINITY
+            } else {
+                f64::INFINITY
+            });
+        }
         "-inf" | "-infinity" => return Some(f64::NEG_INFINITY),
         "nan" => return Some(f64::NAN),
         _ => {}
@@ -484,7 +503,10 @@ mod tests {
     #[test]
     fn dates_are_utc() {
         let t = utc(1_456_790_400.0).unwrap(); // 2016-03-01
-        assert_eq!(date_fn("days_in_month").unwrap()(utc(1_454_284_800.0).unwrap()), 29.0);
+        assert_eq!(
+            date_fn("days_in_month").unwrap()(utc(1_454_284_800.0).unwrap()),
+            29.0
+        );
         assert_eq!(date_fn("month").unwrap()(t), 3.0);
         assert_eq!(date_fn("day_of_week").unwrap()(t), 2.0);
     }

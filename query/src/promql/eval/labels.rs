@@ -135,9 +135,15 @@ mod tests {
     fn signatures_ignore_the_name_unless_asked() {
         let a = l(&[("__name__", "x"), ("i", "1"), ("j", "2")]);
         let b = l(&[("__name__", "y"), ("i", "1"), ("j", "3")]);
-        assert_eq!(a.signature(true, &["i".into()]), b.signature(true, &["i".into()]));
+        assert_eq!(
+            a.signature(true, &["i".into()]),
+            b.signature(true, &["i".into()])
+        );
         assert_ne!(a.signature(false, &[]), b.signature(false, &[]));
-        assert_eq!(a.signature(false, &["j".into()]), b.signature(false, &["j".into()]));
+        assert_eq!(
+            a.signature(false, &["j".into()]),
+            b.signature(false, &["j".into()])
+        );
         assert_eq!(a.drop(&["j".into()]), l(&[("i", "1")]));
     }
 }

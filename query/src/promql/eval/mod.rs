@@ -33,6 +33,19 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use strata_engine::Db;
 
+/// Below this many items (series), work runs on the calling thread: handing sub-millisecond
+/// work to the thread pool costs more than it saves.
+const PARALLEL_MIN: usize = 16;
+
+/// Maps `items` with `f`, on the thread pool when there are enough of them.
+pub(crate) fn par_map<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync + Send) -> Vec<R> {
+    if items.len() < PARALLEL_MIN {
+        items.into_iter().map(f).collect()
+    } else {
+        items.into_par_iter().map(f).collect()
+    }
+}
+
 /// The stale marker's exact bits (Prometheus' `value.StaleNaN`).
 pub const STALE_NAN_BITS: u64 = 0x7ff0_0000_0000_0002;
 
@@ -247,12 +260,16 @@ impl<'a> Ev<'a> {
         if let Some(d) = self.deadline
             && Instant::now() > d
         {
-            return Err(PromError::Timeout("query timed out in query execution".into()));
+            return Err(PromError::Timeout(
+                "query timed out in query execution".into(),
+            ));
         }
         if let Some(c) = &self.opts.cancel
             && c.load(Ordering::Relaxed)
         {
-            return Err(PromError::Canceled("query was canceled in query execution".into()));
+            return Err(PromError::Canceled(
+                "query was canceled in query execution".into(),
+            ));
         }
         Ok(())
     }
@@ -261,7 +278,9 @@ impl<'a> Ev<'a> {
     pub(crate) fn account(&self, n: usize) -> Result<(), PromError> {
         let total = self.samples.fetch_add(n, Ordering::Relaxed) + n;
         if total > self.opts.max_samples {
-            return exec_err("query processing would load too many samples into memory in query execution");
+            return exec_err(
+                "query processing would load too many samples into memory in query execution",
+            );
         }
         Ok(())
     }
@@ -339,17 +358,22 @@ impl<'a> Ev<'a> {
     }
 
     /// Reads every selected column over `[lo, hi]`, in parallel.
-    fn fetch(&self, matchers: &[Matcher], lo: i64, hi: i64) -> Result<Vec<(Labels, Samples)>, PromError> {
+    fn fetch(
+        &self,
+        matchers: &[Matcher],
+        lo: i64,
+        hi: i64,
+    ) -> Result<Vec<(Labels, Samples)>, PromError> {
         let cols = self.select(matchers);
-        let check = || self.check().map_err(|e| crate::QueryError::Limit(e.to_string()));
-        let read: Vec<Result<(Labels, Samples), PromError>> = cols
-            .into_par_iter()
-            .map(|(labels, c)| {
-                let s = read_samples(self.db, c.column, c.ty, lo, hi, &check).map_err(storage_error)?;
-                self.account(s.len())?;
-                Ok((labels, s))
-            })
-            .collect();
+        let check = || {
+            self.check()
+                .map_err(|e| crate::QueryError::Limit(e.to_string()))
+        };
+        let read: Vec<Result<(Labels, Samples), PromError>> = par_map(cols, |(labels, c)| {
+            let s = read_samples(self.db, c.column, c.ty, lo, hi, &check).map_err(storage_error)?;
+            self.account(s.len())?;
+            Ok((labels, s))
+        });
         let mut out = Vec::with_capacity(read.len());
         for r in read {
             let (l, s) = r?;
@@ -362,7 +386,11 @@ impl<'a> Ev<'a> {
 
     /// An instant selector at every step: the last sample at or before the step's
     /// reference time, if within the lookback window and not a stale marker.
-    fn vector_selector(&self, vs: &VectorSelector, steps: &Steps) -> Result<Vec<Series>, PromError> {
+    fn vector_selector(
+        &self,
+        vs: &VectorSelector,
+        steps: &Steps,
+    ) -> Result<Vec<Series>, PromError> {
         let at = self.resolve_at(vs.at);
         let refs: Vec<i64> = (0..steps.n)
             .map(|i| at.unwrap_or(steps.at(i)) - vs.offset)
@@ -398,7 +426,11 @@ impl<'a> Ev<'a> {
     }
 
     /// The samples of a selector as `timestamp()` needs them: the sample's own time.
-    pub(crate) fn selector_timestamps(&self, vs: &VectorSelector, steps: &Steps) -> Result<Vec<Series>, PromError> {
+    pub(crate) fn selector_timestamps(
+        &self,
+        vs: &VectorSelector,
+        steps: &Steps,
+    ) -> Result<Vec<Series>, PromError> {
         let at = self.resolve_at(vs.at);
         let refs: Vec<i64> = (0..steps.n)
             .map(|i| at.unwrap_or(steps.at(i)) - vs.offset)
@@ -459,14 +491,17 @@ impl<'a> Ev<'a> {
                 let at = self.resolve_at(sq.at);
                 let step = sq.step.unwrap_or(self.opts.default_subquery_step_ms);
                 if step <= 0 {
-                    return Err(PromError::BadData("zero or negative step in subquery".into()));
+                    return Err(PromError::BadData(
+                        "zero or negative step in subquery".into(),
+                    ));
                 }
                 let (first, last) = match at {
                     Some(t) => (t, t),
                     None => (steps.start, steps.end()),
                 };
                 let lo = first - sq.offset - sq.range;
-                let start = lo.div_euclid(step) * step + if lo.rem_euclid(step) == 0 { 0 } else { step };
+                let start =
+                    lo.div_euclid(step) * step + if lo.rem_euclid(step) == 0 { 0 } else { step };
                 let end = last - sq.offset;
                 let mut input = RangeInput {
                     series: Vec::new(),
@@ -535,14 +570,18 @@ pub(crate) fn merge_same_labels(mut v: Vec<Series>) -> Result<Vec<Series>, PromE
     let mut out: Vec<Series> = Vec::new();
     let mut last: Option<usize> = None;
     for i in idx {
-        let s = slots[i].take().unwrap_or_else(|| Series::empty(Labels::default(), 0));
+        let s = slots[i]
+            .take()
+            .unwrap_or_else(|| Series::empty(Labels::default(), 0));
         match last {
             Some(o) if out[o].labels == s.labels => {
                 let target = &mut out[o];
                 for k in 0..s.has.len() {
                     if s.has[k] {
                         if target.has[k] {
-                            return exec_err("vector cannot contain metrics with the same labelset");
+                            return exec_err(
+                                "vector cannot contain metrics with the same labelset",
+                            );
                         }
                         target.has[k] = true;
                         target.vals[k] = s.vals[k];
@@ -617,7 +656,13 @@ pub fn instant(db: &Db, expr: &Expr, t: i64, opts: &EvalOptions) -> Result<Query
             let mut out: Vec<(Labels, Vec<(i64, f64)>)> = m
                 .into_iter()
                 .map(|s| {
-                    let pts = s.samples.ts.iter().copied().zip(s.samples.vals.iter().copied()).collect();
+                    let pts = s
+                        .samples
+                        .ts
+                        .iter()
+                        .copied()
+                        .zip(s.samples.vals.iter().copied())
+                        .collect();
                     (s.labels, pts)
                 })
                 .collect();
@@ -644,18 +689,26 @@ pub fn range(
         )));
     }
     if step <= 0 || end < start {
-        return Err(PromError::BadData("invalid range: end before start or step not positive".into()));
+        return Err(PromError::BadData(
+            "invalid range: end before start or step not positive".into(),
+        ));
     }
     let n = ((end - start) / step) as usize + 1;
     let ev = Ev::new(db, opts, start, end);
     let steps = Steps { start, step, n };
     let to_points = |s: &Series| -> Vec<(i64, f64)> {
-        (0..n).filter(|&i| s.has[i]).map(|i| (steps.at(i), s.vals[i])).collect()
+        (0..n)
+            .filter(|&i| s.has[i])
+            .map(|i| (steps.at(i), s.vals[i]))
+            .collect()
     };
     Ok(match ev.eval(expr, &steps)? {
         Val::Scalar(s) => QueryValue::Matrix(vec![(
             Labels::default(),
-            s.iter().enumerate().map(|(i, &v)| (steps.at(i), v)).collect(),
+            s.iter()
+                .enumerate()
+                .map(|(i, &v)| (steps.at(i), v))
+                .collect(),
         )]),
         Val::Vector(v) => {
             let mut out: Vec<(Labels, Vec<(i64, f64)>)> = v
@@ -684,7 +737,8 @@ mod tests {
 
     #[test]
     fn same_labels_merge_when_disjoint_and_fail_when_not() {
-        let v = merge_same_labels(vec![s("x", &[Some(1.0), None]), s("x", &[None, Some(2.0)])]).unwrap();
+        let v = merge_same_labels(vec![s("x", &[Some(1.0), None]), s("x", &[None, Some(2.0)])])
+            .unwrap();
         assert_eq!(v.len(), 1);
         assert_eq!(v[0].vals, vec![1.0, 2.0]);
         let e = merge_same_labels(vec![s("x", &[Some(1.0), None]), s("x", &[Some(3.0), None])]);

@@ -10,8 +10,8 @@
 use super::labels::Labels;
 use super::{Ev, PromError, Series, Steps, exec_err, merge_same_labels};
 use crate::exec::window::{Fold, WindowState, fold_windows};
-use crate::promql::ast::{Call, Expr, MatchOp};
 use crate::plan::selection::METRIC_NAME;
+use crate::promql::ast::{Call, Expr, MatchOp};
 use rayon::prelude::*;
 
 /// What a kernel knows of its step.
@@ -90,7 +90,11 @@ fn instant_value(ts: &[i64], vs: &[f64], rate: bool) -> Option<f64> {
         return None;
     }
     let (last, prev) = (vs[n - 1], vs[n - 2]);
-    let mut result = if rate && last < prev { last } else { last - prev };
+    let mut result = if rate && last < prev {
+        last
+    } else {
+        last - prev
+    };
     let interval = ts[n - 1] - ts[n - 2];
     if interval == 0 {
         return None;
@@ -190,10 +194,14 @@ fn variance_over_time(vs: &[f64]) -> f64 {
 
 fn holt_winters(vs: &[f64], sf: f64, tf: f64) -> Result<Option<f64>, PromError> {
     if sf <= 0.0 || sf >= 1.0 {
-        return exec_err(format!("invalid smoothing factor. Expected: 0 < sf < 1, got: {sf:.6}"));
+        return exec_err(format!(
+            "invalid smoothing factor. Expected: 0 < sf < 1, got: {sf:.6}"
+        ));
     }
     if tf <= 0.0 || tf >= 1.0 {
-        return exec_err(format!("invalid trend factor. Expected: 0 < tf < 1, got: {tf:.6}"));
+        return exec_err(format!(
+            "invalid trend factor. Expected: 0 < tf < 1, got: {tf:.6}"
+        ));
     }
     if vs.len() < 2 {
         return Ok(None);
@@ -201,7 +209,11 @@ fn holt_winters(vs: &[f64], sf: f64, tf: f64) -> Result<Option<f64>, PromError> 
     let (mut s0, mut s1, mut b) = (0.0, vs[0], vs[1] - vs[0]);
     for (i, &v) in vs.iter().enumerate().skip(1) {
         let x = sf * v;
-        b = if i == 1 { b } else { tf * (s1 - s0) + (1.0 - tf) * b };
+        b = if i == 1 {
+            b
+        } else {
+            tf * (s1 - s0) + (1.0 - tf) * b
+        };
         let y = (1.0 - sf) * (s1 + b);
         s0 = s1;
         s1 = x + y;
@@ -260,9 +272,7 @@ fn kernel(name: &str) -> Option<Kernel> {
             }
             Ok(Some(n))
         },
-        "resets" => |_, v, _| {
-            Ok(Some(v.windows(2).filter(|p| p[1] < p[0]).count() as f64))
-        },
+        "resets" => |_, v, _| Ok(Some(v.windows(2).filter(|p| p[1] < p[0]).count() as f64)),
         "deriv" => |t, v, _| {
             if t.len() < 2 {
                 return Ok(None);
@@ -373,13 +383,19 @@ impl Ev<'_> {
         let cols = self.select(&m.vector.matchers);
         self.account(cols.len() * steps.n)?;
         let keep_name = name == "last_over_time";
-        let check = || self.check().map_err(|e| crate::QueryError::Limit(e.to_string()));
-        let results: Vec<Result<Option<Series>, PromError>> = cols
-            .into_par_iter()
-            .map(|(labels, c)| {
+        let check = || {
+            self.check()
+                .map_err(|e| crate::QueryError::Limit(e.to_string()))
+        };
+        let results: Vec<Result<Option<Series>, PromError>> =
+            super::par_map(cols, |(labels, c)| {
                 let states = fold_windows(self.db, c.column, c.ty, &windows, fold, &check)
                     .map_err(super::storage_error)?;
-                let labels = if keep_name { labels } else { labels.without_name() };
+                let labels = if keep_name {
+                    labels
+                } else {
+                    labels.without_name()
+                };
                 let mut out = Series::empty(labels, steps.n);
                 for (i, st) in states.iter().enumerate() {
                     if st.count == 0 {
@@ -394,9 +410,16 @@ impl Ev<'_> {
                         Err(()) => {
                             // The exact path for this window's samples.
                             let (lo, hi) = windows[i];
-                            let s = crate::exec::scan::read_samples(self.db, c.column, c.ty, lo, hi, &check)
-                                .map_err(super::storage_error)?;
-                            let vs: Vec<f64> = s.vals.iter().copied().filter(|v| !super::is_stale(*v)).collect();
+                            let s = crate::exec::scan::read_samples(
+                                self.db, c.column, c.ty, lo, hi, &check,
+                            )
+                            .map_err(super::storage_error)?;
+                            let vs: Vec<f64> = s
+                                .vals
+                                .iter()
+                                .copied()
+                                .filter(|v| !super::is_stale(*v))
+                                .collect();
                             if !vs.is_empty() {
                                 out.vals[i] = avg_over_time(&vs);
                                 out.has[i] = true;
@@ -405,8 +428,7 @@ impl Ev<'_> {
                     }
                 }
                 Ok((!out.is_empty()).then_some(out))
-            })
-            .collect();
+            });
         let mut out = Vec::with_capacity(results.len());
         for r in results {
             if let Some(s) = r? {
@@ -449,7 +471,11 @@ impl Ev<'_> {
                     out.vals[i] = 1.0;
                 }
             }
-            return Ok(if out.is_empty() { Vec::new() } else { vec![out] });
+            return Ok(if out.is_empty() {
+                Vec::new()
+            } else {
+                vec![out]
+            });
         }
         let Some(k) = kernel(name) else {
             return exec_err(format!("function {name:?} is not a range function"));
