@@ -161,9 +161,85 @@ pub fn aggregate_float_column(
     Ok((agg, how))
 }
 
+/// The first index at or after `from` whose timestamp is not below `bound`. Stored series
+/// are close to regular, so the position is first guessed by interpolation between
+/// `from` and the end and corrected by a short walk; a bad guess falls back to galloping.
+/// Either way only the cache lines near the answer are touched, where a binary search
+/// over a large decoded block would miss the cache at every probe.
+pub fn seek(ts: &[i64], from: usize, bound: i64) -> usize {
+    let n = ts.len();
+    if from >= n || ts[from] >= bound {
+        return from;
+    }
+    let (t0, t1) = (ts[from], ts[n - 1]);
+    if t1 < bound {
+        return n;
+    }
+    let span = (t1 - t0).max(1) as i128;
+    let guess = from + ((i128::from(bound - t0) * (n - 1 - from) as i128) / span) as usize;
+    let guess = guess.clamp(from, n - 1);
+    const WALK: usize = 8;
+    if ts[guess] >= bound {
+        // Walk back to the first not below.
+        let mut i = guess;
+        for _ in 0..WALK {
+            if i == from || ts[i - 1] < bound {
+                return i;
+            }
+            i -= 1;
+        }
+        from + 1 + ts[from + 1..i].partition_point(|&t| t < bound)
+    } else {
+        let mut i = guess;
+        for _ in 0..WALK {
+            i += 1;
+            if i >= n || ts[i] >= bound {
+                return i;
+            }
+        }
+        gallop(ts, i, bound)
+    }
+}
+
+/// The first index at or after `from` whose timestamp is not below `bound`, found by
+/// doubling steps from `from` and then a binary search within the last step.
+pub fn gallop(ts: &[i64], from: usize, bound: i64) -> usize {
+    if from >= ts.len() || ts[from] >= bound {
+        return from;
+    }
+    let mut step = 1usize;
+    let mut lo = from;
+    loop {
+        let probe = lo + step;
+        if probe >= ts.len() || ts[probe] >= bound {
+            let hi = probe.min(ts.len());
+            return lo + 1 + ts[lo + 1..hi].partition_point(|&t| t < bound);
+        }
+        lo = probe;
+        step *= 2;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn seek_and_gallop_find_the_first_not_below() {
+        let regular: Vec<i64> = (0..100).map(|i| i * 10).collect();
+        let mut irregular: Vec<i64> = (0..100).map(|i| i * i * 7 - 300).collect();
+        irregular.extend([100_000, 100_000, 100_001, 1 << 40]);
+        for ts in [regular, irregular] {
+            for from in [0, 3, 50, 99, 100] {
+                for bound in [-400, -5, 0, 5, 10, 255, 990, 991, 5000, 60_000, 100_000, 100_001, 1 << 41] {
+                    let want = from.max(ts.partition_point(|&t| t < bound)).min(ts.len().max(from));
+                    assert_eq!(gallop(&ts, from, bound), want, "gallop from {from} bound {bound}");
+                    assert_eq!(seek(&ts, from, bound), want, "seek from {from} bound {bound}");
+                }
+            }
+        }
+    }
+
     use proptest::prelude::*;
 
     proptest! {

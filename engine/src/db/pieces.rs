@@ -285,8 +285,10 @@ impl Db {
                         }
                         let block = live.seg.block(b)?;
                         let ts = block.timestamps();
-                        let lo = ts.partition_point(|&t| t < range.start);
-                        let hi = ts.partition_point(|&t| t < range.start || range.contains(t));
+                        // Interpolation, not bisection: a bisection over a large decoded
+                        // block misses the cache at every probe.
+                        let lo = crate::scan::seek(ts, 0, range.start);
+                        let hi = crate::scan::seek(ts, lo, range.end);
                         if lo < hi {
                             visit(Piece::Points {
                                 timestamps: &ts[lo..hi],

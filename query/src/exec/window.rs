@@ -17,6 +17,7 @@ use strata_engine::Db;
 use strata_engine::Piece;
 use strata_engine::index::ColumnId;
 use strata_engine::model::FieldType;
+use strata_engine::scan::seek;
 use strata_engine::segment::{BlockStats, ValuesView};
 
 const NS_PER_MS: i64 = 1_000_000;
@@ -189,25 +190,6 @@ impl WindowState {
     }
 }
 
-/// The first index at or after `from` whose timestamp is not below `bound`, found by
-/// doubling steps from `from` and then a binary search within the last step.
-fn gallop(ts: &[i64], from: usize, bound: i64) -> usize {
-    if from >= ts.len() || ts[from] >= bound {
-        return from;
-    }
-    let mut step = 1usize;
-    let mut lo = from;
-    loop {
-        let probe = lo + step;
-        if probe >= ts.len() || ts[probe] >= bound {
-            let hi = probe.min(ts.len());
-            return lo + 1 + ts[lo + 1..hi].partition_point(|&t| t < bound);
-        }
-        lo = probe;
-        step *= 2;
-    }
-}
-
 /// Reads `column` (of type `ty`) once and folds it into one state per window (closed
 /// millisecond intervals `(lo, hi)`, see the module invariants), calling `check` between
 /// pieces so that a long read can be stopped.
@@ -278,14 +260,13 @@ pub fn fold_windows(
                 let (Some(&a), Some(&b)) = (timestamps.first(), timestamps.last()) else {
                     return Ok(());
                 };
-                // Window bounds only move forward: gallop from the last position, which
-                // touches the timestamps near it instead of probing across the piece.
+                // Window bounds only move forward: each is sought from the last one.
                 let mut i = first_from(a);
                 let (mut s, mut e) = (0usize, 0usize);
                 while i < ns.len() && ns[i].0 <= b {
                     let (lo, hi) = ns[i];
-                    s = gallop(timestamps, s, lo);
-                    e = gallop(timestamps, e.max(s), hi);
+                    s = seek(timestamps, s, lo);
+                    e = seek(timestamps, e.max(s), hi);
                     if s < e {
                         let st = &mut out[i];
                         match values {
@@ -331,17 +312,6 @@ mod tests {
         let mut n = WindowState::default();
         n.floats(&[f64::NAN, 3.0], ALL);
         assert_eq!((n.min, n.count), (3.0, 2));
-    }
-
-    #[test]
-    fn gallop_finds_the_first_not_below() {
-        let ts: Vec<i64> = (0..100).map(|i| i * 10).collect();
-        for from in [0, 3, 50, 99, 100] {
-            for bound in [-5, 0, 5, 10, 255, 990, 991, 5000] {
-                let want = from.max(ts.partition_point(|&t| t < bound));
-                assert_eq!(gallop(&ts, from, bound), want, "from {from} bound {bound}");
-            }
-        }
     }
 
     #[test]

@@ -350,9 +350,19 @@ impl<'a> Ev<'a> {
         selection::select(self.db, matchers)
             .into_iter()
             .map(|c| {
-                let mut pairs: Vec<(String, String)> = c.key.tags().to_vec();
+                // Tags are sorted already; the name goes in at its place.
+                let tags = c.key.tags();
+                let mut pairs: Vec<(String, String)> = Vec::with_capacity(tags.len() + 1);
+                let at = tags.partition_point(|(k, _)| k.as_str() < METRIC_NAME);
+                pairs.extend(tags[..at].iter().filter(|(_, v)| !v.is_empty()).cloned());
                 pairs.push((METRIC_NAME.to_owned(), c.metric.clone()));
-                (Labels::from_pairs(pairs), c)
+                pairs.extend(
+                    tags[at..]
+                        .iter()
+                        .filter(|(k, v)| k != METRIC_NAME && !v.is_empty())
+                        .cloned(),
+                );
+                (Labels(pairs), c)
             })
             .collect()
     }
