@@ -8,6 +8,7 @@
 
 use crate::ast::{BinaryOp, Cast, Expr};
 use crate::error::QueryError;
+use crate::plan::{MatchOp, Matcher, selection};
 use regex::Regex;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -375,8 +376,9 @@ impl Operand {
 }
 
 /// A superset of the series of measurement `m` that can satisfy `cond`, from the tag
-/// postings of its `tag = 'value'` comparisons under AND and OR; `None` when the
-/// condition does not narrow the series (the caller then looks at every one).
+/// postings of its `tag = 'value'` and self-anchored `tag =~ /^(a|b)$/` comparisons under
+/// AND and OR, lowered to the plan's label matchers ([`crate::plan::selection`]); `None`
+/// when the condition does not narrow the series (the caller then looks at every one).
 pub(crate) fn candidates(
     cond: &Expr,
     names: &Names<'_>,
@@ -408,9 +410,21 @@ pub(crate) fn candidates(
         } => match (&**lhs, &**rhs) {
             (Expr::Var { name, cast }, Expr::String(v))
             | (Expr::String(v), Expr::Var { name, cast })
-                if names.is_tag(name, *cast) && !v.is_empty() =>
+                if names.is_tag(name, *cast) =>
             {
-                Some(db.tag_postings(m, name, v))
+                let matcher = Matcher::new(name, MatchOp::Equal, v).ok()?;
+                selection::postings_for(db, m, &matcher)
+            }
+            _ => None,
+        },
+        Expr::Binary {
+            op: BinaryOp::RegexMatch,
+            lhs,
+            rhs,
+        } => match (&**lhs, &**rhs) {
+            (Expr::Var { name, cast }, Expr::Regex(re)) if names.is_tag(name, *cast) => {
+                let matcher = Matcher::from_unanchored(name, re)?;
+                selection::postings_for(db, m, &matcher)
             }
             _ => None,
         },

@@ -85,6 +85,17 @@ impl Matcher {
         }
     }
 
+    /// The matcher for an unanchored regex (InfluxQL's `tag =~ /re/`, which matches
+    /// anywhere in the value), when the pattern is anchored at both ends by itself
+    /// (`/^(a|b)$/`); `None` otherwise, or when it does not compile.
+    pub fn from_unanchored(name: &str, re: &str) -> Option<Matcher> {
+        let inner = re.strip_prefix('^')?.strip_suffix('$')?;
+        if inner.ends_with('\\') || inner.contains(['^', '$']) {
+            return None;
+        }
+        Matcher::new(name, MatchOp::Regex, inner).ok()
+    }
+
     fn regex_match(&self, v: &str) -> bool {
         match &self.set {
             Some(set) => set.binary_search_by(|x| x.as_str().cmp(v)).is_ok(),
@@ -181,6 +192,15 @@ mod tests {
         assert!(!n.matches(""));
         assert!(n.matches("x"));
         assert!(Matcher::new("a", MatchOp::Regex, "(").is_err());
+    }
+
+    #[test]
+    fn self_anchored_patterns_convert() {
+        let m = Matcher::from_unanchored("h", "^(host_1|host_2)$").unwrap();
+        assert_eq!(m.values(), Some(vec!["host_1", "host_2"]));
+        assert!(Matcher::from_unanchored("h", "host_1").is_none());
+        assert!(Matcher::from_unanchored("h", "^a$|^b$").is_none());
+        assert!(Matcher::from_unanchored("h", "^a\\$").is_none());
     }
 
     #[test]

@@ -106,32 +106,46 @@ pub fn metrics(db: &Db, matchers: &[Matcher]) -> Vec<(String, String, String, Fi
     out
 }
 
+/// The ids (sorted) of the series of `measurement` whose tag can satisfy `m`, from the
+/// tag postings, when the matcher names its values (`=`, or `=~` of a literal set) and
+/// none of them is empty (which would also match series without the tag); `None` when the
+/// matcher does not narrow the series.
+pub fn postings_for(db: &Db, measurement: &str, m: &Matcher) -> Option<Vec<SeriesId>> {
+    let values = m.values().filter(|v| !v.contains(&""))?;
+    let mut p: Vec<SeriesId> = Vec::new();
+    for v in values {
+        p.extend(db.tag_postings(measurement, &m.name, v));
+    }
+    p.sort_unstable();
+    p.dedup();
+    Some(p)
+}
+
+/// The intersection of [`postings_for`] over the matchers that narrow; `None` when none
+/// does.
+pub fn narrow(db: &Db, measurement: &str, matchers: &[&Matcher]) -> Option<Vec<SeriesId>> {
+    let mut ids: Option<Vec<SeriesId>> = None;
+    for m in matchers {
+        let Some(p) = postings_for(db, measurement, m) else {
+            continue;
+        };
+        ids = Some(match ids {
+            None => p,
+            Some(prev) => strata_engine::index::postings::intersect(&prev, &p),
+        });
+        if ids.as_ref().is_some_and(Vec::is_empty) {
+            break;
+        }
+    }
+    ids
+}
+
 /// Every column that satisfies all `matchers`.
 pub fn select(db: &Db, matchers: &[Matcher]) -> Vec<SelectedColumn> {
     let tag_ms: Vec<&Matcher> = matchers.iter().filter(|m| m.name != METRIC_NAME).collect();
     let mut out = Vec::new();
     for (metric, measurement, field, ty) in metrics(db, matchers) {
-        // Narrow through postings where a matcher names its values (none of them empty,
-        // which would also match series without the label).
-        let mut ids: Option<Vec<SeriesId>> = None;
-        for m in &tag_ms {
-            let Some(values) = m.values().filter(|v| !v.contains(&"")) else {
-                continue;
-            };
-            let mut p: Vec<SeriesId> = Vec::new();
-            for v in values {
-                p.extend(db.tag_postings(&measurement, &m.name, v));
-            }
-            p.sort_unstable();
-            p.dedup();
-            ids = Some(match ids {
-                None => p,
-                Some(prev) => strata_engine::index::postings::intersect(&prev, &p),
-            });
-            if ids.as_ref().is_some_and(Vec::is_empty) {
-                break;
-            }
-        }
+        let ids = narrow(db, &measurement, &tag_ms);
         if ids.as_ref().is_some_and(Vec::is_empty) {
             continue;
         }
