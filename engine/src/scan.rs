@@ -231,10 +231,34 @@ mod tests {
         irregular.extend([100_000, 100_000, 100_001, 1 << 40]);
         for ts in [regular, irregular] {
             for from in [0, 3, 50, 99, 100] {
-                for bound in [-400, -5, 0, 5, 10, 255, 990, 991, 5000, 60_000, 100_000, 100_001, 1 << 41] {
-                    let want = from.max(ts.partition_point(|&t| t < bound)).min(ts.len().max(from));
-                    assert_eq!(gallop(&ts, from, bound), want, "gallop from {from} bound {bound}");
-                    assert_eq!(seek(&ts, from, bound), want, "seek from {from} bound {bound}");
+                for bound in [
+                    -400,
+                    -5,
+                    0,
+                    5,
+                    10,
+                    255,
+                    990,
+                    991,
+                    5000,
+                    60_000,
+                    100_000,
+                    100_001,
+                    1 << 41,
+                ] {
+                    let want = from
+                        .max(ts.partition_point(|&t| t < bound))
+                        .min(ts.len().max(from));
+                    assert_eq!(
+                        gallop(&ts, from, bound),
+                        want,
+                        "gallop from {from} bound {bound}"
+                    );
+                    assert_eq!(
+                        seek(&ts, from, bound),
+                        want,
+                        "seek from {from} bound {bound}"
+                    );
                 }
             }
         }
