@@ -56,7 +56,10 @@ fn free_port() -> u16 {
 
 /// The test data: counters with a reset, a gauge, and a histogram, every 15 s for an
 /// hour; as (labels, values).
-fn data() -> Vec<(Vec<(String, String)>, Vec<f64>)> {
+/// A series: its labels and its values at `T0 + i * STEP`.
+type TestSeries = (Vec<(String, String)>, Vec<f64>);
+
+fn data() -> Vec<TestSeries> {
     let l = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
         pairs
             .iter()
@@ -122,7 +125,7 @@ fn data() -> Vec<(Vec<(String, String)>, Vec<f64>)> {
     out
 }
 
-fn openmetrics(data: &[(Vec<(String, String)>, Vec<f64>)]) -> String {
+fn openmetrics(data: &[TestSeries]) -> String {
     let mut out = String::new();
     for (labels, vals) in data {
         let name = &labels

@@ -46,16 +46,8 @@ impl Acc {
                 self.mean += v / self.count - self.mean / self.count;
             }
             AggOp::Count | AggOp::Group => self.count += 1.0,
-            AggOp::Max => {
-                if self.value < v || self.value.is_nan() {
-                    self.value = v;
-                }
-            }
-            AggOp::Min => {
-                if self.value > v || self.value.is_nan() {
-                    self.value = v;
-                }
-            }
+            AggOp::Max if self.value < v || self.value.is_nan() => self.value = v,
+            AggOp::Min if self.value > v || self.value.is_nan() => self.value = v,
             AggOp::Stddev | AggOp::Stdvar => {
                 self.count += 1.0;
                 let delta = v - self.mean;

@@ -220,24 +220,44 @@ fn vector_vector(
     } else {
         (l, r)
     };
-    let mut one_by_sig: HashMap<Vec<u8>, Vec<usize>> = HashMap::new();
-    for (i, s) in one.iter().enumerate() {
-        one_by_sig
-            .entry(s.labels.signature(m.on, &m.labels))
-            .or_default()
-            .push(i);
-    }
     let one_side = if m.card == Cardinality::OneToMany {
         "left"
     } else {
         "right"
     };
-    // Per step, no two "one" series may share a signature.
-    for ix in one_by_sig.values().filter(|ix| ix.len() > 1) {
+    // Series of each side by matching signature, in input order.
+    let mut groups: HashMap<Vec<u8>, (Vec<usize>, Vec<usize>)> = HashMap::new();
+    let mut order: Vec<Vec<u8>> = Vec::new();
+    for (i, s) in many.iter().enumerate() {
+        let sig = s.labels.signature(m.on, &m.labels);
+        let e = groups.entry(sig.clone()).or_insert_with(|| {
+            order.push(sig);
+            (Vec::new(), Vec::new())
+        });
+        e.0.push(i);
+    }
+    for (j, s) in one.iter().enumerate() {
+        if let Some(e) = groups.get_mut(&s.labels.signature(m.on, &m.labels)) {
+            e.1.push(j);
+        }
+    }
+    let mut outputs: Vec<Series> = Vec::new();
+    let mut out_index: HashMap<Labels, usize> = HashMap::new();
+    for sig in &order {
+        let (many_ix, one_ix) = &groups[sig];
+        if one_ix.is_empty() {
+            continue;
+        }
+        // Output series per (many, one) pair, made once.
+        let mut target: HashMap<(usize, usize), usize> = HashMap::new();
         for step in 0..n {
-            let present: Vec<usize> = ix.iter().copied().filter(|&j| one[j].has[step]).collect();
-            if present.len() > 1 {
-                let (a, c) = (&one[present[0]].labels, &one[present[1]].labels);
+            // At most one "one" series may be present per signature and step.
+            let mut present = one_ix.iter().copied().filter(|&j| one[j].has[step]);
+            let Some(j) = present.next() else {
+                continue;
+            };
+            if let Some(j2) = present.next() {
+                let (a, c) = (&one[j].labels, &one[j2].labels);
                 let matched = if m.on {
                     a.keep(&m.labels)
                 } else {
@@ -247,67 +267,62 @@ fn vector_vector(
                     "found duplicate series for the match group {matched} on the {one_side} hand-side of the operation: [{c}, {a}];many-to-many matching not allowed: matching labels must be unique on one side"
                 ));
             }
-        }
-    }
-    let mut outputs: Vec<Series> = Vec::new();
-    let mut out_index: HashMap<Labels, usize> = HashMap::new();
-    // For each signature and step, which many-side series matched (one-to-one) or which
-    // result label sets were produced (grouping).
-    let mut matched: HashMap<(Vec<u8>, usize), Vec<Labels>> = HashMap::new();
-    for s in &many {
-        let sig = s.labels.signature(m.on, &m.labels);
-        let Some(ix) = one_by_sig.get(&sig) else {
-            continue;
-        };
-        for step in 0..n {
-            if !s.has[step] {
-                continue;
-            }
-            let Some(&j) = ix.iter().find(|&&j| one[j].has[step]) else {
-                continue;
-            };
             let o = &one[j];
-            let (vl, vr) = if m.card == Cardinality::OneToMany {
-                (o.vals[step], s.vals[step])
-            } else {
-                (s.vals[step], o.vals[step])
-            };
-            let (mut value, keep) = elem(b.op, vl, vr);
-            if b.return_bool {
-                value = if keep { 1.0 } else { 0.0 };
-            } else if !keep {
-                continue;
-            }
-            let mut labels = result_labels(&s.labels, &o.labels, b.op, m);
-            if b.return_bool {
-                labels.del(METRIC_NAME);
-            }
-            let seen = matched.entry((sig.clone(), step)).or_default();
-            if m.card == Cardinality::OneToOne {
-                if !seen.is_empty() {
+            let mut matched_here = 0usize;
+            let mut written: Vec<usize> = Vec::new();
+            for &i in many_ix {
+                let s = &many[i];
+                if !s.has[step] {
+                    continue;
+                }
+                let (vl, vr) = if m.card == Cardinality::OneToMany {
+                    (o.vals[step], s.vals[step])
+                } else {
+                    (s.vals[step], o.vals[step])
+                };
+                let (mut value, keep) = elem(b.op, vl, vr);
+                if b.return_bool {
+                    value = if keep { 1.0 } else { 0.0 };
+                } else if !keep {
+                    continue;
+                }
+                matched_here += 1;
+                if m.card == Cardinality::OneToOne && matched_here > 1 {
                     return exec_err(
                         "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)",
                     );
                 }
-            } else if seen.contains(&labels) {
-                return exec_err(
-                    "multiple matches for labels: grouping labels must ensure unique matches",
-                );
-            }
-            seen.push(labels.clone());
-            let k = match out_index.get(&labels) {
-                Some(&k) => k,
-                None => {
-                    outputs.push(Series::empty(labels.clone(), n));
-                    out_index.insert(labels, outputs.len() - 1);
-                    outputs.len() - 1
+                let k = match target.get(&(i, j)) {
+                    Some(&k) => k,
+                    None => {
+                        let mut labels = result_labels(&s.labels, &o.labels, b.op, m);
+                        if b.return_bool {
+                            labels.del(METRIC_NAME);
+                        }
+                        let k = match out_index.get(&labels) {
+                            Some(&k) => k,
+                            None => {
+                                outputs.push(Series::empty(labels.clone(), n));
+                                out_index.insert(labels, outputs.len() - 1);
+                                outputs.len() - 1
+                            }
+                        };
+                        target.insert((i, j), k);
+                        k
+                    }
+                };
+                if written.contains(&k) {
+                    return exec_err(
+                        "multiple matches for labels: grouping labels must ensure unique matches",
+                    );
                 }
-            };
-            if outputs[k].has[step] {
-                return exec_err("vector cannot contain metrics with the same labelset");
+                written.push(k);
+                if outputs[k].has[step] {
+                    return exec_err("vector cannot contain metrics with the same labelset");
+                }
+                outputs[k].has[step] = true;
+                outputs[k].vals[step] = value;
             }
-            outputs[k].has[step] = true;
-            outputs[k].vals[step] = value;
         }
     }
     merge_same_labels(outputs)

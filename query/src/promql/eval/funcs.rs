@@ -353,7 +353,7 @@ impl Ev<'_> {
 }
 
 /// Prometheus' `bucketQuantile` over one group's buckets `(upper bound, count)`.
-pub(crate) fn bucket_quantile(q: f64, buckets: &mut Vec<(f64, f64)>) -> f64 {
+pub(crate) fn bucket_quantile(q: f64, buckets: &mut [(f64, f64)]) -> f64 {
     if q.is_nan() {
         return f64::NAN;
     }

@@ -17,6 +17,9 @@
 //! Invariants: a [`Series`] has exactly `steps.n` slots; a [`Vector`] never holds two
 //! series with equal labels present at the same step (checked by [`merge_same_labels`]).
 
+// Step loops index several per-step arrays (values, presence, parameters) at once.
+#![allow(clippy::needless_range_loop)]
+
 mod aggregate;
 mod binary;
 mod funcs;
