@@ -391,6 +391,9 @@ impl Ev<'_> {
             super::par_map(cols, |(labels, c)| {
                 let states = fold_windows(self.db, c.column, c.ty, &windows, fold, &check)
                     .map_err(super::storage_error)?;
+                // Samples folded count as loaded, as Prometheus counts the samples of each
+                // window it reads.
+                self.account(states.iter().map(|s| s.count as usize).sum())?;
                 let labels = if keep_name {
                     labels
                 } else {
