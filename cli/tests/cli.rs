@@ -498,3 +498,58 @@ fn query_prints_table_csv_and_json_and_fails_on_bad_statements() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).contains("line 1, column 8"));
 }
+
+#[test]
+fn query_runs_promql_instant_and_range() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("data");
+    let lp = dir.path().join("in.lp");
+    std::fs::write(
+        &lp,
+        "cpu,host=a usage=1.5 1451606400000000000\ncpu,host=b usage=3 1451606410000000000\ncpu,host=a usage=2.5 1451606470000000000\n",
+    )
+    .unwrap();
+    import_ok(&d, &lp);
+    let dd = d.to_str().unwrap();
+    let out = strata(&[
+        "query",
+        "--data-dir",
+        dd,
+        "--promql",
+        "--time",
+        "1451606480",
+        "sum(cpu_usage)",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "{} => 5.5 @[1451606480]\n"
+    );
+    let out = strata(&[
+        "query",
+        "--data-dir",
+        dd,
+        "--promql",
+        "--format",
+        "json",
+        "--start",
+        "2016-01-01T00:00:00Z",
+        "--end",
+        "1451606460",
+        "--step",
+        "1m",
+        "cpu_usage{host=\"a\"}",
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        r#"{"status":"success","data":{"resultType":"matrix","result":[{"metric":{"__name__":"cpu_usage","host":"a"},"values":[[1451606400,"1.5"],[1451606460,"1.5"]]}]}}"#
+    );
+    let out = strata(&["query", "--data-dir", dd, "--promql", "rate(cpu_usage)"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("expected type range vector"), "{text}");
+}

@@ -71,20 +71,22 @@ fn run_promql(args: &Args, db: &Db, text: &str) -> Result<bool, Box<dyn std::err
         timeout: Some(args.timeout),
         ..promql::EvalOptions::default()
     };
-    let expr = promql::parse_expr(text.trim()).map_err(|e| format!("query: {e}"))?;
     let time = |s: &str, what: &str| parse_time(s).map_err(|e| format!("--{what}: {e}"));
-    let result = match (&args.start, &args.end, &args.step) {
-        (Some(a), Some(b), Some(c)) => {
-            let step = parse_duration(c).map_err(|e| format!("--step: {e}"))?;
-            promql::range(db, &expr, time(a, "start")?, time(b, "end")?, step, &opts)
-        }
-        _ => {
-            let t = match &args.time {
-                Some(t) => time(t, "time")?,
-                None => strata_server::prom_api::now_ms(),
-            };
-            promql::instant(db, &expr, t, &opts)
-        }
+    let result = match promql::parse_expr(text.trim()) {
+        Err(e) => Err(promql::PromError::BadData(e.to_string())),
+        Ok(expr) => match (&args.start, &args.end, &args.step) {
+            (Some(a), Some(b), Some(c)) => {
+                let step = parse_duration(c).map_err(|e| format!("--step: {e}"))?;
+                promql::range(db, &expr, time(a, "start")?, time(b, "end")?, step, &opts)
+            }
+            _ => {
+                let t = match &args.time {
+                    Some(t) => time(t, "time")?,
+                    None => strata_server::prom_api::now_ms(),
+                };
+                promql::instant(db, &expr, t, &opts)
+            }
+        },
     };
     let value = match result {
         Ok(v) => v,
