@@ -119,6 +119,7 @@ def main():
     rows, unavailable, ds_meta, notes = [], [], [], []
     versions = {}
     setup_failed = False
+    no_api = None
     try:
         for ds_name in [d for d in args.datasets.split(",") if d]:
             files = dataset_files(ds_name, args)
@@ -173,7 +174,8 @@ def main():
                 why = None
                 try:
                     if cand_name == "strata":
-                        why = cand.missing()
+                        # once a Strata has shown it has no PromQL API, do not import it again
+                        why = cand.missing() or no_api
                         if not why:
                             cand.stop()
                             if not loaded:
@@ -192,6 +194,8 @@ def main():
                 except Fail as e:
                     why = str(e)[-1500:]
                 if why:
+                    if why.startswith("no PromQL API"):
+                        no_api = why
                     log(f"{ds_name}/{ph}: {cand.title} unavailable: {why[:300]}")
                     unavailable.append(f"{ds_name}/{ph}: {why}")
                     for q, (m, a) in zip(queries, ref_ans):

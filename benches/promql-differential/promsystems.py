@@ -307,7 +307,10 @@ class VictoriaMetrics:
     def version(self):
         v = subprocess.run(["victoria-metrics", "-version"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                            text=True).stdout.strip()
-        return v.splitlines()[0] if v else "?"
+        if not v:  # the Debian build prints nothing
+            v = subprocess.run(["dpkg-query", "-W", "-f=${Version}", "victoria-metrics"], stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, text=True).stdout.strip()
+        return f"victoria-metrics {v.splitlines()[0]}" if v else "?"
 
     def start(self):
         self.port = free_port()
@@ -457,7 +460,9 @@ class Strata:
     def version(self):
         if self.url:
             return f"(external server at {self.url})"
-        return self._help(["--version"]).strip() or f"(no binary: {self.bin})"
+        if not self.bin or not os.path.exists(self.bin):
+            return f"(no binary: {self.bin})"
+        return self._help(["--version"]).strip() or "?"
 
     def load(self, files, hot=True):
         if self.url:
