@@ -209,16 +209,16 @@ def main():
             for n, _s in systems:
                 all_answers[(n, t)] = answers[n]
                 checks[(n, t)] = answer_summary(answers[n], answers["Prometheus"], qs, n == "Prometheus")
+                bad = [p for p in answers[n] if "error" in p or "unavailable" in p]
+                if bad:
+                    errs[(n, t)] = (f"{len(bad)} of {len(qs)} queries: " if len(qs) > 1 else "") + \
+                        bad[0].get("error", bad[0].get("unavailable", "?"))
             if t.endswith("/per-metric") and ("VictoriaMetrics", base(t)) in all_answers:
                 # VictoriaMetrics' answers to the TSBS text against Prometheus's to the rewrite
                 vm_text = all_answers[("VictoriaMetrics", base(t))]
                 same = sum(promdiff.compare(p, v, q[0]).kind in ("pass", "pass-ties")
                            for p, v, q in zip(answers["Prometheus"], vm_text, qs))
                 cross[t] = f"{same}/{len(qs)}"
-                bad = [p for p in answers[n] if "error" in p or "unavailable" in p]
-                if bad:
-                    errs[(n, t)] = (f"{len(bad)} of {len(qs)} queries: " if len(qs) > 1 else "") + \
-                        bad[0].get("error", bad[0].get("unavailable", "?"))
             # latency
             n_pass = max(reps, math.ceil(target / len(qs)))
             for n, _s in systems:
