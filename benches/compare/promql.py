@@ -37,7 +37,6 @@ A system that answers a type with an error gets the error in its cell, not a lat
 """
 import argparse
 import datetime as dt
-import json
 import math
 import os
 import re

@@ -25,7 +25,6 @@ times lie inside the data's time span (a few deliberately outside); range querie
 """
 import argparse
 import json
-import math
 import os
 import random
 import re
@@ -412,11 +411,6 @@ class Gen:
             if dep:
                 return k, self.pick(dep)
         return ks[0], None
-
-    def scalar_expr(self):
-        m = self.metric()
-        return self.pick([self.num(), "time()", "pi()", f"scalar(sum({self.sel(m)}))", f"scalar(count({self.sel(m)}))",
-                          f"({self.num()} + {self.num()})", f"scalar({self.sel(m)})"])
 
 
 # --------------------------------------------------------------------------- features
