@@ -277,7 +277,8 @@ def main():
     dirty = git("diff", "--name-only", "HEAD").split()
     facts = [("nproc", str(os.cpu_count())), ("memory (MemTotal)", mem), ("CPU", cpu), ("kernel", os.uname().release),
              ("Prometheus", prom.version()), ("VictoriaMetrics", vm.version()),
-             ("Strata", f"{strata.version()}, commit {git('rev-parse', 'HEAD')[:12]} ({git('rev-parse', '--abbrev-ref', 'HEAD')})"
+             ("Strata", strata.version()),
+             ("harness (git)", f"{git('rev-parse', 'HEAD')[:12]} ({git('rev-parse', '--abbrev-ref', 'HEAD')})"
               + (f" + uncommitted changes to {', '.join(dirty)}" if dirty else "")),
              ("load average (1/5/15 min) at start → end",
               " ".join(loadavg_start) + " → " + " ".join(open("/proc/loadavg").read().split()[:3]))]

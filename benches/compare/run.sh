@@ -12,7 +12,8 @@
 #   --node FILE    node_exporter data for the PromQL dashboards (default /work/shared/data/node_exporter_15m.lp.zst)
 # Env: PEERS_DIR (default /work/shared/peers), STRATA_URL (a running Strata HTTP server to load
 #      over HTTP as one more peer, once Strata has a server), KEEP_TMP=1 (keep the temp dir),
-#      STRATA_BIN (use this strata binary instead of `cargo build --release -p strata`).
+#      STRATA_BIN (use this strata binary instead of `cargo build --release -p strata`;
+#      STRATA_SOURCE=text says in the PromQL report what it was built from).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

@@ -77,7 +77,7 @@ def machine_facts(args):
     git = lambda *a: subprocess.run(["git", "-C", args.repo] + list(a), stdout=subprocess.PIPE, text=True).stdout.strip()  # noqa: E731
     return [("nproc", os.cpu_count()), ("memory", mem), ("CPU", cpu), ("kernel", os.uname().release),
             ("load average at end", " ".join(open("/proc/loadavg").read().split()[:3])),
-            ("git", f"{git('rev-parse', 'HEAD')[:12]} ({git('rev-parse', '--abbrev-ref', 'HEAD')})")]
+            ("harness (git)", f"{git('rev-parse', 'HEAD')[:12]} ({git('rev-parse', '--abbrev-ref', 'HEAD')})")]
 
 
 def main():

@@ -462,7 +462,10 @@ class Strata:
             return f"(external server at {self.url})"
         if not self.bin or not os.path.exists(self.bin):
             return f"(no binary: {self.bin})"
-        return self._help(["--version"]).strip() or "?"
+        v = self._help(["--version"]).strip() or "?"
+        # STRATA_SOURCE says what the binary was built from when it is not this checkout
+        src = os.environ.get("STRATA_SOURCE")
+        return f"{v} ({self.bin}" + (f", built from {src})" if src else ")")
 
     def load(self, files, hot=True):
         if self.url:

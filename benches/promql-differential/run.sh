@@ -15,8 +15,9 @@
 # Exit status: 0 all equal (or only allow-listed differences), 1 a difference, 2 setup failure
 # or candidate unavailable (e.g. Strata without the PromQL API yet).
 # Env: PEERS_DIR (default /work/shared/peers), DATA_DIR (default /work/shared/data),
-#      STRATA_BIN (use this binary instead of building), STRATA_URL (a running Strata server to
-#      ask instead of importing: use with one --datasets), KEEP_TMP=1 (keep the temp dir).
+#      STRATA_BIN (use this binary instead of building; STRATA_SOURCE=text says in the report what
+#      it was built from), STRATA_URL (a running Strata server to ask instead of importing: use
+#      with one --datasets), KEEP_TMP=1 (keep the temp dir).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -25,7 +26,7 @@ PEERS_DIR=${PEERS_DIR:-/work/shared/peers}
 DATA_DIR=${DATA_DIR:-/work/shared/data}
 CMDLINE="benches/promql-differential/run.sh $*"
 
-usage() { sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 TARGETS=prometheus,strata DATASETS=cpu,devops,node COUNT="" SEED=1 PHASES="" QUICK="" OUT="$HERE/results"
 while [ $# -gt 0 ]; do
   case "$1" in
