@@ -210,7 +210,14 @@ def compare(ref, got, expr, rel=REL, abs_=ABS):
         return Verdict("unavailable", "candidate", "", got["unavailable"])
     if "error" in ref or "error" in got:
         if "error" in ref and "error" in got:
-            return Verdict("both-error", "", ref["error"], got["error"])
+            # equal; how far the two errors agree is kept for the report (Strata aims at
+            # Prometheus's exact JSON: errorType, HTTP status and message)
+            same = [what for what, a, b in (("errorType", ref.get("errorType"), got.get("errorType")),
+                                            ("HTTP status", ref.get("http"), got.get("http")),
+                                            ("message", ref["error"], got["error"])) if a == b]
+            return Verdict("both-error", "same " + ", ".join(same) if same else "nothing in common",
+                           f"{ref.get('http')} {ref.get('errorType')}: {ref['error']}",
+                           f"{got.get('http')} {got.get('errorType')}: {got['error']}")
         return Verdict("fail", "error vs result",
                        f"error: {ref['error']}" if "error" in ref else f"{ref['resultType']} with {_size(ref)}",
                        f"error: {got['error']}" if "error" in got else f"{got['resultType']} with {_size(got)}")
@@ -470,13 +477,15 @@ def report(meta, rows, allow_entries):
             md.append(f"| {r['q']['id']} | `{md_cell(r['q']['expr'], 120)}` | {md_cell(r['verdict'].where)} |")
         md.append("")
     both = [r for r in rows if r["verdict"].kind == "both-error"]
+    exact = sum(1 for r in both if r["verdict"].where == "same errorType, HTTP status, message")
     md += [f"## Both errored ({len(both)})", "",
-           "Equal by definition; the messages are for reading (Strata's need not match word for word).", ""]
+           f"Equal by definition. For reading: HTTP status, `errorType` and message of each; {exact} of "
+           f"{len(both)} agree in all three.", ""]
     if both:
-        md += [f"| query | request | {ref_name} | {cand_name} |", "| --- | --- | --- | --- |"]
+        md += [f"| query | request | {ref_name} | {cand_name} | agreeing |", "| --- | --- | --- | --- | --- |"]
         for r in both:
             md.append(f"| {r['q']['id']} | `{md_cell(r['q']['expr'], 100)}` {params_text(r['q'])} | "
-                      f"{md_cell(r['verdict'].ref, 140)} | {md_cell(r['verdict'].got, 140)} |")
+                      f"{md_cell(r['verdict'].ref, 140)} | {md_cell(r['verdict'].got, 140)} | {r['verdict'].where} |")
         md.append("")
     fmt_rows = [r for r in rows if r["verdict"].notes and r["verdict"].kind in ("pass", "pass-ties")]
     if fmt_rows:

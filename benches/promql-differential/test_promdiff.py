@@ -83,6 +83,8 @@ class Compare(unittest.TestCase):
 
     def test_errors(self):
         self.assertEqual(self.kind(err("parse error"), err("something else", "execution", 422)), "both-error")
+        self.assertEqual(pd.compare(err("m"), err("m"), "x").where, "same errorType, HTTP status, message")
+        self.assertEqual(pd.compare(err("m"), err("n", "execution", 422), "x").where, "nothing in common")
         v = pd.compare(err("parse error"), vec(), "x")
         self.assertEqual((v.kind, v.where), ("fail", "error vs result"))
         self.assertEqual(self.kind(vec(), err("nope")), "fail")
