@@ -254,6 +254,36 @@ def influxql_http_fn(port, who):
     return run
 
 
+def promql_http_fn(port, who, extra_params=None):
+    """A function running one PromQL range query q = (expr, start, end, step) (unix seconds,
+    step in seconds, as in the peers' .tsv files) as `GET /api/v1/query_range` on one
+    keep-alive loopback connection, for any Prometheus-compatible API (VictoriaMetrics with
+    extra_params {"nocache": "1"}, Prometheus, Strata); a non-200 answer or a body with
+    status "error" fails."""
+    conn = [http.client.HTTPConnection("127.0.0.1", port, timeout=600)]
+    extra = dict(extra_params or {})
+
+    def run(q):
+        expr, start, end, step = q
+        path = "/api/v1/query_range?" + urllib.parse.urlencode(
+            {"query": expr, "start": start, "end": end, "step": step, **extra})
+        for attempt in range(2):
+            try:
+                conn[0].request("GET", path)
+                r = conn[0].getresponse()
+                body = r.read()
+                break
+            except (http.client.HTTPException, OSError):
+                conn[0].close()
+                conn[0] = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+                if attempt:
+                    raise
+        if r.status != 200 or b'"status":"error"' in body[:64]:
+            raise Fail(f"{who} query failed ({r.status}): {expr}: {body[:300]!r}")
+        return body
+    return run
+
+
 class HttpPeer:
     """A server loaded with lp_load.py over HTTP."""
     name = "?"
@@ -410,27 +440,7 @@ class VictoriaMetrics(HttpPeer):
             time.sleep(step)
 
     def query_fn(self):
-        conn = [http.client.HTTPConnection("127.0.0.1", self.port, timeout=600)]
-
-        def run(q):
-            expr, start, end, step = q
-            path = "/api/v1/query_range?" + urllib.parse.urlencode(
-                {"query": expr, "start": start, "end": end, "step": step, "nocache": "1"})
-            for attempt in range(2):
-                try:
-                    conn[0].request("GET", path)
-                    r = conn[0].getresponse()
-                    body = r.read()
-                    break
-                except (http.client.HTTPException, OSError):
-                    conn[0].close()
-                    conn[0] = http.client.HTTPConnection("127.0.0.1", self.port, timeout=600)
-                    if attempt:
-                        raise
-            if r.status != 200:
-                raise Fail(f"VictoriaMetrics query failed ({r.status}): {expr}: {body[:300]!r}")
-            return body
-        return run
+        return promql_http_fn(self.port, "VictoriaMetrics", {"nocache": "1"})
 
 
 class StrataHttp(HttpPeer):
