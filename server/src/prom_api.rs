@@ -171,7 +171,9 @@ pub fn parse_time(s: &str) -> Result<i64, String> {
 pub fn time_param(p: &[(String, String)], key: &str, default: i64) -> Result<i64, PromResponse> {
     match first(p, key) {
         None | Some("") => Ok(default),
-        Some(v) => parse_time(v).map_err(|e| PromResponse::invalid_param(key, e)),
+        Some(v) => parse_time(v).map_err(|e| {
+            PromResponse::invalid_param(key, format!("Invalid time value for '{key}': {e}"))
+        }),
     }
 }
 

@@ -164,18 +164,37 @@ pub fn compile_anchored(src: &str) -> Result<regex::Regex, String> {
         .map_err(|e| regex_message(src, &e))
 }
 
-/// The regex crate's error, in one line.
+/// The error of a pattern that does not compile, in Go's words where Go's `regexp` has
+/// them (as Prometheus reports it): `error parsing regexp: missing closing ): `^(?:()$``.
 fn regex_message(src: &str, e: &regex::Error) -> String {
-    match e {
-        regex::Error::Syntax(s) => {
-            let last = s.lines().rev().find(|l| l.starts_with("error:"));
-            format!(
-                "invalid regular expression {src:?}: {}",
-                last.unwrap_or(s).trim_start_matches("error: ")
-            )
-        }
-        other => format!("invalid regular expression {src:?}: {other}"),
-    }
+    use regex_syntax::ast::ErrorKind as K;
+    let anchored = format!("^(?:{src})$");
+    let reason = match regex_syntax::ast::parse::Parser::new().parse(src) {
+        Err(err) => match err.kind() {
+            K::GroupUnclosed => "missing closing )".to_owned(),
+            K::GroupUnopened => "unexpected )".to_owned(),
+            K::ClassUnclosed => "missing closing ]".to_owned(),
+            K::RepetitionMissing => "missing argument to repetition operator".to_owned(),
+            K::EscapeUnrecognized | K::EscapeUnexpectedEof => "invalid escape sequence".to_owned(),
+            K::ClassRangeInvalid => "invalid character class range".to_owned(),
+            K::RepetitionCountInvalid | K::RepetitionCountUnclosed => {
+                "invalid repeat count".to_owned()
+            }
+            other => other.to_string(),
+        },
+        Ok(_) => match e {
+            regex::Error::CompiledTooBig(limit) => {
+                format!("expression too large (compiled size over {limit} bytes)")
+            }
+            other => other
+                .to_string()
+                .lines()
+                .last()
+                .unwrap_or("invalid")
+                .to_owned(),
+        },
+    };
+    format!("error parsing regexp: {reason}: `{anchored}`")
 }
 
 #[cfg(test)]

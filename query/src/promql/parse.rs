@@ -364,6 +364,35 @@ fn string_lit(i: &str) -> PResult<'_, String> {
     fatal(i, "unterminated quoted string")
 }
 
+/// The error at `at`: Prometheus' message for an unclosed construct when the input ended
+/// there, `msg` otherwise.
+fn unclosed_or<'a, O>(at: &'a str, unclosed: &str, msg: String) -> PResult<'a, O> {
+    if at.is_empty() {
+        fatal(at, unclosed)
+    } else {
+        fatal(at, msg)
+    }
+}
+
+/// A duration inside brackets: `bad duration syntax` for digits without a unit, and a
+/// positive length.
+fn bracket_duration<'a>(i: &'a str, what: &str) -> PResult<'a, i64> {
+    match duration(i) {
+        Ok((_, 0)) => fatal(i, "duration must be greater than 0"),
+        Ok(r) => Ok(r),
+        Err(nom::Err::Failure(f)) => Err(nom::Err::Failure(f)),
+        Err(_) if i.starts_with(|c: char| c.is_ascii_digit()) => {
+            let digits: &str = &i[..i.find(|c: char| !c.is_ascii_digit()).unwrap_or(i.len())];
+            fatal(i, format!("bad duration syntax: {digits:?}"))
+        }
+        Err(_) => unclosed_or(
+            i,
+            "unclosed left bracket",
+            format!("unexpected {} in {what}, expected duration", describe(i)),
+        ),
+    }
+}
+
 /// A short description of what is at `i`, for "unexpected …" messages.
 fn describe(i: &str) -> String {
     if i.is_empty() {
@@ -587,12 +616,6 @@ impl Parser_<'_> {
             let right = keyword(i, "group_right").map(|r| (r, Cardinality::OneToMany));
             if let Some((rest, card)) = left.or(right) {
                 let at = ws(i).0;
-                if op.is_set() {
-                    return fatal(
-                        at,
-                        format!("no grouping allowed for \"{}\" operation", op.as_str()),
-                    );
-                }
                 m.card = card;
                 i = rest;
                 if symbol(i, "(").is_some() {
@@ -637,8 +660,9 @@ impl Parser_<'_> {
             }
             let at = ws(i).0;
             let Ok((rest, name)) = label_name(at) else {
-                return fatal(
+                return unclosed_or(
                     at,
+                    "unclosed left parenthesis",
                     format!(
                         "unexpected {} in grouping opts, expected label",
                         describe(at)
@@ -646,8 +670,9 @@ impl Parser_<'_> {
                 );
             };
             if rest.starts_with(is_ident_char) {
-                return fatal(
+                return unclosed_or(
                     at,
+                    "unclosed left parenthesis",
                     format!(
                         "unexpected {} in grouping opts, expected label",
                         describe(at)
@@ -660,8 +685,9 @@ impl Parser_<'_> {
                 i = rest;
             } else if symbol(i, ")").is_none() {
                 let at = ws(i).0;
-                return fatal(
+                return unclosed_or(
                     at,
+                    "unclosed left parenthesis",
                     format!(
                         "unexpected {} in grouping opts, expected \")\" or \",\"",
                         describe(at)
@@ -683,6 +709,17 @@ impl Parser_<'_> {
         mut matching: Option<VectorMatching>,
     ) -> Result<Expr, nom::Err<PErr<'a>>> {
         let (lt, rt) = (lhs.value_type(), rhs.value_type());
+        if op.is_set()
+            && matching
+                .as_ref()
+                .is_some_and(|m| matches!(m.card, Cardinality::ManyToOne | Cardinality::OneToMany))
+        {
+            return fatal(
+                start,
+                format!("no grouping allowed for \"{}\" operation", op.as_str()),
+            )
+            .map(|(_, e)| e);
+        }
         if op.is_comparison() && !return_bool && lt == ValueType::Scalar && rt == ValueType::Scalar
         {
             return fatal(op_at, "comparisons between scalars must use BOOL modifier")
@@ -771,31 +808,21 @@ impl Parser_<'_> {
             let (at, ()) = ws(i);
             if let Some(rest) = at.strip_prefix('[') {
                 let (rest, ()) = ws(rest);
-                let (rest, range) = match duration(rest) {
-                    Ok(r) => r,
-                    Err(nom::Err::Failure(f)) => return Err(nom::Err::Failure(f)),
-                    Err(_) => {
-                        return fatal(
-                            rest,
-                            format!(
-                                "unexpected {} in subquery selector, expected duration",
-                                describe(rest)
-                            ),
-                        );
-                    }
-                };
+                let (rest, range) = bracket_duration(rest, "subquery selector")?;
                 let (rest, ()) = ws(rest);
                 if let Some(rest) = rest.strip_prefix(':') {
                     let (rest, ()) = ws(rest);
-                    let (rest, step) = match duration(rest) {
-                        Ok((r, d)) => (r, Some(d)),
-                        Err(nom::Err::Failure(f)) => return Err(nom::Err::Failure(f)),
-                        Err(_) => (rest, None),
+                    let (rest, step) = if rest.starts_with(|c: char| c.is_ascii_digit()) {
+                        let (r, d) = bracket_duration(rest, "subquery selector")?;
+                        (r, Some(d))
+                    } else {
+                        (rest, None)
                     };
                     let Some(rest) = symbol(rest, "]") else {
                         let a = ws(rest).0;
-                        return fatal(
+                        return unclosed_or(
                             a,
+                            "unclosed left bracket",
                             format!(
                                 "unexpected {} in subquery selector, expected \"]\"",
                                 describe(a)
@@ -811,9 +838,6 @@ impl Parser_<'_> {
                             ),
                         );
                     }
-                    if step == Some(0) {
-                        return fatal(at, "zero step in subquery");
-                    }
                     e = Expr::Subquery(Subquery {
                         expr: Box::new(e),
                         range,
@@ -826,8 +850,9 @@ impl Parser_<'_> {
                 }
                 let Some(rest) = symbol(rest, "]") else {
                     let a = ws(rest).0;
-                    return fatal(
+                    return unclosed_or(
                         a,
+                        "unclosed left bracket",
                         format!(
                             "unexpected {} in subquery selector, expected \":\" or \"]\"",
                             describe(a)
@@ -869,13 +894,13 @@ impl Parser_<'_> {
                     Expr::Subquery(s) => &mut s.offset,
                     _ => {
                         return fatal(
-                            at,
+                            start,
                             "offset modifier must be preceded by an instant vector selector or range vector selector or a subquery",
                         );
                     }
                 };
                 if *slot != 0 {
-                    return fatal(at, "offset may not be set multiple times");
+                    return fatal(start, "offset may not be set multiple times");
                 }
                 *slot = d;
                 i = rest;
@@ -924,13 +949,13 @@ impl Parser_<'_> {
                     Expr::Subquery(s) => &mut s.at,
                     _ => {
                         return fatal(
-                            at,
+                            start,
                             "@ modifier must be preceded by an instant vector selector or range vector selector or a subquery",
                         );
                     }
                 };
                 if slot.is_some() {
-                    return fatal(at, "@ <timestamp> may not be set multiple times");
+                    return fatal(start, "@ <timestamp> may not be set multiple times");
                 }
                 *slot = Some(t);
                 i = rest;
@@ -951,8 +976,9 @@ impl Parser_<'_> {
             self.leave();
             let Some(rest) = symbol(rest, ")") else {
                 let at = ws(rest).0;
-                return fatal(
+                return unclosed_or(
                     at,
+                    "unclosed left parenthesis",
                     format!("unexpected {} in paren expression", describe(at)),
                 );
             };
@@ -1016,8 +1042,9 @@ impl Parser_<'_> {
             }
             let at = ws(i).0;
             let Ok((rest, name)) = label_name(at) else {
-                return fatal(
+                return unclosed_or(
                     at,
+                    "unexpected end of input inside braces",
                     format!(
                         "unexpected {} in label matching, expected label",
                         describe(at)
@@ -1025,8 +1052,9 @@ impl Parser_<'_> {
                 );
             };
             if rest.starts_with(is_ident_char) {
-                return fatal(
+                return unclosed_or(
                     at,
+                    "unexpected end of input inside braces",
                     format!(
                         "unexpected {} in label matching, expected label",
                         describe(at)
@@ -1043,8 +1071,9 @@ impl Parser_<'_> {
             } else if rest.starts_with('=') && !rest.starts_with("==") {
                 MatchOp::Equal
             } else {
-                return fatal(
+                return unclosed_or(
                     rest,
+                    "unexpected end of input inside braces",
                     format!(
                         "unexpected {} in label matching, expected label matching operator",
                         describe(rest)
@@ -1057,8 +1086,9 @@ impl Parser_<'_> {
                 Ok(x) => x,
                 Err(nom::Err::Failure(f)) => return Err(nom::Err::Failure(f)),
                 Err(_) => {
-                    return fatal(
+                    return unclosed_or(
                         rest,
+                        "unexpected end of input inside braces",
                         format!(
                             "unexpected {} in label matching, expected string",
                             describe(rest)
@@ -1076,8 +1106,9 @@ impl Parser_<'_> {
                 i = rest;
             } else if symbol(i, "}").is_none() {
                 let at = ws(i).0;
-                return fatal(
+                return unclosed_or(
                     at,
+                    "unexpected end of input inside braces",
                     format!(
                         "unexpected {} in label matching, expected \",\" or \"}}\"",
                         describe(at)
@@ -1130,11 +1161,13 @@ impl Parser_<'_> {
     ) -> PResult<'a, Expr> {
         self.enter(i)?;
         let mut args = Vec::new();
+        let mut starts: Vec<&'a str> = Vec::new();
         let mut i = i;
         if let Some(rest) = symbol(i, ")") {
             i = rest;
         } else {
             loop {
+                starts.push(ws(i).0);
                 let (rest, a) = self.expr(i, 0)?;
                 args.push(a);
                 if let Some(rest) = symbol(rest, ",") {
@@ -1149,8 +1182,9 @@ impl Parser_<'_> {
                 }
                 let Some(rest) = symbol(rest, ")") else {
                     let at = ws(rest).0;
-                    return fatal(
+                    return unclosed_or(
                         at,
+                        "unclosed left parenthesis",
                         format!(
                             "unexpected {} in function call args, expected \",\" or \")\"",
                             describe(at)
@@ -1203,7 +1237,7 @@ impl Parser_<'_> {
             let got = a.value_type();
             if got != want {
                 return fatal(
-                    start,
+                    starts.get(k).copied().unwrap_or(start),
                     format!(
                         "expected type {} in call to function {:?}, got {}",
                         want.name(),
@@ -1239,9 +1273,11 @@ impl Parser_<'_> {
         };
         self.enter(i)?;
         let mut args = Vec::new();
+        let mut starts: Vec<&'a str> = Vec::new();
         let mut i = i;
         if symbol(i, ")").is_none() {
             loop {
+                starts.push(ws(i).0);
                 let (rest, a) = self.expr(i, 0)?;
                 args.push(a);
                 if let Some(rest) = symbol(rest, ",") {
@@ -1258,8 +1294,9 @@ impl Parser_<'_> {
         }
         let Some(i) = symbol(i, ")") else {
             let at = ws(i).0;
-            return fatal(
+            return unclosed_or(
                 at,
+                "unclosed left parenthesis",
                 format!(
                     "unexpected {} in aggregation, expected \",\" or \")\"",
                     describe(at)
@@ -1286,9 +1323,11 @@ impl Parser_<'_> {
         }
         let expr = args.pop().unwrap_or(Expr::Number(0.0));
         let param = args.pop();
+        let expr_at = starts.last().copied().unwrap_or(start);
+        let param_at = starts.first().copied().unwrap_or(start);
         if expr.value_type() != ValueType::Vector {
             return fatal(
-                start,
+                expr_at,
                 format!(
                     "expected type instant vector in aggregation expression, got {}",
                     expr.value_type().name()
@@ -1299,7 +1338,7 @@ impl Parser_<'_> {
             && p.value_type() != t
         {
             return fatal(
-                start,
+                param_at,
                 format!(
                     "expected type {} in aggregation parameter, got {}",
                     t.name(),
@@ -1422,7 +1461,10 @@ mod tests {
         assert!(err("(x)[5m]").contains("ranges only allowed for vector selectors"));
         assert!(err("1[5m:1m]").contains("subquery is only allowed on instant vector"));
         assert!(err("foo{__name__=\"bar\"}").contains("metric name must not be set twice"));
-        assert!(err("x{a=~\"(\"}").contains("invalid regular expression"));
+        assert_eq!(
+            err("x{a=~\"(\"}"),
+            "1:3: parse error: error parsing regexp: missing closing ): `^(?:()$`"
+        );
         assert!(err("rate(x[5m],)").contains("trailing commas"));
         assert!(err("sum(x, y)").contains("wrong number of arguments"));
         assert!(err("x[5]").contains("1:3:"));
@@ -1431,6 +1473,95 @@ mod tests {
         assert!(err("a bool b").contains("unexpected"));
         assert!(err(&"(".repeat(10_000)).contains("nested deeper"));
         assert!(err("").contains("no expression found"));
+    }
+
+    /// Messages and positions as Prometheus 2.42's API gave them for the same text.
+    #[test]
+    fn errors_read_as_prometheus_words_them() {
+        for (q, want) in [
+            ("x[0s]", "1:3: parse error: duration must be greater than 0"),
+            (
+                "x[5m:0s]",
+                "1:6: parse error: duration must be greater than 0",
+            ),
+            ("x[5x]", "1:3: parse error: bad duration syntax: \"5\""),
+            (
+                "x offset 5m offset 5m",
+                "1:1: parse error: offset may not be set multiple times",
+            ),
+            (
+                "x @ 1 @ 2",
+                "1:1: parse error: @ <timestamp> may not be set multiple times",
+            ),
+            ("sum(x", "1:6: parse error: unclosed left parenthesis"),
+            (
+                "{",
+                "1:2: parse error: unexpected end of input inside braces",
+            ),
+            (
+                "x{a=\"b\"",
+                "1:8: parse error: unexpected end of input inside braces",
+            ),
+            ("(x", "1:3: parse error: unclosed left parenthesis"),
+            ("rate(x", "1:7: parse error: unclosed left parenthesis"),
+            ("x[5m", "1:5: parse error: unclosed left bracket"),
+            (
+                "foo(x)",
+                "1:1: parse error: unknown function with name \"foo\"",
+            ),
+            ("x +", "1:4: parse error: unexpected end of input"),
+            (
+                "1 > 2",
+                "1:3: parse error: comparisons between scalars must use BOOL modifier",
+            ),
+            (
+                "rate(x)",
+                "1:6: parse error: expected type range vector in call to function \"rate\", got instant vector",
+            ),
+            (
+                "abs(x[1m])",
+                "1:5: parse error: expected type instant vector in call to function \"abs\", got range vector",
+            ),
+            (
+                "topk(\"a\", x)",
+                "1:6: parse error: expected type scalar in aggregation parameter, got string",
+            ),
+            (
+                "sum(x, y)",
+                "1:1: parse error: wrong number of arguments for aggregate expression provided, expected 1, got 2",
+            ),
+            ("sum by (a", "1:10: parse error: unclosed left parenthesis"),
+            (
+                "x and 1",
+                "1:1: parse error: set operator \"and\" not allowed in binary scalar expression",
+            ),
+            (
+                "-x[1m]",
+                "1:1: parse error: unary expression only allowed on expressions of type scalar or instant vector, got \"range vector\"",
+            ),
+            (
+                "x unless on(a) group_left y",
+                "1:1: parse error: no grouping allowed for \"unless\" operation",
+            ),
+            (
+                "sum(x) offset 5m",
+                "1:1: parse error: offset modifier must be preceded by an instant vector selector or range vector selector or a subquery",
+            ),
+            (
+                "1 + on(a) 2",
+                "1:1: parse error: vector matching only allowed between instant vectors",
+            ),
+            (
+                "x{__name__=\"y\"}",
+                "1:1: parse error: metric name must not be set twice: \"x\" or \"y\"",
+            ),
+            (
+                "time() @ 5",
+                "1:1: parse error: @ modifier must be preceded by an instant vector selector or range vector selector or a subquery",
+            ),
+        ] {
+            assert_eq!(err(q), want, "{q}");
+        }
     }
 
     #[test]

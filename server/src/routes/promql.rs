@@ -29,9 +29,17 @@ fn options(state: &AppState, p: &[(String, String)]) -> Result<EvalOptions, Prom
     Ok(opts)
 }
 
-fn expr_param(p: &[(String, String)]) -> Result<promql::ast::Expr, PromResponse> {
+/// The parsed `query`; a parse error is `invalid parameter "query": …` for instant
+/// queries and the bare parse error for range queries, as Prometheus words them.
+fn expr_param(p: &[(String, String)], prefixed: bool) -> Result<promql::ast::Expr, PromResponse> {
     let q = first(p, "query").unwrap_or("");
-    promql::parse_expr(q).map_err(|e| PromResponse::invalid_param("query", e))
+    promql::parse_expr(q).map_err(|e| {
+        if prefixed {
+            PromResponse::invalid_param("query", e)
+        } else {
+            PromResponse::bad_data(e.to_string())
+        }
+    })
 }
 
 /// `/api/v1/query`.
@@ -49,7 +57,7 @@ pub async fn query(
     let run = || -> Result<_, PromResponse> {
         let t = time_param(&p, "time", now_ms())?;
         let opts = options(&state, &p)?;
-        let expr = expr_param(&p)?;
+        let expr = expr_param(&p, true)?;
         let db = state.db()?;
         Ok((t, opts, expr, db))
     };
@@ -104,7 +112,7 @@ pub async fn query_range(
             ));
         }
         let opts = options(&state, &p)?;
-        let expr = expr_param(&p)?;
+        let expr = expr_param(&p, false)?;
         let db = state.db()?;
         Ok((start, end, step, opts, expr, db))
     };
@@ -145,7 +153,7 @@ pub async fn query_exemplars(
                 "end timestamp must not be before start timestamp",
             ));
         }
-        expr_param(&p)?;
+        expr_param(&p, true)?;
         Ok(())
     };
     match check() {

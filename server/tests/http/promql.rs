@@ -243,7 +243,7 @@ fn bad_requests_get_prometheus_errors() {
         &format!("/api/v1/query?query={}", enc("up{a=~\"(\"}")),
         400,
         "bad_data",
-        "invalid regular expression",
+        "error parsing regexp: missing closing )",
     );
     check(
         &format!("/api/v1/query?query={}", enc("rate(up)")),

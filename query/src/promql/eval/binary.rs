@@ -241,6 +241,39 @@ fn vector_vector(
             e.1.push(j);
         }
     }
+    // No two "one" series may share a signature at a step. Prometheus finds the first
+    // such pair step by step, in the one side's order; so does this (only when some
+    // signature has several "one" series at all).
+    let one_sigs: Vec<Vec<u8>> = one
+        .iter()
+        .map(|s| s.labels.signature(m.on, &m.labels))
+        .collect();
+    let mut counts: HashMap<&[u8], usize> = HashMap::new();
+    for sig in &one_sigs {
+        *counts.entry(sig.as_slice()).or_default() += 1;
+    }
+    if counts.values().any(|&c| c > 1) {
+        for step in 0..n {
+            let mut seen: HashMap<&[u8], usize> = HashMap::new();
+            for (j, s) in one.iter().enumerate() {
+                if !s.has[step] || counts[one_sigs[j].as_slice()] < 2 {
+                    continue;
+                }
+                if let Some(&first) = seen.get(one_sigs[j].as_slice()) {
+                    let (a, c) = (&s.labels, &one[first].labels);
+                    let matched = if m.on {
+                        a.keep(&m.labels)
+                    } else {
+                        a.drop(&m.labels)
+                    };
+                    return exec_err(format!(
+                        "found duplicate series for the match group {matched} on the {one_side} hand-side of the operation: [{a}, {c}];many-to-many matching not allowed: matching labels must be unique on one side"
+                    ));
+                }
+                seen.insert(one_sigs[j].as_slice(), j);
+            }
+        }
+    }
     let mut outputs: Vec<Series> = Vec::new();
     let mut out_index: HashMap<Labels, usize> = HashMap::new();
     for sig in &order {
@@ -252,21 +285,10 @@ fn vector_vector(
         let mut target: HashMap<(usize, usize), usize> = HashMap::new();
         for step in 0..n {
             // At most one "one" series may be present per signature and step.
-            let mut present = one_ix.iter().copied().filter(|&j| one[j].has[step]);
-            let Some(j) = present.next() else {
+            // At most one is present (checked above).
+            let Some(j) = one_ix.iter().copied().find(|&j| one[j].has[step]) else {
                 continue;
             };
-            if let Some(j2) = present.next() {
-                let (a, c) = (&one[j].labels, &one[j2].labels);
-                let matched = if m.on {
-                    a.keep(&m.labels)
-                } else {
-                    a.drop(&m.labels)
-                };
-                return exec_err(format!(
-                    "found duplicate series for the match group {matched} on the {one_side} hand-side of the operation: [{c}, {a}];many-to-many matching not allowed: matching labels must be unique on one side"
-                ));
-            }
             let o = &one[j];
             let mut matched_here = 0usize;
             let mut written: Vec<usize> = Vec::new();

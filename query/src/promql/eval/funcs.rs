@@ -280,9 +280,9 @@ impl Ev<'_> {
                 let repl = string_arg(&c.args[2])?;
                 let src = string_arg(&c.args[3])?;
                 let re_src = string_arg(&c.args[4])?;
-                let re = crate::plan::matcher::compile_anchored(re_src).map_err(|e| {
+                let re = crate::plan::matcher::compile_anchored(re_src).map_err(|_| {
                     PromError::Execution(format!(
-                        "invalid regular expression in label_replace(): {e}"
+                        "invalid regular expression in label_replace(): {re_src}"
                     ))
                 })?;
                 if !valid_label_name(dst) {

@@ -164,10 +164,24 @@ pub(crate) fn quantile(q: f64, values: &mut [f64]) -> f64 {
     values[lower as usize] * (1.0 - weight) + values[upper as usize] * weight
 }
 
+/// The mean of a window: the compensated sum divided by the count while the sum stays
+/// finite, switching to an incremental mean if it overflows (Prometheus' later form, which
+/// is exact where 2.42's incremental mean is off in the last bit; see docs/QUERY.md).
 fn avg_over_time(vs: &[f64]) -> f64 {
-    let (mut mean, mut count, mut c) = (0.0f64, 0.0f64, 0.0f64);
+    let (mut sum, mut c, mut mean, mut count) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
+    let mut incremental = false;
     for &v in vs {
         count += 1.0;
+        if !incremental {
+            let (ns, nc) = kahan_inc(v, sum, c);
+            if count == 1.0 || !ns.is_infinite() {
+                (sum, c) = (ns, nc);
+                continue;
+            }
+            incremental = true;
+            mean = sum / (count - 1.0);
+            c /= count - 1.0;
+        }
         if mean.is_infinite() {
             if v.is_infinite() && (mean > 0.0) == (v > 0.0) {
                 continue;
@@ -178,7 +192,11 @@ fn avg_over_time(vs: &[f64]) -> f64 {
         }
         (mean, c) = kahan_inc(v / count - mean / count, mean, c);
     }
-    if mean.is_infinite() { mean } else { mean + c }
+    if incremental {
+        if mean.is_infinite() { mean } else { mean + c }
+    } else {
+        sum / count + c / count
+    }
 }
 
 fn variance_over_time(vs: &[f64]) -> f64 {
