@@ -255,7 +255,7 @@ fn bad_requests_get_prometheus_errors() {
         "/api/v1/query?query=up&time=yesterday",
         400,
         "bad_data",
-        "invalid parameter \"time\": cannot parse \"yesterday\" to a valid timestamp",
+        "invalid parameter \"time\": Invalid time value for 'time': cannot parse \"yesterday\" to a valid timestamp",
     );
     check(
         "/api/v1/query_range?query=up&start=10&end=5&step=1",
