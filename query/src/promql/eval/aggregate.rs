@@ -7,7 +7,7 @@ use super::range::quantile;
 use super::{Ev, PromError, Series, Steps, Val, exec_err};
 use crate::promql::ast::{AggOp, Aggregate};
 use crate::promql::json::format_go_f;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 /// A group's running state at one step.
 #[derive(Clone, Copy)]
@@ -82,7 +82,7 @@ impl Ev<'_> {
         };
         // Groups in order of first appearance.
         let mut groups: Vec<(Labels, Vec<usize>)> = Vec::new();
-        let mut index: HashMap<Labels, usize> = HashMap::new();
+        let mut index: HashMap<Labels, usize> = HashMap::default();
         for (i, s) in v.iter().enumerate() {
             let g = group_labels(&s.labels);
             let k = match index.get(&g) {
@@ -141,7 +141,7 @@ impl Ev<'_> {
                     return exec_err(format!("invalid label name {label:?}"));
                 }
                 let mut out: Vec<Series> = Vec::new();
-                let mut at: HashMap<Labels, usize> = HashMap::new();
+                let mut at: HashMap<Labels, usize> = HashMap::default();
                 for (labels, members) in &groups {
                     for step in 0..n {
                         for &i in members {

@@ -7,7 +7,7 @@ use super::labels::Labels;
 use super::{Ev, PromError, Series, Steps, Val, exec_err, merge_same_labels};
 use crate::plan::selection::METRIC_NAME;
 use crate::promql::ast::{BinOp, Binary, Cardinality, VectorMatching};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 /// The arithmetic and comparison of two numbers: the value, and whether a comparison
 /// kept it.
@@ -124,7 +124,7 @@ fn vector_scalar(
 /// `and` (keep = true) and `unless` (keep = false): left series at steps where some right
 /// series with the same signature is (is not) present.
 fn set_and(l: Vec<Series>, r: &[Series], m: &VectorMatching, keep: bool) -> Vec<Series> {
-    let mut right: HashMap<Vec<u8>, Vec<usize>> = HashMap::new();
+    let mut right: HashMap<Vec<u8>, Vec<usize>> = HashMap::default();
     for (i, s) in r.iter().enumerate() {
         right
             .entry(s.labels.signature(m.on, &m.labels))
@@ -154,7 +154,7 @@ fn set_and(l: Vec<Series>, r: &[Series], m: &VectorMatching, keep: bool) -> Vec<
 /// signature is present.
 fn set_or(l: Vec<Series>, r: Vec<Series>, m: &VectorMatching) -> Vec<Series> {
     let n = l.first().or(r.first()).map_or(0, |s| s.has.len());
-    let mut left: HashMap<Vec<u8>, Vec<bool>> = HashMap::new();
+    let mut left: HashMap<Vec<u8>, Vec<bool>> = HashMap::default();
     for s in &l {
         let e = left
             .entry(s.labels.signature(m.on, &m.labels))
@@ -226,7 +226,7 @@ fn vector_vector(
         "right"
     };
     // Series of each side by matching signature, in input order.
-    let mut groups: HashMap<Vec<u8>, (Vec<usize>, Vec<usize>)> = HashMap::new();
+    let mut groups: HashMap<Vec<u8>, (Vec<usize>, Vec<usize>)> = HashMap::default();
     let mut order: Vec<Vec<u8>> = Vec::new();
     for (i, s) in many.iter().enumerate() {
         let sig = s.labels.signature(m.on, &m.labels);
@@ -248,13 +248,13 @@ fn vector_vector(
         .iter()
         .map(|s| s.labels.signature(m.on, &m.labels))
         .collect();
-    let mut counts: HashMap<&[u8], usize> = HashMap::new();
+    let mut counts: HashMap<&[u8], usize> = HashMap::default();
     for sig in &one_sigs {
         *counts.entry(sig.as_slice()).or_default() += 1;
     }
     if counts.values().any(|&c| c > 1) {
         for step in 0..n {
-            let mut seen: HashMap<&[u8], usize> = HashMap::new();
+            let mut seen: HashMap<&[u8], usize> = HashMap::default();
             for (j, s) in one.iter().enumerate() {
                 if !s.has[step] || counts[one_sigs[j].as_slice()] < 2 {
                     continue;
@@ -275,14 +275,14 @@ fn vector_vector(
         }
     }
     let mut outputs: Vec<Series> = Vec::new();
-    let mut out_index: HashMap<Labels, usize> = HashMap::new();
+    let mut out_index: HashMap<Labels, usize> = HashMap::default();
     for sig in &order {
         let (many_ix, one_ix) = &groups[sig];
         if one_ix.is_empty() {
             continue;
         }
         // Output series per (many, one) pair, made once.
-        let mut target: HashMap<(usize, usize), usize> = HashMap::new();
+        let mut target: HashMap<(usize, usize), usize> = HashMap::default();
         for step in 0..n {
             // At most one "one" series may be present per signature and step.
             // At most one is present (checked above).

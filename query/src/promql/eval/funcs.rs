@@ -414,9 +414,9 @@ pub(crate) fn bucket_quantile(q: f64, buckets: &mut [(f64, f64)]) -> f64 {
 /// `histogram_quantile` per step: series grouped by their labels without `le`, each
 /// group's buckets interpolated.
 fn histogram_quantile(q: &[f64], v: Vec<Series>, n: usize) -> Result<Vec<Series>, PromError> {
-    use std::collections::HashMap;
+    use rustc_hash::FxHashMap as HashMap;
     let mut groups: Vec<(Labels, Vec<(f64, usize)>)> = Vec::new();
-    let mut by_key: HashMap<Labels, usize> = HashMap::new();
+    let mut by_key: HashMap<Labels, usize> = HashMap::default();
     for (i, s) in v.iter().enumerate() {
         let Some(ub) = s.labels.get("le").and_then(parse_go_float) else {
             continue;
