@@ -31,6 +31,18 @@ pub enum QueryError {
     /// A limit of [`crate::Limits`] was reached.
     #[error("{0}")]
     Limit(String),
+    /// The statement ran longer than [`crate::Limits::timeout`].
+    #[error(
+        "query timeout: the statement ran longer than {limit:?} (limit query.timeout, server.query_timeout)"
+    )]
+    Timeout {
+        /// The timeout in force.
+        limit: std::time::Duration,
+    },
+    /// The statement was stopped through its [`crate::Cancel`] flag (the server is
+    /// shutting down, or the client went away).
+    #[error("query cancelled: the server is shutting down or the client went away")]
+    Cancelled,
     /// The storage engine failed.
     #[error("storage: {0}")]
     Engine(String),

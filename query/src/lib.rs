@@ -20,7 +20,7 @@ mod parse;
 pub mod result;
 
 pub use error::{ParseError, QueryError};
-pub use exec::{Limits, QueryOptions, execute, execute_statement, query};
+pub use exec::{Cancel, Limits, QueryOptions, execute, execute_statement, query};
 pub use parse::{MAX_HEIGHT, MAX_NESTING, parse};
 pub use result::{Epoch, QueryResponse, Series, StatementResult, Value};
 

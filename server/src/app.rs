@@ -14,6 +14,7 @@ use parking_lot::RwLock;
 use std::sync::Arc;
 use std::time::Instant;
 use strata_engine::Db;
+use strata_query::Cancel;
 
 /// The version InfluxDB clients see in `X-Influxdb-Version`: the 1.x API Strata speaks,
 /// then Strata's own version.
@@ -43,6 +44,26 @@ pub struct AppState {
     pub started: Instant,
     /// Why writes are refused right now, if they are (refreshed by the overload check).
     pub overload: RwLock<Option<String>>,
+    /// Set at shutdown: every running statement stops at its next check.
+    pub cancel: Cancel,
+}
+
+/// A request's cancellation flag (a child of the server's), set when dropped: a handler
+/// that holds it across the query's `await` cancels the query if the handler is dropped
+/// because the client went away.
+pub struct RequestCancel(Cancel);
+
+impl RequestCancel {
+    /// The flag to hand to the query.
+    pub fn token(&self) -> Cancel {
+        self.0.clone()
+    }
+}
+
+impl Drop for RequestCancel {
+    fn drop(&mut self) {
+        self.0.cancel();
+    }
 }
 
 impl AppState {
@@ -54,7 +75,13 @@ impl AppState {
             metrics: ServerMetrics::default(),
             started: Instant::now(),
             overload: RwLock::new(None),
+            cancel: Cancel::new(),
         }
+    }
+
+    /// A cancellation flag for one request's statements (see [`RequestCancel`]).
+    pub fn request_cancel(&self) -> RequestCancel {
+        RequestCancel(self.cancel.child())
     }
 
     /// The open database, or 503 while it opens.

@@ -762,17 +762,18 @@ impl State {
             }
             let (mut pt, mut pv) = (pt, pv);
             if width > 0 && b != cur {
-                let end = starts[cur] + width;
+                let end = starts[cur].saturating_add(width);
                 if pt != end {
-                    let value = pv + (v - pv) * (end - pt) as f64 / (t - pt) as f64;
-                    sum += 0.5 * (value + pv) * ((end - pt) as f64 / unit);
+                    let (to_end, step) = (span(pt, end), span(pt, t));
+                    let value = pv + (v - pv) * to_end / step;
+                    sum += 0.5 * (value + pv) * (to_end / unit);
                     (pt, pv) = (end, value);
                 }
                 out[cur] = Some(sum);
                 cur = b;
                 sum = 0.0;
             }
-            sum += 0.5 * (v + pv) * ((t - pt) as f64 / unit);
+            sum += 0.5 * (v + pv) * (span(pt, t) / unit);
             prev = Some((t, v));
         }
         if let Some((pt, _)) = prev
@@ -948,6 +949,11 @@ fn finish_values(kind: AggKind, vals: &[(i64, Num)]) -> (Value, Option<i64>) {
         }
         _ => (Value::Null, None),
     }
+}
+
+/// `to - from` as a float, without overflowing an i64 first.
+fn span(from: i64, to: i64) -> f64 {
+    (i128::from(to) - i128::from(from)) as f64
 }
 
 #[cfg(test)]

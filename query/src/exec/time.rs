@@ -9,9 +9,12 @@ use crate::ast::{BinaryOp, Expr};
 use crate::error::QueryError;
 use strata_engine::model::TimeRange;
 
-/// The earliest and latest times a query may name, as InfluxDB bounds them.
-pub(crate) const MIN_TIME: i64 = i64::MIN + 2;
-pub(crate) const MAX_TIME: i64 = i64::MAX - 1;
+/// The earliest time a query may name: the earliest a point may have, as in InfluxDB.
+pub(crate) const MIN_TIME: i64 = strata_engine::model::MIN_TIMESTAMP;
+/// The (exclusive) end of every query range: one past the latest time a point may have
+/// ([`strata_engine::model::MAX_TIMESTAMP`]), so that `time <= MAX_TIMESTAMP`, the default
+/// upper bound and what the write paths accept all agree.
+pub(crate) const END_TIME: i64 = strata_engine::model::MAX_TIMESTAMP + 1;
 
 /// A time range with knowledge of which ends the query gave.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,7 +33,7 @@ impl Bounds {
     pub fn all() -> Bounds {
         Bounds {
             start: MIN_TIME,
-            end: MAX_TIME,
+            end: END_TIME,
             has_start: false,
             has_end: false,
         }
@@ -168,7 +171,7 @@ pub(crate) fn split_time(
         }
     }
     b.start = b.start.max(MIN_TIME);
-    b.end = b.end.min(MAX_TIME);
+    // `b.end` never passes END_TIME (`i64::MAX`): every bound saturates at it.
     let rest = rest.into_iter().reduce(|a, c| Expr::Binary {
         op: BinaryOp::And,
         lhs: Box::new(a),
@@ -237,7 +240,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(b.start, 10_000_000_000_000 - 3_600_000_000_000 + 1);
-        assert!(!b.has_end && b.end == MAX_TIME);
+        assert!(!b.has_end && b.end == END_TIME);
         assert_eq!(rest.unwrap().to_string(), "host = 'a'");
     }
 

@@ -111,6 +111,8 @@ impl Transform {
     }
 
     /// One output cell per `(time, value)` input row.
+    /// Time differences are taken in i128 ([`span`]): rows may lie anywhere in the
+    /// addressable range, whose width does not fit in an i64.
     /// `default_unit` is the derivative unit when the call named none.
     pub fn apply(self, rows: &[(i64, Value)], default_unit: i64) -> Vec<Value> {
         let mut out = vec![Value::Null; rows.len()];
@@ -126,7 +128,7 @@ impl Transform {
                     Some((pt, pv)) if *t != pt => {
                         let unit = if unit == 0 { default_unit } else { unit };
                         // Descending rows count time forward too, as InfluxDB does.
-                        let d = (num(v) - num(pv)) / ((*t - pt).abs() as f64 / unit as f64);
+                        let d = (num(v) - num(pv)) / (span(pt, *t).abs() as f64 / unit as f64);
                         if non_negative && d < 0.0 {
                             Value::Null
                         } else {
@@ -174,7 +176,9 @@ impl Transform {
                     next
                 }
                 Transform::Elapsed(unit) => match prev {
-                    Some((pt, _)) => Value::Integer((*t - pt) / unit),
+                    Some((pt, _)) => Value::Integer(
+                        i64::try_from(span(pt, *t) / i128::from(unit)).unwrap_or(i64::MAX),
+                    ),
                     None => Value::Null,
                 },
             };
@@ -250,6 +254,11 @@ impl MathFn {
             Value::Null
         }
     }
+}
+
+/// `to - from` without overflow.
+fn span(from: i64, to: i64) -> i128 {
+    i128::from(to) - i128::from(from)
 }
 
 #[cfg(test)]
