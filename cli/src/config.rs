@@ -18,6 +18,9 @@
 //! fsync = "always"             # always | interval[:1s] | never
 //! segment_bytes = "64MiB"      # size at which the WAL starts a new file
 //! recovery = "strict"          # strict | skip: WAL damage that is not a torn tail
+//! [write]
+//! max_fields_per_line = 10000  # wider lines are refused per line
+//! max_tags_per_line = 1000     # lines with more tags are refused per line
 //! [server]                     # `strata serve` only
 //! listen = "127.0.0.1:8086"    # address and port
 //! max_body_bytes = "25MiB"     # request body limit, after decompression
@@ -73,6 +76,12 @@ pub struct EngineArgs {
     /// [default: 256MiB].
     #[arg(long, value_parser = parse_bytes)]
     pub cold_cache_bytes: Option<u64>,
+    /// Most fields one line may carry; wider lines are refused per line [default: 10000].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_fields_per_line: Option<u64>,
+    /// Most tags one line may carry; lines with more are refused per line [default: 1000].
+    #[arg(long)]
+    pub max_tags_per_line: Option<u64>,
 }
 
 #[derive(Deserialize, Default, Debug)]
@@ -90,6 +99,15 @@ struct FileConfig {
     cold: ColdSection,
     #[serde(default)]
     server: ServerSection,
+    #[serde(default)]
+    write: WriteSection,
+}
+
+#[derive(Deserialize, Default, Debug)]
+#[serde(deny_unknown_fields)]
+struct WriteSection {
+    max_fields_per_line: Option<u64>,
+    max_tags_per_line: Option<u64>,
 }
 
 #[derive(Deserialize, Default, Debug)]
@@ -268,6 +286,12 @@ impl EngineArgs {
         if let Some(b) = self.cold_cache_bytes {
             o.cold_cache_bytes = usize::try_from(b).unwrap_or(usize::MAX);
         }
+        if let Some(n) = self.max_fields_per_line {
+            o.max_fields_per_line = usize::try_from(n).unwrap_or(usize::MAX);
+        }
+        if let Some(n) = self.max_tags_per_line {
+            o.max_tags_per_line = usize::try_from(n).unwrap_or(usize::MAX);
+        }
         Ok(o)
     }
 }
@@ -392,6 +416,15 @@ fn apply_file(o: &mut Options, path: &Path) -> Result<(), String> {
     if let Some(v) = &f.wal.segment_bytes {
         o.wal_segment_bytes = toml_bytes(v, "wal.segment_bytes").map_err(at)?;
     }
+    if let Some(n) = f.write.max_fields_per_line {
+        if n == 0 {
+            return Err(at("write.max_fields_per_line: must be at least 1".into()));
+        }
+        o.max_fields_per_line = usize::try_from(n).unwrap_or(usize::MAX);
+    }
+    if let Some(n) = f.write.max_tags_per_line {
+        o.max_tags_per_line = usize::try_from(n).unwrap_or(usize::MAX);
+    }
     Ok(())
 }
 
@@ -412,6 +445,8 @@ mod tests {
             wal_recovery: None,
             cold_zstd_level: None,
             cold_cache_bytes: None,
+            max_fields_per_line: None,
+            max_tags_per_line: None,
         }
     }
 
@@ -454,6 +489,38 @@ mod tests {
         let mut a = args(dir.path());
         a.cold_cache_bytes = Some(0);
         assert_eq!(a.options().unwrap().cold_cache_bytes, 0);
+    }
+
+    #[test]
+    fn write_limits_defaults_then_file_then_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let o = args(dir.path()).options().unwrap();
+        assert_eq!(
+            (o.max_fields_per_line, o.max_tags_per_line),
+            (10_000, 1_000)
+        );
+        std::fs::write(
+            dir.path().join("strata.toml"),
+            "[write]
+max_fields_per_line = 500
+max_tags_per_line = 20
+",
+        )
+        .unwrap();
+        let o = args(dir.path()).options().unwrap();
+        assert_eq!((o.max_fields_per_line, o.max_tags_per_line), (500, 20));
+        let mut a = args(dir.path());
+        a.max_fields_per_line = Some(100_000);
+        assert_eq!(a.options().unwrap().max_fields_per_line, 100_000);
+        std::fs::write(
+            dir.path().join("strata.toml"),
+            "[write]
+max_fields_per_line = 0
+",
+        )
+        .unwrap();
+        let e = args(dir.path()).options().unwrap_err();
+        assert!(e.contains("write.max_fields_per_line"), "{e}");
     }
 
     #[test]

@@ -8,5 +8,6 @@ mod faults;
 mod restart;
 mod retention;
 mod rotation;
+mod shape;
 mod stress;
 mod writes;

@@ -26,9 +26,10 @@
 //!   booleans (`t T true True TRUE f F false False FALSE`) and double-quoted strings,
 //!   which may contain newlines.
 //! - **Timestamp**: optional, a signed decimal integer in the request's [`Precision`],
-//!   converted to nanoseconds; an overflow is an error. Unlike 1.x, the whole `i64` range
-//!   is accepted (1.x reserves `i64::MIN`, `i64::MIN + 1` and `i64::MAX`), because Strata
-//!   keeps no sentinel timestamps ([`crate::model::TimeRange::ALL`] holds them all).
+//!   converted to nanoseconds; an overflow is an error. The parser takes the whole `i64`
+//!   range; the write path then refuses, per line, what 1.x refuses too (`i64::MIN`,
+//!   `i64::MIN + 1` and `i64::MAX`: outside [`crate::model::MIN_TIMESTAMP`]`..=`
+//!   [`crate::model::MAX_TIMESTAMP`]), because queries cannot address those times.
 //! - **Duplicate tag keys** in one line are an error ("duplicate tags"), as in 1.x's
 //!   `scanKey`. **Duplicate field keys** are accepted and the last value wins, as in 1.x,
 //!   where `Point::Fields()` is a map filled in order and the cache keeps the last write
