@@ -138,9 +138,42 @@ impl Db {
             let sid = inner.resolve_key(&p.series, &canonical);
             fields.clear();
             fields.extend(p.fields.iter().map(|(k, v)| (k.as_str(), v.as_ref())));
+            dedup_fields(&mut fields);
             inner.add_line(&mut b, i + 1, sid, &fields, p.timestamp);
         }
         inner.commit(b)
+    }
+}
+
+/// A repeated field key keeps its last value in its first place, as line protocol's
+/// parser does, so that a point never names one column twice (with two types, that
+/// registered a column for a refused point).
+fn dedup_fields(fields: &mut Vec<(&str, FieldValueRef<'_>)>) {
+    if fields.len() < 2 {
+        return;
+    }
+    // The usual point has a few distinct fields: a short scan says so without a map.
+    if fields.len() <= 16
+        && fields
+            .iter()
+            .enumerate()
+            .all(|(i, (k, _))| fields[..i].iter().all(|(j, _)| j != k))
+    {
+        return;
+    }
+    let mut first: FxHashMap<&str, usize> = FxHashMap::default();
+    let mut out: Vec<(&str, FieldValueRef<'_>)> = Vec::with_capacity(fields.len());
+    for &(k, v) in fields.iter() {
+        match first.get(k) {
+            Some(&at) => out[at].1 = v,
+            None => {
+                first.insert(k, out.len());
+                out.push((k, v));
+            }
+        }
+    }
+    if out.len() != fields.len() {
+        *fields = out;
     }
 }
 

@@ -4,6 +4,7 @@ mod common;
 mod compaction;
 mod crash;
 mod deletes;
+mod export;
 mod faults;
 mod restart;
 mod retention;

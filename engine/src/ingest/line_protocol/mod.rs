@@ -59,8 +59,11 @@
 //! and the timestamp in nanoseconds. It refuses what line protocol cannot express: NaN and
 //! infinite floats, empty names, names containing a newline or ending with a backslash,
 //! a measurement starting with `#` or a tab, and a line without fields. On error nothing
-//! is appended.
+//! is appended. [`write_line_exact`] writes those points too, in Strata's exact form
+//! (`#!strata …`, a comment to other readers; see [`exact`]), which [`parse_line`] reads
+//! back bit for bit: the form `strata export` uses.
 
+mod exact;
 mod parse;
 mod split;
 mod write;
@@ -73,6 +76,7 @@ use crate::model::{
 };
 use std::borrow::Cow;
 
+pub use exact::{EXACT_MARKER, write_line_exact};
 pub use parse::parse_line;
 pub use split::LineSplitter;
 pub use write::{Element, WriteError, write_line, write_point};
