@@ -19,7 +19,7 @@ pub mod fuzzing;
 mod parse;
 pub mod result;
 
-pub use error::{ParseError, QueryError};
+pub use error::{ParseError, Position, QueryError, Token};
 pub use exec::{Cancel, Limits, QueryOptions, execute, execute_statement, query};
 pub use parse::{MAX_HEIGHT, MAX_NESTING, parse};
 pub use result::{Epoch, QueryResponse, Series, StatementResult, Value};

@@ -143,24 +143,26 @@ pub(crate) fn limit_plus_offset(limit: Option<u64>, offset: Option<u64>) -> Opti
 /// gives a response with only `error` set (InfluxDB answers it with HTTP 400); a statement
 /// that fails gets its own `error` and the following statements still run.
 pub fn execute(db: &Db, text: &str, options: &QueryOptions) -> QueryResponse {
-    let statements = match crate::parse(text) {
+    let statements = match crate::parse::parse_spanned(text) {
         Ok(s) => s,
         Err(e) => return QueryResponse::failed(QueryError::Parse(e).to_string()),
     };
     let results = statements
         .iter()
         .enumerate()
-        .map(|(i, st)| match execute_statement(db, st, options) {
-            Ok(mut r) => {
-                r.statement_id = i;
-                r
-            }
-            Err(e) => StatementResult {
-                statement_id: i,
-                series: Vec::new(),
-                error: Some(e.to_string()),
+        .map(
+            |(i, (st, span))| match run_located(db, text, st, span, options) {
+                Ok(mut r) => {
+                    r.statement_id = i;
+                    r
+                }
+                Err(e) => StatementResult {
+                    statement_id: i,
+                    series: Vec::new(),
+                    error: Some(e.to_string()),
+                },
             },
-        })
+        )
         .collect();
     QueryResponse {
         results,
@@ -168,7 +170,21 @@ pub fn execute(db: &Db, text: &str, options: &QueryOptions) -> QueryResponse {
     }
 }
 
-/// Runs one parsed statement.
+/// [`execute_statement`], with semantic errors located in `text` (the statement spans
+/// `span` of it).
+fn run_located(
+    db: &Db,
+    text: &str,
+    statement: &Statement,
+    span: &std::ops::Range<usize>,
+    options: &QueryOptions,
+) -> Result<StatementResult, QueryError> {
+    execute_statement(db, statement, options)
+        .map_err(|e| e.locate(text, span.start, text.get(span.clone()).unwrap_or("")))
+}
+
+/// Runs one parsed statement. Its semantic errors carry no position (there is no text
+/// here); [`execute`] and [`query`] add them.
 pub fn execute_statement(
     db: &Db,
     statement: &Statement,
@@ -209,11 +225,11 @@ pub fn execute_statement(
 /// # Ok(()) }
 /// ```
 pub fn query(db: &Db, text: &str) -> Result<QueryResponse, QueryError> {
-    let statements = crate::parse(text)?;
+    let statements = crate::parse::parse_spanned(text)?;
     let options = QueryOptions::default();
     let mut results = Vec::with_capacity(statements.len());
-    for (i, st) in statements.iter().enumerate() {
-        let mut r = execute_statement(db, st, &options)?;
+    for (i, (st, span)) in statements.iter().enumerate() {
+        let mut r = run_located(db, text, st, span, &options)?;
         r.statement_id = i;
         results.push(r);
     }

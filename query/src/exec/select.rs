@@ -21,7 +21,7 @@ use super::time::{Bounds, split_time};
 use super::transform::{MathFn, Transform};
 use super::{Ctx, count, limit_plus_offset};
 use crate::ast::{BinaryOp, Cast, Dimension, Expr, Fill, MeasurementName, Order, Select};
-use crate::error::QueryError;
+use crate::error::{QueryError, Token};
 use crate::result::{Series, Value};
 use rayon::prelude::*;
 use std::collections::{BTreeMap, HashSet};
@@ -339,8 +339,9 @@ fn compile(e: &Expr, meta: &Meta, slots: &mut Vec<Slot>, in_agg: bool) -> Result
     Ok(match e {
         Expr::Var { name, cast } => {
             if name.eq_ignore_ascii_case("time") {
-                return Err(QueryError::Invalid(
-                    "time is always the first column; select a field".into(),
+                return Err(QueryError::invalid_at(
+                    Token::Word(name.clone()),
+                    "time is always the first column; select a field",
                 ));
             }
             let is_tag = match cast {
@@ -381,16 +382,22 @@ fn compile(e: &Expr, meta: &Meta, slots: &mut Vec<Slot>, in_agg: bool) -> Result
                 let field = match args.get(kind.field_arg()) {
                     Some(Expr::Var { name: f, .. }) => f.clone(),
                     Some(other) => {
-                        return Err(QueryError::Invalid(format!(
-                            "expected field argument in {}(), got {other}",
-                            call_name(name)
-                        )));
+                        return Err(QueryError::invalid_at(
+                            Token::Call(name.clone()),
+                            format!(
+                                "expected field argument in {}(), got {other}",
+                                call_name(name)
+                            ),
+                        ));
                     }
                     None => {
-                        return Err(QueryError::Invalid(format!(
-                            "invalid number of arguments for {}, expected at least 1, got 0",
-                            call_name(name)
-                        )));
+                        return Err(QueryError::invalid_at(
+                            Token::Call(name.clone()),
+                            format!(
+                                "invalid number of arguments for {}, expected at least 1, got 0",
+                                call_name(name)
+                            ),
+                        ));
                     }
                 };
                 let Some(&ty) = meta.fields.get(&field) else {
@@ -404,20 +411,26 @@ fn compile(e: &Expr, meta: &Meta, slots: &mut Vec<Slot>, in_agg: bool) -> Result
                     return Ok(Proj::Agg(slots.len() - 1));
                 };
                 if !kind.accepts(ty) {
-                    return Err(QueryError::Invalid(format!(
-                        "{e}: {} does not apply to {} field {field}",
-                        call_name(name),
-                        ty_name(ty)
-                    )));
+                    return Err(QueryError::invalid_at(
+                        Token::Call(name.clone()),
+                        format!(
+                            "{e}: {} does not apply to {} field {field}",
+                            call_name(name),
+                            ty_name(ty)
+                        ),
+                    ));
                 }
                 let by_tag = match (kind, args.len()) {
                     (AggKind::Top(_) | AggKind::Bottom(_), 3) => match &args[1] {
                         Expr::Var { name: t, .. } => Some(t.clone()),
                         other => {
-                            return Err(QueryError::Invalid(format!(
-                                "expected a tag as the second argument of {}(), got {other}",
-                                call_name(name)
-                            )));
+                            return Err(QueryError::invalid_at(
+                                Token::Call(name.clone()),
+                                format!(
+                                    "expected a tag as the second argument of {}(), got {other}",
+                                    call_name(name)
+                                ),
+                            ));
                         }
                     },
                     _ => None,
@@ -434,10 +447,10 @@ fn compile(e: &Expr, meta: &Meta, slots: &mut Vec<Slot>, in_agg: bool) -> Result
             } else if let Some(m) = MathFn::from_call(name, args)? {
                 Proj::Math(m, Box::new(compile(&args[0], meta, slots, in_agg)?))
             } else {
-                return Err(QueryError::Invalid(format!(
-                    "undefined function {}()",
-                    call_name(name)
-                )));
+                return Err(QueryError::invalid_at(
+                    Token::Call(name.clone()),
+                    format!("undefined function {}()", call_name(name)),
+                ));
             }
         }
         other => {
@@ -477,8 +490,9 @@ fn plan(
             } => {
                 times += 1;
                 if i.0 < 0 {
-                    return Err(QueryError::Invalid(
-                        "GROUP BY time() needs a positive interval".into(),
+                    return Err(QueryError::invalid_at(
+                        Token::Call("time".into()),
+                        "GROUP BY time() needs a positive interval",
                     ));
                 }
                 // time(0s) is accepted and groups nothing, as in InfluxDB.
@@ -597,24 +611,28 @@ fn plan(
         if let (AggKind::Top(k) | AggKind::Bottom(k), Some(l)) = (slots[0].kind, sel.limit)
             && k as u64 > l
         {
-            return Err(QueryError::Invalid(format!(
-                "limit ({k}) in {} function can not be larger than the LIMIT ({l}) in the select statement",
-                if matches!(slots[0].kind, AggKind::Top(_)) {
-                    "top"
-                } else {
-                    "bottom"
-                }
-            )));
+            let f = if matches!(slots[0].kind, AggKind::Top(_)) {
+                "top"
+            } else {
+                "bottom"
+            };
+            return Err(QueryError::invalid_at(
+                Token::Call(f.into()),
+                format!(
+                    "limit ({k}) in {f} function can not be larger than the LIMIT ({l}) in the select statement"
+                ),
+            ));
         }
         if multi && (slots.len() > 1 || !only_top) {
-            return Err(QueryError::Invalid(format!(
-                "selector function {}() cannot be combined with other functions",
-                if slots.iter().any(|s| matches!(s.kind, AggKind::Top(_))) {
-                    "top"
-                } else {
-                    "bottom"
-                }
-            )));
+            let f = if slots.iter().any(|s| matches!(s.kind, AggKind::Top(_))) {
+                "top"
+            } else {
+                "bottom"
+            };
+            return Err(QueryError::invalid_at(
+                Token::Call(f.into()),
+                format!("selector function {f}() cannot be combined with other functions"),
+            ));
         }
         if interval == 0 && projs.iter().any(|p| p.has(&|q| matches!(q, Proj::Tr(..)))) {
             return Err(QueryError::Invalid(
@@ -799,12 +817,16 @@ fn window_start(t: i64, interval: i64, offset: i64) -> i64 {
 /// The zone offset in nanoseconds of `tz` at `t`.
 fn zone_offset(tz: &str, t: i64) -> Result<i64, QueryError> {
     use chrono::{Offset, TimeZone};
-    let zone: chrono_tz::Tz = tz
-        .parse()
-        .map_err(|_| QueryError::Invalid(format!("unable to find time zone {tz:?}")))?;
+    let zone: chrono_tz::Tz = tz.parse().map_err(|_| {
+        QueryError::invalid_at(
+            Token::String(tz.to_owned()),
+            format!("unable to find time zone {tz:?}"),
+        )
+    })?;
     let secs = t.div_euclid(1_000_000_000);
-    let dt = chrono::DateTime::from_timestamp(secs, 0)
-        .ok_or_else(|| QueryError::Invalid("time out of range for tz()".into()))?;
+    let dt = chrono::DateTime::from_timestamp(secs, 0).ok_or_else(|| {
+        QueryError::invalid_at(Token::Call("tz".into()), "time out of range for tz()")
+    })?;
     let off = zone.offset_from_utc_datetime(&dt.naive_utc()).fix();
     Ok(i64::from(off.local_minus_utc()) * 1_000_000_000)
 }

@@ -6,7 +6,7 @@
 //! never silently dropped.
 
 use crate::ast::{BinaryOp, Expr};
-use crate::error::QueryError;
+use crate::error::{QueryError, Token};
 use strata_engine::model::TimeRange;
 
 /// The earliest time a query may name: the earliest a point may have, as in InfluxDB.
@@ -71,9 +71,10 @@ pub(crate) fn parse_time_string(s: &str) -> Option<i64> {
 pub(crate) fn eval_time(e: &Expr, now: i64) -> Result<i64, QueryError> {
     match e {
         Expr::String(s) => parse_time_string(s).ok_or_else(|| {
-            QueryError::Invalid(format!(
-                "invalid time {s:?}: expected RFC 3339 such as '2016-01-01T00:00:00Z'"
-            ))
+            QueryError::invalid_at(
+                Token::String(s.clone()),
+                format!("invalid time {s:?}: expected RFC 3339 such as '2016-01-01T00:00:00Z'"),
+            )
         }),
         Expr::Integer(i) => Ok(*i),
         Expr::Float(f) if f.is_finite() => Ok(*f as i64),
@@ -87,9 +88,12 @@ pub(crate) fn eval_time(e: &Expr, now: i64) -> Result<i64, QueryError> {
                 a.saturating_sub(b)
             })
         }
-        other => Err(QueryError::Invalid(format!(
-            "invalid time expression {other}: expected a time string, an integer, a duration or now()"
-        ))),
+        other => Err(QueryError::invalid_at(
+            Token::Word("time".into()),
+            format!(
+                "invalid time expression {other}: expected a time string, an integer, a duration or now()"
+            ),
+        )),
     }
 }
 
@@ -181,9 +185,12 @@ pub(crate) fn split_time(
 }
 
 fn bad_time(c: &Expr) -> QueryError {
-    QueryError::Invalid(format!(
-        "invalid time condition {c}: time may only be compared with <, <=, >, >= or = in conditions joined by AND"
-    ))
+    QueryError::invalid_at(
+        Token::Word("time".into()),
+        format!(
+            "invalid time condition {c}: time may only be compared with <, <=, >, >= or = in conditions joined by AND"
+        ),
+    )
 }
 
 fn flatten_and<'a>(e: &'a Expr, out: &mut Vec<&'a Expr>) {
