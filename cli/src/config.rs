@@ -27,6 +27,10 @@
 //! max_lines_per_request = 1000000
 //! query_timeout = "60s"        # per statement
 //! body_timeout = "60s"         # a request body must arrive within this (slow clients: 408)
+//! header_timeout = "10s"       # request line and headers must arrive within this (408)
+//! idle_timeout = "60s"         # a kept-alive connection idle this long is closed
+//! max_connections = 4096       # one more is answered 503 with Retry-After
+//! shutdown_timeout = "10s"     # at shutdown, longest wait for in-flight requests
 //! max_series = 100000          # per statement
 //! max_rows = 1000000           # per statement
 //! auth_token = "secret"        # unset: no auth
@@ -118,6 +122,10 @@ struct ServerSection {
     max_lines_per_request: Option<u64>,
     query_timeout: Option<String>,
     body_timeout: Option<String>,
+    header_timeout: Option<String>,
+    idle_timeout: Option<String>,
+    max_connections: Option<u64>,
+    shutdown_timeout: Option<String>,
     max_series: Option<u64>,
     max_rows: Option<u64>,
     auth_token: Option<String>,
@@ -141,6 +149,20 @@ pub struct ServerArgs {
     /// Longest a client may take to send a request body, e.g. 60s [default: 60s].
     #[arg(long, value_parser = parse_duration)]
     pub body_timeout: Option<Duration>,
+    /// Longest a client may take to send a request's line and headers, e.g. 10s
+    /// [default: 10s].
+    #[arg(long, value_parser = parse_duration)]
+    pub header_timeout: Option<Duration>,
+    /// Longest a kept-alive connection may sit idle between requests, e.g. 60s
+    /// [default: 60s].
+    #[arg(long, value_parser = parse_duration)]
+    pub idle_timeout: Option<Duration>,
+    /// Most connections served at once; one more gets 503 [default: 4096].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_connections: Option<u64>,
+    /// At shutdown, longest wait for in-flight requests, e.g. 10s [default: 10s].
+    #[arg(long, value_parser = parse_duration)]
+    pub shutdown_timeout: Option<Duration>,
     /// Most series one statement may return [default: 100000].
     #[arg(long)]
     pub max_series: Option<usize>,
@@ -336,6 +358,24 @@ impl EngineArgs {
                 c.body_timeout =
                     parse_duration(t).map_err(|e| at(format!("server.body_timeout: {e}")))?;
             }
+            if let Some(t) = &s.header_timeout {
+                c.header_timeout =
+                    parse_duration(t).map_err(|e| at(format!("server.header_timeout: {e}")))?;
+            }
+            if let Some(t) = &s.idle_timeout {
+                c.idle_timeout =
+                    parse_duration(t).map_err(|e| at(format!("server.idle_timeout: {e}")))?;
+            }
+            if let Some(n) = s.max_connections {
+                if n == 0 {
+                    return Err(at("server.max_connections: must be at least 1".into()));
+                }
+                c.max_connections = usize::try_from(n).unwrap_or(usize::MAX);
+            }
+            if let Some(t) = &s.shutdown_timeout {
+                c.shutdown_timeout =
+                    parse_duration(t).map_err(|e| at(format!("server.shutdown_timeout: {e}")))?;
+            }
             if let Some(n) = s.max_series {
                 c.max_series = usize::try_from(n).unwrap_or(usize::MAX);
             }
@@ -360,6 +400,18 @@ impl EngineArgs {
         }
         if let Some(t) = flags.body_timeout {
             c.body_timeout = t;
+        }
+        if let Some(t) = flags.header_timeout {
+            c.header_timeout = t;
+        }
+        if let Some(t) = flags.idle_timeout {
+            c.idle_timeout = t;
+        }
+        if let Some(n) = flags.max_connections {
+            c.max_connections = usize::try_from(n).unwrap_or(usize::MAX);
+        }
+        if let Some(t) = flags.shutdown_timeout {
+            c.shutdown_timeout = t;
         }
         if let Some(n) = flags.max_series {
             c.max_series = n;
@@ -535,7 +587,8 @@ max_fields_per_line = 0
         std::fs::write(
             dir.path().join("strata.toml"),
             "[server]\nlisten = \"0.0.0.0:9000\"\nmax_body_bytes = \"1MiB\"\nmax_lines_per_request = 10\n\
-             query_timeout = \"5s\"\nbody_timeout = \"2s\"\nmax_series = 7\nmax_rows = 8\nauth_token = \"t\"\n",
+             query_timeout = \"5s\"\nbody_timeout = \"2s\"\nmax_series = 7\nmax_rows = 8\nauth_token = \"t\"\n\
+             header_timeout = \"3s\"\nidle_timeout = \"4s\"\nmax_connections = 5\nshutdown_timeout = \"6s\"\n",
         )
         .unwrap();
         let c = args(dir.path())
@@ -548,15 +601,28 @@ max_fields_per_line = 0
         assert_eq!(c.body_timeout, Duration::from_secs(2));
         assert_eq!((c.max_series, c.max_rows), (7, 8));
         assert_eq!(c.auth_token.as_deref(), Some("t"));
+        assert_eq!(
+            (c.header_timeout, c.idle_timeout, c.shutdown_timeout),
+            (
+                Duration::from_secs(3),
+                Duration::from_secs(4),
+                Duration::from_secs(6)
+            )
+        );
+        assert_eq!(c.max_connections, 5);
         args(dir.path()).options().unwrap();
         let flags = ServerArgs {
             listen: Some("127.0.0.1:0".parse().unwrap()),
             max_rows: Some(9),
+            header_timeout: Some(Duration::from_secs(1)),
+            max_connections: Some(100),
             ..ServerArgs::default()
         };
         let c = args(dir.path()).server_config(&flags).unwrap();
         assert_eq!(c.listen.port(), 0);
         assert_eq!((c.max_series, c.max_rows), (7, 9));
+        assert_eq!(c.header_timeout, Duration::from_secs(1));
+        assert_eq!(c.max_connections, 100);
     }
 
     #[test]

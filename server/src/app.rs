@@ -8,7 +8,7 @@ use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::HeaderValue;
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use parking_lot::RwLock;
 use std::sync::Arc;
@@ -144,9 +144,63 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/write", post(routes::prom::remote_write))
         .route("/api/v1/import/prometheus", post(routes::prom::import_text))
         .route("/api/v1/aggregate", get(routes::aggregate::aggregate))
+        .fallback(not_found)
+        .layer(middleware::from_fn(json_errors))
         .layer(middleware::from_fn_with_state(state.clone(), count_and_tag))
         .layer(axum::extract::DefaultBodyLimit::disable())
         .with_state(state)
+}
+
+/// 404 for a path no endpoint serves.
+async fn not_found(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::NOT_FOUND,
+        format!("not found: no endpoint {method} {}", uri.path()),
+    )
+}
+
+/// Largest body of an error answer made elsewhere (axum's 405, an extractor's rejection)
+/// that is carried into the JSON body; longer ones are cut.
+const MAX_PLAIN_ERROR: usize = 4096;
+
+/// Gives every error answer (status 400 or more) an InfluxDB-style JSON body: answers
+/// from the handlers already have one; the router's own (405 with its `Allow` header,
+/// say) get `{"error": "<their text, or the status' reason>"}`.
+async fn json_errors(req: Request, next: Next) -> Response {
+    let (method, path) = (req.method().clone(), req.uri().path().to_owned());
+    let resp = next.run(req).await;
+    let status = resp.status();
+    let is_json = resp
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if status.as_u16() < 400 || is_json {
+        return resp;
+    }
+    let (parts, body) = resp.into_parts();
+    let text = axum::body::to_bytes(body, MAX_PLAIN_ERROR)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
+        .unwrap_or_default();
+    let message = match (status, text.is_empty()) {
+        (axum::http::StatusCode::METHOD_NOT_ALLOWED, _) => {
+            let allowed = parts
+                .headers
+                .get(axum::http::header::ALLOW)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            format!("method not allowed: {method} {path} (allowed: {allowed})")
+        }
+        (_, false) => text,
+        (s, true) => s.canonical_reason().unwrap_or("error").to_lowercase(),
+    };
+    let mut fixed = ApiError::new(status, message).into_response();
+    for (name, value) in &parts.headers {
+        if name != axum::http::header::CONTENT_TYPE && name != axum::http::header::CONTENT_LENGTH {
+            fixed.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    fixed
 }
 
 /// Counts each request by endpoint and status, and adds the headers InfluxDB sends with
