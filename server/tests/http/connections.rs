@@ -15,21 +15,21 @@ use strata_server::Config;
 
 const WATCHDOG: Duration = Duration::from_secs(30);
 
-fn connect(s: &Srv) -> TcpStream {
+pub fn connect(s: &Srv) -> TcpStream {
     let c = TcpStream::connect(s.base.trim_start_matches("http://")).unwrap();
     c.set_read_timeout(Some(WATCHDOG)).unwrap();
     c
 }
 
 /// A raw answer: status, headers (lowercased names) and body.
-struct Answer {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
+pub struct Answer {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
 }
 
 impl Answer {
-    fn header(&self, name: &str) -> Option<&str> {
+    pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(k, _)| k == name)
@@ -37,7 +37,7 @@ impl Answer {
     }
 
     /// The `error` of its JSON body; panics if the body is not InfluxDB's error JSON.
-    fn error(&self) -> String {
+    pub fn error(&self) -> String {
         assert_eq!(
             self.header("content-type"),
             Some("application/json"),
@@ -52,7 +52,7 @@ impl Answer {
 }
 
 /// Reads one answer (head, then `content-length` bytes of body).
-fn read_answer(c: &mut TcpStream) -> Answer {
+pub fn read_answer(c: &mut TcpStream) -> Answer {
     let mut raw = Vec::new();
     let mut buf = [0u8; 8192];
     let head_end = loop {
