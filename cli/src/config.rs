@@ -18,14 +18,23 @@
 //! fsync = "always"             # always | interval[:1s] | never
 //! segment_bytes = "64MiB"      # size at which the WAL starts a new file
 //! recovery = "strict"          # strict | skip: WAL damage that is not a torn tail
+//! [write]
+//! max_fields_per_line = 10000  # wider lines are refused per line
+//! max_tags_per_line = 1000     # lines with more tags are refused per line
 //! [server]                     # `strata serve` only
 //! listen = "127.0.0.1:8086"    # address and port
 //! max_body_bytes = "25MiB"     # request body limit, after decompression
 //! max_lines_per_request = 1000000
 //! query_timeout = "60s"        # per statement
 //! body_timeout = "60s"         # a request body must arrive within this (slow clients: 408)
+//! header_timeout = "10s"       # request line and headers must arrive within this (408)
+//! idle_timeout = "60s"         # a kept-alive connection idle this long is closed
+//! max_connections = 4096       # one more is answered 503 with Retry-After
+//! shutdown_timeout = "10s"     # at shutdown, longest wait for in-flight requests
 //! max_series = 100000          # per statement
 //! max_rows = 1000000           # per statement
+//! lookback_delta = "5m"        # PromQL: how far back an instant selector looks
+//! max_samples = 50000000       # PromQL: samples one query may load (422 above)
 //! auth_token = "secret"        # unset: no auth
 //! ```
 
@@ -73,6 +82,12 @@ pub struct EngineArgs {
     /// [default: 256MiB].
     #[arg(long, value_parser = parse_bytes)]
     pub cold_cache_bytes: Option<u64>,
+    /// Most fields one line may carry; wider lines are refused per line [default: 10000].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_fields_per_line: Option<u64>,
+    /// Most tags one line may carry; lines with more are refused per line [default: 1000].
+    #[arg(long)]
+    pub max_tags_per_line: Option<u64>,
 }
 
 #[derive(Deserialize, Default, Debug)]
@@ -90,6 +105,15 @@ struct FileConfig {
     cold: ColdSection,
     #[serde(default)]
     server: ServerSection,
+    #[serde(default)]
+    write: WriteSection,
+}
+
+#[derive(Deserialize, Default, Debug)]
+#[serde(deny_unknown_fields)]
+struct WriteSection {
+    max_fields_per_line: Option<u64>,
+    max_tags_per_line: Option<u64>,
 }
 
 #[derive(Deserialize, Default, Debug)]
@@ -100,8 +124,14 @@ struct ServerSection {
     max_lines_per_request: Option<u64>,
     query_timeout: Option<String>,
     body_timeout: Option<String>,
+    header_timeout: Option<String>,
+    idle_timeout: Option<String>,
+    max_connections: Option<u64>,
+    shutdown_timeout: Option<String>,
     max_series: Option<u64>,
     max_rows: Option<u64>,
+    lookback_delta: Option<String>,
+    max_samples: Option<u64>,
     auth_token: Option<String>,
 }
 
@@ -123,6 +153,20 @@ pub struct ServerArgs {
     /// Longest a client may take to send a request body, e.g. 60s [default: 60s].
     #[arg(long, value_parser = parse_duration)]
     pub body_timeout: Option<Duration>,
+    /// Longest a client may take to send a request's line and headers, e.g. 10s
+    /// [default: 10s].
+    #[arg(long, value_parser = parse_duration)]
+    pub header_timeout: Option<Duration>,
+    /// Longest a kept-alive connection may sit idle between requests, e.g. 60s
+    /// [default: 60s].
+    #[arg(long, value_parser = parse_duration)]
+    pub idle_timeout: Option<Duration>,
+    /// Most connections served at once; one more gets 503 [default: 4096].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_connections: Option<u64>,
+    /// At shutdown, longest wait for in-flight requests, e.g. 10s [default: 10s].
+    #[arg(long, value_parser = parse_duration)]
+    pub shutdown_timeout: Option<Duration>,
     /// Most series one statement may return [default: 100000].
     #[arg(long)]
     pub max_series: Option<usize>,
@@ -132,6 +176,14 @@ pub struct ServerArgs {
     /// Require this token on write, query and status endpoints [default: none].
     #[arg(long, value_name = "TOKEN")]
     pub auth_token: Option<String>,
+    /// PromQL: how far back an instant selector looks for a sample, e.g. 5m
+    /// [default: 5m] (Prometheus' flag of the same name).
+    #[arg(long = "query.lookback-delta", value_parser = parse_duration)]
+    pub lookback_delta: Option<Duration>,
+    /// PromQL: most samples one query may load [default: 50000000] (Prometheus' flag of
+    /// the same name).
+    #[arg(long = "query.max-samples", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_samples: Option<u64>,
 }
 
 #[derive(Deserialize, Default, Debug)]
@@ -268,6 +320,12 @@ impl EngineArgs {
         if let Some(b) = self.cold_cache_bytes {
             o.cold_cache_bytes = usize::try_from(b).unwrap_or(usize::MAX);
         }
+        if let Some(n) = self.max_fields_per_line {
+            o.max_fields_per_line = usize::try_from(n).unwrap_or(usize::MAX);
+        }
+        if let Some(n) = self.max_tags_per_line {
+            o.max_tags_per_line = usize::try_from(n).unwrap_or(usize::MAX);
+        }
         Ok(o)
     }
 }
@@ -312,11 +370,42 @@ impl EngineArgs {
                 c.body_timeout =
                     parse_duration(t).map_err(|e| at(format!("server.body_timeout: {e}")))?;
             }
+            if let Some(t) = &s.header_timeout {
+                c.header_timeout =
+                    parse_duration(t).map_err(|e| at(format!("server.header_timeout: {e}")))?;
+            }
+            if let Some(t) = &s.idle_timeout {
+                c.idle_timeout =
+                    parse_duration(t).map_err(|e| at(format!("server.idle_timeout: {e}")))?;
+            }
+            if let Some(n) = s.max_connections {
+                if n == 0 {
+                    return Err(at("server.max_connections: must be at least 1".into()));
+                }
+                c.max_connections = usize::try_from(n).unwrap_or(usize::MAX);
+            }
+            if let Some(t) = &s.shutdown_timeout {
+                c.shutdown_timeout =
+                    parse_duration(t).map_err(|e| at(format!("server.shutdown_timeout: {e}")))?;
+            }
             if let Some(n) = s.max_series {
                 c.max_series = usize::try_from(n).unwrap_or(usize::MAX);
             }
             if let Some(n) = s.max_rows {
                 c.max_rows = usize::try_from(n).unwrap_or(usize::MAX);
+            }
+            if let Some(t) = &s.lookback_delta {
+                c.lookback_delta =
+                    parse_duration(t).map_err(|e| at(format!("server.lookback_delta: {e}")))?;
+                if c.lookback_delta.is_zero() {
+                    return Err(at("server.lookback_delta: must be more than 0".into()));
+                }
+            }
+            if let Some(n) = s.max_samples {
+                if n == 0 {
+                    return Err(at("server.max_samples: must be at least 1".into()));
+                }
+                c.promql_max_samples = usize::try_from(n).unwrap_or(usize::MAX);
             }
             if let Some(t) = s.auth_token {
                 c.auth_token = Some(t).filter(|t| !t.is_empty());
@@ -336,6 +425,27 @@ impl EngineArgs {
         }
         if let Some(t) = flags.body_timeout {
             c.body_timeout = t;
+        }
+        if let Some(t) = flags.header_timeout {
+            c.header_timeout = t;
+        }
+        if let Some(t) = flags.idle_timeout {
+            c.idle_timeout = t;
+        }
+        if let Some(n) = flags.max_connections {
+            c.max_connections = usize::try_from(n).unwrap_or(usize::MAX);
+        }
+        if let Some(t) = flags.shutdown_timeout {
+            c.shutdown_timeout = t;
+        }
+        if let Some(t) = flags.lookback_delta {
+            if t.is_zero() {
+                return Err("--query.lookback-delta: must be more than 0".into());
+            }
+            c.lookback_delta = t;
+        }
+        if let Some(n) = flags.max_samples {
+            c.promql_max_samples = usize::try_from(n).unwrap_or(usize::MAX);
         }
         if let Some(n) = flags.max_series {
             c.max_series = n;
@@ -392,6 +502,15 @@ fn apply_file(o: &mut Options, path: &Path) -> Result<(), String> {
     if let Some(v) = &f.wal.segment_bytes {
         o.wal_segment_bytes = toml_bytes(v, "wal.segment_bytes").map_err(at)?;
     }
+    if let Some(n) = f.write.max_fields_per_line {
+        if n == 0 {
+            return Err(at("write.max_fields_per_line: must be at least 1".into()));
+        }
+        o.max_fields_per_line = usize::try_from(n).unwrap_or(usize::MAX);
+    }
+    if let Some(n) = f.write.max_tags_per_line {
+        o.max_tags_per_line = usize::try_from(n).unwrap_or(usize::MAX);
+    }
     Ok(())
 }
 
@@ -412,6 +531,8 @@ mod tests {
             wal_recovery: None,
             cold_zstd_level: None,
             cold_cache_bytes: None,
+            max_fields_per_line: None,
+            max_tags_per_line: None,
         }
     }
 
@@ -457,6 +578,38 @@ mod tests {
     }
 
     #[test]
+    fn write_limits_defaults_then_file_then_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let o = args(dir.path()).options().unwrap();
+        assert_eq!(
+            (o.max_fields_per_line, o.max_tags_per_line),
+            (10_000, 1_000)
+        );
+        std::fs::write(
+            dir.path().join("strata.toml"),
+            "[write]
+max_fields_per_line = 500
+max_tags_per_line = 20
+",
+        )
+        .unwrap();
+        let o = args(dir.path()).options().unwrap();
+        assert_eq!((o.max_fields_per_line, o.max_tags_per_line), (500, 20));
+        let mut a = args(dir.path());
+        a.max_fields_per_line = Some(100_000);
+        assert_eq!(a.options().unwrap().max_fields_per_line, 100_000);
+        std::fs::write(
+            dir.path().join("strata.toml"),
+            "[write]
+max_fields_per_line = 0
+",
+        )
+        .unwrap();
+        let e = args(dir.path()).options().unwrap_err();
+        assert!(e.contains("write.max_fields_per_line"), "{e}");
+    }
+
+    #[test]
     fn server_settings_defaults_then_file_then_flags() {
         let dir = tempfile::tempdir().unwrap();
         let c = args(dir.path())
@@ -468,7 +621,9 @@ mod tests {
         std::fs::write(
             dir.path().join("strata.toml"),
             "[server]\nlisten = \"0.0.0.0:9000\"\nmax_body_bytes = \"1MiB\"\nmax_lines_per_request = 10\n\
-             query_timeout = \"5s\"\nbody_timeout = \"2s\"\nmax_series = 7\nmax_rows = 8\nauth_token = \"t\"\n",
+             query_timeout = \"5s\"\nbody_timeout = \"2s\"\nmax_series = 7\nmax_rows = 8\nauth_token = \"t\"\n\
+             header_timeout = \"3s\"\nidle_timeout = \"4s\"\nmax_connections = 5\nshutdown_timeout = \"6s\"\n\
+             lookback_delta = \"2m\"\nmax_samples = 1000\n",
         )
         .unwrap();
         let c = args(dir.path())
@@ -481,15 +636,37 @@ mod tests {
         assert_eq!(c.body_timeout, Duration::from_secs(2));
         assert_eq!((c.max_series, c.max_rows), (7, 8));
         assert_eq!(c.auth_token.as_deref(), Some("t"));
+        assert_eq!(
+            (c.header_timeout, c.idle_timeout, c.shutdown_timeout),
+            (
+                Duration::from_secs(3),
+                Duration::from_secs(4),
+                Duration::from_secs(6)
+            )
+        );
+        assert_eq!(c.max_connections, 5);
+        assert_eq!(c.lookback_delta, Duration::from_secs(120));
+        assert_eq!(c.promql_max_samples, 1000);
+        assert_eq!(c.promql_options().lookback_ms, 120_000);
         args(dir.path()).options().unwrap();
         let flags = ServerArgs {
             listen: Some("127.0.0.1:0".parse().unwrap()),
             max_rows: Some(9),
+            header_timeout: Some(Duration::from_secs(1)),
+            max_connections: Some(100),
+            lookback_delta: Some(Duration::from_secs(30)),
+            max_samples: Some(5),
             ..ServerArgs::default()
         };
         let c = args(dir.path()).server_config(&flags).unwrap();
         assert_eq!(c.listen.port(), 0);
         assert_eq!((c.max_series, c.max_rows), (7, 9));
+        assert_eq!(c.header_timeout, Duration::from_secs(1));
+        assert_eq!(c.max_connections, 100);
+        assert_eq!(
+            (c.lookback_delta, c.promql_max_samples),
+            (Duration::from_secs(30), 5)
+        );
     }
 
     #[test]

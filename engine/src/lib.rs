@@ -35,8 +35,8 @@ pub mod wal;
 pub mod write;
 
 pub use db::{
-    CompactionReport, Db, DbStats, DeleteReport, OVERLOAD_HOT_FACTOR, OVERLOAD_WAL_FACTOR, Piece,
-    RotationReport, SeriesInfo, TierStats, TiersStats,
+    CompactionReport, Db, DbStats, DeleteReport, ExportSummary, OVERLOAD_HOT_FACTOR,
+    OVERLOAD_WAL_FACTOR, Piece, RotationReport, SeriesInfo, TierStats, TiersStats,
 };
 pub use error::{Error, Result};
 pub use metrics::MetricsSnapshot;

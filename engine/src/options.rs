@@ -98,6 +98,11 @@ impl Clock for ManualClock {
     }
 }
 
+/// Default of [`Options::max_fields_per_line`].
+pub const DEFAULT_MAX_FIELDS_PER_LINE: usize = 10_000;
+/// Default of [`Options::max_tags_per_line`].
+pub const DEFAULT_MAX_TAGS_PER_LINE: usize = 1_000;
+
 /// Options for [`crate::Db::open`]. Every field has a documented default.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -132,6 +137,15 @@ pub struct Options {
     /// Bytes of decoded compressed (cold) blocks kept in memory between queries
     /// (`cold.cache_bytes`; 0 disables the cache). Default: 256 MiB.
     pub cold_cache_bytes: usize,
+    /// Most fields one line (or point) may carry (`write.max_fields_per_line`); a wider
+    /// line is refused with its line number and this limit while the rest of the batch
+    /// is stored. Default: 10,000, a hundred times the widest lines Telegraf's plugins
+    /// write (a few hundred fields at most), while keeping one line's cost bounded.
+    pub max_fields_per_line: usize,
+    /// Most tags one line (or point) may carry (`write.max_tags_per_line`), refused like
+    /// too many fields. Default: 1,000 (Telegraf and Prometheus series carry tens; the
+    /// 64 KiB series-key limit alone would allow about 16,000).
+    pub max_tags_per_line: usize,
     /// Test hook: make rotation or compaction fail at a step, to test crash safety.
     #[cfg(feature = "failpoints")]
     pub failpoint: Option<Failpoint>,
@@ -169,6 +183,8 @@ impl Default for Options {
             warm_max_age: Duration::from_secs(24 * 3600),
             cold_zstd_level: 12,
             cold_cache_bytes: 256 << 20,
+            max_fields_per_line: DEFAULT_MAX_FIELDS_PER_LINE,
+            max_tags_per_line: DEFAULT_MAX_TAGS_PER_LINE,
             #[cfg(feature = "failpoints")]
             failpoint: None,
         }

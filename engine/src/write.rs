@@ -62,6 +62,38 @@ pub enum RejectReason {
         /// The oldest timestamp kept (ns).
         cutoff: i64,
     },
+    /// The timestamp lies outside [`crate::model::MIN_TIMESTAMP`]`..=`
+    /// [`crate::model::MAX_TIMESTAMP`], the range queries can address (InfluxDB 1.x's).
+    #[error(
+        "timestamp {timestamp} is out of range: points must lie between {min} and {max} (1677-09-21T00:12:43.145224194Z to 2262-04-11T23:47:16.854775806Z), the times queries can address"
+    )]
+    TimestampOutOfRange {
+        /// The point's timestamp (ns).
+        timestamp: i64,
+        /// The earliest accepted.
+        min: i64,
+        /// The latest accepted.
+        max: i64,
+    },
+    /// More fields in one line than `Options::max_fields_per_line` allows.
+    #[error("{count} fields in one line, more than the limit of {max} (write.max_fields_per_line)")]
+    TooManyFields {
+        /// Fields in the line.
+        count: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// More tags in one line than `Options::max_tags_per_line` allows.
+    #[error("{count} tags in one line, more than the limit of {max} (write.max_tags_per_line)")]
+    TooManyTags {
+        /// Tags in the line.
+        count: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// A field with an empty name (from `write_points`; line protocol cannot spell one).
+    #[error("field key is empty")]
+    EmptyFieldKey,
     /// The series key (measurement and tags) is longer than InfluxDB's limit.
     #[error("series key of {len} bytes exceeds the limit of {max} bytes")]
     SeriesKeyTooLong {

@@ -21,9 +21,9 @@ pub mod plan;
 pub mod promql;
 pub mod result;
 
-pub use error::{ParseError, QueryError};
+pub use error::{ParseError, Position, QueryError, Token};
 pub use exec::scan::Samples;
-pub use exec::{Limits, QueryOptions, execute, execute_statement, query};
+pub use exec::{Cancel, Limits, QueryOptions, execute, execute_statement, query};
 pub use parse::{MAX_HEIGHT, MAX_NESTING, parse};
 pub use result::{Epoch, QueryResponse, Series, StatementResult, Value};
 

@@ -254,3 +254,88 @@ fn large_inputs_parse_in_one_pass() {
     assert_eq!(err(&junk).expected, "' closing the string");
     eprintln!("large inputs parsed in {:?}", started.elapsed());
 }
+
+/// Semantic errors, found after parsing, say where too: the line and column of the
+/// offending token (a call of an undefined function, a time string that is not a time, an
+/// unknown zone, a bad regex, `time` in a condition it cannot be in).
+#[test]
+fn semantic_errors_carry_the_position_of_their_token() {
+    use std::sync::Arc;
+    use strata_engine::model::Precision;
+    use strata_engine::{Db, ManualClock, Options};
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(
+        dir.path(),
+        Options {
+            clock: Arc::new(ManualClock::new(1_000_000_000_000)),
+            rotation_interval: std::time::Duration::ZERO,
+            ..Options::default()
+        },
+    )
+    .unwrap();
+    db.write_lp(b"m,host=a v=1 1\n", Precision::Nanosecond)
+        .unwrap();
+    let errors = |q: &str| -> Vec<String> {
+        strata_query::execute(&db, q, &strata_query::QueryOptions::default())
+            .results
+            .into_iter()
+            .filter_map(|r| r.error)
+            .collect()
+    };
+    for (q, want) in [
+        (
+            "SELECT foo(v) FROM m",
+            "line 1, column 8: undefined function foo()",
+        ),
+        (
+            "SELECT v FROM m WHERE time > 'yesterday'",
+            "line 1, column 30: invalid time \"yesterday\"",
+        ),
+        (
+            "SELECT mean(v) FROM m WHERE time > 0 GROUP BY time(1h) tz('Mars/Base')",
+            "line 1, column 59: unable to find time zone \"Mars/Base\"",
+        ),
+        (
+            "SELECT v FROM m WHERE host =~ /(/",
+            "line 1, column 31: invalid regex /(/",
+        ),
+        (
+            "SELECT percentile(v, 'x') FROM m",
+            "line 1, column 8: expected float argument in percentile()",
+        ),
+        (
+            "SELECT moving_average(v) FROM m",
+            "line 1, column 8: moving_average() needs a positive integer window",
+        ),
+        (
+            "SELECT v FROM m WHERE v > 0 OR time > 0",
+            "line 1, column 32: invalid time condition",
+        ),
+        // No single token at fault: InfluxDB's message as it is.
+        (
+            "SELECT mean(v), v FROM m",
+            "mixing aggregate and non-aggregate queries is not supported",
+        ),
+    ] {
+        let got = errors(q);
+        assert_eq!(got.len(), 1, "{q}: {got:?}");
+        assert!(got[0].starts_with(want), "{q}: {}", got[0]);
+    }
+    // Several statements over several lines: each error points into its own statement.
+    let got = errors(
+        "SELECT v FROM m;\nSELECT\n  mean(v), nosuch(v) FROM m;\n  SELECT mean(v), v FROM m",
+    );
+    assert_eq!(
+        got,
+        [
+            "line 3, column 12: undefined function nosuch()",
+            "mixing aggregate and non-aggregate queries is not supported",
+        ]
+    );
+    // The one-call embedded API locates them too.
+    let e = strata_query::query(&db, "SELECT  bogus(v) FROM m").unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "line 1, column 9: undefined function bogus()"
+    );
+}

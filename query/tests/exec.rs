@@ -516,7 +516,7 @@ fn errors_and_limits() {
             max_series: 2,
             timeout: None,
         },
-        database: None,
+        ..QueryOptions::default()
     };
     let r = execute(&db, "SELECT usage FROM cpu", &tight);
     assert!(

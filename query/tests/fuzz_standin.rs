@@ -57,7 +57,7 @@ fn parser_and_executor_on_mutated_statements() {
             max_rows: 10_000,
             timeout: Some(Duration::from_secs(5)),
         },
-        database: None,
+        ..QueryOptions::default()
     };
     let corpus: Vec<&[u8]> = SEEDS.iter().map(|s| s.as_bytes()).collect();
     let run = |input: &[u8]| {

@@ -8,12 +8,13 @@ use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::HeaderValue;
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use parking_lot::RwLock;
 use std::sync::Arc;
 use std::time::Instant;
 use strata_engine::Db;
+use strata_query::Cancel;
 
 /// The version InfluxDB clients see in `X-Influxdb-Version`: the 1.x API Strata speaks,
 /// then Strata's own version.
@@ -45,6 +46,26 @@ pub struct AppState {
     pub overload: RwLock<Option<String>>,
     /// Metric metadata pushed in, for `/api/v1/metadata`.
     pub prom_metadata: crate::prom_metadata::MetadataStore,
+    /// Set at shutdown: every running statement stops at its next check.
+    pub cancel: Cancel,
+}
+
+/// A request's cancellation flag (a child of the server's), set when dropped: a handler
+/// that holds it across the query's `await` cancels the query if the handler is dropped
+/// because the client went away.
+pub struct RequestCancel(Cancel);
+
+impl RequestCancel {
+    /// The flag to hand to the query.
+    pub fn token(&self) -> Cancel {
+        self.0.clone()
+    }
+}
+
+impl Drop for RequestCancel {
+    fn drop(&mut self) {
+        self.0.cancel();
+    }
 }
 
 impl AppState {
@@ -57,7 +78,13 @@ impl AppState {
             started: Instant::now(),
             overload: RwLock::new(None),
             prom_metadata: crate::prom_metadata::MetadataStore::default(),
+            cancel: Cancel::new(),
         }
+    }
+
+    /// A cancellation flag for one request's statements (see [`RequestCancel`]).
+    pub fn request_cancel(&self) -> RequestCancel {
+        RequestCancel(self.cancel.child())
     }
 
     /// The open database, or 503 while it opens.
@@ -151,9 +178,63 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/api/v1/status/tsdb", get(routes::prom_meta::tsdb))
         .route("/api/v1/read", post(routes::remote_read::remote_read))
+        .fallback(not_found)
+        .layer(middleware::from_fn(json_errors))
         .layer(middleware::from_fn_with_state(state.clone(), count_and_tag))
         .layer(axum::extract::DefaultBodyLimit::disable())
         .with_state(state)
+}
+
+/// 404 for a path no endpoint serves.
+async fn not_found(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::NOT_FOUND,
+        format!("not found: no endpoint {method} {}", uri.path()),
+    )
+}
+
+/// Largest body of an error answer made elsewhere (axum's 405, an extractor's rejection)
+/// that is carried into the JSON body; longer ones are cut.
+const MAX_PLAIN_ERROR: usize = 4096;
+
+/// Gives every error answer (status 400 or more) an InfluxDB-style JSON body: answers
+/// from the handlers already have one; the router's own (405 with its `Allow` header,
+/// say) get `{"error": "<their text, or the status' reason>"}`.
+async fn json_errors(req: Request, next: Next) -> Response {
+    let (method, path) = (req.method().clone(), req.uri().path().to_owned());
+    let resp = next.run(req).await;
+    let status = resp.status();
+    let is_json = resp
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if status.as_u16() < 400 || is_json {
+        return resp;
+    }
+    let (parts, body) = resp.into_parts();
+    let text = axum::body::to_bytes(body, MAX_PLAIN_ERROR)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
+        .unwrap_or_default();
+    let message = match (status, text.is_empty()) {
+        (axum::http::StatusCode::METHOD_NOT_ALLOWED, _) => {
+            let allowed = parts
+                .headers
+                .get(axum::http::header::ALLOW)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            format!("method not allowed: {method} {path} (allowed: {allowed})")
+        }
+        (_, false) => text,
+        (s, true) => s.canonical_reason().unwrap_or("error").to_lowercase(),
+    };
+    let mut fixed = ApiError::new(status, message).into_response();
+    for (name, value) in &parts.headers {
+        if name != axum::http::header::CONTENT_TYPE && name != axum::http::header::CONTENT_LENGTH {
+            fixed.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    fixed
 }
 
 /// Counts each request by endpoint and status, and adds the headers InfluxDB sends with

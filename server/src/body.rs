@@ -41,8 +41,50 @@ fn over_limit(limit: usize, what: &str) -> ApiError {
     ))
 }
 
+/// Answers `error` to a request refused before its body was read (auth, overload, a bad
+/// parameter), after reading and discarding the body: at most `limit` bytes within
+/// `timeout`. A client still sending then reads the answer; otherwise closing a socket
+/// with unread bytes makes the kernel reset the connection, and the client sees a broken
+/// pipe instead of, say, 503 with `Retry-After`. A body larger than that is not waited
+/// for: the answer closes the connection.
+pub async fn refuse(
+    body: Body,
+    headers: &HeaderMap,
+    limit: usize,
+    timeout: std::time::Duration,
+    error: ApiError,
+) -> ApiError {
+    let announced = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if announced.is_some_and(|n| n > limit as u64) {
+        return error.closing();
+    }
+    let drained = tokio::time::timeout(timeout, async {
+        let mut body = body;
+        let mut read = 0usize;
+        while let Some(frame) = body.frame().await {
+            let Ok(frame) = frame else { return false };
+            if let Some(data) = frame.data_ref() {
+                read += data.len();
+                if read > limit {
+                    return false;
+                }
+            }
+        }
+        true
+    })
+    .await;
+    match drained {
+        Ok(true) => error,
+        _ => error.closing(),
+    }
+}
+
 /// Reads the raw body, refusing it (413) once it passes `limit` bytes, and (408) when
-/// it has not fully arrived within `timeout`.
+/// it has not fully arrived within `timeout`; both close the connection (the rest of the
+/// body is not read).
 pub async fn read_raw(
     body: Body,
     headers: &HeaderMap,
@@ -55,7 +97,7 @@ pub async fn read_raw(
         .and_then(|v| v.parse::<u64>().ok())
         && len > limit as u64
     {
-        return Err(over_limit(limit, &format!("Content-Length {len}")));
+        return Err(over_limit(limit, &format!("Content-Length {len}")).closing());
     }
     let Ok(collected) = tokio::time::timeout(timeout, Limited::new(body, limit).collect()).await
     else {
@@ -64,12 +106,13 @@ pub async fn read_raw(
             format!(
                 "request body not received within {timeout:?} (server.body_timeout): the client is too slow"
             ),
-        ));
+        )
+        .closing());
     };
     match collected {
         Ok(c) => Ok(c.to_bytes()),
         Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
-            Err(over_limit(limit, "the body"))
+            Err(over_limit(limit, "the body").closing())
         }
         Err(e) => Err(ApiError::bad_request(format!(
             "could not read the request body: {e}"

@@ -43,6 +43,22 @@ pub struct Config {
     /// (`server.max_samples`, flag `--query.max-samples`). Default: 50,000,000, as
     /// Prometheus.
     pub promql_max_samples: usize,
+    /// Longest a client may take to send a request's line and headers
+    /// (`server.header_timeout`), counted from the connection's opening or from the first
+    /// byte of a kept-alive connection's next request; a slower one gets 408 and is
+    /// closed (slowloris). Default: 10 s.
+    pub header_timeout: Duration,
+    /// Longest a kept-alive connection may wait between requests (`server.idle_timeout`)
+    /// before it is closed. Default: 60 s.
+    pub idle_timeout: Duration,
+    /// Most connections served at once (`server.max_connections`); one more is answered
+    /// 503 with `Retry-After` and closed. Default: 4,096 (mind the process's file
+    /// descriptor limit, often 1,024 by default: raise it with `ulimit -n`).
+    pub max_connections: usize,
+    /// At shutdown, longest the server waits for in-flight requests (queries are
+    /// cancelled at once) before closing their connections (`server.shutdown_timeout`);
+    /// then the database closes. Default: 10 s.
+    pub shutdown_timeout: Duration,
 }
 
 impl Default for Config {
@@ -60,11 +76,26 @@ impl Default for Config {
             body_timeout: Duration::from_secs(60),
             lookback_delta: Duration::from_secs(300),
             promql_max_samples: 50_000_000,
+            header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: 4096,
+            shutdown_timeout: Duration::from_secs(10),
         }
     }
 }
 
 impl Config {
+    /// The bounds on connections these settings give.
+    pub(crate) fn connection_bounds(&self) -> crate::conn::Bounds {
+        crate::conn::Bounds {
+            header_timeout: self.header_timeout,
+            idle_timeout: self.idle_timeout,
+            max_connections: self.max_connections,
+            shutdown_timeout: self.shutdown_timeout,
+            retry_after_secs: self.retry_after_secs,
+        }
+    }
+
     /// The query limits these settings give.
     pub fn limits(&self) -> strata_query::Limits {
         strata_query::Limits {

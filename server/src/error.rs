@@ -13,6 +13,9 @@ pub struct ApiError {
     pub message: String,
     /// Seconds for `Retry-After` (sent with 503 and 413 for overload).
     pub retry_after: Option<u32>,
+    /// Close the connection after the answer (`Connection: close`): set when the request
+    /// body was not read to its end, so the connection cannot carry another request.
+    pub close: bool,
 }
 
 impl ApiError {
@@ -22,6 +25,7 @@ impl ApiError {
             status,
             message: message.into(),
             retry_after: None,
+            close: false,
         }
     }
 
@@ -75,6 +79,10 @@ impl IntoResponse for ApiError {
             r.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(s));
         }
+        if self.close {
+            r.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         r.headers_mut().insert(
             "X-Influxdb-Error",
             HeaderValue::from_str(&sanitize_header(&self.message))
@@ -85,7 +93,7 @@ impl IntoResponse for ApiError {
 }
 
 /// A header-safe copy of a message: visible ASCII and spaces, at most 200 characters.
-fn sanitize_header(m: &str) -> String {
+pub(crate) fn sanitize_header(m: &str) -> String {
     m.chars()
         .map(|c| {
             if c == ' ' || c.is_ascii_graphic() {
@@ -96,6 +104,16 @@ fn sanitize_header(m: &str) -> String {
         })
         .take(200)
         .collect()
+}
+
+impl ApiError {
+    /// This error, closing the connection after the answer.
+    pub fn closing(self) -> ApiError {
+        ApiError {
+            close: true,
+            ..self
+        }
+    }
 }
 
 impl From<tokio::task::JoinError> for ApiError {

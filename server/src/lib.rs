@@ -13,9 +13,10 @@
 //! | `POST /api/v1/read` (remote read) | [`routes::remote_read`], [`remote_read`] |
 //!
 //! Life of a server ([`serve`]): bind the listener, open the database in the background
-//! (`/ready` answers 503 until WAL replay is done), serve; on the shutdown signal stop
-//! accepting, let in-flight requests finish, then close the database (last rotation and
-//! WAL fsync). Engine calls run on tokio's blocking pool, never on the async workers; a
+//! (`/ready` answers 503 until WAL replay is done), serve (connections bounded in number,
+//! header and idle time: `conn`); on the shutdown signal stop accepting, cancel running
+//! queries, give in-flight requests at most `server.shutdown_timeout`, then close the
+//! database (last rotation and WAL fsync). Engine calls run on tokio's blocking pool, never on the async workers; a
 //! write is answered only after the engine returned, i.e. after the WAL holds it under
 //! the fsync policy.
 
@@ -23,6 +24,7 @@ pub mod app;
 pub mod auth;
 pub mod body;
 pub mod config;
+mod conn;
 pub mod error;
 pub mod fuzzing;
 pub mod metrics;
@@ -37,5 +39,5 @@ pub mod timearg;
 pub use config::Config;
 pub use error::ApiError;
 pub use remote_write::decode_remote_write;
-pub use run::{RunningServer, ServeError, serve};
+pub use run::{RUNTIME_SHUTDOWN, RunningServer, ServeError, serve};
 pub use strata_query as query;

@@ -178,8 +178,8 @@ pub fn series(labels: &[(String, String)], ts: &[i64], vals: &[f64]) -> TimeSeri
         labels: labels
             .iter()
             .map(|(n, v)| Label {
-                name: n.clone(),
-                value: v.clone(),
+                name: n.clone().into_bytes(),
+                value: v.clone().into_bytes(),
             })
             .collect(),
         samples: ts

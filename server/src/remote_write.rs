@@ -5,6 +5,13 @@
 //! is needed to build). Fields Strata does not store are still declared where they help
 //! decoding; unknown fields are skipped, as protobuf requires.
 //!
+//! Validation, as Prometheus' own remote-write receiver does it (`labels.IsValid`, and
+//! its duplicate-name check): `__name__` is required and must match
+//! `[a-zA-Z_:][a-zA-Z0-9_:]*`, every label name `[a-zA-Z_][a-zA-Z0-9_]*`, no name twice,
+//! values valid UTF-8 (any characters, newlines included: they are stored, and exported
+//! in Strata's exact form). A series that fails is refused with its index, labels and
+//! reason; the other series of the request are stored, as Prometheus stores them.
+//!
 //! Mapping: the `__name__` label is the measurement, every other label a tag (an empty
 //! value means "no label", as in Prometheus, and is dropped), each sample one point with
 //! the float field `value` at its millisecond timestamp. Prometheus' staleness markers (a
@@ -61,15 +68,16 @@ pub struct TimeSeries {
     pub histograms: Vec<Histogram>,
 }
 
-/// `Label` (types.proto).
+/// `Label` (types.proto). Declared as bytes (the same wire format as `string`) so that a
+/// label that is not UTF-8 refuses its series, naming it, instead of the whole request.
 #[derive(Clone, PartialEq, Message)]
 pub struct Label {
     /// Label name.
-    #[prost(string, tag = "1")]
-    pub name: String,
+    #[prost(bytes = "vec", tag = "1")]
+    pub name: Vec<u8>,
     /// Label value.
-    #[prost(string, tag = "2")]
-    pub value: String,
+    #[prost(bytes = "vec", tag = "2")]
+    pub value: Vec<u8>,
 }
 
 /// `Sample` (types.proto).
@@ -176,6 +184,77 @@ pub struct SeriesError {
     pub reason: String,
 }
 
+/// Whether `name` is a valid Prometheus metric name: `[a-zA-Z_:][a-zA-Z0-9_:]*`.
+pub fn is_valid_metric_name(name: &[u8]) -> bool {
+    match name.split_first() {
+        Some((first, rest)) => {
+            (first.is_ascii_alphabetic() || *first == b'_' || *first == b':')
+                && rest
+                    .iter()
+                    .all(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b':')
+        }
+        None => false,
+    }
+}
+
+/// Whether `name` is a valid Prometheus label name: `[a-zA-Z_][a-zA-Z0-9_]*`.
+pub fn is_valid_label_name(name: &[u8]) -> bool {
+    match name.split_first() {
+        Some((first, rest)) => {
+            (first.is_ascii_alphabetic() || *first == b'_')
+                && rest.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_')
+        }
+        None => false,
+    }
+}
+
+/// A valid series' metric name and its tags (labels with a value, `__name__` aside).
+type NameAndTags<'a> = (&'a str, Vec<(&'a str, &'a str)>);
+
+/// The name and tags of a series, or why its labels are refused, as Prometheus' receiver
+/// would refuse them.
+fn check_labels(labels: &[Label]) -> Result<NameAndTags<'_>, String> {
+    let mut name = None;
+    let mut tags = Vec::with_capacity(labels.len());
+    let mut seen: Vec<&[u8]> = Vec::with_capacity(labels.len());
+    for l in labels {
+        if !is_valid_label_name(&l.name) {
+            return Err(format!(
+                "invalid label name {:?}: label names must match [a-zA-Z_][a-zA-Z0-9_]*",
+                String::from_utf8_lossy(&l.name)
+            ));
+        }
+        if seen.contains(&l.name.as_slice()) {
+            return Err(format!(
+                "duplicate label name {:?}",
+                String::from_utf8_lossy(&l.name)
+            ));
+        }
+        seen.push(&l.name);
+        let value = std::str::from_utf8(&l.value).map_err(|_| {
+            format!(
+                "label {:?} has a value that is not valid UTF-8",
+                String::from_utf8_lossy(&l.name)
+            )
+        })?;
+        // Validated ASCII above.
+        let key = std::str::from_utf8(&l.name).unwrap_or_default();
+        if key == "__name__" {
+            if !is_valid_metric_name(&l.value) {
+                return Err(format!(
+                    "invalid metric name {value:?}: metric names must match [a-zA-Z_:][a-zA-Z0-9_:]*"
+                ));
+            }
+            name = Some(value);
+        } else if !value.is_empty() {
+            tags.push((key, value));
+        }
+    }
+    let name =
+        name.ok_or("no __name__ label: the metric name becomes the measurement".to_owned())?;
+    Ok((name, tags))
+}
+
 /// The points of a request, and the series that could not become points.
 pub fn to_points(req: &WriteRequest) -> (Vec<Point>, Vec<SeriesError>) {
     let mut points = Vec::new();
@@ -186,20 +265,12 @@ pub fn to_points(req: &WriteRequest) -> (Vec<Point>, Vec<SeriesError>) {
             labels: show_labels(&ts.labels),
             reason,
         };
-        let mut name = None;
-        let mut tags = Vec::with_capacity(ts.labels.len());
-        for l in &ts.labels {
-            if l.name == "__name__" {
-                name = Some(l.value.as_str());
-            } else if !l.value.is_empty() {
-                tags.push((l.name.as_str(), l.value.as_str()));
+        let (name, tags) = match check_labels(&ts.labels) {
+            Ok(v) => v,
+            Err(reason) => {
+                errors.push(fail(reason));
+                continue;
             }
-        }
-        let Some(name) = name.filter(|n| !n.is_empty()) else {
-            errors.push(fail(
-                "no __name__ label: the metric name becomes the measurement".into(),
-            ));
-            continue;
         };
         let key = |measurement: &str| {
             SeriesKey::new(measurement, tags.iter().copied()).map_err(|e| fail(e.to_string()))
@@ -248,7 +319,13 @@ fn show_labels(labels: &[Label]) -> String {
     let inner: Vec<String> = labels
         .iter()
         .take(16)
-        .map(|l| format!("{}={:?}", l.name, l.value))
+        .map(|l| {
+            format!(
+                "{}={:?}",
+                String::from_utf8_lossy(&l.name),
+                String::from_utf8_lossy(&l.value)
+            )
+        })
         .collect();
     format!("{{{}}}", inner.join(","))
 }
@@ -320,6 +397,50 @@ mod tests {
         assert_eq!(errors.len(), 1);
         assert!(
             errors[0].to_string().contains("no __name__"),
+            "{}",
+            errors[0]
+        );
+    }
+
+    #[test]
+    fn names_are_checked_as_prometheus_checks_them() {
+        for ok in ["up", "a_b:c", "_x", ":x", "X9"] {
+            assert!(is_valid_metric_name(ok.as_bytes()), "{ok}");
+        }
+        for bad in ["", "9x", "a-b", "a b", "é", "a\n"] {
+            assert!(!is_valid_metric_name(bad.as_bytes()), "{bad:?}");
+        }
+        for ok in ["job", "_x", "A_9", "__name__"] {
+            assert!(is_valid_label_name(ok.as_bytes()), "{ok}");
+        }
+        for bad in ["", "9x", "a:b", "a-b", "é"] {
+            assert!(!is_valid_label_name(bad.as_bytes()), "{bad:?}");
+        }
+        let ts = |labels: Vec<Label>| TimeSeries {
+            labels,
+            samples: vec![Sample {
+                value: 1.0,
+                timestamp: 1,
+            }],
+            ..Default::default()
+        };
+        let (points, errors) = to_points(&WriteRequest {
+            timeseries: vec![
+                ts(vec![label("__name__", "up"), label("v", "a\nb\\")]),
+                ts(vec![
+                    label("__name__", "up"),
+                    label("v", "a"),
+                    label("v", "b"),
+                ]),
+            ],
+            metadata: vec![],
+        });
+        assert_eq!(points.len(), 1);
+        assert_eq!(points[0].series.tag("v"), Some("a\nb\\"));
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].index, 1);
+        assert!(
+            errors[0].reason.contains("duplicate label name"),
             "{}",
             errors[0]
         );

@@ -38,7 +38,11 @@ pub enum ServeError {
 }
 
 /// Serves on `listener` until `shutdown` resolves (or the database fails to open), then
-/// stops accepting, finishes in-flight requests and closes the database.
+/// stops accepting, cancels running queries, gives in-flight requests at most
+/// `config.shutdown_timeout` to finish (then closes their connections) and closes the
+/// database. A blocking task that outlives this (a query between two checks) must not
+/// hold up the process: drop the runtime with `Runtime::shutdown_timeout`, as
+/// [`RunningServer`] and `strata serve` do, with at most [`RUNTIME_SHUTDOWN`].
 pub async fn serve(
     listener: TcpListener,
     dir: PathBuf,
@@ -77,19 +81,16 @@ pub async fn serve(
             std::future::pending::<()>().await;
         }
     };
+    let cancel = state.cancel.clone();
     let stop = async move {
         tokio::select! {
             () = shutdown => {}
             () = open_failed => {}
         }
+        // Running statements stop at their next check; their requests answer at once.
+        cancel.cancel();
     };
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(stop)
-        .await
-        .map_err(|source| ServeError::Io {
-            what: "serving HTTP".into(),
-            source,
-        });
+    crate::conn::serve(listener, app, state.config.connection_bounds(), stop).await;
     let _ = stop_tx.send(true);
     let _ = poller.await;
     let open_error = opener.await.ok().flatten();
@@ -97,7 +98,7 @@ pub async fn serve(
     if let Some(source) = open_error {
         return Err(ServeError::Open { dir, source });
     }
-    served.and(closed)
+    closed
 }
 
 /// Takes the database out of the state and closes it (last rotation, WAL fsync). If a
@@ -147,6 +148,10 @@ async fn poll_overload(state: Arc<AppState>, mut stop: watch::Receiver<bool>) {
     }
 }
 
+/// How long dropping the runtime waits for blocking tasks still running after
+/// [`serve`] returned (a cancelled statement stops within one batch of work).
+pub const RUNTIME_SHUTDOWN: Duration = Duration::from_secs(2);
+
 /// A server running on its own thread and runtime: for tests and embedding.
 pub struct RunningServer {
     addr: SocketAddr,
@@ -182,14 +187,16 @@ impl RunningServer {
         let thread = std::thread::Builder::new()
             .name("strata-server".into())
             .spawn(move || {
-                runtime.block_on(async move {
+                let served = runtime.block_on(async move {
                     let listener = TcpListener::from_std(std_listener)
                         .map_err(io("registering the listener"))?;
                     serve(listener, dir, options, config, async move {
                         let _ = rx.await;
                     })
                     .await
-                })
+                });
+                runtime.shutdown_timeout(RUNTIME_SHUTDOWN);
+                served
             })
             .map_err(io("starting the server thread"))?;
         Ok(RunningServer {

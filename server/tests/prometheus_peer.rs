@@ -239,8 +239,8 @@ fn promtool_and_remote_read_agree_with_prometheus() {
                 labels: labels
                     .iter()
                     .map(|(n, v)| Label {
-                        name: n.clone(),
-                        value: v.clone(),
+                        name: n.clone().into_bytes(),
+                        value: v.clone().into_bytes(),
                     })
                     .collect(),
                 samples: vals

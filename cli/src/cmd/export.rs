@@ -1,5 +1,8 @@
 //! `strata export`: every stored point as line protocol on stdout, by measurement, series
-//! and time; one line per (series, timestamp) holding every field written at that time.
+//! and time; one line per (series, timestamp) holding every field written at that time
+//! ([`Db::export_lp`]). What line protocol cannot spell (a newline in a tag value, NaN,
+//! infinities) is written in Strata's exact form (`#!strata …`), which `strata import`
+//! reads back exactly.
 
 use super::CmdResult;
 use crate::config::EngineArgs;
@@ -7,8 +10,7 @@ use crate::timearg::parse_time;
 use std::io::Write;
 use std::process::ExitCode;
 use strata_engine::Db;
-use strata_engine::ingest::line_protocol::write_line;
-use strata_engine::model::{ColumnData, ColumnValues, FieldValueRef, TimeRange};
+use strata_engine::model::TimeRange;
 
 /// Arguments of `strata export`.
 #[derive(clap::Args, Debug)]
@@ -26,7 +28,7 @@ pub struct Args {
     end: Option<i64>,
 }
 
-/// Runs the export; exit code 1 if some values could not be expressed in line protocol.
+/// Runs the export; exit code 1 if some points could not be written at all.
 /// A reader that stops early (`strata export | head`) is not an error.
 pub fn run(args: Args) -> CmdResult {
     match export(args) {
@@ -36,8 +38,13 @@ pub fn run(args: Args) -> CmdResult {
 }
 
 fn is_broken_pipe(e: &(dyn std::error::Error + 'static)) -> bool {
-    e.downcast_ref::<std::io::Error>()
-        .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    let io = e.downcast_ref::<std::io::Error>().or_else(|| {
+        match e.downcast_ref::<strata_engine::Error>() {
+            Some(strata_engine::Error::Io { source, .. }) => Some(source),
+            _ => None,
+        }
+    });
+    io.is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
 }
 
 fn export(args: Args) -> CmdResult {
@@ -50,79 +57,22 @@ fn export(args: Args) -> CmdResult {
     let range = TimeRange::new(args.start.unwrap_or(i64::MIN), args.end.unwrap_or(i64::MAX));
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());
-    let measurements = match &args.measurement {
-        Some(m) => vec![m.clone()],
-        None => db.measurements(),
-    };
-    let mut line = Vec::new();
-    let mut unwritable = 0usize;
-    for m in &measurements {
-        for key in db.series(m) {
-            let mut cols: Vec<(String, ColumnData)> = Vec::new();
-            for (field, _) in db.series_fields(&key) {
-                if let Some(data) = db.read_column(&key, &field, range)? {
-                    cols.push((field, data));
-                }
-            }
-            let tags: Vec<(&str, &str)> = key
-                .tags()
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.as_str()))
-                .collect();
-            let mut pos = vec![0usize; cols.len()];
-            loop {
-                let next = cols
-                    .iter()
-                    .zip(&pos)
-                    .filter_map(|((_, c), &p)| c.timestamps.get(p).copied())
-                    .min();
-                let Some(ts) = next else { break };
-                let mut fields = Vec::with_capacity(cols.len());
-                for ((name, c), p) in cols.iter().zip(pos.iter_mut()) {
-                    if c.timestamps.get(*p) == Some(&ts) {
-                        let v = value_at(&c.values, *p);
-                        *p += 1;
-                        if matches!(v, FieldValueRef::Float(f) if !f.is_finite()) {
-                            unwritable += 1;
-                            eprintln!(
-                                "strata export: {key} field {name:?} at {ts} is {v:?}, which line protocol cannot express: skipped"
-                            );
-                            continue;
-                        }
-                        fields.push((name.as_str(), v));
-                    }
-                }
-                if fields.is_empty() {
-                    continue;
-                }
-                line.clear();
-                write_line(
-                    &mut line,
-                    key.measurement(),
-                    tags.iter().copied(),
-                    fields.iter().copied(),
-                    ts,
-                )?;
-                out.write_all(&line)?;
-            }
-        }
-    }
+    let summary = db.export_lp(args.measurement.as_deref(), range, &mut out, "stdout")?;
     out.flush()?;
     drop(out);
     db.close()?;
-    if unwritable > 0 {
-        eprintln!("{unwritable} values could not be expressed in line protocol (NaN or infinity)");
+    if summary.exact_lines > 0 {
+        eprintln!(
+            "strata export: {} of {} lines use Strata's exact form (#!strata …) for what line protocol cannot spell (newlines in names, NaN, infinities); strata import reads them back, InfluxDB skips them as comments",
+            summary.exact_lines, summary.lines
+        );
+    }
+    for s in &summary.skipped {
+        eprintln!("strata export: skipped {s}");
+    }
+    if !summary.skipped.is_empty() {
+        eprintln!("{} points could not be exported", summary.skipped.len());
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn value_at(v: &ColumnValues, i: usize) -> FieldValueRef<'_> {
-    match v {
-        ColumnValues::Float(x) => FieldValueRef::Float(x[i]),
-        ColumnValues::Integer(x) => FieldValueRef::Integer(x[i]),
-        ColumnValues::Unsigned(x) => FieldValueRef::Unsigned(x[i]),
-        ColumnValues::Boolean(x) => FieldValueRef::Boolean(x[i]),
-        ColumnValues::String(x) => FieldValueRef::String(&x[i]),
-    }
 }

@@ -1,8 +1,9 @@
 //! `strata serve`: the HTTP server (InfluxDB 1.x and Prometheus endpoints) over a data
 //! directory it creates if needed. Listens on 127.0.0.1:8086 unless told otherwise, prints
 //! `strata: listening on http://ADDR` on stderr once bound (the database then opens in the
-//! background; `/ready` says when), and on SIGTERM or SIGINT stops accepting, finishes
-//! in-flight requests and closes the database (last rotation, WAL fsync).
+//! background; `/ready` says when), and on SIGTERM or SIGINT stops accepting, cancels
+//! running queries, gives in-flight requests at most `server.shutdown_timeout` (10 s),
+//! closes the database (last rotation, WAL fsync) and exits.
 
 use super::CmdResult;
 use crate::config::{EngineArgs, ServerArgs};
@@ -26,7 +27,7 @@ pub fn run(args: Args) -> CmdResult {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(async move {
+    let served = runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
@@ -38,7 +39,11 @@ pub fn run(args: Args) -> CmdResult {
         strata_server::serve(listener, dir, options, config, shutdown_signal()).await?;
         eprintln!("strata: stopped; database closed");
         Ok(ExitCode::SUCCESS)
-    })
+    });
+    // A blocking task still running (a cancelled query between two checks) does not hold
+    // the process.
+    runtime.shutdown_timeout(strata_server::RUNTIME_SHUTDOWN);
+    served
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.

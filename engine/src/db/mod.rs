@@ -13,6 +13,7 @@
 
 mod compact;
 mod delete;
+mod export;
 mod open;
 mod overload;
 mod pieces;
@@ -36,6 +37,7 @@ use std::thread::JoinHandle;
 
 pub use compact::CompactionReport;
 pub use delete::DeleteReport;
+pub use export::ExportSummary;
 pub use overload::{OVERLOAD_HOT_FACTOR, OVERLOAD_WAL_FACTOR};
 pub use pieces::{Piece, SeriesInfo};
 pub use read::{TierStats, TiersStats};

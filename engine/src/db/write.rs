@@ -5,7 +5,10 @@ use crate::error::Result;
 use crate::hot::HotEntry;
 use crate::index::{ColumnId, SeriesId};
 use crate::ingest::line_protocol::{LineSplitter, ParsedLine, parse_line, series_key};
-use crate::model::{FieldValueRef, Point, Precision, SeriesKey, SeriesKeyError};
+use crate::model::{
+    FieldValueRef, MAX_TIMESTAMP, MIN_TIMESTAMP, Point, Precision, SeriesKey, SeriesKeyError,
+    timestamp_in_range,
+};
 use crate::wal::batch::BatchEncoder;
 use crate::wal::frame::RecordKind;
 use crate::write::{MAX_SERIES_KEY_BYTES, RejectReason, RejectedLine, WriteSummary};
@@ -49,6 +52,14 @@ impl Db {
         for (line_no, line) in LineSplitter::with_first_line(text, first_line) {
             if let Err(e) = parse_line(line, precision, &mut parsed) {
                 b.reject(line_no, e.column, RejectReason::Parse(e.reason));
+                continue;
+            }
+            if let Some(reason) = inner.check_shape(
+                parsed.tags.len(),
+                parsed.fields.len(),
+                parsed.timestamp.unwrap_or(now),
+            ) {
+                b.reject(line_no, 1, reason);
                 continue;
             }
             if parsed.raw_series.len() > MAX_SERIES_KEY_BYTES {
@@ -104,6 +115,16 @@ impl Db {
                 b.reject(i + 1, 1, RejectReason::NoFields);
                 continue;
             }
+            if let Some(reason) =
+                inner.check_shape(p.series.tags().len(), p.fields.len(), p.timestamp)
+            {
+                b.reject(i + 1, 1, reason);
+                continue;
+            }
+            if p.fields.iter().any(|(k, _)| k.is_empty()) {
+                b.reject(i + 1, 1, RejectReason::EmptyFieldKey);
+                continue;
+            }
             if let Some(what) = reserved(
                 p.series.tags().iter().map(|t| t.0.as_str()),
                 p.fields.iter().map(|f| f.0.as_str()),
@@ -117,13 +138,72 @@ impl Db {
             let sid = inner.resolve_key(&p.series, &canonical);
             fields.clear();
             fields.extend(p.fields.iter().map(|(k, v)| (k.as_str(), v.as_ref())));
+            dedup_fields(&mut fields);
             inner.add_line(&mut b, i + 1, sid, &fields, p.timestamp);
         }
         inner.commit(b)
     }
 }
 
+/// A repeated field key keeps its last value in its first place, as line protocol's
+/// parser does, so that a point never names one column twice (with two types, that
+/// registered a column for a refused point).
+fn dedup_fields(fields: &mut Vec<(&str, FieldValueRef<'_>)>) {
+    if fields.len() < 2 {
+        return;
+    }
+    // The usual point has a few distinct fields: a short scan says so without a map.
+    if fields.len() <= 16
+        && fields
+            .iter()
+            .enumerate()
+            .all(|(i, (k, _))| fields[..i].iter().all(|(j, _)| j != k))
+    {
+        return;
+    }
+    let mut first: FxHashMap<&str, usize> = FxHashMap::default();
+    let mut out: Vec<(&str, FieldValueRef<'_>)> = Vec::with_capacity(fields.len());
+    for &(k, v) in fields.iter() {
+        match first.get(k) {
+            Some(&at) => out[at].1 = v,
+            None => {
+                first.insert(k, out.len());
+                out.push((k, v));
+            }
+        }
+    }
+    if out.len() != fields.len() {
+        *fields = out;
+    }
+}
+
 impl Inner {
+    /// Why a line of this shape is refused before anything is resolved (so that a refused
+    /// line creates no series): its timestamp outside the addressable range, or more
+    /// tags or fields than the options allow.
+    fn check_shape(&self, tags: usize, fields: usize, ts: i64) -> Option<RejectReason> {
+        let o = &self.options;
+        if !timestamp_in_range(ts) {
+            Some(RejectReason::TimestampOutOfRange {
+                timestamp: ts,
+                min: MIN_TIMESTAMP,
+                max: MAX_TIMESTAMP,
+            })
+        } else if fields > o.max_fields_per_line {
+            Some(RejectReason::TooManyFields {
+                count: fields,
+                max: o.max_fields_per_line,
+            })
+        } else if tags > o.max_tags_per_line {
+            Some(RejectReason::TooManyTags {
+                count: tags,
+                max: o.max_tags_per_line,
+            })
+        } else {
+            None
+        }
+    }
+
     fn resolve_raw(
         &self,
         raw: &[u8],

@@ -177,6 +177,8 @@ impl HotTier {
         let mut out = HotTier {
             columns: Vec::with_capacity(self.columns.len()),
         };
+        // A set, so that a delete over a wide series stays linear in its columns.
+        let columns: rustc_hash::FxHashSet<ColumnId> = columns.iter().copied().collect();
         for (i, c) in self.columns.iter().enumerate() {
             let copy = match c {
                 None => None,

@@ -165,6 +165,16 @@ impl Index {
         self.columns.get(c.0 as usize).copied()
     }
 
+    /// The field name of column `c`, in constant time (a column knows its field id, and a
+    /// field id indexes its measurement's fields), so callers that walk many columns stay
+    /// linear in them however wide a series is.
+    pub fn column_name(&self, c: ColumnId) -> Option<&str> {
+        let info = self.columns.get(c.0 as usize)?;
+        let s = self.series.get(info.series.0 as usize)?;
+        let m = self.measurements.get(s.measurement as usize)?;
+        m.fields().get(info.field as usize).map(|(n, _)| n.as_str())
+    }
+
     /// Number of series.
     pub fn series_count(&self) -> usize {
         self.series.len()

@@ -9,4 +9,4 @@ mod time;
 pub use column::{ColumnData, ColumnValues};
 pub use point::{FieldType, FieldValue, FieldValueRef, Point};
 pub use series::{SeriesKey, SeriesKeyError, encode_canonical};
-pub use time::{Precision, TimeRange};
+pub use time::{MAX_TIMESTAMP, MIN_TIMESTAMP, Precision, TimeRange, timestamp_in_range};

@@ -50,6 +50,21 @@ impl Precision {
     }
 }
 
+/// The earliest timestamp a point may have: `i64::MIN + 2`, InfluxDB 1.x's
+/// `models.MinNanoTime`. Every write path refuses earlier points per line, so that what
+/// is stored is exactly what the query language can address (and what InfluxDB accepts).
+pub const MIN_TIMESTAMP: i64 = i64::MIN + 2;
+
+/// The latest timestamp a point may have: `i64::MAX - 1`, InfluxDB 1.x's
+/// `models.MaxNanoTime`. One below `i64::MAX` so that a half-open range ending at
+/// `i64::MAX` holds every storable point (queries read `[start, end)`).
+pub const MAX_TIMESTAMP: i64 = i64::MAX - 1;
+
+/// Whether points may carry timestamp `t` ([`MIN_TIMESTAMP`]`..=`[`MAX_TIMESTAMP`]).
+pub const fn timestamp_in_range(t: i64) -> bool {
+    t >= MIN_TIMESTAMP && t <= MAX_TIMESTAMP
+}
+
 /// A half-open time range `[start, end)` in nanoseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TimeRange {

@@ -7,7 +7,7 @@
 //! numbers and value lists (no process-bound handles), as scale-out will need.
 
 use crate::ast::Expr;
-use crate::error::QueryError;
+use crate::error::{QueryError, Token};
 use crate::result::Value;
 use strata_engine::model::FieldType;
 use strata_engine::segment::{BlockStats, ValuesView};
@@ -49,15 +49,18 @@ impl AggKind {
             if want.contains(&args.len()) {
                 Ok(())
             } else {
-                Err(QueryError::Invalid(format!(
-                    "invalid number of arguments for {lower}, expected {}, got {}",
-                    if want.start() == want.end() {
-                        want.start().to_string()
-                    } else {
-                        format!("{} to {}", want.start(), want.end())
-                    },
-                    args.len()
-                )))
+                Err(QueryError::invalid_at(
+                    Token::Call(lower.clone()),
+                    format!(
+                        "invalid number of arguments for {lower}, expected {}, got {}",
+                        if want.start() == want.end() {
+                            want.start().to_string()
+                        } else {
+                            format!("{} to {}", want.start(), want.end())
+                        },
+                        args.len()
+                    ),
+                ))
             }
         };
         let kind = match lower.as_str() {
@@ -83,9 +86,12 @@ impl AggKind {
                     Expr::Integer(i) => *i as f64,
                     Expr::Float(f) => *f,
                     other => {
-                        return Err(QueryError::Invalid(format!(
-                            "histogram_quantile() needs a quantile such as 0.95 as its first argument, got {other}"
-                        )));
+                        return Err(QueryError::invalid_at(
+                            Token::Call(lower.clone()),
+                            format!(
+                                "histogram_quantile() needs a quantile such as 0.95 as its first argument, got {other}"
+                            ),
+                        ));
                     }
                 };
                 return Ok(Some(AggKind::HistogramQuantile(q)));
@@ -96,9 +102,10 @@ impl AggKind {
                     Expr::Integer(i) => *i as f64,
                     Expr::Float(f) => *f,
                     other => {
-                        return Err(QueryError::Invalid(format!(
-                            "expected float argument in percentile(), got {other}"
-                        )));
+                        return Err(QueryError::invalid_at(
+                            Token::Call(lower.clone()),
+                            format!("expected float argument in percentile(), got {other}"),
+                        ));
                     }
                 };
                 return Ok(Some(AggKind::Percentile(p)));
@@ -109,9 +116,12 @@ impl AggKind {
                     None => 1_000_000_000,
                     Some(Expr::Duration(d)) if d.0 > 0 => d.0,
                     Some(other) => {
-                        return Err(QueryError::Invalid(format!(
-                            "second argument to {lower} must be a positive duration, got {other}"
-                        )));
+                        return Err(QueryError::invalid_at(
+                            Token::Call(lower.clone()),
+                            format!(
+                                "second argument to {lower} must be a positive duration, got {other}"
+                            ),
+                        ));
                     }
                 };
                 return Ok(Some(if lower == "rate" {
@@ -122,10 +132,13 @@ impl AggKind {
             }
             "top" | "bottom" => {
                 if args.len() < 2 {
-                    return Err(QueryError::Invalid(format!(
-                        "invalid number of arguments for {lower}, expected at least 2, got {}",
-                        args.len()
-                    )));
+                    return Err(QueryError::invalid_at(
+                        Token::Call(lower.clone()),
+                        format!(
+                            "invalid number of arguments for {lower}, expected at least 2, got {}",
+                            args.len()
+                        ),
+                    ));
                 }
                 if args.len() > 3 {
                     return Err(QueryError::Unsupported(format!(
@@ -136,9 +149,12 @@ impl AggKind {
                 let n = match &args[args.len() - 1] {
                     Expr::Integer(i) if *i > 0 => *i as usize,
                     other => {
-                        return Err(QueryError::Invalid(format!(
-                            "expected a positive integer as the last argument of {lower}(), got {other}"
-                        )));
+                        return Err(QueryError::invalid_at(
+                            Token::Call(lower.clone()),
+                            format!(
+                                "expected a positive integer as the last argument of {lower}(), got {other}"
+                            ),
+                        ));
                     }
                 };
                 return Ok(Some(if lower == "top" {
@@ -762,17 +778,18 @@ impl State {
             }
             let (mut pt, mut pv) = (pt, pv);
             if width > 0 && b != cur {
-                let end = starts[cur] + width;
+                let end = starts[cur].saturating_add(width);
                 if pt != end {
-                    let value = pv + (v - pv) * (end - pt) as f64 / (t - pt) as f64;
-                    sum += 0.5 * (value + pv) * ((end - pt) as f64 / unit);
+                    let (to_end, step) = (span(pt, end), span(pt, t));
+                    let value = pv + (v - pv) * to_end / step;
+                    sum += 0.5 * (value + pv) * (to_end / unit);
                     (pt, pv) = (end, value);
                 }
                 out[cur] = Some(sum);
                 cur = b;
                 sum = 0.0;
             }
-            sum += 0.5 * (v + pv) * ((t - pt) as f64 / unit);
+            sum += 0.5 * (v + pv) * (span(pt, t) / unit);
             prev = Some((t, v));
         }
         if let Some((pt, _)) = prev
@@ -948,6 +965,11 @@ fn finish_values(kind: AggKind, vals: &[(i64, Num)]) -> (Value, Option<i64>) {
         }
         _ => (Value::Null, None),
     }
+}
+
+/// `to - from` as a float, without overflowing an i64 first.
+fn span(from: i64, to: i64) -> f64 {
+    (i128::from(to) - i128::from(from)) as f64
 }
 
 #[cfg(test)]

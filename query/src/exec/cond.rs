@@ -7,7 +7,7 @@
 //! `::tag`/`::field` cast says otherwise), and a missing tag compares as `''`.
 
 use crate::ast::{BinaryOp, Cast, Expr};
-use crate::error::QueryError;
+use crate::error::{QueryError, Token};
 use crate::plan::{MatchOp, Matcher, selection};
 use regex::Regex;
 use std::collections::{HashMap, HashSet};
@@ -42,7 +42,12 @@ impl Regexes {
                 .size_limit(REGEX_SIZE_LIMIT)
                 .dfa_size_limit(REGEX_SIZE_LIMIT)
                 .build()
-                .map_err(|e| QueryError::Invalid(format!("invalid regex /{p}/: {e}")))?;
+                .map_err(|e| {
+                    QueryError::invalid_at(
+                        Token::Regex(p.to_owned()),
+                        format!("invalid regex /{p}/: {e}"),
+                    )
+                })?;
             self.0.insert(p.to_owned(), Arc::new(re));
         }
         Ok(())

@@ -26,6 +26,7 @@ pub(crate) fn run(ctx: &Ctx<'_>, st: &Statement) -> Result<Vec<Series>, QueryErr
             }
             let mut names = Vec::new();
             for m in ctx.db.measurements() {
+                ctx.check_deadline()?;
                 let ok = match with {
                     None => true,
                     Some(MeasurementName::Name(n)) => *n == m,
@@ -40,6 +41,7 @@ pub(crate) fn run(ctx: &Ctx<'_>, st: &Statement) -> Result<Vec<Series>, QueryErr
         Statement::ShowTagKeys(filter) => {
             let mut out = Vec::new();
             for m in measurements(ctx, &filter.from)? {
+                ctx.check_deadline()?;
                 let keys: Vec<Vec<Value>> = ctx
                     .db
                     .tag_keys(&m)
@@ -60,6 +62,7 @@ pub(crate) fn run(ctx: &Ctx<'_>, st: &Statement) -> Result<Vec<Series>, QueryErr
             }
             let mut out = Vec::new();
             for m in measurements(ctx, &filter.from)? {
+                ctx.check_deadline()?;
                 let keys: Vec<String> = ctx
                     .db
                     .tag_keys(&m)
@@ -77,7 +80,10 @@ pub(crate) fn run(ctx: &Ctx<'_>, st: &Statement) -> Result<Vec<Series>, QueryErr
                     tag_keys: &tag_keys,
                 };
                 let mut pairs: Vec<(String, String)> = Vec::new();
-                for s in ctx.db.series(&m) {
+                for (i, s) in ctx.db.series(&m).into_iter().enumerate() {
+                    if i % 1024 == 0 {
+                        ctx.check_deadline()?;
+                    }
                     if let Some(c) = &filter.condition
                         && !matches_tags(c, &names, &s, &regexes)?
                     {
@@ -102,6 +108,7 @@ pub(crate) fn run(ctx: &Ctx<'_>, st: &Statement) -> Result<Vec<Series>, QueryErr
         Statement::ShowFieldKeys { from } => {
             let mut out = Vec::new();
             for m in measurements(ctx, from)? {
+                ctx.check_deadline()?;
                 let rows = ctx
                     .db
                     .fields(&m)
@@ -119,11 +126,15 @@ pub(crate) fn run(ctx: &Ctx<'_>, st: &Statement) -> Result<Vec<Series>, QueryErr
             }
             let mut keys = Vec::new();
             for m in measurements(ctx, &filter.from)? {
+                ctx.check_deadline()?;
                 let tag_keys: HashSet<String> = ctx.db.tag_keys(&m).into_iter().collect();
                 let names = Names {
                     tag_keys: &tag_keys,
                 };
-                for s in ctx.db.series(&m) {
+                for (i, s) in ctx.db.series(&m).into_iter().enumerate() {
+                    if i % 1024 == 0 {
+                        ctx.check_deadline()?;
+                    }
                     if let Some(c) = &filter.condition
                         && !matches_tags(c, &names, &s, &regexes)?
                     {
@@ -305,8 +316,8 @@ fn any_series_matches(ctx: &Ctx<'_>, m: &str, cond: Option<&Expr>) -> Result<boo
 
 fn page(rows: Vec<Vec<Value>>, f: &ShowFilter) -> Vec<Vec<Value>> {
     rows.into_iter()
-        .skip(f.offset.unwrap_or(0) as usize)
-        .take(f.limit.map_or(usize::MAX, |l| l as usize))
+        .skip(super::count(f.offset.unwrap_or(0)))
+        .take(f.limit.map_or(usize::MAX, super::count))
         .collect()
 }
 

@@ -18,6 +18,8 @@ pub(crate) mod window;
 use crate::ast::Statement;
 use crate::error::QueryError;
 use crate::result::{QueryResponse, StatementResult};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use strata_engine::Db;
 
@@ -29,7 +31,9 @@ pub struct Limits {
     pub max_series: usize,
     /// Most rows (points) one statement may return, across its series.
     pub max_rows: usize,
-    /// Longest a statement may run; checked between series and batches.
+    /// Longest a statement may run; checked in every loop of the executor (per series,
+    /// per batch of points, per bucket run), so a statement past it stops within about
+    /// one batch of work and fails with a timeout error.
     pub timeout: Option<Duration>,
 }
 
@@ -43,6 +47,47 @@ impl Default for Limits {
     }
 }
 
+/// A flag that stops running statements: the executor checks it wherever it checks the
+/// deadline, and a statement that sees it set fails with [`QueryError::Cancelled`].
+///
+/// A server holds one for its whole life and cancels it at shutdown; each request takes a
+/// [`Cancel::child`], which is cancelled by its own flag (say, when the client went away)
+/// or by the parent's. Clones share the flag.
+#[derive(Debug, Clone, Default)]
+pub struct Cancel {
+    own: Arc<AtomicBool>,
+    parent: Option<Arc<AtomicBool>>,
+}
+
+impl Cancel {
+    /// A flag that is not set.
+    pub fn new() -> Cancel {
+        Cancel::default()
+    }
+
+    /// A new flag that also reads as set once `self` is.
+    pub fn child(&self) -> Cancel {
+        Cancel {
+            own: Arc::new(AtomicBool::new(false)),
+            parent: Some(self.own.clone()),
+        }
+    }
+
+    /// Sets the flag: statements using it (or a child of it) stop at their next check.
+    pub fn cancel(&self) {
+        self.own.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether this flag or its parent is set.
+    pub fn is_cancelled(&self) -> bool {
+        self.own.load(Ordering::Relaxed)
+            || self
+                .parent
+                .as_ref()
+                .is_some_and(|p| p.load(Ordering::Relaxed))
+    }
+}
+
 /// How statements run.
 #[derive(Debug, Clone, Default)]
 pub struct QueryOptions {
@@ -53,6 +98,8 @@ pub struct QueryOptions {
     /// The database the request named (InfluxDB's `db=`); `SHOW DATABASES` lists it beside
     /// `strata`. One data directory is one database whatever the name.
     pub database: Option<String>,
+    /// Stops the statements when set (server shutdown, a client that went away).
+    pub cancel: Cancel,
 }
 
 /// What every part of a running statement needs.
@@ -62,43 +109,62 @@ pub(crate) struct Ctx<'a> {
     pub now: i64,
     pub limits: Limits,
     pub deadline: Option<Instant>,
+    pub cancel: &'a Cancel,
 }
 
 impl Ctx<'_> {
-    /// Fails once the statement has run past its timeout.
+    /// Fails once the statement has run past its timeout or was cancelled. Cheap (an
+    /// atomic load and a clock read): every loop of the executor calls it per series,
+    /// per batch of points or per run of buckets.
     pub fn check_deadline(&self) -> Result<(), QueryError> {
+        if self.cancel.is_cancelled() {
+            return Err(QueryError::Cancelled);
+        }
         match self.deadline {
-            Some(d) if Instant::now() > d => Err(QueryError::Limit(format!(
-                "query timeout: the statement ran longer than {:?} (limit query.timeout)",
-                self.limits.timeout.unwrap_or_default()
-            ))),
+            Some(d) if Instant::now() > d => Err(QueryError::Timeout {
+                limit: self.limits.timeout.unwrap_or_default(),
+            }),
             _ => Ok(()),
         }
     }
+}
+
+/// Turns a count from the query text (`LIMIT`, `OFFSET`, `SLIMIT`, `SOFFSET`: any `u64`)
+/// into a `usize`, saturating instead of wrapping.
+pub(crate) fn count(n: u64) -> usize {
+    usize::try_from(n).unwrap_or(usize::MAX)
+}
+
+/// `LIMIT + OFFSET` of a statement as a row count, saturating: the rows a series or
+/// group must produce before `OFFSET` and `LIMIT` cut them. `None` without `LIMIT`.
+pub(crate) fn limit_plus_offset(limit: Option<u64>, offset: Option<u64>) -> Option<usize> {
+    limit.map(|l| count(l.saturating_add(offset.unwrap_or(0))))
 }
 
 /// Parses `text` and runs each of its statements in order. A text that does not parse
 /// gives a response with only `error` set (InfluxDB answers it with HTTP 400); a statement
 /// that fails gets its own `error` and the following statements still run.
 pub fn execute(db: &Db, text: &str, options: &QueryOptions) -> QueryResponse {
-    let statements = match crate::parse(text) {
+    let statements = match crate::parse::parse_spanned(text) {
         Ok(s) => s,
         Err(e) => return QueryResponse::failed(QueryError::Parse(e).to_string()),
     };
     let results = statements
         .iter()
         .enumerate()
-        .map(|(i, st)| match execute_statement(db, st, options) {
-            Ok(mut r) => {
-                r.statement_id = i;
-                r
-            }
-            Err(e) => StatementResult {
-                statement_id: i,
-                series: Vec::new(),
-                error: Some(e.to_string()),
+        .map(
+            |(i, (st, span))| match run_located(db, text, st, span, options) {
+                Ok(mut r) => {
+                    r.statement_id = i;
+                    r
+                }
+                Err(e) => StatementResult {
+                    statement_id: i,
+                    series: Vec::new(),
+                    error: Some(e.to_string()),
+                },
             },
-        })
+        )
         .collect();
     QueryResponse {
         results,
@@ -106,7 +172,21 @@ pub fn execute(db: &Db, text: &str, options: &QueryOptions) -> QueryResponse {
     }
 }
 
-/// Runs one parsed statement.
+/// [`execute_statement`], with semantic errors located in `text` (the statement spans
+/// `span` of it).
+fn run_located(
+    db: &Db,
+    text: &str,
+    statement: &Statement,
+    span: &std::ops::Range<usize>,
+    options: &QueryOptions,
+) -> Result<StatementResult, QueryError> {
+    execute_statement(db, statement, options)
+        .map_err(|e| e.locate(text, span.start, text.get(span.clone()).unwrap_or("")))
+}
+
+/// Runs one parsed statement. Its semantic errors carry no position (there is no text
+/// here); [`execute`] and [`query`] add them.
 pub fn execute_statement(
     db: &Db,
     statement: &Statement,
@@ -119,7 +199,11 @@ pub fn execute_statement(
             .now
             .unwrap_or_else(|| db.options().clock.now_nanos()),
         limits: options.limits,
-        deadline: options.limits.timeout.map(|t| Instant::now() + t),
+        deadline: options
+            .limits
+            .timeout
+            .and_then(|t| Instant::now().checked_add(t)),
+        cancel: &options.cancel,
     };
     let series = match statement {
         Statement::Select(s) => select::run(&ctx, s)?,
@@ -143,11 +227,11 @@ pub fn execute_statement(
 /// # Ok(()) }
 /// ```
 pub fn query(db: &Db, text: &str) -> Result<QueryResponse, QueryError> {
-    let statements = crate::parse(text)?;
+    let statements = crate::parse::parse_spanned(text)?;
     let options = QueryOptions::default();
     let mut results = Vec::with_capacity(statements.len());
-    for (i, st) in statements.iter().enumerate() {
-        let mut r = execute_statement(db, st, &options)?;
+    for (i, (st, span)) in statements.iter().enumerate() {
+        let mut r = run_located(db, text, st, span, &options)?;
         r.statement_id = i;
         results.push(r);
     }

@@ -15,13 +15,13 @@
 //! Invariants: output series are ordered by measurement, then by group tag values;
 //! groups without any point are not output; limits are checked before rows are built.
 
-use super::Ctx;
 use super::agg::{AggKind, State};
 use super::cond::{self, Names, Regexes, Residual, Scalar, partial};
 use super::time::{Bounds, split_time};
 use super::transform::{MathFn, Transform};
+use super::{Ctx, count, limit_plus_offset};
 use crate::ast::{BinaryOp, Cast, Dimension, Expr, Fill, MeasurementName, Order, Select};
-use crate::error::QueryError;
+use crate::error::{QueryError, Token};
 use crate::result::{Series, Value};
 use rayon::prelude::*;
 use std::collections::{BTreeMap, HashSet};
@@ -214,11 +214,11 @@ pub(crate) fn run(ctx: &Ctx<'_>, sel: &Select) -> Result<Vec<Series>, QueryError
             &regexes,
         )?);
     }
-    let soffset = sel.soffset.unwrap_or(0) as usize;
+    let soffset = count(sel.soffset.unwrap_or(0));
     let out: Vec<Series> = out
         .into_iter()
         .skip(soffset)
-        .take(sel.slimit.map_or(usize::MAX, |n| n as usize))
+        .take(sel.slimit.map_or(usize::MAX, count))
         .collect();
     // ORDER BY time DESC also reverses the series picked by SLIMIT/SOFFSET.
     let mut out = out;
@@ -339,8 +339,9 @@ fn compile(e: &Expr, meta: &Meta, slots: &mut Vec<Slot>, in_agg: bool) -> Result
     Ok(match e {
         Expr::Var { name, cast } => {
             if name.eq_ignore_ascii_case("time") {
-                return Err(QueryError::Invalid(
-                    "time is always the first column; select a field".into(),
+                return Err(QueryError::invalid_at(
+                    Token::Word(name.clone()),
+                    "time is always the first column; select a field",
                 ));
             }
             let is_tag = match cast {
@@ -381,16 +382,22 @@ fn compile(e: &Expr, meta: &Meta, slots: &mut Vec<Slot>, in_agg: bool) -> Result
                 let field = match args.get(kind.field_arg()) {
                     Some(Expr::Var { name: f, .. }) => f.clone(),
                     Some(other) => {
-                        return Err(QueryError::Invalid(format!(
-                            "expected field argument in {}(), got {other}",
-                            call_name(name)
-                        )));
+                        return Err(QueryError::invalid_at(
+                            Token::Call(name.clone()),
+                            format!(
+                                "expected field argument in {}(), got {other}",
+                                call_name(name)
+                            ),
+                        ));
                     }
                     None => {
-                        return Err(QueryError::Invalid(format!(
-                            "invalid number of arguments for {}, expected at least 1, got 0",
-                            call_name(name)
-                        )));
+                        return Err(QueryError::invalid_at(
+                            Token::Call(name.clone()),
+                            format!(
+                                "invalid number of arguments for {}, expected at least 1, got 0",
+                                call_name(name)
+                            ),
+                        ));
                     }
                 };
                 let Some(&ty) = meta.fields.get(&field) else {
@@ -404,20 +411,26 @@ fn compile(e: &Expr, meta: &Meta, slots: &mut Vec<Slot>, in_agg: bool) -> Result
                     return Ok(Proj::Agg(slots.len() - 1));
                 };
                 if !kind.accepts(ty) {
-                    return Err(QueryError::Invalid(format!(
-                        "{e}: {} does not apply to {} field {field}",
-                        call_name(name),
-                        ty_name(ty)
-                    )));
+                    return Err(QueryError::invalid_at(
+                        Token::Call(name.clone()),
+                        format!(
+                            "{e}: {} does not apply to {} field {field}",
+                            call_name(name),
+                            ty_name(ty)
+                        ),
+                    ));
                 }
                 let by_tag = match (kind, args.len()) {
                     (AggKind::Top(_) | AggKind::Bottom(_), 3) => match &args[1] {
                         Expr::Var { name: t, .. } => Some(t.clone()),
                         other => {
-                            return Err(QueryError::Invalid(format!(
-                                "expected a tag as the second argument of {}(), got {other}",
-                                call_name(name)
-                            )));
+                            return Err(QueryError::invalid_at(
+                                Token::Call(name.clone()),
+                                format!(
+                                    "expected a tag as the second argument of {}(), got {other}",
+                                    call_name(name)
+                                ),
+                            ));
                         }
                     },
                     _ => None,
@@ -434,10 +447,10 @@ fn compile(e: &Expr, meta: &Meta, slots: &mut Vec<Slot>, in_agg: bool) -> Result
             } else if let Some(m) = MathFn::from_call(name, args)? {
                 Proj::Math(m, Box::new(compile(&args[0], meta, slots, in_agg)?))
             } else {
-                return Err(QueryError::Invalid(format!(
-                    "undefined function {}()",
-                    call_name(name)
-                )));
+                return Err(QueryError::invalid_at(
+                    Token::Call(name.clone()),
+                    format!("undefined function {}()", call_name(name)),
+                ));
             }
         }
         other => {
@@ -477,8 +490,9 @@ fn plan(
             } => {
                 times += 1;
                 if i.0 < 0 {
-                    return Err(QueryError::Invalid(
-                        "GROUP BY time() needs a positive interval".into(),
+                    return Err(QueryError::invalid_at(
+                        Token::Call("time".into()),
+                        "GROUP BY time() needs a positive interval",
                     ));
                 }
                 // time(0s) is accepted and groups nothing, as in InfluxDB.
@@ -597,24 +611,28 @@ fn plan(
         if let (AggKind::Top(k) | AggKind::Bottom(k), Some(l)) = (slots[0].kind, sel.limit)
             && k as u64 > l
         {
-            return Err(QueryError::Invalid(format!(
-                "limit ({k}) in {} function can not be larger than the LIMIT ({l}) in the select statement",
-                if matches!(slots[0].kind, AggKind::Top(_)) {
-                    "top"
-                } else {
-                    "bottom"
-                }
-            )));
+            let f = if matches!(slots[0].kind, AggKind::Top(_)) {
+                "top"
+            } else {
+                "bottom"
+            };
+            return Err(QueryError::invalid_at(
+                Token::Call(f.into()),
+                format!(
+                    "limit ({k}) in {f} function can not be larger than the LIMIT ({l}) in the select statement"
+                ),
+            ));
         }
         if multi && (slots.len() > 1 || !only_top) {
-            return Err(QueryError::Invalid(format!(
-                "selector function {}() cannot be combined with other functions",
-                if slots.iter().any(|s| matches!(s.kind, AggKind::Top(_))) {
-                    "top"
-                } else {
-                    "bottom"
-                }
-            )));
+            let f = if slots.iter().any(|s| matches!(s.kind, AggKind::Top(_))) {
+                "top"
+            } else {
+                "bottom"
+            };
+            return Err(QueryError::invalid_at(
+                Token::Call(f.into()),
+                format!("selector function {f}() cannot be combined with other functions"),
+            ));
         }
         if interval == 0 && projs.iter().any(|p| p.has(&|q| matches!(q, Proj::Tr(..)))) {
             return Err(QueryError::Invalid(
@@ -681,7 +699,10 @@ fn run_measurement(
     let narrowed = cond.and_then(|c| cond::candidates(c, &names, ctx.db, measurement));
     let mut series = ctx.db.query_series_in(measurement, narrowed.as_deref());
     series.sort_by(|a, b| a.key.tags().cmp(b.key.tags()));
-    for info in series {
+    for (i, info) in series.into_iter().enumerate() {
+        if i % 1024 == 0 {
+            ctx.check_deadline()?;
+        }
         let residual = match cond {
             None => None,
             Some(c) => match partial(c, &names, &info.key, regexes)? {
@@ -755,11 +776,14 @@ struct Layout {
 }
 
 impl Layout {
+    // Bucket arithmetic runs in i128: the span of the addressable time range does not
+    // fit in an i64.
     fn bucket(&self, t: i64) -> usize {
         if self.interval == 0 {
             0
         } else {
-            (((t - self.start) / self.interval) as usize).min(self.n - 1)
+            let b = ((i128::from(t) - i128::from(self.start)) / i128::from(self.interval)).max(0);
+            usize::try_from(b).unwrap_or(usize::MAX).min(self.n - 1)
         }
     }
 
@@ -767,29 +791,42 @@ impl Layout {
         if self.interval == 0 {
             i64::MAX
         } else {
-            self.start
-                .saturating_add(self.interval.saturating_mul(b as i64 + 1))
+            self.offset_by(b as i128 + 1)
         }
     }
 
     fn time(&self, b: usize) -> i64 {
-        self.start + self.interval * b as i64
+        self.offset_by(b as i128)
+    }
+
+    /// `start + k * interval`, clamped to the i64 range.
+    fn offset_by(&self, k: i128) -> i64 {
+        clamp_i64(i128::from(self.start) + i128::from(self.interval) * k)
     }
 }
 
+fn clamp_i64(v: i128) -> i64 {
+    i64::try_from(v).unwrap_or(if v < 0 { i64::MIN } else { i64::MAX })
+}
+
 fn window_start(t: i64, interval: i64, offset: i64) -> i64 {
-    (t - offset).div_euclid(interval) * interval + offset
+    let (t, interval, offset) = (i128::from(t), i128::from(interval), i128::from(offset));
+    clamp_i64((t - offset).div_euclid(interval) * interval + offset)
 }
 
 /// The zone offset in nanoseconds of `tz` at `t`.
 fn zone_offset(tz: &str, t: i64) -> Result<i64, QueryError> {
     use chrono::{Offset, TimeZone};
-    let zone: chrono_tz::Tz = tz
-        .parse()
-        .map_err(|_| QueryError::Invalid(format!("unable to find time zone {tz:?}")))?;
+    let zone: chrono_tz::Tz = tz.parse().map_err(|_| {
+        QueryError::invalid_at(
+            Token::String(tz.to_owned()),
+            format!("unable to find time zone {tz:?}"),
+        )
+    })?;
     let secs = t.div_euclid(1_000_000_000);
-    let dt = chrono::DateTime::from_timestamp(secs, 0)
-        .ok_or_else(|| QueryError::Invalid("time out of range for tz()".into()))?;
+    let dt = chrono::DateTime::from_timestamp(secs, 0).ok_or_else(|| {
+        QueryError::invalid_at(Token::Call("tz".into()), "time out of range for tz()")
+    })?;
     let off = zone.offset_from_utc_datetime(&dt.naive_utc()).fix();
     Ok(i64::from(off.local_minus_utc()) * 1_000_000_000)
 }
@@ -877,7 +914,10 @@ fn aggregate(
     // Without a lower bound, buckets start at the earliest point read.
     if interval > 0 && !bounds.has_start {
         let mut first: Option<i64> = None;
-        for c in chosen {
+        for (i, c) in chosen.iter().enumerate() {
+            if i % 256 == 0 {
+                ctx.check_deadline()?;
+            }
             for (f, _) in &fields {
                 if let Some((_, col, _)) = c.info.columns.iter().find(|(n, _, _)| n == f)
                     && let Some((lo, _)) = ctx.db.column_bounds(*col, range)?
@@ -899,7 +939,8 @@ fn aggregate(
     let mut limited_from: Option<TimeRange> = None;
     let layout = if interval > 0 {
         let start = window_start(range.start, interval, offset);
-        let mut n = ((range.end - 1 - start) / interval + 1) as usize;
+        let buckets = (i128::from(range.end) - 1 - i128::from(start)) / i128::from(interval) + 1;
+        let mut n = usize::try_from(buckets).unwrap_or(usize::MAX);
         // With LIMIT and a fill that keeps empty buckets, later buckets are never shown.
         let keeps_empty = !matches!(sel.fill, Some(Fill::None));
         if keeps_empty
@@ -908,11 +949,11 @@ fn aggregate(
             && (bounds.has_start || n_groups == 1)
             && let Some(l) = sel.limit
         {
-            let want = l.saturating_add(sel.offset.unwrap_or(0));
-            if (want as usize) < n {
-                n = want.max(1) as usize;
+            let want = limit_plus_offset(Some(l), sel.offset).unwrap_or(usize::MAX);
+            if want < n {
+                n = want.max(1);
                 limited_from = Some(range);
-                range.end = start + interval * n as i64;
+                range.end = clamp_i64(i128::from(start) + i128::from(interval) * n as i128);
             }
         }
         if n > ctx.limits.max_rows {
@@ -996,7 +1037,8 @@ fn aggregate(
                     let mut scratch = Vec::new();
                     let mut seen = false;
                     let mut carry = None;
-                    ctx.db.scan_column(
+                    let mut stopped = None;
+                    let scanned = ctx.db.scan_column(
                         *col,
                         *ty,
                         range,
@@ -1006,6 +1048,12 @@ fn aggregate(
                                 && !cuts.iter().any(|&c| lo < c && c <= hi)
                         },
                         &mut |p| {
+                            if let Err(e) = ctx.check_deadline() {
+                                stopped = Some(e);
+                                return Err(strata_engine::Error::InvalidInput(
+                                    "query stopped".into(),
+                                ));
+                            }
                             seen = true;
                             feed(
                                 &mut states,
@@ -1018,7 +1066,11 @@ fn aggregate(
                             );
                             Ok(())
                         },
-                    )?;
+                    );
+                    if let Some(e) = stopped {
+                        return Err(e);
+                    }
+                    scanned?;
                     integrate(&mut states, &kinds, &layout);
                     Ok(seen.then(|| {
                         (
@@ -1089,7 +1141,13 @@ fn aggregate(
     }
     // Merge per group.
     let mut acc: Vec<Option<Vec<State>>> = vec![None; n_groups];
+    let mut groups_held = 0usize;
     for (g, _series, le, slots, states) in partials {
+        ctx.check_deadline()?;
+        if acc[g].is_none() {
+            groups_held += 1;
+            check_buckets_held(ctx, groups_held, n, interval)?;
+        }
         let a = acc[g].get_or_insert_with(|| {
             new_states(&plan.slots.iter().map(|s| s.kind).collect::<Vec<_>>(), n)
         });
@@ -1123,7 +1181,10 @@ fn aggregate(
     // range shows (its first buckets filled), as it would without the cut.
     let mut present = vec![false; n_groups];
     if let Some(full) = limited_from {
-        for c in chosen {
+        for (i, c) in chosen.iter().enumerate() {
+            if i % 256 == 0 {
+                ctx.check_deadline()?;
+            }
             if present[c.group] {
                 continue;
             }
@@ -1138,6 +1199,8 @@ fn aggregate(
         }
         for (g, a) in acc.iter_mut().enumerate() {
             if present[g] && a.is_none() {
+                groups_held += 1;
+                check_buckets_held(ctx, groups_held, n, interval)?;
                 *a = Some(new_states(
                     &plan.slots.iter().map(|s| s.kind).collect::<Vec<_>>(),
                     n,
@@ -1168,6 +1231,25 @@ fn aggregate(
             Ok((!rows.is_empty()).then_some(rows))
         })
         .collect()
+}
+
+/// Refuses a statement whose groups would hold more buckets than `max_rows` in all:
+/// `GROUP BY time()` with many groups (each with `n` buckets, which `fill()` turns into
+/// rows and which take memory even when empty) is bounded as a whole, not per group.
+fn check_buckets_held(
+    ctx: &Ctx<'_>,
+    groups: usize,
+    n: usize,
+    interval: i64,
+) -> Result<(), QueryError> {
+    if interval > 0 && groups.saturating_mul(n) > ctx.limits.max_rows {
+        return Err(QueryError::Limit(format!(
+            "max-select-buckets limit exceeded: {groups} groups of {n} GROUP BY time({}) buckets hold more than {} buckets (narrow the time range, use a larger interval or fewer groups, or raise query.max_rows)",
+            crate::ast::Duration(interval),
+            ctx.limits.max_rows
+        )));
+    }
+    Ok(())
 }
 
 /// Orders values of one field: numbers by value, then booleans, then strings.
@@ -1216,7 +1298,13 @@ fn point_rows(
     type Candidate = Vec<(i64, Value, usize)>;
     type Candidates = Vec<Candidate>;
     let mut cand: Vec<Option<Candidates>> = vec![None; n_groups];
+    let mut groups_held = 0usize;
     for (g, series, _, _, states) in partials {
+        ctx.check_deadline()?;
+        if cand[g].is_none() {
+            groups_held += 1;
+            check_buckets_held(ctx, groups_held, n, layout.interval)?;
+        }
         let c = cand[g].get_or_insert_with(|| vec![Vec::new(); n]);
         for (b, st) in states[..n].iter().enumerate() {
             if let AggKind::Percentile(_) = kind {
@@ -1600,7 +1688,12 @@ fn finish_group(
                     for b in a + 1..z {
                         c[b] = match (&c[a], &c[z]) {
                             (Value::Integer(x), Value::Integer(y)) => {
-                                Value::Integer(x + (y - x) * (b - a) as i64 / (z - a) as i64)
+                                // In i128: `y - x` overflows an i64 for distant values;
+                                // the result lies between x and y.
+                                let (x, y) = (i128::from(*x), i128::from(*y));
+                                Value::Integer(clamp_i64(
+                                    x + (y - x) * (b - a) as i128 / (z - a) as i128,
+                                ))
                             }
                             (x, y) => match (x.as_f64(), y.as_f64()) {
                                 (Some(x), Some(y)) => {
@@ -1680,8 +1773,8 @@ fn finish_group(
 
 /// OFFSET and LIMIT of rows already in the order shown.
 fn limit_rows(mut rows: Vec<Vec<Value>>, sel: &Select) -> Vec<Vec<Value>> {
-    let off = sel.offset.unwrap_or(0) as usize;
-    let lim = sel.limit.map_or(usize::MAX, |l| l as usize);
+    let off = count(sel.offset.unwrap_or(0));
+    let lim = sel.limit.map_or(usize::MAX, count);
     if off > 0 || lim < rows.len() {
         rows = rows.into_iter().skip(off).take(lim).collect();
     }
@@ -2105,10 +2198,7 @@ fn raw(
         .any(|p| p.has(&|q| matches!(q, Proj::Tr(..))));
     let desc = sel.order == Some(Order::Desc);
     // Rows a group may show: with LIMIT, each series needs at most that many.
-    let need_rows = sel
-        .limit
-        .map(|l| l.saturating_add(sel.offset.unwrap_or(0)) as usize)
-        .filter(|_| !has_transform);
+    let need_rows = limit_plus_offset(sel.limit, sel.offset).filter(|_| !has_transform);
     let range = bounds.range();
     let per_series: Vec<SeriesRows> = chosen
         .par_iter()
@@ -2146,7 +2236,8 @@ fn raw(
             continue;
         }
         total += n;
-        if need_rows.is_none() && total > ctx.limits.max_rows {
+        // With LIMIT + OFFSET beyond max_rows, the rows held are bounded the same way.
+        if need_rows.is_none_or(|k| k > ctx.limits.max_rows) && total > ctx.limits.max_rows {
             return Err(too_many_rows(ctx));
         }
         members[c.group].push(i as u32);
@@ -2244,8 +2335,15 @@ fn read_rows_windowed(
     let Some((lo, hi)) = bounds else {
         return read_rows(ctx, &c.info, need, TimeRange::new(0, 0), None);
     };
-    let mut width: i64 = 60_000_000_000i64.saturating_mul(k.max(1) as i64);
+    // Saturating: `k` comes from LIMIT + OFFSET and may be anything up to u64::MAX.
+    let mut width: i64 =
+        60_000_000_000i64.saturating_mul(i64::try_from(k.max(1)).unwrap_or(i64::MAX));
     loop {
+        ctx.check_deadline()?;
+        // Once the width saturates the window is the whole range, which always covers.
+        if width == i64::MAX {
+            return read_rows(ctx, &c.info, need, range, c.residual.as_ref());
+        }
         let win = if desc {
             TimeRange::new(
                 hi.saturating_sub(width).saturating_add(1).max(range.start),

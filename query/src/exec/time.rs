@@ -6,12 +6,15 @@
 //! never silently dropped.
 
 use crate::ast::{BinaryOp, Expr};
-use crate::error::QueryError;
+use crate::error::{QueryError, Token};
 use strata_engine::model::TimeRange;
 
-/// The earliest and latest times a query may name, as InfluxDB bounds them.
-pub(crate) const MIN_TIME: i64 = i64::MIN + 2;
-pub(crate) const MAX_TIME: i64 = i64::MAX - 1;
+/// The earliest time a query may name: the earliest a point may have, as in InfluxDB.
+pub(crate) const MIN_TIME: i64 = strata_engine::model::MIN_TIMESTAMP;
+/// The (exclusive) end of every query range: one past the latest time a point may have
+/// ([`strata_engine::model::MAX_TIMESTAMP`]), so that `time <= MAX_TIMESTAMP`, the default
+/// upper bound and what the write paths accept all agree.
+pub(crate) const END_TIME: i64 = strata_engine::model::MAX_TIMESTAMP + 1;
 
 /// A time range with knowledge of which ends the query gave.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,7 +33,7 @@ impl Bounds {
     pub fn all() -> Bounds {
         Bounds {
             start: MIN_TIME,
-            end: MAX_TIME,
+            end: END_TIME,
             has_start: false,
             has_end: false,
         }
@@ -68,9 +71,10 @@ pub(crate) fn parse_time_string(s: &str) -> Option<i64> {
 pub(crate) fn eval_time(e: &Expr, now: i64) -> Result<i64, QueryError> {
     match e {
         Expr::String(s) => parse_time_string(s).ok_or_else(|| {
-            QueryError::Invalid(format!(
-                "invalid time {s:?}: expected RFC 3339 such as '2016-01-01T00:00:00Z'"
-            ))
+            QueryError::invalid_at(
+                Token::String(s.clone()),
+                format!("invalid time {s:?}: expected RFC 3339 such as '2016-01-01T00:00:00Z'"),
+            )
         }),
         Expr::Integer(i) => Ok(*i),
         Expr::Float(f) if f.is_finite() => Ok(*f as i64),
@@ -84,9 +88,12 @@ pub(crate) fn eval_time(e: &Expr, now: i64) -> Result<i64, QueryError> {
                 a.saturating_sub(b)
             })
         }
-        other => Err(QueryError::Invalid(format!(
-            "invalid time expression {other}: expected a time string, an integer, a duration or now()"
-        ))),
+        other => Err(QueryError::invalid_at(
+            Token::Word("time".into()),
+            format!(
+                "invalid time expression {other}: expected a time string, an integer, a duration or now()"
+            ),
+        )),
     }
 }
 
@@ -168,7 +175,7 @@ pub(crate) fn split_time(
         }
     }
     b.start = b.start.max(MIN_TIME);
-    b.end = b.end.min(MAX_TIME);
+    // `b.end` never passes END_TIME (`i64::MAX`): every bound saturates at it.
     let rest = rest.into_iter().reduce(|a, c| Expr::Binary {
         op: BinaryOp::And,
         lhs: Box::new(a),
@@ -178,9 +185,12 @@ pub(crate) fn split_time(
 }
 
 fn bad_time(c: &Expr) -> QueryError {
-    QueryError::Invalid(format!(
-        "invalid time condition {c}: time may only be compared with <, <=, >, >= or = in conditions joined by AND"
-    ))
+    QueryError::invalid_at(
+        Token::Word("time".into()),
+        format!(
+            "invalid time condition {c}: time may only be compared with <, <=, >, >= or = in conditions joined by AND"
+        ),
+    )
 }
 
 fn flatten_and<'a>(e: &'a Expr, out: &mut Vec<&'a Expr>) {
@@ -237,7 +247,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(b.start, 10_000_000_000_000 - 3_600_000_000_000 + 1);
-        assert!(!b.has_end && b.end == MAX_TIME);
+        assert!(!b.has_end && b.end == END_TIME);
         assert_eq!(rest.unwrap().to_string(), "host = 'a'");
     }
 

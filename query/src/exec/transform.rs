@@ -6,7 +6,7 @@
 //! the caller drops rows whose every projected cell is `Null`.
 
 use crate::ast::Expr;
-use crate::error::QueryError;
+use crate::error::{QueryError, Token};
 use crate::result::Value;
 
 /// A function over a sequence.
@@ -47,9 +47,10 @@ fn duration_arg(name: &str, a: Option<&Expr>, default: i64) -> Result<i64, Query
     match a {
         None => Ok(default),
         Some(Expr::Duration(d)) if d.0 > 0 => Ok(d.0),
-        Some(other) => Err(QueryError::Invalid(format!(
-            "second argument to {name} must be a positive duration, got {other}"
-        ))),
+        Some(other) => Err(QueryError::invalid_at(
+            Token::Call(name.to_owned()),
+            format!("second argument to {name} must be a positive duration, got {other}"),
+        )),
     }
 }
 
@@ -57,10 +58,13 @@ fn number_arg(name: &str, a: Option<&Expr>) -> Result<f64, QueryError> {
     match a {
         Some(Expr::Integer(i)) => Ok(*i as f64),
         Some(Expr::Float(f)) => Ok(*f),
-        other => Err(QueryError::Invalid(format!(
-            "{name}() needs a number as its second argument, got {}",
-            other.map_or("nothing".to_string(), |e| e.to_string())
-        ))),
+        other => Err(QueryError::invalid_at(
+            Token::Call(name.to_owned()),
+            format!(
+                "{name}() needs a number as its second argument, got {}",
+                other.map_or("nothing".to_string(), |e| e.to_string())
+            ),
+        )),
     }
 }
 
@@ -79,10 +83,13 @@ impl Transform {
                 let n = match args.get(1) {
                     Some(Expr::Integer(n)) if *n > 0 => *n as usize,
                     other => {
-                        return Err(QueryError::Invalid(format!(
-                            "moving_average() needs a positive integer window as its second argument, got {}",
-                            other.map_or("nothing".to_string(), |e| e.to_string())
-                        )));
+                        return Err(QueryError::invalid_at(
+                            Token::Call(lower.clone()),
+                            format!(
+                                "moving_average() needs a positive integer window as its second argument, got {}",
+                                other.map_or("nothing".to_string(), |e| e.to_string())
+                            ),
+                        ));
                     }
                 };
                 Transform::MovingAverage(n)
@@ -97,20 +104,25 @@ impl Transform {
             _ => 1,
         };
         if args.is_empty() || args.len() > max {
-            return Err(QueryError::Invalid(format!(
-                "invalid number of arguments for {lower}, expected {}, got {}",
-                if max == 1 {
-                    "1".into()
-                } else {
-                    format!("1 to {max}")
-                },
-                args.len()
-            )));
+            return Err(QueryError::invalid_at(
+                Token::Call(lower.clone()),
+                format!(
+                    "invalid number of arguments for {lower}, expected {}, got {}",
+                    if max == 1 {
+                        "1".into()
+                    } else {
+                        format!("1 to {max}")
+                    },
+                    args.len()
+                ),
+            ));
         }
         Ok(Some(t))
     }
 
     /// One output cell per `(time, value)` input row.
+    /// Time differences are taken in i128 ([`span`]): rows may lie anywhere in the
+    /// addressable range, whose width does not fit in an i64.
     /// `default_unit` is the derivative unit when the call named none.
     pub fn apply(self, rows: &[(i64, Value)], default_unit: i64) -> Vec<Value> {
         let mut out = vec![Value::Null; rows.len()];
@@ -126,7 +138,7 @@ impl Transform {
                     Some((pt, pv)) if *t != pt => {
                         let unit = if unit == 0 { default_unit } else { unit };
                         // Descending rows count time forward too, as InfluxDB does.
-                        let d = (num(v) - num(pv)) / ((*t - pt).abs() as f64 / unit as f64);
+                        let d = (num(v) - num(pv)) / (span(pt, *t).abs() as f64 / unit as f64);
                         if non_negative && d < 0.0 {
                             Value::Null
                         } else {
@@ -174,7 +186,9 @@ impl Transform {
                     next
                 }
                 Transform::Elapsed(unit) => match prev {
-                    Some((pt, _)) => Value::Integer((*t - pt) / unit),
+                    Some((pt, _)) => Value::Integer(
+                        i64::try_from(span(pt, *t) / i128::from(unit)).unwrap_or(i64::MAX),
+                    ),
                     None => Value::Null,
                 },
             };
@@ -206,10 +220,13 @@ impl MathFn {
             _ => return Ok(None),
         };
         if args.len() != n {
-            return Err(QueryError::Invalid(format!(
-                "invalid number of arguments for {lower}, expected {n}, got {}",
-                args.len()
-            )));
+            return Err(QueryError::invalid_at(
+                Token::Call(lower.clone()),
+                format!(
+                    "invalid number of arguments for {lower}, expected {n}, got {}",
+                    args.len()
+                ),
+            ));
         }
         Ok(Some(f))
     }
@@ -250,6 +267,11 @@ impl MathFn {
             Value::Null
         }
     }
+}
+
+/// `to - from` without overflow.
+fn span(from: i64, to: i64) -> i128 {
+    i128::from(to) - i128::from(from)
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ mod combinators;
 mod delete;
 mod expr;
 mod literal;
+mod locate;
 mod meta;
 mod select;
 
@@ -14,15 +15,23 @@ use crate::ast::Statement;
 use crate::error::ParseError;
 use combinators::{PErr, PResult, expect, fail, is_ident_char, kw, skip_ws, sym, ws};
 pub use expr::{MAX_HEIGHT, MAX_NESTING};
+pub(crate) use locate::{find_token, position};
 
 /// Parses `;`-separated statements; empty statements are ignored.
 ///
 /// Never panics; nesting is bounded by [`MAX_NESTING`] and [`MAX_HEIGHT`].
 pub fn parse(text: &str) -> Result<Vec<Statement>, ParseError> {
+    Ok(parse_spanned(text)?.into_iter().map(|(s, _)| s).collect())
+}
+
+/// [`parse`], with each statement's byte range in `text` (for errors found later).
+pub(crate) fn parse_spanned(
+    text: &str,
+) -> Result<Vec<(Statement, std::ops::Range<usize>)>, ParseError> {
     let mut out = Vec::new();
     let mut i = text;
     loop {
-        let step = (|i| -> PResult<'_, Option<Statement>> {
+        let step = (|i| -> PResult<'_, Option<(Statement, std::ops::Range<usize>)>> {
             let (i, ()) = ws(i)?;
             if i.is_empty() {
                 return Ok((i, None));
@@ -30,7 +39,9 @@ pub fn parse(text: &str) -> Result<Vec<Statement>, ParseError> {
             if let Ok((i, _)) = sym(";", "';'")(i) {
                 return Ok((i, None));
             }
+            let start = text.len() - i.len();
             let (i, statement) = expect("SELECT, SHOW, CREATE, DELETE or DROP", statement)(i)?;
+            let end = text.len() - i.len();
             let (i, ()) = ws(i)?;
             if !i.is_empty() && !i.starts_with(';') {
                 return Err(Err::Failure(PErr {
@@ -38,7 +49,7 @@ pub fn parse(text: &str) -> Result<Vec<Statement>, ParseError> {
                     expected: "';' or end of input",
                 }));
             }
-            Ok((i, Some(statement)))
+            Ok((i, Some((statement, start..end))))
         })(i);
         match step {
             Ok((rest, statement)) => {

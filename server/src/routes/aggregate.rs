@@ -179,15 +179,18 @@ pub async fn aggregate(
     let req = AggregateRequest::from_params(&params, now_nanos()).map_err(ApiError::bad_request)?;
     let db = state.db()?;
     let text = req.influxql();
+    let cancel = state.request_cancel();
     let options = QueryOptions {
         now: None,
         limits: state.config.limits(),
         database: None,
+        cancel: cancel.token(),
     };
     let started = Instant::now();
     let q = text.clone();
     let resp =
         tokio::task::spawn_blocking(move || strata_query::execute(&db, &q, &options)).await?;
+    drop(cancel);
     state.metrics.query_took(started.elapsed());
     if let Some(e) = resp.first_error() {
         return Err(ApiError::bad_request(format!("{e} (query: {text})")));

@@ -29,9 +29,16 @@ pub async fn remote_write(
     body: Body,
 ) -> Result<Response, ApiError> {
     let params = params(&uri);
-    state.authorize(&headers, &params)?;
-    let db = state.db_for_write()?;
     let limit = state.config.max_body_bytes;
+    let checked = state
+        .authorize(&headers, &params)
+        .and_then(|()| state.db_for_write());
+    let db = match checked {
+        Ok(db) => db,
+        Err(e) => {
+            return Err(body::refuse(body, &headers, limit, state.config.body_timeout, e).await);
+        }
+    };
     let raw = body::read_raw(body, &headers, limit, state.config.body_timeout).await?;
     let bytes = raw.len();
     let st = state.clone();
@@ -74,14 +81,24 @@ pub async fn import_text(
     body: Body,
 ) -> Result<Response, ApiError> {
     let params = params(&uri);
-    state.authorize(&headers, &params)?;
-    let default_ts = match param(&params, "timestamp").filter(|t| !t.is_empty()) {
-        Some(t) => parse_time(t).map_err(|e| ApiError::bad_request(format!("timestamp: {e}")))?,
-        None => crate::timearg::now_nanos(),
-    };
-    let db = state.db_for_write()?;
-    let encoding = body::encoding(&headers)?;
     let limit = state.config.max_body_bytes;
+    let checked = (|| {
+        state.authorize(&headers, &params)?;
+        let default_ts = match param(&params, "timestamp").filter(|t| !t.is_empty()) {
+            Some(t) => {
+                parse_time(t).map_err(|e| ApiError::bad_request(format!("timestamp: {e}")))?
+            }
+            None => crate::timearg::now_nanos(),
+        };
+        let db = state.db_for_write()?;
+        Ok((default_ts, db, body::encoding(&headers)?))
+    })();
+    let (default_ts, db, encoding) = match checked {
+        Ok(v) => v,
+        Err(e) => {
+            return Err(body::refuse(body, &headers, limit, state.config.body_timeout, e).await);
+        }
+    };
     let max_lines = state.config.max_lines_per_request;
     let raw = body::read_raw(body, &headers, limit, state.config.body_timeout).await?;
     let st = state.clone();

@@ -65,8 +65,13 @@ pub async fn query(
         Ok(x) => x,
         Err(r) => return r,
     };
+    // Cancelled if this handler is dropped (the client went away) or at shutdown.
+    let cancel = state.request_cancel();
+    let mut opts = opts;
+    opts.cancel = cancel.token();
     let started = Instant::now();
     let res = tokio::task::spawn_blocking(move || promql::instant(&db, &expr, t, &opts)).await;
+    drop(cancel);
     state.metrics.query_took(started.elapsed());
     match res {
         Ok(Ok(v)) => PromResponse::data(&json::data_json(&v), &[]),
@@ -120,10 +125,14 @@ pub async fn query_range(
         Ok(x) => x,
         Err(r) => return r,
     };
+    let cancel = state.request_cancel();
+    let mut opts = opts;
+    opts.cancel = cancel.token();
     let started = Instant::now();
     let res =
         tokio::task::spawn_blocking(move || promql::range(&db, &expr, start, end, step, &opts))
             .await;
+    drop(cancel);
     state.metrics.query_took(started.elapsed());
     match res {
         Ok(Ok(v)) => PromResponse::data(&json::data_json(&v), &[]),

@@ -51,14 +51,18 @@ pub async fn query(
     let pretty = param(&params, "pretty") == Some("true");
     let csv = wants_csv(&headers);
     let db = state.db()?;
+    // Cancelled if this handler is dropped (the client went away) or at shutdown.
+    let cancel = state.request_cancel();
     let options = QueryOptions {
         now: None,
         limits: state.config.limits(),
         database: param(&params, "db").map(str::to_owned),
+        cancel: cancel.token(),
     };
     let started = Instant::now();
     let resp =
         tokio::task::spawn_blocking(move || strata_query::execute(&db, &q, &options)).await?;
+    drop(cancel);
     state.metrics.query_took(started.elapsed());
     if let Some(e) = &resp.error {
         return Err(ApiError::bad_request(e.clone()));

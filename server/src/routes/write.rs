@@ -35,16 +35,24 @@ pub async fn write(
     body: Body,
 ) -> Result<Response, ApiError> {
     let params = params(&uri);
-    state.authorize(&headers, &params)?;
-    let precision = match param(&params, "precision").filter(|p| !p.is_empty()) {
-        None => Precision::Nanosecond,
-        Some(p) => Precision::parse(p).ok_or_else(|| {
-            ApiError::bad_request(format!("invalid precision {p:?}: use ns, u, ms, s, m or h"))
-        })?,
-    };
-    let db = state.db_for_write()?;
-    let encoding = body::encoding(&headers)?;
     let limit = state.config.max_body_bytes;
+    let checked = (|| {
+        state.authorize(&headers, &params)?;
+        let precision = match param(&params, "precision").filter(|p| !p.is_empty()) {
+            None => Precision::Nanosecond,
+            Some(p) => Precision::parse(p).ok_or_else(|| {
+                ApiError::bad_request(format!("invalid precision {p:?}: use ns, u, ms, s, m or h"))
+            })?,
+        };
+        let db = state.db_for_write()?;
+        Ok((precision, db, body::encoding(&headers)?))
+    })();
+    let (precision, db, encoding) = match checked {
+        Ok(v) => v,
+        Err(e) => {
+            return Err(body::refuse(body, &headers, limit, state.config.body_timeout, e).await);
+        }
+    };
     let raw = body::read_raw(body, &headers, limit, state.config.body_timeout).await?;
     let max_lines = state.config.max_lines_per_request;
     let (summary, bytes) = tokio::task::spawn_blocking(move || {

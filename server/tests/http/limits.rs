@@ -169,6 +169,22 @@ fn overload_answers_503_with_retry_after_then_recovers() {
     );
     let m = get(&s.url("/metrics")).body;
     assert!(m.contains("strata_overloaded 1"), "{m}");
+    // A refused write with a body larger than the socket buffers: the body is drained, so
+    // the client finishes sending and reads the 503 (it used to see a broken pipe).
+    use std::io::Write;
+    let body = "load,host=x v=1 1\n".repeat(1 << 20);
+    let mut c = crate::connections::connect(&s);
+    let head = format!(
+        "POST /write HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    c.write_all(head.as_bytes()).unwrap();
+    c.write_all(body.as_bytes())
+        .expect("the server reads a refused body instead of resetting the connection");
+    let a = crate::connections::read_answer(&mut c);
+    assert_eq!(a.status, 503, "{}", a.body);
+    assert_eq!(a.header("retry-after"), Some("1"));
+    assert!(a.error().contains("overloaded"), "{}", a.body);
 }
 
 #[test]

@@ -2,6 +2,7 @@
 //! real `Db` in a temporary directory, a blocking client (ureq).
 
 mod aggregate;
+mod connections;
 mod limits;
 mod prom;
 mod promql;

@@ -257,3 +257,82 @@ fn malformed_text_lines_are_named_and_the_rest_stored() {
     assert_eq!(r.status, 400);
     assert!(r.error().contains("timestamp"), "{}", r.body);
 }
+
+/// Remote write validates labels as Prometheus' receiver does: a bad series is refused
+/// with 400 naming it (index, labels, reason), the valid series of the request are
+/// stored; label values may hold any UTF-8, newlines included, and read back exactly.
+#[test]
+fn remote_write_refuses_invalid_labels_by_series_and_stores_the_rest() {
+    let s = Srv::start();
+    let series = |labels: Vec<Label>, value: f64| TimeSeries {
+        labels,
+        samples: vec![Sample {
+            value,
+            timestamp: 1_700_000_000_000,
+        }],
+        ..Default::default()
+    };
+    let bad_utf8 = Label {
+        name: b"job".to_vec(),
+        value: vec![0xff, 0xfe],
+    };
+    let req = WriteRequest {
+        timeseries: vec![
+            series(
+                vec![label("__name__", "up"), label("job", "line1\nline2")],
+                1.0,
+            ),
+            series(vec![label("__name__", "up"), label("bad-name", "x")], 2.0),
+            series(vec![label("__name__", "1up"), label("job", "a")], 3.0),
+            series(
+                vec![
+                    label("__name__", "up"),
+                    label("job", "a"),
+                    label("job", "b"),
+                ],
+                4.0,
+            ),
+            series(vec![label("__name__", "up"), bad_utf8], 5.0),
+            series(vec![label("__name__", ""), label("job", "c")], 6.0),
+            series(
+                vec![label("__name__", "ns:up_total"), label("_k9", "v")],
+                7.0,
+            ),
+        ],
+        metadata: vec![],
+    };
+    let r = post(
+        &s.url("/api/v1/write"),
+        &REMOTE_WRITE_HEADERS,
+        &encode_remote_write(&req),
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    let e = r.error();
+    for want in [
+        "timeseries 1 ({__name__=\"up\",bad-name=\"x\"}): invalid label name \"bad-name\"",
+        "timeseries 2 ({__name__=\"1up\",job=\"a\"}): invalid metric name \"1up\"",
+        "timeseries 3 (",
+        "duplicate label name \"job\"",
+        "timeseries 4 (",
+        "not valid UTF-8",
+        "timeseries 5 (",
+        "dropped=5 stored=2",
+    ] {
+        assert!(e.contains(want), "{want:?} not in {e}");
+    }
+    assert!(
+        !e.contains("timeseries 0") && !e.contains("timeseries 6"),
+        "{e}"
+    );
+    let v = s.query("SELECT value, job FROM up");
+    assert_eq!(
+        rows(&v, 0),
+        [serde_json::json!([
+            "2023-11-14T22:13:20Z",
+            1,
+            "line1\nline2"
+        ])]
+    );
+    let v = s.query("SELECT value FROM \"ns:up_total\"");
+    assert_eq!(rows(&v, 0).len(), 1);
+}

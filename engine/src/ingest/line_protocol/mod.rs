@@ -26,9 +26,10 @@
 //!   booleans (`t T true True TRUE f F false False FALSE`) and double-quoted strings,
 //!   which may contain newlines.
 //! - **Timestamp**: optional, a signed decimal integer in the request's [`Precision`],
-//!   converted to nanoseconds; an overflow is an error. Unlike 1.x, the whole `i64` range
-//!   is accepted (1.x reserves `i64::MIN`, `i64::MIN + 1` and `i64::MAX`), because Strata
-//!   keeps no sentinel timestamps ([`crate::model::TimeRange::ALL`] holds them all).
+//!   converted to nanoseconds; an overflow is an error. The parser takes the whole `i64`
+//!   range; the write path then refuses, per line, what 1.x refuses too (`i64::MIN`,
+//!   `i64::MIN + 1` and `i64::MAX`: outside [`crate::model::MIN_TIMESTAMP`]`..=`
+//!   [`crate::model::MAX_TIMESTAMP`]), because queries cannot address those times.
 //! - **Duplicate tag keys** in one line are an error ("duplicate tags"), as in 1.x's
 //!   `scanKey`. **Duplicate field keys** are accepted and the last value wins, as in 1.x,
 //!   where `Point::Fields()` is a map filled in order and the cache keeps the last write
@@ -58,8 +59,11 @@
 //! and the timestamp in nanoseconds. It refuses what line protocol cannot express: NaN and
 //! infinite floats, empty names, names containing a newline or ending with a backslash,
 //! a measurement starting with `#` or a tab, and a line without fields. On error nothing
-//! is appended.
+//! is appended. [`write_line_exact`] writes those points too, in Strata's exact form
+//! (`#!strata …`, a comment to other readers; see [`exact`]), which [`parse_line`] reads
+//! back bit for bit: the form `strata export` uses.
 
+mod exact;
 mod parse;
 mod split;
 mod write;
@@ -72,6 +76,7 @@ use crate::model::{
 };
 use std::borrow::Cow;
 
+pub use exact::{EXACT_MARKER, write_line_exact};
 pub use parse::parse_line;
 pub use split::LineSplitter;
 pub use write::{Element, WriteError, write_line, write_point};

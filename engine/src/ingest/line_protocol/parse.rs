@@ -45,6 +45,15 @@ pub fn parse_line<'a>(
     let text = std::str::from_utf8(line)
         .map_err(|e| ParseError::at(line, e.valid_up_to(), Kind::InvalidUtf8))?;
     let len = line.len() - trailing_blanks(line);
+    if let Some(from) = super::exact::after_marker(line) {
+        let marker = from - super::exact::EXACT_MARKER.len();
+        if from >= len {
+            return Err(ParseError::at(line, from, Kind::MissingMeasurement));
+        }
+        let text = text.get(..len).unwrap_or(text);
+        return super::exact::parse_exact(text, marker, from, precision, out)
+            .map_err(|(offset, kind)| ParseError::at(line, offset, kind));
+    }
     let p = Parser {
         text,
         b: line.get(..len).unwrap_or(line),
@@ -103,13 +112,8 @@ impl<'a> Parser<'a> {
         };
         let t = self.skip_spaces(after_fields);
         let t_end = memchr(b' ', b.get(t..).unwrap_or_default()).map_or(b.len(), |k| t + k);
-        let ts = parse_i64(b.get(t..t_end).unwrap_or_default()).map_err(|e| match e {
-            NumError::Invalid => (t, Kind::InvalidTimestamp),
-            NumError::Overflow => (t, Kind::TimestampOutOfRange),
-        })?;
-        let ts = precision
-            .to_nanos(ts)
-            .ok_or((t, Kind::TimestampOutOfRange))?;
+        let ts = parse_timestamp(b.get(t..t_end).unwrap_or_default(), precision)
+            .map_err(|kind| (t, kind))?;
         if t_end < b.len() {
             return Err((self.skip_spaces(t_end), Kind::ExtraData));
         }
@@ -347,8 +351,17 @@ fn unescape_slow<'a>(raw: &'a str, escapes: &[u8]) -> Cow<'a, str> {
     Cow::Owned(out)
 }
 
+/// A timestamp: an optional `-` and decimal digits in `precision`, in nanoseconds.
+pub(super) fn parse_timestamp(t: &[u8], precision: Precision) -> Result<i64, Kind> {
+    let ts = parse_i64(t).map_err(|e| match e {
+        NumError::Invalid => Kind::InvalidTimestamp,
+        NumError::Overflow => Kind::TimestampOutOfRange,
+    })?;
+    precision.to_nanos(ts).ok_or(Kind::TimestampOutOfRange)
+}
+
 /// A value that is not a string: number or boolean.
-fn parse_scalar<'a>(t: &[u8]) -> Result<ParsedValue<'a>, Kind> {
+pub(super) fn parse_scalar<'a>(t: &[u8]) -> Result<ParsedValue<'a>, Kind> {
     match t.first() {
         Some(b'0'..=b'9' | b'-' | b'.' | b'+') => {}
         Some(_) => return parse_bool(t).map(ParsedValue::Boolean),

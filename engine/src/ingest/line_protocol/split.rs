@@ -15,7 +15,7 @@ use memchr::memchr;
 
 /// Iterates the logical lines of a batch: yields (line number, line bytes without the
 /// trailing `\n` or `\r\n`), skipping blank lines and comment lines (first non-blank byte
-/// `#`). A newline inside a double-quoted string field value belongs to the line, as in
+/// `#`, except the exact form's `#!strata ` lines, see [`super::exact`]). A newline inside a double-quoted string field value belongs to the line, as in
 /// InfluxDB 1.x. Line numbers are 1-based physical line numbers, so a line after a
 /// multi-line string gets the number an editor would show.
 #[derive(Debug, Clone)]
@@ -56,6 +56,12 @@ impl<'a> Iterator for LineSplitter<'a> {
             let line = strip_cr(physical);
             let first = line.iter().find(|&&b| b != b' ' && b != b'\t');
             match first {
+                // An exact-form line (`#!strata …`) is data, and never spans lines.
+                Some(b'#') if super::exact::after_marker(line).is_some() => {
+                    self.pos += after;
+                    self.line += 1;
+                    return Some((number, line));
+                }
                 None | Some(b'#') => {
                     self.pos += after;
                     self.line += 1;

@@ -31,8 +31,7 @@ use crate::exec::scan::{Samples, read_samples};
 use crate::plan::selection::{self, METRIC_NAME};
 use labels::Labels;
 use rayon::prelude::*;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use strata_engine::Db;
 
@@ -121,8 +120,8 @@ pub struct EvalOptions {
     pub max_samples: usize,
     /// Longest a query may run.
     pub timeout: Option<Duration>,
-    /// Set from outside to stop a running query (server shutdown).
-    pub cancel: Option<Arc<AtomicBool>>,
+    /// Stops a running query when set (server shutdown, a client that went away).
+    pub cancel: crate::Cancel,
 }
 
 impl Default for EvalOptions {
@@ -132,7 +131,7 @@ impl Default for EvalOptions {
             default_subquery_step_ms: 60_000,
             max_samples: 50_000_000,
             timeout: Some(Duration::from_secs(120)),
-            cancel: None,
+            cancel: crate::Cancel::default(),
         }
     }
 }
@@ -267,9 +266,7 @@ impl<'a> Ev<'a> {
                 "query timed out in query execution".into(),
             ));
         }
-        if let Some(c) = &self.opts.cancel
-            && c.load(Ordering::Relaxed)
-        {
+        if self.opts.cancel.is_cancelled() {
             return Err(PromError::Canceled(
                 "query was canceled in query execution".into(),
             ));
