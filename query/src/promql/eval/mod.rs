@@ -14,8 +14,8 @@
 //! where Prometheus drops it, and duplicate label sets are errors where Prometheus raises
 //! them.
 //!
-//! Invariants: a [`Series`] has exactly `steps.n` slots; a [`Vector`] never holds two
-//! series with equal labels present at the same step (checked by [`merge_same_labels`]).
+//! Invariants: a [`Series`] has exactly `steps.n` slots; a vector never holds two
+//! series with equal labels present at the same step (checked by `merge_same_labels`).
 
 // Step loops index several per-step arrays (values, presence, parameters) at once.
 #![allow(clippy::needless_range_loop)]
