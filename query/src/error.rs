@@ -112,12 +112,12 @@ impl QueryError {
             } => {
                 let offset = token
                     .as_ref()
-                    .and_then(|t| crate::parse::find_token(statement, t))
+                    .and_then(|t| crate::influxql::parse::find_token(statement, t))
                     .unwrap_or(0);
                 QueryError::InvalidAt {
                     message,
                     token,
-                    at: Some(crate::parse::position(text, start + offset)),
+                    at: Some(crate::influxql::parse::position(text, start + offset)),
                 }
             }
             other => other,

@@ -145,7 +145,7 @@ pub(crate) fn limit_plus_offset(limit: Option<u64>, offset: Option<u64>) -> Opti
 /// gives a response with only `error` set (InfluxDB answers it with HTTP 400); a statement
 /// that fails gets its own `error` and the following statements still run.
 pub fn execute(db: &Db, text: &str, options: &QueryOptions) -> QueryResponse {
-    let statements = match crate::parse::parse_spanned(text) {
+    let statements = match crate::influxql::parse::parse_spanned(text) {
         Ok(s) => s,
         Err(e) => return QueryResponse::failed(QueryError::Parse(e).to_string()),
     };
@@ -227,7 +227,7 @@ pub fn execute_statement(
 /// # Ok(()) }
 /// ```
 pub fn query(db: &Db, text: &str) -> Result<QueryResponse, QueryError> {
-    let statements = crate::parse::parse_spanned(text)?;
+    let statements = crate::influxql::parse::parse_spanned(text)?;
     let options = QueryOptions::default();
     let mut results = Vec::with_capacity(statements.len());
     for (i, (st, span)) in statements.iter().enumerate() {
