@@ -28,26 +28,18 @@ pub fn format_go_f(v: f64) -> String {
             "-Inf".into()
         };
     }
-    let s = format!("{v:e}");
-    let (mant, exp) = s.split_once('e').unwrap_or((&s, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let (neg, mant) = match mant.strip_prefix('-') {
-        Some(m) => (true, m),
-        None => (false, mant),
-    };
-    let digits: String = mant.chars().filter(|c| c.is_ascii_digit()).collect();
-    let point = 1 + exp; // position of the decimal point within digits
-    let mut out = String::new();
+    let (neg, digits, point) = shortest(v);
+    let mut out = String::with_capacity(digits.len() + 8);
     if neg {
         out.push('-');
     }
     if point <= 0 {
         out.push_str("0.");
-        out.push_str(&"0".repeat((-point) as usize));
+        out.extend(std::iter::repeat_n('0', point.unsigned_abs() as usize));
         out.push_str(&digits);
     } else if point as usize >= digits.len() {
         out.push_str(&digits);
-        out.push_str(&"0".repeat(point as usize - digits.len()));
+        out.extend(std::iter::repeat_n('0', point as usize - digits.len()));
     } else {
         out.push_str(&digits[..point as usize]);
         out.push('.');
@@ -56,16 +48,55 @@ pub fn format_go_f(v: f64) -> String {
     out
 }
 
+/// The shortest decimal digits that read back as finite `v` (Ryu), without leading or
+/// trailing zeros, and where the decimal point goes: `v = 0.digits × 10^point` read as
+/// `digits` with the point after `point` of them. Zero is `("0", 1)`.
+fn shortest(v: f64) -> (bool, String, i32) {
+    let mut buf = ryu::Buffer::new();
+    let s = buf.format_finite(v);
+    let (neg, s) = match s.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, s),
+    };
+    let (mant, exp) = match s.split_once(['e', 'E']) {
+        Some((m, e)) => (m, e.parse::<i32>().unwrap_or(0)),
+        None => (s, 0),
+    };
+    let (int, frac) = mant.split_once('.').unwrap_or((mant, ""));
+    let mut digits: String = format!("{int}{frac}");
+    let mut point = int.len() as i32 + exp;
+    while digits.len() > 1 && digits.starts_with('0') {
+        digits.remove(0);
+        point -= 1;
+    }
+    while digits.len() > 1 && digits.ends_with('0') {
+        digits.pop();
+    }
+    if digits == "0" {
+        point = 1;
+    }
+    (neg, digits, point)
+}
+
 /// Go's `strconv.FormatFloat(v, 'e', -1, 64)`: `1e+21`, `1.5e-07`.
 fn format_go_e(v: f64) -> String {
-    let s = format!("{v:e}");
-    let (mant, exp) = s.split_once('e').unwrap_or((&s, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    format!(
-        "{mant}e{}{:02}",
+    let (neg, digits, point) = shortest(v);
+    let exp = point - 1;
+    let mut out = String::new();
+    if neg {
+        out.push('-');
+    }
+    out.push_str(&digits[..1]);
+    if digits.len() > 1 {
+        out.push('.');
+        out.push_str(&digits[1..]);
+    }
+    out.push_str(&format!(
+        "e{}{:02}",
         if exp < 0 { '-' } else { '+' },
         exp.unsigned_abs()
-    )
+    ));
+    out
 }
 
 /// A millisecond timestamp as the API prints it: seconds, and a three-digit fraction
@@ -215,6 +246,11 @@ mod tests {
         assert_eq!(format_value(0.0), "0");
         assert_eq!(format_value(-0.0), "-0");
         assert_eq!(format_value(123456789.0), "123456789");
+        assert_eq!(format_value(-2.5e-300), "-2.5e-300");
+        assert_eq!(
+            format_value(1.7976931348623157e308),
+            "1.7976931348623157e+308"
+        );
     }
 
     #[test]
@@ -226,6 +262,27 @@ mod tests {
         assert_eq!(format_go_f(-2.5), "-2.5");
         assert_eq!(format_go_f(f64::INFINITY), "+Inf");
         assert_eq!(format_go_f(123.456), "123.456");
+        assert_eq!(format_go_f(0.001), "0.001");
+        assert_eq!(format_go_f(1e-300), format!("0.{}1", "0".repeat(299)));
+        assert_eq!(format_go_f(123_000.0), "123000");
+        assert_eq!(format_go_f(5e-324), format!("0.{}5", "0".repeat(323)));
+        assert_eq!(format_go_f(f64::MAX).len(), 309);
+        // Every value reads back to the same bits.
+        for v in [
+            0.1,
+            1.0 / 3.0,
+            2.5e-8,
+            9_007_199_254_740_993.0,
+            -7.25,
+            1e-7,
+            4.35e20,
+        ] {
+            assert_eq!(
+                format_go_f(v).parse::<f64>().unwrap().to_bits(),
+                v.to_bits(),
+                "{v}"
+            );
+        }
     }
 
     #[test]

@@ -37,7 +37,7 @@ use strata_engine::Db;
 
 /// Below this many items (series), work runs on the calling thread: handing sub-millisecond
 /// work to the thread pool costs more than it saves.
-const PARALLEL_MIN: usize = 16;
+const PARALLEL_MIN: usize = 64;
 
 /// Maps `items` with `f`, on the thread pool when there are enough of them.
 pub(crate) fn par_map<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync + Send) -> Vec<R> {

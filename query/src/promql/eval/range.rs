@@ -12,7 +12,6 @@ use super::{Ev, PromError, Series, Steps, exec_err, merge_same_labels};
 use crate::exec::window::{Fold, WindowState, fold_windows};
 use crate::plan::selection::METRIC_NAME;
 use crate::promql::ast::{Call, Expr, MatchOp};
-use rayon::prelude::*;
 
 /// What a kernel knows of its step.
 pub(crate) struct Win {
@@ -105,6 +104,40 @@ fn instant_value(ts: &[i64], vs: &[f64], rate: bool) -> Option<f64> {
     Some(result)
 }
 
+/// A window's values kept sorted as the window slides: values that left are removed and
+/// new ones inserted, so a step costs the changed samples, not a sort of the window.
+#[derive(Default)]
+struct SortedWindow {
+    vals: Vec<f64>,
+    a: usize,
+    b: usize,
+}
+
+impl SortedWindow {
+    /// Moves to the window `vs[a..b]` (both ends never move back).
+    fn advance(&mut self, vs: &[f64], a: usize, b: usize) {
+        let overlap = self.b > a && b >= self.b && a >= self.a && !self.vals.is_empty();
+        let changes = (a - self.a.min(a)) + (b - self.b.min(b));
+        if !overlap || changes * 4 > b - a {
+            self.vals.clear();
+            self.vals.extend_from_slice(&vs[a..b]);
+            self.vals.sort_by(nan_first);
+        } else {
+            for v in &vs[self.a..a] {
+                if let Ok(p) = self.vals.binary_search_by(|x| nan_first(x, v)) {
+                    self.vals.remove(p);
+                }
+            }
+            for v in &vs[self.b..b] {
+                let p = self.vals.partition_point(|x| nan_first(x, v).is_le());
+                self.vals.insert(p, *v);
+            }
+        }
+        self.a = a;
+        self.b = b;
+    }
+}
+
 /// Least squares fit of the samples, x in seconds relative to `intercept_t`.
 pub(crate) fn linear_regression(ts: &[i64], vs: &[f64], intercept_t: i64) -> (f64, f64) {
     let (mut n, mut sx, mut cx, mut sy, mut cy) = (0.0, 0.0, 0.0, 0.0, 0.0);
@@ -138,6 +171,22 @@ pub(crate) fn linear_regression(ts: &[i64], vs: &[f64], intercept_t: i64) -> (f6
 
 /// Prometheus' `quantile`: linear interpolation between closest ranks; NaN sorts first.
 pub(crate) fn quantile(q: f64, values: &mut [f64]) -> f64 {
+    values.sort_by(nan_first);
+    quantile_sorted(q, values)
+}
+
+/// Prometheus' order for quantiles: NaN before every number.
+fn nan_first(a: &f64, b: &f64) -> std::cmp::Ordering {
+    match (a.is_nan(), b.is_nan()) {
+        (true, true) => std::cmp::Ordering::Equal,
+        (true, false) => std::cmp::Ordering::Less,
+        (false, true) => std::cmp::Ordering::Greater,
+        _ => a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal),
+    }
+}
+
+/// [`quantile`] of values already in [`nan_first`] order.
+fn quantile_sorted(q: f64, values: &[f64]) -> f64 {
     if values.is_empty() {
         return f64::NAN;
     }
@@ -147,15 +196,6 @@ pub(crate) fn quantile(q: f64, values: &mut [f64]) -> f64 {
     if q > 1.0 {
         return f64::INFINITY;
     }
-    values.sort_by(|a, b| {
-        if a.is_nan() {
-            std::cmp::Ordering::Less
-        } else if b.is_nan() {
-            std::cmp::Ordering::Greater
-        } else {
-            a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal)
-        }
-    });
     let n = values.len() as f64;
     let rank = q * (n - 1.0);
     let lower = rank.floor().max(0.0);
@@ -503,11 +543,11 @@ impl Ev<'_> {
         };
         let keep_name = name == "last_over_time";
         self.account(input.series.len() * steps.n)?;
-        let results: Vec<Result<Series, PromError>> = input
-            .series
-            .par_iter()
-            .map(|s| {
+        let sliding_quantile = name == "quantile_over_time";
+        let results: Vec<Result<Series, PromError>> =
+            super::par_map(input.series.iter().collect(), |s| {
                 self.check()?;
+                let mut sorted = SortedWindow::default();
                 let labels = if keep_name {
                     s.labels.clone()
                 } else {
@@ -546,14 +586,19 @@ impl Ev<'_> {
                             scalar_args.get(1).map_or(0.0, |v| v[i]),
                         ],
                     };
-                    if let Some(v) = k(&ts[a..b], &vs[a..b], &w)? {
+                    let value = if sliding_quantile {
+                        sorted.advance(vs, a, b);
+                        Some(quantile_sorted(w.args[0], &sorted.vals))
+                    } else {
+                        k(&ts[a..b], &vs[a..b], &w)?
+                    };
+                    if let Some(v) = value {
                         out.vals[i] = v;
                         out.has[i] = true;
                     }
                 }
                 Ok(out)
-            })
-            .collect();
+            });
         let mut out = Vec::with_capacity(results.len());
         for r in results {
             let s = r?;
@@ -582,6 +627,43 @@ mod tests {
         assert_eq!(quantile(0.0, &mut [3.0, 1.0]), 1.0);
         assert_eq!(quantile(2.0, &mut [1.0]), f64::INFINITY);
         assert!(quantile(0.5, &mut []).is_nan());
+    }
+
+    #[test]
+    fn a_sliding_sorted_window_equals_sorting_each_window() {
+        // A deterministic walk of windows over values with NaN, repeats and -0.
+        let vs: Vec<f64> = (0..400)
+            .map(|i: i64| match i % 17 {
+                0 => f64::NAN,
+                5 => -0.0,
+                _ => ((i * 7919) % 101) as f64 - 50.0,
+            })
+            .collect();
+        let mut w = SortedWindow::default();
+        let (mut a, mut b) = (0usize, 0usize);
+        for step in 0..300usize {
+            a = (a + step % 3).min(vs.len());
+            b = (b + 1 + step % 5).clamp(a, vs.len());
+            w.advance(&vs, a, b);
+            let mut want = vs[a..b].to_vec();
+            want.sort_by(nan_first);
+            let bits = |x: &[f64]| {
+                x.iter()
+                    .map(|v| {
+                        if v.is_nan() {
+                            u64::MAX
+                        } else {
+                            v.abs().to_bits()
+                        }
+                    })
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(bits(&w.vals), bits(&want), "window {a}..{b}");
+            for q in [0.0, 0.25, 0.5, 0.99, 1.0] {
+                let (x, y) = (quantile_sorted(q, &w.vals), quantile_sorted(q, &want));
+                assert!(x == y || (x.is_nan() && y.is_nan()), "{q}: {x} {y}");
+            }
+        }
     }
 
     #[test]
