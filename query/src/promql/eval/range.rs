@@ -40,12 +40,25 @@ pub(crate) fn kahan_inc(inc: f64, sum: f64, c: f64) -> (f64, f64) {
 }
 
 fn extrapolated(ts: &[i64], vs: &[f64], w: &Win, counter: bool, rate: bool) -> Option<f64> {
+    extrapolated_with(ts, vs, w, counter, rate, false)
+}
+
+/// [`extrapolated`]; `no_resets` says the caller knows the window has no counter reset
+/// (and no negative first value), so the reset scan would add nothing.
+fn extrapolated_with(
+    ts: &[i64],
+    vs: &[f64],
+    w: &Win,
+    counter: bool,
+    rate: bool,
+    no_resets: bool,
+) -> Option<f64> {
     if ts.len() < 2 {
         return None;
     }
     let n = ts.len();
     let mut result = vs[n - 1] - vs[0];
-    if counter {
+    if counter && !no_resets {
         let mut last = 0.0;
         for &v in vs {
             if v < last {
@@ -544,10 +557,30 @@ impl Ev<'_> {
         let keep_name = name == "last_over_time";
         self.account(input.series.len() * steps.n)?;
         let sliding_quantile = name == "quantile_over_time";
+        // rate and increase: drops counted once per series, so a window without a counter
+        // reset skips the reset scan (overlapping windows would scan each sample again).
+        let counter_rate = match name {
+            "rate" => Some(true),
+            "increase" => Some(false),
+            _ => None,
+        };
         let results: Vec<Result<Series, PromError>> =
             super::par_map(input.series.iter().collect(), |s| {
                 self.check()?;
                 let mut sorted = SortedWindow::default();
+                let drops: Vec<u32> = if counter_rate.is_some() {
+                    let mut d = Vec::with_capacity(s.samples.vals.len());
+                    let mut n = 0u32;
+                    for (j, &v) in s.samples.vals.iter().enumerate() {
+                        if j > 0 && v < s.samples.vals[j - 1] {
+                            n += 1;
+                        }
+                        d.push(n);
+                    }
+                    d
+                } else {
+                    Vec::new()
+                };
                 let labels = if keep_name {
                     s.labels.clone()
                 } else {
@@ -589,6 +622,10 @@ impl Ev<'_> {
                     let value = if sliding_quantile {
                         sorted.advance(vs, a, b);
                         Some(quantile_sorted(w.args[0], &sorted.vals))
+                    } else if let Some(rate) = counter_rate {
+                        let no_resets =
+                            drops[b - 1] == drops[a] && (vs[a] >= 0.0 || vs[a].is_nan());
+                        extrapolated_with(&ts[a..b], &vs[a..b], &w, true, rate, no_resets)
                     } else {
                         k(&ts[a..b], &vs[a..b], &w)?
                     };
