@@ -177,7 +177,15 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(routes::prom_meta::buildinfo),
         )
         .route("/api/v1/status/tsdb", get(routes::prom_meta::tsdb))
+        .route(
+            "/api/v1/status/metrics",
+            get(routes::prom_meta::metrics_summary),
+        )
         .route("/api/v1/read", post(routes::remote_read::remote_read))
+        .route("/", get(crate::ui::index))
+        .route("/ui", get(crate::ui::index))
+        .route("/ui/", get(crate::ui::index))
+        .route("/ui/assets/{file}", get(crate::ui::asset))
         .fallback(not_found)
         .layer(middleware::from_fn(json_errors))
         .layer(middleware::from_fn_with_state(state.clone(), count_and_tag))

@@ -11,6 +11,7 @@
 //! | `GET/POST /api/v1/query`, `/query_range`, `/query_exemplars` (PromQL) | [`routes::promql`] |
 //! | `/api/v1/series`, `/labels`, `/label/<name>/values`, `/metadata`, `/status/buildinfo`, `/status/tsdb` | [`routes::prom_meta`] |
 //! | `POST /api/v1/read` (remote read) | [`routes::remote_read`], [`remote_read`] |
+//! | `GET /`, `/ui/`, `/ui/assets/*` (the web page) | [`ui`] |
 //!
 //! Life of a server ([`serve`]): bind the listener, open the database in the background
 //! (`/ready` answers 503 until WAL replay is done), serve (connections bounded in number,
@@ -35,6 +36,7 @@ pub mod remote_write;
 pub mod routes;
 mod run;
 pub mod timearg;
+pub mod ui;
 
 pub use config::Config;
 pub use error::ApiError;

@@ -146,6 +146,19 @@ fn point(out: &mut String, t: i64, v: &str) {
 
 /// The `data` object of a query answer.
 pub fn data_json(value: &QueryValue) -> String {
+    data_json_with_stats(value, None)
+}
+
+/// The `stats` member Prometheus adds with `stats=all`: timings in seconds and samples.
+pub fn stats_json(stats: &super::EvalStats, eval_seconds: f64) -> String {
+    format!(
+        "{{\"timings\":{{\"evalTotalTime\":{eval_seconds},\"resultSortTime\":0,\"queryPreparationTime\":0,\"innerEvalTime\":{eval_seconds},\"execQueueTime\":0,\"execTotalTime\":{eval_seconds}}},\"samples\":{{\"totalQueryableSamples\":{},\"peakSamples\":{}}}}}",
+        stats.samples, stats.samples
+    )
+}
+
+/// The `data` object, with a `stats` member (already JSON) when given.
+pub fn data_json_with_stats(value: &QueryValue, stats: Option<&str>) -> String {
     let mut out = String::with_capacity(256);
     match value {
         QueryValue::Scalar { t, v } => {
@@ -192,6 +205,10 @@ pub fn data_json(value: &QueryValue) -> String {
             }
             out.push(']');
         }
+    }
+    if let Some(st) = stats {
+        out.push_str(",\"stats\":");
+        out.push_str(st);
     }
     out.push('}');
     out

@@ -102,6 +102,16 @@ pub fn label_values(
     Ok(values.into_iter().collect())
 }
 
+/// Every metric name with its number of series, sorted by name (Strata's
+/// `/api/v1/status/metrics`, for the explore page).
+pub fn metric_series(db: &Db) -> Vec<(String, usize)> {
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    for c in selection::select(db, &everything()) {
+        *counts.entry(c.metric).or_default() += 1;
+    }
+    counts.into_iter().collect()
+}
+
 /// The figures of `/api/v1/status/tsdb`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TsdbStatus {

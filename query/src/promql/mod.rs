@@ -17,5 +17,8 @@ pub mod meta;
 pub mod parse;
 
 pub use eval::labels::Labels;
-pub use eval::{EvalOptions, PromError, QueryValue, STALE_NAN_BITS, instant, is_stale, range};
+pub use eval::{
+    EvalOptions, EvalStats, PromError, QueryValue, STALE_NAN_BITS, instant, instant_with_stats,
+    is_stale, range, range_with_stats,
+};
 pub use parse::{MAX_DEPTH, PromParseError, parse_duration, parse_expr, parse_selector};

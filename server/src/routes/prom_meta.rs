@@ -181,6 +181,27 @@ pub async fn buildinfo() -> PromResponse {
     PromResponse::data(&data.to_string(), &[])
 }
 
+/// `/api/v1/status/metrics` (Strata's): every metric name with its series count,
+/// `[{"name":…,"series":N},…]`, sorted by name.
+pub async fn metrics_summary(
+    State(state): State<Arc<AppState>>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> PromResponse {
+    let run = async {
+        let p = crate::app::params(&uri);
+        state.authorize(&headers, &p)?;
+        let db = state.db()?;
+        let list = blocking(move || Ok(meta::metric_series(&db))).await?;
+        let data: serde_json::Value = list
+            .into_iter()
+            .map(|(n, c)| json!({ "name": n, "series": c }))
+            .collect();
+        Ok::<_, PromResponse>(PromResponse::data(&data.to_string(), &[]))
+    };
+    run.await.unwrap_or_else(|r| r)
+}
+
 /// `/api/v1/status/tsdb`.
 pub async fn tsdb(
     State(state): State<Arc<AppState>>,

@@ -1,5 +1,6 @@
 //! PromQL over Prometheus' HTTP API: `GET/POST /api/v1/query` (`query`, `time`,
-//! `timeout`), `/api/v1/query_range` (`query`, `start`, `end`, `step`, `timeout`) and
+//! `timeout`, `stats`), `/api/v1/query_range` (`query`, `start`, `end`, `step`, `timeout`,
+//! `stats`: with any value, `data.stats` gives the time taken and the samples read) and
 //! `/api/v1/query_exemplars` (no exemplars are stored: an empty list once the parameters
 //! check out). Parameter errors, limits and status codes are Prometheus 2.42's.
 
@@ -69,12 +70,18 @@ pub async fn query(
     let cancel = state.request_cancel();
     let mut opts = opts;
     opts.cancel = cancel.token();
+    let with_stats = first(&p, "stats").is_some_and(|s| !s.is_empty());
     let started = Instant::now();
-    let res = tokio::task::spawn_blocking(move || promql::instant(&db, &expr, t, &opts)).await;
+    let res =
+        tokio::task::spawn_blocking(move || promql::instant_with_stats(&db, &expr, t, &opts)).await;
     drop(cancel);
-    state.metrics.query_took(started.elapsed());
+    let took = started.elapsed();
+    state.metrics.query_took(took);
     match res {
-        Ok(Ok(v)) => PromResponse::data(&json::data_json(&v), &[]),
+        Ok(Ok((v, st))) => {
+            let stats = with_stats.then(|| json::stats_json(&st, took.as_secs_f64()));
+            PromResponse::data(&json::data_json_with_stats(&v, stats.as_deref()), &[])
+        }
         Ok(Err(e)) => PromResponse::query_error(&e),
         Err(e) => PromResponse::error("internal", &format!("query task failed: {e}")),
     }
@@ -128,14 +135,20 @@ pub async fn query_range(
     let cancel = state.request_cancel();
     let mut opts = opts;
     opts.cancel = cancel.token();
+    let with_stats = first(&p, "stats").is_some_and(|s| !s.is_empty());
     let started = Instant::now();
-    let res =
-        tokio::task::spawn_blocking(move || promql::range(&db, &expr, start, end, step, &opts))
-            .await;
+    let res = tokio::task::spawn_blocking(move || {
+        promql::range_with_stats(&db, &expr, start, end, step, &opts)
+    })
+    .await;
     drop(cancel);
-    state.metrics.query_took(started.elapsed());
+    let took = started.elapsed();
+    state.metrics.query_took(took);
     match res {
-        Ok(Ok(v)) => PromResponse::data(&json::data_json(&v), &[]),
+        Ok(Ok((v, st))) => {
+            let stats = with_stats.then(|| json::stats_json(&st, took.as_secs_f64()));
+            PromResponse::data(&json::data_json_with_stats(&v, stats.as_deref()), &[])
+        }
         Ok(Err(e)) => PromResponse::query_error(&e),
         Err(e) => PromResponse::error("internal", &format!("query task failed: {e}")),
     }

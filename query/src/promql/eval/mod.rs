@@ -257,6 +257,13 @@ impl<'a> Ev<'a> {
         }
     }
 
+    /// What the query has cost so far.
+    pub fn stats(&self) -> EvalStats {
+        EvalStats {
+            samples: self.samples.load(Ordering::Relaxed),
+        }
+    }
+
     /// Fails once the query is past its deadline or cancelled.
     pub fn check(&self) -> Result<(), PromError> {
         if let Some(d) = self.deadline
@@ -644,11 +651,29 @@ fn ordered(e: &Expr) -> bool {
     }
 }
 
+/// What evaluating a query cost.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EvalStats {
+    /// Samples loaded from storage and held in intermediate results (what the sample
+    /// limit counts; Prometheus' `totalQueryableSamples`).
+    pub samples: usize,
+}
+
 /// Evaluates `expr` at the single time `t` (ms).
 pub fn instant(db: &Db, expr: &Expr, t: i64, opts: &EvalOptions) -> Result<QueryValue, PromError> {
+    instant_with_stats(db, expr, t, opts).map(|(v, _)| v)
+}
+
+/// [`instant`], with what it cost.
+pub fn instant_with_stats(
+    db: &Db,
+    expr: &Expr,
+    t: i64,
+    opts: &EvalOptions,
+) -> Result<(QueryValue, EvalStats), PromError> {
     let ev = Ev::new(db, opts, t, t);
     let steps = Steps::instant(t);
-    Ok(match ev.eval(expr, &steps)? {
+    let value = match ev.eval(expr, &steps)? {
         Val::Scalar(s) => QueryValue::Scalar { t, v: s[0] },
         Val::Str(s) => QueryValue::String { t, v: s },
         Val::Vector(v) => {
@@ -679,7 +704,8 @@ pub fn instant(db: &Db, expr: &Expr, t: i64, opts: &EvalOptions) -> Result<Query
             out.sort_by(|a, b| a.0.cmp(&b.0));
             QueryValue::Matrix(out)
         }
-    })
+    };
+    Ok((value, ev.stats()))
 }
 
 /// Evaluates `expr` at `start, start + step, …, ≤ end` (ms); the result is a matrix.
@@ -691,6 +717,18 @@ pub fn range(
     step: i64,
     opts: &EvalOptions,
 ) -> Result<QueryValue, PromError> {
+    range_with_stats(db, expr, start, end, step, opts).map(|(v, _)| v)
+}
+
+/// [`range`], with what it cost.
+pub fn range_with_stats(
+    db: &Db,
+    expr: &Expr,
+    start: i64,
+    end: i64,
+    step: i64,
+    opts: &EvalOptions,
+) -> Result<(QueryValue, EvalStats), PromError> {
     let t = expr.value_type();
     if t != ValueType::Scalar && t != ValueType::Vector {
         return Err(PromError::BadData(format!(
@@ -712,7 +750,7 @@ pub fn range(
             .map(|i| (steps.at(i), s.vals[i]))
             .collect()
     };
-    Ok(match ev.eval(expr, &steps)? {
+    let value = match ev.eval(expr, &steps)? {
         Val::Scalar(s) => QueryValue::Matrix(vec![(
             Labels::default(),
             s.iter()
@@ -730,7 +768,8 @@ pub fn range(
             QueryValue::Matrix(out)
         }
         _ => return exec_err("range query must evaluate to a scalar or an instant vector"),
-    })
+    };
+    Ok((value, ev.stats()))
 }
 
 #[cfg(test)]
