@@ -360,7 +360,9 @@ async fn the_page_queries_charts_tables_and_explores_in_chromium() {
     shot(&c, "explore").await;
 
     // 500 series × 240 points: rendered, and how long it took.
-    c.goto(&format!("{url}&lang=promql&step=15&q=wide")).await.unwrap();
+    c.goto(&format!("{url}&lang=promql&step=15&q=wide"))
+        .await
+        .unwrap();
     let r = wait_render(&c, 1).await;
     assert!(r["error"].is_null(), "{r}");
     assert_eq!(r["last"]["series"], 500, "{r}");

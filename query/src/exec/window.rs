@@ -42,6 +42,11 @@ pub struct WindowState {
     pub max: f64,
     /// The value at the latest time.
     pub last: f64,
+    /// Prometheus 2.42's incremental mean: the mean so far, its compensation, and the
+    /// count it divides by (see [`WindowState::mean_step`]).
+    pub mean: f64,
+    /// Compensation term of the incremental mean.
+    pub mean_comp: f64,
 }
 
 impl Default for WindowState {
@@ -54,6 +59,8 @@ impl Default for WindowState {
             min: f64::NAN,
             max: f64::NAN,
             last: f64::NAN,
+            mean: 0.0,
+            mean_comp: 0.0,
         }
     }
 }
@@ -67,6 +74,9 @@ pub struct Fold {
     pub min_max: bool,
     /// The last value (block statistics cannot give it).
     pub last: bool,
+    /// The incremental mean, point by point in time order, as Prometheus 2.42's
+    /// `avg_over_time` computes it (block statistics cannot give it).
+    pub mean: bool,
 }
 
 #[inline]
@@ -80,7 +90,46 @@ fn kahan(sum: &mut f64, comp: &mut f64, v: f64) {
     *sum = s;
 }
 
+/// One step of Prometheus 2.42's `avg_over_time`: `count` already counts `v`; the mean
+/// moves by `v/count - mean/count` under Neumaier compensation. Only for a finite mean
+/// (see [`WindowState::mean_exact`] for the rest).
+#[inline(always)]
+fn mean_step(mean: &mut f64, comp: &mut f64, count: f64, v: f64) {
+    let inc = v / count - *mean / count;
+    let t = *mean + inc;
+    let d = if mean.abs() >= inc.abs() {
+        (*mean - t) + inc
+    } else {
+        (inc - t) + *mean
+    };
+    *comp += d;
+    *mean = t;
+}
+
 impl WindowState {
+    /// The mean step with Prometheus' rules for infinities, for any value.
+    pub fn mean_exact(&mut self, v: f64) {
+        self.count += 1;
+        if self.mean.is_infinite() {
+            if v.is_infinite() && (self.mean > 0.0) == (v > 0.0) {
+                return;
+            }
+            if !v.is_infinite() && !v.is_nan() {
+                return;
+            }
+        }
+        mean_step(&mut self.mean, &mut self.mean_comp, self.count as f64, v);
+    }
+
+    /// The incremental mean's value.
+    pub fn mean_value(&self) -> f64 {
+        if self.mean.is_infinite() {
+            self.mean
+        } else {
+            self.mean + self.mean_comp
+        }
+    }
+
     fn min_max(&mut self, lo: f64, hi: f64) {
         if lo < self.min || self.min.is_nan() {
             self.min = lo;
@@ -190,6 +239,73 @@ impl WindowState {
     }
 }
 
+/// Lanes of windows whose means advance in lockstep: the incremental mean is a chain of
+/// dependent divisions within one window, so several windows' chains run side by side.
+const LANES: usize = 8;
+
+/// Folds `values[s..e]` into window `i`'s incremental mean for every `(i, s, e)`, several
+/// windows at a time. Stale markers are skipped; a window whose values are not all finite,
+/// or whose mean is not, takes the one-by-one path with Prometheus' rules for infinities.
+fn means<T: Copy>(
+    out: &mut [WindowState],
+    slices: &[(usize, usize, usize)],
+    values: &[T],
+    f: impl Fn(T) -> f64 + Copy,
+) {
+    let mut fast: Vec<(usize, usize, usize)> = Vec::with_capacity(slices.len());
+    for &(i, s, e) in slices {
+        let plain = out[i].mean.is_finite()
+            && values[s..e].iter().all(|&x| {
+                let v = f(x);
+                v.is_finite()
+            });
+        if plain {
+            fast.push((i, s, e));
+        } else {
+            for &x in &values[s..e] {
+                let v = f(x);
+                if v.to_bits() != STALE_NAN_BITS {
+                    out[i].mean_exact(v);
+                }
+            }
+        }
+    }
+    for group in fast.chunks(LANES) {
+        let k = group.len();
+        let mut mean = [0.0f64; LANES];
+        let mut comp = [0.0f64; LANES];
+        let mut count = [0.0f64; LANES];
+        let mut pos = [0usize; LANES];
+        let mut len = [0usize; LANES];
+        for (l, &(i, s, e)) in group.iter().enumerate() {
+            mean[l] = out[i].mean;
+            comp[l] = out[i].mean_comp;
+            count[l] = out[i].count as f64;
+            pos[l] = s;
+            len[l] = e - s;
+        }
+        let common = len[..k].iter().copied().min().unwrap_or(0);
+        for j in 0..common {
+            for l in 0..k {
+                count[l] += 1.0;
+                let v = f(values[pos[l] + j]);
+                mean_step(&mut mean[l], &mut comp[l], count[l], v);
+            }
+        }
+        for l in 0..k {
+            for j in common..len[l] {
+                count[l] += 1.0;
+                let v = f(values[pos[l] + j]);
+                mean_step(&mut mean[l], &mut comp[l], count[l], v);
+            }
+            let st = &mut out[group[l].0];
+            st.mean = mean[l];
+            st.mean_comp = comp[l];
+            st.count += len[l] as u64;
+        }
+    }
+}
+
 /// Reads `column` (of type `ty`) once and folds it into one state per window (closed
 /// millisecond intervals `(lo, hi)`, see the module invariants), calling `check` between
 /// pieces so that a long read can be stopped.
@@ -223,7 +339,7 @@ pub fn fold_windows(
         FieldType::Integer | FieldType::Unsigned | FieldType::Boolean
     );
     let mut summary_ok = |a: i64, b: i64| -> bool {
-        if !exact_stats || fold.last {
+        if !exact_stats || fold.last || fold.mean {
             return false;
         }
         let mut i = first_from(a);
@@ -263,10 +379,16 @@ pub fn fold_windows(
                 // Window bounds only move forward: each is sought from the last one.
                 let mut i = first_from(a);
                 let (mut s, mut e) = (0usize, 0usize);
+                let mut mean_slices: Vec<(usize, usize, usize)> = Vec::new();
                 while i < ns.len() && ns[i].0 <= b {
                     let (lo, hi) = ns[i];
                     s = seek(timestamps, s, lo);
                     e = seek(timestamps, e.max(s), hi);
+                    if fold.mean && s < e {
+                        mean_slices.push((i, s, e));
+                        i += 1;
+                        continue;
+                    }
                     if s < e {
                         let st = &mut out[i];
                         match values {
@@ -280,6 +402,17 @@ pub fn fold_windows(
                         }
                     }
                     i += 1;
+                }
+                if !mean_slices.is_empty() {
+                    match values {
+                        ValuesView::Float(v) => means(&mut out, &mean_slices, v, |x| x),
+                        ValuesView::Integer(v) => means(&mut out, &mean_slices, v, |x| x as f64),
+                        ValuesView::Unsigned(v) => means(&mut out, &mean_slices, v, |x| x as f64),
+                        ValuesView::Boolean(v) => {
+                            means(&mut out, &mean_slices, v, |x| if x { 1.0 } else { 0.0 })
+                        }
+                        ValuesView::String(_) => {}
+                    }
                 }
             }
         }
@@ -300,7 +433,42 @@ mod tests {
         sum: true,
         min_max: true,
         last: true,
+        mean: true,
     };
+
+    #[test]
+    fn means_in_lockstep_equal_the_one_by_one_mean() {
+        // Windows of different lengths over the same values, in one group and in several.
+        let values: Vec<i64> = (0..5000).map(|i| (i * 7919) % 101).collect();
+        let mut slices = Vec::new();
+        let mut s = 0;
+        for w in 0..20 {
+            let len = 100 + (w * 37) % 300;
+            slices.push((w, s, (s + len).min(values.len())));
+            s += len / 2;
+        }
+        let mut lock = vec![WindowState::default(); 20];
+        means(&mut lock, &slices, &values, |x| x as f64);
+        for &(i, s, e) in &slices {
+            let mut one = WindowState::default();
+            for &v in &values[s..e] {
+                one.mean_exact(v as f64);
+            }
+            assert_eq!(
+                lock[i].mean_value().to_bits(),
+                one.mean_value().to_bits(),
+                "window {i}"
+            );
+            assert_eq!(lock[i].count, one.count);
+        }
+        // Prometheus' mean of values averaging exactly 61 is not exactly 61 in every case,
+        // and infinities follow its rules.
+        let mut inf = WindowState::default();
+        for v in [1.0, f64::INFINITY, 2.0, f64::INFINITY] {
+            inf.mean_exact(v);
+        }
+        assert_eq!(inf.mean_value(), f64::INFINITY);
+    }
 
     #[test]
     fn state_skips_nan_and_stale_markers_and_compensates_the_sum() {

@@ -217,39 +217,14 @@ fn quantile_sorted(q: f64, values: &[f64]) -> f64 {
     values[lower as usize] * (1.0 - weight) + values[upper as usize] * weight
 }
 
-/// The mean of a window: the compensated sum divided by the count while the sum stays
-/// finite, switching to an incremental mean if it overflows (Prometheus' later form, which
-/// is exact where 2.42's incremental mean is off in the last bit; see docs/QUERY.md).
+/// Prometheus 2.42's `avg_over_time`: an incremental mean under Neumaier compensation,
+/// with its rules for infinities.
 fn avg_over_time(vs: &[f64]) -> f64 {
-    let (mut sum, mut c, mut mean, mut count) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
-    let mut incremental = false;
+    let mut st = WindowState::default();
     for &v in vs {
-        count += 1.0;
-        if !incremental {
-            let (ns, nc) = kahan_inc(v, sum, c);
-            if count == 1.0 || !ns.is_infinite() {
-                (sum, c) = (ns, nc);
-                continue;
-            }
-            incremental = true;
-            mean = sum / (count - 1.0);
-            c /= count - 1.0;
-        }
-        if mean.is_infinite() {
-            if v.is_infinite() && (mean > 0.0) == (v > 0.0) {
-                continue;
-            }
-            if !v.is_infinite() && !v.is_nan() {
-                continue;
-            }
-        }
-        (mean, c) = kahan_inc(v / count - mean / count, mean, c);
+        st.mean_exact(v);
     }
-    if incremental {
-        if mean.is_infinite() { mean } else { mean + c }
-    } else {
-        sum / count + c / count
-    }
+    st.mean_value()
 }
 
 fn variance_over_time(vs: &[f64]) -> f64 {
@@ -392,6 +367,10 @@ pub(crate) fn absent_labels(matchers: Option<&[crate::promql::ast::Matcher]>) ->
 type Finish = fn(&WindowState) -> Result<Option<f64>, ()>;
 
 fn streamable(name: &str) -> Option<(Fold, Finish)> {
+    let mean = Fold {
+        mean: true,
+        ..Fold::default()
+    };
     let (count, sum, min_max, last) = (
         Fold::default(),
         Fold {
@@ -416,19 +395,8 @@ fn streamable(name: &str) -> Option<(Fold, Finish)> {
         "last_over_time" => (last, |s| Ok(Some(s.last))),
         // The mean as sum / count while the sum stays finite (Prometheus' later, more
         // exact form); an overflowing window takes the incremental mean.
-        "avg_over_time" => (sum, |s| {
-            let n = s.count as f64;
-            if s.isum != 0 && s.sum == 0.0 {
-                // Integers: the exact sum, divided once.
-                Ok(Some(s.isum as f64 / n))
-            } else if s.sum.is_finite() && s.isum == 0 {
-                Ok(Some(s.sum / n + s.comp / n))
-            } else if s.total().is_finite() {
-                Ok(Some(s.total() / n))
-            } else {
-                Err(())
-            }
-        }),
+        // Prometheus 2.42's incremental mean, point by point, to the last bit.
+        "avg_over_time" => (mean, |s| Ok(Some(s.mean_value()))),
         _ => return None,
     })
 }
