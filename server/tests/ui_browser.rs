@@ -241,7 +241,7 @@ async fn the_page_queries_charts_tables_and_explores_in_chromium() {
     );
     c.goto(&format!("{url}&lang=promql&step=60")).await.unwrap();
     let q = "max by (hostname) (cpu_usage_user{hostname=~\"host_1|host_2|host_3\"})";
-    let expr = c.wait_for_find(Locator::Id("expr")).await.unwrap();
+    let expr = c.wait().for_element(Locator::Id("expr")).await.unwrap();
     expr.send_keys(q).await.unwrap();
     expr.send_keys("\u{E007}").await.unwrap(); // Enter
     let r = wait_render(&c, 1).await;
@@ -336,7 +336,8 @@ async fn the_page_queries_charts_tables_and_explores_in_chromium() {
     // Explore: the series count the API gives.
     c.goto(&format!("{base}/ui/?tab=explore")).await.unwrap();
     let summary = c
-        .wait_for_find(Locator::Id("metrics-summary"))
+        .wait()
+        .for_element(Locator::Id("metrics-summary"))
         .await
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
