@@ -169,7 +169,7 @@ async fn run_group(
         let wait = ts - chrono::Utc::now().timestamp_millis();
         if wait > 0 {
             tokio::select! {
-                _ = stop.wait_for(|s| *s) => return,
+                () = async { let _ = stop.wait_for(|s| *s).await; } => return,
                 () = tokio::time::sleep(Duration::from_millis(wait as u64)) => {}
             }
         }

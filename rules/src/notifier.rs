@@ -195,7 +195,7 @@ impl Notifier {
             };
             if batch.is_empty() {
                 tokio::select! {
-                    _ = stop.wait_for(|s| *s) => return,
+                    () = async { let _ = stop.wait_for(|s| *s).await; } => return,
                     () = self.more.notified() => continue,
                 }
             }

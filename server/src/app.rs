@@ -45,6 +45,8 @@ pub struct AppState {
     pub overload: RwLock<Option<String>>,
     /// Metric metadata pushed in, for `/api/v1/metadata`.
     pub prom_metadata: crate::prom_metadata::MetadataStore,
+    /// Scraping and rules, when `--config.file` is given.
+    pub agent: crate::prometheus::AgentSlot,
 }
 
 impl AppState {
@@ -57,6 +59,7 @@ impl AppState {
             started: Instant::now(),
             overload: RwLock::new(None),
             prom_metadata: crate::prom_metadata::MetadataStore::default(),
+            agent: crate::prometheus::AgentSlot::default(),
         }
     }
 
@@ -151,6 +154,25 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/api/v1/status/tsdb", get(routes::prom_meta::tsdb))
         .route("/api/v1/read", post(routes::remote_read::remote_read))
+        .route("/api/v1/targets", get(routes::prom_agent::targets))
+        .route("/api/v1/rules", get(routes::prom_agent::rules))
+        .route("/api/v1/alerts", get(routes::prom_agent::alerts))
+        .route(
+            "/api/v1/alertmanagers",
+            get(routes::prom_agent::alertmanagers),
+        )
+        .route(
+            "/-/healthy",
+            get(routes::prom_agent::healthy).head(routes::prom_agent::healthy),
+        )
+        .route(
+            "/-/ready",
+            get(routes::prom_agent::ready).head(routes::prom_agent::ready),
+        )
+        .route(
+            "/-/reload",
+            post(routes::prom_agent::reload).put(routes::prom_agent::reload),
+        )
         .layer(middleware::from_fn_with_state(state.clone(), count_and_tag))
         .layer(axum::extract::DefaultBodyLimit::disable())
         .with_state(state)

@@ -43,6 +43,9 @@ pub struct Config {
     /// (`server.max_samples`, flag `--query.max-samples`). Default: 50,000,000, as
     /// Prometheus.
     pub promql_max_samples: usize,
+    /// Scrape, evaluate rules and notify as a Prometheus server does, from this
+    /// `prometheus.yml` (`--config.file`). Default: off.
+    pub prometheus: Option<crate::prometheus::PrometheusSetup>,
 }
 
 impl Default for Config {
@@ -60,6 +63,7 @@ impl Default for Config {
             body_timeout: Duration::from_secs(60),
             lookback_delta: Duration::from_secs(300),
             promql_max_samples: 50_000_000,
+            prometheus: None,
         }
     }
 }

@@ -11,6 +11,7 @@
 //! | `GET/POST /api/v1/query`, `/query_range`, `/query_exemplars` (PromQL) | [`routes::promql`] |
 //! | `/api/v1/series`, `/labels`, `/label/<name>/values`, `/metadata`, `/status/buildinfo`, `/status/tsdb` | [`routes::prom_meta`] |
 //! | `POST /api/v1/read` (remote read) | [`routes::remote_read`], [`remote_read`] |
+//! | `/api/v1/targets`, `/rules`, `/alerts`, `/alertmanagers`, `/-/healthy`, `/-/ready`, `/-/reload` | [`routes::prom_agent`], [`prometheus`] |
 //!
 //! Life of a server ([`serve`]): bind the listener, open the database in the background
 //! (`/ready` answers 503 until WAL replay is done), serve; on the shutdown signal stop
@@ -28,6 +29,7 @@ pub mod fuzzing;
 pub mod metrics;
 pub mod prom_api;
 pub mod prom_metadata;
+pub mod prometheus;
 pub mod remote_read;
 pub mod remote_write;
 pub mod routes;
