@@ -27,7 +27,11 @@ fn have_promtool() -> bool {
 }
 
 fn run(bin: &str, args: &[&str], dir: &Path) -> Output {
-    Command::new(bin).args(args).current_dir(dir).output().expect("runs")
+    Command::new(bin)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("runs")
 }
 
 /// (file, passes) as promtool 2.42 judged them.
@@ -45,25 +49,57 @@ fn strata_and_promtool_agree() {
     let strata = env!("CARGO_BIN_EXE_strata");
     let promtool = have_promtool();
     if promtool {
-        let check = run("promtool", &["check", "rules", "rules.yml", "templates.yml"], &dir);
-        assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stdout));
+        let check = run(
+            "promtool",
+            &["check", "rules", "rules.yml", "templates.yml"],
+            &dir,
+        );
+        assert!(
+            check.status.success(),
+            "{}",
+            String::from_utf8_lossy(&check.stdout)
+        );
     }
     for (file, passes) in CASES {
         let ours = run(strata, &["test", "rules", file], &dir);
-        assert_eq!(ours.status.code(), Some(if *passes { 0 } else { 1 }), "{file}: {}", String::from_utf8_lossy(&ours.stderr));
+        assert_eq!(
+            ours.status.code(),
+            Some(if *passes { 0 } else { 1 }),
+            "{file}: {}",
+            String::from_utf8_lossy(&ours.stderr)
+        );
         if promtool {
             let theirs = run("promtool", &["test", "rules", file], &dir);
             assert_eq!(ours.status.code(), theirs.status.code(), "{file}");
-            assert_eq!(String::from_utf8_lossy(&ours.stdout), String::from_utf8_lossy(&theirs.stdout), "{file}: stdout");
-            assert_eq!(String::from_utf8_lossy(&ours.stderr), String::from_utf8_lossy(&theirs.stderr), "{file}: stderr");
+            assert_eq!(
+                String::from_utf8_lossy(&ours.stdout),
+                String::from_utf8_lossy(&theirs.stdout),
+                "{file}: stdout"
+            );
+            assert_eq!(
+                String::from_utf8_lossy(&ours.stderr),
+                String::from_utf8_lossy(&theirs.stderr),
+                "{file}: stderr"
+            );
         }
     }
     // Several files at once: one failure fails the run.
-    let ours = run(strata, &["test", "rules", "pass.yml", "fail_missing.yml"], &dir);
+    let ours = run(
+        strata,
+        &["test", "rules", "pass.yml", "fail_missing.yml"],
+        &dir,
+    );
     assert_eq!(ours.status.code(), Some(1));
     if promtool {
-        let theirs = run("promtool", &["test", "rules", "pass.yml", "fail_missing.yml"], &dir);
-        assert_eq!(String::from_utf8_lossy(&ours.stdout), String::from_utf8_lossy(&theirs.stdout));
+        let theirs = run(
+            "promtool",
+            &["test", "rules", "pass.yml", "fail_missing.yml"],
+            &dir,
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&ours.stdout),
+            String::from_utf8_lossy(&theirs.stdout)
+        );
     }
 }
 
@@ -71,7 +107,11 @@ fn strata_and_promtool_agree() {
 fn serve_refuses_a_bad_prometheus_yml() {
     let dir = tempfile::tempdir().unwrap();
     let yml = dir.path().join("prometheus.yml");
-    std::fs::write(&yml, "scrape_configs:\n  - job_name: a\n    metrics_pathh: /m\n").unwrap();
+    std::fs::write(
+        &yml,
+        "scrape_configs:\n  - job_name: a\n    metrics_pathh: /m\n",
+    )
+    .unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_strata"))
         .args(["serve", "--data-dir"])
         .arg(dir.path().join("d"))
@@ -81,5 +121,8 @@ fn serve_refuses_a_bad_prometheus_yml() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("unknown field `metrics_pathh`") && err.contains("line 3"), "{err}");
+    assert!(
+        err.contains("unknown field `metrics_pathh`") && err.contains("line 3"),
+        "{err}"
+    );
 }

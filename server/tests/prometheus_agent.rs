@@ -39,7 +39,9 @@ fn peers_present() -> bool {
             std::env::var("STRATA_REQUIRE_PEERS").as_deref() != Ok("1"),
             "{NODE_EXPORTER}/{ALERTMANAGER}/promtool not found and STRATA_REQUIRE_PEERS=1"
         );
-        eprintln!("skipped: node_exporter, alertmanager or promtool is not installed (../shared/peers/install.sh --all)");
+        eprintln!(
+            "skipped: node_exporter, alertmanager or promtool is not installed (../shared/peers/install.sh --all)"
+        );
     }
     ok
 }
@@ -121,11 +123,17 @@ fn scrape_rules_alertmanager_end_to_end() {
             .expect("node_exporter starts"),
     );
     let am_cfg = dir.path().join("am.yml");
-    write(&am_cfg, "route: {receiver: 'null', group_wait: 0s, group_interval: 1s}\nreceivers: [{name: 'null'}]\n");
+    write(
+        &am_cfg,
+        "route: {receiver: 'null', group_wait: 0s, group_interval: 1s}\nreceivers: [{name: 'null'}]\n",
+    );
     let _am = Kill(
         Command::new(ALERTMANAGER)
             .arg(format!("--config.file={}", am_cfg.display()))
-            .arg(format!("--storage.path={}", dir.path().join("am-data").display()))
+            .arg(format!(
+                "--storage.path={}",
+                dir.path().join("am-data").display()
+            ))
             .arg(format!("--web.listen-address=127.0.0.1:{am_port}"))
             .arg("--cluster.listen-address=")
             .stdout(Stdio::null())
@@ -135,10 +143,21 @@ fn scrape_rules_alertmanager_end_to_end() {
     );
     let rules = dir.path().join("rules.yml");
     write(&rules, RULES);
-    let check = Command::new("promtool").args(["check", "rules"]).arg(&rules).output().unwrap();
-    assert!(check.status.success(), "promtool rejects the test's rules: {}", String::from_utf8_lossy(&check.stdout));
+    let check = Command::new("promtool")
+        .args(["check", "rules"])
+        .arg(&rules)
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "promtool rejects the test's rules: {}",
+        String::from_utf8_lossy(&check.stdout)
+    );
     let targets = dir.path().join("node.json");
-    write(&targets, &format!(r#"[{{"targets": ["127.0.0.1:{node_port}"], "labels": {{"env": "test"}}}}]"#));
+    write(
+        &targets,
+        &format!(r#"[{{"targets": ["127.0.0.1:{node_port}"], "labels": {{"env": "test"}}}}]"#),
+    );
     let prom_yml = dir.path().join("prometheus.yml");
     let config_text = format!(
         "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n  external_labels: {{dc: lab}}\n\
@@ -162,10 +181,16 @@ fn scrape_rules_alertmanager_end_to_end() {
         fsync: strata_engine::FsyncPolicy::Never,
         ..Options::default()
     };
-    let server = RunningServer::start(dir.path().join("data"), opts, config).expect("strata starts");
+    let server =
+        RunningServer::start(dir.path().join("data"), opts, config).expect("strata starts");
     let base = format!("http://{}", server.addr());
-    wait_for("/-/ready", 30, || get(&format!("{base}/-/ready")).filter(|r| r.0 == 200));
-    assert_eq!(get(&format!("{base}/-/healthy")).unwrap(), (200, "Prometheus Server is Healthy.\n".into()));
+    wait_for("/-/ready", 30, || {
+        get(&format!("{base}/-/ready")).filter(|r| r.0 == 200)
+    });
+    assert_eq!(
+        get(&format!("{base}/-/healthy")).unwrap(),
+        (200, "Prometheus Server is Healthy.\n".into())
+    );
 
     // Both targets up, as /api/v1/targets tells it.
     let t = wait_for("both targets up", 60, || {
@@ -174,17 +199,27 @@ fn scrape_rules_alertmanager_end_to_end() {
         (active.len() == 2 && active.iter().all(|t| t["health"] == "up")).then_some(active)
     });
     let node = t.iter().find(|t| t["scrapePool"] == "node").unwrap();
-    assert_eq!(node["scrapeUrl"], format!("http://127.0.0.1:{node_port}/metrics"));
+    assert_eq!(
+        node["scrapeUrl"],
+        format!("http://127.0.0.1:{node_port}/metrics")
+    );
     assert_eq!(node["labels"]["env"], "test");
     assert_eq!(node["labels"]["instance"], format!("127.0.0.1:{node_port}"));
     assert_eq!(node["scrapeInterval"], "1s");
     assert_eq!(node["lastError"], "");
-    assert!(node["discoveredLabels"]["__meta_filepath"].as_str().unwrap().ends_with("node.json"));
+    assert!(
+        node["discoveredLabels"]["__meta_filepath"]
+            .as_str()
+            .unwrap()
+            .ends_with("node.json")
+    );
 
     // The scraped data and the report series are queryable.
     let q = |expr: &str| -> Vec<Value> {
         let url = format!("{base}/api/v1/query?query={}", urlencode(expr));
-        json(&url).and_then(|v| v["data"]["result"].as_array().cloned()).unwrap_or_default()
+        json(&url)
+            .and_then(|v| v["data"]["result"].as_array().cloned())
+            .unwrap_or_default()
     };
     wait_for("up series", 30, || (q("up == 1").len() == 2).then_some(()));
     wait_for("scraped samples", 30, || {
@@ -195,7 +230,9 @@ fn scrape_rules_alertmanager_end_to_end() {
     assert!(!q("scrape_duration_seconds{job=\"strata\"}").is_empty());
     assert!(!q("scrape_series_added{job=\"strata\"}").is_empty());
     assert!(!q("scrape_samples_post_metric_relabeling{job=\"node\"}").is_empty());
-    wait_for("the recording rule", 30, || (q("job:up:sum{job=\"node\"} == 1").len() == 1).then_some(()));
+    wait_for("the recording rule", 30, || {
+        (q("job:up:sum{job=\"node\"} == 1").len() == 1).then_some(())
+    });
 
     // The alert fires and reaches Alertmanager with labels and rendered annotations.
     let am = format!("http://127.0.0.1:{am_port}/api/v2/alerts");
@@ -220,7 +257,12 @@ fn scrape_rules_alertmanager_end_to_end() {
     );
     assert_eq!(alert["annotations"]["value"], "value 1 in lab");
     let gen_url = alert["generatorURL"].as_str().unwrap();
-    assert!(gen_url.starts_with(&format!("http://strata.test:{strata_port}/graph?g0.expr=node_exporter_build_info")), "{gen_url}");
+    assert!(
+        gen_url.starts_with(&format!(
+            "http://strata.test:{strata_port}/graph?g0.expr=node_exporter_build_info"
+        )),
+        "{gen_url}"
+    );
     assert_eq!(alert["status"]["state"], "active");
 
     // Strata's own view: firing, in /api/v1/alerts and /api/v1/rules.
@@ -237,10 +279,19 @@ fn scrape_rules_alertmanager_end_to_end() {
     assert_eq!(g["rules"][1]["duration"], 2.0);
     assert_eq!(g["rules"][1]["health"], "ok");
     let alerting_only = json(&format!("{base}/api/v1/rules?type=alert")).unwrap();
-    assert_eq!(alerting_only["data"]["groups"][0]["rules"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        alerting_only["data"]["groups"][0]["rules"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
 
     // A bad configuration is refused on reload, naming the key and line; the old one runs on.
-    write(&prom_yml, &config_text.replace("  scrape_interval: 1s\n", "  scrape_intervall: 1s\n"));
+    write(
+        &prom_yml,
+        &config_text.replace("  scrape_interval: 1s\n", "  scrape_intervall: 1s\n"),
+    );
     let resp = ureq::post(&format!("{base}/-/reload")).call();
     let (code, body) = match resp {
         Ok(r) => (r.status(), r.into_string().unwrap_or_default()),
@@ -248,12 +299,30 @@ fn scrape_rules_alertmanager_end_to_end() {
         Err(e) => panic!("{e}"),
     };
     assert_eq!(code, 500, "{body}");
-    assert!(body.contains("unknown field `scrape_intervall`") && body.contains("line 2"), "{body}");
+    assert!(
+        body.contains("unknown field `scrape_intervall`") && body.contains("line 2"),
+        "{body}"
+    );
     let metrics = get(&format!("{base}/metrics")).unwrap().1;
-    assert!(metrics.contains("prometheus_config_last_reload_successful 0"), "{metrics}");
-    assert_eq!(json(&format!("{base}/api/v1/targets")).unwrap()["data"]["activeTargets"].as_array().unwrap().len(), 2);
+    assert!(
+        metrics.contains("prometheus_config_last_reload_successful 0"),
+        "{metrics}"
+    );
+    assert_eq!(
+        json(&format!("{base}/api/v1/targets")).unwrap()["data"]["activeTargets"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
     write(&prom_yml, &config_text);
-    assert_eq!(ureq::post(&format!("{base}/-/reload")).call().map(|r| r.status()).ok(), Some(200));
+    assert_eq!(
+        ureq::post(&format!("{base}/-/reload"))
+            .call()
+            .map(|r| r.status())
+            .ok(),
+        Some(200)
+    );
 
     // Clear the condition: the target leaves the file, its series go stale, the alert
     // resolves and Alertmanager no longer lists it as active.
@@ -264,14 +333,19 @@ fn scrape_rules_alertmanager_end_to_end() {
     });
     wait_for("the alert to resolve in Alertmanager", 90, || {
         let v = json(&am)?;
-        let still = v.as_array()?.iter().any(|a| a["labels"]["alertname"] == "NodeExporterUp" && a["status"]["state"] == "active");
+        let still = v.as_array()?.iter().any(|a| {
+            a["labels"]["alertname"] == "NodeExporterUp" && a["status"]["state"] == "active"
+        });
         (!still).then_some(())
     });
     wait_for("no alerts in Strata", 30, || {
         let v = json(&format!("{base}/api/v1/alerts"))?;
         v["data"]["alerts"].as_array()?.is_empty().then_some(())
     });
-    assert!(q("up{job=\"node\"}").is_empty(), "the removed target's up is stale");
+    assert!(
+        q("up{job=\"node\"}").is_empty(),
+        "the removed target's up is stale"
+    );
     server.stop().unwrap();
 }
 
@@ -291,13 +365,20 @@ fn reload_needs_the_lifecycle_flag() {
     };
     let server = RunningServer::start(dir.path().join("data"), Options::default(), config).unwrap();
     let base = format!("http://{}", server.addr());
-    wait_for("/-/ready", 30, || get(&format!("{base}/-/ready")).filter(|r| r.0 == 200));
+    wait_for("/-/ready", 30, || {
+        get(&format!("{base}/-/ready")).filter(|r| r.0 == 200)
+    });
     match ureq::post(&format!("{base}/-/reload")).call() {
-        Err(ureq::Error::Status(403, r)) => assert_eq!(r.into_string().unwrap(), "Lifecycle API is not enabled."),
+        Err(ureq::Error::Status(403, r)) => {
+            assert_eq!(r.into_string().unwrap(), "Lifecycle API is not enabled.")
+        }
         other => panic!("expected 403, got {other:?}"),
     }
     let t = json(&format!("{base}/api/v1/targets")).unwrap();
-    assert_eq!(t["data"], serde_json::json!({"activeTargets": [], "droppedTargets": []}));
+    assert_eq!(
+        t["data"],
+        serde_json::json!({"activeTargets": [], "droppedTargets": []})
+    );
     let r = json(&format!("{base}/api/v1/rules")).unwrap();
     assert_eq!(r["data"], serde_json::json!({"groups": []}));
     server.stop().unwrap();
@@ -306,7 +387,9 @@ fn reload_needs_the_lifecycle_flag() {
 fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
