@@ -12,7 +12,7 @@ pub fn format_g(v: f64, prec: Option<usize>) -> String {
     let eprec = match prec {
         Some(p) => {
             let p = p.max(1) as i32;
-            if p > digits.len() as i32 && digits.len() as i32 >= exp + 1 {
+            if p > digits.len() as i32 && digits.len() as i32 > exp {
                 digits.len() as i32
             } else {
                 p
@@ -346,7 +346,7 @@ mod tests {
     #[test]
     fn printf_as_go() {
         let f = Arg::Float(1_234_567.0);
-        assert_eq!(sprintf("%.2f", &[f.clone()]), "1234567.00");
+        assert_eq!(sprintf("%.2f", std::slice::from_ref(&f)), "1234567.00");
         assert_eq!(sprintf("%d", &[Arg::Int(3)]), "3");
         assert_eq!(
             sprintf("%s-%v", &[Arg::Str("j".into()), f.clone()]),

@@ -52,11 +52,10 @@ impl FileSdConfig {
 
     /// Prometheus' check: `^[^*]*(\*[^/]*)?\.(json|yml|yaml|JSON|YML|YAML)$`.
     pub fn check(&self) -> Result<(), String> {
+        let re = regex::Regex::new(r"^[^*]*(\*[^/]*)?\.(json|yml|yaml|JSON|YML|YAML)$")
+            .map_err(|e| e.to_string())?;
         for f in &self.files {
-            let ok = regex::Regex::new(r"^[^*]*(\*[^/]*)?\.(json|yml|yaml|JSON|YML|YAML)$")
-                .map(|re| re.is_match(f))
-                .unwrap_or(false);
-            if !ok {
+            if !re.is_match(f) {
                 return Err(format!("path name {f:?} is not valid for file discovery"));
             }
         }
@@ -80,7 +79,7 @@ fn group(
     c: &StaticConfig,
     extra: Option<(&str, &str)>,
 ) -> Result<TargetGroup, String> {
-    for (k, _) in &c.labels {
+    for k in c.labels.keys() {
         if !is_label_name(k) {
             return Err(format!("{k:?} is not a valid label name"));
         }

@@ -324,7 +324,9 @@ mod tests {
         assert!(parse(b"# EOF").is_ok());
     }
 
-    fn page_of(samples: &[(String, Vec<(String, String)>, f64)]) -> String {
+    type Written = (String, Vec<(String, String)>, f64);
+
+    fn page_of(samples: &[Written]) -> String {
         let mut out = String::new();
         for (name, labels, v) in samples {
             out.push_str(name);
@@ -366,7 +368,7 @@ mod tests {
              -1e9f64..1e9),
             0..8)
         ) {
-            let samples: Vec<(String, Vec<(String, String)>, f64)> = samples
+            let samples: Vec<Written> = samples
                 .into_iter()
                 .map(|(n, l, v)| (n, l.into_iter().collect(), v))
                 .collect();
