@@ -126,3 +126,76 @@ fn serve_refuses_a_bad_prometheus_yml() {
         "{err}"
     );
 }
+
+/// SIGHUP reloads `prometheus.yml`: a job added to the file appears in
+/// `/api/v1/targets` (its target need not exist: it is listed, down).
+#[cfg(unix)]
+#[test]
+fn sighup_reloads_the_prometheus_file() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let yml = dir.path().join("prometheus.yml");
+    std::fs::write(&yml, "global: {scrape_interval: 1s}\n").unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_strata"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--fsync",
+            "never",
+            "--data-dir",
+        ])
+        .arg(dir.path().join("d"))
+        .arg("--config.file")
+        .arg(&yml)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    err.read_line(&mut line).unwrap();
+    let base = line
+        .split("listening on ")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .expect("address line")
+        .to_owned();
+    let targets = |base: &str| -> usize {
+        ureq::get(&format!("{base}/api/v1/targets"))
+            .call()
+            .ok()
+            .and_then(|r| r.into_string().ok())
+            .and_then(|b| serde_json::from_str::<serde_json::Value>(&b).ok())
+            .and_then(|v| v["data"]["activeTargets"].as_array().map(Vec::len))
+            .unwrap_or(usize::MAX)
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while targets(&base) != 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "server never answered"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    std::fs::write(
+        &yml,
+        "global: {scrape_interval: 1s}\nscrape_configs:\n  - job_name: later\n    static_configs: [{targets: ['127.0.0.1:9']}]\n",
+    )
+    .unwrap();
+    let hup = Command::new("kill")
+        .args(["-HUP", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(hup.success());
+    while targets(&base) != 1 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "SIGHUP did not reload"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+}

@@ -197,9 +197,11 @@ pub async fn run(state: Arc<AppState>, setup: PrometheusSetup, mut stop: watch::
     if let Err(e) = agent.reload().await {
         tracing::error!("{e}");
     }
-    *state.agent.0.write() = Some(agent.clone());
+    // The handler is in place before the agent is visible, so a SIGHUP sent once the
+    // API answers reloads rather than ending the process.
     #[cfg(unix)]
     let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+    *state.agent.0.write() = Some(agent.clone());
     loop {
         #[cfg(unix)]
         let sighup = async {
