@@ -33,6 +33,8 @@ enum Command {
     Inspect(cmd::inspect::Args),
     /// Check every checksum of every file; exit 1 if anything is damaged.
     Verify(cmd::verify::Args),
+    /// Run rule unit tests (`strata test rules FILE...`, promtool's format).
+    Test(cmd::test::Args),
 }
 
 fn main() -> ExitCode {
@@ -52,6 +54,7 @@ fn main() -> ExitCode {
         Command::Query(a) => cmd::query::run(a),
         Command::Inspect(a) => cmd::inspect::run(a),
         Command::Verify(a) => cmd::verify::run(a),
+        Command::Test(a) => cmd::test::run(a),
     };
     match result {
         Ok(code) => code,

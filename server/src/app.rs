@@ -48,6 +48,8 @@ pub struct AppState {
     pub prom_metadata: crate::prom_metadata::MetadataStore,
     /// Set at shutdown: every running statement stops at its next check.
     pub cancel: Cancel,
+    /// Scraping and rules, when `--config.file` is given.
+    pub agent: crate::prometheus::AgentSlot,
 }
 
 /// A request's cancellation flag (a child of the server's), set when dropped: a handler
@@ -79,6 +81,7 @@ impl AppState {
             overload: RwLock::new(None),
             prom_metadata: crate::prom_metadata::MetadataStore::default(),
             cancel: Cancel::new(),
+            agent: crate::prometheus::AgentSlot::default(),
         }
     }
 
@@ -182,6 +185,25 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(routes::prom_meta::metrics_summary),
         )
         .route("/api/v1/read", post(routes::remote_read::remote_read))
+        .route("/api/v1/targets", get(routes::prom_agent::targets))
+        .route("/api/v1/rules", get(routes::prom_agent::rules))
+        .route("/api/v1/alerts", get(routes::prom_agent::alerts))
+        .route(
+            "/api/v1/alertmanagers",
+            get(routes::prom_agent::alertmanagers),
+        )
+        .route(
+            "/-/healthy",
+            get(routes::prom_agent::healthy).head(routes::prom_agent::healthy),
+        )
+        .route(
+            "/-/ready",
+            get(routes::prom_agent::ready).head(routes::prom_agent::ready),
+        )
+        .route(
+            "/-/reload",
+            post(routes::prom_agent::reload).put(routes::prom_agent::reload),
+        )
         .route("/", get(crate::ui::index))
         .route("/ui", get(crate::ui::index))
         .route("/ui/", get(crate::ui::index))

@@ -59,6 +59,9 @@ pub struct Config {
     /// cancelled at once) before closing their connections (`server.shutdown_timeout`);
     /// then the database closes. Default: 10 s.
     pub shutdown_timeout: Duration,
+    /// Scrape, evaluate rules and notify as a Prometheus server does, from this
+    /// `prometheus.yml` (`--config.file`). Default: off.
+    pub prometheus: Option<crate::prometheus::PrometheusSetup>,
 }
 
 impl Default for Config {
@@ -80,6 +83,7 @@ impl Default for Config {
             idle_timeout: Duration::from_secs(60),
             max_connections: 4096,
             shutdown_timeout: Duration::from_secs(10),
+            prometheus: None,
         }
     }
 }

@@ -12,6 +12,7 @@
 //! | `/api/v1/series`, `/labels`, `/label/<name>/values`, `/metadata`, `/status/buildinfo`, `/status/tsdb` | [`routes::prom_meta`] |
 //! | `POST /api/v1/read` (remote read) | [`routes::remote_read`], [`remote_read`] |
 //! | `GET /`, `/ui/`, `/ui/assets/*` (the web page) | [`ui`] |
+//! | `/api/v1/targets`, `/rules`, `/alerts`, `/alertmanagers`, `/-/healthy`, `/-/ready`, `/-/reload` | [`routes::prom_agent`], [`prometheus`] |
 //!
 //! Life of a server ([`serve`]): bind the listener, open the database in the background
 //! (`/ready` answers 503 until WAL replay is done), serve (connections bounded in number,
@@ -31,6 +32,7 @@ pub mod fuzzing;
 pub mod metrics;
 pub mod prom_api;
 pub mod prom_metadata;
+pub mod prometheus;
 pub mod remote_read;
 pub mod remote_write;
 pub mod routes;

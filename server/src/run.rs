@@ -73,6 +73,13 @@ pub async fn serve(
         }
     });
     let (stop_tx, stop_rx) = watch::channel(false);
+    let agent = state.config.prometheus.clone().map(|setup| {
+        tokio::spawn(crate::prometheus::run(
+            state.clone(),
+            setup,
+            stop_rx.clone(),
+        ))
+    });
     let poller = tokio::spawn(poll_overload(state.clone(), stop_rx));
     let app = router(state.clone());
     let open_failed = async move {
@@ -93,6 +100,9 @@ pub async fn serve(
     crate::conn::serve(listener, app, state.config.connection_bounds(), stop).await;
     let _ = stop_tx.send(true);
     let _ = poller.await;
+    if let Some(agent) = agent {
+        let _ = agent.await;
+    }
     let open_error = opener.await.ok().flatten();
     let closed = close_db(&state).await;
     if let Some(source) = open_error {

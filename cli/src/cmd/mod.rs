@@ -6,6 +6,7 @@ pub mod import;
 pub mod inspect;
 pub mod query;
 pub mod serve;
+pub mod test;
 pub mod verify;
 
 /// A command's failure, printed as `strata: <message>`.

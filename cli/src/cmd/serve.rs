@@ -16,12 +16,43 @@ pub struct Args {
     engine: EngineArgs,
     #[command(flatten)]
     server: ServerArgs,
+    #[command(flatten)]
+    prometheus: PromArgs,
+}
+
+/// Flags spelt as Prometheus spells them, for running in its place.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct PromArgs {
+    /// Prometheus configuration file (prometheus.yml): scrape its targets, evaluate its
+    /// rule files and send alerts to its Alertmanagers.
+    #[arg(long = "config.file", value_name = "FILE")]
+    pub config_file: Option<std::path::PathBuf>,
+    /// Allow POST /-/reload (SIGHUP always reloads).
+    #[arg(long = "web.enable-lifecycle")]
+    pub enable_lifecycle: bool,
+    /// The URL alerts link back to [default: http://HOSTNAME:PORT].
+    #[arg(long = "web.external-url", value_name = "URL")]
+    pub external_url: Option<String>,
 }
 
 /// Runs `serve` until a signal.
 pub fn run(args: Args) -> CmdResult {
     let options = args.engine.options()?;
-    let config = args.engine.server_config(&args.server)?;
+    let mut config = args.engine.server_config(&args.server)?;
+    if let Some(file) = &args.prometheus.config_file {
+        // A file that does not load stops the start, as in Prometheus.
+        strata_scrape::config::load(file).map_err(|e| {
+            format!(
+                "error loading config from {:?}: {e}",
+                file.display().to_string()
+            )
+        })?;
+        config.prometheus = Some(strata_server::prometheus::PrometheusSetup {
+            config_file: file.clone(),
+            enable_lifecycle: args.prometheus.enable_lifecycle,
+            external_url: args.prometheus.external_url.clone(),
+        });
+    }
     let dir = args.engine.data_dir.clone();
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -2,6 +2,7 @@
 
 pub mod aggregate;
 pub mod prom;
+pub mod prom_agent;
 pub mod prom_meta;
 pub mod promql;
 pub mod query;

@@ -56,6 +56,10 @@ pub async fn metrics(State(state): State<Arc<AppState>>) -> Result<Response, Api
     let page =
         tokio::task::spawn_blocking(move || st.metrics.render(db.as_deref(), uptime, overloaded))
             .await?;
+    let page = match state.agent.get() {
+        Some(agent) => page + &agent.metrics_text(),
+        None => page,
+    };
     let mut r = page.into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,
