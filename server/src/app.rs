@@ -238,7 +238,13 @@ async fn json_errors(req: Request, next: Next) -> Response {
         .headers()
         .get(axum::http::header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
-    if status.as_u16() < 400 || is_json {
+    // Prometheus' management endpoints (`/-/reload`, `/-/ready`, …) answer in plain text,
+    // and clients of them expect that; their messages are kept as they are.
+    let is_text = resp
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/plain"));
+    if status.as_u16() < 400 || is_json || (is_text && path.starts_with("/-/")) {
         return resp;
     }
     let (parts, body) = resp.into_parts();

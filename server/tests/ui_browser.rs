@@ -120,7 +120,7 @@ fn shots_dir() -> PathBuf {
 async fn shot(c: &fantoccini::Client, name: &str) {
     let png = c.screenshot().await.expect("screenshot");
     std::fs::write(shots_dir().join(format!("{name}.png")), &png).unwrap();
-    if std::env::var("STRATA_UPDATE_SCREENSHOTS").as_deref() == Ok("1") {
+    if std::env::var("STRATA_UPDATE_SCREENSHOTS").as_deref() == Ok("1") && name != "wide" {
         let docs = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots");
         std::fs::create_dir_all(&docs).unwrap();
         std::fs::write(docs.join(format!("{name}.png")), &png).unwrap();
