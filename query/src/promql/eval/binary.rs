@@ -6,7 +6,7 @@
 use super::labels::Labels;
 use super::{Ev, PromError, Series, Steps, Val, exec_err, merge_same_labels};
 use crate::plan::selection::METRIC_NAME;
-use crate::promql::ast::{BinOp, Binary, Cardinality, VectorMatching};
+use crate::promql::ast::{BinOp, Binary, Cardinality, Expr, VectorMatching};
 use rustc_hash::FxHashMap as HashMap;
 
 /// The arithmetic and comparison of two numbers: the value, and whether a comparison
@@ -30,6 +30,19 @@ fn elem(op: BinOp, l: f64, r: f64) -> (f64, bool) {
     }
 }
 
+/// Whether evaluating `e` reads stored data (has a selector).
+fn reads_data(e: &Expr) -> bool {
+    match e {
+        Expr::Vector(_) | Expr::Matrix(_) => true,
+        Expr::Subquery(s) => reads_data(&s.expr),
+        Expr::Paren(x) | Expr::Unary(_, x) => reads_data(x),
+        Expr::Binary(b) => reads_data(&b.lhs) || reads_data(&b.rhs),
+        Expr::Aggregate(a) => reads_data(&a.expr),
+        Expr::Call(c) => c.args.iter().any(reads_data),
+        Expr::Number(_) | Expr::String(_) => false,
+    }
+}
+
 /// Whether the operator removes the metric name from its result (arithmetic does,
 /// comparisons and `atan2` do not).
 fn drops_name(op: BinOp) -> bool {
@@ -41,8 +54,14 @@ fn drops_name(op: BinOp) -> bool {
 
 impl Ev<'_> {
     pub(crate) fn binary(&self, b: &Binary, steps: &Steps) -> Result<Val, PromError> {
-        let l = self.eval(&b.lhs, steps)?;
-        let r = self.eval(&b.rhs, steps)?;
+        // Both sides read data: they run side by side (a chain of `or`s over several
+        // metrics becomes a tree of parallel reads).
+        let (l, r) = if reads_data(&b.lhs) && reads_data(&b.rhs) {
+            rayon::join(|| self.eval(&b.lhs, steps), || self.eval(&b.rhs, steps))
+        } else {
+            (self.eval(&b.lhs, steps), self.eval(&b.rhs, steps))
+        };
+        let (l, r) = (l?, r?);
         match (l, r) {
             (Val::Scalar(l), Val::Scalar(r)) => Ok(Val::Scalar(
                 l.iter()
