@@ -19,7 +19,9 @@ def main():
     ap.add_argument("--config", required=True)
     a = ap.parse_args()
     with open(a.config, "w") as f:
-        f.write(f"global: {{scrape_interval: {a.interval}, scrape_timeout: 10s}}\nscrape_configs:\n")
+        secs = int(a.interval.rstrip("s")) if a.interval.endswith("s") and a.interval[:-1].isdigit() else 60
+        timeout = "10s" if secs >= 10 else a.interval
+        f.write(f"global: {{scrape_interval: {a.interval}, scrape_timeout: {timeout}}}\nscrape_configs:\n")
         f.write("  - job_name: bench\n    static_configs:\n")
         for i in range(a.targets):
             f.write(f"      - targets: ['127.0.0.1:{a.port}']\n        labels: {{shard: '{i}', __metrics_path__: '/metrics/{i}'}}\n")
