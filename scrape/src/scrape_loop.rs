@@ -15,7 +15,8 @@ use crate::relabel;
 use crate::target::Target;
 use chrono::{DateTime, Utc};
 use parking_lot::Mutex;
-use std::collections::HashSet;
+use rustc_hash::{FxHashMap, FxHashSet, FxHasher};
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use strata_engine::Db;
@@ -83,10 +84,21 @@ pub enum Stop {
 /// What a loop remembers between scrapes.
 #[derive(Debug, Default, Clone)]
 pub struct LoopMemory {
-    /// Series written by the previous scrape without an explicit timestamp (staleness).
-    prev: HashSet<Labels>,
-    /// Series of the last successful scrape (`scrape_series_added`).
-    cache: HashSet<Labels>,
+    /// Series written by the previous scrape without an explicit timestamp (staleness),
+    /// by the hash of their labels.
+    prev: FxHashMap<u64, Labels>,
+    /// Hashes of the series of the last successful scrape (`scrape_series_added`).
+    cache: FxHashSet<u64>,
+}
+
+/// A label set's identity within a scrape loop's memory.
+fn label_hash(l: &Labels) -> u64 {
+    let mut h = FxHasher::default();
+    for (k, v) in &l.0 {
+        k.hash(&mut h);
+        v.hash(&mut h);
+    }
+    h.finish()
 }
 
 /// Everything a loop needs.
@@ -275,8 +287,10 @@ impl ScrapeLoop {
             .map_err(|e| ScrapeError::Append(e.to_string()))?;
         counts.total = samples.len();
         let target_labels = self.target.public_labels();
-        let mut cur: HashSet<Labels> = HashSet::with_capacity(memory.prev.len());
-        let mut seen: HashSet<Labels> = HashSet::with_capacity(samples.len());
+        let mut cur: FxHashMap<u64, Labels> =
+            FxHashMap::with_capacity_and_hasher(memory.prev.len(), Default::default());
+        let mut seen: FxHashSet<u64> =
+            FxHashSet::with_capacity_and_hasher(samples.len(), Default::default());
         let mut series_added = 0;
         for Sample {
             labels,
@@ -297,20 +311,23 @@ impl ScrapeLoop {
                 Some(ts) if self.cfg.honor_timestamps => ts,
                 _ => t,
             };
-            if !memory.cache.contains(&lset) {
+            let h = label_hash(&lset);
+            if !memory.cache.contains(&h) {
                 series_added += 1;
-            }
-            if ts_ms.is_none() || !self.cfg.honor_timestamps {
-                cur.insert(lset.clone());
             }
             if let Some(p) = point(&lset, value, ts) {
                 points.push(p);
             }
-            seen.insert(lset);
+            seen.insert(h);
+            if ts_ms.is_none() || !self.cfg.honor_timestamps {
+                cur.insert(h, lset);
+            }
         }
         counts.series_added = series_added;
-        for gone in memory.prev.difference(&cur) {
-            if let Some(p) = point(gone, f64::from_bits(STALE_NAN_BITS), t) {
+        for (h, gone) in &memory.prev {
+            if !cur.contains_key(h)
+                && let Some(p) = point(gone, f64::from_bits(STALE_NAN_BITS), t)
+            {
                 points.push(p);
             }
         }
@@ -321,7 +338,7 @@ impl ScrapeLoop {
 
     /// A failed scrape is an empty one: every series of the previous scrape goes stale.
     fn append_empty(&self, t: i64, memory: &mut LoopMemory, points: &mut Vec<Point>) {
-        for gone in memory.prev.drain() {
+        for (_, gone) in memory.prev.drain() {
             if let Some(p) = point(&gone, f64::from_bits(STALE_NAN_BITS), t) {
                 points.push(p);
             }
@@ -461,6 +478,13 @@ pub fn mutate_sample_labels(mut l: Labels, target: &Labels, honor: bool) -> Labe
             if l.get(k).is_none() {
                 l.set(k, v);
             }
+        }
+        return l;
+    }
+    // Without a clash (the usual case) the target's labels just go in.
+    if !target.0.iter().any(|(k, _)| l.get(k).is_some()) {
+        for (k, v) in &target.0 {
+            l.set(k, v);
         }
         return l;
     }
