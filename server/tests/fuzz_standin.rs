@@ -173,13 +173,8 @@ fn hand_made() -> Vec<Vec<u8>> {
     out.push(bad);
     out.push(vec![0x0c]);
     // Deeply nested groups (prost's recursion limit).
-    let mut deep = Vec::new();
-    for _ in 0..120 {
-        deep.push(0x2b);
-    }
-    for _ in 0..120 {
-        deep.push(0x2c);
-    }
+    let mut deep = vec![0x2b; 120];
+    deep.extend(std::iter::repeat_n(0x2c, 120));
     out.push(deep);
     out
 }
