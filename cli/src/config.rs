@@ -21,6 +21,8 @@
 //! [write]
 //! max_fields_per_line = 10000  # wider lines are refused per line
 //! max_tags_per_line = 1000     # lines with more tags are refused per line
+//! max_series_per_metric = 0    # series per measurement (metric name); more are refused (0: no limit)
+//! max_new_series_per_minute = 0  # series created per minute; more are refused (0: no limit)
 //! [server]                     # `strata serve` only
 //! listen = "127.0.0.1:8086"    # address and port
 //! max_body_bytes = "25MiB"     # request body limit, after decompression
@@ -88,6 +90,15 @@ pub struct EngineArgs {
     /// Most tags one line may carry; lines with more are refused per line [default: 1000].
     #[arg(long)]
     pub max_tags_per_line: Option<u64>,
+    /// Most series one measurement (Prometheus metric name) may have; a line or sample that
+    /// would create one more is refused, naming the metric and the limit (0: no limit)
+    /// [default: 0].
+    #[arg(long)]
+    pub max_series_per_metric: Option<u64>,
+    /// Most series created per minute (a token bucket); a line or sample that would create
+    /// one beyond it is refused, naming its metric and the limit (0: no limit) [default: 0].
+    #[arg(long)]
+    pub max_new_series_per_minute: Option<u64>,
 }
 
 #[derive(Deserialize, Default, Debug)]
@@ -114,6 +125,8 @@ struct FileConfig {
 struct WriteSection {
     max_fields_per_line: Option<u64>,
     max_tags_per_line: Option<u64>,
+    max_series_per_metric: Option<u64>,
+    max_new_series_per_minute: Option<u64>,
 }
 
 #[derive(Deserialize, Default, Debug)]
@@ -326,6 +339,12 @@ impl EngineArgs {
         if let Some(n) = self.max_tags_per_line {
             o.max_tags_per_line = usize::try_from(n).unwrap_or(usize::MAX);
         }
+        if let Some(n) = self.max_series_per_metric {
+            o.max_series_per_metric = usize::try_from(n).unwrap_or(usize::MAX);
+        }
+        if let Some(n) = self.max_new_series_per_minute {
+            o.max_new_series_per_minute = usize::try_from(n).unwrap_or(usize::MAX);
+        }
         Ok(o)
     }
 }
@@ -511,6 +530,12 @@ fn apply_file(o: &mut Options, path: &Path) -> Result<(), String> {
     if let Some(n) = f.write.max_tags_per_line {
         o.max_tags_per_line = usize::try_from(n).unwrap_or(usize::MAX);
     }
+    if let Some(n) = f.write.max_series_per_metric {
+        o.max_series_per_metric = usize::try_from(n).unwrap_or(usize::MAX);
+    }
+    if let Some(n) = f.write.max_new_series_per_minute {
+        o.max_new_series_per_minute = usize::try_from(n).unwrap_or(usize::MAX);
+    }
     Ok(())
 }
 
@@ -533,7 +558,37 @@ mod tests {
             cold_cache_bytes: None,
             max_fields_per_line: None,
             max_tags_per_line: None,
+            max_series_per_metric: None,
+            max_new_series_per_minute: None,
         }
+    }
+
+    #[test]
+    fn series_limits_defaults_then_file_then_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let o = args(dir.path()).options().unwrap();
+        assert_eq!(
+            (o.max_series_per_metric, o.max_new_series_per_minute),
+            (0, 0)
+        );
+        std::fs::write(
+            dir.path().join("strata.toml"),
+            "[write]\nmax_series_per_metric = 1000\nmax_new_series_per_minute = 600\n",
+        )
+        .unwrap();
+        let o = args(dir.path()).options().unwrap();
+        assert_eq!(
+            (o.max_series_per_metric, o.max_new_series_per_minute),
+            (1000, 600)
+        );
+        let mut a = args(dir.path());
+        a.max_series_per_metric = Some(5);
+        a.max_new_series_per_minute = Some(0);
+        let o = a.options().unwrap();
+        assert_eq!(
+            (o.max_series_per_metric, o.max_new_series_per_minute),
+            (5, 0)
+        );
     }
 
     #[test]

@@ -661,3 +661,52 @@ fn import_refuses_times_outside_the_addressable_range_per_line() {
         "name,tags,time,v\nm,,-9223372036854775806,2\nm,,9223372036854775806,4\n"
     );
 }
+
+/// `import --format prometheus`: text exposition pages (HELP and TYPE lines, labels,
+/// millisecond timestamps) in small batches; a bad line is named with its line number in
+/// the file and the rest is stored, bit for bit.
+#[test]
+fn import_reads_prometheus_text_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("data");
+    let mut page = String::new();
+    for i in 0..10 {
+        page.push_str("# HELP up Whether the target is up.\n# TYPE up gauge\n");
+        page.push_str(&format!(
+            "up{{job=\"node\",instance=\"h{}\"}} {} {}\n",
+            i % 3,
+            f64::from(i) / 10.0,
+            1_700_000_000_000i64 + i64::from(i) * 1000
+        ));
+    }
+    page.push_str("up{job=\"node\" 1 1700000010000\n"); // line 31: no closing brace
+    let file = dir.path().join("page.prom");
+    std::fs::write(&file, &page).unwrap();
+    let out = strata(&[
+        "import",
+        "--data-dir",
+        d.to_str().unwrap(),
+        "--format",
+        "prometheus",
+        "--batch-lines",
+        "4",
+        file.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("line 31, column"), "{stderr}");
+    assert!(stderr.contains("imported 10 points (10 lines)"), "{stderr}");
+    let out = strata(&[
+        "query",
+        "--data-dir",
+        d.to_str().unwrap(),
+        "--format",
+        "csv",
+        "--epoch",
+        "ns",
+        "SELECT value FROM up WHERE instance = 'h1'",
+    ]);
+    let csv = String::from_utf8_lossy(&out.stdout);
+    assert!(csv.contains("1700000001000000000,0.1"), "{csv}");
+    assert!(csv.contains("1700000007000000000,0.7"), "{csv}");
+}

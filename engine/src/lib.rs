@@ -36,9 +36,11 @@ pub mod write;
 
 pub use db::{
     CompactionReport, Db, DbStats, DeleteReport, ExportSummary, OVERLOAD_HOT_FACTOR,
-    OVERLOAD_WAL_FACTOR, Piece, RotationReport, SeriesInfo, TierStats, TiersStats,
+    OVERLOAD_WAL_FACTOR, Piece, PromMetadata, PromTextSummary, RotationReport, SampleWriter,
+    SeriesHandle, SeriesInfo, TierStats, TiersStats,
 };
 pub use error::{Error, Result};
+pub use index::RawKind;
 pub use metrics::MetricsSnapshot;
 pub use options::{Clock, FsyncPolicy, ManualClock, Options, SystemClock};
 pub use write::{RejectReason, RejectedLine, WriteSummary};

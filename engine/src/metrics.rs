@@ -68,6 +68,12 @@ pub struct HistogramSnapshot {
 pub(crate) struct WorkCounters {
     pub rotations: AtomicU64,
     pub compactions: AtomicU64,
+    /// Lines or samples refused by `max_series_per_metric`.
+    pub series_limit_per_metric: AtomicU64,
+    /// Lines or samples refused by `max_new_series_per_minute`.
+    pub series_limit_per_minute: AtomicU64,
+    /// Series created by writes since open.
+    pub series_created: AtomicU64,
 }
 
 /// What [`crate::Db::metrics`] returns.
@@ -79,6 +85,13 @@ pub struct MetricsSnapshot {
     pub rotations: u64,
     /// Compactions (merges, warm → cold) completed since open.
     pub compactions: u64,
+    /// Lines or samples refused because their measurement had `max_series_per_metric`
+    /// series, since open.
+    pub series_limit_per_metric: u64,
+    /// Lines or samples refused by `max_new_series_per_minute`, since open.
+    pub series_limit_per_minute: u64,
+    /// Series created by writes since open (not those found on disk at open).
+    pub series_created: u64,
 }
 
 #[cfg(test)]

@@ -146,6 +146,18 @@ pub struct Options {
     /// too many fields. Default: 1,000 (Telegraf and Prometheus series carry tens; the
     /// 64 KiB series-key limit alone would allow about 16,000).
     pub max_tags_per_line: usize,
+    /// Most series one measurement (a Prometheus metric name) may have
+    /// (`write.max_series_per_metric`; 0: no limit). A write that would create one more is
+    /// refused for that line or sample, naming the measurement and the limit, while the
+    /// rest of the batch is stored; existing series keep taking writes. Default: 0, as in
+    /// Prometheus and VictoriaMetrics, which have no such limit unless it is set.
+    pub max_series_per_metric: usize,
+    /// Most series created per minute (`write.max_new_series_per_minute`; 0: no limit): a
+    /// token bucket of this many tokens, refilled evenly over a minute of the clock. A
+    /// line or sample that would create a series beyond it is refused, naming its
+    /// measurement and the limit. Default: 0 (VictoriaMetrics' `-storage.maxHourlySeries`
+    /// is off by default too).
+    pub max_new_series_per_minute: usize,
     /// Test hook: make rotation or compaction fail at a step, to test crash safety.
     #[cfg(feature = "failpoints")]
     pub failpoint: Option<Failpoint>,
@@ -185,6 +197,8 @@ impl Default for Options {
             cold_cache_bytes: 256 << 20,
             max_fields_per_line: DEFAULT_MAX_FIELDS_PER_LINE,
             max_tags_per_line: DEFAULT_MAX_TAGS_PER_LINE,
+            max_series_per_metric: 0,
+            max_new_series_per_minute: 0,
             #[cfg(feature = "failpoints")]
             failpoint: None,
         }

@@ -94,6 +94,36 @@ pub enum RejectReason {
     /// A field with an empty name (from `write_points`; line protocol cannot spell one).
     #[error("field key is empty")]
     EmptyFieldKey,
+    /// Creating the series would give its measurement more series than
+    /// `Options::max_series_per_metric` allows.
+    #[error(
+        "series limit reached: measurement {measurement:?} already has {max} series, the limit of write.max_series_per_metric; new series {series} refused"
+    )]
+    SeriesPerMetricLimit {
+        /// The measurement (Prometheus metric name).
+        measurement: String,
+        /// The refused series, as `measurement,tag=value,…` (long ones shortened).
+        series: String,
+        /// The limit.
+        max: usize,
+    },
+    /// More series were created in the last minute than
+    /// `Options::max_new_series_per_minute` allows.
+    #[error(
+        "new-series rate limit reached: at most {max} new series per minute (write.max_new_series_per_minute); new series {series} of measurement {measurement:?} refused"
+    )]
+    NewSeriesRateLimit {
+        /// The measurement (Prometheus metric name).
+        measurement: String,
+        /// The refused series, as `measurement,tag=value,…` (long ones shortened).
+        series: String,
+        /// The limit.
+        max: usize,
+    },
+    /// A Prometheus sample or label set that Prometheus itself would refuse (the text
+    /// says why: a label name, a metric name, a duplicate label…).
+    #[error("{0}")]
+    Invalid(String),
     /// The series key (measurement and tags) is longer than InfluxDB's limit.
     #[error("series key of {len} bytes exceeds the limit of {max} bytes")]
     SeriesKeyTooLong {

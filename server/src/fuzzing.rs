@@ -3,16 +3,27 @@
 //! as `strata_engine::fuzzing` does for the engine's decoders. Panics exactly when the
 //! property is broken; on any input it must return.
 
-use crate::remote_write::{decode_remote_write, encode_remote_write, to_points};
+use crate::remote_write::{
+    check_labels, decode_remote_write, decompress, encode_remote_write, to_points, wire,
+};
 use strata_engine::model::FieldValue;
 
 /// The server's default body limit.
 const LIMIT: usize = 25 << 20;
 
 fn check(body: &[u8]) {
+    let fast = decompress(body, LIMIT).map(|raw| wire::decode(&raw).map(|r| owned(&r)));
     let Ok(req) = decode_remote_write(body, LIMIT) else {
+        assert!(
+            !matches!(fast, Ok(Ok(_))),
+            "the zero-copy reader accepts a request prost refuses"
+        );
         return;
     };
+    let Ok(Ok(fast)) = fast else {
+        panic!("the zero-copy reader refuses a request prost accepts: {fast:?}");
+    };
+    same_request(&req, &fast);
     let (points, errors) = to_points(&req);
     for p in &points {
         assert_eq!(p.fields.len(), 1);
@@ -27,11 +38,79 @@ fn check(body: &[u8]) {
     assert_eq!(back.timeseries.len(), req.timeseries.len());
 }
 
+/// What the zero-copy reader read, owned: per series its labels, samples (value bits,
+/// ms), histograms, whether it had a raw label spelling; and the metadata.
+type Owned = (
+    Vec<(
+        Vec<(Vec<u8>, Vec<u8>)>,
+        Vec<(u64, i64)>,
+        Vec<wire::RawHistogram>,
+        bool,
+    )>,
+    Vec<crate::remote_write::MetricMetadata>,
+);
+
+fn owned(r: &wire::Request<'_>) -> Owned {
+    let series = r
+        .series
+        .iter()
+        .map(|s| {
+            (
+                s.labels().map(|(n, v)| (n.to_vec(), v.to_vec())).collect(),
+                r.samples[s.samples.clone()]
+                    .iter()
+                    .map(|x| (x.value.to_bits(), x.timestamp))
+                    .collect(),
+                r.histograms[s.histograms.clone()].to_vec(),
+                s.raw_labels().is_some(),
+            )
+        })
+        .collect();
+    (series, r.metadata.clone())
+}
+
+/// The zero-copy reader must read exactly what prost reads.
+fn same_request(req: &crate::remote_write::WriteRequest, fast: &Owned) {
+    let (series, metadata) = fast;
+    assert_eq!(series.len(), req.timeseries.len());
+    assert_eq!(metadata, &req.metadata);
+    for (ts, (labels, samples, hists, _)) in req.timeseries.iter().zip(series) {
+        let want: Vec<(Vec<u8>, Vec<u8>)> = ts
+            .labels
+            .iter()
+            .map(|l| (l.name.clone(), l.value.clone()))
+            .collect();
+        assert_eq!(&want, labels);
+        let want: Vec<(u64, i64)> = ts
+            .samples
+            .iter()
+            .map(|s| (s.value.to_bits(), s.timestamp))
+            .collect();
+        assert_eq!(&want, samples);
+        assert_eq!(hists.len(), ts.histograms.len());
+        for (h, w) in ts.histograms.iter().zip(hists) {
+            assert_eq!(h.count_int, w.count_int);
+            assert_eq!(
+                h.count_float.map(f64::to_bits),
+                w.count_float.map(f64::to_bits)
+            );
+            assert_eq!(h.sum.to_bits(), w.sum.to_bits());
+            assert_eq!(h.timestamp, w.timestamp);
+        }
+        // Both readings validate to the same series (or the same refusal).
+        let a = check_labels(ts.labels.iter().map(|l| (&l.name[..], &l.value[..])));
+        let b = check_labels(labels.iter().map(|(n, v)| (&n[..], &v[..])));
+        assert_eq!(a, b);
+    }
+}
+
 /// Remote-write fuzz target: the input as a request body (snappy block, then protobuf
 /// `WriteRequest`) must decode or fail without panicking and without allocating past the
-/// size bound; the input snappy-compressed reaches the protobuf decoder directly. Whatever
-/// decodes must map to points with one float field `value` each, or to per-series errors,
-/// and encode back to a body that decodes to as many series.
+/// size bound; the input snappy-compressed reaches the protobuf decoder directly. The
+/// server's zero-copy reader ([`wire::decode`]) must accept exactly what the prost types
+/// accept and read the same labels, samples (bit for bit), histograms and metadata.
+/// Whatever decodes must map to points with one float field `value` each, or to
+/// per-series errors, and encode back to a body that decodes to as many series.
 pub fn remote_write(data: &[u8]) {
     check(data);
     if let Ok(compressed) = snap::raw::Encoder::new().compress_vec(data) {

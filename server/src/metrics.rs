@@ -255,6 +255,29 @@ impl ServerMetrics {
             "Compactions (warm merges, warm to cold) since the database opened.",
         );
         let _ = writeln!(o, "strata_compactions_total {}", m.compactions);
+        header(
+            o,
+            "strata_series_limit_rejected_total",
+            "counter",
+            "Lines or samples refused because they would create a series beyond a limit (write.max_series_per_metric, write.max_new_series_per_minute).",
+        );
+        let _ = writeln!(
+            o,
+            "strata_series_limit_rejected_total{{limit=\"max_series_per_metric\"}} {}",
+            m.series_limit_per_metric
+        );
+        let _ = writeln!(
+            o,
+            "strata_series_limit_rejected_total{{limit=\"max_new_series_per_minute\"}} {}",
+            m.series_limit_per_minute
+        );
+        header(
+            o,
+            "strata_series_created_total",
+            "counter",
+            "Series created by writes since the database opened.",
+        );
+        let _ = writeln!(o, "strata_series_created_total {}", m.series_created);
         out
     }
 }

@@ -47,6 +47,40 @@ impl MetadataStore {
         }
     }
 
+    /// [`MetadataStore::update`] for each (family, type, help) under one lock, copying
+    /// only what changes (a scrape repeats the same HELP and TYPE every time).
+    pub fn update_all<'a>(
+        &self,
+        entries: impl Iterator<Item = (&'a str, Option<&'a str>, Option<&'a str>)>,
+    ) {
+        let mut f = self.families.write();
+        for (family, kind, help) in entries {
+            if !f.contains_key(family) {
+                if f.len() >= MAX_FAMILIES {
+                    continue;
+                }
+                f.insert(
+                    family.to_owned(),
+                    Metadata {
+                        kind: "unknown".into(),
+                        ..Metadata::default()
+                    },
+                );
+            }
+            let Some(e) = f.get_mut(family) else { continue };
+            if let Some(k) = kind
+                && e.kind != k
+            {
+                e.kind = k.to_owned();
+            }
+            if let Some(h) = help
+                && e.help != h
+            {
+                e.help = h.to_owned();
+            }
+        }
+    }
+
     /// Everything, sorted by family.
     pub fn snapshot(&self) -> Vec<(String, Metadata)> {
         self.families

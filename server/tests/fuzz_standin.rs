@@ -36,6 +36,12 @@ fn remote_write_decoder_on_seeds_and_mutations() {
         metadata: vec![],
     }));
     corpus.push(Vec::new());
+    // Hand-made wire shapes the zero-copy reader must read as prost does: labels split by
+    // a sample, exemplars, histograms, metadata, unknown fields (groups too), a repeated
+    // scalar, a label given a field twice.
+    for raw in hand_made() {
+        corpus.push(snap::raw::Encoder::new().compress_vec(&raw).unwrap());
+    }
     for seed in &corpus {
         remote_write(seed);
     }
@@ -89,4 +95,86 @@ fn remote_read_decoder_on_seeds_and_mutations() {
         let b = &corpus[(i * 5 + 1) % corpus.len()];
         strata_server::fuzzing::remote_read(&m.mutate(a, b));
     }
+}
+
+fn varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push(v as u8 | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn field(out: &mut Vec<u8>, tag: u64, bytes: &[u8]) {
+    varint(out, tag << 3 | 2);
+    varint(out, bytes.len() as u64);
+    out.extend_from_slice(bytes);
+}
+
+fn label(n: &str, v: &str) -> Vec<u8> {
+    let mut l = Vec::new();
+    field(&mut l, 1, n.as_bytes());
+    field(&mut l, 2, v.as_bytes());
+    l
+}
+
+fn sample(v: f64, ts: u64) -> Vec<u8> {
+    let mut s = vec![0x09];
+    s.extend_from_slice(&v.to_le_bytes());
+    s.push(0x10);
+    varint(&mut s, ts);
+    s
+}
+
+fn hand_made() -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    // Labels split by a sample; an exemplar; a histogram; an unknown group.
+    let mut ts = Vec::new();
+    field(&mut ts, 1, &label("__name__", "up"));
+    field(&mut ts, 2, &sample(1.0, 1_700_000_000_000));
+    field(&mut ts, 1, &label("job", "a"));
+    let mut ex = Vec::new();
+    field(&mut ex, 1, &label("trace_id", "x"));
+    ex.push(0x11);
+    ex.extend_from_slice(&2.5f64.to_le_bytes());
+    field(&mut ts, 3, &ex);
+    let mut h = vec![0x08];
+    varint(&mut h, 7);
+    h.push(0x19);
+    h.extend_from_slice(&3.5f64.to_le_bytes());
+    h.push(0x78);
+    varint(&mut h, 1_700_000_000_000);
+    field(&mut h, 9, b"buckets are skipped");
+    field(&mut ts, 4, &h);
+    ts.extend_from_slice(&[0x2b, 0x08, 0x01, 0x2c]); // group 5 { varint 1 }
+    let mut req = Vec::new();
+    field(&mut req, 1, &ts);
+    // A second series: repeated sample fields (last wins), a label with two names.
+    let mut ts = Vec::new();
+    let mut l = label("__name__", "a");
+    field(&mut l, 1, b"__name__");
+    field(&mut ts, 1, &l);
+    let mut s = sample(1.0, 5);
+    s.extend_from_slice(&sample(f64::from_bits(0x7ff0_0000_0000_0002), 6));
+    field(&mut ts, 2, &s);
+    field(&mut req, 1, &ts);
+    // Metadata, an unknown top-level field.
+    let mut m = vec![0x08, 0x01];
+    field(&mut m, 2, b"up");
+    field(&mut m, 4, b"help");
+    field(&mut req, 3, &m);
+    req.extend_from_slice(&[0x45, 1, 2, 3, 4]); // field 8, fixed32
+    out.push(req.clone());
+    // Wrong wire type for a sample's value; an end-group with no start.
+    let mut bad = Vec::new();
+    let mut ts = Vec::new();
+    field(&mut ts, 2, &[0x08, 0x01]);
+    field(&mut bad, 1, &ts);
+    out.push(bad);
+    out.push(vec![0x0c]);
+    // Deeply nested groups (prost's recursion limit).
+    let mut deep = vec![0x2b; 120];
+    deep.extend(std::iter::repeat_n(0x2c, 120));
+    out.push(deep);
+    out
 }

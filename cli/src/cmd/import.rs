@@ -1,8 +1,10 @@
-//! `strata import`: line protocol files (plain, gzip, zstd, or stdin) into a data directory.
+//! `strata import`: line protocol or Prometheus text exposition files (plain, gzip, zstd,
+//! or stdin) into a data directory.
 //!
-//! A reader thread cuts the input into batches at line boundaries (a newline inside a
-//! quoted string value does not end a line) and worker threads write them through
-//! `Db::write_lp_numbered`, so refused lines carry their line number in the file.
+//! A reader thread cuts the input into batches at line boundaries (in line protocol, a
+//! newline inside a quoted string value does not end a line) and worker threads write them
+//! through `Db::write_lp_numbered` or `Db::write_prom_text`, so refused lines carry their
+//! line number in the file.
 
 use super::CmdResult;
 use crate::config::EngineArgs;
@@ -37,6 +39,10 @@ pub struct Args {
     /// Concurrent writer threads.
     #[arg(long, default_value_t = 2)]
     writers: usize,
+    /// Input format: `lp` (InfluxDB line protocol) or `prometheus` (the text exposition
+    /// format; samples without a timestamp get the import's start time).
+    #[arg(long, default_value = "lp", value_parser = ["lp", "prometheus"])]
+    format: String,
 }
 
 fn parse_precision(s: &str) -> Result<Precision, String> {
@@ -64,13 +70,25 @@ pub fn run(args: Args) -> CmdResult {
     let started = Instant::now();
     let (tx, rx) = crossbeam_channel::bounded::<Batch>(args.writers.max(1) * 2);
     let mut workers = Vec::new();
+    let prometheus = args.format == "prometheus";
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(0) * 1_000_000);
     for _ in 0..args.writers.max(1) {
         let (rx, db, totals) = (rx.clone(), db.clone(), totals.clone());
         let precision = args.precision;
         workers.push(std::thread::spawn(
             move || -> Result<(), strata_engine::Error> {
                 for b in rx {
-                    let s = db.write_lp_numbered(&b.text, precision, b.first_line)?;
+                    let s = if prometheus {
+                        let mut s = db.write_prom_text(&b.text, now)?.write;
+                        for r in &mut s.rejected {
+                            r.line += b.first_line - 1;
+                        }
+                        s
+                    } else {
+                        db.write_lp_numbered(&b.text, precision, b.first_line)?
+                    };
                     totals.lines.fetch_add(s.lines, Ordering::Relaxed);
                     totals.points.fetch_add(s.points, Ordering::Relaxed);
                     for r in &s.rejected {
@@ -86,7 +104,7 @@ pub fn run(args: Args) -> CmdResult {
     drop(rx);
     let mut read_result = Ok(());
     for path in &args.files {
-        if let Err(e) = read_file(path, args.batch_lines.max(1), &tx) {
+        if let Err(e) = read_file(path, args.batch_lines.max(1), prometheus, &tx) {
             read_result = Err(format!("{}: {e}", path.display()));
             break;
         }
@@ -130,10 +148,11 @@ pub fn run(args: Args) -> CmdResult {
 }
 
 /// Reads one input, sending batches of about `batch_lines` lines that end on line
-/// boundaries.
+/// boundaries (plain newlines for the text format, which has no multi-line values).
 fn read_file(
     path: &std::path::Path,
     batch_lines: usize,
+    plain_lines: bool,
     tx: &crossbeam_channel::Sender<Batch>,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let mut input = input::open(path)?;
@@ -161,6 +180,8 @@ fn read_file(
         }
         let cut = if eof {
             buf.len()
+        } else if plain_lines {
+            nth_newline_end(&buf, batch_lines)
         } else {
             last_complete_line_end(&buf, batch_lines)
         };
@@ -180,6 +201,16 @@ fn read_file(
     }
     bar.finish_and_clear();
     Ok(())
+}
+
+/// The end (just past it) of the `want`-th newline of `buf`, or of its last newline.
+fn nth_newline_end(buf: &[u8], want: usize) -> usize {
+    buf.iter()
+        .enumerate()
+        .filter(|(_, c)| **c == b'\n')
+        .take(want)
+        .last()
+        .map_or(0, |(i, _)| i + 1)
 }
 
 fn memchr_count(b: &[u8]) -> usize {

@@ -14,12 +14,15 @@
 mod compact;
 mod delete;
 mod export;
+mod limits;
 mod open;
 mod overload;
 mod pieces;
 mod read;
 mod rotate;
 mod write;
+mod write_prom;
+mod writer;
 
 use crate::error::{Error, Result};
 use crate::hot::HotTier;
@@ -42,6 +45,9 @@ pub use overload::{OVERLOAD_HOT_FACTOR, OVERLOAD_WAL_FACTOR};
 pub use pieces::{Piece, SeriesInfo};
 pub use read::{TierStats, TiersStats};
 pub use rotate::RotationReport;
+pub use write::SampleWriter;
+pub use write_prom::{PromMetadata, PromTextSummary};
+pub use writer::SeriesHandle;
 
 /// An open Strata database directory. Share it between threads with an `Arc`.
 pub struct Db {
@@ -66,6 +72,8 @@ pub(crate) struct Inner {
     next_delete: Mutex<u64>,
     /// Rotations and compactions done, for monitoring.
     counters: crate::metrics::WorkCounters,
+    /// The `max_new_series_per_minute` token bucket.
+    new_series: Mutex<limits::NewSeriesBucket>,
     /// Decoded compressed blocks shared by every segment (`None` when disabled).
     cache: Option<Arc<crate::segment::BlockCache>>,
 }

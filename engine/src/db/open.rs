@@ -89,6 +89,7 @@ pub(super) fn open_inner(dir: PathBuf, options: Options) -> Result<(Inner, Vec<D
         options.wal_segment_bytes,
         file_max,
     )?;
+    let bucket = super::limits::NewSeriesBucket::new(options.max_new_series_per_minute);
     let next_delete = deletes
         .iter()
         .map(|d| d.id)
@@ -111,6 +112,7 @@ pub(super) fn open_inner(dir: PathBuf, options: Options) -> Result<(Inner, Vec<D
             manifest: Mutex::new(manifest),
             next_delete: Mutex::new(next_delete),
             counters: Default::default(),
+            new_series: Mutex::new(bucket),
             cache,
         },
         deletes,

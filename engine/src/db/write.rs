@@ -1,17 +1,16 @@
 //! The write path: line protocol or points → WAL record → hot tier.
 
+use super::writer::{SeriesHandle, Writer};
 use super::{Db, Inner};
 use crate::error::Result;
-use crate::hot::HotEntry;
-use crate::index::{ColumnId, SeriesId};
-use crate::ingest::line_protocol::{LineSplitter, ParsedLine, parse_line, series_key};
-use crate::model::{
-    FieldValueRef, MAX_TIMESTAMP, MIN_TIMESTAMP, Point, Precision, SeriesKey, SeriesKeyError,
-    timestamp_in_range,
+use crate::index::RawKind;
+use crate::ingest::line_protocol::{
+    LineSplitter, ParsedLine, parse_after_series, parse_line, series_key, series_span,
 };
-use crate::wal::batch::BatchEncoder;
-use crate::wal::frame::RecordKind;
-use crate::write::{MAX_SERIES_KEY_BYTES, RejectReason, RejectedLine, WriteSummary};
+use crate::model::{
+    FieldValueRef, MAX_TIMESTAMP, MIN_TIMESTAMP, Point, Precision, SeriesKey, timestamp_in_range,
+};
+use crate::write::{MAX_SERIES_KEY_BYTES, RejectReason, WriteSummary};
 
 /// `Some("tag")` or `Some("field")` when one is named `time`.
 fn reserved<'a>(
@@ -35,6 +34,9 @@ impl Db {
 
     /// [`Db::write_lp`] for a batch that starts at line `first_line` of a larger input, so
     /// that refused lines carry their line number in that input.
+    ///
+    /// A line whose series section (measurement and tags, as written) the index has seen
+    /// before costs one hash of those bytes: only its fields and timestamp are parsed.
     pub fn write_lp_numbered(
         &self,
         text: &[u8],
@@ -44,14 +46,36 @@ impl Db {
         let inner = &*self.inner;
         let now = inner.options.clock.now_nanos();
         let now = now - now.rem_euclid(precision.nanos());
-        let mut b = BatchBuilder {
-            keep_from: inner.retention_cutoff(),
-            ..BatchBuilder::default()
-        };
+        let max_fields = inner.options.max_fields_per_line;
+        let mut w = Writer::new(inner);
         let mut parsed = ParsedLine::default();
         for (line_no, line) in LineSplitter::with_first_line(text, first_line) {
+            // A known series: parse only the fields and the timestamp.
+            if let Some((start, end)) = series_span(line)
+                && let Some(sid) = w.lookup_raw(RawKind::LineProtocol, &line[start..end])
+                && parse_after_series(line, end, precision, &mut parsed)
+                && parsed.fields.len() <= max_fields
+            {
+                let ts = parsed.timestamp.unwrap_or(now);
+                if !timestamp_in_range(ts) {
+                    w.reject(line_no, 1, out_of_range(ts));
+                } else if parsed.fields.iter().any(|f| f.0 == "time") {
+                    let measurement = measurement_of(&line[start..end]);
+                    w.reject(
+                        line_no,
+                        1,
+                        RejectReason::ReservedName {
+                            what: "field",
+                            measurement,
+                        },
+                    );
+                } else {
+                    w.add_line(line_no, sid, &parsed.fields, ts);
+                }
+                continue;
+            }
             if let Err(e) = parse_line(line, precision, &mut parsed) {
-                b.reject(line_no, e.column, RejectReason::Parse(e.reason));
+                w.reject(line_no, e.column, RejectReason::Parse(e.reason));
                 continue;
             }
             if let Some(reason) = inner.check_shape(
@@ -59,12 +83,12 @@ impl Db {
                 parsed.fields.len(),
                 parsed.timestamp.unwrap_or(now),
             ) {
-                b.reject(line_no, 1, reason);
+                w.reject(line_no, 1, reason);
                 continue;
             }
             if parsed.raw_series.len() > MAX_SERIES_KEY_BYTES {
                 let len = parsed.raw_series.len();
-                b.reject(
+                w.reject(
                     line_no,
                     1,
                     RejectReason::SeriesKeyTooLong {
@@ -79,50 +103,45 @@ impl Db {
                 parsed.fields.iter().map(|f| f.0.as_ref()),
             ) {
                 let measurement = parsed.measurement.to_string();
-                b.reject(line_no, 1, RejectReason::ReservedName { what, measurement });
+                w.reject(line_no, 1, RejectReason::ReservedName { what, measurement });
                 continue;
             }
-            let sid = match inner.resolve_raw(parsed.raw_series, || series_key(&parsed)) {
+            let resolved = w.resolve_raw(RawKind::LineProtocol, parsed.raw_series, || {
+                series_key(&parsed).map_err(RejectReason::Series)
+            });
+            let sid = match resolved {
                 Ok(s) => s,
                 Err(e) => {
-                    b.reject(line_no, 1, RejectReason::Series(e));
+                    w.reject(line_no, 1, e);
                     continue;
                 }
             };
-            let fields: Vec<(&str, FieldValueRef<'_>)> = parsed
-                .fields
-                .iter()
-                .map(|(k, v)| (k.as_ref(), v.as_ref()))
-                .collect();
             let ts = parsed.timestamp.unwrap_or(now);
-            inner.add_line(&mut b, line_no, sid, &fields, ts);
+            w.add_line(line_no, sid, &parsed.fields, ts);
         }
-        inner.commit(b)
+        w.commit()
     }
 
     /// Writes points through the same path as line protocol. A refused point is reported
     /// with `line` = its index + 1.
     pub fn write_points(&self, points: &[Point]) -> Result<WriteSummary> {
         let inner = &*self.inner;
-        let mut b = BatchBuilder {
-            keep_from: inner.retention_cutoff(),
-            ..BatchBuilder::default()
-        };
+        let mut w = Writer::new(inner);
         let mut canonical = Vec::new();
         let mut fields: Vec<(&str, FieldValueRef<'_>)> = Vec::new();
         for (i, p) in points.iter().enumerate() {
             if p.fields.is_empty() {
-                b.reject(i + 1, 1, RejectReason::NoFields);
+                w.reject(i + 1, 1, RejectReason::NoFields);
                 continue;
             }
             if let Some(reason) =
                 inner.check_shape(p.series.tags().len(), p.fields.len(), p.timestamp)
             {
-                b.reject(i + 1, 1, reason);
+                w.reject(i + 1, 1, reason);
                 continue;
             }
             if p.fields.iter().any(|(k, _)| k.is_empty()) {
-                b.reject(i + 1, 1, RejectReason::EmptyFieldKey);
+                w.reject(i + 1, 1, RejectReason::EmptyFieldKey);
                 continue;
             }
             if let Some(what) = reserved(
@@ -130,19 +149,161 @@ impl Db {
                 p.fields.iter().map(|f| f.0.as_str()),
             ) {
                 let measurement = p.series.measurement().to_owned();
-                b.reject(i + 1, 1, RejectReason::ReservedName { what, measurement });
+                w.reject(i + 1, 1, RejectReason::ReservedName { what, measurement });
                 continue;
             }
             canonical.clear();
             p.series.encode_into(&mut canonical);
-            let sid = inner.resolve_key(&p.series, &canonical);
+            let sid = match w.resolve_key(&p.series, &canonical) {
+                Ok(s) => s,
+                Err(e) => {
+                    w.reject(i + 1, 1, e);
+                    continue;
+                }
+            };
             fields.clear();
             fields.extend(p.fields.iter().map(|(k, v)| (k.as_str(), v.as_ref())));
             dedup_fields(&mut fields);
-            inner.add_line(&mut b, i + 1, sid, &fields, p.timestamp);
+            w.add_line(i + 1, sid, &fields, p.timestamp);
         }
-        inner.commit(b)
+        w.commit()
     }
+
+    /// A writer of Prometheus samples (one float field `value` per sample) into one WAL
+    /// record: resolve each series once per batch with [`SampleWriter::series`] (one hash
+    /// of its raw spelling when the index has seen it), add its samples, then
+    /// [`SampleWriter::finish`]. Refusals are per item, numbered by the caller.
+    ///
+    /// The writer holds the index's read lock between calls: finish it promptly and do
+    /// not call other methods of this `Db` from the thread that holds it.
+    pub fn sample_writer(&self) -> SampleWriter<'_> {
+        SampleWriter {
+            w: Writer::new(&self.inner),
+        }
+    }
+}
+
+/// A batch of Prometheus samples on its way to the WAL; see [`Db::sample_writer`].
+pub struct SampleWriter<'a> {
+    w: Writer<'a>,
+}
+
+impl std::fmt::Debug for SampleWriter<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SampleWriter").finish_non_exhaustive()
+    }
+}
+
+impl SampleWriter<'_> {
+    /// The series spelled `raw` in format `kind`, ready for samples. On a cache miss
+    /// `key` builds the series (or says why it is refused); the key is then checked as a
+    /// line's would be (tag count, the reserved tag `time`, the series-key length) and
+    /// the series created within the series limits. `raw` must spell the same series
+    /// every time it is given, and `key` must succeed only for a valid spelling: a
+    /// spelling is remembered only once it has been accepted.
+    pub fn series(
+        &mut self,
+        kind: RawKind,
+        raw: &[u8],
+        key: impl FnOnce() -> std::result::Result<SeriesKey, RejectReason>,
+    ) -> std::result::Result<SeriesHandle, RejectReason> {
+        let max_tags = self.w_options().max_tags_per_line;
+        let sid = self.w.resolve_raw(kind, raw, || {
+            let k = key()?;
+            check_key(&k, max_tags)?;
+            Ok(k)
+        })?;
+        self.w.sample_series(sid)
+    }
+
+    /// [`SampleWriter::series`] for a series that has no raw spelling to cache.
+    pub fn series_key(
+        &mut self,
+        key: &SeriesKey,
+    ) -> std::result::Result<SeriesHandle, RejectReason> {
+        check_key(key, self.w_options().max_tags_per_line)?;
+        let mut canonical = Vec::new();
+        key.encode_into(&mut canonical);
+        let sid = self.w.resolve_key(key, &canonical)?;
+        self.w.sample_series(sid)
+    }
+
+    fn w_options(&self) -> &crate::Options {
+        self.w.options()
+    }
+
+    /// Adds a sample of `series` at `timestamp` (ns). A timestamp outside the range
+    /// queries address, or older than the retention, refuses the sample as item `item`.
+    #[inline]
+    pub fn sample(&mut self, item: usize, series: SeriesHandle, timestamp: i64, value: f64) {
+        self.w.add_sample(item, series, timestamp, value);
+    }
+
+    /// Records item `item` as refused.
+    pub fn reject(&mut self, item: usize, reason: RejectReason) {
+        self.w.reject(item, 1, reason);
+    }
+
+    /// Writes the batch to the WAL (one record) and the hot tier; returns what was stored
+    /// and every refusal, in the order they were made.
+    pub fn finish(self) -> Result<WriteSummary> {
+        self.w.commit()
+    }
+}
+
+/// Refuses a series key with more tags than allowed, a tag named `time`, or a key longer
+/// than InfluxDB's limit (in its line-protocol spelling).
+pub(super) fn check_key(key: &SeriesKey, max_tags: usize) -> std::result::Result<(), RejectReason> {
+    let tags = key.tags();
+    if tags.len() > max_tags {
+        return Err(RejectReason::TooManyTags {
+            count: tags.len(),
+            max: max_tags,
+        });
+    }
+    if tags.iter().any(|(k, _)| k == "time") {
+        return Err(RejectReason::ReservedName {
+            what: "tag",
+            measurement: key.measurement().to_owned(),
+        });
+    }
+    let len = key.measurement().len()
+        + tags
+            .iter()
+            .map(|(k, v)| k.len() + v.len() + 2)
+            .sum::<usize>();
+    if len > MAX_SERIES_KEY_BYTES {
+        return Err(RejectReason::SeriesKeyTooLong {
+            len,
+            max: MAX_SERIES_KEY_BYTES,
+        });
+    }
+    Ok(())
+}
+
+fn out_of_range(timestamp: i64) -> RejectReason {
+    RejectReason::TimestampOutOfRange {
+        timestamp,
+        min: MIN_TIMESTAMP,
+        max: MAX_TIMESTAMP,
+    }
+}
+
+/// The measurement of a raw line-protocol series section (for a message), unescaped.
+fn measurement_of(raw: &[u8]) -> String {
+    let mut out = Vec::with_capacity(raw.len());
+    let mut prev = 0u8;
+    for &b in raw {
+        if b == b',' && prev != b'\\' {
+            break;
+        }
+        if prev == b'\\' && (b == b',' || b == b' ') {
+            out.pop();
+        }
+        out.push(b);
+        prev = b;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// A repeated field key keeps its last value in its first place, as line protocol's
@@ -202,155 +363,5 @@ impl Inner {
         } else {
             None
         }
-    }
-
-    fn resolve_raw(
-        &self,
-        raw: &[u8],
-        key: impl FnOnce() -> Result<SeriesKey, SeriesKeyError>,
-    ) -> Result<SeriesId, SeriesKeyError> {
-        if let Some(id) = self.index.read().lookup_raw(raw) {
-            return Ok(id);
-        }
-        let key = key()?;
-        let mut canonical = Vec::new();
-        key.encode_into(&mut canonical);
-        let mut ix = self.index.write();
-        let id = ix.get_or_create(&key, &canonical);
-        ix.remember_raw(raw, id);
-        Ok(id)
-    }
-
-    fn resolve_key(&self, key: &SeriesKey, canonical: &[u8]) -> SeriesId {
-        if let Some(id) = self.index.read().lookup_key(canonical) {
-            return id;
-        }
-        self.index.write().get_or_create(key, canonical)
-    }
-
-    /// Resolves the line's columns (refusing it on a type conflict) and adds it to the
-    /// WAL batch and the hot entries.
-    fn add_line(
-        &self,
-        b: &mut BatchBuilder,
-        line_no: usize,
-        sid: SeriesId,
-        fields: &[(&str, FieldValueRef<'_>)],
-        ts: i64,
-    ) {
-        if ts < b.keep_from {
-            let cutoff = b.keep_from;
-            return b.reject(
-                line_no,
-                1,
-                RejectReason::BeyondRetention {
-                    timestamp: ts,
-                    cutoff,
-                },
-            );
-        }
-        b.columns.clear();
-        let mut missing = false;
-        {
-            let ix = self.index.read();
-            for (name, v) in fields {
-                match ix.find_column(sid, name, v.field_type()) {
-                    Ok(Some(c)) => b.columns.push(c),
-                    Ok(None) => missing = true,
-                    Err(e) => return b.reject(line_no, 1, RejectReason::FieldType(e)),
-                }
-            }
-            if ix.is_hidden(sid) {
-                missing = true; // take the write lock below, which also shows the series again
-            }
-            if !b.series_slot.contains_key(&sid) {
-                let key = ix.series_key_bytes(sid).unwrap_or_default();
-                let slot = b.enc.add_series(key);
-                b.series_slot.insert(sid, slot);
-            }
-        }
-        if missing {
-            b.columns.clear();
-            let mut ix = self.index.write();
-            // Check every field before creating any, so a refused line registers nothing.
-            for (name, v) in fields {
-                if let Err(e) = ix.find_column(sid, name, v.field_type()) {
-                    return b.reject(line_no, 1, RejectReason::FieldType(e));
-                }
-            }
-            for (name, v) in fields {
-                match ix.column_or_create(sid, name, v.field_type()) {
-                    Ok(c) => b.columns.push(c),
-                    Err(e) => return b.reject(line_no, 1, RejectReason::FieldType(e)),
-                }
-            }
-            ix.set_hidden(sid, false);
-        }
-        b.enc.begin_line(b.series_slot[&sid], ts);
-        for ((name, v), &c) in fields.iter().zip(&b.columns) {
-            b.enc.field(name, *v);
-            b.entries.push(HotEntry {
-                column: c,
-                timestamp: ts,
-                value: v.to_owned(),
-            });
-        }
-        b.enc.end_line();
-        b.max_ts = b.max_ts.max(ts);
-        b.summary.lines += 1;
-        b.summary.points += fields.len();
-    }
-
-    fn commit(&self, mut b: BatchBuilder) -> Result<WriteSummary> {
-        if b.entries.is_empty() {
-            return Ok(b.summary);
-        }
-        let mut payload = Vec::new();
-        b.enc.finish_into(&mut payload);
-        let ticket = self.wal.submit(RecordKind::Write, &payload, b.max_ts)?;
-        let seq = ticket.seq;
-        let durable = ticket.wait();
-        let entries = b.entries;
-        self.turnstile.pass(seq, || {
-            if durable.is_ok() {
-                self.state.write().hot.apply(entries);
-            }
-        });
-        durable.map(|()| b.summary)
-    }
-}
-
-struct BatchBuilder {
-    enc: BatchEncoder,
-    series_slot: FxHashMap<SeriesId, u64>,
-    entries: Vec<HotEntry>,
-    columns: Vec<ColumnId>,
-    max_ts: i64,
-    /// Retention cutoff: older lines are refused.
-    keep_from: i64,
-    summary: WriteSummary,
-}
-
-impl Default for BatchBuilder {
-    fn default() -> Self {
-        BatchBuilder {
-            enc: BatchEncoder::default(),
-            series_slot: FxHashMap::default(),
-            entries: Vec::new(),
-            columns: Vec::new(),
-            max_ts: i64::MIN,
-            keep_from: i64::MIN,
-            summary: WriteSummary::default(),
-        }
-    }
-}
-
-impl BatchBuilder {
-    fn reject(&mut self, line: usize, column: usize, reason: RejectReason) {
-        self.summary.rejected.push(RejectedLine {
-            line,
-            column,
-            reason,
-        });
     }
 }

@@ -1,9 +1,11 @@
 //! The in-memory series index and field catalog.
 //!
 //! - measurement → its series, and (tag key, tag value) → sorted postings of series ids;
-//! - canonical series key → id, plus a cache from the raw line-protocol spelling of a
-//!   series (`cpu,host=a,region=eu`, tags in any order) → id, so that the write path
-//!   skips sorting and encoding tags for series it has seen;
+//! - canonical series key → id, plus caches from the raw spelling of a series in each
+//!   input format ([`RawKind`]: line protocol `cpu,host=a,region=eu` with tags in any
+//!   order, a text-format `up{job="a"}`, a remote-write request's encoded labels) → id,
+//!   so that the write path resolves a known series with one hash of the bytes it
+//!   received: no tag parsing, sorting, validation or allocation;
 //! - per measurement, its fields and their types (the first type written wins), and per
 //!   series, the column id of each of its fields.
 //!
@@ -14,6 +16,7 @@
 
 mod catalog;
 pub mod postings;
+mod raw;
 
 pub use catalog::FieldConflict;
 
@@ -32,6 +35,9 @@ pub struct SeriesId(pub u32);
 pub struct ColumnId(pub u32);
 
 const NO_COLUMN: u32 = u32::MAX;
+
+/// The starting hint of [`Index::lookup_raw_hinted`].
+pub const RAW_NO_HINT: u32 = raw::NO_ENTRY;
 
 #[derive(Debug)]
 struct SeriesEntry {
@@ -54,10 +60,22 @@ pub struct ColumnInfo {
     pub field_type: FieldType,
 }
 
+/// An input format whose raw series spellings the index caches (each in its own map: the
+/// same bytes can name different series in two formats).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RawKind {
+    /// Line protocol: the measurement and tag section as written.
+    LineProtocol = 0,
+    /// Prometheus text exposition: the metric name and label set as written.
+    PromText = 1,
+    /// Prometheus remote write: a `TimeSeries`' encoded `Label` fields, back to back.
+    RemoteWrite = 2,
+}
+
 /// The series index; see the module docs.
 #[derive(Debug, Default)]
 pub struct Index {
-    by_raw: FxHashMap<Box<[u8]>, SeriesId>,
+    by_raw: [raw::RawCache; 3],
     by_key: FxHashMap<Arc<[u8]>, SeriesId>,
     series: Vec<SeriesEntry>,
     measurement_ids: BTreeMap<String, u32>,
@@ -66,17 +84,33 @@ pub struct Index {
 }
 
 impl Index {
-    /// The series whose raw line-protocol spelling is `raw`, if seen before.
-    pub fn lookup_raw(&self, raw: &[u8]) -> Option<SeriesId> {
-        self.by_raw.get(raw).copied()
+    /// The series whose raw spelling in format `kind` is `raw`, if seen before.
+    pub fn lookup_raw(&self, kind: RawKind, raw: &[u8]) -> Option<SeriesId> {
+        let mut hint = RAW_NO_HINT;
+        self.by_raw[kind as usize].get(raw, &mut hint)
     }
 
-    /// Remembers that `raw` spells series `id`. Bounded: at most 4 spellings per series
-    /// on average are kept, beyond which new spellings are simply not cached.
-    pub fn remember_raw(&mut self, raw: &[u8], id: SeriesId) {
-        if self.by_raw.len() < self.series.len().saturating_mul(4) + 1024 {
-            self.by_raw.insert(raw.into(), id);
+    /// [`Index::lookup_raw`] for a writer that looks up many spellings in a row: `hint`
+    /// (start with [`RAW_NO_HINT`]) carries what the previous lookup found, so that a
+    /// sender's usual order of series is followed without hashing.
+    #[inline]
+    pub fn lookup_raw_hinted(&self, kind: RawKind, raw: &[u8], hint: &mut u32) -> Option<SeriesId> {
+        self.by_raw[kind as usize].get(raw, hint)
+    }
+
+    /// Remembers that `raw` spells series `id` in format `kind`. Bounded: at most 4
+    /// spellings per series on average (per format) are kept, beyond which new spellings
+    /// are simply not cached.
+    pub fn remember_raw(&mut self, kind: RawKind, raw: &[u8], id: SeriesId) {
+        let cache = &mut self.by_raw[kind as usize];
+        if cache.len() < self.series.len().saturating_mul(4) + 1024 {
+            cache.insert(raw, id);
         }
+    }
+
+    /// Series of measurement `name` (hidden ones included).
+    pub fn series_count_of(&self, name: &str) -> usize {
+        self.measurement(name).map_or(0, |m| m.series().len())
     }
 
     /// The series with canonical key bytes `canonical`, if any.
@@ -328,7 +362,7 @@ impl Index {
             .iter()
             .map(|s| s.key.len() + 16 + s.columns.len() * 4 + 40)
             .sum();
-        let raw: usize = self.by_raw.keys().map(|k| k.len() + 32).sum();
+        let raw: usize = self.by_raw.iter().map(raw::RawCache::heap_bytes).sum();
         let by_key = self.by_key.len() * 32;
         let meas: usize = self.measurements.iter().map(Measurement::heap_bytes).sum();
         keys + raw + by_key + meas + self.columns.len() * std::mem::size_of::<ColumnInfo>()

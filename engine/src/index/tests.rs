@@ -26,8 +26,16 @@ fn series_get_ids_and_postings_stay_sorted() {
     assert_eq!(ix.tag_keys("cpu"), ["host", "region"]);
     assert_eq!(ix.tag_values("cpu", "host"), ["a", "b"]);
     assert_eq!(ix.series_key(ib).unwrap(), b);
-    ix.remember_raw(b"cpu,region=eu,host=b", ib);
-    assert_eq!(ix.lookup_raw(b"cpu,region=eu,host=b"), Some(ib));
+    ix.remember_raw(RawKind::LineProtocol, b"cpu,region=eu,host=b", ib);
+    assert_eq!(
+        ix.lookup_raw(RawKind::LineProtocol, b"cpu,region=eu,host=b"),
+        Some(ib)
+    );
+    // Each format has its own cache: the same bytes may spell another series elsewhere.
+    assert_eq!(
+        ix.lookup_raw(RawKind::PromText, b"cpu,region=eu,host=b"),
+        None
+    );
 }
 
 #[test]

@@ -101,11 +101,132 @@ pub fn metadata(page: &[u8]) -> Vec<(String, Option<String>, Option<String>)> {
 }
 
 /// Splits a page into numbered lines (1-based), without `\n` or a trailing `\r`.
-fn lines(page: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
+pub(crate) fn lines(page: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
     page.split(|&b| b == b'\n')
         .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
         .enumerate()
         .map(|(i, line)| (i + 1, line))
+}
+
+/// Where the series of a sample line (its metric name and label set, exactly as written)
+/// starts and ends: from the first non-blank byte over the name's characters, then, if a
+/// `{` follows (after blanks), to just after the `}` that closes it (a `}` inside a quoted
+/// value does not close it). `None` for a comment, a blank line or an unclosed label set.
+///
+/// When a line parses, the bytes of this span determine its metric name and labels
+/// (nothing after them does), so a caller that has seen the span parse before can take the
+/// series from a cache and read only the value and timestamp with
+/// [`parse_value_and_timestamp`].
+pub fn sample_series_span(line: &[u8]) -> Option<(usize, usize)> {
+    let start = line
+        .iter()
+        .take_while(|&&b| b == b' ' || b == b'\t')
+        .count();
+    if matches!(line.get(start), None | Some(b'#')) {
+        return None;
+    }
+    let mut i = start;
+    while line
+        .get(i)
+        .is_some_and(|&b| b.is_ascii_alphanumeric() || b == b'_' || b == b':')
+    {
+        i += 1;
+    }
+    let name_end = i;
+    if !matches!(line.get(i), None | Some(b' ' | b'\t' | b'{')) {
+        return None;
+    }
+    while matches!(line.get(i), Some(b' ' | b'\t')) {
+        i += 1;
+    }
+    if line.get(i) != Some(&b'{') {
+        return Some((start, name_end));
+    }
+    let mut quoted = false;
+    i += 1;
+    loop {
+        match *line.get(i)? {
+            b'\\' if quoted => i += 2,
+            b'"' => {
+                quoted = !quoted;
+                i += 1;
+            }
+            b'}' if !quoted => return Some((start, i + 1)),
+            _ => i += 1,
+        }
+    }
+}
+
+/// The value and timestamp (ns; `default_timestamp_ns` when absent) of a sample line whose
+/// series ends at `series_end` (from [`sample_series_span`]), read as [`parse_page`] reads
+/// them; `None` when they do not parse (the full parse then gives the error and its
+/// column).
+pub fn parse_value_and_timestamp(
+    line: &[u8],
+    series_end: usize,
+    default_timestamp_ns: i64,
+) -> Option<(f64, i64)> {
+    let mut c = Cursor {
+        s: line,
+        pos: series_end,
+    };
+    c.skip_blanks();
+    let (_, token) = c.token();
+    if token.is_empty() {
+        return None;
+    }
+    let value = parse_go_float(token).ok()?;
+    c.skip_blanks();
+    if c.at_end() {
+        return Some((value, default_timestamp_ns));
+    }
+    let (_, token) = c.token();
+    let ts = parse_timestamp(token).ok()?;
+    c.skip_blanks();
+    c.at_end().then_some((value, ts))
+}
+
+/// One line of a page, parsed: a sample's series, value and timestamp, or nothing to
+/// store (a blank line or a comment: HELP and TYPE lines are read by
+/// [`parse_comment_line`]).
+#[derive(Debug)]
+pub(crate) enum PageLine {
+    /// Blank, or a comment.
+    Nothing,
+    /// A sample.
+    Sample {
+        /// Its series.
+        series: SeriesKey,
+        /// Its value.
+        value: f64,
+        /// Its timestamp (ns).
+        timestamp: i64,
+    },
+}
+
+/// Parses one line (without its newline) completely, or says why not.
+pub(crate) fn parse_page_line(
+    line: &[u8],
+    number: usize,
+    default_timestamp_ns: i64,
+) -> Result<PageLine, PromLineError> {
+    match parse_line(line, default_timestamp_ns) {
+        Ok(Line::Blank | Line::Comment | Line::Help { .. } | Line::Type { .. }) => {
+            Ok(PageLine::Nothing)
+        }
+        Ok(Line::Sample(p)) => {
+            let value = match p.fields.first() {
+                Some((_, FieldValue::Float(v))) => *v,
+                _ => f64::NAN,
+            };
+            Ok(PageLine::Sample {
+                series: p.series,
+                value,
+                timestamp: p.timestamp,
+            })
+        }
+        Err(fail) => Err(fail.into_error(number, line)),
+    }
 }
 
 /// What one line holds.
@@ -237,19 +358,52 @@ fn parse_line(line: &[u8], default_timestamp_ns: i64) -> Result<Line, Fail> {
 const TYPES: [&str; 5] = ["counter", "gauge", "histogram", "summary", "untyped"];
 
 fn parse_comment(c: &mut Cursor<'_>) -> Result<Line, Fail> {
+    Ok(match parse_comment_ref(c)? {
+        None => Line::Comment,
+        Some((name, Meta::Help(text))) => Line::Help {
+            name: name.to_owned(),
+            text: text.into_owned(),
+        },
+        Some((name, Meta::Type(kind))) => Line::Type {
+            name: name.to_owned(),
+            kind,
+        },
+    })
+}
+
+/// A `# HELP` or `# TYPE` line's content, borrowed from the page where it can be.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Meta<'a> {
+    /// The docstring, unescaped.
+    Help(std::borrow::Cow<'a, str>),
+    /// The type.
+    Type(&'static str),
+}
+
+/// A comment line (the cursor after its `#`): `None` for a plain comment, else the metric
+/// and its HELP or TYPE.
+fn parse_comment_ref<'a>(c: &mut Cursor<'a>) -> Result<Option<(&'a str, Meta<'a>)>, Fail> {
     c.skip_blanks();
     let (_, keyword) = c.token();
     let help = match keyword {
         b"HELP" => true,
         b"TYPE" => false,
-        _ => return Ok(Line::Comment),
+        _ => return Ok(None),
     };
     c.skip_blanks();
-    let name = c.metric_name(false)?.to_owned();
+    let name = c.metric_name(false)?;
     c.skip_blanks();
     if help {
-        let text = unescape(c, c.pos, c.s.len(), false)?;
-        return Ok(Line::Help { name, text });
+        let raw = &c.s[c.pos..];
+        let text = if raw.contains(&b'\\') {
+            std::borrow::Cow::Owned(unescape(c, c.pos, c.s.len(), false)?)
+        } else {
+            std::borrow::Cow::Borrowed(
+                std::str::from_utf8(raw)
+                    .map_err(|_| Fail::new(c.pos, "text is not valid UTF-8"))?,
+            )
+        };
+        return Ok(Some((name, Meta::Help(text))));
     }
     let (at, kind) = c.token();
     if kind.is_empty() {
@@ -265,7 +419,18 @@ fn parse_comment(c: &mut Cursor<'_>) -> Result<Line, Fail> {
     if !c.at_end() {
         return Err(Fail::new(c.pos, "unexpected text after the metric type"));
     }
-    Ok(Line::Type { name, kind })
+    Ok(Some((name, Meta::Type(kind))))
+}
+
+/// A comment line's metadata, borrowed: `Ok(None)` for a plain comment.
+pub(crate) fn parse_comment_line(
+    line: &[u8],
+    number: usize,
+) -> Result<Option<(&str, Meta<'_>)>, PromLineError> {
+    let mut c = Cursor { s: line, pos: 0 };
+    c.skip_blanks();
+    c.pos += 1; // the '#'
+    parse_comment_ref(&mut c).map_err(|f| f.into_error(number, line))
 }
 
 /// Unescapes `c.s[start..end]`: `\\` and `\n`, and `\"` too if `quote`. Fails on any

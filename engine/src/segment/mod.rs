@@ -34,8 +34,12 @@ pub const SEGMENT_DIR: &str = "segments";
 pub const MAGIC: &[u8; 8] = b"STRATSEG";
 /// Magic bytes that close every segment file.
 pub const END_MAGIC: &[u8; 4] = b"SEGE";
-/// The segment format version this build writes and reads.
-pub const VERSION: u32 = 1;
+/// The segment format version this build writes. It reads this one and every earlier one
+/// ([`MIN_VERSION`]..=`VERSION`).
+pub const VERSION: u32 = 2;
+/// The oldest segment format version this build reads (version 1 has no blocks with
+/// shared timestamps; everything else is the same).
+pub const MIN_VERSION: u32 = 1;
 /// Header bytes.
 pub const HEADER_LEN: usize = 16;
 /// Bytes of one block-index entry.
@@ -52,6 +56,21 @@ pub enum BlockEncoding {
     Codec,
     /// `Codec`, then compressed as one zstd frame (cold).
     CodecZstd,
+    /// A value codec block alone; the timestamps are those of an earlier `Codec` or
+    /// `CodecZstd` block of the same segment, named by number (version 2).
+    SharedCodec,
+    /// `SharedCodec` with the value codec block compressed as one zstd frame (version 2).
+    SharedCodecZstd,
+}
+
+impl BlockEncoding {
+    /// Whether the block borrows its timestamps from an earlier block.
+    pub const fn shares_timestamps(self) -> bool {
+        matches!(
+            self,
+            BlockEncoding::SharedCodec | BlockEncoding::SharedCodecZstd
+        )
+    }
 }
 
 impl BlockEncoding {
@@ -61,6 +80,8 @@ impl BlockEncoding {
             BlockEncoding::Raw => 0,
             BlockEncoding::Codec => 1,
             BlockEncoding::CodecZstd => 2,
+            BlockEncoding::SharedCodec => 3,
+            BlockEncoding::SharedCodecZstd => 4,
         }
     }
 
@@ -70,6 +91,8 @@ impl BlockEncoding {
             0 => Some(BlockEncoding::Raw),
             1 => Some(BlockEncoding::Codec),
             2 => Some(BlockEncoding::CodecZstd),
+            3 => Some(BlockEncoding::SharedCodec),
+            4 => Some(BlockEncoding::SharedCodecZstd),
             _ => None,
         }
     }

@@ -8,7 +8,7 @@
 
 use super::{
     BlockCache, BlockEncoding, BlockStats, END_MAGIC, FOOTER_LEN, HEADER_LEN, INDEX_ENTRY_LEN,
-    MAGIC, MAX_DECODED_BLOCK_BYTES, VERSION, pad8,
+    MAGIC, MAX_DECODED_BLOCK_BYTES, MIN_VERSION, VERSION, pad8,
 };
 use crate::codec;
 use crate::error::{Error, Result};
@@ -204,7 +204,7 @@ impl Segment {
             what: what.to_owned(),
         };
         let b = &map[..];
-        check_header(b).map_err(|(o, w)| corrupt(o, w))?;
+        let version = check_header(b).map_err(|(o, w)| corrupt(o, w))?;
         let f = parse_footer(b).map_err(|(o, w)| corrupt(o, w))?;
         let dir = &b[f.dir_offset..f.dir_offset + f.dir_len];
         let series =
@@ -249,6 +249,18 @@ impl Segment {
             let m = seg.block_meta(i);
             let min_len = match m.encoding {
                 Some(BlockEncoding::Raw) => block_min_len(seg.block_types[i], m.count as usize),
+                Some(e) if e.shares_timestamps() => {
+                    // Version 2 only. The block it borrows from is named in its payload,
+                    // which its checksum covers, so that is checked when it is read: a
+                    // damaged block then costs only itself.
+                    if version < 2 {
+                        return Err(corrupt(
+                            seg.index_offset + i * INDEX_ENTRY_LEN,
+                            "block shares timestamps, which version 1 files cannot",
+                        ));
+                    }
+                    5
+                }
                 _ => 1,
             };
             if m.offset != at
@@ -339,6 +351,13 @@ impl Segment {
         }
     }
 
+    /// The block whose timestamps block `i` (of a shared-timestamps encoding, whose
+    /// payload `open` checked is at least 5 bytes) uses: the payload's first 4 bytes.
+    fn shared_from(&self, i: usize) -> u32 {
+        let m = self.block_meta(i);
+        le_u32(&self.map, m.offset as usize)
+    }
+
     /// Block `i`: in place for raw numeric blocks, decoded otherwise. Its checksum is
     /// verified on first access.
     pub fn block(&self, i: usize) -> Result<Block<'_>> {
@@ -387,17 +406,36 @@ impl Segment {
             }
             Some(BlockEncoding::Codec) => decode_block(payload, n, ty).map_err(bad)?,
             Some(BlockEncoding::CodecZstd) => {
-                let size = zstd::zstd_safe::get_frame_content_size(payload)
-                    .ok()
-                    .flatten()
-                    .ok_or_else(|| bad("zstd frame without a content size".into()))?;
-                let size = usize::try_from(size).unwrap_or(usize::MAX);
-                if size > MAX_DECODED_BLOCK_BYTES {
-                    return Err(bad(format!("declares {size} decompressed bytes")));
-                }
-                let plain =
-                    zstd::bulk::decompress(payload, size).map_err(|e| bad(format!("zstd: {e}")))?;
+                let plain = unzstd(payload).map_err(bad)?;
                 decode_block(&plain, n, ty).map_err(bad)?
+            }
+            Some(e @ (BlockEncoding::SharedCodec | BlockEncoding::SharedCodecZstd)) => {
+                // The block named must be an earlier codec block with the same count and
+                // bounds (so equal timestamps, unless it is damaged, which its own
+                // checksum reports); `open` checked the payload holds the 4-byte number.
+                let from = self.shared_from(i) as usize;
+                let like = from < i && {
+                    let r = self.block_meta(from);
+                    matches!(
+                        r.encoding,
+                        Some(BlockEncoding::Codec | BlockEncoding::CodecZstd)
+                    ) && (r.count, r.min_ts, r.max_ts) == (meta.count, meta.min_ts, meta.max_ts)
+                };
+                if !like {
+                    return Err(bad(format!(
+                        "shares the timestamps of block {from}, which is no earlier codec block like it"
+                    )));
+                }
+                let source = self.block(from)?;
+                let ts = source.timestamps().to_vec();
+                let body = &payload[4..];
+                let values = if e == BlockEncoding::SharedCodecZstd {
+                    decode_values(&unzstd(body).map_err(bad)?, n, ty)
+                } else {
+                    decode_values(body, n, ty)
+                }
+                .map_err(bad)?;
+                (Cow::Owned(ts), values)
             }
             None => return Err(bad("unknown block encoding".into())),
         };
@@ -585,11 +623,32 @@ fn raw_block(payload: &[u8], n: usize, ty: FieldType) -> Result<Decoded<'_>, &'s
     Ok((Cow::Borrowed(timestamps), values))
 }
 
+/// The content of one zstd frame, whose declared size must be within bounds.
+fn unzstd(payload: &[u8]) -> Result<Vec<u8>, String> {
+    let size = zstd::zstd_safe::get_frame_content_size(payload)
+        .ok()
+        .flatten()
+        .ok_or_else(|| "zstd frame without a content size".to_owned())?;
+    let size = usize::try_from(size).unwrap_or(usize::MAX);
+    if size > MAX_DECODED_BLOCK_BYTES {
+        return Err(format!("declares {size} decompressed bytes"));
+    }
+    zstd::bulk::decompress(payload, size).map_err(|e| format!("zstd: {e}"))
+}
+
 /// A codec block: timestamps then values, exactly `n` of each, consuming every byte.
 fn decode_block(plain: &[u8], n: usize, ty: FieldType) -> Result<Decoded<'static>, String> {
     let mut ts = Vec::with_capacity(n);
     let used = codec::decode_timestamps(plain, &mut ts).map_err(|e| format!("timestamps: {e}"))?;
-    let rest = &plain[used..];
+    if ts.len() != n {
+        return Err(format!("holds {} timestamps, the index says {n}", ts.len()));
+    }
+    let values = decode_values(&plain[used..], n, ty)?;
+    Ok((Cow::Owned(ts), values))
+}
+
+/// A value codec block of exactly `n` values of type `ty`, consuming every byte.
+fn decode_values(rest: &[u8], n: usize, ty: FieldType) -> Result<BlockValues<'static>, String> {
     fn vals<T>(
         rest: &[u8],
         n: usize,
@@ -616,13 +675,10 @@ fn decode_block(plain: &[u8], n: usize, ty: FieldType) -> Result<Decoded<'static
         BlockValues::Boolean(v) => v.len(),
         BlockValues::String(v) => v.len(),
     };
-    if ts.len() != n || len != n {
-        return Err(format!(
-            "holds {} timestamps and {len} values, the index says {n}",
-            ts.len()
-        ));
+    if len != n {
+        return Err(format!("holds {len} values, the index says {n}"));
     }
-    Ok((Cow::Owned(ts), values))
+    Ok(values)
 }
 
 fn block_min_len(ty: FieldType, n: usize) -> usize {
@@ -633,7 +689,8 @@ fn block_min_len(ty: FieldType, n: usize) -> usize {
     }
 }
 
-fn check_header(b: &[u8]) -> Result<(), (usize, &'static str)> {
+/// Checks the header; returns the file's format version.
+fn check_header(b: &[u8]) -> Result<u32, (usize, &'static str)> {
     if b.len() < HEADER_LEN + FOOTER_LEN {
         return Err((0, "file too short to be a segment"));
     }
@@ -643,10 +700,11 @@ fn check_header(b: &[u8]) -> Result<(), (usize, &'static str)> {
     if le_u32(b, 12) != crc32fast::hash(&b[..12]) {
         return Err((0, "header checksum mismatch"));
     }
-    if le_u32(b, 8) != VERSION {
+    let version = le_u32(b, 8);
+    if !(MIN_VERSION..=VERSION).contains(&version) {
         return Err((8, "unsupported segment format version"));
     }
-    Ok(())
+    Ok(version)
 }
 
 struct Footer {

@@ -309,3 +309,144 @@ fn blocks_in_finds_exactly_the_overlapping_blocks() {
         }
     }
 }
+
+/// Series scraped together share their timestamps: a cold segment stores them once (the
+/// later blocks name the first one), reads every value back bit for bit (stale markers
+/// and NaN payloads included), notices every flipped byte without returning wrong data,
+/// and refuses a shared block in a version 1 file.
+#[test]
+fn cold_blocks_share_equal_timestamps_and_catch_every_flip() {
+    let dir = tempfile::tempdir().unwrap();
+    let ts: Vec<i64> = (0..60)
+        .map(|i| 1_700_000_000_000 + i * 1_000 + i % 3)
+        .collect();
+    let col = |f: &dyn Fn(i64) -> f64| ColumnData {
+        timestamps: ts.clone(),
+        values: ColumnValues::Float(ts.iter().map(|&t| f(t)).collect()),
+    };
+    let other = ColumnData {
+        timestamps: ts.iter().map(|t| t + 5).collect(),
+        values: ColumnValues::Integer((0..60).collect()),
+    };
+    let stale = f64::from_bits(0x7ff0_0000_0000_0002);
+    let cols = [
+        ("a".to_owned(), col(&|t| (t % 17) as f64 * 0.25)),
+        (
+            "b".to_owned(),
+            col(&|t| if t % 5 == 0 { stale } else { 1.0 }),
+        ),
+        ("c".to_owned(), other),
+        (
+            "d".to_owned(),
+            col(&|_| f64::from_bits(0x7ff8_dead_beef_0001)),
+        ),
+    ];
+    let refs: Vec<(&str, &ColumnData)> = cols.iter().map(|(n, c)| (n.as_str(), c)).collect();
+    let mut w = SegmentWriter::create_with(dir.path(), 7, WriterOptions::cold(3)).unwrap();
+    w.add_series(b"\x01m", &refs[..2]).unwrap();
+    w.add_series(b"\x01n", &refs[2..]).unwrap();
+    w.finish().unwrap();
+    let path = file_path(dir.path(), 7);
+    let seg = Segment::open(&path, 7).unwrap();
+    let encodings: Vec<_> = (0..seg.block_count())
+        .map(|i| seg.block_meta(i).encoding.unwrap())
+        .collect();
+    assert!(!encodings[0].shares_timestamps());
+    assert!(encodings[1].shares_timestamps(), "{encodings:?}");
+    assert!(!encodings[2].shares_timestamps(), "other timestamps");
+    assert!(encodings[3].shares_timestamps());
+    let expect = |name: &str| &cols.iter().find(|(n, _)| n == name).unwrap().1;
+    let same = |a: &ColumnData, b: &ColumnData| {
+        a.timestamps == b.timestamps
+            && match (&a.values, &b.values) {
+                (ColumnValues::Float(x), ColumnValues::Float(y)) => {
+                    x.len() == y.len() && x.iter().zip(y).all(|(p, q)| p.to_bits() == q.to_bits())
+                }
+                (x, y) => x == y,
+            }
+    };
+    for s in seg.series() {
+        for c in &s.columns {
+            let got = seg.read_column(c, TimeRange::ALL).unwrap();
+            assert!(same(&got, expect(&c.name)), "column {}", c.name);
+        }
+    }
+    assert!(seg.verify().is_empty());
+    drop(seg);
+    let good = std::fs::read(&path).unwrap();
+    let damaged = dir.path().join("damaged.seg");
+    for i in 0..good.len() {
+        let mut bad = good.clone();
+        bad[i] ^= 0x04;
+        std::fs::write(&damaged, &bad).unwrap();
+        assert!(
+            !verify_file(&damaged, 7).is_empty(),
+            "flip at {i} not noticed"
+        );
+        if let Ok(seg) = Segment::open(&damaged, 7) {
+            for s in seg.series() {
+                for c in &s.columns {
+                    if let Ok(d) = seg.read_column(c, TimeRange::ALL) {
+                        assert!(
+                            same(&d, expect(&c.name)),
+                            "flip at {i} changed data silently"
+                        );
+                    }
+                }
+            }
+        }
+    }
+    // A damaged block number in a shared block costs that block alone: the file opens,
+    // that column reports the damage and the other series still read.
+    let seg = Segment::open(&path, 7).unwrap();
+    let at = seg.block_meta(1).offset as usize;
+    drop(seg);
+    let mut bad = good.clone();
+    bad[at] ^= 0x01;
+    std::fs::write(&damaged, &bad).unwrap();
+    let seg = Segment::open(&damaged, 7).unwrap();
+    for s in seg.series() {
+        for c in &s.columns {
+            let got = seg.read_column(c, TimeRange::ALL);
+            if c.name == "b" {
+                assert!(got.is_err(), "damaged block read");
+            } else {
+                assert!(same(&got.unwrap(), expect(&c.name)), "column {}", c.name);
+            }
+        }
+    }
+    drop(seg);
+    // The same bytes labelled version 1 (which has no shared blocks) do not open.
+    let mut v1 = good.clone();
+    v1[8..12].copy_from_slice(&1u32.to_le_bytes());
+    let crc = crc32fast::hash(&v1[..12]);
+    v1[12..16].copy_from_slice(&crc.to_le_bytes());
+    std::fs::write(&damaged, &v1).unwrap();
+    let e = Segment::open(&damaged, 7).unwrap_err().to_string();
+    assert!(e.contains("version 1 files cannot"), "{e}");
+}
+
+/// A version 1 file (as every earlier build wrote) still opens and reads.
+#[test]
+fn version_1_segments_still_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let info = write(dir.path(), 8, &[b"\x01a"]);
+    let path = file_path(dir.path(), 8);
+    let mut b = std::fs::read(&path).unwrap();
+    assert_eq!(b[8..12], super::VERSION.to_le_bytes());
+    b[8..12].copy_from_slice(&1u32.to_le_bytes());
+    let crc = crc32fast::hash(&b[..12]);
+    b[12..16].copy_from_slice(&crc.to_le_bytes());
+    std::fs::write(&path, &b).unwrap();
+    let seg = Segment::open(&path, 8).unwrap();
+    assert_eq!(seg.points(), info.points);
+    assert!(seg.verify().is_empty());
+    b[8..12].copy_from_slice(&3u32.to_le_bytes());
+    let crc = crc32fast::hash(&b[..12]);
+    b[12..16].copy_from_slice(&crc.to_le_bytes());
+    std::fs::write(&path, &b).unwrap();
+    assert!(
+        Segment::open(&path, 8).is_err(),
+        "a future version is refused"
+    );
+}

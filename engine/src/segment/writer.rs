@@ -9,7 +9,9 @@ use crate::codec;
 use crate::error::{Error, Result};
 use crate::model::series::put_uvarint;
 use crate::model::{ColumnData, ColumnValues};
+use rustc_hash::FxHashMap;
 use std::fs::File;
+use std::hash::Hasher;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
@@ -80,7 +82,15 @@ pub struct SegmentWriter {
     index: Vec<u8>,
     info: SegmentInfo,
     scratch: Vec<u8>,
+    /// Codec blocks written so far, by their timestamps, so that a later block with the
+    /// same timestamps shares them (every series scraped together has the same ones).
+    shared: FxHashMap<u64, Vec<(u32, std::sync::Arc<[i64]>)>>,
+    /// Timestamps held in `shared`, bounded by [`MAX_SHARED_TIMESTAMPS`].
+    shared_len: usize,
 }
+
+/// Most timestamps a writer keeps to find blocks that can share them (64 MiB).
+const MAX_SHARED_TIMESTAMPS: usize = 8 << 20;
 
 impl SegmentWriter {
     /// Starts warm segment `id` in `dir` (the segments directory, which must exist).
@@ -120,6 +130,8 @@ impl SegmentWriter {
                 bytes: 0,
             },
             scratch: Vec::new(),
+            shared: FxHashMap::default(),
+            shared_len: 0,
         })
     }
 
@@ -251,6 +263,11 @@ impl SegmentWriter {
         data: &ColumnData,
         r: std::ops::Range<usize>,
     ) -> Result<(BlockEncoding, usize)> {
+        if self.opts.encoding == BlockEncoding::CodecZstd
+            && let Some(from) = self.shared_timestamps(&data.timestamps[r.clone()])
+        {
+            return self.shared_block(from, data, r);
+        }
         let mut plain = Vec::new();
         codec::encode_timestamps(&data.timestamps[r.clone()], &mut plain);
         match &data.values {
@@ -289,6 +306,68 @@ impl SegmentWriter {
         }
         b.extend_from_slice(&plain);
         Ok((BlockEncoding::Codec, b.len()))
+    }
+
+    /// An earlier codec block of this segment with exactly these timestamps; otherwise
+    /// remembers that the block about to be written (number `self.info.blocks`) has them.
+    fn shared_timestamps(&mut self, ts: &[i64]) -> Option<u32> {
+        let mut h = rustc_hash::FxHasher::default();
+        for t in ts {
+            h.write_i64(*t);
+        }
+        let key = h.finish();
+        let candidates = self.shared.entry(key).or_default();
+        if let Some((from, _)) = candidates.iter().find(|(_, c)| **c == *ts) {
+            return Some(*from);
+        }
+        let this = u32::try_from(self.info.blocks).ok()?;
+        if self.shared_len + ts.len() <= MAX_SHARED_TIMESTAMPS {
+            self.shared_len += ts.len();
+            candidates.push((this, ts.into()));
+        }
+        None
+    }
+
+    /// Fills the scratch buffer with a block that takes its timestamps from block `from`:
+    /// the block number, then the value codec block, zstd-compressed when that is smaller.
+    fn shared_block(
+        &mut self,
+        from: u32,
+        data: &ColumnData,
+        r: std::ops::Range<usize>,
+    ) -> Result<(BlockEncoding, usize)> {
+        let mut plain = Vec::new();
+        match &data.values {
+            ColumnValues::Float(v) => codec::encode_floats(&v[r.clone()], &mut plain),
+            ColumnValues::Integer(v) => codec::encode_i64(&v[r.clone()], &mut plain),
+            ColumnValues::Unsigned(v) => codec::encode_u64(&v[r.clone()], &mut plain),
+            ColumnValues::Boolean(v) => codec::encode_bools(&v[r.clone()], &mut plain),
+            ColumnValues::String(v) => codec::encode_strings(&v[r.clone()], &mut plain),
+        }
+        let level = self.opts.zstd_level;
+        let zstd = |p: &[u8]| zstd::bulk::compress(p, level);
+        let mut best = zstd(&plain).map_err(|e| Error::io(&self.tmp, e))?;
+        let mut bytewise = Vec::new();
+        let applies = match &data.values {
+            ColumnValues::Integer(v) => codec::encode_i64_bytewise(&v[r], &mut bytewise),
+            ColumnValues::Unsigned(v) => codec::encode_u64_bytewise(&v[r], &mut bytewise),
+            _ => false,
+        };
+        if applies {
+            let other = zstd(&bytewise).map_err(|e| Error::io(&self.tmp, e))?;
+            if other.len() < best.len() {
+                best = other;
+            }
+        }
+        let b = &mut self.scratch;
+        b.clear();
+        b.extend_from_slice(&from.to_le_bytes());
+        if best.len() < plain.len() {
+            b.extend_from_slice(&best);
+            return Ok((BlockEncoding::SharedCodecZstd, b.len()));
+        }
+        b.extend_from_slice(&plain);
+        Ok((BlockEncoding::SharedCodec, b.len()))
     }
 
     /// Writes the directory, index and footer, fsyncs, and publishes the file under its

@@ -6,6 +6,7 @@ mod crash;
 mod deletes;
 mod export;
 mod faults;
+mod prom;
 mod restart;
 mod retention;
 mod rotation;

@@ -8,7 +8,7 @@ use crate::app::{AppState, param, params};
 use crate::body;
 use crate::error::ApiError;
 use crate::metrics::Protocol;
-use crate::remote_write::{RemoteWriteError, decode_remote_write, to_points};
+use crate::remote_write::{RemoteWriteError, decompress, wire, write_request};
 use crate::timearg::parse_time;
 use axum::body::Body;
 use axum::extract::State;
@@ -16,7 +16,7 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use std::fmt::Write as _;
 use std::sync::Arc;
-use strata_engine::ingest::prom_text::{metadata, parse_page};
+use strata_engine::ingest::prom_text::sample_series_span;
 
 /// Errors named in one message; the rest are counted.
 const MAX_LISTED: usize = 20;
@@ -43,27 +43,24 @@ pub async fn remote_write(
     let bytes = raw.len();
     let st = state.clone();
     let (stored, problems) = tokio::task::spawn_blocking(move || {
-        let meta = &st.prom_metadata;
-        let req = decode_remote_write(&raw, limit).map_err(|e| match e {
+        let refuse = |e: RemoteWriteError| match e {
             RemoteWriteError::TooLarge { .. } => ApiError::too_large(e.to_string()),
             _ => ApiError::bad_request(e.to_string()),
-        })?;
+        };
+        let bytes = decompress(&raw, limit).map_err(refuse)?;
+        // The whole request is read (and refused if malformed anywhere) before anything
+        // is written.
+        let req =
+            wire::decode(&bytes).map_err(|e| refuse(RemoteWriteError::Protobuf(e.to_string())))?;
         for m in &req.metadata {
-            meta.update(
+            st.prom_metadata.update(
                 &m.metric_family_name,
                 Some(metric_type_name(m.r#type)),
                 Some(&m.help),
                 Some(&m.unit),
             );
         }
-        let (points, errors) = to_points(&req);
-        let summary = db.write_points(&points).map_err(ApiError::engine)?;
-        let mut problems: Vec<String> = errors.iter().map(ToString::to_string).collect();
-        problems.extend(summary.rejected.iter().map(|r| {
-            let p = points.get(r.line - 1);
-            let series = p.map(|p| p.series.measurement()).unwrap_or("?");
-            format!("sample {} of {series}: {}", r.line, r.reason)
-        }));
+        let (summary, problems) = write_request(&db, &req).map_err(ApiError::engine)?;
         Ok::<_, ApiError>((summary.points, problems))
     })
     .await??;
@@ -105,25 +102,45 @@ pub async fn import_text(
     let (stored, problems, bytes) = tokio::task::spawn_blocking(move || {
         let page = body::decode(raw, encoding, limit)?;
         body::check_lines(&page, max_lines)?;
-        for (name, kind, help) in metadata(&page) {
-            st.prom_metadata
-                .update(&name, kind.as_deref(), help.as_deref(), None);
-        }
-        let (points, errors) = parse_page(&page, default_ts);
-        let summary = db.write_points(&points).map_err(ApiError::engine)?;
-        let mut problems: Vec<String> = errors.iter().map(ToString::to_string).collect();
-        problems.extend(summary.rejected.iter().map(|r| {
-            let p = points.get(r.line - 1);
-            let series = p.map(|p| p.series.measurement()).unwrap_or("?");
-            format!("sample {} ({series}): {}", r.line, r.reason)
-        }));
-        Ok::<_, ApiError>((summary.points, problems, page.len()))
+        let s = db
+            .write_prom_text(&page, default_ts)
+            .map_err(ApiError::engine)?;
+        st.prom_metadata.update_all(
+            s.metadata
+                .iter()
+                .map(|m| (m.name, m.kind, m.help.as_deref())),
+        );
+        let problems: Vec<String> = s
+            .write
+            .rejected
+            .iter()
+            .map(|r| match series_text(&page, r.line) {
+                Some(series) => format!(
+                    "line {}, column {} ({series}): {}",
+                    r.line, r.column, r.reason
+                ),
+                None => r.to_string(),
+            })
+            .collect();
+        Ok::<_, ApiError>((s.write.points, problems, page.len()))
     })
     .await??;
     state
         .metrics
         .wrote(Protocol::PromText, stored, problems.len(), bytes);
     finish(problems, stored)
+}
+
+/// The series (metric name and labels, as written) of line `number` of a page, for a
+/// message; `None` when the line is not a sample.
+fn series_text(page: &[u8], number: usize) -> Option<String> {
+    let line = page.split(|&b| b == b'\n').nth(number.checked_sub(1)?)?;
+    let (s, e) = sample_series_span(line)?;
+    let text = String::from_utf8_lossy(&line[s..e]);
+    Some(match text.char_indices().nth(200) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.into_owned(),
+    })
 }
 
 /// Prometheus' name for a remote-write `MetricType`.

@@ -1,6 +1,6 @@
 //! Prometheus: remote write (snappy + protobuf) and text exposition import.
 
-use crate::{Srv, enc, post, rows};
+use crate::{Srv, enc, get, post, rows, test_config};
 use strata_server::remote_write::{
     Histogram, Label, Sample, TimeSeries, WriteRequest, encode_remote_write,
 };
@@ -335,4 +335,73 @@ fn remote_write_refuses_invalid_labels_by_series_and_stores_the_rest() {
     );
     let v = s.query("SELECT value FROM \"ns:up_total\"");
     assert_eq!(rows(&v, 0).len(), 1);
+}
+
+/// A series limit refuses the series that would pass it, over each protocol, with a 400
+/// naming the metric and the limit; the valid series of the request are stored, and the
+/// refusals are counted in /metrics.
+#[test]
+fn series_limit_refuses_per_series_over_every_protocol_and_is_counted() {
+    let s = Srv::with(
+        test_config(),
+        strata_engine::Options {
+            max_series_per_metric: 1,
+            ..strata_engine::Options::default()
+        },
+    );
+    let series = |job: &str| TimeSeries {
+        labels: vec![label("__name__", "up"), label("job", job)],
+        samples: vec![Sample {
+            value: 1.0,
+            timestamp: 1_700_000_000_000,
+        }],
+        ..Default::default()
+    };
+    let req = WriteRequest {
+        timeseries: vec![series("a"), series("b"), series("a")],
+        metadata: vec![],
+    };
+    let r = post(
+        &s.url("/api/v1/write"),
+        &REMOTE_WRITE_HEADERS,
+        &encode_remote_write(&req),
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    let e = r.error();
+    assert!(
+        e.contains("timeseries 1 ({__name__=\"up\",job=\"b\"})")
+            && e.contains("measurement \"up\" already has 1 series")
+            && e.contains("write.max_series_per_metric")
+            && e.contains("dropped=1 stored=2"),
+        "{e}"
+    );
+    let r = post(
+        &s.url("/api/v1/import/prometheus"),
+        &[],
+        b"up{job=\"a\"} 2 1700000001000\nup{job=\"c\"} 2 1700000001000\n",
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(
+        r.error().contains("line 2, column 1 (up{job=\"c\"})")
+            && r.error().contains("write.max_series_per_metric"),
+        "{}",
+        r.body
+    );
+    let r = post(
+        &s.url("/write"),
+        &[],
+        b"up,job=d value=1 1700000002000000000\n",
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(
+        r.error().contains("line 1, column 1: series limit reached"),
+        "{}",
+        r.body
+    );
+    let m = get(&s.url("/metrics")).body;
+    assert!(
+        m.contains("strata_series_limit_rejected_total{limit=\"max_series_per_metric\"} 3"),
+        "{m}"
+    );
+    assert!(m.contains("strata_series_created_total 1"), "{m}");
 }

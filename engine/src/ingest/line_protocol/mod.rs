@@ -77,7 +77,7 @@ use crate::model::{
 use std::borrow::Cow;
 
 pub use exact::{EXACT_MARKER, write_line_exact};
-pub use parse::parse_line;
+pub use parse::{parse_after_series, parse_line, series_span};
 pub use split::LineSplitter;
 pub use write::{Element, WriteError, write_line, write_point};
 

@@ -62,6 +62,55 @@ pub fn parse_line<'a>(
         .map_err(|(offset, kind)| ParseError::at(line, offset, kind))
 }
 
+/// Where the series section (measurement and tags, exactly the bytes [`parse_line`] puts
+/// in [`ParsedLine::raw_series`] when the line parses) of `line` starts and ends: from the
+/// first byte that is not a blank to the first space that does not follow a backslash.
+/// `None` for an exact-form line (`#!strata …`) or a line with no such space.
+///
+/// A caller that has seen these bytes parse before (a series-key cache hit) can skip the
+/// series section with [`parse_after_series`].
+#[inline]
+pub fn series_span(line: &[u8]) -> Option<(usize, usize)> {
+    let start = line
+        .iter()
+        .take_while(|&&c| c == b' ' || c == b'\t')
+        .count();
+    if matches!(line.get(start), None | Some(b'#')) {
+        return None;
+    }
+    let mut from = start;
+    loop {
+        let k = from + memchr(b' ', line.get(from..)?)?;
+        // `line[start]` is not a space, so `k > start`.
+        if line.get(k.wrapping_sub(1)) != Some(&b'\\') {
+            return Some((start, k));
+        }
+        from = k + 1;
+    }
+}
+
+/// Parses only the fields and timestamp of `line`, whose series section ends at
+/// `series_end` (from [`series_span`]), into `out` (cleared first; `measurement`, `tags`
+/// and `raw_series` stay empty). For a line whose series section is known to parse, this
+/// gives the fields and timestamp [`parse_line`] would give. `false` when the rest of the
+/// line does not parse: call [`parse_line`] for the error and its column.
+pub fn parse_after_series<'a>(
+    line: &'a [u8],
+    series_end: usize,
+    precision: Precision,
+    out: &mut ParsedLine<'a>,
+) -> bool {
+    out.clear();
+    let len = line.len() - trailing_blanks(line);
+    let Some(b) = line.get(series_end..len) else {
+        return false;
+    };
+    let Ok(text) = std::str::from_utf8(b) else {
+        return false;
+    };
+    Parser { text, b }.parse_tail(0, precision, out).is_ok()
+}
+
 fn trailing_blanks(b: &[u8]) -> usize {
     b.iter()
         .rev()
@@ -96,14 +145,24 @@ impl<'a> Parser<'a> {
         }
         let m = self.scan_name(start, MEASUREMENT_STOPS);
         out.measurement = unescape(self.str(start, m.end)?, m.backslash, MEASUREMENT_ESCAPES);
-        let mut i = match m.delim {
+        let i = match m.delim {
             None => return Err((m.end, Kind::MissingFields)),
             Some(b',') => self.parse_tags(m.end + 1, out)?,
             Some(_) => m.end,
         };
         out.raw_series = b.get(start..i).unwrap_or_default();
+        self.parse_tail(i, precision, out)
+    }
 
-        i = self.skip_spaces(i);
+    /// Parses the fields and the timestamp from `i`, the end of the series section.
+    fn parse_tail(
+        &self,
+        i: usize,
+        precision: Precision,
+        out: &mut ParsedLine<'a>,
+    ) -> Result<(), Failure> {
+        let b = self.b;
+        let i = self.skip_spaces(i);
         if i >= b.len() {
             return Err((i, Kind::MissingFields));
         }

@@ -497,6 +497,50 @@ proptest! {
         }
     }
 
+    /// The write path's shortcut for known series: wherever `parse_line` succeeds, the
+    /// series span is exactly its `raw_series`, and parsing only what follows it gives the
+    /// same fields and timestamp; where it fails, the shortcut fails too (or the span is
+    /// one no successful parse produced, so no cache can hold it).
+    #[test]
+    fn parsing_after_a_known_series_agrees_with_the_full_parse(
+        points in prop::collection::vec(point(), 1..4),
+        noise in prop::collection::vec(prop_oneof![
+            4 => prop::sample::select(vec![
+                "m", "cpu", ",", " ", "=", "\"", "\\", "\t", "#", "t", "1", "-", ".", "e", "i",
+                "x=1", " 5", ",a=b", "\\ ", "\\,",
+            ]).prop_map(|s| s.as_bytes().to_vec()),
+            1 => any::<u8>().prop_map(|b| vec![b]),
+        ], 0..30),
+    ) {
+        let mut batch = Vec::new();
+        for p in &points {
+            write_point(&mut batch, p).unwrap();
+        }
+        batch.extend_from_slice(&noise.concat());
+        let (mut full, mut fast) = (ParsedLine::default(), ParsedLine::default());
+        for (_, line) in LineSplitter::new(&batch) {
+            let ok = parse_line(line, Precision::Microsecond, &mut full).is_ok();
+            let span = series_span(line);
+            if ok {
+                let (start, end) = span.expect("a line that parses has a series span");
+                prop_assert_eq!(&line[start..end], full.raw_series);
+                prop_assert!(parse_after_series(line, end, Precision::Microsecond, &mut fast));
+                prop_assert_eq!(&fast.fields, &full.fields);
+                prop_assert_eq!(fast.timestamp, full.timestamp);
+            } else if let Some((start, end)) = span {
+                // The cache holds only spans of lines that parsed: if these bytes are such
+                // a span, the rest of this line must be what fails.
+                let known = format!("{} f=1", String::from_utf8_lossy(&line[start..end]));
+                let mut probe = ParsedLine::default();
+                if parse_line(known.as_bytes(), Precision::Microsecond, &mut probe).is_ok()
+                    && probe.raw_series == &line[start..end]
+                {
+                    prop_assert!(!parse_after_series(line, end, Precision::Microsecond, &mut fast));
+                }
+            }
+        }
+    }
+
     /// The fuzz target's property, on line-protocol-shaped noise.
     #[test]
     fn noise_never_panics_and_what_parses_round_trips(parts in prop::collection::vec(prop_oneof![

@@ -20,6 +20,11 @@
 //! sample is stored as its two plain series, `<name>_count` and `<name>_sum`; its buckets
 //! are not stored. Exemplars and metadata are decoded and ignored.
 
+mod ingest;
+pub mod wire;
+
+pub use ingest::write_request;
+
 use prost::Message;
 use strata_engine::model::{FieldValue, Point, SeriesKey};
 
@@ -144,12 +149,9 @@ pub enum RemoteWriteError {
     Protobuf(String),
 }
 
-/// Decodes a remote-write body: snappy block decompression (refused before allocating
-/// when the announced size is over `max_bytes`), then the protobuf `WriteRequest`.
-pub fn decode_remote_write(
-    body: &[u8],
-    max_bytes: usize,
-) -> Result<WriteRequest, RemoteWriteError> {
+/// Snappy block decompression of a remote-write body, refused before allocating when the
+/// announced size is over `max_bytes`.
+pub fn decompress(body: &[u8], max_bytes: usize) -> Result<Vec<u8>, RemoteWriteError> {
     let len =
         snap::raw::decompress_len(body).map_err(|e| RemoteWriteError::Snappy(e.to_string()))?;
     if len > max_bytes {
@@ -158,9 +160,20 @@ pub fn decode_remote_write(
             limit: max_bytes,
         });
     }
-    let raw = snap::raw::Decoder::new()
+    snap::raw::Decoder::new()
         .decompress_vec(body)
-        .map_err(|e| RemoteWriteError::Snappy(e.to_string()))?;
+        .map_err(|e| RemoteWriteError::Snappy(e.to_string()))
+}
+
+/// Decodes a remote-write body into the `prost` message types: [`decompress`], then the
+/// protobuf `WriteRequest`. The server reads requests with [`wire::decode`] instead (no
+/// allocation per label); this is the reference it is checked against, and what clients
+/// and tests use.
+pub fn decode_remote_write(
+    body: &[u8],
+    max_bytes: usize,
+) -> Result<WriteRequest, RemoteWriteError> {
+    let raw = decompress(body, max_bytes)?;
     WriteRequest::decode(&raw[..]).map_err(|e| RemoteWriteError::Protobuf(e.to_string()))
 }
 
@@ -209,38 +222,40 @@ pub fn is_valid_label_name(name: &[u8]) -> bool {
 }
 
 /// A valid series' metric name and its tags (labels with a value, `__name__` aside).
-type NameAndTags<'a> = (&'a str, Vec<(&'a str, &'a str)>);
+pub type NameAndTags<'a> = (&'a str, Vec<(&'a str, &'a str)>);
 
 /// The name and tags of a series, or why its labels are refused, as Prometheus' receiver
 /// would refuse them.
-fn check_labels(labels: &[Label]) -> Result<NameAndTags<'_>, String> {
+pub fn check_labels<'a>(
+    labels: impl Iterator<Item = (&'a [u8], &'a [u8])>,
+) -> Result<NameAndTags<'a>, String> {
     let mut name = None;
-    let mut tags = Vec::with_capacity(labels.len());
-    let mut seen: Vec<&[u8]> = Vec::with_capacity(labels.len());
-    for l in labels {
-        if !is_valid_label_name(&l.name) {
+    let mut tags = Vec::new();
+    let mut seen: Vec<&[u8]> = Vec::new();
+    for (l_name, l_value) in labels {
+        if !is_valid_label_name(l_name) {
             return Err(format!(
                 "invalid label name {:?}: label names must match [a-zA-Z_][a-zA-Z0-9_]*",
-                String::from_utf8_lossy(&l.name)
+                String::from_utf8_lossy(l_name)
             ));
         }
-        if seen.contains(&l.name.as_slice()) {
+        if seen.contains(&l_name) {
             return Err(format!(
                 "duplicate label name {:?}",
-                String::from_utf8_lossy(&l.name)
+                String::from_utf8_lossy(l_name)
             ));
         }
-        seen.push(&l.name);
-        let value = std::str::from_utf8(&l.value).map_err(|_| {
+        seen.push(l_name);
+        let value = std::str::from_utf8(l_value).map_err(|_| {
             format!(
                 "label {:?} has a value that is not valid UTF-8",
-                String::from_utf8_lossy(&l.name)
+                String::from_utf8_lossy(l_name)
             )
         })?;
         // Validated ASCII above.
-        let key = std::str::from_utf8(&l.name).unwrap_or_default();
+        let key = std::str::from_utf8(l_name).unwrap_or_default();
         if key == "__name__" {
-            if !is_valid_metric_name(&l.value) {
+            if !is_valid_metric_name(l_value) {
                 return Err(format!(
                     "invalid metric name {value:?}: metric names must match [a-zA-Z_:][a-zA-Z0-9_:]*"
                 ));
@@ -265,7 +280,8 @@ pub fn to_points(req: &WriteRequest) -> (Vec<Point>, Vec<SeriesError>) {
             labels: show_labels(&ts.labels),
             reason,
         };
-        let (name, tags) = match check_labels(&ts.labels) {
+        let labels = ts.labels.iter().map(|l| (&l.name[..], &l.value[..]));
+        let (name, tags) = match check_labels(labels) {
             Ok(v) => v,
             Err(reason) => {
                 errors.push(fail(reason));
@@ -316,14 +332,18 @@ pub fn to_points(req: &WriteRequest) -> (Vec<Point>, Vec<SeriesError>) {
 }
 
 fn show_labels(labels: &[Label]) -> String {
+    show_label_pairs(labels.iter().map(|l| (&l.name[..], &l.value[..])))
+}
+
+/// Labels as `{a="b",…}` for a message (the first 16).
+pub fn show_label_pairs<'a>(labels: impl Iterator<Item = (&'a [u8], &'a [u8])>) -> String {
     let inner: Vec<String> = labels
-        .iter()
         .take(16)
-        .map(|l| {
+        .map(|(n, v)| {
             format!(
                 "{}={:?}",
-                String::from_utf8_lossy(&l.name),
-                String::from_utf8_lossy(&l.value)
+                String::from_utf8_lossy(n),
+                String::from_utf8_lossy(v)
             )
         })
         .collect();

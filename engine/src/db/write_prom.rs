@@ -1,0 +1,141 @@
+//! Prometheus text exposition pages into the database, at line protocol's per-sample
+//! cost: a sample whose metric name and label set (as written) the index has seen costs
+//! one hash of those bytes and the parse of its value and timestamp; the rest of the page
+//! (HELP and TYPE lines) is read without copies.
+
+use super::Db;
+use super::writer::Writer;
+use crate::error::Result;
+use crate::index::RawKind;
+use crate::ingest::prom_text::{
+    self, Meta, PageLine, parse_comment_line, parse_page_line, parse_value_and_timestamp,
+    sample_series_span,
+};
+use crate::write::{RejectReason, WriteSummary};
+use rustc_hash::FxHashMap;
+use std::borrow::Cow;
+
+/// What [`Db::write_prom_text`] did with a page.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct PromTextSummary<'a> {
+    /// Samples stored (`lines` and `points` count samples) and refused lines, with their
+    /// line number and column in the page, in page order.
+    pub write: WriteSummary,
+    /// The page's metadata: each metric named by a `# HELP` or `# TYPE` line, once, in
+    /// order of first appearance, with the last HELP and TYPE given for it.
+    pub metadata: Vec<PromMetadata<'a>>,
+}
+
+/// One metric's metadata from a page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PromMetadata<'a> {
+    /// The metric (family) name.
+    pub name: &'a str,
+    /// Its TYPE, if given.
+    pub kind: Option<&'static str>,
+    /// Its HELP text, unescaped, if given.
+    pub help: Option<Cow<'a, str>>,
+}
+
+impl Db {
+    /// Writes a page of the Prometheus text exposition format (see
+    /// [`crate::ingest::prom_text`] for the grammar and the mapping: each sample becomes a
+    /// point with the float field `value`). Samples without a timestamp get
+    /// `default_timestamp_ns`. A bad line is refused with its line number and column, as
+    /// is a sample the write path refuses (a type conflict on `value`, a series limit, a
+    /// timestamp out of range or beyond retention); the rest of the page is stored, in
+    /// one WAL record, before this returns.
+    pub fn write_prom_text<'p>(
+        &self,
+        page: &'p [u8],
+        default_timestamp_ns: i64,
+    ) -> Result<PromTextSummary<'p>> {
+        let mut w = Writer::new(&self.inner);
+        let max_tags = self.inner.options.max_tags_per_line;
+        let mut metadata: Vec<PromMetadata<'p>> = Vec::new();
+        let mut meta_at: FxHashMap<&'p str, usize> = FxHashMap::default();
+        for (no, line) in prom_text::lines(page) {
+            let first = line.iter().find(|&&b| b != b' ' && b != b'\t');
+            match first {
+                None => continue,
+                Some(b'#') => {
+                    match parse_comment_line(line, no) {
+                        Ok(None) => {}
+                        Ok(Some((name, meta))) => {
+                            let at = *meta_at.entry(name).or_insert_with(|| {
+                                metadata.push(PromMetadata {
+                                    name,
+                                    kind: None,
+                                    help: None,
+                                });
+                                metadata.len() - 1
+                            });
+                            match meta {
+                                Meta::Help(text) => metadata[at].help = Some(text),
+                                Meta::Type(kind) => metadata[at].kind = Some(kind),
+                            }
+                        }
+                        Err(e) => w.reject(no, e.column, RejectReason::Invalid(e.reason)),
+                    }
+                    continue;
+                }
+                Some(_) => {}
+            }
+            // A known series: read only the value and the timestamp.
+            if let Some((start, end)) = sample_series_span(line)
+                && let Some(sid) = w.lookup_raw(RawKind::PromText, &line[start..end])
+                && let Some((value, ts)) =
+                    parse_value_and_timestamp(line, end, default_timestamp_ns)
+            {
+                match w.sample_series(sid) {
+                    Ok(h) => w.add_sample(no, h, ts, value),
+                    Err(e) => w.reject(no, 1, e),
+                }
+                continue;
+            }
+            match parse_page_line(line, no, default_timestamp_ns) {
+                Ok(PageLine::Sample {
+                    series,
+                    value,
+                    timestamp,
+                }) => {
+                    if series.tags().len() > max_tags {
+                        let count = series.tags().len();
+                        w.reject(
+                            no,
+                            1,
+                            RejectReason::TooManyTags {
+                                count,
+                                max: max_tags,
+                            },
+                        );
+                        continue;
+                    }
+                    let raw = sample_series_span(line).map(|(s, e)| &line[s..e]);
+                    let sid = match raw {
+                        Some(raw) => w.resolve_raw(RawKind::PromText, raw, || {
+                            super::write::check_key(&series, max_tags)?;
+                            Ok(series)
+                        }),
+                        None => {
+                            let checked = super::write::check_key(&series, max_tags);
+                            checked.and_then(|()| {
+                                let mut canonical = Vec::new();
+                                series.encode_into(&mut canonical);
+                                w.resolve_key(&series, &canonical)
+                            })
+                        }
+                    };
+                    match sid.and_then(|sid| w.sample_series(sid)) {
+                        Ok(h) => w.add_sample(no, h, timestamp, value),
+                        Err(e) => w.reject(no, 1, e),
+                    }
+                }
+                Ok(PageLine::Nothing) => {}
+                Err(e) => w.reject(no, e.column, RejectReason::Invalid(e.reason)),
+            }
+        }
+        let write = w.commit()?;
+        Ok(PromTextSummary { write, metadata })
+    }
+}
