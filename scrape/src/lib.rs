@@ -3,8 +3,8 @@
 //!
 //! ```text
 //! config ─► discovery (static, file) ─► target (relabel_configs) ─► manager (one pool per job)
-//!        ─► scrape_loop (fetch, exposition parse, metric_relabel_configs, limits,
-//!           staleness, up/scrape_* series) ─► strata_engine::Db::write_points
+//!        ─► scrape_loop (fetch) ─► append (exposition parse, metric_relabel_configs, limits,
+//!           staleness, up/scrape_* series) ─► strata_engine::Db::sample_writer
 //! ```
 //!
 //! | module | job |
@@ -15,7 +15,8 @@
 //! | [`discovery`] | `static_configs`, `file_sd_configs` (re-read on change) |
 //! | [`target`] | labels → targets (`PopulateLabels`), the hash-based scrape offset |
 //! | [`exposition`] | text format 0.0.4 and OpenMetrics, by `Content-Type` |
-//! | [`scrape_loop`] | one target's loop |
+//! | [`scrape_loop`] | one target's loop: fetch on its phase of the interval |
+//! | [`append`] | a fetched page into the database: relabelling, limits, staleness, report series |
 //! | [`manager`] | pools per job, reload, shutdown |
 //! | [`api`] | `/api/v1/targets` JSON |
 //!
@@ -23,6 +24,7 @@
 //! relabelling) from here; nothing here knows about rules.
 
 pub mod api;
+pub mod append;
 pub mod config;
 pub mod discovery;
 pub mod duration;

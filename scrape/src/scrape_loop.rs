@@ -1,27 +1,22 @@
-//! One target's scrape loop: fetch the page on a fixed phase of the interval, parse it,
-//! attach the target's labels, apply `metric_relabel_configs` and the limits, write the
-//! samples, write staleness markers for series that vanished, and write the report
-//! series (`up`, `scrape_duration_seconds`, `scrape_samples_scraped`,
-//! `scrape_samples_post_metric_relabeling`, `scrape_series_added`) — all as Prometheus
-//! 2.42's `scrapeLoop` does.
+//! One target's scrape loop: fetch the page on a fixed phase of the interval and hand it
+//! to [`crate::append`], which stores the samples, the staleness markers and the report
+//! series as Prometheus 2.42's `scrapeLoop` does.
 //!
 //! Each loop is its own task with its own HTTP timeout, so a slow target never delays
 //! another. The loop's memory of the last scrape (for staleness and
 //! `scrape_series_added`) is handed back when it stops so a reloaded loop carries on.
 
+use crate::append::{Counts, PageContext};
 use crate::config::ScrapeConfig;
-use crate::exposition::{self, ACCEPT, Sample};
-use crate::relabel;
+use crate::exposition::ACCEPT;
 use crate::target::Target;
 use chrono::{DateTime, Utc};
 use parking_lot::Mutex;
-use rustc_hash::{FxHashMap, FxHashSet, FxHasher};
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use strata_engine::Db;
 use strata_engine::model::{FieldValue, Point, SeriesKey};
-use strata_query::promql::{Labels, STALE_NAN_BITS};
+use strata_query::promql::Labels;
 use tokio::sync::watch;
 
 /// A target's health, as `/api/v1/targets` shows it.
@@ -81,25 +76,7 @@ pub enum Stop {
     Removed,
 }
 
-/// What a loop remembers between scrapes.
-#[derive(Debug, Default, Clone)]
-pub struct LoopMemory {
-    /// Series written by the previous scrape without an explicit timestamp (staleness),
-    /// by the hash of their labels.
-    prev: FxHashMap<u64, Labels>,
-    /// Hashes of the series of the last successful scrape (`scrape_series_added`).
-    cache: FxHashSet<u64>,
-}
-
-/// A label set's identity within a scrape loop's memory.
-fn label_hash(l: &Labels) -> u64 {
-    let mut h = FxHasher::default();
-    for (k, v) in &l.0 {
-        k.hash(&mut h);
-        v.hash(&mut h);
-    }
-    h.finish()
-}
+pub use crate::append::{LoopMemory, mutate_sample_labels};
 
 /// Everything a loop needs.
 pub struct ScrapeLoop {
@@ -130,14 +107,6 @@ enum ScrapeError {
     Fetch(String),
     #[error("{0}")]
     Append(String),
-}
-
-/// The counts a scrape reports.
-#[derive(Debug, Default, Clone, Copy)]
-struct Counts {
-    total: usize,
-    added: usize,
-    series_added: usize,
 }
 
 impl ScrapeLoop {
@@ -180,27 +149,31 @@ impl ScrapeLoop {
             Some(e) => Err(ScrapeError::Fetch(e)),
             None => self.fetch().await,
         };
-        let mut points = Vec::new();
-        let mut counts = Counts::default();
-        let result = match fetched {
-            Ok((body, content_type)) => {
-                match self.append(&body, &content_type, t, memory, &mut points, &mut counts) {
-                    Ok(()) => Ok(()),
-                    Err(e) => {
-                        points.clear();
-                        self.append_empty(t, memory, &mut points);
-                        Err(e)
-                    }
-                }
-            }
-            Err(e) => {
-                self.append_empty(t, memory, &mut points);
-                Err(e)
-            }
-        };
         let duration = started.elapsed().as_secs_f64();
-        self.report(t, duration, counts, result.is_ok(), &mut points);
-        self.write(points).await;
+        let ctx = self.page_context();
+        let db = self.db.clone();
+        let mut mem = std::mem::take(memory);
+        // Parsing and the WAL append (which may wait for fsync) run off the async workers.
+        let job = move || {
+            let result = match fetched {
+                Ok((body, content_type)) => ctx
+                    .write_page(&db, &body, &content_type, t, duration, &mut mem)
+                    .1
+                    .map_err(|e| ScrapeError::Append(e.0)),
+                Err(e) => {
+                    ctx.write_failed(&db, t, duration, Counts::default(), &mut mem);
+                    Err(e)
+                }
+            };
+            (mem, result)
+        };
+        let result = match tokio::task::spawn_blocking(job).await {
+            Ok((mem, result)) => {
+                *memory = mem;
+                result
+            }
+            Err(e) => Err(ScrapeError::Append(format!("write task failed: {e}"))),
+        };
         let mut st = self.status.lock();
         st.last_scrape = Some(start_time);
         st.last_duration = duration;
@@ -214,6 +187,10 @@ impl ScrapeLoop {
                 st.last_error = e.to_string();
             }
         }
+    }
+
+    fn page_context(&self) -> PageContext {
+        PageContext::new(self.cfg.clone(), self.target.public_labels())
     }
 
     async fn fetch(&self) -> Result<(Vec<u8>, String), ScrapeError> {
@@ -273,164 +250,17 @@ impl ScrapeLoop {
         Ok((body, content_type))
     }
 
-    /// Parses and relabels the page into `points`; updates the memory on success.
-    fn append(
-        &self,
-        body: &[u8],
-        content_type: &str,
-        t: i64,
-        memory: &mut LoopMemory,
-        points: &mut Vec<Point>,
-        counts: &mut Counts,
-    ) -> Result<(), ScrapeError> {
-        let samples = exposition::parse(body, content_type)
-            .map_err(|e| ScrapeError::Append(e.to_string()))?;
-        counts.total = samples.len();
-        let target_labels = self.target.public_labels();
-        let mut cur: FxHashMap<u64, Labels> =
-            FxHashMap::with_capacity_and_hasher(memory.prev.len(), Default::default());
-        let mut seen: FxHashSet<u64> =
-            FxHashSet::with_capacity_and_hasher(samples.len(), Default::default());
-        let mut series_added = 0;
-        for Sample {
-            labels,
-            value,
-            ts_ms,
-        } in samples
-        {
-            let lset = mutate_sample_labels(labels, &target_labels, self.cfg.honor_labels);
-            let Some(lset) = relabel::process(&lset, &self.cfg.metric_relabel_configs) else {
-                continue;
-            };
-            self.check_label_limits(&lset)?;
-            counts.added += 1;
-            if self.cfg.sample_limit > 0 && counts.added as u64 > self.cfg.sample_limit {
-                return Err(ScrapeError::Append("sample limit exceeded".into()));
-            }
-            let ts = match ts_ms {
-                Some(ts) if self.cfg.honor_timestamps => ts,
-                _ => t,
-            };
-            let h = label_hash(&lset);
-            if !memory.cache.contains(&h) {
-                series_added += 1;
-            }
-            if let Some(p) = point(&lset, value, ts) {
-                points.push(p);
-            }
-            seen.insert(h);
-            if ts_ms.is_none() || !self.cfg.honor_timestamps {
-                cur.insert(h, lset);
-            }
-        }
-        counts.series_added = series_added;
-        for (h, gone) in &memory.prev {
-            if !cur.contains_key(h)
-                && let Some(p) = point(gone, f64::from_bits(STALE_NAN_BITS), t)
-            {
-                points.push(p);
-            }
-        }
-        memory.prev = cur;
-        memory.cache = seen;
-        Ok(())
-    }
-
-    /// A failed scrape is an empty one: every series of the previous scrape goes stale.
-    fn append_empty(&self, t: i64, memory: &mut LoopMemory, points: &mut Vec<Point>) {
-        for (_, gone) in memory.prev.drain() {
-            if let Some(p) = point(&gone, f64::from_bits(STALE_NAN_BITS), t) {
-                points.push(p);
-            }
-        }
-    }
-
-    fn check_label_limits(&self, l: &Labels) -> Result<(), ScrapeError> {
-        let name: String = l.get("__name__").unwrap_or("").chars().take(50).collect();
-        let c = &self.cfg;
-        if c.label_limit > 0 && l.0.len() as u64 > c.label_limit {
-            return Err(ScrapeError::Append(format!(
-                "label_limit exceeded (metric: {name}, number of labels: {}, limit: {})",
-                l.0.len(),
-                c.label_limit
-            )));
-        }
-        for (k, v) in &l.0 {
-            if c.label_name_length_limit > 0 && k.len() as u64 > c.label_name_length_limit {
-                let short: String = k.chars().take(50).collect();
-                return Err(ScrapeError::Append(format!(
-                    "label_name_length_limit exceeded (metric: {name}, label name: {short}, length: {}, limit: {})",
-                    k.len(),
-                    c.label_name_length_limit
-                )));
-            }
-            if c.label_value_length_limit > 0 && v.len() as u64 > c.label_value_length_limit {
-                let short: String = v.chars().take(50).collect();
-                return Err(ScrapeError::Append(format!(
-                    "label_value_length_limit exceeded (metric: {name}, label value: {short}, length: {}, limit: {})",
-                    v.len(),
-                    c.label_value_length_limit
-                )));
-            }
-        }
-        Ok(())
-    }
-
-    fn report_labels(&self, name: &str) -> Labels {
-        let mut l = self.target.public_labels();
-        l.set("__name__", name);
-        l
-    }
-
-    fn report(&self, t: i64, duration: f64, c: Counts, up: bool, points: &mut Vec<Point>) {
-        for (name, v) in [
-            ("up", if up { 1.0 } else { 0.0 }),
-            ("scrape_duration_seconds", duration),
-            ("scrape_samples_scraped", c.total as f64),
-            ("scrape_samples_post_metric_relabeling", c.added as f64),
-            ("scrape_series_added", c.series_added as f64),
-        ] {
-            if let Some(p) = point(&self.report_labels(name), v, t) {
-                points.push(p);
-            }
-        }
-    }
-
     async fn end_of_run_staleness(&self, memory: &mut LoopMemory, t: i64) {
-        let mut points = Vec::new();
-        self.append_empty(t, memory, &mut points);
-        for name in [
-            "up",
-            "scrape_duration_seconds",
-            "scrape_samples_scraped",
-            "scrape_samples_post_metric_relabeling",
-            "scrape_series_added",
-        ] {
-            if let Some(p) = point(&self.report_labels(name), f64::from_bits(STALE_NAN_BITS), t) {
-                points.push(p);
-            }
-        }
-        self.write(points).await;
-    }
-
-    async fn write(&self, points: Vec<Point>) {
-        if points.is_empty() {
-            return;
-        }
+        let ctx = self.page_context();
         let db = self.db.clone();
-        let url = self.target.url.clone();
-        let res = tokio::task::spawn_blocking(move || db.write_points(&points)).await;
-        match res {
-            Ok(Ok(summary)) => {
-                if let Some(r) = summary.rejected.first() {
-                    tracing::debug!(
-                        "{url}: {} samples refused, first: {r}",
-                        summary.rejected.len()
-                    );
-                }
-            }
-            Ok(Err(e)) => tracing::warn!("{url}: writing scraped samples failed: {e}"),
-            Err(e) => tracing::warn!("{url}: write task failed: {e}"),
+        let mut mem = std::mem::take(memory);
+        let done = tokio::task::spawn_blocking(move || {
+            ctx.write_end_of_run(&db, t, &mut mem);
+            mem
+        })
+        .await;
+        if let Ok(mem) = done {
+            *memory = mem;
         }
     }
 }
@@ -467,56 +297,6 @@ pub fn point(l: &Labels, v: f64, t_ms: i64) -> Option<Point> {
         )],
         ns,
     ))
-}
-
-/// Prometheus' `mutateSampleLabels` without the relabelling: target labels are
-/// attached; with `honor_labels` the page's win, otherwise the target's win and a
-/// clashing page label is kept as `exported_<name>`.
-pub fn mutate_sample_labels(mut l: Labels, target: &Labels, honor: bool) -> Labels {
-    if honor {
-        for (k, v) in &target.0 {
-            if l.get(k).is_none() {
-                l.set(k, v);
-            }
-        }
-        return l;
-    }
-    // Without a clash (the usual case) the target's labels just go in.
-    if !target.0.iter().any(|(k, _)| l.get(k).is_some()) {
-        for (k, v) in &target.0 {
-            l.set(k, v);
-        }
-        return l;
-    }
-    let exposed = l.clone();
-    let mut conflicting: Vec<(String, String)> = Vec::new();
-    for (k, v) in &target.0 {
-        if let Some(existing) = exposed.get(k) {
-            conflicting.push((k.clone(), existing.to_owned()));
-        }
-        l.set(k, v);
-    }
-    if conflicting.is_empty() {
-        return l;
-    }
-    conflicting.sort_by_key(|(k, _)| k.len());
-    for i in 0..conflicting.len() {
-        let mut name = conflicting[i].0.clone();
-        loop {
-            name = format!("exported_{name}");
-            let taken = exposed.get(&name).is_some()
-                || target.get(&name).is_some()
-                || conflicting[..i].iter().any(|(k, _)| *k == name);
-            if !taken {
-                conflicting[i].0 = name;
-                break;
-            }
-        }
-    }
-    for (k, v) in conflicting {
-        l.set(&k, &v);
-    }
-    l
 }
 
 #[cfg(test)]

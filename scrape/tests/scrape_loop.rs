@@ -89,12 +89,8 @@ async fn staleness_report_series_and_limits() {
     let mut mem = LoopMemory::default();
 
     sl.scrape_and_report(&mut mem).await;
-    assert_eq!(
-        sl.status.lock().health,
-        Health::Up,
-        "{}",
-        sl.status.lock().last_error
-    );
+    let st = sl.status.lock().clone();
+    assert_eq!(st.health, Health::Up, "{}", st.last_error);
     assert_eq!(values(&db, "a", &[t[0], t[1], ("x", "1")]).len(), 1);
     assert_eq!(values(&db, "up", &t)[0].1, 1.0);
     assert_eq!(values(&db, "scrape_samples_scraped", &t)[0].1, 4.0);
@@ -168,12 +164,8 @@ async fn honor_labels_sample_limit_and_openmetrics() {
     let inst = format!("127.0.0.1:{port}");
     let mut mem = LoopMemory::default();
     sl.scrape_and_report(&mut mem).await;
-    assert_eq!(
-        sl.status.lock().health,
-        Health::Up,
-        "{}",
-        sl.status.lock().last_error
-    );
+    let st = sl.status.lock().clone();
+    assert_eq!(st.health, Health::Up, "{}", st.last_error);
     // honor_labels: the page's job wins; honor_timestamps: the page's time is kept.
     let m = values(&db, "m", &[("instance", inst.as_str()), ("job", "inner")]);
     assert_eq!(m, vec![(1_700_000_000_250_000_000, 7.0)]);
@@ -186,4 +178,74 @@ async fn honor_labels_sample_limit_and_openmetrics() {
         values(&db, "n", &t).is_empty(),
         "nothing of a refused scrape is stored"
     );
+}
+
+/// The loop remembers pages by their spelling; these are the cases where a spelling and
+/// a series part ways: one series spelled two ways, a dropped series, a sample with its
+/// own timestamp, and a page that fails half-way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spellings_drops_explicit_timestamps_and_half_pages() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Arc::new(Db::open(dir.path(), Options::default()).unwrap());
+    let page = Arc::new(Mutex::new((
+        200u16,
+        "text/plain; version=0.0.4".to_owned(),
+        "# TYPE a gauge\na{x=\"1\",y=\"2\"} 1\ndropme 4\nts_m 5 1700000000000\n".to_owned(),
+    )));
+    let port = page_server(page.clone());
+    let sl = make_loop(
+        "  - job_name: j\n    static_configs: [{targets: ['127.0.0.1:PORT']}]\n    metric_relabel_configs:\n    - source_labels: [__name__]\n      regex: dropme\n      action: drop\n",
+        port,
+        db.clone(),
+    );
+    let inst = format!("127.0.0.1:{port}");
+    let t = [("instance", inst.as_str()), ("job", "j")];
+    let a = [t[0], t[1], ("x", "1"), ("y", "2")];
+    let mut mem = LoopMemory::default();
+    sl.scrape_and_report(&mut mem).await;
+    let st = sl.status.lock().clone();
+    assert_eq!(st.health, Health::Up, "{}", st.last_error);
+    assert_eq!(values(&db, "scrape_samples_scraped", &t)[0].1, 3.0);
+    assert_eq!(
+        values(&db, "scrape_samples_post_metric_relabeling", &t)[0].1,
+        2.0
+    );
+
+    // The same series spelled the other way round: the new sample, and no staleness
+    // marker for the old spelling; the dropped series stays dropped; a series that had
+    // its own timestamp leaves without a marker, as in Prometheus.
+    page.lock().2 = "a{y=\"2\",x=\"1\"} 2\ndropme 5\n".into();
+    sl.scrape_and_report(&mut mem).await;
+    let st = sl.status.lock().clone();
+    assert_eq!(st.health, Health::Up, "{}", st.last_error);
+    let av = values(&db, "a", &a);
+    assert_eq!(av.len(), 2, "{av:?}");
+    assert_eq!(av[1].1, 2.0, "the live sample, not a staleness marker");
+    assert!(values(&db, "dropme", &t).is_empty());
+    assert_eq!(values(&db, "ts_m", &t), vec![(1_700_000_000_000_000_000, 5.0)]);
+    assert_eq!(
+        values(&db, "scrape_series_added", &t).last().unwrap().1,
+        1.0,
+        "a new spelling counts as a new series, as in Prometheus' scrape cache"
+    );
+
+    // A page that breaks on its third line stores none of its samples; the last
+    // scrape's series go stale.
+    page.lock().2 = "a{x=\"1\",y=\"2\"} 3\nb 1\nbad{ 2\n".into();
+    sl.scrape_and_report(&mut mem).await;
+    let st = sl.status.lock().clone();
+    assert_eq!(st.health, Health::Down);
+    assert!(st.last_error.contains("line 3"), "{}", st.last_error);
+    assert!(values(&db, "b", &t).is_empty(), "nothing of a broken page");
+    let av = values(&db, "a", &a);
+    assert_eq!(av.len(), 3, "{av:?}");
+    assert_eq!(av[2].1.to_bits(), STALE_NAN_BITS);
+    assert_eq!(values(&db, "up", &t).last().unwrap().1, 0.0);
+
+    // Back again: stored, and counted as scraped.
+    page.lock().2 = "a{x=\"1\",y=\"2\"} 4\n".into();
+    sl.scrape_and_report(&mut mem).await;
+    let av = values(&db, "a", &a);
+    assert_eq!(av.last().unwrap().1, 4.0);
+    assert_eq!(values(&db, "up", &t).last().unwrap().1, 1.0);
 }

@@ -16,7 +16,7 @@ use super::Inner;
 use super::limits::{self, Limit};
 use crate::error::Result;
 use crate::hot::HotEntry;
-use crate::index::{ColumnId, Index, RAW_NO_HINT, RawKind, SeriesId};
+use crate::index::{ColumnId, Index, RAW_KINDS, RAW_NO_HINT, RawKind, SeriesId};
 use crate::model::{
     FieldType, FieldValue, FieldValueRef, MAX_TIMESTAMP, MIN_TIMESTAMP, SeriesKey,
     timestamp_in_range,
@@ -69,6 +69,14 @@ pub struct SeriesHandle {
     column: ColumnId,
 }
 
+impl SeriesHandle {
+    /// The series' number within its batch: equal for two handles of one series in one
+    /// batch, dense from 0 (a caller can index a `Vec` with it).
+    pub fn index(self) -> usize {
+        self.slot as usize
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 struct Slot {
     sid: SeriesId,
@@ -95,7 +103,7 @@ pub(crate) struct Writer<'a> {
     keep_from: i64,
     summary: WriteSummary,
     /// Raw-cache hints, per format ([`Index::lookup_raw_hinted`]).
-    hints: [u32; 3],
+    hints: [u32; RAW_KINDS],
 }
 
 /// The read guard, taken if needed, yielded now and then to waiting writers.
@@ -128,7 +136,7 @@ impl<'a> Writer<'a> {
             max_ts: i64::MIN,
             keep_from: inner.retention_cutoff(),
             summary: WriteSummary::default(),
-            hints: [RAW_NO_HINT; 3],
+            hints: [RAW_NO_HINT; RAW_KINDS],
         }
     }
 

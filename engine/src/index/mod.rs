@@ -36,6 +36,9 @@ pub struct ColumnId(pub u32);
 
 const NO_COLUMN: u32 = u32::MAX;
 
+/// How many [`RawKind`]s there are (one raw cache each).
+pub const RAW_KINDS: usize = 4;
+
 /// The starting hint of [`Index::lookup_raw_hinted`].
 pub const RAW_NO_HINT: u32 = raw::NO_ENTRY;
 
@@ -70,12 +73,15 @@ pub enum RawKind {
     PromText = 1,
     /// Prometheus remote write: a `TimeSeries`' encoded `Label` fields, back to back.
     RemoteWrite = 2,
+    /// A scraped page's sample as written, behind the scraping loop's fingerprint of what
+    /// turns it into a series (target labels, relabelling): see `strata-scrape`.
+    Scrape = 3,
 }
 
 /// The series index; see the module docs.
 #[derive(Debug, Default)]
 pub struct Index {
-    by_raw: [raw::RawCache; 3],
+    by_raw: [raw::RawCache; RAW_KINDS],
     by_key: FxHashMap<Arc<[u8]>, SeriesId>,
     series: Vec<SeriesEntry>,
     measurement_ids: BTreeMap<String, u32>,

@@ -101,7 +101,7 @@ pub fn metadata(page: &[u8]) -> Vec<(String, Option<String>, Option<String>)> {
 }
 
 /// Splits a page into numbered lines (1-based), without `\n` or a trailing `\r`.
-pub(crate) fn lines(page: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
+pub fn lines(page: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
     page.split(|&b| b == b'\n')
         .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
         .enumerate()
@@ -190,7 +190,7 @@ pub fn parse_value_and_timestamp(
 /// store (a blank line or a comment: HELP and TYPE lines are read by
 /// [`parse_comment_line`]).
 #[derive(Debug)]
-pub(crate) enum PageLine {
+pub enum PageLine {
     /// Blank, or a comment.
     Nothing,
     /// A sample.
@@ -205,7 +205,7 @@ pub(crate) enum PageLine {
 }
 
 /// Parses one line (without its newline) completely, or says why not.
-pub(crate) fn parse_page_line(
+pub fn parse_page_line(
     line: &[u8],
     number: usize,
     default_timestamp_ns: i64,
@@ -423,7 +423,7 @@ fn parse_comment_ref<'a>(c: &mut Cursor<'a>) -> Result<Option<(&'a str, Meta<'a>
 }
 
 /// A comment line's metadata, borrowed: `Ok(None)` for a plain comment.
-pub(crate) fn parse_comment_line(
+pub fn parse_comment_line(
     line: &[u8],
     number: usize,
 ) -> Result<Option<(&str, Meta<'_>)>, PromLineError> {
