@@ -83,6 +83,9 @@ def main():
     ap.add_argument("--seconds", type=int, default=120)
     ap.add_argument("--strata", default=os.path.join(HERE, "../../target/release/strata"))
     ap.add_argument("--out", default=os.path.join(HERE, "results"))
+    ap.add_argument("--strata-args", default="", help="extra flags for strata serve, e.g. '--fsync interval:1s'")
+    ap.add_argument("--systems", default="prometheus,strata",
+                    help="comma-separated: prometheus, strata (both for the ratio)")
     a = ap.parse_args()
     interval_s = int(a.interval.rstrip("s"))
     work = tempfile.mkdtemp(prefix="strata-scrape-cap-")
@@ -97,12 +100,15 @@ def main():
         log = open(os.path.join(work, "servers.log"), "w")
         pport, sport = free_port(), free_port()
         warm = interval_s * 2
-        results.append(run("Prometheus 2.42", ["prometheus", f"--config.file={cfg}",
-                           f"--storage.tsdb.path={work}/prom", f"--web.listen-address=127.0.0.1:{pport}"],
-                           f"http://127.0.0.1:{pport}", "/-/ready", interval_s, warm, a.seconds, log))
-        results.append(run("Strata", [a.strata, "serve", "--data-dir", f"{work}/strata", "--listen",
-                           f"127.0.0.1:{sport}", "--config.file", cfg],
-                           f"http://127.0.0.1:{sport}", "/-/ready", interval_s, warm, a.seconds, log))
+        systems = a.systems.split(",")
+        if "prometheus" in systems:
+            results.append(run("Prometheus 2.42", ["prometheus", f"--config.file={cfg}",
+                               f"--storage.tsdb.path={work}/prom", f"--web.listen-address=127.0.0.1:{pport}"],
+                               f"http://127.0.0.1:{pport}", "/-/ready", interval_s, warm, a.seconds, log))
+        if "strata" in systems:
+            results.append(run("Strata", [a.strata, "serve", "--data-dir", f"{work}/strata", "--listen",
+                               f"127.0.0.1:{sport}", "--config.file", cfg] + a.strata_args.split(),
+                               f"http://127.0.0.1:{sport}", "/-/ready", interval_s, warm, a.seconds, log))
     finally:
         pages.terminate()
         pages.wait()

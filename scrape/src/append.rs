@@ -254,9 +254,14 @@ impl PageContext {
         self.adopt(memory);
         let t_ns = t_ms.saturating_mul(1_000_000);
         let mut counts = Counts::default();
-        let mut w = db.sample_writer();
-        let mut cur = Seen::default();
-        let mut used = Vec::new();
+        // The last page's shape sizes this one's buffers.
+        let n = memory.last.entries.len() + REPORT_NAMES.len();
+        let mut w = db.sample_writer_with_capacity(n, n);
+        let mut cur = Seen {
+            arena: Vec::with_capacity(memory.last.arena.len()),
+            entries: Vec::with_capacity(n),
+        };
+        let mut used = Vec::with_capacity(n);
         let openmetrics = content_type
             .trim_start()
             .to_ascii_lowercase()

@@ -181,6 +181,14 @@ impl Db {
             w: Writer::new(&self.inner),
         }
     }
+
+    /// [`Db::sample_writer`] with room for about `series` series and `samples` samples
+    /// (a scraper knows both from its last page), so the batch never regrows.
+    pub fn sample_writer_with_capacity(&self, series: usize, samples: usize) -> SampleWriter<'_> {
+        SampleWriter {
+            w: Writer::with_capacity(&self.inner, series, samples),
+        }
+    }
 }
 
 /// A batch of Prometheus samples on its way to the WAL; see [`Db::sample_writer`].

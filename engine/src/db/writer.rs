@@ -124,14 +124,19 @@ fn guard<'g, 'a>(
 
 impl<'a> Writer<'a> {
     pub(crate) fn new(inner: &'a Inner) -> Writer<'a> {
+        Writer::with_capacity(inner, 0, 0)
+    }
+
+    /// A writer with room for `series` series and `samples` one-field lines.
+    pub(crate) fn with_capacity(inner: &'a Inner, series: usize, samples: usize) -> Writer<'a> {
         Writer {
             inner,
             ix: None,
             since_bump: 0,
-            enc: BatchEncoder::default(),
-            slot_of: FxHashMap::default(),
-            slots: Vec::new(),
-            entries: Vec::new(),
+            enc: BatchEncoder::with_capacity(series, 64, samples),
+            slot_of: FxHashMap::with_capacity_and_hasher(series, Default::default()),
+            slots: Vec::with_capacity(series),
+            entries: Vec::with_capacity(samples),
             columns: Vec::new(),
             max_ts: i64::MIN,
             keep_from: inner.retention_cutoff(),

@@ -28,6 +28,16 @@ pub struct BatchEncoder {
 }
 
 impl BatchEncoder {
+    /// An encoder with room for about `series` series of `key_bytes` bytes each and
+    /// `lines` one-field lines, so that a batch of known shape does not regrow.
+    pub fn with_capacity(series: usize, key_bytes: usize, lines: usize) -> BatchEncoder {
+        BatchEncoder {
+            series: Vec::with_capacity(series.saturating_mul(key_bytes.saturating_add(2))),
+            lines: Vec::with_capacity(lines.saturating_mul(24)),
+            ..BatchEncoder::default()
+        }
+    }
+
     /// Adds a series key to the batch's table and returns its index for
     /// [`BatchEncoder::begin_line`]. Callers dedupe: the same key may be added twice,
     /// which is valid but wasteful.
