@@ -97,6 +97,13 @@ impl Etcd {
         })
     }
 
+    fn post(&self, url: &str, body: &Value) -> reqwest::RequestBuilder {
+        self.http
+            .post(url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body.to_string())
+    }
+
     /// The endpoints, as given.
     pub fn endpoints(&self) -> &[String] {
         &self.endpoints
@@ -106,7 +113,7 @@ impl Etcd {
         let mut last = None;
         for ep in &self.endpoints {
             let url = format!("{ep}{path}");
-            let resp = match self.http.post(&url).json(&body).timeout(timeout).send().await {
+            let resp = match self.post(&url, &body).timeout(timeout).send().await {
                 Ok(r) => r,
                 Err(source) => {
                     last = Some(EtcdError::Http {
@@ -163,9 +170,7 @@ impl Etcd {
         for ep in &self.endpoints {
             let url = format!("{ep}/v3/lease/keepalive");
             let mut resp = match self
-                .http
-                .post(&url)
-                .json(&json!({ "ID": id.to_string() }))
+                .post(&url, &json!({ "ID": id.to_string() }))
                 .timeout(timeout)
                 .send()
                 .await
@@ -281,11 +286,7 @@ impl Etcd {
             "range_end": B64.encode(prefix_end(prefix)),
             "start_revision": from.to_string(),
         }});
-        let send = self
-            .http
-            .post(format!("{ep}/v3/watch"))
-            .json(&body)
-            .send();
+        let send = self.post(&format!("{ep}/v3/watch"), &body).send();
         let mut resp = match tokio::time::timeout(connect_timeout, send).await {
             Ok(Ok(r)) => r,
             Ok(Err(source)) => return EtcdError::Http {

@@ -1,6 +1,7 @@
 //! One file per endpoint group.
 
 pub mod aggregate;
+pub mod cluster;
 pub mod prom;
 pub mod prom_agent;
 pub mod prom_meta;
