@@ -369,7 +369,7 @@ mod tests {
     #[test]
     fn prefix_ends_cover_exactly_the_prefix() {
         assert_eq!(prefix_end("/strata/members/"), b"/strata/members0".to_vec());
-        assert_eq!(prefix_end("a\u{7f}"), b"b".to_vec());
+        assert_eq!(prefix_end("a\u{7f}"), vec![b'a', 0x80]);
         assert_eq!(prefix_end(""), vec![0]);
     }
 

@@ -25,6 +25,7 @@ pub mod etcd;
 pub mod fanout;
 pub mod membership;
 pub mod metrics;
+pub mod prom;
 pub mod wire;
 
 pub use fanout::{Cluster, ClusterConfig, ClusterInfo, Failed, Gathered};

@@ -167,6 +167,10 @@ pub fn router(state: Arc<AppState>) -> Router {
             strata_cluster::INFLUXQL_PATH,
             post(routes::cluster::internal_influxql),
         )
+        .route(
+            strata_cluster::PROMQL_PATH,
+            post(routes::cluster::internal_promql),
+        )
 
         .route("/api/v1/status", get(routes::status::status))
         .route("/api/v1/write", post(routes::prom::remote_write))

@@ -19,6 +19,7 @@
 //! | [`select`] | a node's partial answer to an InfluxQL statement and the front-end merge |
 
 pub mod codec;
+pub mod promql;
 pub mod select;
 pub mod sketch;
 pub mod state;

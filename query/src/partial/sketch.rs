@@ -123,6 +123,15 @@ impl Sketch {
     /// The value at 0-based rank `k` in ascending order (NaN sorts last), within
     /// [`ALPHA`] of the true one; `None` when `k` is not below [`Sketch::count`].
     pub fn rank_value(&self, k: u64) -> Option<f64> {
+        // The smallest and largest finite ranks are the exact extremes kept beside the
+        // buckets.
+        let finite: u64 = self.pos.values().chain(self.neg.values()).sum::<u64>() + self.zeros;
+        if finite > 0 && k == self.neg_inf {
+            return Some(self.min);
+        }
+        if finite > 0 && k == self.neg_inf + finite - 1 {
+            return Some(self.max);
+        }
         let mut seen = 0u64;
         let mut within = |c: u64| {
             seen += c;

@@ -118,6 +118,63 @@ pub async fn internal_influxql(
     Ok(binary(bytes))
 }
 
+/// `POST /internal/v1/partial/promql`: this node's series or partial aggregates of one
+/// sub-expression, for a front-end.
+pub async fn internal_promql(
+    State(state): State<Arc<AppState>>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    use strata_query::partial::promql::{Mode, encode_answer, node_eval};
+    state.authorize(&headers, &params(&uri))?;
+    let cluster = state.cluster()?;
+    let req = strata_cluster::wire::PromqlRequest::decode(&body)
+        .map_err(|e| ApiError::bad_request(format!("partial request: {e}")))?;
+    let n = usize::try_from(req.n)
+        .ok()
+        .filter(|n| (1..=1_000_000).contains(n) && req.step > 0)
+        .ok_or_else(|| ApiError::bad_request("partial request: bad steps"))?;
+    let db = state.db()?;
+    let cancel = state.request_cancel();
+    let mut opts = state.config.promql_options();
+    opts.cancel = cancel.token();
+    opts.timeout = Some(
+        Duration::from_millis(req.timeout_ms).min(opts.timeout.unwrap_or(Duration::MAX)),
+    );
+    opts.node_label = Some((req.node_label.clone(), cluster.node().to_owned()));
+    let mode = if req.mode == 1 {
+        Mode::Aggregate
+    } else {
+        Mode::Series
+    };
+    let steps = strata_query::promql::Steps {
+        start: req.start,
+        step: req.step,
+        n,
+    };
+    let answer = tokio::task::spawn_blocking(move || {
+        node_eval(
+            &db,
+            &req.expr,
+            steps,
+            req.query_start,
+            req.query_end,
+            &opts,
+            mode,
+        )
+    })
+    .await?;
+    drop(cancel);
+    match answer {
+        Ok(a) => Ok(binary(encode_answer(&a))),
+        Err(e) => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("{}: {e}", e.error_type()),
+        )),
+    }
+}
+
 /// `GET /api/v1/cluster/members`.
 pub async fn members(
     State(state): State<Arc<AppState>>,
