@@ -54,6 +54,8 @@ pub struct AppState {
     pub cluster: RwLock<Option<Arc<strata_cluster::Cluster>>>,
     /// Open subscriptions (`/api/v1/subscribe`).
     pub subscribers: std::sync::atomic::AtomicI64,
+    /// Subscribers dropped for reading too slowly.
+    pub subscribers_dropped: std::sync::atomic::AtomicU64,
 }
 
 /// A request's cancellation flag (a child of the server's), set when dropped: a handler
@@ -88,6 +90,7 @@ impl AppState {
             agent: crate::prometheus::AgentSlot::default(),
             cluster: RwLock::new(None),
             subscribers: std::sync::atomic::AtomicI64::new(0),
+            subscribers_dropped: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -176,6 +179,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/write", post(routes::prom::remote_write))
         .route("/api/v1/import/prometheus", post(routes::prom::import_text))
         .route("/api/v1/aggregate", get(routes::aggregate::aggregate))
+        .route("/api/v1/subscribe", get(routes::subscribe::subscribe))
         .route(
             "/api/v1/query",
             get(routes::promql::query).post(routes::promql::query),

@@ -292,6 +292,17 @@ pub fn cluster_text(state: &crate::app::AppState) -> String {
         "Open subscriptions (/api/v1/subscribe).",
     );
     let _ = writeln!(o, "strata_subscribers {}", state.subscribers.load(Relaxed));
+    header(
+        o,
+        "strata_subscribers_dropped_total",
+        "counter",
+        "Subscribers dropped because their buffer (--subscribe.buffer) filled up unread.",
+    );
+    let _ = writeln!(
+        o,
+        "strata_subscribers_dropped_total {}",
+        state.subscribers_dropped.load(Relaxed)
+    );
     let Some(c) = state.cluster.read().clone() else {
         return out;
     };

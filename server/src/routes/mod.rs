@@ -9,4 +9,5 @@ pub mod promql;
 pub mod query;
 pub mod remote_read;
 pub mod status;
+pub mod subscribe;
 pub mod write;
