@@ -36,7 +36,11 @@ pub struct ClusterArgs {
     #[arg(long = "cluster.advertise", value_name = "URL")]
     pub advertise: Option<String>,
     /// Key prefix members register under in etcd.
-    #[arg(long = "cluster.prefix", value_name = "PREFIX", default_value = "/strata/members/")]
+    #[arg(
+        long = "cluster.prefix",
+        value_name = "PREFIX",
+        default_value = "/strata/members/"
+    )]
     pub prefix: String,
     /// Lease TTL: a node that stops renewing leaves the member list after this long.
     #[arg(long = "cluster.lease-ttl", value_name = "DURATION", default_value = "10s", value_parser = crate::config::parse_duration)]
@@ -45,7 +49,11 @@ pub struct ClusterArgs {
     #[arg(long = "cluster.deadline", value_name = "DURATION", default_value = "5s", value_parser = crate::config::parse_duration)]
     pub deadline: std::time::Duration,
     /// The tag / label each member adds to its series at query time.
-    #[arg(long = "cluster.node-label", value_name = "NAME", default_value = "node")]
+    #[arg(
+        long = "cluster.node-label",
+        value_name = "NAME",
+        default_value = "node"
+    )]
     pub node_label: String,
     /// Results a subscriber's buffer holds before the subscriber is dropped as too slow.
     #[arg(long = "subscribe.buffer", value_name = "N", default_value_t = 16)]
@@ -65,11 +73,10 @@ impl ClusterArgs {
             }
             return Ok(None);
         };
-        let node = self
-            .node
-            .clone()
-            .filter(|n| !n.is_empty())
-            .ok_or("--cluster.etcd needs --cluster.node NAME (this node's name in the cluster)")?;
+        let node =
+            self.node.clone().filter(|n| !n.is_empty()).ok_or(
+                "--cluster.etcd needs --cluster.node NAME (this node's name in the cluster)",
+            )?;
         if self.node_label.is_empty() {
             return Err("--cluster.node-label must not be empty".into());
         }
