@@ -158,7 +158,9 @@ def main():
     ap.add_argument("--reps", type=int, default=7)
     ap.add_argument("--cmdline", default="")
     ap.add_argument("--commit", default="")
+    ap.add_argument("--fanout", default="", help="comma-separated member counts to simulate")
     a = ap.parse_args()
+    a.fanout = [int(x) for x in a.fanout.split(",") if x.strip()]
     pids = open(os.path.join(a.work, "pids"), "a")
     etcd = start_etcd(a.work, pids)
 
@@ -245,6 +247,53 @@ def main():
         p = f"/api/v1/query_range?query={urllib.parse.quote(q)}&start={t0 + 3600}&end={t1}&step={step}"
         measure(label, "PromQL", p + "&cluster=true", p, norm_prom)
 
+    # Fan-out width: extra member entries in etcd (no lease) pointing at a, b and c in
+    # turn, so that member a asks `width` members; each real node answers its share of
+    # the requests on this one machine, so the times are an upper bound.
+    fan_rows = []
+    if a.fanout:
+        import base64
+        etcd_host = urllib.parse.urlparse(etcd)
+        ec = http.client.HTTPConnection(etcd_host.hostname, etcd_host.port, timeout=30)
+
+        def etcd_post(path, body):
+            ec.request("POST", path, body=json.dumps(body))
+            r = ec.getresponse()
+            r.read()
+            assert r.status == 200, r.status
+
+        b64 = lambda x: base64.b64encode(x.encode()).decode()
+        fan_q = [q for q in influx if q[0] in ("mean", "sum by node", "mean by hostname")]
+        widths = [3] + [w for w in a.fanout if w > 3]
+        made = 3
+        for width in widths:
+            while made < width:
+                real = members[made % 3]
+                name = f"sim{made:03d}"
+                etcd_post("/v3/kv/put", {
+                    "key": b64(f"/strata/members/{name}"),
+                    "value": b64(json.dumps({"node": name, "url": f"http://127.0.0.1:{real.port}"})),
+                })
+                made += 1
+            wait_until(f"{width} members", lambda: len(
+                front.get_json("/api/v1/cluster/members")["members"]) == width)
+            for label, q in fan_q:
+                path = "/query?epoch=s&cluster=true&q=" + urllib.parse.quote(q)
+                front.request("GET", path)
+                ts, bs = [], []
+                for _ in range(a.reps):
+                    b0 = front.counter("strata_cluster_received_bytes_total")
+                    t = time.perf_counter()
+                    status, d = front.request("GET", path)
+                    ts.append(time.perf_counter() - t)
+                    assert status == 200 and b'"partial":false' in d, d[:300]
+                    bs.append(front.counter("strata_cluster_received_bytes_total") - b0)
+                fan_rows.append((width, label, statistics.median(ts) * 1e3, int(statistics.median(bs))))
+                print(f"fan-out {width}: {label} {fan_rows[-1][2]:.1f} ms, {fan_rows[-1][3]} bytes",
+                      file=sys.stderr)
+        etcd_post("/v3/kv/deleterange", {"key": b64("/strata/members/sim"),
+                                         "range_end": b64("/strata/members/sin")})
+
     date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
     out = os.path.join(a.out, f"cluster-overhead-{date}.md")
     with open(out, "w") as f:
@@ -261,6 +310,13 @@ def main():
         for lang, label, c, s, r, b, agree in rows:
             same = ('within 1% (sketch)' if 'p95' in label else 'yes') if agree else 'NO'
             f.write(f"| {lang} | {label} | {c:.1f} | {s:.1f} | {r:.2f} | {b} | {same} |\n")
+        if fan_rows:
+            f.write("\nFan-out width (member a asks this many members; the extra ones are etcd entries "
+                    "pointing at a, b and c in turn, so the three processes answer every request on "
+                    "this one machine: an upper bound on what separate machines would take):\n\n")
+            f.write("| members asked | question | cluster ms | bytes moved |\n| ---: | --- | ---: | ---: |\n")
+            for width, label, ms, b in fan_rows:
+                f.write(f"| {width} | {label} | {ms:.1f} | {b} |\n")
     print(out)
     if not all(r[6] for r in rows):
         sys.exit(1)

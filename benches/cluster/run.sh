@@ -11,6 +11,8 @@
 #   --reps N      timed runs per question and side (default 7)
 #   --strata BIN  use this binary instead of building `cargo build --release -p strata`
 #   --out DIR     where cluster-overhead-<UTC date>.md goes (default benches/cluster/results/)
+#   --fanout LIST also time a few questions with this many members asked (e.g. 10,30,100;
+#                 default 10,30,100, none with --quick): extra etcd entries point at a, b, c
 # Needs etcd on PATH (../shared/peers/install.sh --all) and the zstd CLI for .zst files.
 # Env: KEEP_TMP=1 keeps the temp dir (logs), CARGO_TARGET_DIR as cargo reads it.
 # Exit status 1 if a cluster answer differs from the single node's.
@@ -21,8 +23,8 @@ REPO=$(cd "$HERE" && git rev-parse --show-toplevel)
 CMDLINE="benches/cluster/run.sh $*"
 DATA_DIR=/work/shared/data
 
-usage() { sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
-DATA="" QUICK="" REPS="" STRATA_BIN="" OUT="$HERE/results"
+usage() { sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+DATA="" QUICK="" REPS="" STRATA_BIN="" OUT="$HERE/results" FANOUT=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --data) DATA=${2:?--data needs a file}; shift 2 ;;
@@ -30,6 +32,7 @@ while [ $# -gt 0 ]; do
     --reps) REPS=${2:?--reps needs a number}; shift 2 ;;
     --strata) STRATA_BIN=${2:?--strata needs a binary}; shift 2 ;;
     --out) OUT=${2:?--out needs a directory}; shift 2 ;;
+    --fanout) FANOUT=${2:?--fanout needs a list}; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "run.sh: unknown argument: $1" >&2; usage >&2; exit 2 ;;
   esac
@@ -40,6 +43,7 @@ if [ -n "$QUICK" ]; then
 else
   DATA=${DATA:-$DATA_DIR/tsbs_cpu_only_scale100_1d.lp.zst}
   REPS=${REPS:-7}
+  FANOUT=${FANOUT:-10,30,100}
 fi
 command -v etcd >/dev/null || { echo "run.sh: needs etcd (../shared/peers/install.sh --all)" >&2; exit 2; }
 [ -r "$DATA" ] || { echo "run.sh: cannot read $DATA" >&2; exit 2; }
@@ -80,7 +84,7 @@ fi
 COMMIT=$(cd "$REPO" && git rev-parse --short HEAD)
 
 python3 "$HERE/cluster.py" --data "$DATA" --strata "$STRATA_BIN" --work "$WORK" --out "$OUT" \
-  --reps "$REPS" --cmdline "$CMDLINE" --commit "$COMMIT" &
+  --reps "$REPS" --fanout "$FANOUT" --cmdline "$CMDLINE" --commit "$COMMIT" &
 PY_PID=$!
 echo "$PY_PID" >>"$WORK/pids"
 wait "$PY_PID"
