@@ -226,8 +226,15 @@ def main():
             cb.append(front.counter("strata_cluster_received_bytes_total") - b0)
             s = time.perf_counter(); status, d = single.request("GET", spath); st.append(time.perf_counter() - s)
             assert status == 200, d[:300]
+        # The fan-out's own cost: member a alone (no cluster) against the cluster limited
+        # to member a (one fan-out, one merge, the same work on the member).
+        at, a1 = [], []
+        for _ in range(a.reps):
+            s = time.perf_counter(); front.request("GET", spath); at.append(time.perf_counter() - s)
+            s = time.perf_counter(); front.request("GET", cpath + "&nodes=a"); a1.append(time.perf_counter() - s)
         c, sv = statistics.median(ct), statistics.median(st)
-        rows.append((lang, label, c * 1e3, sv * 1e3, c / sv, int(statistics.median(cb)), agree))
+        rows.append((lang, label, c * 1e3, sv * 1e3, c / sv, int(statistics.median(cb)), agree,
+                     statistics.median(at) * 1e3, statistics.median(a1) * 1e3))
         print(f"{lang} {label}: cluster {c*1e3:.1f} ms, single {sv*1e3:.1f} ms, ratio {c/sv:.2f}, "
               f"bytes {int(statistics.median(cb))}, agree {agree}", file=sys.stderr)
 
@@ -305,11 +312,14 @@ def main():
                 f"on this {os.cpu_count()}-core machine. Medians of {a.reps} runs after a warm-up, "
                 f"cluster and single alternating. Bytes: what member a received from the members "
                 f"(itself included) per cluster query.\n\n")
-        f.write("| language | question | cluster ms | single ms | ratio | bytes moved | same answer |\n")
-        f.write("| --- | --- | ---: | ---: | ---: | ---: | --- |\n")
-        for lang, label, c, s, r, b, agree in rows:
+        f.write("The last two columns isolate the fan-out's own cost: member a answering alone, "
+                "and the cluster path limited to member a (`nodes=a`: one internal request, "
+                "one merge, the same work on the member).\n\n")
+        f.write("| language | question | cluster ms | single ms | ratio | bytes moved | same answer | a alone ms | cluster nodes=a ms |\n")
+        f.write("| --- | --- | ---: | ---: | ---: | ---: | --- | ---: | ---: |\n")
+        for lang, label, c, s, r, b, agree, alone, only_a in rows:
             same = ('within 1% (sketch)' if 'p95' in label else 'yes') if agree else 'NO'
-            f.write(f"| {lang} | {label} | {c:.1f} | {s:.1f} | {r:.2f} | {b} | {same} |\n")
+            f.write(f"| {lang} | {label} | {c:.1f} | {s:.1f} | {r:.2f} | {b} | {same} | {alone:.1f} | {only_a:.1f} |\n")
         if fan_rows:
             f.write("\nFan-out width (member a asks this many members; the extra ones are etcd entries "
                     "pointing at a, b and c in turn, so the three processes answer every request on "
