@@ -45,14 +45,31 @@ fn main() {
     };
     let (_dir, db, points) = loaded_db(&batches(&lp, 10_000));
     let queries = [
-        ("mean, no grouping", format!("SELECT mean(usage_user) FROM cpu WHERE {RANGE}")),
-        ("sum by node", format!("SELECT sum(usage_user) FROM cpu WHERE {RANGE} GROUP BY node")),
-        ("mean by hostname (100)", format!("SELECT mean(usage_user) FROM cpu WHERE {RANGE} GROUP BY hostname")),
-        ("max by time(1h), hostname (600)", format!("SELECT max(usage_user) FROM cpu WHERE {RANGE} GROUP BY time(1h), hostname")),
-        ("p95 by node (sketch)", format!("SELECT percentile(usage_user, 95) FROM cpu WHERE {RANGE} GROUP BY node")),
+        (
+            "mean, no grouping",
+            format!("SELECT mean(usage_user) FROM cpu WHERE {RANGE}"),
+        ),
+        (
+            "sum by node",
+            format!("SELECT sum(usage_user) FROM cpu WHERE {RANGE} GROUP BY node"),
+        ),
+        (
+            "mean by hostname (100)",
+            format!("SELECT mean(usage_user) FROM cpu WHERE {RANGE} GROUP BY hostname"),
+        ),
+        (
+            "max by time(1h), hostname (600)",
+            format!("SELECT max(usage_user) FROM cpu WHERE {RANGE} GROUP BY time(1h), hostname"),
+        ),
+        (
+            "p95 by node (sketch)",
+            format!("SELECT percentile(usage_user, 95) FROM cpu WHERE {RANGE} GROUP BY node"),
+        ),
     ];
     println!("Data per simulated member: {points} points (TSBS cpu-only 6 h).\n");
-    println!("| query | members | bytes per member | bytes at the front-end | decode + merge (median of 5) | per member |");
+    println!(
+        "| query | members | bytes per member | bytes at the front-end | decode + merge (median of 5) | per member |"
+    );
     println!("| --- | ---: | ---: | ---: | ---: | ---: |");
     for (name, q) in &queries {
         let one = node_answer(&db, q, &options(), ("node".into(), "n0".into()));

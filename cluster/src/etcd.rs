@@ -213,13 +213,9 @@ impl Etcd {
 
     /// Revokes lease `id`: every key attached to it is deleted at once.
     pub async fn revoke(&self, id: i64, timeout: Duration) -> Result<(), EtcdError> {
-        self.call(
-            "/v3/lease/revoke",
-            json!({ "ID": id.to_string() }),
-            timeout,
-        )
-        .await
-        .map(|_| ())
+        self.call("/v3/lease/revoke", json!({ "ID": id.to_string() }), timeout)
+            .await
+            .map(|_| ())
     }
 
     /// Puts `key = value` attached to lease `lease`.
@@ -289,10 +285,12 @@ impl Etcd {
         let send = self.post(&format!("{ep}/v3/watch"), &body).send();
         let mut resp = match tokio::time::timeout(connect_timeout, send).await {
             Ok(Ok(r)) => r,
-            Ok(Err(source)) => return EtcdError::Http {
-                endpoint: ep,
-                source,
-            },
+            Ok(Err(source)) => {
+                return EtcdError::Http {
+                    endpoint: ep,
+                    source,
+                };
+            }
             Err(_) => {
                 return EtcdError::Api {
                     endpoint: ep,
@@ -310,10 +308,12 @@ impl Etcd {
                         what: "watch stream ended".into(),
                     };
                 }
-                Err(source) => return EtcdError::Http {
-                    endpoint: ep,
-                    source,
-                },
+                Err(source) => {
+                    return EtcdError::Http {
+                        endpoint: ep,
+                        source,
+                    };
+                }
             }
             while let Some(nl) = buf.iter().position(|&b| b == b'\n') {
                 let line: Vec<u8> = buf.drain(..=nl).collect();
@@ -332,11 +332,18 @@ impl Etcd {
                         endpoint: ep,
                         what: format!(
                             "watch cancelled: {}",
-                            result.get("cancel_reason").map_or_else(String::new, Value::to_string)
+                            result
+                                .get("cancel_reason")
+                                .map_or_else(String::new, Value::to_string)
                         ),
                     };
                 }
-                for e in result.get("events").and_then(Value::as_array).into_iter().flatten() {
+                for e in result
+                    .get("events")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
                     let Some(kv) = e.get("kv") else { continue };
                     let is_delete = e.get("type").and_then(Value::as_str) == Some("DELETE");
                     let Some((key, value)) = decode_kv(kv) else {

@@ -2,7 +2,7 @@
 //! per-member deadline; the answers that came back in time, and for the others why not.
 //! Then the merges: InfluxQL through [`strata_query::partial::select`].
 
-use crate::membership::{self, Member, MemberView, MembershipConfig, Members};
+use crate::membership::{self, Member, MemberView, Members, MembershipConfig};
 use crate::metrics::ClusterMetrics;
 use crate::wire::InfluxqlRequest;
 use crate::{CONTENT_TYPE, INFLUXQL_PATH};
@@ -265,15 +265,17 @@ impl Cluster {
                 }
             }
         }
-        info.nodes.extend(info.failed_nodes.iter().map(|f| f.node.clone()));
+        info.nodes
+            .extend(info.failed_nodes.iter().map(|f| f.node.clone()));
         info.nodes.sort();
         let options = QueryOptions {
             now: Some(now),
             ..options
         };
-        let resp = tokio::task::spawn_blocking(move || merge_answers(&db, &text, answers, &options))
-            .await
-            .unwrap_or_else(|e| QueryResponse::failed(format!("cluster merge failed: {e}")));
+        let resp =
+            tokio::task::spawn_blocking(move || merge_answers(&db, &text, answers, &options))
+                .await
+                .unwrap_or_else(|e| QueryResponse::failed(format!("cluster merge failed: {e}")));
         self.count(&info);
         (resp, info)
     }

@@ -77,7 +77,8 @@ impl Members {
         match e {
             WatchEvent::Put { key, value } => {
                 if let Ok(m) = serde_json::from_slice::<Member>(&value) {
-                    v.members.insert(key.trim_start_matches(prefix).to_owned(), m);
+                    v.members
+                        .insert(key.trim_start_matches(prefix).to_owned(), m);
                 }
             }
             WatchEvent::Delete { key } => {
@@ -156,7 +157,11 @@ async fn register(
             continue;
         }
         members.lease.store(lease, Ordering::Relaxed);
-        tracing::info!("cluster: registered as {} ({}) under {key}", cfg.node, cfg.advertise);
+        tracing::info!(
+            "cluster: registered as {} ({}) under {key}",
+            cfg.node,
+            cfg.advertise
+        );
         loop {
             if sleep_or_stop(renew_every, &mut stop).await {
                 break 'outer;
@@ -206,7 +211,8 @@ async fn watch(
             v.members.clear();
             for (k, val) in kvs {
                 if let Ok(m) = serde_json::from_slice::<Member>(&val) {
-                    v.members.insert(k.trim_start_matches(&cfg.prefix).to_owned(), m);
+                    v.members
+                        .insert(k.trim_start_matches(&cfg.prefix).to_owned(), m);
                 }
             }
             v.stale = false;

@@ -6,9 +6,9 @@
 //! The hook runs on the evaluator's (blocking or rayon) thread and waits for the fan-out
 //! on the runtime it was created on.
 
+use crate::PROMQL_PATH;
 use crate::fanout::{Cluster, ClusterInfo, Failed};
 use crate::wire::PromqlRequest;
-use crate::PROMQL_PATH;
 use parking_lot::Mutex;
 use std::sync::Arc;
 use strata_query::partial::promql::{
@@ -39,12 +39,16 @@ impl PromRemote {
         let mut w: Vec<String> = info
             .failed_nodes
             .iter()
-            .map(|f| format!("cluster: node {} left out of the answer: {}", f.node, f.error))
+            .map(|f| {
+                format!(
+                    "cluster: node {} left out of the answer: {}",
+                    f.node, f.error
+                )
+            })
             .collect();
         if info.stale_membership {
             w.push(
-                "cluster: etcd cannot be reached; answered over the last known member list"
-                    .into(),
+                "cluster: etcd cannot be reached; answered over the last known member list".into(),
             );
         }
         w

@@ -174,7 +174,6 @@ pub fn router(state: Arc<AppState>) -> Router {
             strata_cluster::PROMQL_PATH,
             post(routes::cluster::internal_promql),
         )
-
         .route("/api/v1/status", get(routes::status::status))
         .route("/api/v1/write", post(routes::prom::remote_write))
         .route("/api/v1/import/prometheus", post(routes::prom::import_text))

@@ -320,7 +320,11 @@ pub fn cluster_text(state: &crate::app::AppState) -> String {
         "gauge",
         "1 while etcd cannot be reached and the last known member list is used.",
     );
-    let _ = writeln!(o, "strata_cluster_membership_stale {}", u8::from(view.stale));
+    let _ = writeln!(
+        o,
+        "strata_cluster_membership_stale {}",
+        u8::from(view.stale)
+    );
     let m = &c.metrics;
     for (name, help, v) in [
         (

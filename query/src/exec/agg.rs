@@ -235,7 +235,6 @@ impl AggKind {
     }
 }
 
-
 fn num_at(v: &ValuesView<'_>, i: usize) -> Num {
     match v {
         ValuesView::Float(x) => Num::F(x[i]),
@@ -327,10 +326,10 @@ impl State {
                 let lo = arg_extreme(v, r.clone(), false);
                 let hi = arg_extreme(v, r, true);
                 let (lv, hv) = (num_at(v, lo), num_at(v, hi));
-                if min.as_ref().is_none_or(|(m, _)| lv.cmp(m).is_lt()) {
+                if min.as_ref().is_none_or(|(m, _)| lv.order(m).is_lt()) {
                     *min = Some((lv, ts[lo]));
                 }
-                if max.as_ref().is_none_or(|(m, _)| hv.cmp(m).is_gt()) {
+                if max.as_ref().is_none_or(|(m, _)| hv.order(m).is_gt()) {
                     *max = Some((hv, ts[hi]));
                 }
             }
@@ -423,10 +422,10 @@ impl State {
                     BlockStats::Unsigned { min, max, .. } => (Num::U(min), Num::U(max)),
                     _ => return,
                 };
-                if min.as_ref().is_none_or(|(m, _)| lv.cmp(m).is_lt()) {
+                if min.as_ref().is_none_or(|(m, _)| lv.order(m).is_lt()) {
                     *min = Some((lv, min_ts));
                 }
-                if max.as_ref().is_none_or(|(m, _)| hv.cmp(m).is_gt()) {
+                if max.as_ref().is_none_or(|(m, _)| hv.order(m).is_gt()) {
                     *max = Some((hv, min_ts));
                 }
             }
@@ -574,7 +573,7 @@ impl State {
         };
         let mut idx: Vec<usize> = (0..vals.len()).collect();
         idx.sort_by(|&a, &b| {
-            let o = vals[a].1.cmp(&vals[b].1);
+            let o = vals[a].1.order(&vals[b].1);
             let o = if matches!(kind, AggKind::Top(_)) {
                 o.reverse()
             } else {
@@ -645,7 +644,7 @@ fn finish_values(kind: AggKind, vals: &[(i64, Num)]) -> (Value, Option<i64>) {
     match kind {
         AggKind::Median => {
             let mut v: Vec<&Num> = vals.iter().map(|(_, v)| v).collect();
-            v.sort_by(|a, b| a.cmp(b));
+            v.sort_by(|a, b| a.order(b));
             let n = v.len();
             if n % 2 == 1 {
                 // An odd count selects the middle value, keeping its type.
@@ -659,12 +658,12 @@ fn finish_values(kind: AggKind, vals: &[(i64, Num)]) -> (Value, Option<i64>) {
             // replaces the best once it is at least as long and started no later; runs of
             // one value never replace the first value.
             let mut v: Vec<&(i64, Num)> = vals.iter().collect();
-            v.sort_by(|a, b| a.1.cmp(&b.1).then(a.0.cmp(&b.0)));
+            v.sort_by(|a, b| a.1.order(&b.1).then(a.0.cmp(&b.0)));
             let (mut most_freq, mut curr_freq) = (0usize, 0usize);
             let mut curr = &v[0].1;
             let (mut most, mut most_time, mut curr_time) = (&v[0].1, v[0].0, v[0].0);
             for p in &v {
-                if !p.1.cmp(curr).is_eq() {
+                if !p.1.order(curr).is_eq() {
                     curr_freq = 1;
                     curr = &p.1;
                     curr_time = p.0;
@@ -682,7 +681,7 @@ fn finish_values(kind: AggKind, vals: &[(i64, Num)]) -> (Value, Option<i64>) {
         }
         AggKind::Percentile(p) => {
             let mut idx: Vec<usize> = (0..vals.len()).collect();
-            idx.sort_by(|&a, &b| vals[a].1.cmp(&vals[b].1).then(vals[a].0.cmp(&vals[b].0)));
+            idx.sort_by(|&a, &b| vals[a].1.order(&vals[b].1).then(vals[a].0.cmp(&vals[b].0)));
             let rank = (vals.len() as f64 * p / 100.0 + 0.5).floor() as i64 - 1;
             if rank < 0 || rank as usize >= vals.len() {
                 return (Value::Null, None);
@@ -741,7 +740,9 @@ fn finish_sketch(kind: AggKind, ty: FieldType, s: &crate::partial::Sketch) -> (V
         }
         AggKind::Median if n > 0 => {
             if n % 2 == 1 {
-                return s.rank_value(n / 2).map_or((Value::Null, None), |v| (typed(v), None));
+                return s
+                    .rank_value(n / 2)
+                    .map_or((Value::Null, None), |v| (typed(v), None));
             }
             match (s.rank_value(n / 2 - 1), s.rank_value(n / 2)) {
                 (Some(a), Some(b)) => (Value::Float(a + (b - a) / 2.0), None),

@@ -489,7 +489,8 @@ mod tests {
             },
             &key,
             &re,
-        ).unwrap()
+        )
+        .unwrap()
     }
 
     #[test]

@@ -214,16 +214,16 @@ impl<'a> Ctx<'a> {
         node_tag: Option<(String, String)>,
     ) -> Ctx<'a> {
         Ctx {
-        db,
-        database: options.database.as_deref(),
-        now: options
-            .now
-            .unwrap_or_else(|| db.options().clock.now_nanos()),
-        limits: options.limits,
-        deadline: options
-            .limits
-            .timeout
-            .and_then(|t| Instant::now().checked_add(t)),
+            db,
+            database: options.database.as_deref(),
+            now: options
+                .now
+                .unwrap_or_else(|| db.options().clock.now_nanos()),
+            limits: options.limits,
+            deadline: options
+                .limits
+                .timeout
+                .and_then(|t| Instant::now().checked_add(t)),
             cancel: &options.cancel,
             node_tag,
         }

@@ -516,7 +516,9 @@ impl State {
             }
             AggKind::Percentile(_) | AggKind::Median
                 if vals.len() > EXACT_VALUES_MAX
-                    && vals.iter().all(|(_, n)| !matches!(n, Num::S(_) | Num::B(_))) =>
+                    && vals
+                        .iter()
+                        .all(|(_, n)| !matches!(n, Num::S(_) | Num::B(_))) =>
             {
                 let mut s = Sketch::new();
                 for (_, n) in &vals {
@@ -531,11 +533,11 @@ impl State {
 
 /// Distinct values of `vals` with their count and earliest time, sorted by value.
 pub(crate) fn counts_of(mut vals: Vec<(i64, Num)>) -> Vec<(Num, u64, i64)> {
-    vals.sort_by(|a, b| a.1.cmp(&b.1).then(a.0.cmp(&b.0)));
+    vals.sort_by(|a, b| a.1.order(&b.1).then(a.0.cmp(&b.0)));
     let mut out: Vec<(Num, u64, i64)> = Vec::new();
     for (t, v) in vals {
         match out.last_mut() {
-            Some((lv, c, _)) if lv.cmp(&v).is_eq() => *c += 1,
+            Some((lv, c, _)) if lv.order(&v).is_eq() => *c += 1,
             _ => out.push((v, 1, t)),
         }
     }

@@ -60,7 +60,11 @@ impl RemotePlan {
 
     /// Sub-expressions pushed down as partial aggregates, and pulled as series.
     pub fn counts(&self) -> (usize, usize) {
-        let agg = self.marks.values().filter(|m| **m == Mode::Aggregate).count();
+        let agg = self
+            .marks
+            .values()
+            .filter(|m| **m == Mode::Aggregate)
+            .count();
         (agg, self.marks.len() - agg)
     }
 }
@@ -406,11 +410,11 @@ fn partial_groups(a: &Aggregate, v: &[Series], n: usize) -> Vec<(Labels, Vec<Opt
             out.len() - 1
         });
         let accs = &mut out[k].1;
-        for step in 0..n {
-            if s.has[step] {
-                match &mut accs[step] {
-                    Some(acc) => acc.add(a.op, s.vals[step]),
-                    slot => *slot = Some(Acc::first(a.op, s.vals[step])),
+        for ((slot, has), v) in accs.iter_mut().zip(&s.has).zip(&s.vals) {
+            if *has {
+                match slot {
+                    Some(acc) => acc.add(a.op, *v),
+                    None => *slot = Some(Acc::first(a.op, *v)),
                 }
             }
         }
@@ -425,7 +429,11 @@ pub fn merge_series(answers: Vec<Vec<Series>>) -> Result<Vec<Series>, PromError>
 }
 
 /// Merges the members' partial groups of aggregation `op` and finishes them.
-pub fn merge_aggregate(op: AggOp, answers: Vec<Vec<(Labels, Vec<Option<Acc>>)>>, n: usize) -> Vec<Series> {
+pub fn merge_aggregate(
+    op: AggOp,
+    answers: Vec<Vec<(Labels, Vec<Option<Acc>>)>>,
+    n: usize,
+) -> Vec<Series> {
     let mut groups: Vec<(Labels, Vec<Option<Acc>>)> = Vec::new();
     let mut index: HashMap<Labels, usize> = HashMap::new();
     for answer in answers {
@@ -527,7 +535,10 @@ mod tests {
             let mut left = fold(&vals[..2]);
             left.merge(op, &fold(&vals[2..]));
             let merged = left.finish(op);
-            assert!((whole - merged).abs() <= 1e-12 * whole.abs().max(1.0), "{op:?}: {whole} vs {merged}");
+            assert!(
+                (whole - merged).abs() <= 1e-12 * whole.abs().max(1.0),
+                "{op:?}: {whole} vs {merged}"
+            );
         }
     }
 
@@ -536,7 +547,15 @@ mod tests {
         let l = Labels::from_pairs([("node".to_owned(), "a".to_owned())]);
         let a = PromAnswer::Groups(vec![(
             l.clone(),
-            vec![None, Some(Acc { value: 1.0, mean: 2.0, count: 3.0 }), None],
+            vec![
+                None,
+                Some(Acc {
+                    value: 1.0,
+                    mean: 2.0,
+                    count: 3.0,
+                }),
+                None,
+            ],
         )]);
         assert_eq!(decode_answer(&encode_answer(&a), 3).unwrap(), a);
         assert!(decode_answer(&encode_answer(&a), 4).is_err());

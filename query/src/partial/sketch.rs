@@ -219,7 +219,10 @@ mod tests {
             );
         }
         assert_eq!(a.rank_value(0), Some(vals[0]));
-        assert_eq!(a.rank_value(vals.len() as u64 - 1), Some(vals[vals.len() - 1]));
+        assert_eq!(
+            a.rank_value(vals.len() as u64 - 1),
+            Some(vals[vals.len() - 1])
+        );
         assert_eq!(a.rank_value(vals.len() as u64), None);
     }
 

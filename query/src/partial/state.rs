@@ -75,7 +75,7 @@ impl Num {
     }
 
     /// Orders two values of one field: by value within a type, by their float value across.
-    pub fn cmp(&self, o: &Num) -> std::cmp::Ordering {
+    pub fn order(&self, o: &Num) -> std::cmp::Ordering {
         use std::cmp::Ordering;
         match (self, o) {
             (Num::I(a), Num::I(b)) => a.cmp(b),
@@ -109,7 +109,6 @@ impl Num {
         }
     }
 }
-
 
 /// A partial aggregate.
 #[derive(Debug, Clone, PartialEq)]
@@ -182,7 +181,6 @@ pub enum State {
 }
 
 impl State {
-
     /// Combines the state of another series of the same group and bucket.
     pub fn merge(&mut self, kind: AggKind, other: State, window: i64) {
         match (self, other) {
@@ -207,14 +205,14 @@ impl State {
                 if let Some((v, t)) = m2
                     && min
                         .as_ref()
-                        .is_none_or(|(m, mt)| v.cmp(m).is_lt() || (v.cmp(m).is_eq() && t < *mt))
+                        .is_none_or(|(m, mt)| v.order(m).is_lt() || (v.order(m).is_eq() && t < *mt))
                 {
                     *min = Some((v, t));
                 }
                 if let Some((v, t)) = x2
                     && max
                         .as_ref()
-                        .is_none_or(|(m, mt)| v.cmp(m).is_gt() || (v.cmp(m).is_eq() && t < *mt))
+                        .is_none_or(|(m, mt)| v.order(m).is_gt() || (v.order(m).is_eq() && t < *mt))
                 {
                     *max = Some((v, t));
                 }
@@ -294,10 +292,13 @@ impl State {
             }
             // A fresh histogram accumulator (a counter that saw nothing) meets a node's
             // histogram; a histogram meets a node's empty accumulator.
-            (a @ State::Counter { .. }, State::Hist(b)) if a.counter_value(kind, window).is_none() => {
+            (a @ State::Counter { .. }, State::Hist(b))
+                if a.counter_value(kind, window).is_none() =>
+            {
                 *a = State::Hist(b)
             }
-            (State::Hist(_), b @ State::Counter { .. }) if b.counter_value(kind, window).is_none() => {}
+            (State::Hist(_), b @ State::Counter { .. })
+                if b.counter_value(kind, window).is_none() => {}
             (a, b) => debug_assert!(false, "merging different states {a:?} and {b:?}"),
         }
     }
@@ -371,7 +372,7 @@ fn merge_counts(a: &mut Vec<(Num, u64, i64)>, b: Vec<(Num, u64, i64)>) {
     let mut y = b.into_iter().peekable();
     loop {
         let next = match (x.peek(), y.peek()) {
-            (Some(p), Some(q)) => match p.0.cmp(&q.0) {
+            (Some(p), Some(q)) => match p.0.order(&q.0) {
                 std::cmp::Ordering::Less => x.next(),
                 std::cmp::Ordering::Greater => y.next(),
                 std::cmp::Ordering::Equal => {
@@ -393,7 +394,14 @@ fn merge_counts(a: &mut Vec<(Num, u64, i64)>, b: Vec<(Num, u64, i64)>) {
 }
 
 /// Chan et al.'s pairwise update: folds moments `(bn, bmean, bm2)` into `(n, mean, m2)`.
-pub(crate) fn merge_moments(n: &mut u64, mean: &mut f64, m2: &mut f64, bn: u64, bmean: f64, bm2: f64) {
+pub(crate) fn merge_moments(
+    n: &mut u64,
+    mean: &mut f64,
+    m2: &mut f64,
+    bn: u64,
+    bmean: f64,
+    bm2: f64,
+) {
     if bn == 0 {
         return;
     }
@@ -408,4 +416,3 @@ pub(crate) fn merge_moments(n: &mut u64, mean: &mut f64, m2: &mut f64, bn: u64, 
     *m2 += bm2 + delta * delta * na * nb / total;
     *n += bn;
 }
-

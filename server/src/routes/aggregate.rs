@@ -176,7 +176,8 @@ pub async fn aggregate(
 ) -> Result<Response, ApiError> {
     let params = params(&uri);
     state.authorize(&headers, &params)?;
-    let cluster = super::cluster::wants_cluster(&params).then(|| super::cluster::nodes_param(&params));
+    let cluster =
+        super::cluster::wants_cluster(&params).then(|| super::cluster::nodes_param(&params));
     answer(&state, &params, cluster).await
 }
 

@@ -101,9 +101,7 @@ pub async fn internal_influxql(
     let options = QueryOptions {
         now: Some(req.now),
         limits: Limits {
-            timeout: Some(
-                Duration::from_millis(req.timeout_ms).min(state.config.query_timeout),
-            ),
+            timeout: Some(Duration::from_millis(req.timeout_ms).min(state.config.query_timeout)),
             ..state.config.limits()
         },
         database: None,
@@ -139,9 +137,8 @@ pub async fn internal_promql(
     let cancel = state.request_cancel();
     let mut opts = state.config.promql_options();
     opts.cancel = cancel.token();
-    opts.timeout = Some(
-        Duration::from_millis(req.timeout_ms).min(opts.timeout.unwrap_or(Duration::MAX)),
-    );
+    opts.timeout =
+        Some(Duration::from_millis(req.timeout_ms).min(opts.timeout.unwrap_or(Duration::MAX)));
     opts.node_label = Some((req.node_label.clone(), cluster.node().to_owned()));
     let mode = if req.mode == 1 {
         Mode::Aggregate
@@ -238,7 +235,12 @@ pub async fn metrics_page(
         u8::from(info.partial())
     );
     for f in &info.failed_nodes {
-        let _ = writeln!(page, "# failed node {}: {}", f.node, f.error.replace('\n', " "));
+        let _ = writeln!(
+            page,
+            "# failed node {}: {}",
+            f.node,
+            f.error.replace('\n', " ")
+        );
     }
     let mut r = (StatusCode::OK, Body::from(page)).into_response();
     r.headers_mut().insert(
@@ -372,15 +374,27 @@ mod tests {
     fn pages_sum_per_series_or_split_by_node() {
         let a = "# HELP up Up.\n# TYPE up gauge\nup 1\nreq_total{code=\"200\",path=\"/a b\"} 3\n";
         let b = "# HELP up Up.\n# TYPE up gauge\nup 1\nreq_total{code=\"200\",path=\"/a b\"} 4\nreq_total{code=\"500\"} 1\n";
-        let pages = vec![("a".to_owned(), a.to_owned()), ("b".to_owned(), b.to_owned())];
+        let pages = vec![
+            ("a".to_owned(), a.to_owned()),
+            ("b".to_owned(), b.to_owned()),
+        ];
         let sum = merge_pages(&pages, None);
         assert!(sum.contains("# TYPE up gauge\nup 2\n"), "{sum}");
-        assert!(sum.contains("req_total{code=\"200\",path=\"/a b\"} 7\n"), "{sum}");
+        assert!(
+            sum.contains("req_total{code=\"200\",path=\"/a b\"} 7\n"),
+            "{sum}"
+        );
         assert!(sum.contains("req_total{code=\"500\"} 1\n"), "{sum}");
         assert_eq!(sum.matches("# HELP up").count(), 1);
         let split = merge_pages(&pages, Some("node"));
-        assert!(split.contains("up{node=\"a\"} 1\nup{node=\"b\"} 1\n"), "{split}");
-        assert!(split.contains("req_total{code=\"500\",node=\"b\"} 1\n"), "{split}");
+        assert!(
+            split.contains("up{node=\"a\"} 1\nup{node=\"b\"} 1\n"),
+            "{split}"
+        );
+        assert!(
+            split.contains("req_total{code=\"500\",node=\"b\"} 1\n"),
+            "{split}"
+        );
     }
 
     #[test]

@@ -110,7 +110,10 @@ pub async fn subscribe(
     };
     let mut r = (StatusCode::OK, Body::from_stream(stream)).into_response();
     let h = r.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     Ok(r)
 }
@@ -307,12 +310,17 @@ mod tests {
 
     fn poll(ev: &mut Events) -> Poll<Option<Bytes>> {
         let mut cx = Context::from_waker(Waker::noop());
-        Pin::new(ev).poll_next(&mut cx).map(|o| o.map(|r| r.unwrap_or_default()))
+        Pin::new(ev)
+            .poll_next(&mut cx)
+            .map(|o| o.map(|r| r.unwrap_or_default()))
     }
 
     #[test]
     fn events_are_framed_line_by_line() {
-        assert_eq!(&event("result", "{\"a\":1}")[..], b"event: result\ndata: {\"a\":1}\n\n");
+        assert_eq!(
+            &event("result", "{\"a\":1}")[..],
+            b"event: result\ndata: {\"a\":1}\n\n"
+        );
         assert_eq!(&event("x", "a\nb")[..], b"event: x\ndata: a\ndata: b\n\n");
     }
 
@@ -344,7 +352,10 @@ mod tests {
             panic!("a final event")
         };
         let last = String::from_utf8_lossy(&last).into_owned();
-        assert!(last.starts_with("event: dropped\n") && last.contains("too slow"), "{last}");
+        assert!(
+            last.starts_with("event: dropped\n") && last.contains("too slow"),
+            "{last}"
+        );
         assert_eq!(poll(&mut ev), Poll::Ready(None));
         drop(ev);
         assert_eq!(state.subscribers.load(Ordering::Relaxed), 0);

@@ -25,7 +25,9 @@ pub(crate) fn node_statement(ctx: &Ctx<'_>, st: &Statement) -> Result<NodeStatem
         other => {
             // SHOW: every row; the front-end applies LIMIT and OFFSET to the union.
             let unlimited = without_show_limits(other);
-            return Ok(NodeStatement::Series(super::super::meta::run(ctx, &unlimited)?));
+            return Ok(NodeStatement::Series(super::super::meta::run(
+                ctx, &unlimited,
+            )?));
         }
     };
     let (bounds, cond, regexes, names) = prelude(sel, ctx.now, &ctx.db.measurements())?;
@@ -50,8 +52,11 @@ pub(crate) fn node_statement(ctx: &Ctx<'_>, st: &Statement) -> Result<NodeStatem
                 "cluster=true: a selector beside tags or fields (or top/bottom by tag) needs each point's series and is not merged across nodes; select the aggregate alone".into(),
             ));
         }
-        let slots: Vec<(AggKind, String)> =
-            plan.slots.iter().map(|s| (s.kind, s.field.clone())).collect();
+        let slots: Vec<(AggKind, String)> = plan
+            .slots
+            .iter()
+            .map(|s| (s.kind, s.field.clone()))
+            .collect();
         let mut mp = MeasurementPartial {
             name: m.clone(),
             tag_keys: meta.tag_keys.iter().cloned().collect(),
@@ -238,9 +243,9 @@ fn series_order(sel: Option<&Select>, s: &Series) -> (String, Vec<String>) {
 /// order of first appearance), rows merged by their first column (time) — ascending, or
 /// descending under `ORDER BY time DESC` — keeping member order for equal times.
 fn merge_rows(parts: Vec<Vec<Series>>, desc: bool, sel: Option<&Select>) -> Vec<Series> {
-    let mut by_key: BTreeMap<(String, Vec<String>), Vec<Series>> = BTreeMap::new();
-    let mut tags_of: BTreeMap<(String, Vec<String>), Option<BTreeMap<String, String>>> =
-        BTreeMap::new();
+    type Key = (String, Vec<String>);
+    let mut by_key: BTreeMap<Key, Vec<Series>> = BTreeMap::new();
+    let mut tags_of: BTreeMap<Key, Option<BTreeMap<String, String>>> = BTreeMap::new();
     for part in parts {
         for s in part {
             let k = series_order(sel, &s);
@@ -365,11 +370,7 @@ fn merge_states(
                     ctx.limits.max_rows
                 )));
             }
-            Layout {
-                start,
-                interval,
-                n,
-            }
+            Layout { start, interval, n }
         } else {
             Layout {
                 start: parts[0].start,
@@ -391,11 +392,17 @@ fn merge_states(
             let slot_of: Vec<Option<usize>> = plan
                 .slots
                 .iter()
-                .map(|s| p.slots.iter().position(|(k, f)| *k == s.kind && *f == s.field))
+                .map(|s| {
+                    p.slots
+                        .iter()
+                        .position(|(k, f)| *k == s.kind && *f == s.field)
+                })
                 .collect();
             let shift = if interval > 0 {
-                usize::try_from((i128::from(p.start) - i128::from(layout.start)) / i128::from(interval))
-                    .unwrap_or(0)
+                usize::try_from(
+                    (i128::from(p.start) - i128::from(layout.start)) / i128::from(interval),
+                )
+                .unwrap_or(0)
             } else {
                 0
             };

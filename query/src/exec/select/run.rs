@@ -149,6 +149,9 @@ pub(super) fn run_measurement(
     to_series(ctx, &plan, measurement, order, &results)
 }
 
+/// A group: its tag values and how many series it has.
+type Group = (Vec<String>, usize);
+
 /// The series of one measurement and their groups, ordered by group tag values: the
 /// plan's matchers through the index, then the rest of the condition against each
 /// series' tags (the query-time node tag included).
@@ -159,7 +162,7 @@ pub(super) fn choose(
     meta: &Meta,
     cond: Option<&Expr>,
     regexes: &Regexes,
-) -> Result<(Vec<Chosen>, Vec<(Vec<String>, usize)>), QueryError> {
+) -> Result<(Vec<Chosen>, Vec<Group>), QueryError> {
     let names = Names {
         tag_keys: &meta.tag_keys,
         virtual_key: ctx.node_tag.as_ref().map(|(k, _)| k.as_str()),

@@ -131,7 +131,9 @@ proptest! {
 #[test]
 fn large_value_sets_travel_as_sketches_and_small_ones_exactly() {
     let small = State::Values((0..10).map(|i| (i, Num::F(i as f64))).collect());
-    assert!(matches!(small.clone().for_wire(AggKind::Percentile(50.0)), State::Values(v) if v.len() == 10));
+    assert!(
+        matches!(small.clone().for_wire(AggKind::Percentile(50.0)), State::Values(v) if v.len() == 10)
+    );
     let big = State::Values((0..5000).map(|i| (i, Num::F(i as f64))).collect());
     let wire = big.for_wire(AggKind::Percentile(95.0));
     let bytes = encode_state(&wire);
