@@ -106,7 +106,9 @@ impl Remote for PromRemote {
             asked.push(node.clone());
             match decode_answer(&bytes, steps.n) {
                 Ok(PromAnswer::Series(s)) if mode == Mode::Series => series.push(s),
-                Ok(PromAnswer::Groups(gs)) if mode == Mode::Aggregate => groups.push(gs),
+                Ok(PromAnswer::Groups { groups: gs, .. }) if mode == Mode::Aggregate => {
+                    groups.push(gs)
+                }
                 Ok(_) => failed.push(Failed {
                     node,
                     error: "bad answer: not the kind asked for".into(),

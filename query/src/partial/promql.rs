@@ -248,11 +248,36 @@ fn get_labels(r: &mut Reader<'_>) -> Result<Labels, DecodeError> {
 pub enum PromAnswer {
     /// The expression's series.
     Series(Vec<Series>),
-    /// Per group, the partial state at each step.
-    Groups(Vec<(Labels, Vec<Option<Acc>>)>),
+    /// Per group, the partial state at each step; `fields` says which of the state's
+    /// fields the aggregation reads ([`fields_of`]): only those travel, the others arrive
+    /// as 0.
+    Groups {
+        /// [`VALUE`], [`MEAN`], [`COUNT`], or'ed.
+        fields: u8,
+        /// Per group, its labels and its state at each step.
+        groups: Vec<(Labels, Vec<Option<Acc>>)>,
+    },
 }
 
-/// The wire form of an answer (steps present as a bitmap, then their values).
+/// [`Acc::value`] travels.
+pub const VALUE: u8 = 1;
+/// [`Acc::mean`] travels.
+pub const MEAN: u8 = 2;
+/// [`Acc::count`] travels.
+pub const COUNT: u8 = 4;
+
+/// The fields of a partial state that aggregation `op` merges and finishes with.
+pub fn fields_of(op: AggOp) -> u8 {
+    match op {
+        AggOp::Sum | AggOp::Min | AggOp::Max | AggOp::Group => VALUE,
+        AggOp::Count => COUNT,
+        AggOp::Avg => MEAN | COUNT,
+        _ => VALUE | MEAN | COUNT,
+    }
+}
+
+/// The wire form of an answer (steps present as a bitmap, then their values; for groups
+/// only the fields the aggregation needs).
 pub fn encode_answer(a: &PromAnswer) -> Vec<u8> {
     let mut w = Writer::default();
     w.u8(super::select::WIRE_VERSION);
@@ -280,17 +305,24 @@ pub fn encode_answer(a: &PromAnswer) -> Vec<u8> {
                 }
             }
         }
-        PromAnswer::Groups(gs) => {
+        PromAnswer::Groups { fields, groups } => {
             w.u8(1);
-            w.u64(gs.len() as u64);
-            for (l, accs) in gs {
+            w.u8(*fields);
+            w.u64(groups.len() as u64);
+            for (l, accs) in groups {
                 put_labels(&mut w, l);
                 w.u64(accs.len() as u64);
                 bitmap(&mut w, &mut accs.iter().map(Option::is_some), accs.len());
                 for a in accs.iter().flatten() {
-                    w.f64(a.value);
-                    w.f64(a.mean);
-                    w.f64(a.count);
+                    if fields & VALUE != 0 {
+                        w.f64(a.value);
+                    }
+                    if fields & MEAN != 0 {
+                        w.f64(a.mean);
+                    }
+                    if fields & COUNT != 0 {
+                        w.f64(a.count);
+                    }
                 }
             }
         }
@@ -330,6 +362,13 @@ pub fn decode_answer(src: &[u8], n: usize) -> Result<PromAnswer, DecodeError> {
             PromAnswer::Series(out)
         }
         1 => {
+            let fields = r.u8()?;
+            if fields == 0 || fields & !(VALUE | MEAN | COUNT) != 0 {
+                return Err(r.err("a field set of value, mean and count"));
+            }
+            let field = |r: &mut Reader<'_>, bit: u8| -> Result<f64, DecodeError> {
+                if fields & bit != 0 { r.f64() } else { Ok(0.0) }
+            };
             let count = r.len(2)?;
             let mut out = Vec::with_capacity(count);
             for _ in 0..count {
@@ -339,9 +378,9 @@ pub fn decode_answer(src: &[u8], n: usize) -> Result<PromAnswer, DecodeError> {
                 for h in has {
                     accs.push(if h {
                         Some(Acc {
-                            value: r.f64()?,
-                            mean: r.f64()?,
-                            count: r.f64()?,
+                            value: field(&mut r, VALUE)?,
+                            mean: field(&mut r, MEAN)?,
+                            count: field(&mut r, COUNT)?,
                         })
                     } else {
                         None
@@ -349,7 +388,10 @@ pub fn decode_answer(src: &[u8], n: usize) -> Result<PromAnswer, DecodeError> {
                 }
                 out.push((labels, accs));
             }
-            PromAnswer::Groups(out)
+            PromAnswer::Groups {
+                fields,
+                groups: out,
+            }
         }
         _ => return Err(r.err("0 or 1 (series or groups)")),
     };
@@ -386,7 +428,10 @@ pub fn node_eval(
                 )));
             };
             let v = ev.eval_vector(&a.expr, &steps)?;
-            Ok(PromAnswer::Groups(partial_groups(a, &v, steps.n)))
+            Ok(PromAnswer::Groups {
+                fields: fields_of(a.op),
+                groups: partial_groups(a, &v, steps.n),
+            })
         }
     }
 }
@@ -532,8 +577,17 @@ mod tests {
                 a
             };
             let whole = fold(&vals).finish(op);
-            let mut left = fold(&vals[..2]);
-            left.merge(op, &fold(&vals[2..]));
+            // As members send them: only the fields the aggregation reads.
+            let strip = |a: Acc| {
+                let f = fields_of(op);
+                Acc {
+                    value: if f & VALUE != 0 { a.value } else { 0.0 },
+                    mean: if f & MEAN != 0 { a.mean } else { 0.0 },
+                    count: if f & COUNT != 0 { a.count } else { 0.0 },
+                }
+            };
+            let mut left = strip(fold(&vals[..2]));
+            left.merge(op, &strip(fold(&vals[2..])));
             let merged = left.finish(op);
             assert!(
                 (whole - merged).abs() <= 1e-12 * whole.abs().max(1.0),
@@ -545,20 +599,33 @@ mod tests {
     #[test]
     fn answers_round_trip() {
         let l = Labels::from_pairs([("node".to_owned(), "a".to_owned())]);
-        let a = PromAnswer::Groups(vec![(
-            l.clone(),
-            vec![
-                None,
-                Some(Acc {
-                    value: 1.0,
-                    mean: 2.0,
-                    count: 3.0,
-                }),
-                None,
-            ],
-        )]);
+        let acc = Acc {
+            value: 1.0,
+            mean: 2.0,
+            count: 3.0,
+        };
+        let groups = |acc: Acc| vec![(l.clone(), vec![None, Some(acc), None])];
+        let a = PromAnswer::Groups {
+            fields: VALUE | MEAN | COUNT,
+            groups: groups(acc),
+        };
         assert_eq!(decode_answer(&encode_answer(&a), 3).unwrap(), a);
         assert!(decode_answer(&encode_answer(&a), 4).is_err());
+        // Only what the aggregation reads travels: avg sends mean and count.
+        let avg = PromAnswer::Groups {
+            fields: fields_of(AggOp::Avg),
+            groups: groups(acc),
+        };
+        let bytes = encode_answer(&avg);
+        assert_eq!(bytes.len() + 8, encode_answer(&a).len());
+        let back = PromAnswer::Groups {
+            fields: fields_of(AggOp::Avg),
+            groups: groups(Acc { value: 0.0, ..acc }),
+        };
+        assert_eq!(decode_answer(&bytes, 3).unwrap(), back);
+        let mut bad = bytes.clone();
+        bad[2] = 8;
+        assert!(decode_answer(&bad, 3).is_err());
         let s = PromAnswer::Series(vec![Series {
             labels: l,
             vals: vec![0.0, 7.5],
