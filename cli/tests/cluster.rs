@@ -9,7 +9,8 @@
 //! - a stopped member (SIGSTOP: slower than the deadline) is left out, named, counted;
 //! - after `kill -9` of c, answers are partial, name c and equal the two-node answers;
 //!   once c's lease expires it leaves the member list and answers are whole over a and b;
-//!   when c restarts it registers again and answers are whole over all three;
+//!   when c restarts it registers again and answers are whole over all three; a member
+//!   that shuts down leaves the list at once (its lease revoked);
 //! - a subscriber (SSE, `cluster=true`) sees every interval's figures through c's loss
 //!   and return;
 //! - with etcd gone, queries go on over the last known member list, flagged.
@@ -379,6 +380,24 @@ fn three_members_answer_as_one_node_through_failures() {
     });
     w.check_all(&w.all, &[]);
     next_event(&rx, "c back", |v, f| v == 3.0 * per_node && f.is_empty());
+
+    // A member that shuts down (SIGTERM) revokes its lease and leaves at once: d's lease
+    // would hold it in the list for 300 s otherwise.
+    let port = free_port();
+    let d = start_node(
+        "d",
+        &tmp.path().join("d"),
+        port,
+        cluster_flags(&etcd_url, "d", port, "300s"),
+    );
+    wait_for("d to join", Duration::from_secs(30), || {
+        (w.a().members() == ["a", "b", "c", "d"]).then_some(())
+    });
+    d.proc.signal("-TERM");
+    wait_for("d to leave", Duration::from_secs(60), || {
+        (w.a().members() == NAMES).then_some(())
+    });
+    drop(d);
 
     // etcd gone: the last known members answer, and the answer says so.
     etcd.kill9();
