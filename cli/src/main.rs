@@ -25,7 +25,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the data directory over HTTP (InfluxDB 1.x and Prometheus endpoints).
-    Serve(cmd::serve::Args),
+    Serve(Box<cmd::serve::Args>),
     /// Import line protocol (plain, .gz or .zst; `-` for stdin) into a data directory.
     Import(cmd::import::Args),
     /// Write the stored points out as line protocol on stdout.
@@ -52,7 +52,7 @@ fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve(a) => cmd::serve::run(a),
+        Command::Serve(a) => cmd::serve::run(*a),
         Command::Import(a) => cmd::import::run(a),
         Command::Export(a) => cmd::export::run(a),
         Command::Compact(a) => cmd::compact::run(a),

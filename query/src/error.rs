@@ -61,6 +61,13 @@ pub enum QueryError {
     /// The storage engine failed.
     #[error("storage: {0}")]
     Engine(String),
+    /// A cluster member's error for the statement, as the member worded it.
+    #[error("{0}")]
+    Remote(String),
+    /// A broken invariant (a bug), e.g. a cluster member's answer that does not fit the
+    /// statement's plan.
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 /// A place in the query text: 1-based line and column (in chars), as parse errors give.

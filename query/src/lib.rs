@@ -30,6 +30,7 @@ pub mod error;
 mod exec;
 pub mod fuzzing;
 pub mod influxql;
+pub mod partial;
 pub mod plan;
 pub mod promql;
 pub mod result;

@@ -50,6 +50,12 @@ pub struct AppState {
     pub cancel: Cancel,
     /// Scraping and rules, when `--config.file` is given.
     pub agent: crate::prometheus::AgentSlot,
+    /// This node's cluster membership and fan-out client, when `--cluster.etcd` is given.
+    pub cluster: RwLock<Option<Arc<strata_cluster::Cluster>>>,
+    /// Open subscriptions (`/api/v1/subscribe`).
+    pub subscribers: std::sync::atomic::AtomicI64,
+    /// Subscribers dropped for reading too slowly.
+    pub subscribers_dropped: std::sync::atomic::AtomicU64,
 }
 
 /// A request's cancellation flag (a child of the server's), set when dropped: a handler
@@ -82,6 +88,9 @@ impl AppState {
             prom_metadata: crate::prom_metadata::MetadataStore::default(),
             cancel: Cancel::new(),
             agent: crate::prometheus::AgentSlot::default(),
+            cluster: RwLock::new(None),
+            subscribers: std::sync::atomic::AtomicI64::new(0),
+            subscribers_dropped: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -121,6 +130,15 @@ impl AppState {
         Ok(db)
     }
 
+    /// The cluster, or 400 when this node was started without `--cluster.etcd`.
+    pub fn cluster(&self) -> Result<Arc<strata_cluster::Cluster>, ApiError> {
+        self.cluster.read().clone().ok_or_else(|| {
+            ApiError::bad_request(
+                "cluster=true: this node is not in a cluster (start it with --cluster.etcd, --cluster.node and --cluster.advertise)",
+            )
+        })
+    }
+
     /// Checks the request's credentials (see [`crate::auth`]).
     pub fn authorize(
         &self,
@@ -146,10 +164,21 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/health", get(routes::status::health))
         .route("/ready", get(routes::status::ready))
         .route("/metrics", get(routes::status::metrics))
+        .route("/metrics/cluster", get(routes::cluster::metrics_cluster))
+        .route("/api/v1/cluster/members", get(routes::cluster::members))
+        .route(
+            strata_cluster::INFLUXQL_PATH,
+            post(routes::cluster::internal_influxql),
+        )
+        .route(
+            strata_cluster::PROMQL_PATH,
+            post(routes::cluster::internal_promql),
+        )
         .route("/api/v1/status", get(routes::status::status))
         .route("/api/v1/write", post(routes::prom::remote_write))
         .route("/api/v1/import/prometheus", post(routes::prom::import_text))
         .route("/api/v1/aggregate", get(routes::aggregate::aggregate))
+        .route("/api/v1/subscribe", get(routes::subscribe::subscribe))
         .route(
             "/api/v1/query",
             get(routes::promql::query).post(routes::promql::query),

@@ -62,6 +62,12 @@ pub struct Config {
     /// Scrape, evaluate rules and notify as a Prometheus server does, from this
     /// `prometheus.yml` (`--config.file`). Default: off.
     pub prometheus: Option<crate::prometheus::PrometheusSetup>,
+    /// Membership in a cluster and the settings of cluster queries (`--cluster.etcd`,
+    /// `--cluster.node`, …). Default: off (a single node).
+    pub cluster: Option<strata_cluster::ClusterConfig>,
+    /// Results a subscriber's buffer holds before the subscriber is dropped as too slow
+    /// (`--subscribe.buffer`). Default: 16.
+    pub subscribe_buffer: usize,
 }
 
 impl Default for Config {
@@ -84,6 +90,8 @@ impl Default for Config {
             max_connections: 4096,
             shutdown_timeout: Duration::from_secs(10),
             prometheus: None,
+            cluster: None,
+            subscribe_buffer: 16,
         }
     }
 }

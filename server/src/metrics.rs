@@ -303,6 +303,93 @@ fn escape(v: &str) -> String {
         .replace('\n', "\\n")
 }
 
+/// The cluster's and the subscriptions' part of `/metrics`.
+pub fn cluster_text(state: &crate::app::AppState) -> String {
+    use std::sync::atomic::Ordering::Relaxed;
+    let mut out = String::new();
+    let o = &mut out;
+    header(
+        o,
+        "strata_subscribers",
+        "gauge",
+        "Open subscriptions (/api/v1/subscribe).",
+    );
+    let _ = writeln!(o, "strata_subscribers {}", state.subscribers.load(Relaxed));
+    header(
+        o,
+        "strata_subscribers_dropped_total",
+        "counter",
+        "Subscribers dropped because their buffer (--subscribe.buffer) filled up unread.",
+    );
+    let _ = writeln!(
+        o,
+        "strata_subscribers_dropped_total {}",
+        state.subscribers_dropped.load(Relaxed)
+    );
+    let Some(c) = state.cluster.read().clone() else {
+        return out;
+    };
+    let view = c.members();
+    header(
+        o,
+        "strata_cluster_members",
+        "gauge",
+        "Members in the cluster's member list as this node sees it.",
+    );
+    let _ = writeln!(o, "strata_cluster_members {}", view.members.len());
+    header(
+        o,
+        "strata_cluster_membership_stale",
+        "gauge",
+        "1 while etcd cannot be reached and the last known member list is used.",
+    );
+    let _ = writeln!(
+        o,
+        "strata_cluster_membership_stale {}",
+        u8::from(view.stale)
+    );
+    let m = &c.metrics;
+    for (name, help, v) in [
+        (
+            "strata_cluster_queries_total",
+            "Cluster queries answered by this node as front-end.",
+            m.queries.load(Relaxed),
+        ),
+        (
+            "strata_cluster_partial_answers_total",
+            "Cluster answers that left a member out.",
+            m.partial.load(Relaxed),
+        ),
+        (
+            "strata_cluster_stale_answers_total",
+            "Cluster answers given over the last known member list (etcd unreachable).",
+            m.stale.load(Relaxed),
+        ),
+        (
+            "strata_cluster_received_bytes_total",
+            "Bytes of partial results received from members.",
+            m.bytes_received.load(Relaxed),
+        ),
+    ] {
+        header(o, name, "counter", help);
+        let _ = writeln!(o, "{name} {v}");
+    }
+    header(
+        o,
+        "strata_cluster_member_failures_total",
+        "counter",
+        "Members left out of a cluster answer (down, past the deadline, or an error), by node.",
+    );
+    for (node, n) in m.failures() {
+        let _ = writeln!(
+            o,
+            "strata_cluster_member_failures_total{{node=\"{}\"}} {n}",
+            node.replace('\\', "\\\\").replace('"', "\\\"")
+        );
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

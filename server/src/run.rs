@@ -27,6 +27,9 @@ pub enum ServeError {
     /// regardless; the next open replays them).
     #[error("closing the database failed: {0}")]
     Close(strata_engine::Error),
+    /// The cluster client could not be set up.
+    #[error("cluster: {0}")]
+    Cluster(#[from] strata_cluster::etcd::EtcdError),
     /// Listening or serving failed.
     #[error("{what}: {source}")]
     Io {
@@ -51,6 +54,9 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let state = Arc::new(AppState::new(config));
+    if let Some(c) = state.config.cluster.clone() {
+        *state.cluster.write() = Some(Arc::new(strata_cluster::Cluster::start(c)?));
+    }
     let (failed_tx, mut failed_rx) = watch::channel(false);
     let open_state = state.clone();
     let open_dir = dir.clone();
@@ -98,6 +104,11 @@ pub async fn serve(
         cancel.cancel();
     };
     crate::conn::serve(listener, app, state.config.connection_bounds(), stop).await;
+    // Leave the cluster (revoke the lease) so the others stop asking at once.
+    let cluster = state.cluster.write().take();
+    if let Some(c) = cluster {
+        c.leave().await;
+    }
     let _ = stop_tx.send(true);
     let _ = poller.await;
     if let Some(agent) = agent {

@@ -18,6 +18,93 @@ pub struct Args {
     server: ServerArgs,
     #[command(flatten)]
     prometheus: PromArgs,
+    #[command(flatten)]
+    cluster: ClusterArgs,
+}
+
+/// Cluster membership (etcd) and cluster queries.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct ClusterArgs {
+    /// etcd endpoints (comma-separated `http://host:port`): join the cluster registered
+    /// there. Needs --cluster.node and --cluster.advertise.
+    #[arg(long = "cluster.etcd", value_name = "URLS")]
+    pub etcd: Option<String>,
+    /// This node's name in the cluster (the `node` tag its series get in cluster answers).
+    #[arg(long = "cluster.node", value_name = "NAME")]
+    pub node: Option<String>,
+    /// The URL other nodes reach this node's HTTP API at [default: http://LISTEN].
+    #[arg(long = "cluster.advertise", value_name = "URL")]
+    pub advertise: Option<String>,
+    /// Key prefix members register under in etcd.
+    #[arg(
+        long = "cluster.prefix",
+        value_name = "PREFIX",
+        default_value = "/strata/members/"
+    )]
+    pub prefix: String,
+    /// Lease TTL: a node that stops renewing leaves the member list after this long.
+    #[arg(long = "cluster.lease-ttl", value_name = "DURATION", default_value = "10s", value_parser = crate::config::parse_duration)]
+    pub lease_ttl: std::time::Duration,
+    /// Longest a member may take to answer one cluster query before it is left out.
+    #[arg(long = "cluster.deadline", value_name = "DURATION", default_value = "5s", value_parser = crate::config::parse_duration)]
+    pub deadline: std::time::Duration,
+    /// The tag / label each member adds to its series at query time.
+    #[arg(
+        long = "cluster.node-label",
+        value_name = "NAME",
+        default_value = "node"
+    )]
+    pub node_label: String,
+    /// Results a subscriber's buffer holds before the subscriber is dropped as too slow.
+    #[arg(long = "subscribe.buffer", value_name = "N", default_value_t = 16)]
+    pub subscribe_buffer: usize,
+}
+
+impl ClusterArgs {
+    /// The cluster settings, or None without `--cluster.etcd`.
+    fn config(
+        &self,
+        listen: std::net::SocketAddr,
+        auth_token: Option<String>,
+    ) -> Result<Option<strata_cluster::ClusterConfig>, String> {
+        let Some(etcd) = &self.etcd else {
+            if self.node.is_some() || self.advertise.is_some() {
+                return Err("--cluster.node and --cluster.advertise need --cluster.etcd".into());
+            }
+            return Ok(None);
+        };
+        let node =
+            self.node.clone().filter(|n| !n.is_empty()).ok_or(
+                "--cluster.etcd needs --cluster.node NAME (this node's name in the cluster)",
+            )?;
+        if self.node_label.is_empty() {
+            return Err("--cluster.node-label must not be empty".into());
+        }
+        if self.lease_ttl < std::time::Duration::from_secs(2) {
+            return Err("--cluster.lease-ttl must be at least 2s".into());
+        }
+        let advertise = self
+            .advertise
+            .clone()
+            .unwrap_or_else(|| format!("http://{listen}"));
+        Ok(Some(strata_cluster::ClusterConfig {
+            membership: strata_cluster::MembershipConfig {
+                etcd: etcd
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|e| !e.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+                prefix: self.prefix.clone(),
+                node,
+                advertise,
+                lease_ttl: self.lease_ttl,
+            },
+            deadline: self.deadline,
+            node_label: self.node_label.clone(),
+            auth_token,
+        }))
+    }
 }
 
 /// Flags spelt as Prometheus spells them, for running in its place.
@@ -53,6 +140,10 @@ pub fn run(args: Args) -> CmdResult {
             external_url: args.prometheus.external_url.clone(),
         });
     }
+    config.subscribe_buffer = args.cluster.subscribe_buffer.max(1);
+    config.cluster = args
+        .cluster
+        .config(config.listen, config.auth_token.clone())?;
     let dir = args.engine.data_dir.clone();
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -1,10 +1,10 @@
-//! Aggregate and selector functions as mergeable partial states, fed a batch at a time
-//! (a run of points inside one bucket) or from a block's statistics.
+//! Aggregate and selector functions over the mergeable partial states of
+//! [`crate::partial`]: how a state is fed a batch at a time (a run of points inside one
+//! bucket) or from a block's statistics, and how it is finished into a value.
 //!
 //! Invariants: within one series a state sees its points in time order (pieces arrive in
 //! time order); [`State::merge`] combines the states of *different* series of a group and
-//! is associative, so groups can be folded in any order; every state serialises to plain
-//! numbers and value lists (no process-bound handles), as scale-out will need.
+//! is associative, so groups can be folded in any order.
 
 use crate::ast::Expr;
 use crate::error::{QueryError, Token};
@@ -12,34 +12,8 @@ use crate::result::Value;
 use strata_engine::model::FieldType;
 use strata_engine::segment::{BlockStats, ValuesView};
 
-/// An aggregate or selector function and its constant arguments.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) enum AggKind {
-    Count,
-    Sum,
-    Mean,
-    Median,
-    Mode,
-    Spread,
-    Stddev,
-    Min,
-    Max,
-    First,
-    Last,
-    /// Nearest-rank percentile, 0–100.
-    Percentile(f64),
-    /// Trapezoidal area, per `unit` nanoseconds.
-    Integral(i64),
-    Top(usize),
-    Bottom(usize),
-    /// Counter increase per `unit` nanoseconds of the bucket (or of the range).
-    Rate(i64),
-    /// Counter increase, resets handled.
-    Increase,
-    /// Prometheus' `histogram_quantile(q, field)` over `_bucket` series: the increase of
-    /// each `le` bucket counter in the bucket of time, then linear interpolation.
-    HistogramQuantile(f64),
-}
+pub(crate) use crate::partial::state::merge_moments;
+pub(crate) use crate::partial::{AggKind, Num, State};
 
 impl AggKind {
     /// The function for `name(args…)`, if `name` is an aggregate or selector.
@@ -261,95 +235,6 @@ impl AggKind {
     }
 }
 
-/// A number of one of the three numeric types, or a string or boolean (for count, first,
-/// last and mode).
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Num {
-    F(f64),
-    I(i64),
-    U(u64),
-    S(String),
-    B(bool),
-}
-
-impl Num {
-    fn f64(&self) -> f64 {
-        match self {
-            Num::F(f) => *f,
-            Num::I(i) => *i as f64,
-            Num::U(u) => *u as f64,
-            Num::B(b) => f64::from(u8::from(*b)),
-            Num::S(_) => f64::NAN,
-        }
-    }
-
-    fn cmp(&self, o: &Num) -> std::cmp::Ordering {
-        use std::cmp::Ordering;
-        match (self, o) {
-            (Num::I(a), Num::I(b)) => a.cmp(b),
-            (Num::U(a), Num::U(b)) => a.cmp(b),
-            (Num::S(a), Num::S(b)) => a.cmp(b),
-            (Num::B(a), Num::B(b)) => a.cmp(b),
-            _ => self.f64().partial_cmp(&o.f64()).unwrap_or(Ordering::Equal),
-        }
-    }
-
-    pub fn value(&self) -> Value {
-        match self {
-            Num::F(f) => Value::Float(*f),
-            Num::I(i) => Value::Integer(*i),
-            Num::U(u) => Value::Unsigned(*u),
-            Num::S(s) => Value::String(s.clone()),
-            Num::B(b) => Value::Boolean(*b),
-        }
-    }
-}
-
-/// A partial aggregate.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum State {
-    Count(u64),
-    /// Float sum `f` and exact integer sum `i` (one of them used per field type).
-    Sum {
-        f: f64,
-        i: i128,
-        n: u64,
-    },
-    Mean {
-        sum: f64,
-        n: u64,
-    },
-    /// Smallest and largest value with the time of their first occurrence.
-    MinMax {
-        min: Option<(Num, i64)>,
-        max: Option<(Num, i64)>,
-    },
-    /// Welford/Chan moments.
-    Moments {
-        n: u64,
-        mean: f64,
-        m2: f64,
-    },
-    /// First or last point (time, value).
-    Point(Option<(i64, Num)>),
-    /// Counter: first and last point of the series seen, increase so far; `merged` holds
-    /// the finished rates or increases of other series folded in.
-    Counter {
-        first: Option<(i64, f64)>,
-        last: Option<(i64, f64)>,
-        /// The series' value just before this bucket, so that the rise across the bucket
-        /// boundary counts in this bucket (the buckets' increases then add up exactly).
-        prev: Option<f64>,
-        inc: f64,
-        merged: Option<f64>,
-    },
-    Values(Vec<(i64, Num)>),
-    /// Histogram: per `le` bound, the summed increase of its bucket counters.
-    Hist(Vec<(f64, f64)>),
-    /// A finished integral of one or more series (summed across series).
-    Area(Option<f64>),
-}
-
 fn num_at(v: &ValuesView<'_>, i: usize) -> Num {
     match v {
         ValuesView::Float(x) => Num::F(x[i]),
@@ -441,10 +326,10 @@ impl State {
                 let lo = arg_extreme(v, r.clone(), false);
                 let hi = arg_extreme(v, r, true);
                 let (lv, hv) = (num_at(v, lo), num_at(v, hi));
-                if min.as_ref().is_none_or(|(m, _)| lv.cmp(m).is_lt()) {
+                if min.as_ref().is_none_or(|(m, _)| lv.order(m).is_lt()) {
                     *min = Some((lv, ts[lo]));
                 }
-                if max.as_ref().is_none_or(|(m, _)| hv.cmp(m).is_gt()) {
+                if max.as_ref().is_none_or(|(m, _)| hv.order(m).is_gt()) {
                     *max = Some((hv, ts[hi]));
                 }
             }
@@ -492,6 +377,8 @@ impl State {
             }
             // Histograms and areas are assembled from finished series states.
             State::Hist(_) | State::Area(_) => {}
+            // Only the cluster codec makes these, after the nodes' executors finished.
+            State::Counts(_) | State::Sketch(_) => {}
             State::Values(vals) => {
                 vals.reserve(r.len());
                 for i in r {
@@ -535,154 +422,14 @@ impl State {
                     BlockStats::Unsigned { min, max, .. } => (Num::U(min), Num::U(max)),
                     _ => return,
                 };
-                if min.as_ref().is_none_or(|(m, _)| lv.cmp(m).is_lt()) {
+                if min.as_ref().is_none_or(|(m, _)| lv.order(m).is_lt()) {
                     *min = Some((lv, min_ts));
                 }
-                if max.as_ref().is_none_or(|(m, _)| hv.cmp(m).is_gt()) {
+                if max.as_ref().is_none_or(|(m, _)| hv.order(m).is_gt()) {
                     *max = Some((hv, min_ts));
                 }
             }
             _ => debug_assert!(false, "statistics offered to a state that cannot use them"),
-        }
-    }
-
-    /// Combines the state of another series of the same group and bucket.
-    pub fn merge(&mut self, kind: AggKind, other: State, window: i64) {
-        match (self, other) {
-            (State::Count(a), State::Count(b)) => *a += b,
-            (
-                State::Sum { f, i, n },
-                State::Sum {
-                    f: f2,
-                    i: i2,
-                    n: n2,
-                },
-            ) => {
-                *f += f2;
-                *i += i2;
-                *n += n2;
-            }
-            (State::Mean { sum, n }, State::Mean { sum: s2, n: n2 }) => {
-                *sum += s2;
-                *n += n2;
-            }
-            (State::MinMax { min, max }, State::MinMax { min: m2, max: x2 }) => {
-                if let Some((v, t)) = m2
-                    && min
-                        .as_ref()
-                        .is_none_or(|(m, mt)| v.cmp(m).is_lt() || (v.cmp(m).is_eq() && t < *mt))
-                {
-                    *min = Some((v, t));
-                }
-                if let Some((v, t)) = x2
-                    && max
-                        .as_ref()
-                        .is_none_or(|(m, mt)| v.cmp(m).is_gt() || (v.cmp(m).is_eq() && t < *mt))
-                {
-                    *max = Some((v, t));
-                }
-            }
-            (
-                State::Moments { n, mean, m2 },
-                State::Moments {
-                    n: bn,
-                    mean: bm,
-                    m2: b2,
-                },
-            ) => merge_moments(n, mean, m2, bn, bm, b2),
-            (State::Point(a), State::Point(b)) => {
-                if let Some((t, v)) = b {
-                    let take = match a {
-                        None => true,
-                        Some((ta, _)) if kind == AggKind::First => t < *ta,
-                        Some((ta, _)) => t > *ta,
-                    };
-                    if take {
-                        *a = Some((t, v));
-                    }
-                }
-            }
-            (a @ State::Counter { .. }, b @ State::Counter { .. }) => {
-                let (av, bv) = (a.counter_value(kind, window), b.counter_value(kind, window));
-                if av.is_some() || bv.is_some() {
-                    *a = State::Counter {
-                        first: None,
-                        last: None,
-                        prev: None,
-                        inc: 0.0,
-                        merged: Some(av.unwrap_or(0.0) + bv.unwrap_or(0.0)),
-                    };
-                }
-            }
-            (State::Values(a), State::Values(b)) => a.extend(b),
-            // A group's fresh accumulator meets its first finished series.
-            (a @ State::Values(_), State::Area(b)) => *a = State::Area(b),
-            (State::Area(a), State::Area(b)) => {
-                if let Some(b) = b {
-                    *a = Some(a.unwrap_or(0.0) + b);
-                }
-            }
-            (a, b) => debug_assert!(false, "merging different states {a:?} and {b:?}"),
-        }
-    }
-
-    /// Before the first point of a counter bucket: the series' previous value.
-    pub fn set_counter_prev(&mut self, value: Option<f64>) {
-        if let State::Counter {
-            first: None, prev, ..
-        } = self
-        {
-            *prev = value;
-        }
-    }
-
-    /// A counter's rate or increase, `None` without a rise to measure.
-    fn counter_value(&self, kind: AggKind, window: i64) -> Option<f64> {
-        let State::Counter {
-            first,
-            last,
-            prev,
-            inc,
-            merged,
-        } = self
-        else {
-            return None;
-        };
-        let own = match (first, last) {
-            // A rise needs two values: two points, or one and the value before the bucket.
-            (Some((t0, _)), Some((t1, _))) if t0 != t1 || prev.is_some() => Some(match kind {
-                AggKind::Rate(unit) => {
-                    let span = if window > 0 { window } else { t1 - t0 };
-                    if span <= 0 {
-                        0.0
-                    } else {
-                        inc / (span as f64 / unit as f64)
-                    }
-                }
-                _ => *inc,
-            }),
-            _ => None,
-        };
-        match (own, merged) {
-            (None, None) => None,
-            (a, b) => Some(a.unwrap_or(0.0) + b.unwrap_or(0.0)),
-        }
-    }
-
-    /// Folds the counter state of one `_bucket` series whose `le` tag is `le` into a
-    /// histogram state.
-    pub fn merge_bucket(&mut self, le: f64, other: &State) {
-        let Some(inc) = other.counter_value(AggKind::Increase, 0) else {
-            return;
-        };
-        if !matches!(self, State::Hist(_)) {
-            *self = State::Hist(Vec::new());
-        }
-        if let State::Hist(h) = self {
-            match h.iter_mut().find(|(b, _)| *b == le) {
-                Some(e) => e.1 += inc,
-                None => h.push((le, inc)),
-            }
         }
     }
 
@@ -737,6 +484,11 @@ impl State {
                 None => empty,
             },
             State::Values(vals) => finish_values(kind, vals),
+            State::Counts(c) => match kind {
+                AggKind::Mode => mode_of_counts(c),
+                _ => empty,
+            },
+            State::Sketch(sk) => finish_sketch(kind, ty, sk),
             State::Area(a) => a.map_or(empty, |v| (Value::Float(v), None)),
             State::Hist(h) => match kind {
                 AggKind::HistogramQuantile(q) => {
@@ -821,7 +573,7 @@ impl State {
         };
         let mut idx: Vec<usize> = (0..vals.len()).collect();
         idx.sort_by(|&a, &b| {
-            let o = vals[a].1.cmp(&vals[b].1);
+            let o = vals[a].1.order(&vals[b].1);
             let o = if matches!(kind, AggKind::Top(_)) {
                 o.reverse()
             } else {
@@ -885,22 +637,6 @@ fn bucket_quantile(q: f64, buckets: &[(f64, f64)]) -> Option<f64> {
     Some(start + (end - start) * ((rank - count_start) / in_bucket))
 }
 
-fn merge_moments(n: &mut u64, mean: &mut f64, m2: &mut f64, bn: u64, bmean: f64, bm2: f64) {
-    if bn == 0 {
-        return;
-    }
-    if *n == 0 {
-        (*n, *mean, *m2) = (bn, bmean, bm2);
-        return;
-    }
-    let (na, nb) = (*n as f64, bn as f64);
-    let delta = bmean - *mean;
-    let total = na + nb;
-    *mean += delta * nb / total;
-    *m2 += bm2 + delta * delta * na * nb / total;
-    *n += bn;
-}
-
 fn finish_values(kind: AggKind, vals: &[(i64, Num)]) -> (Value, Option<i64>) {
     if vals.is_empty() {
         return (Value::Null, None);
@@ -908,7 +644,7 @@ fn finish_values(kind: AggKind, vals: &[(i64, Num)]) -> (Value, Option<i64>) {
     match kind {
         AggKind::Median => {
             let mut v: Vec<&Num> = vals.iter().map(|(_, v)| v).collect();
-            v.sort_by(|a, b| a.cmp(b));
+            v.sort_by(|a, b| a.order(b));
             let n = v.len();
             if n % 2 == 1 {
                 // An odd count selects the middle value, keeping its type.
@@ -922,12 +658,12 @@ fn finish_values(kind: AggKind, vals: &[(i64, Num)]) -> (Value, Option<i64>) {
             // replaces the best once it is at least as long and started no later; runs of
             // one value never replace the first value.
             let mut v: Vec<&(i64, Num)> = vals.iter().collect();
-            v.sort_by(|a, b| a.1.cmp(&b.1).then(a.0.cmp(&b.0)));
+            v.sort_by(|a, b| a.1.order(&b.1).then(a.0.cmp(&b.0)));
             let (mut most_freq, mut curr_freq) = (0usize, 0usize);
             let mut curr = &v[0].1;
             let (mut most, mut most_time, mut curr_time) = (&v[0].1, v[0].0, v[0].0);
             for p in &v {
-                if !p.1.cmp(curr).is_eq() {
+                if !p.1.order(curr).is_eq() {
                     curr_freq = 1;
                     curr = &p.1;
                     curr_time = p.0;
@@ -945,7 +681,7 @@ fn finish_values(kind: AggKind, vals: &[(i64, Num)]) -> (Value, Option<i64>) {
         }
         AggKind::Percentile(p) => {
             let mut idx: Vec<usize> = (0..vals.len()).collect();
-            idx.sort_by(|&a, &b| vals[a].1.cmp(&vals[b].1).then(vals[a].0.cmp(&vals[b].0)));
+            idx.sort_by(|&a, &b| vals[a].1.order(&vals[b].1).then(vals[a].0.cmp(&vals[b].0)));
             let rank = (vals.len() as f64 * p / 100.0 + 0.5).floor() as i64 - 1;
             if rank < 0 || rank as usize >= vals.len() {
                 return (Value::Null, None);
@@ -962,6 +698,56 @@ fn finish_values(kind: AggKind, vals: &[(i64, Num)]) -> (Value, Option<i64>) {
                 area += (w[0].1 + w[1].1) / 2.0 * dt;
             }
             (Value::Float(area), None)
+        }
+        _ => (Value::Null, None),
+    }
+}
+
+/// InfluxDB's `mode` over distinct values sorted by value, each with its count and
+/// earliest time: the reduction of [`finish_values`] run by run. A run replaces the best
+/// when it is at least as long and starts no later; a run of one value is never compared
+/// (InfluxDB's loop compares from a run's second point), except the very first.
+fn mode_of_counts(counts: &[(Num, u64, i64)]) -> (Value, Option<i64>) {
+    let mut best: Option<(&Num, u64, i64)> = None;
+    for (i, (v, c, t)) in counts.iter().enumerate() {
+        if i > 0 && *c < 2 {
+            continue;
+        }
+        match best {
+            Some((_, bc, bt)) if bc > *c || (bc == *c && *t > bt) => {}
+            _ => best = Some((v, *c, *t)),
+        }
+    }
+    best.map_or((Value::Null, None), |(v, _, _)| (v.value(), None))
+}
+
+/// Percentile or median from a sketch (within [`crate::partial::sketch::ALPHA`]), typed
+/// like the field: integers round to the nearest integer.
+fn finish_sketch(kind: AggKind, ty: FieldType, s: &crate::partial::Sketch) -> (Value, Option<i64>) {
+    let n = s.count();
+    let typed = |v: f64| match ty {
+        FieldType::Integer => Value::Integer(v.round() as i64),
+        FieldType::Unsigned => Value::Unsigned(v.round().max(0.0) as u64),
+        _ => Value::Float(v),
+    };
+    match kind {
+        AggKind::Percentile(p) => {
+            let rank = (n as f64 * p / 100.0 + 0.5).floor() as i64 - 1;
+            match u64::try_from(rank).ok().and_then(|k| s.rank_value(k)) {
+                Some(v) => (typed(v), None),
+                None => (Value::Null, None),
+            }
+        }
+        AggKind::Median if n > 0 => {
+            if n % 2 == 1 {
+                return s
+                    .rank_value(n / 2)
+                    .map_or((Value::Null, None), |v| (typed(v), None));
+            }
+            match (s.rank_value(n / 2 - 1), s.rank_value(n / 2)) {
+                (Some(a), Some(b)) => (Value::Float(a + (b - a) / 2.0), None),
+                _ => (Value::Null, None),
+            }
         }
         _ => (Value::Null, None),
     }

@@ -121,6 +121,8 @@ pub(crate) enum Partial {
 /// What identifiers mean in one measurement.
 pub(crate) struct Names<'a> {
     pub tag_keys: &'a HashSet<String>,
+    /// A tag added at query time (the cluster's node tag): never looked up in the index.
+    pub virtual_key: Option<&'a str>,
 }
 
 impl Names<'_> {
@@ -415,7 +417,7 @@ pub(crate) fn candidates(
         } => match (&**lhs, &**rhs) {
             (Expr::Var { name, cast }, Expr::String(v))
             | (Expr::String(v), Expr::Var { name, cast })
-                if names.is_tag(name, *cast) =>
+                if names.is_tag(name, *cast) && names.virtual_key != Some(name.as_str()) =>
             {
                 let matcher = Matcher::new(name, MatchOp::Equal, v).ok()?;
                 selection::postings_for(db, m, &matcher)
@@ -427,7 +429,9 @@ pub(crate) fn candidates(
             lhs,
             rhs,
         } => match (&**lhs, &**rhs) {
-            (Expr::Var { name, cast }, Expr::Regex(re)) if names.is_tag(name, *cast) => {
+            (Expr::Var { name, cast }, Expr::Regex(re))
+                if names.is_tag(name, *cast) && names.virtual_key != Some(name.as_str()) =>
+            {
                 let matcher = Matcher::from_unanchored(name, re)?;
                 selection::postings_for(db, m, &matcher)
             }
@@ -477,7 +481,16 @@ mod tests {
                 .collect::<Vec<_>>(),
         )
         .unwrap();
-        partial(&e, &Names { tag_keys: &keys }, &key, &re).unwrap()
+        partial(
+            &e,
+            &Names {
+                tag_keys: &keys,
+                virtual_key: None,
+            },
+            &key,
+            &re,
+        )
+        .unwrap()
     }
 
     #[test]

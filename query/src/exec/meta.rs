@@ -78,6 +78,7 @@ pub(crate) fn run(ctx: &Ctx<'_>, st: &Statement) -> Result<Vec<Series>, QueryErr
                 let tag_keys: HashSet<String> = ctx.db.tag_keys(&m).into_iter().collect();
                 let names = Names {
                     tag_keys: &tag_keys,
+                    virtual_key: None,
                 };
                 let mut pairs: Vec<(String, String)> = Vec::new();
                 for (i, s) in ctx.db.series(&m).into_iter().enumerate() {
@@ -130,6 +131,7 @@ pub(crate) fn run(ctx: &Ctx<'_>, st: &Statement) -> Result<Vec<Series>, QueryErr
                 let tag_keys: HashSet<String> = ctx.db.tag_keys(&m).into_iter().collect();
                 let names = Names {
                     tag_keys: &tag_keys,
+                    virtual_key: None,
                 };
                 for (i, s) in ctx.db.series(&m).into_iter().enumerate() {
                     if i % 1024 == 0 {
@@ -305,6 +307,7 @@ fn any_series_matches(ctx: &Ctx<'_>, m: &str, cond: Option<&Expr>) -> Result<boo
     let tag_keys: HashSet<String> = ctx.db.tag_keys(m).into_iter().collect();
     let names = Names {
         tag_keys: &tag_keys,
+        virtual_key: None,
     };
     for s in ctx.db.series(m) {
         if matches_tags(c, &names, &s, &regexes)? {

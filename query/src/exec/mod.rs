@@ -10,7 +10,7 @@ mod agg;
 mod cond;
 mod meta;
 pub(crate) mod scan;
-mod select;
+pub(crate) mod select;
 mod time;
 mod transform;
 pub(crate) mod window;
@@ -110,6 +110,8 @@ pub(crate) struct Ctx<'a> {
     pub limits: Limits,
     pub deadline: Option<Instant>,
     pub cancel: &'a Cancel,
+    /// The tag (key, value) a cluster node adds to each of its series at query time.
+    pub node_tag: Option<(String, String)>,
 }
 
 impl Ctx<'_> {
@@ -192,19 +194,7 @@ pub fn execute_statement(
     statement: &Statement,
     options: &QueryOptions,
 ) -> Result<StatementResult, QueryError> {
-    let ctx = Ctx {
-        db,
-        database: options.database.as_deref(),
-        now: options
-            .now
-            .unwrap_or_else(|| db.options().clock.now_nanos()),
-        limits: options.limits,
-        deadline: options
-            .limits
-            .timeout
-            .and_then(|t| Instant::now().checked_add(t)),
-        cancel: &options.cancel,
-    };
+    let ctx = Ctx::new(db, options, None);
     let series = match statement {
         Statement::Select(s) => select::run(&ctx, s)?,
         other => meta::run(&ctx, other)?,
@@ -214,6 +204,30 @@ pub fn execute_statement(
         series,
         error: None,
     })
+}
+
+impl<'a> Ctx<'a> {
+    /// The context of one statement run with `options`.
+    pub(crate) fn new(
+        db: &'a Db,
+        options: &'a QueryOptions,
+        node_tag: Option<(String, String)>,
+    ) -> Ctx<'a> {
+        Ctx {
+            db,
+            database: options.database.as_deref(),
+            now: options
+                .now
+                .unwrap_or_else(|| db.options().clock.now_nanos()),
+            limits: options.limits,
+            deadline: options
+                .limits
+                .timeout
+                .and_then(|t| Instant::now().checked_add(t)),
+            cancel: &options.cancel,
+            node_tag,
+        }
+    }
 }
 
 /// One call for embedded use: runs `text` with default options and returns the response,

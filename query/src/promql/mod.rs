@@ -18,7 +18,7 @@ pub mod parse;
 
 pub use eval::labels::Labels;
 pub use eval::{
-    EvalOptions, EvalStats, PromError, QueryValue, STALE_NAN_BITS, instant, instant_with_stats,
-    is_stale, range, range_with_stats,
+    EvalOptions, EvalStats, PromError, QueryValue, Remote, STALE_NAN_BITS, Series, Steps, instant,
+    instant_with_stats, is_stale, range, range_with_stats,
 };
 pub use parse::{MAX_DEPTH, PromParseError, parse_duration, parse_expr, parse_selector};

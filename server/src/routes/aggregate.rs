@@ -168,7 +168,7 @@ fn is_duration(s: &str) -> bool {
         && matches!(unit, "ns" | "u" | "µ" | "ms" | "s" | "m" | "h" | "d" | "w")
 }
 
-/// The handler.
+/// The handler (`cluster=true` and `nodes=` ask the cluster).
 pub async fn aggregate(
     State(state): State<Arc<AppState>>,
     uri: Uri,
@@ -176,7 +176,19 @@ pub async fn aggregate(
 ) -> Result<Response, ApiError> {
     let params = params(&uri);
     state.authorize(&headers, &params)?;
-    let req = AggregateRequest::from_params(&params, now_nanos()).map_err(ApiError::bad_request)?;
+    let cluster =
+        super::cluster::wants_cluster(&params).then(|| super::cluster::nodes_param(&params));
+    answer(&state, &params, cluster).await
+}
+
+/// Runs the aggregate the parameters describe, on this node (`cluster` None) or over the
+/// cluster's members (`Some(None)`: every live member; `Some(Some(names))`: those).
+pub async fn answer(
+    state: &Arc<AppState>,
+    params: &[(String, String)],
+    cluster: Option<Option<Vec<String>>>,
+) -> Result<Response, ApiError> {
+    let req = AggregateRequest::from_params(params, now_nanos()).map_err(ApiError::bad_request)?;
     let db = state.db()?;
     let text = req.influxql();
     let cancel = state.request_cancel();
@@ -188,8 +200,17 @@ pub async fn aggregate(
     };
     let started = Instant::now();
     let q = text.clone();
-    let resp =
-        tokio::task::spawn_blocking(move || strata_query::execute(&db, &q, &options)).await?;
+    let (resp, info) = match cluster {
+        None => (
+            tokio::task::spawn_blocking(move || strata_query::execute(&db, &q, &options)).await?,
+            None,
+        ),
+        Some(nodes) => {
+            let c = state.cluster()?;
+            let (r, i) = c.influxql(db, q, options, nodes.as_deref()).await;
+            (r, Some(i))
+        }
+    };
     drop(cancel);
     state.metrics.query_took(started.elapsed());
     if let Some(e) = resp.first_error() {
@@ -217,7 +238,7 @@ pub async fn aggregate(
             json!({ "tags": s.tags.clone().unwrap_or_default(), "points": points })
         })
         .collect();
-    Ok(Json(json!({
+    let mut body = json!({
         "metric": req.metric,
         "aggregation": req.aggregation,
         "field": req.field,
@@ -227,8 +248,18 @@ pub async fn aggregate(
         "group_by": req.group_by,
         "query": text,
         "series": series,
-    }))
-    .into_response())
+    });
+    let mut r = match (&info, body.as_object_mut()) {
+        (Some(i), Some(obj)) => {
+            obj.extend(super::cluster::info_json(i));
+            Json(body).into_response()
+        }
+        _ => Json(body).into_response(),
+    };
+    if let Some(i) = &info {
+        super::cluster::info_headers(r.headers_mut(), i);
+    }
+    Ok(r)
 }
 
 #[cfg(test)]

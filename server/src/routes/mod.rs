@@ -1,6 +1,7 @@
 //! One file per endpoint group.
 
 pub mod aggregate;
+pub mod cluster;
 pub mod prom;
 pub mod prom_agent;
 pub mod prom_meta;
@@ -8,4 +9,5 @@ pub mod promql;
 pub mod query;
 pub mod remote_read;
 pub mod status;
+pub mod subscribe;
 pub mod write;

@@ -44,6 +44,37 @@ fn expr_param(p: &[(String, String)], prefixed: bool) -> Result<promql::ast::Exp
 }
 
 /// `/api/v1/query`.
+/// With `cluster=true`, the hook that sends the query's node-local parts to the members
+/// (all, or `nodes=`); `None` for a query on this node alone.
+fn cluster_remote(
+    state: &AppState,
+    p: &[(String, String)],
+    expr: &promql::ast::Expr,
+    opts: &mut EvalOptions,
+) -> Result<Option<Arc<strata_cluster::prom::PromRemote>>, PromResponse> {
+    if !super::cluster::wants_cluster(p) {
+        return Ok(None);
+    }
+    let c = state.cluster().map_err(PromResponse::from_api)?;
+    let remote = c
+        .prom_remote(expr, super::cluster::nodes_param(p))
+        .map_err(|e| PromResponse::query_error(&e))?;
+    opts.remote = Some(remote.clone());
+    Ok(Some(remote))
+}
+
+/// The answer's warnings about left-out members, counted in `/metrics`.
+fn cluster_warnings(
+    state: &AppState,
+    remote: Option<&strata_cluster::prom::PromRemote>,
+) -> Vec<String> {
+    let (Some(r), Some(c)) = (remote, state.cluster.read().clone()) else {
+        return Vec::new();
+    };
+    c.count(&r.info());
+    r.warnings()
+}
+
 pub async fn query(
     State(state): State<Arc<AppState>>,
     method: Method,
@@ -70,6 +101,10 @@ pub async fn query(
     let cancel = state.request_cancel();
     let mut opts = opts;
     opts.cancel = cancel.token();
+    let remote = match cluster_remote(&state, &p, &expr, &mut opts) {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
     let with_stats = first(&p, "stats").is_some_and(|s| !s.is_empty());
     let started = Instant::now();
     let res =
@@ -77,10 +112,11 @@ pub async fn query(
     drop(cancel);
     let took = started.elapsed();
     state.metrics.query_took(took);
+    let warnings = cluster_warnings(&state, remote.as_deref());
     match res {
         Ok(Ok((v, st))) => {
             let stats = with_stats.then(|| json::stats_json(&st, took.as_secs_f64()));
-            PromResponse::data(&json::data_json_with_stats(&v, stats.as_deref()), &[])
+            PromResponse::data(&json::data_json_with_stats(&v, stats.as_deref()), &warnings)
         }
         Ok(Err(e)) => PromResponse::query_error(&e),
         Err(e) => PromResponse::error("internal", &format!("query task failed: {e}")),
@@ -135,6 +171,10 @@ pub async fn query_range(
     let cancel = state.request_cancel();
     let mut opts = opts;
     opts.cancel = cancel.token();
+    let remote = match cluster_remote(&state, &p, &expr, &mut opts) {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
     let with_stats = first(&p, "stats").is_some_and(|s| !s.is_empty());
     let started = Instant::now();
     let res = tokio::task::spawn_blocking(move || {
@@ -144,10 +184,11 @@ pub async fn query_range(
     drop(cancel);
     let took = started.elapsed();
     state.metrics.query_took(took);
+    let warnings = cluster_warnings(&state, remote.as_deref());
     match res {
         Ok(Ok((v, st))) => {
             let stats = with_stats.then(|| json::stats_json(&st, took.as_secs_f64()));
-            PromResponse::data(&json::data_json_with_stats(&v, stats.as_deref()), &[])
+            PromResponse::data(&json::data_json_with_stats(&v, stats.as_deref()), &warnings)
         }
         Ok(Err(e)) => PromResponse::query_error(&e),
         Err(e) => PromResponse::error("internal", &format!("query task failed: {e}")),

@@ -60,8 +60,17 @@ pub async fn query(
         cancel: cancel.token(),
     };
     let started = Instant::now();
-    let resp =
-        tokio::task::spawn_blocking(move || strata_query::execute(&db, &q, &options)).await?;
+    let (resp, info) = if super::cluster::wants_cluster(&params) {
+        let nodes = super::cluster::nodes_param(&params);
+        let c = state.cluster()?;
+        let (r, i) = c.influxql(db, q, options, nodes.as_deref()).await;
+        (r, Some(i))
+    } else {
+        (
+            tokio::task::spawn_blocking(move || strata_query::execute(&db, &q, &options)).await?,
+            None,
+        )
+    };
     drop(cancel);
     state.metrics.query_took(started.elapsed());
     if let Some(e) = &resp.error {
@@ -73,9 +82,15 @@ pub async fn query(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/csv"),
         );
+        if let Some(i) = &info {
+            super::cluster::info_headers(r.headers_mut(), i);
+        }
         return Ok(r);
     }
     let mut text = resp.to_json(epoch);
+    if let Some(i) = &info {
+        text = super::cluster::splice_info(&text, i);
+    }
     if pretty && let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) {
         text = serde_json::to_string_pretty(&v).unwrap_or(text);
     }
@@ -84,6 +99,9 @@ pub async fn query(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
+    if let Some(i) = &info {
+        super::cluster::info_headers(r.headers_mut(), i);
+    }
     Ok(r)
 }
 

@@ -48,7 +48,14 @@ pub async fn ready(State(state): State<Arc<AppState>>) -> Result<Response, ApiEr
 }
 
 /// `GET /metrics`: Strata's own metrics in Prometheus text format (docs/SERVER.md).
-pub async fn metrics(State(state): State<Arc<AppState>>) -> Result<Response, ApiError> {
+pub async fn metrics(
+    State(state): State<Arc<AppState>>,
+    uri: axum::http::Uri,
+) -> Result<Response, ApiError> {
+    let params = crate::app::params(&uri);
+    if super::cluster::wants_cluster(&params) {
+        return super::cluster::metrics_page(&state, &params).await;
+    }
     let db = state.db().ok();
     let overloaded = state.overload.read().is_some();
     let uptime = state.started.elapsed();
@@ -60,6 +67,7 @@ pub async fn metrics(State(state): State<Arc<AppState>>) -> Result<Response, Api
         Some(agent) => page + &agent.metrics_text(),
         None => page,
     };
+    let page = page + &crate::metrics::cluster_text(&state);
     let mut r = page.into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -9,6 +9,7 @@ mod promql;
 mod python;
 mod query;
 mod status;
+mod subscribe;
 mod write;
 
 use std::io::Read;

@@ -19,15 +19,33 @@ pub(super) fn le_of(c: &Chosen) -> Option<f64> {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-pub(super) fn aggregate(
+/// The time frame of an aggregate statement, from its bounds, plan and `now` alone (so
+/// that a cluster front-end derives the same one as each node).
+pub(super) struct Frame {
+    /// The range read: the asked one, widened for looking-back transformations.
+    pub(super) range: TimeRange,
+    /// Lower bound shown (None without one) and upper bound.
+    pub(super) shown: (Option<i64>, i64),
+    /// Per slot, the time range it takes points from.
+    pub(super) clip: Vec<(i64, i64)>,
+    /// Times at which a block must not be answered from its statistics.
+    pub(super) cuts: Vec<i64>,
+    /// Buckets read beyond the asked range.
+    pub(super) extra: i64,
+    /// Bucket offset, zone included.
+    pub(super) offset: i64,
+    /// Width over which rates are taken.
+    pub(super) window: i64,
+    /// Whether the time of the selected point is shown.
+    pub(super) shows_point_time: bool,
+}
+
+pub(super) fn frame(
     ctx: &Ctx<'_>,
     sel: &Select,
     plan: &Plan,
     bounds: Bounds,
-    chosen: &[Chosen],
-    n_groups: usize,
-) -> Result<GroupRows, QueryError> {
+) -> Result<Frame, QueryError> {
     let mut range = bounds.range();
     let interval = plan.interval;
     // An aggregate over GROUP BY time without an upper bound ends now, as in InfluxDB.
@@ -76,6 +94,181 @@ pub(super) fn aggregate(
     {
         offset = (offset - zone_offset(tz, range.start.max(0))?).rem_euclid(interval);
     }
+    // The selected point's time is shown only for a lone selector without GROUP BY time;
+    // block statistics cannot give it.
+    // Repeats of one selector (`max(x), max(x) * 2`) count as one, as in InfluxDB.
+    let shows_point_time = interval == 0
+        && plan.slots[0].kind.is_selector()
+        && plan
+            .slots
+            .iter()
+            .all(|s| s.kind == plan.slots[0].kind && s.field == plan.slots[0].field);
+    let window = if interval > 0 {
+        interval
+    } else if bounds.has_start && bounds.has_end {
+        bounds.end - bounds.start
+    } else {
+        0
+    };
+    Ok(Frame {
+        range,
+        shown,
+        clip,
+        cuts,
+        extra,
+        offset,
+        window,
+        shows_point_time,
+    })
+}
+
+/// What folding a statement's columns gave: rows already (lone selectors with other
+/// columns), or per group the per-bucket states (`states[slot * n + bucket]`).
+pub(super) enum Collected {
+    /// No bucket to fill.
+    Empty,
+    /// Finished rows per group.
+    Rows(GroupRows),
+    /// States per group, before finishing.
+    States {
+        layout: Layout,
+        acc: Vec<Option<Vec<State>>>,
+        /// The whole range when LIMIT cut the buckets short.
+        limited_from: Option<TimeRange>,
+        frame: Frame,
+        fields: Vec<(String, Vec<usize>)>,
+    },
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(super) fn aggregate(
+    ctx: &Ctx<'_>,
+    sel: &Select,
+    plan: &Plan,
+    bounds: Bounds,
+    chosen: &[Chosen],
+    n_groups: usize,
+) -> Result<GroupRows, QueryError> {
+    let (layout, mut acc, limited_from, frame, fields) =
+        match collect(ctx, sel, plan, bounds, chosen, n_groups, true)? {
+            Collected::Empty => return Ok(vec![None; n_groups]),
+            Collected::Rows(rows) => return Ok(rows),
+            Collected::States {
+                layout,
+                acc,
+                limited_from,
+                frame,
+                fields,
+            } => (layout, acc, limited_from, frame, fields),
+        };
+    let n = layout.n;
+    let mut groups_held = acc.iter().filter(|a| a.is_some()).count();
+    // With the buckets cut short by LIMIT, a group with points anywhere in the whole
+    // range shows (its first buckets filled), as it would without the cut.
+    let mut present = vec![false; n_groups];
+    if let Some(full) = limited_from {
+        for (i, c) in chosen.iter().enumerate() {
+            if i % 256 == 0 {
+                ctx.check_deadline()?;
+            }
+            if present[c.group] {
+                continue;
+            }
+            for (f, _) in &fields {
+                if let Some((_, col, _)) = c.info.columns.iter().find(|(n, _, _)| n == f)
+                    && ctx.db.column_bounds(*col, full)?.is_some()
+                {
+                    present[c.group] = true;
+                    break;
+                }
+            }
+        }
+        for (g, a) in acc.iter_mut().enumerate() {
+            if present[g] && a.is_none() {
+                groups_held += 1;
+                check_buckets_held(ctx, groups_held, n, layout.interval)?;
+                *a = Some(new_states(
+                    &plan.slots.iter().map(|s| s.kind).collect::<Vec<_>>(),
+                    n,
+                ));
+            }
+        }
+    }
+    finish_groups(ctx, sel, plan, bounds, &frame, &layout, acc, &present)
+}
+
+/// Turns each group's per-bucket states into rows (fill, selectors, transformations).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn finish_groups(
+    ctx: &Ctx<'_>,
+    sel: &Select,
+    plan: &Plan,
+    bounds: Bounds,
+    frame: &Frame,
+    layout: &Layout,
+    acc: Vec<Option<Vec<State>>>,
+    present: &[bool],
+) -> Result<GroupRows, QueryError> {
+    let fill = sel.fill.clone().unwrap_or(Fill::Null);
+    let interval = layout.interval;
+    let no_bucket_time = if bounds.has_start { bounds.start } else { 0 };
+    let shown = if interval > 0 {
+        (
+            frame
+                .shown
+                .0
+                .map_or(i64::MIN, |s| window_start(s, interval, frame.offset)),
+            frame.shown.1,
+        )
+    } else {
+        (i64::MIN, i64::MAX)
+    };
+    acc.into_iter()
+        .enumerate()
+        .map(|(g, a)| {
+            let Some(states) = a else {
+                return Ok(None);
+            };
+            ctx.check_deadline()?;
+            let rows = finish_group(
+                plan,
+                layout,
+                &states,
+                &fill,
+                frame.window,
+                frame.shows_point_time,
+                no_bucket_time,
+                bounds.has_start,
+                shown,
+                present.get(g).copied().unwrap_or(false),
+                sel,
+            );
+            Ok((!rows.is_empty()).then_some(rows))
+        })
+        .collect()
+}
+
+/// Folds the chosen series' columns into per-group, per-bucket states. `cut_for_limit`
+/// lets LIMIT shorten the buckets (a single node's shortcut; a cluster member folds them
+/// all, since the front-end decides what shows).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn collect(
+    ctx: &Ctx<'_>,
+    sel: &Select,
+    plan: &Plan,
+    bounds: Bounds,
+    chosen: &[Chosen],
+    n_groups: usize,
+    cut_for_limit: bool,
+) -> Result<Collected, QueryError> {
+    let frame = frame(ctx, sel, plan, bounds)?;
+    let mut range = frame.range;
+    let interval = plan.interval;
+    let desc = sel.order == Some(Order::Desc);
+    let extra = frame.extra;
+    let offset = frame.offset;
+    let clip = frame.clip.clone();
+    let cuts = frame.cuts.clone();
     // Distinct fields the slots read, and the slots of each.
     let mut fields: Vec<(String, Vec<usize>)> = Vec::new();
     for (i, s) in plan.slots.iter().enumerate() {
@@ -101,11 +294,11 @@ pub(super) fn aggregate(
         }
         match first {
             Some(f) => range.start = f,
-            None => return Ok(vec![None; n_groups]),
+            None => return Ok(Collected::Empty),
         }
     }
     if range.start >= range.end {
-        return Ok(vec![None; n_groups]);
+        return Ok(Collected::Empty);
     }
     // The range before LIMIT cut the buckets short: whether a group shows at all still
     // depends on the whole range.
@@ -116,7 +309,8 @@ pub(super) fn aggregate(
         let mut n = usize::try_from(buckets).unwrap_or(usize::MAX);
         // With LIMIT and a fill that keeps empty buckets, later buckets are never shown.
         let keeps_empty = !matches!(sel.fill, Some(Fill::None));
-        if keeps_empty
+        if cut_for_limit
+            && keeps_empty
             && !desc
             && extra == 0
             && (bounds.has_start || n_groups == 1)
@@ -144,22 +338,8 @@ pub(super) fn aggregate(
             n: 1,
         }
     };
-    // The selected point's time is shown only for a lone selector without GROUP BY time;
-    // block statistics cannot give it.
-    // Repeats of one selector (`max(x), max(x) * 2`) count as one, as in InfluxDB.
-    let shows_point_time = interval == 0
-        && plan.slots[0].kind.is_selector()
-        && plan
-            .slots
-            .iter()
-            .all(|s| s.kind == plan.slots[0].kind && s.field == plan.slots[0].field);
-    let window = if interval > 0 {
-        interval
-    } else if bounds.has_start && bounds.has_end {
-        bounds.end - bounds.start
-    } else {
-        0
-    };
+    let shows_point_time = frame.shows_point_time;
+    let window = frame.window;
 
     enum Task<'a> {
         Column {
@@ -310,7 +490,9 @@ pub(super) fn aggregate(
         .collect::<Result<_, _>>()?;
     let fill = sel.fill.clone().unwrap_or(Fill::Null);
     if plan.point_rows {
-        return point_rows(ctx, sel, plan, &layout, partials, chosen, n_groups, &fill);
+        return Ok(Collected::Rows(point_rows(
+            ctx, sel, plan, &layout, partials, chosen, n_groups, &fill,
+        )?));
     }
     // Merge per group.
     let mut acc: Vec<Option<Vec<State>>> = vec![None; n_groups];
@@ -339,71 +521,13 @@ pub(super) fn aggregate(
             }
         }
     }
-    let no_bucket_time = if bounds.has_start { bounds.start } else { 0 };
-    let shown = if interval > 0 {
-        (
-            shown
-                .0
-                .map_or(i64::MIN, |s| window_start(s, interval, offset)),
-            shown.1,
-        )
-    } else {
-        (i64::MIN, i64::MAX)
-    };
-    // With the buckets cut short by LIMIT, a group with points anywhere in the whole
-    // range shows (its first buckets filled), as it would without the cut.
-    let mut present = vec![false; n_groups];
-    if let Some(full) = limited_from {
-        for (i, c) in chosen.iter().enumerate() {
-            if i % 256 == 0 {
-                ctx.check_deadline()?;
-            }
-            if present[c.group] {
-                continue;
-            }
-            for (f, _) in &fields {
-                if let Some((_, col, _)) = c.info.columns.iter().find(|(n, _, _)| n == f)
-                    && ctx.db.column_bounds(*col, full)?.is_some()
-                {
-                    present[c.group] = true;
-                    break;
-                }
-            }
-        }
-        for (g, a) in acc.iter_mut().enumerate() {
-            if present[g] && a.is_none() {
-                groups_held += 1;
-                check_buckets_held(ctx, groups_held, n, interval)?;
-                *a = Some(new_states(
-                    &plan.slots.iter().map(|s| s.kind).collect::<Vec<_>>(),
-                    n,
-                ));
-            }
-        }
-    }
-    acc.into_iter()
-        .enumerate()
-        .map(|(g, a)| {
-            let Some(states) = a else {
-                return Ok(None);
-            };
-            ctx.check_deadline()?;
-            let rows = finish_group(
-                plan,
-                &layout,
-                &states,
-                &fill,
-                window,
-                shows_point_time,
-                no_bucket_time,
-                bounds.has_start,
-                shown,
-                present[g],
-                sel,
-            );
-            Ok((!rows.is_empty()).then_some(rows))
-        })
-        .collect()
+    Ok(Collected::States {
+        layout,
+        acc,
+        limited_from,
+        frame,
+        fields,
+    })
 }
 
 /// Refuses a statement whose groups would hold more buckets than `max_rows` in all:

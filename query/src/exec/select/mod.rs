@@ -44,6 +44,7 @@ use strata_engine::{Piece, SeriesInfo};
 
 mod aggregate;
 mod buckets;
+pub(crate) mod cluster;
 mod plan;
 mod project;
 mod raw;

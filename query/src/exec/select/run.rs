@@ -5,42 +5,8 @@
 use super::*;
 
 pub(crate) fn run(ctx: &Ctx<'_>, sel: &Select) -> Result<Vec<Series>, QueryError> {
-    let (bounds, cond) = split_time(sel.condition.as_ref(), ctx.now)?;
-    let mut regexes = Regexes::default();
-    if let Some(c) = &cond {
-        regexes.collect(c)?;
-    }
-    for f in &sel.fields {
-        regexes.collect(&f.expr)?;
-    }
-    // Measurements, each once, sorted.
-    let all = ctx.db.measurements();
-    let mut names: Vec<String> = Vec::new();
-    for src in &sel.sources {
-        match &src.name {
-            MeasurementName::Name(n) => {
-                if all.contains(n) {
-                    names.push(n.clone());
-                }
-            }
-            MeasurementName::Regex(p) => {
-                regexes.add(p)?;
-                let re = regexes
-                    .get(p)
-                    .ok_or_else(|| QueryError::Invalid(format!("regex /{p}/")))?;
-                names.extend(all.iter().filter(|m| re.is_match(m)).cloned());
-            }
-        }
-    }
-    names.sort();
-    names.dedup();
-    let metas: Vec<Meta> = names
-        .iter()
-        .map(|m| Meta {
-            tag_keys: ctx.db.tag_keys(m).into_iter().collect(),
-            fields: ctx.db.fields(m).into_iter().collect(),
-        })
-        .collect();
+    let (bounds, cond, regexes, names) = prelude(sel, ctx.now, &ctx.db.measurements())?;
+    let metas: Vec<Meta> = names.iter().map(|m| meta_of(ctx, m)).collect();
     // Every series of the statement has the same columns: `*` and regexes expand over
     // the union of the measurements (a field keeps the type of the first that has it).
     let mut union = Meta {
@@ -67,6 +33,65 @@ pub(crate) fn run(ctx: &Ctx<'_>, sel: &Select) -> Result<Vec<Series>, QueryError
             &regexes,
         )?);
     }
+    finish_series(ctx, sel, out)
+}
+
+/// The statement's time bounds, the rest of its condition, its regexes compiled, and the
+/// measurements among `all` it reads, each once, sorted.
+pub(super) fn prelude(
+    sel: &Select,
+    now: i64,
+    all: &[String],
+) -> Result<(Bounds, Option<Expr>, Regexes, Vec<String>), QueryError> {
+    let (bounds, cond) = split_time(sel.condition.as_ref(), now)?;
+    let mut regexes = Regexes::default();
+    if let Some(c) = &cond {
+        regexes.collect(c)?;
+    }
+    for f in &sel.fields {
+        regexes.collect(&f.expr)?;
+    }
+    let mut names: Vec<String> = Vec::new();
+    for src in &sel.sources {
+        match &src.name {
+            MeasurementName::Name(n) => {
+                if all.contains(n) {
+                    names.push(n.clone());
+                }
+            }
+            MeasurementName::Regex(p) => {
+                regexes.add(p)?;
+                let re = regexes
+                    .get(p)
+                    .ok_or_else(|| QueryError::Invalid(format!("regex /{p}/")))?;
+                names.extend(all.iter().filter(|m| re.is_match(m)).cloned());
+            }
+        }
+    }
+    names.sort();
+    names.dedup();
+    Ok((bounds, cond, regexes, names))
+}
+
+/// Tag keys and fields of measurement `m`, the query-time node tag included.
+pub(super) fn meta_of(ctx: &Ctx<'_>, m: &str) -> Meta {
+    let mut tag_keys: HashSet<String> = ctx.db.tag_keys(m).into_iter().collect();
+    if let Some((k, _)) = &ctx.node_tag {
+        tag_keys.insert(k.clone());
+    }
+    Meta {
+        tag_keys,
+        fields: ctx.db.fields(m).into_iter().collect(),
+    }
+}
+
+/// SLIMIT/SOFFSET, the DESC reversal of series and the series limit, over a statement's
+/// series in output order.
+pub(super) fn finish_series(
+    ctx: &Ctx<'_>,
+    sel: &Select,
+    out: Vec<Series>,
+) -> Result<Vec<Series>, QueryError> {
     let soffset = count(sel.soffset.unwrap_or(0));
     let out: Vec<Series> = out
         .into_iter()
@@ -112,15 +137,55 @@ pub(super) fn run_measurement(
     if bounds.is_empty() {
         return Ok(Vec::new());
     }
-    // Choose series and form groups, ordered by their tag values.
+    let (chosen, order) = choose(ctx, &plan, measurement, meta, cond, regexes)?;
+    if chosen.is_empty() {
+        return Ok(Vec::new());
+    }
+    let results = if plan.slots.is_empty() {
+        raw(ctx, sel, &plan, bounds, &chosen, order.len())?
+    } else {
+        aggregate(ctx, sel, &plan, bounds, &chosen, order.len())?
+    };
+    to_series(ctx, &plan, measurement, order, &results)
+}
+
+/// A group: its tag values and how many series it has.
+type Group = (Vec<String>, usize);
+
+/// The series of one measurement and their groups, ordered by group tag values: the
+/// plan's matchers through the index, then the rest of the condition against each
+/// series' tags (the query-time node tag included).
+pub(super) fn choose(
+    ctx: &Ctx<'_>,
+    plan: &Plan,
+    measurement: &str,
+    meta: &Meta,
+    cond: Option<&Expr>,
+    regexes: &Regexes,
+) -> Result<(Vec<Chosen>, Vec<Group>), QueryError> {
     let names = Names {
         tag_keys: &meta.tag_keys,
+        virtual_key: ctx.node_tag.as_ref().map(|(k, _)| k.as_str()),
     };
     let mut groups: BTreeMap<Vec<String>, usize> = BTreeMap::new();
     let mut chosen = Vec::new();
     // Series in key order: rows of equal time from several series follow it.
     let narrowed = cond.and_then(|c| cond::candidates(c, &names, ctx.db, measurement));
     let mut series = ctx.db.query_series_in(measurement, narrowed.as_deref());
+    if let Some((k, v)) = &ctx.node_tag {
+        for s in &mut series {
+            let tags = s
+                .key
+                .tags()
+                .iter()
+                .filter(|(t, _)| t != k)
+                .cloned()
+                .chain([(k.clone(), v.clone())]);
+            if let Ok(key) = strata_engine::model::SeriesKey::new(s.key.measurement(), tags) {
+                s.key = key;
+            }
+        }
+    }
     series.sort_by(|a, b| a.key.tags().cmp(b.key.tags()));
     for (i, info) in series.into_iter().enumerate() {
         if i % 1024 == 0 {
@@ -148,17 +213,20 @@ pub(super) fn run_measurement(
             residual,
         });
     }
-    if chosen.is_empty() {
-        return Ok(Vec::new());
-    }
     // Group ids in output order.
     let mut order: Vec<(Vec<String>, usize)> = groups.into_iter().collect();
     order.sort();
-    let results = if plan.slots.is_empty() {
-        raw(ctx, sel, &plan, bounds, &chosen, order.len())?
-    } else {
-        aggregate(ctx, sel, &plan, bounds, &chosen, order.len())?
-    };
+    Ok((chosen, order))
+}
+
+/// Output series from each group's rows, in group order, within the row limit.
+pub(super) fn to_series(
+    ctx: &Ctx<'_>,
+    plan: &Plan,
+    measurement: &str,
+    order: Vec<(Vec<String>, usize)>,
+    results: &[Option<Vec<Vec<Value>>>],
+) -> Result<Vec<Series>, QueryError> {
     let mut out = Vec::new();
     let mut rows_total = 0usize;
     for (key, g) in order {

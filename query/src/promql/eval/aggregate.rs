@@ -9,16 +9,20 @@ use crate::promql::ast::{AggOp, Aggregate};
 use crate::promql::json::format_go_f;
 use rustc_hash::FxHashMap as HashMap;
 
-/// A group's running state at one step.
-#[derive(Clone, Copy)]
-struct Acc {
-    value: f64,
-    mean: f64,
-    count: f64,
+/// A group's running state at one step: the mergeable partial state of PromQL's
+/// aggregations (a cluster front-end merges the members' with [`Acc::merge`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Acc {
+    /// Sum, min, max, or the running sum of squared deviations (stddev, stdvar).
+    pub(crate) value: f64,
+    /// Running mean (avg, stddev, stdvar).
+    pub(crate) mean: f64,
+    /// Samples folded in.
+    pub(crate) count: f64,
 }
 
 impl Acc {
-    fn first(op: AggOp, v: f64) -> Acc {
+    pub(crate) fn first(op: AggOp, v: f64) -> Acc {
         Acc {
             value: match op {
                 AggOp::Stddev | AggOp::Stdvar => 0.0,
@@ -30,7 +34,7 @@ impl Acc {
         }
     }
 
-    fn add(&mut self, op: AggOp, v: f64) {
+    pub(crate) fn add(&mut self, op: AggOp, v: f64) {
         match op {
             AggOp::Sum => self.value += v,
             AggOp::Avg => {
@@ -58,7 +62,35 @@ impl Acc {
         }
     }
 
-    fn finish(&self, op: AggOp) -> f64 {
+    /// Folds in the state of other series (another member's) of the same group and step.
+    pub(crate) fn merge(&mut self, op: AggOp, o: &Acc) {
+        match op {
+            AggOp::Sum => self.value += o.value,
+            AggOp::Count | AggOp::Group => self.count += o.count,
+            AggOp::Max if self.value < o.value || self.value.is_nan() => self.value = o.value,
+            AggOp::Min if self.value > o.value || self.value.is_nan() => self.value = o.value,
+            AggOp::Avg => {
+                let n = self.count + o.count;
+                if self.mean.is_finite() && o.mean.is_finite() {
+                    self.mean += (o.mean - self.mean) * (o.count / n);
+                } else {
+                    // Infinities: same sign stays, opposite signs give NaN, as folding does.
+                    self.mean += o.mean;
+                }
+                self.count = n;
+            }
+            AggOp::Stddev | AggOp::Stdvar => {
+                let n = self.count + o.count;
+                let delta = o.mean - self.mean;
+                self.value += o.value + delta * delta * self.count * o.count / n;
+                self.mean += delta * o.count / n;
+                self.count = n;
+            }
+            _ => {}
+        }
+    }
+
+    pub(crate) fn finish(&self, op: AggOp) -> f64 {
         match op {
             AggOp::Avg => self.mean,
             AggOp::Count => self.count,

@@ -20,7 +20,7 @@
 // Step loops index several per-step arrays (values, presence, parameters) at once.
 #![allow(clippy::needless_range_loop)]
 
-mod aggregate;
+pub(crate) mod aggregate;
 mod binary;
 mod funcs;
 pub mod labels;
@@ -122,6 +122,25 @@ pub struct EvalOptions {
     pub timeout: Option<Duration>,
     /// Stops a running query when set (server shutdown, a client that went away).
     pub cancel: crate::Cancel,
+    /// A cluster member's label (name, value), added to every series it selects; a
+    /// matcher on that label is decided against the value, not the index.
+    pub node_label: Option<(String, String)>,
+    /// A cluster front-end's hook: sub-expressions it claims are evaluated by the
+    /// members (see [`crate::partial::promql`]).
+    pub remote: Option<std::sync::Arc<dyn Remote>>,
+}
+
+/// Evaluates chosen sub-expressions elsewhere (a cluster front-end asks the members).
+pub trait Remote: Send + Sync + std::fmt::Debug {
+    /// The value of `e` at `steps` (an instant vector), or `None` to evaluate `e` here.
+    /// `query_start` and `query_end` are the query's own (for `@ start()`/`@ end()`).
+    fn eval(
+        &self,
+        e: &Expr,
+        steps: &Steps,
+        query_start: i64,
+        query_end: i64,
+    ) -> Option<Result<Vec<Series>, PromError>>;
 }
 
 impl Default for EvalOptions {
@@ -132,6 +151,8 @@ impl Default for EvalOptions {
             max_samples: 50_000_000,
             timeout: Some(Duration::from_secs(120)),
             cancel: crate::Cancel::default(),
+            node_label: None,
+            remote: None,
         }
     }
 }
@@ -303,6 +324,13 @@ impl<'a> Ev<'a> {
     /// Evaluates `e` at every step.
     pub fn eval(&self, e: &Expr, steps: &Steps) -> Result<Val, PromError> {
         self.check()?;
+        if let Some(r) = &self.opts.remote
+            && let Some(v) = r.eval(e, steps, self.query_start, self.query_end)
+        {
+            let v = v?;
+            self.account(v.len() * steps.n)?;
+            return Ok(Val::Vector(v));
+        }
         match e {
             Expr::Number(v) => Ok(Val::Scalar(vec![*v; steps.n])),
             Expr::String(s) => Ok(Val::Str(s.clone())),
@@ -354,7 +382,22 @@ impl<'a> Ev<'a> {
 
     /// The columns matching a selector with their labels.
     pub(crate) fn select(&self, matchers: &[Matcher]) -> Vec<(Labels, selection::SelectedColumn)> {
-        selection::select(self.db, matchers)
+        // A member's own label is decided here, not looked up in the index.
+        let (own, rest): (Vec<&Matcher>, Vec<&Matcher>) = match &self.opts.node_label {
+            Some((name, _)) => matchers.iter().partition(|m| m.name == *name),
+            None => (Vec::new(), matchers.iter().collect()),
+        };
+        if let Some((_, value)) = &self.opts.node_label
+            && !own.iter().all(|m| m.matches(value))
+        {
+            return Vec::new();
+        }
+        let rest: Vec<Matcher> = if own.is_empty() {
+            matchers.to_vec()
+        } else {
+            rest.into_iter().cloned().collect()
+        };
+        selection::select(self.db, &rest)
             .into_iter()
             .map(|c| {
                 // Tags are sorted already; the name goes in at its place.
@@ -369,7 +412,11 @@ impl<'a> Ev<'a> {
                         .filter(|(k, v)| k != METRIC_NAME && !v.is_empty())
                         .cloned(),
                 );
-                (Labels(pairs), c)
+                let mut labels = Labels(pairs);
+                if let Some((name, value)) = &self.opts.node_label {
+                    labels.set(name, value);
+                }
+                (labels, c)
             })
             .collect()
     }
