@@ -1,7 +1,9 @@
 //! The web page in a real headless Chromium driven over WebDriver (chromedriver): TSBS data
 //! loaded, a query typed, the chart drawn with one line per series and a legend naming
 //! them, the table's values equal to the API's, an invalid query's parse error shown, the
-//! explore page's series count right, and the chart of 500 series × 240 points timed.
+//! explore page's series count right, and the chart of 500 series × 240 points timed; a
+//! server that scrapes itself shows its target, rules and firing alert on those pages; the
+//! text of every page passes WCAG AA contrast.
 //! Screenshots of each page go to `$CARGO_TARGET_TMPDIR/ui-screenshots` (and, with
 //! `STRATA_UPDATE_SCREENSHOTS=1`, to docs/screenshots for the README).
 //!
@@ -182,41 +184,7 @@ async fn the_page_queries_charts_tables_and_explores_in_chromium() {
     }
     let (start, end) = load(&base);
 
-    let port = free_port();
-    let _driver = Proc(
-        Command::new("chromedriver")
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("chromedriver"),
-    );
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        json!({
-            "binary": "/usr/bin/chromium",
-            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     "--disable-quic", "--no-first-run", "--disable-background-networking",
-                     "--disable-component-update", "--disable-sync", "--window-size=1280,900"],
-        }),
-    );
-    let mut client = None;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while client.is_none() {
-        match ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-            .capabilities(caps.clone())
-            .connect(&format!("http://127.0.0.1:{port}"))
-            .await
-        {
-            Ok(c) => client = Some(c),
-            Err(e) => {
-                assert!(Instant::now() < deadline, "chromedriver: {e}");
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-        }
-    }
-    let c = client.unwrap();
+    let (_driver, c) = browser().await;
 
     // Query page: type a PromQL query over an absolute range, run it with Enter.
     let fmt = |t: i64| {
@@ -373,6 +341,197 @@ async fn the_page_queries_charts_tables_and_explores_in_chromium() {
         r["last"]["ms"].as_f64().unwrap_or(f64::NAN)
     );
     shot(&c, "wide").await;
+
+    c.close().await.unwrap();
+    server.stop().unwrap();
+}
+
+/// Starts chromedriver and a headless Chromium session.
+async fn browser() -> (Proc, fantoccini::Client) {
+    let port = free_port();
+    let driver = Proc(
+        Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver"),
+    );
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": "/usr/bin/chromium",
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                     "--disable-quic", "--no-first-run", "--disable-background-networking",
+                     "--disable-component-update", "--disable-sync", "--window-size=1280,900"],
+        }),
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps.clone())
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+        {
+            Ok(c) => return (driver, c),
+            Err(e) => {
+                assert!(Instant::now() < deadline, "chromedriver: {e}");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+}
+
+/// The lowest WCAG 2 contrast ratio between a visible text element's colour and the
+/// background it is drawn on (the first opaque background among it and its ancestors),
+/// with the text that has it.
+const CONTRAST: &str = r#"
+function lum(c) {
+  const m = c.match(/rgba?\(([^)]+)\)/);
+  if (!m) return null;
+  const p = m[1].split(',').map((x) => parseFloat(x));
+  if (p.length === 4 && p[3] === 0) return null;
+  const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+  return 0.2126 * f(p[0]) + 0.7152 * f(p[1]) + 0.0722 * f(p[2]);
+}
+function bg(el) {
+  for (let e = el; e; e = e.parentElement) {
+    const l = lum(getComputedStyle(e).backgroundColor);
+    if (l !== null) return l;
+  }
+  return 1; // the canvas is white
+}
+let worst = { ratio: 99, text: "", count: 0 };
+for (const el of document.querySelectorAll('body *')) {
+  const own = Array.from(el.childNodes).some((n) => n.nodeType === 3 && n.textContent.trim());
+  if (!own || !el.offsetParent && getComputedStyle(el).position !== 'fixed') continue;
+  const fg = lum(getComputedStyle(el).color);
+  if (fg === null) continue;
+  const b = bg(el);
+  const r = (Math.max(fg, b) + 0.05) / (Math.min(fg, b) + 0.05);
+  worst.count++;
+  if (r < worst.ratio) worst = { ratio: r, text: el.textContent.trim().slice(0, 60), count: worst.count };
+}
+return worst;
+"#;
+
+async fn assert_contrast(c: &fantoccini::Client, page: &str) {
+    let w = c.execute(CONTRAST, vec![]).await.unwrap();
+    assert!(w["count"].as_u64().unwrap_or(0) > 0, "{page}: no text checked");
+    let ratio = w["ratio"].as_f64().unwrap();
+    assert!(
+        ratio >= 4.5,
+        "{page}: contrast {ratio:.2} < 4.5 (WCAG AA) for {:?}",
+        w["text"]
+    );
+}
+
+async fn wait_text(c: &fantoccini::Client, id: &str, needles: &[&str]) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let text = c
+            .find(Locator::Id(id))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap_or_default();
+        if needles.iter().all(|n| text.contains(n)) {
+            return text;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "#{id} never showed {needles:?}: {text:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        c.refresh().await.unwrap();
+    }
+}
+
+/// The targets, rules and alerts pages of a server that scrapes itself and evaluates a
+/// recording rule and an alert, as Prometheus' pages show them; and every page's text
+/// passes WCAG AA contrast.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn targets_rules_and_alerts_pages_in_chromium() {
+    if !browser_present() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let rules = dir.path().join("rules.yml");
+    std::fs::write(
+        &rules,
+        "groups:\n- name: self\n  interval: 1s\n  rules:\n  - record: job:up:sum\n    expr: sum by (job) (up)\n  - alert: SelfScraped\n    expr: up == 1\n    labels: {severity: page}\n    annotations: {summary: '{{ $labels.instance }} is up'}\n",
+    )
+    .unwrap();
+    let cfg = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "global: {{scrape_interval: 1s, evaluation_interval: 1s}}\nrule_files: ['{}']\nscrape_configs:\n- job_name: self\n  static_configs: [{{targets: ['127.0.0.1:{port}']}}]\n",
+            rules.display()
+        ),
+    )
+    .unwrap();
+    let config = Config {
+        listen: format!("127.0.0.1:{port}").parse().unwrap(),
+        prometheus: Some(strata_server::prometheus::PrometheusSetup {
+            config_file: cfg,
+            enable_lifecycle: false,
+            external_url: None,
+        }),
+        ..Config::default()
+    };
+    let server =
+        RunningServer::start(dir.path().join("data"), Options::default(), config).unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    // The alert fires once a scrape has landed and the group has run.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let ok = ureq::get(&format!("{base}/api/v1/alerts"))
+            .call()
+            .ok()
+            .and_then(|r| r.into_string().ok())
+            .is_some_and(|s| s.contains("\"firing\""));
+        if ok {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the alert never fired");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    let (_driver, c) = browser().await;
+    c.goto(&format!("{base}/ui/?tab=targets")).await.unwrap();
+    let t = wait_text(&c, "targets", &["self", "up", &format!("127.0.0.1:{port}/metrics")]).await;
+    assert!(!t.contains("No targets"), "{t}");
+    assert_contrast(&c, "targets").await;
+    shot(&c, "targets").await;
+
+    c.goto(&format!("{base}/ui/?tab=rules")).await.unwrap();
+    wait_text(&c, "rules", &["job:up:sum", "SelfScraped", "sum by (job) (up)", "ok"]).await;
+    assert_contrast(&c, "rules").await;
+    shot(&c, "rules").await;
+
+    c.goto(&format!("{base}/ui/?tab=alerts")).await.unwrap();
+    wait_text(
+        &c,
+        "alerts",
+        &["SelfScraped", "firing", &format!("summary: 127.0.0.1:{port} is up")],
+    )
+    .await;
+    assert_contrast(&c, "alerts").await;
+    shot(&c, "alerts").await;
+
+    // The query and explore pages pass the same contrast check.
+    c.goto(&format!("{base}/ui/?tab=query&lang=promql&q=up"))
+        .await
+        .unwrap();
+    wait_render(&c, 1).await;
+    assert_contrast(&c, "query").await;
+    c.goto(&format!("{base}/ui/?tab=explore")).await.unwrap();
+    wait_text(&c, "metrics-summary", &["metrics"]).await;
+    assert_contrast(&c, "explore").await;
 
     c.close().await.unwrap();
     server.stop().unwrap();

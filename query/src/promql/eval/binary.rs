@@ -55,8 +55,12 @@ fn drops_name(op: BinOp) -> bool {
 impl Ev<'_> {
     pub(crate) fn binary(&self, b: &Binary, steps: &Steps) -> Result<Val, PromError> {
         // Both sides read data: they run side by side (a chain of `or`s over several
-        // metrics becomes a tree of parallel reads).
-        let (l, r) = if reads_data(&b.lhs) && reads_data(&b.rhs) {
+        // metrics becomes a tree of parallel reads). A cluster front-end's sides block on
+        // the members' answers, and must not do so on rayon's workers: the front-end is a
+        // member too, and its own part of the answer needs those workers (with every
+        // worker waiting, it missed the deadline and the answer came back partial). The
+        // fan-out to the members is parallel already, so the sides run in turn.
+        let (l, r) = if reads_data(&b.lhs) && reads_data(&b.rhs) && self.opts.remote.is_none() {
             rayon::join(|| self.eval(&b.lhs, steps), || self.eval(&b.rhs, steps))
         } else {
             (self.eval(&b.lhs, steps), self.eval(&b.rhs, steps))
