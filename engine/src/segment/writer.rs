@@ -84,10 +84,13 @@ pub struct SegmentWriter {
     scratch: Vec<u8>,
     /// Codec blocks written so far, by their timestamps, so that a later block with the
     /// same timestamps shares them (every series scraped together has the same ones).
-    shared: FxHashMap<u64, Vec<(u32, std::sync::Arc<[i64]>)>>,
+    shared: FxHashMap<u64, Vec<SharedTimestamps>>,
     /// Timestamps held in `shared`, bounded by [`MAX_SHARED_TIMESTAMPS`].
     shared_len: usize,
 }
+
+/// A codec block already written (by number) and its timestamps.
+type SharedTimestamps = (u32, Box<[i64]>);
 
 /// Most timestamps a writer keeps to find blocks that can share them (64 MiB).
 const MAX_SHARED_TIMESTAMPS: usize = 8 << 20;
