@@ -37,17 +37,23 @@ impl Measurement {
         }
     }
 
-    pub(super) fn add_series(&mut self, id: SeriesId, tags: &[(String, String)]) {
+    /// Adds series `id` with these tags (strings are allocated only for new keys and
+    /// values).
+    pub(super) fn add_series<'a>(
+        &mut self,
+        id: SeriesId,
+        tags: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) {
         self.series.push(id);
         for (k, v) in tags {
-            let values = match self.tags.get_mut(k.as_str()) {
+            let values = match self.tags.get_mut(k) {
                 Some(v) => v,
-                None => self.tags.entry(k.clone()).or_default(),
+                None => self.tags.entry(k.to_owned()).or_default(),
             };
-            match values.get_mut(v.as_str()) {
+            match values.get_mut(v) {
                 Some(p) => p.push(id),
                 None => {
-                    values.insert(v.clone(), vec![id]);
+                    values.insert(v.to_owned(), vec![id]);
                 }
             }
         }
