@@ -86,6 +86,15 @@ impl Measurement {
     }
 
     pub(super) fn lookup_field(&self, name: &str) -> Option<(u32, FieldType)> {
+        // Most measurements have a field or two (every Prometheus metric has one,
+        // `value`): comparing names is cheaper than hashing one.
+        if self.fields.len() <= 2 {
+            return self
+                .fields
+                .iter()
+                .position(|(n, _)| n == name)
+                .map(|i| (i as u32, self.fields[i].1));
+        }
         let &fid = self.field_ids.get(name)?;
         Some((fid, self.fields[fid as usize].1))
     }
