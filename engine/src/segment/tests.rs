@@ -506,3 +506,43 @@ fn with_plain_meta(file: &[u8], version: u32) -> Vec<u8> {
     out.extend_from_slice(&footer);
     out
 }
+
+/// A version 1 cold file (codec blocks, plain directory and index, a u64 block count in
+/// the footer) still opens and reads every value back.
+#[test]
+fn version_1_cold_segments_still_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let cols = sample_columns();
+    let refs: Vec<(&str, &ColumnData)> = cols.iter().map(|(n, c)| (n.as_str(), c)).collect();
+    let mut w = SegmentWriter::create_with(dir.path(), 9, WriterOptions::cold(3)).unwrap();
+    // One series, whose columns all have different timestamps: no shared blocks, which a
+    // version 1 file cannot hold.
+    w.add_series(b"\x01a", &refs).unwrap();
+    w.finish().unwrap();
+    let path = file_path(dir.path(), 9);
+    let v1 = with_plain_meta(&std::fs::read(&path).unwrap(), 1);
+    std::fs::write(&path, &v1).unwrap();
+    let seg = Segment::open(&path, 9).unwrap();
+    assert!(seg.verify().is_empty());
+    for i in 0..seg.block_count() {
+        let e = seg.block_meta(i).encoding.unwrap();
+        assert!(
+            matches!(e, BlockEncoding::Codec | BlockEncoding::CodecZstd),
+            "{e:?}"
+        );
+    }
+    let s = &seg.series()[0];
+    assert_eq!(s.columns.len(), cols.len());
+    for (c, (name, data)) in s.columns.iter().zip(&cols) {
+        assert_eq!(&c.name, name);
+        let got = seg.read_column(c, TimeRange::ALL).unwrap();
+        assert_eq!(got.timestamps, data.timestamps);
+        match (&got.values, &data.values) {
+            (ColumnValues::Float(a), ColumnValues::Float(b)) => {
+                assert!(a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits()));
+                assert_eq!(a.len(), b.len());
+            }
+            (a, b) => assert_eq!(a, b),
+        }
+    }
+}
