@@ -176,9 +176,9 @@ impl Index {
     /// unique, no empty part), else it is refused.
     pub fn get_or_create_canonical(
         &mut self,
-        canonical: &[u8],
+        canonical: &Arc<[u8]>,
     ) -> Result<SeriesId, SeriesKeyError> {
-        if let Some(id) = self.by_key.get(canonical) {
+        if let Some(id) = self.by_key.get(&**canonical) {
             return Ok(*id);
         }
         let mut parts = CanonicalParts {
@@ -226,7 +226,7 @@ impl Index {
             Some((k, v))
         });
         self.measurements[m as usize].add_series(id, pairs);
-        let shared: Arc<[u8]> = canonical.into();
+        let shared = canonical.clone();
         self.by_key.insert(shared.clone(), id);
         self.series.push(SeriesEntry {
             key: shared,

@@ -85,9 +85,9 @@ fn canonical_bytes_build_the_same_index_and_bad_keys_are_refused() {
     let mut canonical = Index::default();
     for (k, b) in &keys {
         let a = decoded.get_or_create(k, b);
-        assert_eq!(canonical.get_or_create_canonical(b).unwrap(), a);
+        assert_eq!(canonical.get_or_create_canonical(&b[..].into()).unwrap(), a);
         assert_eq!(
-            canonical.get_or_create_canonical(b).unwrap(),
+            canonical.get_or_create_canonical(&b[..].into()).unwrap(),
             a,
             "found again"
         );
@@ -120,7 +120,10 @@ fn canonical_bytes_build_the_same_index_and_bad_keys_are_refused() {
     ];
     let before = canonical.series_count();
     for b in &bad {
-        assert!(canonical.get_or_create_canonical(b).is_err(), "{b:?}");
+        assert!(
+            canonical.get_or_create_canonical(&b[..].into()).is_err(),
+            "{b:?}"
+        );
     }
     assert_eq!(canonical.series_count(), before);
     assert_eq!(canonical.tag_keys("cpu"), ["host", "region"]);

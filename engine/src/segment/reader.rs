@@ -49,8 +49,8 @@ pub struct ColumnEntry {
 /// A series in a segment's directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SeriesEntry {
-    /// Canonical series-key bytes.
-    pub key: Box<[u8]>,
+    /// Canonical series-key bytes (shared with the index, which keeps the same key).
+    pub key: Arc<[u8]>,
     /// Its columns.
     pub columns: Vec<ColumnEntry>,
 }
