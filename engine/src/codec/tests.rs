@@ -164,6 +164,8 @@ fn float_bits() -> impl Strategy<Value = u64> {
     prop_oneof![
         any::<u64>(),
         Just(f64::NAN.to_bits()),
+        // Prometheus' stale marker.
+        Just(0x7ff0_0000_0000_0002),
         Just((-0.0f64).to_bits()),
         Just(0u64),
         Just(f64::INFINITY.to_bits()),
@@ -216,6 +218,21 @@ fn floats() -> impl Strategy<Value = Vec<f64>> {
             .flat_map(|(b, n)| std::iter::repeat_n(f64::from_bits(b), n))
             .collect()),
         vec(any::<u32>().prop_map(f64::from), 0..2000),
+        // Prometheus counters as exporters compute them: microseconds / 1000 / 1000 (so
+        // some values are one ulp off the short decimal), with stale markers between.
+        (0..1_000_000_000i64, vec((0..5_000i64, 0..40u8), 0..2000)).prop_map(|(s, steps)| {
+            steps
+                .iter()
+                .scan(s, |a, &(d, k)| {
+                    *a += d;
+                    Some(if k == 0 {
+                        f64::from_bits(0x7ff0_0000_0000_0002)
+                    } else {
+                        *a as f64 / 1000.0 / 1000.0
+                    })
+                })
+                .collect()
+        }),
     ]
 }
 

@@ -144,7 +144,7 @@ impl Inner {
                 for (name, c, ty) in cols {
                     let mut sources = Vec::new();
                     for s in &inputs {
-                        if let Some(entry) = s.columns.get(c) {
+                        if let Some(entry) = s.column(c) {
                             sources.push(s.seg.read_column(entry, range)?);
                         }
                     }

@@ -105,10 +105,19 @@ pub(crate) struct State {
 pub(crate) struct LiveSegment {
     seg: Segment,
     tier: Tier,
-    columns: FxHashMap<ColumnId, ColumnEntry>,
+    /// Where each index column is in the segment's directory: (series, column) positions.
+    columns: FxHashMap<ColumnId, (u32, u32)>,
     /// Set when a compaction has replaced this segment in the manifest: the file is
     /// deleted when the last reader lets go of it.
     doomed: std::sync::atomic::AtomicBool,
+}
+
+impl LiveSegment {
+    /// The segment's directory entry for index column `c`, if the segment holds it.
+    fn column(&self, c: &ColumnId) -> Option<&ColumnEntry> {
+        let &(s, k) = self.columns.get(c)?;
+        self.seg.series().get(s as usize)?.columns.get(k as usize)
+    }
 }
 
 impl Drop for LiveSegment {

@@ -122,24 +122,26 @@ pub(super) fn open_inner(dir: PathBuf, options: Options) -> Result<(Inner, Vec<D
 /// Registers a segment's series and columns in the index.
 pub(super) fn attach(index: &mut Index, seg: Segment, tier: Tier) -> LiveSegment {
     let mut columns = FxHashMap::default();
-    for s in seg.series() {
-        let sid = match index.lookup_key(&s.key) {
-            Some(id) => id,
-            None => match SeriesKey::decode(&s.key) {
-                Ok(key) => index.get_or_create(&key, &s.key),
-                Err(e) => {
-                    tracing::warn!(
-                        "{}: skipping a series with a bad key: {e}",
-                        seg.path().display()
-                    );
-                    continue;
-                }
-            },
+    let n_columns: usize = seg.series().iter().map(|s| s.columns.len()).sum();
+    columns.reserve(n_columns);
+    index.reserve(seg.series().len(), n_columns);
+    for (si, s) in seg.series().iter().enumerate() {
+        let sid = match index.get_or_create_canonical(&s.key) {
+            Ok(id) => id,
+            Err(e) => {
+                tracing::warn!(
+                    "{}: skipping a series with a bad key: {e}",
+                    seg.path().display()
+                );
+                continue;
+            }
         };
-        for c in &s.columns {
+        for (ci, c) in s.columns.iter().enumerate() {
             match index.column_or_create(sid, &c.name, c.field_type) {
                 Ok(col) => {
-                    columns.insert(col, c.clone());
+                    // Directory positions fit in u32: a segment has fewer than 2^32 blocks
+                    // and every column has at least one.
+                    columns.insert(col, (si as u32, ci as u32));
                 }
                 Err(e) => tracing::warn!("{}: skipping a column: {e}", seg.path().display()),
             }

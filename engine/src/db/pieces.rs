@@ -131,7 +131,7 @@ impl Db {
         };
         let st = inner.state.read();
         for live in &st.segments {
-            let Some(entry) = live.columns.get(&column) else {
+            let Some(entry) = live.column(&column) else {
                 continue;
             };
             let blocks = live.seg.blocks_in(entry, range);
@@ -198,7 +198,7 @@ impl Db {
         // Sources oldest first, each with the time interval it covers within `range`.
         let mut sources: Vec<(i64, i64, Source)> = Vec::new();
         for live in &segments {
-            let Some(entry) = live.columns.get(&column) else {
+            let Some(entry) = live.column(&column) else {
                 continue;
             };
             let (lo, hi) = live.seg.time_range();
@@ -244,7 +244,7 @@ impl Db {
             for (_, _, s) in &sources {
                 decoded.push(match s {
                     Source::Segment(live, _) => {
-                        let entry = live.columns.get(&column).ok_or_else(|| {
+                        let entry = live.column(&column).ok_or_else(|| {
                             Error::Internal("segment column vanished while reading".into())
                         })?;
                         live.seg.read_column(entry, range)?

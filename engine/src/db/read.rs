@@ -196,7 +196,7 @@ impl Inner {
         };
         let mut sources = Vec::new();
         for live in &segments {
-            if let Some(entry) = live.columns.get(&c) {
+            if let Some(entry) = live.column(&c) {
                 let (lo, hi) = live.seg.time_range();
                 if range.overlaps(lo, hi) {
                     sources.push(live.seg.read_column(entry, range)?);

@@ -37,17 +37,23 @@ impl Measurement {
         }
     }
 
-    pub(super) fn add_series(&mut self, id: SeriesId, tags: &[(String, String)]) {
+    /// Adds series `id` with these tags (strings are allocated only for new keys and
+    /// values).
+    pub(super) fn add_series<'a>(
+        &mut self,
+        id: SeriesId,
+        tags: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) {
         self.series.push(id);
         for (k, v) in tags {
-            let values = match self.tags.get_mut(k.as_str()) {
+            let values = match self.tags.get_mut(k) {
                 Some(v) => v,
-                None => self.tags.entry(k.clone()).or_default(),
+                None => self.tags.entry(k.to_owned()).or_default(),
             };
-            match values.get_mut(v.as_str()) {
+            match values.get_mut(v) {
                 Some(p) => p.push(id),
                 None => {
-                    values.insert(v.clone(), vec![id]);
+                    values.insert(v.to_owned(), vec![id]);
                 }
             }
         }
@@ -80,6 +86,15 @@ impl Measurement {
     }
 
     pub(super) fn lookup_field(&self, name: &str) -> Option<(u32, FieldType)> {
+        // Most measurements have a field or two (every Prometheus metric has one,
+        // `value`): comparing names is cheaper than hashing one.
+        if self.fields.len() <= 2 {
+            return self
+                .fields
+                .iter()
+                .position(|(n, _)| n == name)
+                .map(|i| (i as u32, self.fields[i].1));
+        }
         let &fid = self.field_ids.get(name)?;
         Some((fid, self.fields[fid as usize].1))
     }

@@ -20,11 +20,42 @@ mod raw;
 
 pub use catalog::FieldConflict;
 
-use crate::model::{FieldType, SeriesKey};
+use crate::model::series::read_uvarint;
+use crate::model::{FieldType, SeriesKey, SeriesKeyError};
 use catalog::Measurement;
 use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
 use std::sync::Arc;
+
+/// The length-prefixed parts of a canonical series key, borrowed.
+#[derive(Clone)]
+struct CanonicalParts<'a> {
+    rest: &'a [u8],
+    total: usize,
+}
+
+impl<'a> Iterator for CanonicalParts<'a> {
+    type Item = Result<&'a str, SeriesKeyError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.rest.is_empty() {
+            return None;
+        }
+        let offset = self.total - self.rest.len();
+        let bad = SeriesKeyError::Malformed { offset };
+        let part = read_uvarint(self.rest).and_then(|(len, used)| {
+            let len = usize::try_from(len).ok()?;
+            let bytes = self.rest.get(used..used.checked_add(len)?)?;
+            let s = std::str::from_utf8(bytes).ok()?;
+            self.rest = &self.rest[used + len..];
+            Some(s)
+        });
+        if part.is_none() {
+            self.rest = &[];
+        }
+        Some(part.ok_or(bad))
+    }
+}
 
 /// Dense id of a series, assigned on first write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -132,7 +163,8 @@ impl Index {
         }
         let id = SeriesId(u32::try_from(self.series.len()).expect("fewer than 2^32 series"));
         let m = self.measurement_id_or_create(key.measurement());
-        self.measurements[m as usize].add_series(id, key.tags());
+        self.measurements[m as usize]
+            .add_series(id, key.tags().iter().map(|(k, v)| (k.as_str(), v.as_str())));
         let shared: Arc<[u8]> = canonical.into();
         self.by_key.insert(shared.clone(), id);
         self.series.push(SeriesEntry {
@@ -142,6 +174,80 @@ impl Index {
             columns: Vec::new(),
         });
         id
+    }
+
+    /// [`Index::get_or_create`] from canonical key bytes alone (a segment's directory):
+    /// the key is read in place, and strings are allocated only for tag keys and values
+    /// the index has not seen. The key must be canonical (tags sorted by key, keys
+    /// unique, no empty part), else it is refused.
+    pub fn get_or_create_canonical(
+        &mut self,
+        canonical: &Arc<[u8]>,
+    ) -> Result<SeriesId, SeriesKeyError> {
+        if let Some(id) = self.by_key.get(&**canonical) {
+            return Ok(*id);
+        }
+        let mut parts = CanonicalParts {
+            rest: canonical,
+            total: canonical.len(),
+        };
+        let measurement = parts
+            .next()
+            .transpose()?
+            .ok_or(SeriesKeyError::EmptyMeasurement)?;
+        if measurement.is_empty() {
+            return Err(SeriesKeyError::EmptyMeasurement);
+        }
+        // Check the tags before changing anything.
+        let mut previous: Option<&str> = None;
+        let mut check = parts.clone();
+        while let Some(k) = check.next().transpose()? {
+            let v = check.next().transpose()?.ok_or(SeriesKeyError::Malformed {
+                offset: canonical.len(),
+            })?;
+            if k.is_empty() {
+                return Err(SeriesKeyError::EmptyTagKey);
+            }
+            if v.is_empty() {
+                return Err(SeriesKeyError::EmptyTagValue { key: k.to_owned() });
+            }
+            match previous.map(|p| p.cmp(k)) {
+                Some(std::cmp::Ordering::Equal) => {
+                    return Err(SeriesKeyError::DuplicateTagKey { key: k.to_owned() });
+                }
+                // Not canonical: tags out of order.
+                Some(std::cmp::Ordering::Greater) => {
+                    return Err(SeriesKeyError::Malformed { offset: 0 });
+                }
+                _ => {}
+            }
+            previous = Some(k);
+        }
+        let id = SeriesId(u32::try_from(self.series.len()).expect("fewer than 2^32 series"));
+        let m = self.measurement_id_or_create(measurement);
+        let mut tags = parts;
+        let pairs = std::iter::from_fn(|| {
+            let k = tags.next()?.ok()?;
+            let v = tags.next()?.ok()?;
+            Some((k, v))
+        });
+        self.measurements[m as usize].add_series(id, pairs);
+        let shared = canonical.clone();
+        self.by_key.insert(shared.clone(), id);
+        self.series.push(SeriesEntry {
+            key: shared,
+            measurement: m,
+            hidden: false,
+            columns: Vec::new(),
+        });
+        Ok(id)
+    }
+
+    /// Makes room for `series` more series and `columns` more columns.
+    pub fn reserve(&mut self, series: usize, columns: usize) {
+        self.by_key.reserve(series);
+        self.series.reserve(series);
+        self.columns.reserve(columns);
     }
 
     fn measurement_id_or_create(&mut self, name: &str) -> u32 {

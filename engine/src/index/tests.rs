@@ -69,3 +69,62 @@ fn first_field_type_wins_and_conflicts_are_reported() {
         vec![("usage".to_owned(), c, FieldType::Float)]
     );
 }
+
+/// Building from canonical bytes (a segment's directory) gives the same index as building
+/// from decoded keys, and bytes that are not a canonical key are refused, leaving the
+/// index as it was.
+#[test]
+fn canonical_bytes_build_the_same_index_and_bad_keys_are_refused() {
+    let keys = [
+        key("cpu", &[("host", "a"), ("region", "eu")]),
+        key("cpu", &[("host", "b"), ("region", "eu")]),
+        key("mem", &[("host", "a")]),
+        key("up", &[]),
+    ];
+    let mut decoded = Index::default();
+    let mut canonical = Index::default();
+    for (k, b) in &keys {
+        let a = decoded.get_or_create(k, b);
+        assert_eq!(canonical.get_or_create_canonical(&b[..].into()).unwrap(), a);
+        assert_eq!(
+            canonical.get_or_create_canonical(&b[..].into()).unwrap(),
+            a,
+            "found again"
+        );
+    }
+    for m in ["cpu", "mem", "up"] {
+        assert_eq!(canonical.series_of(m), decoded.series_of(m));
+        assert_eq!(canonical.tag_keys(m), decoded.tag_keys(m));
+        for t in decoded.tag_keys(m) {
+            assert_eq!(canonical.tag_values(m, &t), decoded.tag_values(m, &t));
+            for v in decoded.tag_values(m, &t) {
+                assert_eq!(canonical.postings(m, &t, &v), decoded.postings(m, &t, &v));
+            }
+        }
+    }
+    let part = |s: &str| {
+        let mut b = vec![s.len() as u8];
+        b.extend_from_slice(s.as_bytes());
+        b
+    };
+    let join = |parts: &[&str]| parts.iter().flat_map(|p| part(p)).collect::<Vec<u8>>();
+    let bad = [
+        join(&["cpu", "region", "eu", "host", "a"]), // tags out of order
+        join(&["cpu", "host", "a", "host", "b"]),    // duplicate key
+        join(&["cpu", "host", ""]),                  // empty value
+        join(&["cpu", "", "a"]),                     // empty key
+        join(&["cpu", "host"]),                      // key without a value
+        join(&[""]),                                 // empty measurement
+        vec![9, b'c'],                               // truncated part
+        vec![1, 0xff],                               // not UTF-8
+    ];
+    let before = canonical.series_count();
+    for b in &bad {
+        assert!(
+            canonical.get_or_create_canonical(&b[..].into()).is_err(),
+            "{b:?}"
+        );
+    }
+    assert_eq!(canonical.series_count(), before);
+    assert_eq!(canonical.tag_keys("cpu"), ["host", "region"]);
+}

@@ -10,6 +10,13 @@ use super::{
     BlockCache, BlockEncoding, BlockStats, END_MAGIC, FOOTER_LEN, HEADER_LEN, INDEX_ENTRY_LEN,
     MAGIC, MAX_DECODED_BLOCK_BYTES, MIN_VERSION, VERSION, pad8,
 };
+
+/// Footer flag (version 2): the directory is stored as one zstd frame.
+pub(crate) const FLAG_DIR_ZSTD: u32 = 1;
+/// Footer flag (version 2): the block index is stored as one zstd frame.
+pub(crate) const FLAG_INDEX_ZSTD: u32 = 2;
+/// Largest decompressed block index a reader accepts (1 GiB: 13 M blocks).
+pub(crate) const MAX_INDEX_BYTES: usize = 1 << 30;
 use crate::codec;
 use crate::error::{Error, Result};
 use crate::model::series::read_uvarint;
@@ -42,8 +49,8 @@ pub struct ColumnEntry {
 /// A series in a segment's directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SeriesEntry {
-    /// Canonical series-key bytes.
-    pub key: Box<[u8]>,
+    /// Canonical series-key bytes (shared with the index, which keeps the same key).
+    pub key: Arc<[u8]>,
     /// Its columns.
     pub columns: Vec<ColumnEntry>,
 }
@@ -150,6 +157,9 @@ pub struct Segment {
     map: Mmap,
     series: Vec<SeriesEntry>,
     index_offset: usize,
+    /// The block index, decompressed, when the file stores it as a zstd frame (version 2
+    /// cold files); otherwise it is read in place at `index_offset`.
+    index: Option<Box<[u8]>>,
     n_blocks: usize,
     /// Column type of each block (from the directory), for decoding stats.
     block_types: Vec<FieldType>,
@@ -205,10 +215,32 @@ impl Segment {
         };
         let b = &map[..];
         let version = check_header(b).map_err(|(o, w)| corrupt(o, w))?;
-        let f = parse_footer(b).map_err(|(o, w)| corrupt(o, w))?;
-        let dir = &b[f.dir_offset..f.dir_offset + f.dir_len];
+        let f = parse_footer(b, version).map_err(|(o, w)| corrupt(o, w))?;
+        let stored_dir = &b[f.dir_offset..f.dir_offset + f.dir_len];
+        let plain_dir;
+        let dir = if f.flags & FLAG_DIR_ZSTD != 0 {
+            plain_dir = unzstd(stored_dir, MAX_DECODED_BLOCK_BYTES)
+                .map_err(|w| corrupt(f.dir_offset, &format!("directory: {w}")))?;
+            &plain_dir[..]
+        } else {
+            stored_dir
+        };
         let series =
             parse_directory(dir, f.n_blocks).map_err(|(o, w)| corrupt(f.dir_offset + o, w))?;
+        let index = if f.flags & FLAG_INDEX_ZSTD != 0 {
+            let stored = &b[f.index_offset..b.len() - FOOTER_LEN];
+            let plain = unzstd(stored, MAX_INDEX_BYTES)
+                .map_err(|w| corrupt(f.index_offset, &format!("block index: {w}")))?;
+            if plain.len() != f.n_blocks * INDEX_ENTRY_LEN {
+                return Err(corrupt(
+                    f.index_offset,
+                    "block index does not hold one entry per block",
+                ));
+            }
+            Some(plain.into_boxed_slice())
+        } else {
+            None
+        };
         let mut block_types = vec![FieldType::Float; f.n_blocks];
         let mut covered = 0usize;
         for s in &series {
@@ -232,6 +264,7 @@ impl Segment {
             id,
             series,
             index_offset: f.index_offset,
+            index,
             n_blocks: f.n_blocks,
             block_types,
             verified: (0..f.n_blocks).map(|_| AtomicBool::new(false)).collect(),
@@ -332,9 +365,18 @@ impl Segment {
         self.n_blocks
     }
 
+    /// The bytes of block `i`'s index entry.
+    fn index_entry(&self, i: usize) -> &[u8] {
+        let all = match &self.index {
+            Some(plain) => &plain[..],
+            None => &self.map[self.index_offset..],
+        };
+        &all[i * INDEX_ENTRY_LEN..][..INDEX_ENTRY_LEN]
+    }
+
     /// Index entry of block `i` (< `block_count`).
     pub fn block_meta(&self, i: usize) -> BlockMeta {
-        let e = &self.map[self.index_offset + i * INDEX_ENTRY_LEN..][..INDEX_ENTRY_LEN];
+        let e = self.index_entry(i);
         let mut stats = [0u8; 32];
         stats.copy_from_slice(&e[32..64]);
         BlockMeta {
@@ -406,7 +448,7 @@ impl Segment {
             }
             Some(BlockEncoding::Codec) => decode_block(payload, n, ty).map_err(bad)?,
             Some(BlockEncoding::CodecZstd) => {
-                let plain = unzstd(payload).map_err(bad)?;
+                let plain = unzstd(payload, MAX_DECODED_BLOCK_BYTES).map_err(bad)?;
                 decode_block(&plain, n, ty).map_err(bad)?
             }
             Some(e @ (BlockEncoding::SharedCodec | BlockEncoding::SharedCodecZstd)) => {
@@ -430,7 +472,7 @@ impl Segment {
                 let ts = source.timestamps().to_vec();
                 let body = &payload[4..];
                 let values = if e == BlockEncoding::SharedCodecZstd {
-                    decode_values(&unzstd(body).map_err(bad)?, n, ty)
+                    decode_values(&unzstd(body, MAX_DECODED_BLOCK_BYTES).map_err(bad)?, n, ty)
                 } else {
                     decode_values(body, n, ty)
                 }
@@ -524,7 +566,7 @@ impl Segment {
 
     /// Block `i`'s first and last timestamps, read straight from its index entry.
     fn block_times(&self, i: usize) -> (i64, i64) {
-        let e = &self.map[self.index_offset + i * INDEX_ENTRY_LEN..][..INDEX_ENTRY_LEN];
+        let e = self.index_entry(i);
         (le_u64(e, 16) as i64, le_u64(e, 24) as i64)
     }
 
@@ -623,14 +665,14 @@ fn raw_block(payload: &[u8], n: usize, ty: FieldType) -> Result<Decoded<'_>, &'s
     Ok((Cow::Borrowed(timestamps), values))
 }
 
-/// The content of one zstd frame, whose declared size must be within bounds.
-fn unzstd(payload: &[u8]) -> Result<Vec<u8>, String> {
+/// The content of one zstd frame, whose declared size must be at most `max` bytes.
+fn unzstd(payload: &[u8], max: usize) -> Result<Vec<u8>, String> {
     let size = zstd::zstd_safe::get_frame_content_size(payload)
         .ok()
         .flatten()
         .ok_or_else(|| "zstd frame without a content size".to_owned())?;
     let size = usize::try_from(size).unwrap_or(usize::MAX);
-    if size > MAX_DECODED_BLOCK_BYTES {
+    if size > max {
         return Err(format!("declares {size} decompressed bytes"));
     }
     zstd::bulk::decompress(payload, size).map_err(|e| format!("zstd: {e}"))
@@ -712,12 +754,14 @@ struct Footer {
     dir_len: usize,
     index_offset: usize,
     n_blocks: usize,
+    /// Version 2: [`FLAG_DIR_ZSTD`], [`FLAG_INDEX_ZSTD`].
+    flags: u32,
     min_ts: i64,
     max_ts: i64,
     points: u64,
 }
 
-fn parse_footer(b: &[u8]) -> Result<Footer, (usize, &'static str)> {
+fn parse_footer(b: &[u8], version: u32) -> Result<Footer, (usize, &'static str)> {
     let at = b.len() - FOOTER_LEN;
     let f = &b[at..];
     if &f[68..72] != END_MAGIC {
@@ -727,11 +771,22 @@ fn parse_footer(b: &[u8]) -> Result<Footer, (usize, &'static str)> {
         return Err((at, "footer checksum mismatch"));
     }
     let big = |v: u64| usize::try_from(v).unwrap_or(usize::MAX);
+    // Version 1: bytes 24..32 are the block count (u64). Version 2: the block count (u32),
+    // then flags (u32).
+    let (n_blocks, flags) = if version >= 2 {
+        (u64::from(le_u32(f, 24)), le_u32(f, 28))
+    } else {
+        (le_u64(f, 24), 0)
+    };
+    if flags & !(FLAG_DIR_ZSTD | FLAG_INDEX_ZSTD) != 0 {
+        return Err((at + 28, "unknown footer flags"));
+    }
     let footer = Footer {
         dir_offset: big(le_u64(f, 0)),
         dir_len: big(le_u64(f, 8)),
         index_offset: big(le_u64(f, 16)),
-        n_blocks: big(le_u64(f, 24)),
+        n_blocks: big(n_blocks),
+        flags,
         min_ts: le_u64(f, 32) as i64,
         max_ts: le_u64(f, 40) as i64,
         points: le_u64(f, 48),
@@ -747,7 +802,8 @@ fn parse_footer(b: &[u8]) -> Result<Footer, (usize, &'static str)> {
     if footer.dir_offset < HEADER_LEN
         || !footer.dir_offset.is_multiple_of(8)
         || footer.index_offset != dir_end + pad8(footer.dir_len)
-        || footer.index_offset.checked_add(index_len) != Some(at)
+        || (flags & FLAG_INDEX_ZSTD == 0 && footer.index_offset.checked_add(index_len) != Some(at))
+        || footer.index_offset > at
     {
         return Err((at, "footer offsets do not match the file layout"));
     }

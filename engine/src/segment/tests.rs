@@ -416,12 +416,24 @@ fn cold_blocks_share_equal_timestamps_and_catch_every_flip() {
         }
     }
     drop(seg);
-    // The same bytes labelled version 1 (which has no shared blocks) do not open.
-    let mut v1 = good.clone();
-    v1[8..12].copy_from_slice(&1u32.to_le_bytes());
-    let crc = crc32fast::hash(&v1[..12]);
-    v1[12..16].copy_from_slice(&crc.to_le_bytes());
-    std::fs::write(&damaged, &v1).unwrap();
+    // The cold writer stored the directory and block index as zstd frames; the same file
+    // with them plain reads the same, and labelled version 1 (which has no shared blocks)
+    // does not open.
+    let plain = with_plain_meta(&good, 2);
+    assert!(
+        plain.len() > good.len(),
+        "directory and index were compressed"
+    );
+    std::fs::write(&damaged, &plain).unwrap();
+    let seg = Segment::open(&damaged, 7).unwrap();
+    for s in seg.series() {
+        for c in &s.columns {
+            let got = seg.read_column(c, TimeRange::ALL).unwrap();
+            assert!(same(&got, expect(&c.name)), "column {}", c.name);
+        }
+    }
+    drop(seg);
+    std::fs::write(&damaged, with_plain_meta(&good, 1)).unwrap();
     let e = Segment::open(&damaged, 7).unwrap_err().to_string();
     assert!(e.contains("version 1 files cannot"), "{e}");
 }
@@ -449,4 +461,88 @@ fn version_1_segments_still_read() {
         Segment::open(&path, 8).is_err(),
         "a future version is refused"
     );
+}
+
+/// A version 2 cold file rewritten with its directory and block index stored plain, as
+/// format `version` (1 or 2), every checksum recomputed.
+fn with_plain_meta(file: &[u8], version: u32) -> Vec<u8> {
+    let u64_at = |b: &[u8], at: usize| u64::from_le_bytes(b[at..at + 8].try_into().unwrap());
+    let f = &file[file.len() - super::FOOTER_LEN..];
+    let (dir_offset, dir_len, index_offset) = (
+        u64_at(f, 0) as usize,
+        u64_at(f, 8) as usize,
+        u64_at(f, 16) as usize,
+    );
+    let flags = u32::from_le_bytes(f[28..32].try_into().unwrap());
+    let unz = |b: &[u8]| zstd::stream::decode_all(b).unwrap();
+    let dir = &file[dir_offset..dir_offset + dir_len];
+    let dir = if flags & 1 != 0 {
+        unz(dir)
+    } else {
+        dir.to_vec()
+    };
+    let index = &file[index_offset..file.len() - super::FOOTER_LEN];
+    let index = if flags & 2 != 0 {
+        unz(index)
+    } else {
+        index.to_vec()
+    };
+    let mut out = file[..dir_offset].to_vec();
+    out[8..12].copy_from_slice(&version.to_le_bytes());
+    let crc = crc32fast::hash(&out[..12]);
+    out[12..16].copy_from_slice(&crc.to_le_bytes());
+    out.extend_from_slice(&dir);
+    out.resize(out.len() + super::pad8(dir.len()), 0);
+    let new_index_offset = out.len();
+    out.extend_from_slice(&index);
+    let mut footer = f.to_vec();
+    footer[8..16].copy_from_slice(&(dir.len() as u64).to_le_bytes());
+    footer[16..24].copy_from_slice(&(new_index_offset as u64).to_le_bytes());
+    footer[28..32].copy_from_slice(&0u32.to_le_bytes());
+    footer[56..60].copy_from_slice(&crc32fast::hash(&dir).to_le_bytes());
+    footer[60..64].copy_from_slice(&crc32fast::hash(&index).to_le_bytes());
+    let crc = crc32fast::hash(&footer[..64]);
+    footer[64..68].copy_from_slice(&crc.to_le_bytes());
+    out.extend_from_slice(&footer);
+    out
+}
+
+/// A version 1 cold file (codec blocks, plain directory and index, a u64 block count in
+/// the footer) still opens and reads every value back.
+#[test]
+fn version_1_cold_segments_still_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let cols = sample_columns();
+    let refs: Vec<(&str, &ColumnData)> = cols.iter().map(|(n, c)| (n.as_str(), c)).collect();
+    let mut w = SegmentWriter::create_with(dir.path(), 9, WriterOptions::cold(3)).unwrap();
+    // One series, whose columns all have different timestamps: no shared blocks, which a
+    // version 1 file cannot hold.
+    w.add_series(b"\x01a", &refs).unwrap();
+    w.finish().unwrap();
+    let path = file_path(dir.path(), 9);
+    let v1 = with_plain_meta(&std::fs::read(&path).unwrap(), 1);
+    std::fs::write(&path, &v1).unwrap();
+    let seg = Segment::open(&path, 9).unwrap();
+    assert!(seg.verify().is_empty());
+    for i in 0..seg.block_count() {
+        let e = seg.block_meta(i).encoding.unwrap();
+        assert!(
+            matches!(e, BlockEncoding::Codec | BlockEncoding::CodecZstd),
+            "{e:?}"
+        );
+    }
+    let s = &seg.series()[0];
+    assert_eq!(s.columns.len(), cols.len());
+    for (c, (name, data)) in s.columns.iter().zip(&cols) {
+        assert_eq!(&c.name, name);
+        let got = seg.read_column(c, TimeRange::ALL).unwrap();
+        assert_eq!(got.timestamps, data.timestamps);
+        match (&got.values, &data.values) {
+            (ColumnValues::Float(a), ColumnValues::Float(b)) => {
+                assert!(a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits()));
+                assert_eq!(a.len(), b.len());
+            }
+            (a, b) => assert_eq!(a, b),
+        }
+    }
 }

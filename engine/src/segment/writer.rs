@@ -1,9 +1,11 @@
 //! Builds a segment file: blocks first (streamed), then the column directory, the block
 //! index and the footer; published with tmp + fsync + rename + directory fsync.
 
+use super::reader::{FLAG_DIR_ZSTD, FLAG_INDEX_ZSTD, MAX_INDEX_BYTES};
 use super::{
     BLOCK_POINTS, BLOCK_SPAN_NANOS, BlockEncoding, BlockStats, COLD_BLOCK_POINTS,
-    COLD_BLOCK_SPAN_NANOS, END_MAGIC, FOOTER_LEN, HEADER_LEN, MAGIC, VERSION, file_path, pad8,
+    COLD_BLOCK_SPAN_NANOS, END_MAGIC, FOOTER_LEN, HEADER_LEN, MAGIC, MAX_DECODED_BLOCK_BYTES,
+    VERSION, file_path, pad8,
 };
 use crate::codec;
 use crate::error::{Error, Result};
@@ -84,10 +86,24 @@ pub struct SegmentWriter {
     scratch: Vec<u8>,
     /// Codec blocks written so far, by their timestamps, so that a later block with the
     /// same timestamps shares them (every series scraped together has the same ones).
-    shared: FxHashMap<u64, Vec<(u32, std::sync::Arc<[i64]>)>>,
+    shared: FxHashMap<u64, Vec<SharedTimestamps>>,
     /// Timestamps held in `shared`, bounded by [`MAX_SHARED_TIMESTAMPS`].
     shared_len: usize,
 }
+
+/// `plain` as one zstd frame at `level`, if that is smaller and `plain` is at most `max`
+/// bytes (what a reader accepts).
+fn smaller_zstd(plain: &[u8], level: i32, max: usize) -> Option<Vec<u8>> {
+    if plain.len() > max {
+        return None;
+    }
+    zstd::bulk::compress(plain, level)
+        .ok()
+        .filter(|z| z.len() < plain.len())
+}
+
+/// A codec block already written (by number) and its timestamps.
+type SharedTimestamps = (u32, Box<[i64]>);
 
 /// Most timestamps a writer keeps to find blocks that can share them (64 MiB).
 const MAX_SHARED_TIMESTAMPS: usize = 8 << 20;
@@ -377,23 +393,42 @@ impl SegmentWriter {
         let mut dir_block = Vec::with_capacity(10 + self.directory.len());
         put_uvarint(&mut dir_block, self.info.series);
         dir_block.extend_from_slice(&self.directory);
+        let mut flags = 0u32;
+        let mut index = std::mem::take(&mut self.index);
+        if self.opts.encoding == BlockEncoding::CodecZstd {
+            // Cold files are read whole at open: store the directory and the block index
+            // as zstd frames when that is smaller (series keys and neighbouring entries
+            // repeat a lot).
+            let level = self.opts.zstd_level;
+            if let Some(z) = smaller_zstd(&dir_block, level, MAX_DECODED_BLOCK_BYTES) {
+                dir_block = z;
+                flags |= FLAG_DIR_ZSTD;
+            }
+            if let Some(z) = smaller_zstd(&index, level, MAX_INDEX_BYTES) {
+                index = z;
+                flags |= FLAG_INDEX_ZSTD;
+            }
+        }
+        let blocks = u32::try_from(self.info.blocks)
+            .map_err(|_| Error::InvalidInput("a segment of over 2^32 blocks".into()))?;
         let dir_offset = self.pos;
         let dir_len = dir_block.len() as u64;
         let dir_crc = crc32fast::hash(&dir_block);
         dir_block.resize(dir_block.len() + pad8(dir_block.len()), 0);
         self.out.write_all(&dir_block).map_err(io)?;
         let index_offset = dir_offset + dir_block.len() as u64;
-        self.out.write_all(&self.index).map_err(io)?;
+        self.out.write_all(&index).map_err(io)?;
         let mut footer = [0u8; FOOTER_LEN];
         footer[0..8].copy_from_slice(&dir_offset.to_le_bytes());
         footer[8..16].copy_from_slice(&dir_len.to_le_bytes());
         footer[16..24].copy_from_slice(&index_offset.to_le_bytes());
-        footer[24..32].copy_from_slice(&self.info.blocks.to_le_bytes());
+        footer[24..28].copy_from_slice(&blocks.to_le_bytes());
+        footer[28..32].copy_from_slice(&flags.to_le_bytes());
         footer[32..40].copy_from_slice(&self.info.min_ts.to_le_bytes());
         footer[40..48].copy_from_slice(&self.info.max_ts.to_le_bytes());
         footer[48..56].copy_from_slice(&self.info.points.to_le_bytes());
         footer[56..60].copy_from_slice(&dir_crc.to_le_bytes());
-        footer[60..64].copy_from_slice(&crc32fast::hash(&self.index).to_le_bytes());
+        footer[60..64].copy_from_slice(&crc32fast::hash(&index).to_le_bytes());
         let footer_crc = crc32fast::hash(&footer[..64]);
         footer[64..68].copy_from_slice(&footer_crc.to_le_bytes());
         footer[68..72].copy_from_slice(END_MAGIC);
@@ -403,7 +438,7 @@ impl SegmentWriter {
             .into_inner()
             .map_err(|e| Error::io(&self.tmp, e.into_error()))?;
         file.sync_all().map_err(|e| Error::io(&self.tmp, e))?;
-        self.info.bytes = index_offset + self.index.len() as u64 + FOOTER_LEN as u64;
+        self.info.bytes = index_offset + index.len() as u64 + FOOTER_LEN as u64;
         drop(file);
         std::fs::rename(&self.tmp, &self.path).map_err(|e| Error::io(&self.path, e))?;
         crate::wal::sync_dir(&self.dir).map_err(|e| Error::io(&self.dir, e))?;

@@ -140,6 +140,48 @@ fn malformed_snappy_and_protobuf_are_400() {
         r.body
     );
     assert_eq!(rows(&s.query("SELECT value FROM ok"), 0).len(), 1);
+    // A sample whose millisecond timestamp is beyond the nanosecond range is refused,
+    // naming its series; the series' other sample and the other series are stored.
+    let req = WriteRequest {
+        timeseries: vec![
+            TimeSeries {
+                labels: vec![label("__name__", "far"), label("job", "x")],
+                samples: vec![
+                    Sample {
+                        value: 1.0,
+                        timestamp: i64::MAX / 1000,
+                    },
+                    Sample {
+                        value: 2.0,
+                        timestamp: 2,
+                    },
+                ],
+                ..Default::default()
+            },
+            TimeSeries {
+                labels: vec![label("__name__", "ok")],
+                samples: vec![Sample {
+                    value: 3.0,
+                    timestamp: 3,
+                }],
+                ..Default::default()
+            },
+        ],
+        metadata: vec![],
+    };
+    let r = post(
+        &s.url("/api/v1/write"),
+        &REMOTE_WRITE_HEADERS,
+        &encode_remote_write(&req),
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    let e = r.error();
+    assert!(
+        e.contains("timeseries 0 ({__name__=\"far\",job=\"x\"})") && e.contains("out of range"),
+        "{e}"
+    );
+    assert_eq!(rows(&s.query("SELECT value FROM far"), 0).len(), 1);
+    assert_eq!(rows(&s.query("SELECT value FROM ok"), 0).len(), 2);
 }
 
 /// A node_exporter page as it serves it (trimmed): HELP and TYPE, counters, gauges, a
