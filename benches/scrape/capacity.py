@@ -114,7 +114,8 @@ def main():
         pages.wait()
     expected = a.targets * (a.seconds // interval_s)
     lines = [f"# Scrape capacity, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", "",
-             f"Command: `benches/scrape/capacity.py --targets {a.targets} --series {a.series} --interval {a.interval} --seconds {a.seconds}`  ",
+             f"Command: `benches/scrape/capacity.py --targets {a.targets} --series {a.series} --interval {a.interval} --seconds {a.seconds}"
+             + (f" --strata-args='{a.strata_args}'" if a.strata_args else "") + "`  ",
              f"Machine: {os.cpu_count()} cores; load average at end {open('/proc/loadavg').read().split()[:3]}; the page generator (Python) shares the cores.", "",
              "| system | samples scraped/s | stored/s | server CPU-s per 1 M samples | scrapes (expected ≈ %d) | targets up |" % expected,
              "| --- | --- | --- | --- | --- | --- |"]
@@ -129,7 +130,7 @@ def main():
     text = "\n".join(lines) + "\n"
     print(text)
     os.makedirs(a.out, exist_ok=True)
-    with open(os.path.join(a.out, f"capacity-{time.strftime('%Y-%m-%d', time.gmtime())}.md"), "w") as f:
+    with open(os.path.join(a.out, f"capacity-{time.strftime('%Y-%m-%d', time.gmtime())}-{a.targets}x{a.series}.md"), "w") as f:
         f.write(text)
     shutil.rmtree(work, ignore_errors=True)
 
