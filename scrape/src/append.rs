@@ -269,15 +269,7 @@ impl PageContext {
         let page = if openmetrics {
             self.append_openmetrics(&mut w, body, t_ns, &mut cur, &mut used, &mut counts)
         } else {
-            self.append_text(
-                &mut w,
-                body,
-                t_ns,
-                memory,
-                &mut cur,
-                &mut used,
-                &mut counts,
-            )
+            self.append_text(&mut w, body, t_ns, memory, &mut cur, &mut used, &mut counts)
         };
         if let Err(e) = page {
             drop(w);
@@ -506,9 +498,7 @@ impl PageContext {
                 // Not a well-formed sample: the full parse says why.
                 return match parse_page_line(line, no, NO_TS) {
                     Err(e) => Err(AppendError(e.to_string())),
-                    Ok(_) => Err(AppendError(format!(
-                        "line {no}: sample could not be read"
-                    ))),
+                    Ok(_) => Err(AppendError(format!("line {no}: sample could not be read"))),
                 };
             };
             counts.total += 1;
@@ -653,7 +643,10 @@ fn log_write(r: strata_engine::error::Result<strata_engine::write::WriteSummary>
     match r {
         Ok(summary) => {
             if let Some(r) = summary.rejected.first() {
-                tracing::debug!("{} scraped samples refused, first: {r}", summary.rejected.len());
+                tracing::debug!(
+                    "{} scraped samples refused, first: {r}",
+                    summary.rejected.len()
+                );
             }
         }
         Err(e) => tracing::warn!("writing scraped samples failed: {e}"),

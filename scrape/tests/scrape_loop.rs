@@ -222,7 +222,10 @@ async fn spellings_drops_explicit_timestamps_and_half_pages() {
     assert_eq!(av.len(), 2, "{av:?}");
     assert_eq!(av[1].1, 2.0, "the live sample, not a staleness marker");
     assert!(values(&db, "dropme", &t).is_empty());
-    assert_eq!(values(&db, "ts_m", &t), vec![(1_700_000_000_000_000_000, 5.0)]);
+    assert_eq!(
+        values(&db, "ts_m", &t),
+        vec![(1_700_000_000_000_000_000, 5.0)]
+    );
     assert_eq!(
         values(&db, "scrape_series_added", &t).last().unwrap().1,
         1.0,
