@@ -16,7 +16,7 @@ use strata_scrape::scrape_loop::{Health, LoopMemory, ScrapeLoop, TargetStatus};
 use strata_scrape::target::targets_from_groups;
 
 /// Serves (status, content type, body) from `page`, one connection at a time.
-fn page_server(page: Arc<Mutex<(u16, String, String)>>) -> u16 {
+fn page_server(page: Page) -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
     std::thread::spawn(move || {
@@ -69,22 +69,52 @@ fn make_loop(yaml_job: &str, port: u16, db: Arc<Db>) -> ScrapeLoop {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn staleness_report_series_and_limits() {
+type Page = Arc<Mutex<(u16, String, String)>>;
+
+/// A database, a page server answering `body` as `content_type`, and a loop for the one
+/// target of the job `yaml_job` (`PORT` stands for the server's port).
+struct Fixture {
+    _dir: tempfile::TempDir,
+    db: Arc<Db>,
+    page: Page,
+    sl: ScrapeLoop,
+    inst: String,
+}
+
+fn fixture(content_type: &str, body: &str, yaml_job: &str) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let db = Arc::new(Db::open(dir.path(), Options::default()).unwrap());
     let page = Arc::new(Mutex::new((
         200u16,
-        "text/plain; version=0.0.4".to_owned(),
-        "a{x=\"1\"} 1\nb 2\njob 3\ndropme 4\n".to_owned(),
+        content_type.to_owned(),
+        body.to_owned(),
     )));
     let port = page_server(page.clone());
-    let sl = make_loop(
-        "  - job_name: j\n    static_configs: [{targets: ['127.0.0.1:PORT']}]\n    metric_relabel_configs:\n    - source_labels: [__name__]\n      regex: dropme\n      action: drop\n",
-        port,
-        db.clone(),
+    let sl = make_loop(yaml_job, port, db.clone());
+    Fixture {
+        _dir: dir,
+        db,
+        page,
+        sl,
+        inst: format!("127.0.0.1:{port}"),
+    }
+}
+
+const DROP_JOB: &str = "  - job_name: j\n    static_configs: [{targets: ['127.0.0.1:PORT']}]\n    metric_relabel_configs:\n    - source_labels: [__name__]\n      regex: dropme\n      action: drop\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staleness_report_series_and_limits() {
+    let Fixture {
+        _dir,
+        db,
+        page,
+        sl,
+        inst,
+    } = fixture(
+        "text/plain; version=0.0.4",
+        "a{x=\"1\"} 1\nb 2\njob 3\ndropme 4\n",
+        DROP_JOB,
     );
-    let inst = format!("127.0.0.1:{port}");
     let t = [("instance", inst.as_str()), ("job", "j")];
     let mut mem = LoopMemory::default();
 
@@ -148,20 +178,17 @@ async fn staleness_report_series_and_limits() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn honor_labels_sample_limit_and_openmetrics() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = Arc::new(Db::open(dir.path(), Options::default()).unwrap());
-    let page = Arc::new(Mutex::new((
-        200u16,
-        "application/openmetrics-text; version=1.0.0; charset=utf-8".to_owned(),
-        "# TYPE m gauge\nm{job=\"inner\"} 7 1700000000.250\n# EOF\n".to_owned(),
-    )));
-    let port = page_server(page.clone());
-    let sl = make_loop(
+    let Fixture {
+        _dir,
+        db,
+        page,
+        sl,
+        inst,
+    } = fixture(
+        "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        "# TYPE m gauge\nm{job=\"inner\"} 7 1700000000.250\n# EOF\n",
         "  - job_name: j\n    honor_labels: true\n    sample_limit: 2\n    static_configs: [{targets: ['127.0.0.1:PORT']}]\n",
-        port,
-        db.clone(),
     );
-    let inst = format!("127.0.0.1:{port}");
     let mut mem = LoopMemory::default();
     sl.scrape_and_report(&mut mem).await;
     let st = sl.status.lock().clone();
@@ -185,20 +212,17 @@ async fn honor_labels_sample_limit_and_openmetrics() {
 /// own timestamp, and a page that fails half-way.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spellings_drops_explicit_timestamps_and_half_pages() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = Arc::new(Db::open(dir.path(), Options::default()).unwrap());
-    let page = Arc::new(Mutex::new((
-        200u16,
-        "text/plain; version=0.0.4".to_owned(),
-        "# TYPE a gauge\na{x=\"1\",y=\"2\"} 1\ndropme 4\nts_m 5 1700000000000\n".to_owned(),
-    )));
-    let port = page_server(page.clone());
-    let sl = make_loop(
-        "  - job_name: j\n    static_configs: [{targets: ['127.0.0.1:PORT']}]\n    metric_relabel_configs:\n    - source_labels: [__name__]\n      regex: dropme\n      action: drop\n",
-        port,
-        db.clone(),
+    let Fixture {
+        _dir,
+        db,
+        page,
+        sl,
+        inst,
+    } = fixture(
+        "text/plain; version=0.0.4",
+        "# TYPE a gauge\na{x=\"1\",y=\"2\"} 1\ndropme 4\nts_m 5 1700000000000\n",
+        DROP_JOB,
     );
-    let inst = format!("127.0.0.1:{port}");
     let t = [("instance", inst.as_str()), ("job", "j")];
     let a = [t[0], t[1], ("x", "1"), ("y", "2")];
     let mut mem = LoopMemory::default();
