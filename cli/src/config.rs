@@ -38,6 +38,8 @@
 //! lookback_delta = "5m"        # PromQL: how far back an instant selector looks
 //! max_samples = 50000000       # PromQL: samples one query may load (422 above)
 //! auth_token = "secret"        # unset: no auth
+//! web_config_file = "web.yml"  # TLS and users, Prometheus' format (relative: to this file)
+//! auth_open_endpoints = false  # true: /ping, /health, /ready, /metrics need auth too
 //! ```
 
 use serde::Deserialize;
@@ -146,6 +148,8 @@ struct ServerSection {
     lookback_delta: Option<String>,
     max_samples: Option<u64>,
     auth_token: Option<String>,
+    web_config_file: Option<PathBuf>,
+    auth_open_endpoints: Option<bool>,
 }
 
 /// Flags of `strata serve` (each overrides the `[server]` key of the same name).
@@ -197,6 +201,14 @@ pub struct ServerArgs {
     /// the same name).
     #[arg(long = "query.max-samples", value_parser = clap::value_parser!(u64).range(1..))]
     pub max_samples: Option<u64>,
+    /// TLS and users (bcrypt) from a web configuration file in Prometheus' format
+    /// [default: none: plain HTTP, no users] (Prometheus' flag of the same name).
+    #[arg(long = "web.config.file", value_name = "FILE")]
+    pub web_config_file: Option<PathBuf>,
+    /// Require credentials (a user or the token) on /ping, /health, /ready, /metrics,
+    /// /-/healthy and /-/ready too [default: they stay open].
+    #[arg(long = "web.auth-open-endpoints")]
+    pub auth_open_endpoints: bool,
 }
 
 #[derive(Deserialize, Default, Debug)]
@@ -429,6 +441,13 @@ impl EngineArgs {
             if let Some(t) = s.auth_token {
                 c.auth_token = Some(t).filter(|t| !t.is_empty());
             }
+            if let Some(f) = s.web_config_file {
+                // Relative to the file that names it.
+                c.web_config_file = Some(path.parent().unwrap_or(Path::new("")).join(f));
+            }
+            if let Some(b) = s.auth_open_endpoints {
+                c.auth_open_endpoints = b;
+            }
         }
         if let Some(l) = flags.listen {
             c.listen = l;
@@ -474,6 +493,12 @@ impl EngineArgs {
         }
         if let Some(t) = &flags.auth_token {
             c.auth_token = Some(t.clone()).filter(|t| !t.is_empty());
+        }
+        if let Some(f) = &flags.web_config_file {
+            c.web_config_file = Some(f.clone());
+        }
+        if flags.auth_open_endpoints {
+            c.auth_open_endpoints = true;
         }
         Ok(c)
     }
