@@ -249,4 +249,43 @@ mod tests {
         assert!(e.message.contains("does not match"));
         assert!(check(Some("s3"), &with("Basic !!!"), &[]).is_err());
     }
+
+    #[test]
+    fn repeated_p_or_u_is_400_whatever_the_values() {
+        let kv = |k: &str, v: &str| (k.to_owned(), v.to_owned());
+        let none = HeaderMap::new();
+        for params in [
+            vec![kv("p", "s3"), kv("p", "s3")],
+            vec![kv("p", "s3"), kv("p", "nope")],
+            vec![kv("p", "nope"), kv("q", "x"), kv("p", "s3")],
+        ] {
+            let e = check(Some("s3"), &none, &params).unwrap_err();
+            assert_eq!(e.status, StatusCode::BAD_REQUEST, "{params:?}");
+            assert!(e.message.contains("\"p\" given"), "{}", e.message);
+            // With the header too: the parameters are still refused.
+            assert_eq!(
+                check(Some("s3"), &with("Token s3"), &params)
+                    .unwrap_err()
+                    .status,
+                StatusCode::BAD_REQUEST
+            );
+        }
+        let users = vec![kv("u", "a"), kv("u", "b"), kv("p", "x")];
+        assert_eq!(
+            user_credentials(&none, &users).unwrap_err().status,
+            StatusCode::BAD_REQUEST
+        );
+        // One each: the pair; Basic wins over the parameters.
+        let one = vec![kv("u", "a"), kv("p", "x")];
+        assert_eq!(
+            user_credentials(&none, &one).unwrap(),
+            Some(("a".to_owned(), "x".to_owned()))
+        );
+        let basic = base64::engine::general_purpose::STANDARD.encode("alice:pw:with:colons");
+        assert_eq!(
+            user_credentials(&with(&format!("Basic {basic}")), &one).unwrap(),
+            Some(("alice".to_owned(), "pw:with:colons".to_owned()))
+        );
+        assert_eq!(user_credentials(&with("Token t"), &one).unwrap(), None);
+    }
 }

@@ -98,6 +98,10 @@ struct RawTls {
 #[derive(Deserialize, Default, Debug)]
 #[serde(deny_unknown_fields)]
 struct RawHttp {
+    #[expect(
+        dead_code,
+        reason = "accepted for Prometheus compatibility; Strata serves HTTP/1.1 only"
+    )]
     http2: Option<bool>,
     headers: Option<BTreeMap<String, String>>,
 }
@@ -242,23 +246,6 @@ fn build_tls(t: RawTls, path: &Path) -> Result<Option<Arc<rustls::ServerConfig>>
     let _ = t.prefer_server_cipher_suites;
     let client_auth = t.client_auth_type.clone().unwrap_or_default();
     let client_ca = t.client_ca_file.clone().filter(|s| !s.is_empty());
-    let cert = pem(path, t.cert, t.cert_file, ("cert", "cert_file"))?;
-    let key = pem(path, t.key, t.key_file, ("key", "key_file"))?;
-    if cert.is_none() && key.is_none() && client_auth.is_empty() && client_ca.is_none() {
-        // As exporter-toolkit: no certificate and no client settings is plain HTTP.
-        return Ok(None);
-    }
-    let cert = cert.ok_or_else(|| invalid("cert_file", "missing (key_file is set)"))?;
-    let key = key.ok_or_else(|| invalid("key_file", "missing (cert_file is set)"))?;
-    let chain = CertificateDer::pem_slice_iter(&cert)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| invalid("cert_file", &format!("not a PEM certificate: {e}")))?;
-    if chain.is_empty() {
-        return Err(invalid("cert_file", "no PEM certificate in it"));
-    }
-    let key = PrivateKeyDer::from_pem_slice(&key)
-        .map_err(|e| invalid("key_file", &format!("not a PEM private key: {e}")))?;
-
     let min = version(t.min_version.as_deref(), "min_version", 12, path)?;
     let max = version(t.max_version.as_deref(), "max_version", 13, path)?;
     if max < 12 {
@@ -282,15 +269,6 @@ fn build_tls(t: RawTls, path: &Path) -> Result<Option<Arc<rustls::ServerConfig>>
     if max >= 13 {
         versions.push(&rustls::version::TLS13);
     }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let tls_err = |source| WebConfigError::Tls {
-        path: path.to_owned(),
-        source,
-    };
-    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
-        .with_protocol_versions(&versions)
-        .map_err(tls_err)?;
-
     let verify_optional = match client_auth.as_str() {
         "" | "NoClientCert" => {
             if client_ca.is_some() {
@@ -320,6 +298,36 @@ fn build_tls(t: RawTls, path: &Path) -> Result<Option<Arc<rustls::ServerConfig>>
             ));
         }
     };
+    let cert = pem(path, t.cert, t.cert_file, ("cert", "cert_file"))?;
+    let key = pem(path, t.key, t.key_file, ("key", "key_file"))?;
+    if cert.is_none() && key.is_none() && client_auth.is_empty() && client_ca.is_none() {
+        // As exporter-toolkit: no certificate and no client settings is plain HTTP.
+        return Ok(None);
+    }
+    let cert = cert.ok_or_else(|| invalid("cert_file", "missing (key_file is set)"))?;
+    let key = key.ok_or_else(|| invalid("key_file", "missing (cert_file is set)"))?;
+    let chain = CertificateDer::pem_slice_iter(&cert)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| invalid("cert_file", &format!("not a PEM certificate: {e}")))?;
+    if chain.is_empty() {
+        return Err(invalid("cert_file", "no PEM certificate in it"));
+    }
+    let key = PrivateKeyDer::from_pem_slice(&key)
+        .map_err(|e| invalid("key_file", &format!("not a PEM private key: {e}")))?;
+
+    #[expect(
+        deprecated,
+        reason = "ring is the provider the workspace builds (reqwest's rustls-tls); aws-lc-rs, which rustls now prefers for post-quantum key exchange, needs a C toolchain build"
+    )]
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let tls_err = |source| WebConfigError::Tls {
+        path: path.to_owned(),
+        source,
+    };
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(&versions)
+        .map_err(tls_err)?;
+
     let builder = match verify_optional {
         None => builder.with_no_client_auth(),
         Some(optional) => {
@@ -400,7 +408,19 @@ mod tests {
         let e = err("tls_server_config:\n  cert_file: a.crt\n");
         assert!(e.contains("a.crt"), "{e}"); // read first: the file does not exist
         let e = err("tls_server_config:\n  client_auth_type: Sometimes\n  cert: x\n  key: y\n");
-        assert!(e.contains("not a PEM") || e.contains("client_auth_type"), "{e}");
+        assert!(e.contains("tls_server_config.client_auth_type: unknown \"Sometimes\""), "{e}");
+        let e = err("tls_server_config:\n  client_auth_type: RequireAnyClientCert\n");
+        assert!(e.contains("is not supported"), "{e}");
+        let e = err("tls_server_config:\n  client_ca_file: ca.crt\n  cert: x\n  key: y\n");
+        assert!(e.contains("client_ca_file: set, but client_auth_type is NoClientCert"), "{e}");
+        let e = err("tls_server_config:\n  cert: x\n  key: y\n");
+        assert!(e.contains("tls_server_config.cert_file: no PEM certificate"), "{e}");
+        let e = err("tls_server_config:\n  key: y\n");
+        assert!(e.contains("tls_server_config.cert_file: missing"), "{e}");
+        let e = err("tls_server_config:\n  cert: x\n  cert_file: a.crt\n");
+        assert!(e.contains("give cert or cert_file, not both"), "{e}");
+        let e = err("tls_server_config:\n  min_version: TLS14\n  cert: x\n  key: y\n");
+        assert!(e.contains("unknown TLS version \"TLS14\""), "{e}");
         let e = err("http_server_config:\n  headers:\n    X-Frame-Options: deny\n");
         assert!(e.contains("http_server_config.headers"), "{e}");
         let e = err("basic_auth_users:\n  alice: plaintext\n");

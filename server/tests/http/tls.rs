@@ -210,7 +210,7 @@ fn https_with_users_and_token() {
             .await
             .unwrap();
         assert_eq!(r.status(), 200);
-        let body: serde_json::Value = r.json().await.unwrap();
+        let body: serde_json::Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
         assert_eq!(
             body["results"][0]["series"][0]["values"][0],
             serde_json::json!([1, 1.5]),
