@@ -22,13 +22,13 @@
 //! credentials (they are still refused when repeated).
 
 use crate::app::AppState;
+use crate::error::ApiError;
 use axum::extract::{Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use std::sync::Arc;
-use crate::error::ApiError;
-use axum::http::{HeaderMap, StatusCode, header};
 use base64::Engine as _;
+use std::sync::Arc;
 
 /// Checks the request's credentials against `token` (no token configured: every request
 /// passes). `params` are the URL's query parameters.
@@ -120,10 +120,7 @@ pub fn user_credentials(
                 .decode(rest.trim())
                 .ok()
                 .and_then(|d| String::from_utf8(d).ok())
-                .and_then(|t| {
-                    t.split_once(':')
-                        .map(|(u, p)| (u.to_owned(), p.to_owned()))
-                });
+                .and_then(|t| t.split_once(':').map(|(u, p)| (u.to_owned(), p.to_owned())));
             return Ok(pair);
         }
         return Ok(None);
@@ -145,7 +142,11 @@ pub const OPEN_PATHS: &[&str] = &[
 /// request but the open endpoints' needs a user or the token; with
 /// `server.auth_open_endpoints`, the open endpoints too (a user or the token, whichever
 /// is configured). Without users, other requests pass on to their handler's token check.
-pub(crate) async fn layer(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+pub(crate) async fn layer(
+    State(state): State<Arc<AppState>>,
+    req: Request,
+    next: Next,
+) -> Response {
     let open = OPEN_PATHS.contains(&req.uri().path());
     let token = state.config.auth_token.as_deref();
     let users = state.users.clone();

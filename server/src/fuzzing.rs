@@ -161,7 +161,11 @@ pub fn body_framing(data: &[u8]) {
     use crate::body::{Encoding, decode};
     use axum::http::StatusCode;
     use std::io::Write;
-    match decode(bytes::Bytes::copy_from_slice(data), Encoding::Gzip, FRAMING_LIMIT) {
+    match decode(
+        bytes::Bytes::copy_from_slice(data),
+        Encoding::Gzip,
+        FRAMING_LIMIT,
+    ) {
         Ok(out) => {
             assert!(out.len() <= FRAMING_LIMIT);
             lines_agree(&out);

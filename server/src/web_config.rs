@@ -188,7 +188,10 @@ fn pem(
     file: Option<String>,
     keys: (&str, &str),
 ) -> Result<Option<Vec<u8>>, WebConfigError> {
-    match (inline.filter(|s| !s.is_empty()), file.filter(|s| !s.is_empty())) {
+    match (
+        inline.filter(|s| !s.is_empty()),
+        file.filter(|s| !s.is_empty()),
+    ) {
         (Some(_), Some(_)) => Err(WebConfigError::Invalid {
             path: config.to_owned(),
             key: format!("tls_server_config.{}", keys.0),
@@ -205,12 +208,7 @@ fn pem(
     }
 }
 
-fn version(
-    v: Option<&str>,
-    key: &str,
-    default: u8,
-    config: &Path,
-) -> Result<u8, WebConfigError> {
+fn version(v: Option<&str>, key: &str, default: u8, config: &Path) -> Result<u8, WebConfigError> {
     match v.unwrap_or("") {
         "" => Ok(default),
         "TLS10" => Ok(10),
@@ -359,15 +357,13 @@ fn build_tls(t: RawTls, path: &Path) -> Result<Option<Arc<rustls::ServerConfig>>
             } else {
                 verifier
             };
-            let verifier = verifier.build().map_err(|e| {
-                invalid("client_ca_file", &format!("cannot verify with it: {e}"))
-            })?;
+            let verifier = verifier
+                .build()
+                .map_err(|e| invalid("client_ca_file", &format!("cannot verify with it: {e}")))?;
             builder.with_client_cert_verifier(verifier)
         }
     };
-    let mut config = builder
-        .with_single_cert(chain, key)
-        .map_err(tls_err)?;
+    let mut config = builder.with_single_cert(chain, key).map_err(tls_err)?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Some(Arc::new(config)))
 }
@@ -404,17 +400,29 @@ mod tests {
     #[test]
     fn unsupported_and_inconsistent_settings_are_refused() {
         let e = err("tls_server_config:\n  cipher_suites: [TLS_AES_128_GCM_SHA256]\n");
-        assert!(e.contains("tls_server_config.cipher_suites: not supported"), "{e}");
+        assert!(
+            e.contains("tls_server_config.cipher_suites: not supported"),
+            "{e}"
+        );
         let e = err("tls_server_config:\n  cert_file: a.crt\n");
         assert!(e.contains("a.crt"), "{e}"); // read first: the file does not exist
         let e = err("tls_server_config:\n  client_auth_type: Sometimes\n  cert: x\n  key: y\n");
-        assert!(e.contains("tls_server_config.client_auth_type: unknown \"Sometimes\""), "{e}");
+        assert!(
+            e.contains("tls_server_config.client_auth_type: unknown \"Sometimes\""),
+            "{e}"
+        );
         let e = err("tls_server_config:\n  client_auth_type: RequireAnyClientCert\n");
         assert!(e.contains("is not supported"), "{e}");
         let e = err("tls_server_config:\n  client_ca_file: ca.crt\n  cert: x\n  key: y\n");
-        assert!(e.contains("client_ca_file: set, but client_auth_type is NoClientCert"), "{e}");
+        assert!(
+            e.contains("client_ca_file: set, but client_auth_type is NoClientCert"),
+            "{e}"
+        );
         let e = err("tls_server_config:\n  cert: x\n  key: y\n");
-        assert!(e.contains("tls_server_config.cert_file: no PEM certificate"), "{e}");
+        assert!(
+            e.contains("tls_server_config.cert_file: no PEM certificate"),
+            "{e}"
+        );
         let e = err("tls_server_config:\n  key: y\n");
         assert!(e.contains("tls_server_config.cert_file: missing"), "{e}");
         let e = err("tls_server_config:\n  cert: x\n  cert_file: a.crt\n");

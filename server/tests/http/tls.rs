@@ -8,41 +8,12 @@ use std::time::Duration;
 use strata_engine::Options;
 use strata_server::{Config, RunningServer};
 
+#[path = "../pki/mod.rs"]
+mod pki;
+
+use pki::{Pki, pki};
+
 const PASSWORD: &str = "wonderland";
-
-/// A CA, a server certificate for 127.0.0.1/localhost and a client certificate, in PEM.
-struct Pki {
-    ca: String,
-    server_cert: String,
-    server_key: String,
-    /// Client certificate and key, in one PEM (reqwest's `Identity::from_pem`).
-    client: String,
-}
-
-fn pki() -> Pki {
-    use rcgen::{BasicConstraints, CertificateParams, ExtendedKeyUsagePurpose, IsCa, KeyPair};
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name
-        .push(rcgen::DnType::CommonName, "strata test CA");
-    let ca = ca.self_signed(&ca_key).unwrap();
-    let server_key = KeyPair::generate().unwrap();
-    let mut server =
-        CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
-    server.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-    let server = server.signed_by(&server_key, &ca, &ca_key).unwrap();
-    let client_key = KeyPair::generate().unwrap();
-    let mut client = CertificateParams::new(vec!["client.test".to_owned()]).unwrap();
-    client.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-    let client = client.signed_by(&client_key, &ca, &ca_key).unwrap();
-    Pki {
-        ca: ca.pem(),
-        server_cert: server.pem(),
-        server_key: server_key.serialize_pem(),
-        client: format!("{}{}", client.pem(), client_key.serialize_pem()),
-    }
-}
 
 /// Writes the PKI's files and `web.yml` (with `extra` appended to its TLS section) into
 /// `dir`; the file names in it are relative, as Prometheus allows.
@@ -140,9 +111,16 @@ fn https_with_users_and_token() {
             let r = c.get(format!("{base}{path}")).send().await.unwrap();
             let (status, challenge, json) = answer(r).await;
             assert_eq!(status, 401, "{path}");
-            assert_eq!(challenge.as_deref(), Some("Basic realm=\"strata\""), "{path}");
+            assert_eq!(
+                challenge.as_deref(),
+                Some("Basic realm=\"strata\""),
+                "{path}"
+            );
             assert!(
-                json["error"].as_str().unwrap().contains("authorization required"),
+                json["error"]
+                    .as_str()
+                    .unwrap()
+                    .contains("authorization required"),
                 "{json}"
             );
         }
@@ -226,7 +204,13 @@ fn https_with_users_and_token() {
             .unwrap();
         let (status, _, json) = answer(r).await;
         assert_eq!(status, 400);
-        assert!(json["error"].as_str().unwrap().contains("\"p\" given 2 times"), "{json}");
+        assert!(
+            json["error"]
+                .as_str()
+                .unwrap()
+                .contains("\"p\" given 2 times"),
+            "{json}"
+        );
 
         // A client that does not trust the CA gets no answer.
         let stranger = reqwest::Client::builder()
@@ -240,7 +224,8 @@ fn https_with_users_and_token() {
     // Plain HTTP to the TLS port: 400 in plain HTTP, with a JSON body, then closed.
     let mut s = std::net::TcpStream::connect(server.addr()).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    s.write_all(b"GET /ping HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
+    s.write_all(b"GET /ping HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .unwrap();
     let mut out = String::new();
     s.read_to_string(&mut out).unwrap();
     assert!(out.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{out}");
@@ -263,7 +248,14 @@ fn open_endpoints_can_require_auth() {
     let c = client(&pki, false);
     runtime().block_on(async {
         wait_ready(&c, &base, Some(("alice", PASSWORD))).await;
-        for path in ["/ping", "/health", "/ready", "/metrics", "/-/healthy", "/-/ready"] {
+        for path in [
+            "/ping",
+            "/health",
+            "/ready",
+            "/metrics",
+            "/-/healthy",
+            "/-/ready",
+        ] {
             let r = c.get(format!("{base}{path}")).send().await.unwrap();
             let (status, challenge, json) = answer(r).await;
             assert_eq!(status, 401, "{path}");
@@ -323,7 +315,11 @@ fn client_certificates_are_verified_when_required() {
     runtime().block_on(async {
         let with = client(&pki, true);
         wait_ready(&with, &base, None).await;
-        let r = with.get(format!("{base}/api/v1/status")).send().await.unwrap();
+        let r = with
+            .get(format!("{base}/api/v1/status"))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 200);
         let without = client(&pki, false);
         assert!(without.get(format!("{base}/ping")).send().await.is_err());
