@@ -703,7 +703,8 @@ max_fields_per_line = 0
             "[server]\nlisten = \"0.0.0.0:9000\"\nmax_body_bytes = \"1MiB\"\nmax_lines_per_request = 10\n\
              query_timeout = \"5s\"\nbody_timeout = \"2s\"\nmax_series = 7\nmax_rows = 8\nauth_token = \"t\"\n\
              header_timeout = \"3s\"\nidle_timeout = \"4s\"\nmax_connections = 5\nshutdown_timeout = \"6s\"\n\
-             lookback_delta = \"2m\"\nmax_samples = 1000\n",
+             lookback_delta = \"2m\"\nmax_samples = 1000\nweb_config_file = \"web.yml\"\n\
+             auth_open_endpoints = true\n",
         )
         .unwrap();
         let c = args(dir.path())
@@ -728,6 +729,9 @@ max_fields_per_line = 0
         assert_eq!(c.lookback_delta, Duration::from_secs(120));
         assert_eq!(c.promql_max_samples, 1000);
         assert_eq!(c.promql_options().lookback_ms, 120_000);
+        // Relative to the strata.toml that names it.
+        assert_eq!(c.web_config_file, Some(dir.path().join("web.yml")));
+        assert!(c.auth_open_endpoints);
         args(dir.path()).options().unwrap();
         let flags = ServerArgs {
             listen: Some("127.0.0.1:0".parse().unwrap()),
@@ -736,9 +740,14 @@ max_fields_per_line = 0
             max_connections: Some(100),
             lookback_delta: Some(Duration::from_secs(30)),
             max_samples: Some(5),
+            web_config_file: Some(PathBuf::from("/etc/strata/web.yml")),
             ..ServerArgs::default()
         };
         let c = args(dir.path()).server_config(&flags).unwrap();
+        assert_eq!(
+            c.web_config_file.as_deref(),
+            Some(Path::new("/etc/strata/web.yml"))
+        );
         assert_eq!(c.listen.port(), 0);
         assert_eq!((c.max_series, c.max_rows), (7, 9));
         assert_eq!(c.header_timeout, Duration::from_secs(1));
