@@ -163,6 +163,17 @@ pub(crate) async fn layer(
         Ok(()) => next.run(req).await,
         Err(e) => {
             let challenge = users.is_some() && e.status == StatusCode::UNAUTHORIZED;
+            // Discard the body (bounded) before answering, so that a client still sending
+            // reads the 401 rather than a reset connection; nothing of it is kept.
+            let (parts, body) = req.into_parts();
+            let e = crate::body::refuse(
+                body,
+                &parts.headers,
+                state.config.max_body_bytes,
+                state.config.body_timeout,
+                e,
+            )
+            .await;
             let mut r = e.into_response();
             if challenge {
                 r.headers_mut().insert(

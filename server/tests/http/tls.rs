@@ -162,6 +162,20 @@ fn https_with_users_and_token() {
             assert_eq!(status, want, "{query} {authorization:?}");
         }
 
+        // A large write with a wrong password: the body is discarded, the client reads
+        // the 401 (not a reset connection), and the connection can carry the next request.
+        let big = "cpu,host=a v=1 1000000000\n".repeat(200_000);
+        for _ in 0..2 {
+            let r = c
+                .post(format!("{base}/write?db=x"))
+                .basic_auth("alice", Some("wrong"))
+                .body(big.clone())
+                .send()
+                .await
+                .expect("the 401 reaches the client");
+            assert_eq!(answer(r).await.0, 401);
+        }
+
         // A write as alice, read back with InfluxDB's u= and p=.
         let r = c
             .post(format!("{base}/write?db=x"))
