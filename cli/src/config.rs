@@ -38,6 +38,8 @@
 //! lookback_delta = "5m"        # PromQL: how far back an instant selector looks
 //! max_samples = 50000000       # PromQL: samples one query may load (422 above)
 //! auth_token = "secret"        # unset: no auth
+//! web_config_file = "web.yml"  # TLS and users, Prometheus' format (relative: to this file)
+//! auth_open_endpoints = false  # true: /ping, /health, /ready, /metrics need auth too
 //! ```
 
 use serde::Deserialize;
@@ -146,6 +148,8 @@ struct ServerSection {
     lookback_delta: Option<String>,
     max_samples: Option<u64>,
     auth_token: Option<String>,
+    web_config_file: Option<PathBuf>,
+    auth_open_endpoints: Option<bool>,
 }
 
 /// Flags of `strata serve` (each overrides the `[server]` key of the same name).
@@ -197,6 +201,14 @@ pub struct ServerArgs {
     /// the same name).
     #[arg(long = "query.max-samples", value_parser = clap::value_parser!(u64).range(1..))]
     pub max_samples: Option<u64>,
+    /// TLS and users (bcrypt) from a web configuration file in Prometheus' format
+    /// [default: none: plain HTTP, no users] (Prometheus' flag of the same name).
+    #[arg(long = "web.config.file", value_name = "FILE")]
+    pub web_config_file: Option<PathBuf>,
+    /// Require credentials (a user or the token) on /ping, /health, /ready, /metrics,
+    /// /-/healthy and /-/ready too [default: they stay open].
+    #[arg(long = "web.auth-open-endpoints")]
+    pub auth_open_endpoints: bool,
 }
 
 #[derive(Deserialize, Default, Debug)]
@@ -429,6 +441,13 @@ impl EngineArgs {
             if let Some(t) = s.auth_token {
                 c.auth_token = Some(t).filter(|t| !t.is_empty());
             }
+            if let Some(f) = s.web_config_file {
+                // Relative to the file that names it.
+                c.web_config_file = Some(path.parent().unwrap_or(Path::new("")).join(f));
+            }
+            if let Some(b) = s.auth_open_endpoints {
+                c.auth_open_endpoints = b;
+            }
         }
         if let Some(l) = flags.listen {
             c.listen = l;
@@ -474,6 +493,12 @@ impl EngineArgs {
         }
         if let Some(t) = &flags.auth_token {
             c.auth_token = Some(t.clone()).filter(|t| !t.is_empty());
+        }
+        if let Some(f) = &flags.web_config_file {
+            c.web_config_file = Some(f.clone());
+        }
+        if flags.auth_open_endpoints {
+            c.auth_open_endpoints = true;
         }
         Ok(c)
     }
@@ -678,7 +703,8 @@ max_fields_per_line = 0
             "[server]\nlisten = \"0.0.0.0:9000\"\nmax_body_bytes = \"1MiB\"\nmax_lines_per_request = 10\n\
              query_timeout = \"5s\"\nbody_timeout = \"2s\"\nmax_series = 7\nmax_rows = 8\nauth_token = \"t\"\n\
              header_timeout = \"3s\"\nidle_timeout = \"4s\"\nmax_connections = 5\nshutdown_timeout = \"6s\"\n\
-             lookback_delta = \"2m\"\nmax_samples = 1000\n",
+             lookback_delta = \"2m\"\nmax_samples = 1000\nweb_config_file = \"web.yml\"\n\
+             auth_open_endpoints = true\n",
         )
         .unwrap();
         let c = args(dir.path())
@@ -703,6 +729,9 @@ max_fields_per_line = 0
         assert_eq!(c.lookback_delta, Duration::from_secs(120));
         assert_eq!(c.promql_max_samples, 1000);
         assert_eq!(c.promql_options().lookback_ms, 120_000);
+        // Relative to the strata.toml that names it.
+        assert_eq!(c.web_config_file, Some(dir.path().join("web.yml")));
+        assert!(c.auth_open_endpoints);
         args(dir.path()).options().unwrap();
         let flags = ServerArgs {
             listen: Some("127.0.0.1:0".parse().unwrap()),
@@ -711,9 +740,14 @@ max_fields_per_line = 0
             max_connections: Some(100),
             lookback_delta: Some(Duration::from_secs(30)),
             max_samples: Some(5),
+            web_config_file: Some(PathBuf::from("/etc/strata/web.yml")),
             ..ServerArgs::default()
         };
         let c = args(dir.path()).server_config(&flags).unwrap();
+        assert_eq!(
+            c.web_config_file.as_deref(),
+            Some(Path::new("/etc/strata/web.yml"))
+        );
         assert_eq!(c.listen.port(), 0);
         assert_eq!((c.max_series, c.max_rows), (7, 9));
         assert_eq!(c.header_timeout, Duration::from_secs(1));

@@ -710,3 +710,36 @@ fn import_reads_prometheus_text_format() {
     assert!(csv.contains("1700000001000000000,0.1"), "{csv}");
     assert!(csv.contains("1700000007000000000,0.7"), "{csv}");
 }
+
+#[test]
+fn serve_refuses_a_web_configuration_that_does_not_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("data");
+    let web = dir.path().join("web.yml");
+    for (yaml, want) in [
+        (
+            "tls_server_config:\n  cert_file: a.crt\n  tls_version: TLS13\n",
+            "unknown field `tls_version`",
+        ),
+        // Users only, with a hash that is not bcrypt: the user is named.
+        (
+            "basic_auth_users:\n  carol: secret\n",
+            "basic_auth_users.carol: not a bcrypt hash",
+        ),
+    ] {
+        std::fs::write(&web, yaml).unwrap();
+        let out = strata(&[
+            "serve",
+            "--data-dir",
+            d.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+            "--web.config.file",
+            web.to_str().unwrap(),
+        ]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{err}");
+        assert!(err.contains("error loading web configuration"), "{err}");
+        assert!(err.contains(want), "{err}");
+    }
+}

@@ -56,6 +56,9 @@ pub struct AppState {
     pub subscribers: std::sync::atomic::AtomicI64,
     /// Subscribers dropped for reading too slowly.
     pub subscribers_dropped: std::sync::atomic::AtomicU64,
+    /// The users of the web configuration file (`basic_auth_users`), if any: then
+    /// [`crate::auth::layer`] checks every request before it is routed.
+    pub users: Option<Arc<crate::users::Users>>,
 }
 
 /// A request's cancellation flag (a child of the server's), set when dropped: a handler
@@ -91,6 +94,7 @@ impl AppState {
             cluster: RwLock::new(None),
             subscribers: std::sync::atomic::AtomicI64::new(0),
             subscribers_dropped: std::sync::atomic::AtomicU64::new(0),
+            users: None,
         }
     }
 
@@ -139,12 +143,20 @@ impl AppState {
         })
     }
 
-    /// Checks the request's credentials (see [`crate::auth`]).
+    /// Checks the request's credentials (see [`crate::auth`]). With users configured,
+    /// [`crate::auth::layer`] has already checked every request that reaches a handler
+    /// calling this (the open endpoints do not), so only repeated `p`/`u` are refused here
+    /// (a `POST /query` form body can add them).
     pub fn authorize(
         &self,
         headers: &axum::http::HeaderMap,
         params: &[(String, String)],
     ) -> Result<(), ApiError> {
+        if self.users.is_some() {
+            crate::auth::single_param(params, "p")?;
+            crate::auth::single_param(params, "u")?;
+            return Ok(());
+        }
         crate::auth::check(self.config.auth_token.as_deref(), headers, params)
     }
 }
@@ -239,6 +251,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/ui/assets/{file}", get(crate::ui::asset))
         .fallback(not_found)
         .layer(middleware::from_fn(json_errors))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::auth::layer,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), count_and_tag))
         .layer(axum::extract::DefaultBodyLimit::disable())
         .with_state(state)

@@ -65,6 +65,14 @@ pub struct Config {
     /// Membership in a cluster and the settings of cluster queries (`--cluster.etcd`,
     /// `--cluster.node`, …). Default: off (a single node).
     pub cluster: Option<strata_cluster::ClusterConfig>,
+    /// TLS and users from a web configuration file in Prometheus' format
+    /// (`server.web_config_file`, flag `--web.config.file`; see [`crate::web_config`]).
+    /// Default: none (plain HTTP, no users).
+    pub web_config_file: Option<std::path::PathBuf>,
+    /// Require credentials (a user, or the token) on `/ping`, `/health`, `/ready`,
+    /// `/metrics`, `/-/healthy` and `/-/ready` too (`server.auth_open_endpoints`, flag
+    /// `--web.auth-open-endpoints`). Default: false (they stay open, as in Prometheus).
+    pub auth_open_endpoints: bool,
     /// Results a subscriber's buffer holds before the subscriber is dropped as too slow
     /// (`--subscribe.buffer`). Default: 16.
     pub subscribe_buffer: usize,
@@ -92,6 +100,8 @@ impl Default for Config {
             prometheus: None,
             cluster: None,
             subscribe_buffer: 16,
+            web_config_file: None,
+            auth_open_endpoints: false,
         }
     }
 }

@@ -17,6 +17,12 @@
 //! - at shutdown: stop accepting, ask every connection to finish its request and close,
 //!   wait at most `server.shutdown_timeout`, then drop the connections still busy.
 //!
+//! - with TLS (`--web.config.file`): the handshake is part of the head phase (the header
+//!   deadline counts from the accept); a client that speaks plain HTTP to the TLS port
+//!   (its first byte is not a TLS handshake record) is answered `400` in plain HTTP with a
+//!   JSON body, as Go's server does, and closed. Refused connections are answered over
+//!   TLS too, after a handshake bounded by the refusal time.
+//!
 //! Invariant: a connection is in one phase, `Head` (bytes of a request arrived, or it is
 //! new; header deadline), `Idle` (a request finished, nothing of the next arrived; idle
 //! deadline) or `Busy` (a request is being served: no deadline here; the body and query
@@ -40,6 +46,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
 use tokio::time::{Instant, Sleep};
+use tokio_rustls::TlsAcceptor;
 
 /// The bounds on connections, from [`crate::Config`].
 #[derive(Debug, Clone, Copy)]
@@ -60,12 +67,16 @@ const REFUSAL_TIME: Duration = Duration::from_secs(2);
 /// connection before the client has read the answer.
 const REFUSAL_DRAIN: usize = 1 << 20;
 
-/// Accepts on `listener` and serves `app` until `shutdown` resolves, then shuts down
-/// gracefully within `bounds.shutdown_timeout`.
+/// The first byte of a TLS handshake record.
+const TLS_HANDSHAKE: u8 = 0x16;
+
+/// Accepts on `listener` and serves `app` (over TLS when `tls` is given) until `shutdown`
+/// resolves, then shuts down gracefully within `bounds.shutdown_timeout`.
 pub(crate) async fn serve(
     listener: TcpListener,
     app: Router,
     bounds: Bounds,
+    tls: Option<TlsAcceptor>,
     shutdown: impl Future<Output = ()>,
 ) {
     let permits = Arc::new(Semaphore::new(bounds.max_connections.max(1)));
@@ -81,9 +92,9 @@ pub(crate) async fn serve(
                 Ok((stream, _)) => {
                     let _ = stream.set_nodelay(true);
                     if let Ok(permit) = permits.clone().try_acquire_owned() {
-                        tasks.spawn(connection(stream, app.clone(), bounds, closing_rx.clone(), permit));
+                        tasks.spawn(connection(stream, tls.clone(), app.clone(), bounds, closing_rx.clone(), permit));
                     } else if let Ok(permit) = refusals.clone().try_acquire_owned() {
-                        tasks.spawn(refuse(stream, bounds, permit));
+                        tasks.spawn(refuse(stream, tls.clone(), bounds, permit));
                     }
                 }
                 Err(e) => {
@@ -163,13 +174,61 @@ impl http_body::Body for Guarded {
 
 async fn connection(
     stream: TcpStream,
+    tls: Option<TlsAcceptor>,
+    app: Router,
+    bounds: Bounds,
+    closing: watch::Receiver<bool>,
+    permit: OwnedSemaphorePermit,
+) {
+    let accepted = Instant::now();
+    let Some(tls) = tls else {
+        return drive(stream, accepted, app, bounds, closing, permit).await;
+    };
+    let handshake = async {
+        if !first_byte_is_tls(&stream).await? {
+            let mut stream = stream;
+            let answer = error_response(
+                400,
+                "client sent an HTTP request to an HTTPS server (this server speaks TLS: use https://)",
+                None,
+            );
+            stream.write_all(&answer).await?;
+            stream.shutdown().await?;
+            return Ok(None);
+        }
+        tls.accept(stream).await.map(Some)
+    };
+    match tokio::time::timeout_at(accepted + bounds.header_timeout, handshake).await {
+        Ok(Ok(Some(stream))) => drive(stream, accepted, app, bounds, closing, permit).await,
+        Ok(Ok(None)) => {}
+        Ok(Err(e)) => tracing::debug!("TLS handshake failed: {e}"),
+        Err(_) => tracing::debug!("TLS handshake not done within server.header_timeout"),
+    }
+}
+
+/// Whether the connection's first byte starts a TLS handshake (waits for it).
+async fn first_byte_is_tls(stream: &TcpStream) -> io::Result<bool> {
+    let mut first = [0u8; 1];
+    let n = stream.peek(&mut first).await?;
+    if n == 0 {
+        return Err(io::ErrorKind::UnexpectedEof.into());
+    }
+    Ok(first[0] == TLS_HANDSHAKE)
+}
+
+/// Serves HTTP/1 on a connection (plain or TLS) accepted at `accepted`.
+async fn drive<S>(
+    stream: S,
+    accepted: Instant,
     app: Router,
     bounds: Bounds,
     mut closing: watch::Receiver<bool>,
     _permit: OwnedSemaphorePermit,
-) {
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let shared = Arc::new(Shared::default());
-    let io = hyper_util::rt::TokioIo::new(ConnIo::new(stream, bounds, shared.clone()));
+    let io = hyper_util::rt::TokioIo::new(ConnIo::new(stream, bounds, shared.clone(), accepted));
     let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
         let in_flight = InFlight::begin(&shared);
         let mut app = app.clone();
@@ -205,9 +264,28 @@ async fn connection(
     }
 }
 
-/// Answers a connection over `server.max_connections` with 503, then drains a little of
-/// its request and closes it.
-async fn refuse(mut stream: TcpStream, bounds: Bounds, _permit: OwnedSemaphorePermit) {
+/// Answers a connection over `server.max_connections` with 503 (over TLS when the server
+/// speaks it), then drains a little of its request and closes it.
+async fn refuse(
+    stream: TcpStream,
+    tls: Option<TlsAcceptor>,
+    bounds: Bounds,
+    permit: OwnedSemaphorePermit,
+) {
+    let Some(tls) = tls else {
+        return answer_refusal(stream, bounds, permit).await;
+    };
+    let started = Instant::now();
+    if let Ok(Ok(stream)) = tokio::time::timeout(REFUSAL_TIME, tls.accept(stream)).await {
+        let left = REFUSAL_TIME.saturating_sub(started.elapsed());
+        let _ = tokio::time::timeout(left, answer_refusal(stream, bounds, permit)).await;
+    }
+}
+
+async fn answer_refusal<S>(mut stream: S, bounds: Bounds, _permit: OwnedSemaphorePermit)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     let answer = error_response(
         503,
         &format!(
@@ -292,9 +370,10 @@ enum Phase {
     Busy,
 }
 
-/// The socket with the connection's deadlines and the rewrite of hyper's own answers.
-struct ConnIo {
-    inner: TcpStream,
+/// The socket (plain or TLS) with the connection's deadlines and the rewrite of hyper's
+/// own answers.
+struct ConnIo<S> {
+    inner: S,
     shared: Arc<Shared>,
     bounds: Bounds,
     phase: Phase,
@@ -308,16 +387,17 @@ struct ConnIo {
     replaced: bool,
 }
 
-impl ConnIo {
-    fn new(inner: TcpStream, bounds: Bounds, shared: Arc<Shared>) -> ConnIo {
-        let now = Instant::now();
+impl<S: AsyncRead + AsyncWrite + Unpin> ConnIo<S> {
+    /// `accepted`: when the connection was accepted (the first head's deadline counts
+    /// from there, a TLS handshake included).
+    fn new(inner: S, bounds: Bounds, shared: Arc<Shared>, accepted: Instant) -> ConnIo<S> {
         ConnIo {
             inner,
             shared,
             bounds,
-            phase: Phase::Head(now),
+            phase: Phase::Head(accepted),
             seen: 0,
-            timer: Box::pin(tokio::time::sleep_until(now + bounds.header_timeout)),
+            timer: Box::pin(tokio::time::sleep_until(accepted + bounds.header_timeout)),
             armed: None,
             pending: Vec::new(),
             replaced: false,
@@ -384,7 +464,7 @@ impl ConnIo {
     }
 }
 
-impl AsyncRead for ConnIo {
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for ConnIo<S> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -424,7 +504,7 @@ impl AsyncRead for ConnIo {
     }
 }
 
-impl AsyncWrite for ConnIo {
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for ConnIo<S> {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,

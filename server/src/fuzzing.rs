@@ -1,4 +1,5 @@
-//! The entry point of the `remote_write` fuzz target (`fuzz/`), shared with the stand-in
+//! The entry points of the server's fuzz targets (`fuzz/`: `remote_write`, `remote_read`,
+//! `body_framing`), shared with the stand-in
 //! test that runs it in `cargo test` on seeds and mutations (`server/tests/fuzz_standin.rs`),
 //! as `strata_engine::fuzzing` does for the engine's decoders. Panics exactly when the
 //! property is broken; on any input it must return.
@@ -143,4 +144,63 @@ pub fn remote_read(data: &[u8]) {
     if let Ok(compressed) = snap::raw::Encoder::new().compress_vec(data) {
         check_read(&compressed);
     }
+}
+
+/// The bound the framing target decodes under: small, so that bombs reach it quickly.
+const FRAMING_LIMIT: usize = 64 << 10;
+
+/// Body-framing fuzz target: the compressed framings a body arrives in, each under a
+/// small bound. The input as a `Content-Encoding: gzip` body ([`crate::body::decode`],
+/// multi-member) and as a snappy block (remote write's and remote read's framing,
+/// [`decompress`]) must inflate to at most the bound or be refused (400 for gzip that
+/// does not decompress, 413 past the bound; a snappy error), never panic nor allocate
+/// past the bound. The input gzip- and snappy-compressed must come back exactly (or, over
+/// the bound, be refused as too large), and the line count of whatever came out must be
+/// the newlines plus one for an unterminated last line.
+pub fn body_framing(data: &[u8]) {
+    use crate::body::{Encoding, decode};
+    use axum::http::StatusCode;
+    use std::io::Write;
+    match decode(
+        bytes::Bytes::copy_from_slice(data),
+        Encoding::Gzip,
+        FRAMING_LIMIT,
+    ) {
+        Ok(out) => {
+            assert!(out.len() <= FRAMING_LIMIT);
+            lines_agree(&out);
+        }
+        Err(e) => assert!(
+            e.status == StatusCode::BAD_REQUEST || e.status == StatusCode::PAYLOAD_TOO_LARGE,
+            "{e:?}"
+        ),
+    }
+    if let Ok(out) = decompress(data, FRAMING_LIMIT) {
+        assert!(out.len() <= FRAMING_LIMIT);
+    }
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(data).expect("writing to a Vec");
+    let gz = gz.finish().expect("writing to a Vec");
+    match decode(bytes::Bytes::from(gz), Encoding::Gzip, FRAMING_LIMIT) {
+        Ok(out) => assert_eq!(&out[..], data, "gzip round trip"),
+        Err(e) => {
+            assert!(data.len() > FRAMING_LIMIT, "{e:?}");
+            assert_eq!(e.status, StatusCode::PAYLOAD_TOO_LARGE);
+        }
+    }
+    let snappy = snap::raw::Encoder::new()
+        .compress_vec(data)
+        .expect("snappy compresses any input under 4 GiB");
+    match decompress(&snappy, FRAMING_LIMIT) {
+        Ok(out) => assert_eq!(&out[..], data, "snappy round trip"),
+        Err(e) => assert!(data.len() > FRAMING_LIMIT, "{e}"),
+    }
+    lines_agree(data);
+}
+
+fn lines_agree(body: &[u8]) {
+    let newlines = body.iter().filter(|&&b| b == b'\n').count();
+    let want = newlines + usize::from(body.last().is_some_and(|&b| b != b'\n'));
+    let got = crate::body::check_lines(body, usize::MAX).expect("no limit");
+    assert_eq!(got, want);
 }

@@ -39,6 +39,8 @@ pub mod routes;
 mod run;
 pub mod timearg;
 pub mod ui;
+pub mod users;
+pub mod web_config;
 
 pub use config::Config;
 pub use error::ApiError;

@@ -30,6 +30,9 @@ pub enum ServeError {
     /// The cluster client could not be set up.
     #[error("cluster: {0}")]
     Cluster(#[from] strata_cluster::etcd::EtcdError),
+    /// The web configuration file (`--web.config.file`) could not be used.
+    #[error("web configuration: {0}")]
+    WebConfig(#[from] crate::web_config::WebConfigError),
     /// Listening or serving failed.
     #[error("{what}: {source}")]
     Io {
@@ -53,7 +56,17 @@ pub async fn serve(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    let state = Arc::new(AppState::new(config));
+    let web = match &config.web_config_file {
+        Some(path) => crate::web_config::load(path)?,
+        None => crate::web_config::WebSetup {
+            tls: None,
+            users: None,
+        },
+    };
+    let mut state = AppState::new(config);
+    state.users = web.users;
+    let state = Arc::new(state);
+    let tls = web.tls.map(tokio_rustls::TlsAcceptor::from);
     if let Some(c) = state.config.cluster.clone() {
         *state.cluster.write() = Some(Arc::new(strata_cluster::Cluster::start(c)?));
     }
@@ -103,7 +116,7 @@ pub async fn serve(
         // Running statements stop at their next check; their requests answer at once.
         cancel.cancel();
     };
-    crate::conn::serve(listener, app, state.config.connection_bounds(), stop).await;
+    crate::conn::serve(listener, app, state.config.connection_bounds(), tls, stop).await;
     // Leave the cluster (revoke the lease) so the others stop asking at once.
     let cluster = state.cluster.write().take();
     if let Some(c) = cluster {
@@ -191,6 +204,10 @@ impl RunningServer {
             let what = what.to_owned();
             move |source| ServeError::Io { what, source }
         };
+        if let Some(path) = &config.web_config_file {
+            // Refused here rather than when the server thread starts.
+            crate::web_config::load(path)?;
+        }
         let std_listener = std::net::TcpListener::bind(config.listen)
             .map_err(io(&format!("binding {}", config.listen)))?;
         std_listener

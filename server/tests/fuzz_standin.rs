@@ -178,3 +178,38 @@ fn hand_made() -> Vec<Vec<u8>> {
     out.push(deep);
     out
 }
+
+#[test]
+fn body_framing_on_seeds_and_mutations() {
+    use std::io::Write;
+    let text = b"cpu,host=a v=1 1\ncpu,host=b v=2 2\nno newline at the end".to_vec();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&text).unwrap();
+    let gz = gz.finish().unwrap();
+    // Two gzip members back to back, a bomb (1 MiB of zeros, past the 64 KiB bound), a
+    // snappy block, and a snappy header announcing 4 GiB.
+    let mut two = gz.clone();
+    two.extend_from_slice(&gz);
+    let mut bomb = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    bomb.write_all(&vec![0u8; 1 << 20]).unwrap();
+    let bomb = bomb.finish().unwrap();
+    let snappy = snap::raw::Encoder::new().compress_vec(&text).unwrap();
+    let corpus: Vec<Vec<u8>> = vec![
+        text,
+        gz,
+        two,
+        bomb,
+        snappy,
+        vec![0xff, 0xff, 0xff, 0xff, 0x0f, 0x00],
+        Vec::new(),
+    ];
+    for seed in &corpus {
+        strata_server::fuzzing::body_framing(seed);
+    }
+    let mut m = Mutator::new(0xb0d7_f7a3);
+    for i in 0..ROUNDS {
+        let a = &corpus[i % corpus.len()];
+        let b = &corpus[(i * 3 + 2) % corpus.len()];
+        strata_server::fuzzing::body_framing(&m.mutate(a, b));
+    }
+}

@@ -6,9 +6,15 @@
 //! - a real Prometheus with `remote_read` pointed at Strata, and no data of its own,
 //!   answers PromQL over data only Strata holds.
 //!
+//! - with `--web.config.file` (TLS and a bcrypt user): `promtool check web-config` accepts
+//!   Strata's file, and a real Prometheus scrapes Strata's `/metrics` and remote-writes into
+//!   it over TLS with basic auth (a wrong password is refused: its target is down).
+//!
 //! Needs `prometheus` and `promtool` (`../shared/peers/install.sh`). Without them the
 //! test says so and passes, unless `STRATA_REQUIRE_PEERS=1` (as `.ci/run` sets), where
 //! their absence fails it.
+
+mod pki;
 
 use std::io::Read;
 use std::net::TcpListener;
@@ -413,4 +419,120 @@ fn promtool_and_remote_read_agree_with_prometheus() {
     assert_eq!(via_remote, body(url(&strata)));
     assert_eq!(via_remote, body(url(&prom)));
     server.stop().unwrap();
+}
+
+/// Waits (up to a minute) until Strata, over TLS as alice, answers `up` for `job` with
+/// `want`; the samples arrive by Prometheus' remote write.
+fn wait_for_up(base: &str, ca: &str, job: &str, want: &str) {
+    let client = reqwest::Client::builder()
+        .use_rustls_tls()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(reqwest::Certificate::from_pem(ca.as_bytes()).unwrap())
+        .build()
+        .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut last = String::new();
+    while Instant::now() < deadline {
+        last = rt.block_on(async {
+            let r = client
+                .get(format!("{base}/api/v1/query"))
+                .query(&[("query", format!("up{{job=\"{job}\"}}"))])
+                .basic_auth("alice", Some("wonderland"))
+                .send()
+                .await;
+            match r {
+                Ok(r) => r.text().await.unwrap_or_default(),
+                Err(e) => e.to_string(),
+            }
+        });
+        let v: serde_json::Value = serde_json::from_str(&last).unwrap_or_default();
+        if v["data"]["result"][0]["value"][1].as_str() == Some(want) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    panic!("Strata never answered up{{job={job:?}}} = {want}: last answer {last}");
+}
+
+#[test]
+fn prometheus_scrapes_and_remote_writes_over_tls_with_basic_auth() {
+    if !peers_present() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let pki = pki::pki();
+    std::fs::write(dir.path().join("server.crt"), &pki.server_cert).unwrap();
+    std::fs::write(dir.path().join("server.key"), &pki.server_key).unwrap();
+    std::fs::write(dir.path().join("ca.crt"), &pki.ca).unwrap();
+    let hash = bcrypt::hash("wonderland", 4).unwrap();
+    let web = dir.path().join("web.yml");
+    std::fs::write(
+        &web,
+        format!(
+            "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n  min_version: TLS12\nbasic_auth_users:\n  alice: '{hash}'\n"
+        ),
+    )
+    .unwrap();
+    // Prometheus' own checker accepts the file Strata serves with.
+    let check = Command::new("promtool")
+        .arg("check")
+        .arg("web-config")
+        .arg(&web)
+        .output()
+        .expect("promtool");
+    assert!(
+        check.status.success(),
+        "promtool check web-config: {}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let config = Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        web_config_file: Some(web),
+        auth_open_endpoints: true,
+        ..Config::default()
+    };
+    let strata = RunningServer::start(dir.path().join("strata"), Options::default(), config)
+        .expect("strata starts");
+    let target = format!("127.0.0.1:{}", strata.addr().port());
+    let prom_dir = dir.path();
+    let job = |name: &str, password: &str| {
+        format!(
+            "  - job_name: {name}
+    scheme: https
+    tls_config:
+      ca_file: ca.crt
+    basic_auth:
+      username: alice
+      password: {password}
+    static_configs:
+      - targets: ['{target}']
+"
+        )
+    };
+    let prometheus_yml = format!(
+        "global:
+  scrape_interval: 1s
+scrape_configs:
+{}{}remote_write:
+  - url: https://{target}/api/v1/write
+    tls_config:
+      ca_file: ca.crt
+    basic_auth:
+      username: alice
+      password: wonderland
+    queue_config:
+      batch_send_deadline: 1s
+",
+        job("strata", "wonderland"),
+        job("strata_wrong_password", "nope")
+    );
+    let _prometheus = start_prometheus(prom_dir, &prometheus_yml, free_port());
+    let base = format!("https://{target}");
+    wait_for_up(&base, &pki.ca, "strata", "1");
+    wait_for_up(&base, &pki.ca, "strata_wrong_password", "0");
+    strata.stop().unwrap();
 }

@@ -144,6 +144,15 @@ pub fn run(args: Args) -> CmdResult {
     config.cluster = args
         .cluster
         .config(config.listen, config.auth_token.clone())?;
+    // A web configuration that does not load stops the start, as in Prometheus.
+    let scheme = match &config.web_config_file {
+        Some(file) => match strata_server::web_config::load(file) {
+            Ok(web) if web.tls.is_some() => "https",
+            Ok(_) => "http",
+            Err(e) => return Err(format!("error loading web configuration: {e}").into()),
+        },
+        None => "http",
+    };
     let dir = args.engine.data_dir.clone();
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -155,7 +164,7 @@ pub fn run(args: Args) -> CmdResult {
             .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
         let addr = listener.local_addr()?;
         eprintln!(
-            "strata: listening on http://{addr} (data in {})",
+            "strata: listening on {scheme}://{addr} (data in {})",
             dir.display()
         );
         strata_server::serve(listener, dir, options, config, shutdown_signal()).await?;

@@ -10,6 +10,7 @@ mod python;
 mod query;
 mod status;
 mod subscribe;
+mod tls;
 mod write;
 
 use std::io::Read;
