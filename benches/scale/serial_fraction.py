@@ -94,25 +94,34 @@ def metrics(port):
 
 
 def cpu_seconds(pid):
-    """(process utime+stime, {thread name: utime+stime}) in seconds."""
-    def stat(path):
-        with open(path) as f:
-            s = f.read()
-        # comm may hold spaces: fields after the closing parenthesis.
-        name = s[s.index("(") + 1:s.rindex(")")]
-        rest = s[s.rindex(")") + 2:].split()
-        return name, (int(rest[11]) + int(rest[12])) / CLK_TCK
-    _, total = stat(f"/proc/{pid}/stat")
+    """(process utime+stime in seconds, {thread id: (name, CPU ns from schedstat)})."""
+    with open(f"/proc/{pid}/stat") as f:
+        s = f.read()
+    # comm may hold spaces: fields after the closing parenthesis.
+    rest = s[s.rindex(")") + 2:].split()
+    total = (int(rest[11]) + int(rest[12])) / CLK_TCK
     threads = {}
     for tid in os.listdir(f"/proc/{pid}/task"):
         try:
-            name, t = stat(f"/proc/{pid}/task/{tid}/stat")
-        except (FileNotFoundError, ProcessLookupError):
+            with open(f"/proc/{pid}/task/{tid}/comm") as f:
+                name = f.read().strip()
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                ns = int(f.read().split()[0])
+        except (OSError, ValueError, IndexError):
             continue
-        # Group numbered names (tokio-runtime-w, rayon pools) under one label.
-        name = re.sub(r"[-_ ]?\d+$", "", name)
-        threads[name] = threads.get(name, 0.0) + t
+        threads[tid] = (name, ns)
     return total, threads
+
+
+def thread_cpu(before, after):
+    """CPU seconds per thread name (numbered names grouped) between two samples."""
+    out = {}
+    for tid, (name, ns) in after.items():
+        name = re.sub(r"[-_ ]?\d+$", "", name)
+        dt = (ns - before.get(tid, (name, 0))[1]) / 1e9
+        if dt > 0.0005:
+            out[name] = out.get(name, 0.0) + dt
+    return out
 
 
 def find_bin():
@@ -202,7 +211,7 @@ def main():
 
     d = lambda k: m1.get(k, 0.0) - m0.get(k, 0.0)
     cpu = c1 - c0
-    threads = {k: v - t0.get(k, 0.0) for k, v in t1.items() if v - t0.get(k, 0.0) > 0.005}
+    threads = thread_cpu(t0, t1)
     sec = {}
     for s in SECTIONS:
         sec[s] = {
@@ -259,9 +268,14 @@ def main():
         a = amdahl(s_frac, n)
         w(f"| {n} | {a:.2f}× | {per_cpu_s * a / 1e6:.2f} M |")
     w(f"| ∞ | {1 / s_frac:.1f}× (1/s) | {per_cpu_s / s_frac / 1e6:.2f} M |\n")
-    w(f"Busiest serialised resource: {busiest}, busy {busiest_share:.1%} of the wall time: "
-      f"alone it caps ingest at about {rate / busiest_share / 1e6:.1f} M points/s "
-      f"(today's rate / its busy share) however many cores serve the rest.")
+    busiest_held = busiest_share * wall
+    w(f"Busiest serialised resource: {busiest}, held {busiest_share:.1%} of the wall time "
+      f"({busiest_held / cpu:.1%} of the server CPU). If the rest ran in parallel beside it "
+      f"(a pipeline), it would saturate at {cpu / busiest_held:.1f} busy cores, i.e. about "
+      f"{rate / busiest_share / 1e6:.1f} M points/s (today's rate / its busy share), "
+      f"however many cores the machine has. Held times are wall times: on a loaded machine "
+      f"a holder that is preempted inflates them (compare the strata-wal thread's CPU with "
+      f"wal_write + wal_fsync).")
     text = "\n".join(out) + "\n"
     print(text)
     os.makedirs(args.out, exist_ok=True)
@@ -271,7 +285,8 @@ def main():
     with open(stem + ".json", "w") as f:
         json.dump({"wall_s": wall, "points": points, "lines": n_lines, "cpu_s": cpu,
                    "batches": batches, "errors": errors, "sections": sec, "threads": threads,
-                   "serial_fraction": s_frac, "workers": args.workers, "batch": args.batch,
+                   "serial_fraction": s_frac, "busiest": busiest,
+                   "busiest_share_of_wall": busiest_share, "workers": args.workers, "batch": args.batch,
                    "fsync": args.fsync, "cores": args.cores, "data": args.data,
                    "amdahl": {n: amdahl(s_frac, n) for n in (2, 4, 8, 16)}}, f, indent=1)
     print(f"wrote {stem}.md and .json")
