@@ -150,6 +150,7 @@ def main():
     ap.add_argument("--out", default=os.path.join(HERE, "results"))
     args = ap.parse_args()
 
+    load_before = os.getloadavg()[0]
     binary = args.bin or find_bin()
     if not os.path.exists(binary):
         sys.exit(f"{binary} not found: cargo build --release -p strata, or pass --bin")
@@ -238,7 +239,7 @@ def main():
     w(f"# Serialised fraction of the HTTP write path, {now:%Y-%m-%d %H:%M} UTC\n")
     w(f"Command: `{' '.join([sys.argv[0]] + sys.argv[1:])}`  ")
     w(f"Machine: {os.cpu_count()} CPUs ({cpu_model()}), {mem_gib():.0f} GiB, "
-      f"kernel {platform.release()}, load average before {os.getloadavg()[0]:.2f}  ")
+      f"kernel {platform.release()}, load average before {load_before:.2f}  ")
     w(f"Strata: {version(binary)}; server `{' '.join(cmd[cmd.index(binary):])}`"
       .replace(tmp, "TMP") + "  ")
     w(f"Load: {os.path.basename(args.data)}, {n_lines:,} lines, {points:,} points, "
