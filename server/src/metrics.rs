@@ -310,7 +310,8 @@ fn write_path(o: &mut String, w: &strata_engine::metrics::WritePathSnapshot) {
         "strata_write_durable_wait_seconds_total {}",
         w.durable_wait_seconds
     );
-    let kinds: [(&str, &str, fn(&strata_engine::metrics::SectionSnapshot) -> String); 3] = [
+    type Value = fn(&strata_engine::metrics::SectionSnapshot) -> String;
+    let kinds: [(&str, &str, Value); 3] = [
         (
             "strata_write_serial_seconds_total",
             "Seconds spent inside each serialised section of the write path (a lock or a single thread one write passes at a time).",
@@ -330,12 +331,7 @@ fn write_path(o: &mut String, w: &strata_engine::metrics::WritePathSnapshot) {
     for (name, help, value) in kinds {
         header(o, name, "counter", help);
         for s in &w.sections {
-            let _ = writeln!(
-                o,
-                "{name}{{section=\"{}\"}} {}",
-                s.section.name(),
-                value(s)
-            );
+            let _ = writeln!(o, "{name}{{section=\"{}\"}} {}", s.section.name(), value(s));
         }
     }
 }

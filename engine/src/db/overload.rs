@@ -157,8 +157,11 @@ mod tests {
                 .collect::<Vec<_>>(),
             Section::ALL
         );
-        db.write_lp(b"cpu,host=a v=1 1\ncpu,host=b v=2 2\n", Precision::Nanosecond)
-            .unwrap();
+        db.write_lp(
+            b"cpu,host=a v=1 1\ncpu,host=b v=2 2\n",
+            Precision::Nanosecond,
+        )
+        .unwrap();
         let first = db.metrics();
         db.write_prom_text(b"up{job=\"a\"} 1 5\n", 0).unwrap();
         db.write_lp(b"cpu,host=a v=3 3\n", Precision::Nanosecond)
@@ -170,7 +173,10 @@ mod tests {
             assert!(b.write_path.batch_seconds >= a.write_path.batch_seconds);
             assert!(b.write_path.durable_wait_seconds >= a.write_path.durable_wait_seconds);
             for (x, y) in a.write_path.sections.iter().zip(&b.write_path.sections) {
-                assert!(y.count >= x.count && y.hold_seconds >= x.hold_seconds, "{y:?}");
+                assert!(
+                    y.count >= x.count && y.hold_seconds >= x.hold_seconds,
+                    "{y:?}"
+                );
                 assert!(y.wait_seconds >= x.wait_seconds, "{y:?}");
             }
             for s in [

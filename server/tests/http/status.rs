@@ -126,7 +126,10 @@ fn metrics_time_the_write_paths_serialised_sections() {
     }
     // New series take the index's write lock; a known series does not.
     assert!(passes(&first, "index_create") > passes(&before, "index_create"));
-    assert_eq!(passes(&second, "index_create"), passes(&first, "index_create"));
+    assert_eq!(
+        passes(&second, "index_create"),
+        passes(&first, "index_create")
+    );
 }
 
 #[test]
