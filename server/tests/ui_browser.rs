@@ -418,10 +418,7 @@ return worst;
 
 async fn assert_contrast(c: &fantoccini::Client, page: &str) {
     let w = c.execute(CONTRAST, vec![]).await.unwrap();
-    assert!(
-        w["count"].as_u64().unwrap_or(0) > 0,
-        "{page}: no text checked"
-    );
+    assert!(w["count"].as_u64().unwrap_or(0) > 0, "{page}: no text checked");
     let ratio = w["ratio"].as_f64().unwrap();
     assert!(
         ratio >= 4.5,
@@ -486,7 +483,8 @@ async fn targets_rules_and_alerts_pages_in_chromium() {
         }),
         ..Config::default()
     };
-    let server = RunningServer::start(dir.path().join("data"), Options::default(), config).unwrap();
+    let server =
+        RunningServer::start(dir.path().join("data"), Options::default(), config).unwrap();
     let base = format!("http://127.0.0.1:{port}");
     // The alert fires once a scrape has landed and the group has run.
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -505,23 +503,13 @@ async fn targets_rules_and_alerts_pages_in_chromium() {
 
     let (_driver, c) = browser().await;
     c.goto(&format!("{base}/ui/?tab=targets")).await.unwrap();
-    let t = wait_text(
-        &c,
-        "targets",
-        &["self", "up", &format!("127.0.0.1:{port}/metrics")],
-    )
-    .await;
+    let t = wait_text(&c, "targets", &["self", "up", &format!("127.0.0.1:{port}/metrics")]).await;
     assert!(!t.contains("No targets"), "{t}");
     assert_contrast(&c, "targets").await;
     shot(&c, "targets").await;
 
     c.goto(&format!("{base}/ui/?tab=rules")).await.unwrap();
-    wait_text(
-        &c,
-        "rules",
-        &["job:up:sum", "SelfScraped", "sum by (job) (up)", "ok"],
-    )
-    .await;
+    wait_text(&c, "rules", &["job:up:sum", "SelfScraped", "sum by (job) (up)", "ok"]).await;
     assert_contrast(&c, "rules").await;
     shot(&c, "rules").await;
 
@@ -529,11 +517,7 @@ async fn targets_rules_and_alerts_pages_in_chromium() {
     wait_text(
         &c,
         "alerts",
-        &[
-            "SelfScraped",
-            "firing",
-            &format!("summary: 127.0.0.1:{port} is up"),
-        ],
+        &["SelfScraped", "firing", &format!("summary: 127.0.0.1:{port} is up")],
     )
     .await;
     assert_contrast(&c, "alerts").await;
