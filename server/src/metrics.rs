@@ -278,7 +278,61 @@ impl ServerMetrics {
             "Series created by writes since the database opened.",
         );
         let _ = writeln!(o, "strata_series_created_total {}", m.series_created);
+        write_path(o, &m.write_path);
         out
+    }
+}
+
+/// The write path's serialised sections (docs/SERVER.md, "Write path sections").
+fn write_path(o: &mut String, w: &strata_engine::metrics::WritePathSnapshot) {
+    header(
+        o,
+        "strata_write_batches_total",
+        "counter",
+        "Write batches committed by the engine (one per write request; a line-protocol body over 8 MiB is several).",
+    );
+    let _ = writeln!(o, "strata_write_batches_total {}", w.batches);
+    header(
+        o,
+        "strata_write_batch_seconds_total",
+        "counter",
+        "Wall seconds write batches spent in the engine (parse, lookup, waits and serialised sections), summed over batches.",
+    );
+    let _ = writeln!(o, "strata_write_batch_seconds_total {}", w.batch_seconds);
+    header(
+        o,
+        "strata_write_durable_wait_seconds_total",
+        "counter",
+        "Seconds write batches waited for the WAL thread to write their record under the fsync policy, summed.",
+    );
+    let _ = writeln!(
+        o,
+        "strata_write_durable_wait_seconds_total {}",
+        w.durable_wait_seconds
+    );
+    type Value = fn(&strata_engine::metrics::SectionSnapshot) -> String;
+    let kinds: [(&str, &str, Value); 3] = [
+        (
+            "strata_write_serial_seconds_total",
+            "Seconds spent inside each serialised section of the write path (a lock or a single thread one write passes at a time).",
+            |s| s.hold_seconds.to_string(),
+        ),
+        (
+            "strata_write_lock_wait_seconds_total",
+            "Seconds writes waited to enter each serialised section of the write path, summed over waiters.",
+            |s| s.wait_seconds.to_string(),
+        ),
+        (
+            "strata_write_serial_passes_total",
+            "Passes through each serialised section: batches, or commit groups and fsyncs for the WAL thread's sections.",
+            |s| s.count.to_string(),
+        ),
+    ];
+    for (name, help, value) in kinds {
+        header(o, name, "counter", help);
+        for s in &w.sections {
+            let _ = writeln!(o, "{name}{{section=\"{}\"}} {}", s.section.name(), value(s));
+        }
     }
 }
 

@@ -58,6 +58,27 @@ impl Db {
             series_limit_per_metric: c.series_limit_per_metric.load(Ordering::Relaxed),
             series_limit_per_minute: c.series_limit_per_minute.load(Ordering::Relaxed),
             series_created: c.series_created.load(Ordering::Relaxed),
+            write_path: self.write_path(),
+        }
+    }
+
+    /// The write path's serialised sections and totals since open.
+    fn write_path(&self) -> crate::metrics::WritePathSnapshot {
+        use crate::metrics::Section;
+        let w = &self.inner.counters.write;
+        let [submit, wal_write, fsync] = self.inner.wal.sections();
+        crate::metrics::WritePathSnapshot {
+            batches: w.batches.load(Ordering::Relaxed),
+            batch_seconds: w.batch_nanos.load(Ordering::Relaxed) as f64 / 1e9,
+            durable_wait_seconds: w.durable_wait_nanos.load(Ordering::Relaxed) as f64 / 1e9,
+            sections: vec![
+                w.index_create.snapshot(Section::IndexCreate),
+                submit,
+                wal_write,
+                fsync,
+                w.turnstile.snapshot(Section::Turnstile),
+                w.hot_insert.snapshot(Section::HotInsert),
+            ],
         }
     }
 }
@@ -111,5 +132,72 @@ mod tests {
         assert_eq!(m.rotations, 0);
         db.compact(false, true).unwrap();
         assert_eq!(db.metrics().rotations, 1);
+    }
+
+    #[test]
+    fn metrics_time_every_serialised_section_of_the_write_path() {
+        use crate::metrics::Section;
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path(), tiny(1 << 20)).unwrap();
+        let passes = |m: &crate::MetricsSnapshot, s: Section| {
+            m.write_path
+                .sections
+                .iter()
+                .find(|x| x.section == s)
+                .map(|x| x.count)
+                .unwrap()
+        };
+        let before = db.metrics();
+        assert_eq!(
+            before
+                .write_path
+                .sections
+                .iter()
+                .map(|s| s.section)
+                .collect::<Vec<_>>(),
+            Section::ALL
+        );
+        db.write_lp(
+            b"cpu,host=a v=1 1\ncpu,host=b v=2 2\n",
+            Precision::Nanosecond,
+        )
+        .unwrap();
+        let first = db.metrics();
+        db.write_prom_text(b"up{job=\"a\"} 1 5\n", 0).unwrap();
+        db.write_lp(b"cpu,host=a v=3 3\n", Precision::Nanosecond)
+            .unwrap();
+        let last = db.metrics();
+        assert_eq!(first.write_path.batches, before.write_path.batches + 1);
+        assert_eq!(last.write_path.batches, first.write_path.batches + 2);
+        for (a, b) in [(&before, &first), (&first, &last)] {
+            assert!(b.write_path.batch_seconds >= a.write_path.batch_seconds);
+            assert!(b.write_path.durable_wait_seconds >= a.write_path.durable_wait_seconds);
+            for (x, y) in a.write_path.sections.iter().zip(&b.write_path.sections) {
+                assert!(
+                    y.count >= x.count && y.hold_seconds >= x.hold_seconds,
+                    "{y:?}"
+                );
+                assert!(y.wait_seconds >= x.wait_seconds, "{y:?}");
+            }
+            for s in [
+                Section::WalSubmit,
+                Section::WalWrite,
+                Section::Turnstile,
+                Section::HotInsert,
+            ] {
+                assert!(passes(b, s) > passes(a, s), "{s:?}");
+            }
+        }
+        // Two new series and a column: the index's write lock; one more series (`up`) and
+        // its column in the second pair of batches, none for the known `cpu,host=a`.
+        assert!(passes(&first, Section::IndexCreate) > passes(&before, Section::IndexCreate));
+        assert!(passes(&last, Section::IndexCreate) > passes(&first, Section::IndexCreate));
+        let known = db.metrics();
+        db.write_lp(b"cpu,host=a v=4 4\n", Precision::Nanosecond)
+            .unwrap();
+        assert_eq!(
+            passes(&db.metrics(), Section::IndexCreate),
+            passes(&known, Section::IndexCreate)
+        );
     }
 }

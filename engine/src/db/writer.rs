@@ -8,6 +8,11 @@
 //! its slot in the record's series table once, with its `value` column for Prometheus
 //! samples, so a sample after the first costs no hash lookup beyond its series key's.
 //!
+//! Each serialised section a batch passes through (the index's write lock, the WAL, the
+//! apply turnstile, the state's write lock) is timed with one clock pair per batch (per
+//! acquisition for the rare index write lock) into relaxed atomics:
+//! [`crate::metrics::WritePathSnapshot`].
+//!
 //! Lock order: nothing else is locked while the index read guard is held, and the guard
 //! is always dropped before the index's write lock is taken, so a writer never waits on
 //! itself.
@@ -17,6 +22,7 @@ use super::limits::{self, Limit};
 use crate::error::Result;
 use crate::hot::HotEntry;
 use crate::index::{ColumnId, Index, RAW_KINDS, RAW_NO_HINT, RawKind, SeriesId};
+use crate::metrics::SectionTimer;
 use crate::model::{
     FieldType, FieldValue, FieldValueRef, MAX_TIMESTAMP, MIN_TIMESTAMP, SeriesKey,
     timestamp_in_range,
@@ -28,6 +34,7 @@ use parking_lot::{RwLockReadGuard, RwLockWriteGuard};
 use rustc_hash::FxHashMap;
 use std::borrow::Cow;
 use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 /// Lines between two yields of the index read lock to a waiting writer.
 const BUMP_EVERY: u32 = 256;
@@ -89,8 +96,52 @@ struct Slot {
     used: bool,
 }
 
+/// The index's write guard, timed: the wait for it and how long it is held are added to
+/// the `index_create` section when it is dropped.
+struct IndexWrite<'a> {
+    guard: RwLockWriteGuard<'a, Index>,
+    waited: Duration,
+    entered: Instant,
+    timer: &'a SectionTimer,
+}
+
+impl<'a> IndexWrite<'a> {
+    fn take(inner: &'a Inner) -> IndexWrite<'a> {
+        let asked = Instant::now();
+        let guard = inner.index.write();
+        let entered = Instant::now();
+        IndexWrite {
+            guard,
+            waited: entered - asked,
+            entered,
+            timer: &inner.counters.write.index_create,
+        }
+    }
+}
+
+impl std::ops::Deref for IndexWrite<'_> {
+    type Target = Index;
+    fn deref(&self) -> &Index {
+        &self.guard
+    }
+}
+
+impl std::ops::DerefMut for IndexWrite<'_> {
+    fn deref_mut(&mut self) -> &mut Index {
+        &mut self.guard
+    }
+}
+
+impl Drop for IndexWrite<'_> {
+    fn drop(&mut self) {
+        self.timer.record(self.waited, self.entered.elapsed());
+    }
+}
+
 pub(crate) struct Writer<'a> {
     inner: &'a Inner,
+    /// When the batch began, for the write path's totals.
+    started: Instant,
     ix: Option<RwLockReadGuard<'a, Index>>,
     since_bump: u32,
     enc: BatchEncoder,
@@ -131,6 +182,7 @@ impl<'a> Writer<'a> {
     pub(crate) fn with_capacity(inner: &'a Inner, series: usize, samples: usize) -> Writer<'a> {
         Writer {
             inner,
+            started: Instant::now(),
             ix: None,
             since_bump: 0,
             enc: BatchEncoder::with_capacity(series, 64, samples),
@@ -150,9 +202,9 @@ impl<'a> Writer<'a> {
     }
 
     /// The index's write lock; the read guard is dropped first.
-    fn write_index(&mut self) -> RwLockWriteGuard<'a, Index> {
+    fn write_index(&mut self) -> IndexWrite<'a> {
         self.ix = None;
-        self.inner.index.write()
+        IndexWrite::take(self.inner)
     }
 
     pub(crate) fn reject(&mut self, line: usize, column: usize, reason: RejectReason) {
@@ -423,27 +475,38 @@ impl<'a> Writer<'a> {
             .map(|s| s.sid)
             .collect();
         if !unhide.is_empty() {
-            let mut ix = self.inner.index.write();
+            let mut ix = IndexWrite::take(self.inner);
             for sid in unhide {
                 ix.set_hidden(sid, false);
             }
         }
+        let inner = self.inner;
+        let counters = &inner.counters.write;
         if self.entries.is_empty() {
+            counters.batch_done(self.started, Duration::ZERO);
             return Ok(self.summary);
         }
-        let inner = self.inner;
         let mut payload = Vec::new();
         self.enc.finish_into(&mut payload);
         let ticket = inner.wal.submit(RecordKind::Write, &payload, self.max_ts)?;
         drop(payload);
         let seq = ticket.seq;
+        let submitted = Instant::now();
         let durable = ticket.wait();
+        let durable_at = Instant::now();
         let entries = self.entries;
         inner.turnstile.pass(seq, || {
+            let entered = Instant::now();
             if durable.is_ok() {
-                inner.state.write().hot.apply(entries);
+                let mut state = inner.state.write();
+                let locked = Instant::now();
+                state.hot.apply(entries);
+                drop(state);
+                counters.hot_insert.record_since(entered, locked);
             }
+            counters.turnstile.record_since(durable_at, entered);
         });
+        counters.batch_done(self.started, durable_at - submitted);
         durable.map(|()| self.summary)
     }
 }

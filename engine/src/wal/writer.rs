@@ -3,6 +3,7 @@
 use super::frame::{self, RecordKind};
 use super::{file_path, sync_dir};
 use crate::error::{Error, Result};
+use crate::metrics::{Section, SectionSnapshot, SectionTimer};
 use crate::options::FsyncPolicy;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use parking_lot::Mutex;
@@ -44,6 +45,10 @@ struct Shared {
     files: Mutex<std::collections::BTreeMap<u64, i64>>,
     /// fsync latency, recorded by the writer thread.
     fsync_latency: crate::metrics::LatencyHistogram,
+    /// The submission lock: waits for it and time holding it.
+    submit_time: SectionTimer,
+    /// The writer thread's time per commit group, fsyncs excluded.
+    write_time: SectionTimer,
     /// Test hook: fsyncs left before one fails (negative: never).
     #[cfg(feature = "failpoints")]
     fsyncs_before_failure: std::sync::atomic::AtomicI64,
@@ -98,6 +103,8 @@ impl Wal {
             failed: Mutex::new(None),
             files: Mutex::new(files),
             fsync_latency: Default::default(),
+            submit_time: Default::default(),
+            write_time: Default::default(),
             #[cfg(feature = "failpoints")]
             fsyncs_before_failure: std::sync::atomic::AtomicI64::new(-1),
         });
@@ -111,6 +118,7 @@ impl Wal {
             shared: shared.clone(),
             last_sync: Instant::now(),
             dirty: false,
+            fsync_in_commit: std::time::Duration::ZERO,
         };
         let thread = std::thread::Builder::new()
             .name("strata-wal".into())
@@ -147,7 +155,9 @@ impl Wal {
         }
         self.check_failed()?;
         let (reply, rx) = crossbeam_channel::bounded(1);
+        let asked = Instant::now();
         let mut s = self.submit.lock();
+        let entered = Instant::now();
         let tx = s.tx.as_ref().ok_or(Error::Closed)?;
         tx.send(Request::Append {
             frame: framed,
@@ -157,6 +167,8 @@ impl Wal {
         .map_err(|_| Error::Closed)?;
         let seq = s.next_seq;
         s.next_seq += 1;
+        drop(s);
+        self.shared.submit_time.record_since(asked, entered);
         Ok(Ticket { seq, rx })
     }
 
@@ -233,6 +245,22 @@ impl Wal {
     /// Latency of the fsyncs done so far.
     pub fn fsync_latency(&self) -> crate::metrics::HistogramSnapshot {
         self.shared.fsync_latency.snapshot()
+    }
+
+    /// The WAL's serialised sections: the submission lock, the writer thread's writes and
+    /// its fsyncs (whose time is the fsync histogram's sum).
+    pub fn sections(&self) -> [SectionSnapshot; 3] {
+        let fsync = self.shared.fsync_latency.snapshot();
+        [
+            self.shared.submit_time.snapshot(Section::WalSubmit),
+            self.shared.write_time.snapshot(Section::WalWrite),
+            SectionSnapshot {
+                section: Section::WalFsync,
+                count: fsync.count,
+                hold_seconds: fsync.sum_seconds,
+                wait_seconds: 0.0,
+            },
+        ]
     }
 
     /// Forces an fsync of everything written so far (whatever the policy).
@@ -313,6 +341,8 @@ struct Writer {
     shared: Arc<Shared>,
     last_sync: Instant,
     dirty: bool,
+    /// Time spent in fsync during the current commit group (kept out of its write time).
+    fsync_in_commit: std::time::Duration,
 }
 
 impl Writer {
@@ -366,6 +396,16 @@ impl Writer {
     }
 
     fn commit(&mut self, group: &mut Vec<Request>, buf: &mut Vec<u8>) {
+        let started = Instant::now();
+        self.fsync_in_commit = std::time::Duration::ZERO;
+        self.commit_group(group, buf);
+        let busy = started.elapsed().saturating_sub(self.fsync_in_commit);
+        self.shared
+            .write_time
+            .record(std::time::Duration::ZERO, busy);
+    }
+
+    fn commit_group(&mut self, group: &mut Vec<Request>, buf: &mut Vec<u8>) {
         buf.clear();
         let mut want_sync = self.fsync == FsyncPolicy::Always;
         let mut max_ts = i64::MIN;
@@ -453,7 +493,9 @@ impl Writer {
         }
         let started = Instant::now();
         let synced = self.file.sync_data();
-        self.shared.fsync_latency.observe(started.elapsed());
+        let took = started.elapsed();
+        self.shared.fsync_latency.observe(took);
+        self.fsync_in_commit += took;
         if let Err(e) = synced {
             // A failed fsync may have dropped dirty pages: the file's content is unknown.
             return Err(self.fail(format!(

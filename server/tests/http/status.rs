@@ -67,6 +67,71 @@ fn metrics_and_status_describe_the_database() {
     assert!(v["version"].is_string(), "{v}");
 }
 
+/// The value of the sample `name` (with its labels, as written) on a `/metrics` page.
+fn sample(page: &str, name: &str) -> f64 {
+    page.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("{name} missing from:\n{page}"))
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn metrics_time_the_write_paths_serialised_sections() {
+    let s = Srv::start();
+    let sections = [
+        "index_create",
+        "wal_submit",
+        "wal_write",
+        "wal_fsync",
+        "turnstile",
+        "hot_insert",
+    ];
+    let read = || {
+        let m = get(&s.url("/metrics")).body;
+        let mut v = vec![
+            sample(&m, "strata_write_batches_total"),
+            sample(&m, "strata_write_batch_seconds_total"),
+            sample(&m, "strata_write_durable_wait_seconds_total"),
+        ];
+        for name in [
+            "strata_write_serial_seconds_total",
+            "strata_write_lock_wait_seconds_total",
+            "strata_write_serial_passes_total",
+        ] {
+            for sec in sections {
+                v.push(sample(&m, &format!("{name}{{section=\"{sec}\"}}")));
+            }
+        }
+        let (_, errors) = strata_engine::ingest::prom_text::parse_page(m.as_bytes(), 0);
+        assert!(errors.is_empty(), "{errors:?}");
+        v
+    };
+    let before = read();
+    s.write_ok("m,host=a v=1 1\nm,host=b v=2 2\n");
+    let first = read();
+    s.write_ok("m,host=a v=3 3\n");
+    let second = read();
+    // Counters only grow.
+    for (a, b) in before.iter().zip(&first).chain(first.iter().zip(&second)) {
+        assert!(b >= a, "{before:?} {first:?} {second:?}");
+    }
+    // Passes: 3 + 12 + i for section i's pass count.
+    let passes = |v: &[f64], sec: &str| v[15 + sections.iter().position(|s| *s == sec).unwrap()];
+    assert_eq!(first[0] - before[0], 1.0, "one batch");
+    assert_eq!(second[0] - first[0], 1.0, "one batch");
+    for sec in ["wal_submit", "wal_write", "turnstile", "hot_insert"] {
+        assert!(passes(&second, sec) > passes(&first, sec), "{sec}");
+        assert!(passes(&first, sec) > passes(&before, sec), "{sec}");
+    }
+    // New series take the index's write lock; a known series does not.
+    assert!(passes(&first, "index_create") > passes(&before, "index_create"));
+    assert_eq!(
+        passes(&second, "index_create"),
+        passes(&first, "index_create")
+    );
+}
+
 #[test]
 fn not_ready_until_the_database_is_open() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
