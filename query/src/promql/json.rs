@@ -28,6 +28,19 @@ pub fn format_go_f(v: f64) -> String {
             "-Inf".into()
         };
     }
+    // Ryu prints plain decimals for 1e-5 ≤ |v| < 1e16, with the same shortest digits
+    // as Go: only its ".0" on whole numbers differs.
+    let mut buf = ryu::Buffer::new();
+    let s = buf.format_finite(v);
+    if !s.contains(['e', 'E']) {
+        return s.strip_suffix(".0").unwrap_or(s).to_owned();
+    }
+    format_go_f_digits(v)
+}
+
+/// [`format_go_f`] from the shortest digits and the point's position, for every finite
+/// value (Ryu's exponent form included).
+fn format_go_f_digits(v: f64) -> String {
     let (neg, digits, point) = shortest(v);
     let mut out = String::with_capacity(digits.len() + 8);
     if neg {
@@ -250,6 +263,46 @@ pub fn query_error(e: &PromError) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The fast path (Ryu's plain decimals) prints what the digit path prints, over
+    /// random bit patterns and the boundaries of Ryu's plain range.
+    #[test]
+    fn fast_decimal_path_equals_the_digit_path() {
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut cases: Vec<f64> = vec![
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            1e-5,
+            9.999e-6,
+            1e15,
+            1e16,
+            9_999_999_999_999_998.0,
+            123.0,
+            0.1,
+            0.3,
+            1.5e-5,
+            4503599627370496.5,
+            2.5,
+        ];
+        for _ in 0..200_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            cases.push(f64::from_bits(x));
+            // Values in the usual range of samples, too.
+            cases.push((x % 10_000_000) as f64 / 1000.0);
+        }
+        for v in cases.into_iter().filter(|v| v.is_finite()) {
+            assert_eq!(
+                format_go_f(v),
+                format_go_f_digits(v),
+                "{v:e} ({:#x})",
+                v.to_bits()
+            );
+        }
+    }
 
     #[test]
     fn values_print_as_prometheus_does() {
