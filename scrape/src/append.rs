@@ -168,7 +168,7 @@ pub fn series_key(l: &Labels) -> Option<SeriesKey> {
 }
 
 /// A page sample's labels: the metric name as `__name__` among the key's tags.
-fn key_labels(key: &SeriesKey) -> Labels {
+pub(crate) fn key_labels(key: &SeriesKey) -> Labels {
     let tags = key.tags();
     let mut pairs = Vec::with_capacity(tags.len() + 1);
     let at = tags.partition_point(|(k, _)| k.as_str() < "__name__");

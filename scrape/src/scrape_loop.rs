@@ -15,7 +15,7 @@ use parking_lot::Mutex;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use strata_engine::Db;
-use strata_engine::model::{FieldValue, Point, SeriesKey};
+use strata_engine::model::{FieldValue, Point};
 use strata_query::promql::Labels;
 use tokio::sync::watch;
 
@@ -282,12 +282,7 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 
 /// A sample as a point: measurement = `__name__`, tags = the other labels.
 pub fn point(l: &Labels, v: f64, t_ms: i64) -> Option<Point> {
-    let name = l.get("__name__")?;
-    let tags =
-        l.0.iter()
-            .filter(|(k, _)| k != "__name__")
-            .map(|(k, v)| (k.as_str(), v.as_str()));
-    let key = SeriesKey::new(name, tags).ok()?;
+    let key = crate::append::series_key(l)?;
     let ns = t_ms.checked_mul(1_000_000)?;
     Some(Point::new(
         key,

@@ -71,6 +71,12 @@ fn make_loop(yaml_job: &str, port: u16, db: Arc<Db>) -> ScrapeLoop {
 
 type Page = Arc<Mutex<(u16, String, String)>>;
 
+/// Scrapes are stamped in milliseconds: two in the same one would write the same
+/// timestamp, and the later sample would replace the earlier.
+async fn next_millisecond() {
+    tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+}
+
 /// A database, a page server answering `body` as `content_type`, and a loop for the one
 /// target of the job `yaml_job` (`PORT` stands for the server's port).
 struct Fixture {
@@ -118,6 +124,7 @@ async fn staleness_report_series_and_limits() {
     let t = [("instance", inst.as_str()), ("job", "j")];
     let mut mem = LoopMemory::default();
 
+    next_millisecond().await;
     sl.scrape_and_report(&mut mem).await;
     let st = sl.status.lock().clone();
     assert_eq!(st.health, Health::Up, "{}", st.last_error);
@@ -136,6 +143,7 @@ async fn staleness_report_series_and_limits() {
     // The page's `job` label... here a metric named job; a page label clashing with a
     // target label is kept as exported_<name>.
     page.lock().2 = "a{x=\"1\"} 5\nc{job=\"inner\"} 6\n".into();
+    next_millisecond().await;
     sl.scrape_and_report(&mut mem).await;
     let b = values(&db, "b", &t);
     assert_eq!(b.len(), 2);
@@ -149,6 +157,7 @@ async fn staleness_report_series_and_limits() {
 
     // A failing scrape: up = 0, every series of the last scrape stale.
     page.lock().0 = 500;
+    next_millisecond().await;
     sl.scrape_and_report(&mut mem).await;
     assert_eq!(sl.status.lock().health, Health::Down);
     assert_eq!(
@@ -171,6 +180,7 @@ async fn staleness_report_series_and_limits() {
 
     // A parse error fails the scrape as well.
     *page.lock() = (200, "text/plain".into(), "a{ 1\n".into());
+    next_millisecond().await;
     sl.scrape_and_report(&mut mem).await;
     assert_eq!(sl.status.lock().health, Health::Down);
     assert!(!sl.status.lock().last_error.is_empty());
@@ -190,6 +200,7 @@ async fn honor_labels_sample_limit_and_openmetrics() {
         "  - job_name: j\n    honor_labels: true\n    sample_limit: 2\n    static_configs: [{targets: ['127.0.0.1:PORT']}]\n",
     );
     let mut mem = LoopMemory::default();
+    next_millisecond().await;
     sl.scrape_and_report(&mut mem).await;
     let st = sl.status.lock().clone();
     assert_eq!(st.health, Health::Up, "{}", st.last_error);
@@ -197,6 +208,7 @@ async fn honor_labels_sample_limit_and_openmetrics() {
     let m = values(&db, "m", &[("instance", inst.as_str()), ("job", "inner")]);
     assert_eq!(m, vec![(1_700_000_000_250_000_000, 7.0)]);
     page.lock().2 = "m 1\nn 2\no 3\n# EOF\n".into();
+    next_millisecond().await;
     sl.scrape_and_report(&mut mem).await;
     assert_eq!(sl.status.lock().last_error, "sample limit exceeded");
     let t = [("instance", inst.as_str()), ("job", "j")];
@@ -226,6 +238,7 @@ async fn spellings_drops_explicit_timestamps_and_half_pages() {
     let t = [("instance", inst.as_str()), ("job", "j")];
     let a = [t[0], t[1], ("x", "1"), ("y", "2")];
     let mut mem = LoopMemory::default();
+    next_millisecond().await;
     sl.scrape_and_report(&mut mem).await;
     let st = sl.status.lock().clone();
     assert_eq!(st.health, Health::Up, "{}", st.last_error);
@@ -239,6 +252,7 @@ async fn spellings_drops_explicit_timestamps_and_half_pages() {
     // marker for the old spelling; the dropped series stays dropped; a series that had
     // its own timestamp leaves without a marker, as in Prometheus.
     page.lock().2 = "a{y=\"2\",x=\"1\"} 2\ndropme 5\n".into();
+    next_millisecond().await;
     sl.scrape_and_report(&mut mem).await;
     let st = sl.status.lock().clone();
     assert_eq!(st.health, Health::Up, "{}", st.last_error);
@@ -259,6 +273,7 @@ async fn spellings_drops_explicit_timestamps_and_half_pages() {
     // A page that breaks on its third line stores none of its samples; the last
     // scrape's series go stale.
     page.lock().2 = "a{x=\"1\",y=\"2\"} 3\nb 1\nbad{ 2\n".into();
+    next_millisecond().await;
     sl.scrape_and_report(&mut mem).await;
     let st = sl.status.lock().clone();
     assert_eq!(st.health, Health::Down);
@@ -271,6 +286,7 @@ async fn spellings_drops_explicit_timestamps_and_half_pages() {
 
     // Back again: stored, and counted as scraped.
     page.lock().2 = "a{x=\"1\",y=\"2\"} 4\n".into();
+    next_millisecond().await;
     sl.scrape_and_report(&mut mem).await;
     let av = values(&db, "a", &a);
     assert_eq!(av.last().unwrap().1, 4.0);

@@ -52,16 +52,9 @@ pub fn parse_text(body: &[u8]) -> Result<Vec<Sample>, ParseError> {
             Some(FieldValue::Float(v)) => *v,
             _ => continue,
         };
-        let tags = p.series.tags();
-        let mut pairs = Vec::with_capacity(tags.len() + 1);
-        let name = p.series.measurement();
-        let at = tags.partition_point(|(k, _)| k.as_str() < "__name__");
-        pairs.extend_from_slice(&tags[..at]);
-        pairs.push(("__name__".to_owned(), name.to_owned()));
-        pairs.extend_from_slice(&tags[at..]);
         let ts_ms = (p.timestamp != NO_TS).then_some(p.timestamp / 1_000_000);
         out.push(Sample {
-            labels: Labels(pairs),
+            labels: crate::append::key_labels(&p.series),
             value,
             ts_ms,
         });
