@@ -31,6 +31,7 @@ pub mod model;
 pub mod options;
 pub mod scan;
 pub mod segment;
+pub mod snapshot;
 pub mod wal;
 pub mod write;
 

@@ -237,6 +237,19 @@ impl Db {
         }
     }
 
+    /// Takes a consistent snapshot of this live database into `out` (a new or empty
+    /// directory) without stopping writes: segments hard-linked, the WAL copied, with the
+    /// manifest lock held so no rotation, compaction or delete swaps files meanwhile. See
+    /// [`crate::snapshot`].
+    pub fn snapshot(
+        &self,
+        out: &Path,
+        opts: crate::snapshot::SnapshotOptions,
+    ) -> Result<crate::snapshot::SnapshotReport> {
+        let _quiet = self.inner.manifest.lock();
+        crate::snapshot::take(&self.inner.dir, out, opts)
+    }
+
     /// One round of the background work, now: an age rotation, then the compaction the
     /// policy asks for (warm older than `warm_max_age` to cold day files; too many young
     /// warm segments merged). The background thread runs this every `rotation_interval`.

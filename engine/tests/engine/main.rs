@@ -11,5 +11,6 @@ mod restart;
 mod retention;
 mod rotation;
 mod shape;
+mod snapshot;
 mod stress;
 mod writes;
