@@ -36,6 +36,8 @@ enum Command {
     Query(cmd::query::Args),
     /// Show each tier's files, series, points, bytes and time range.
     Inspect(cmd::inspect::Args),
+    /// Copy a data directory, live or not, into a consistent snapshot (segments hard-linked).
+    Snapshot(cmd::snapshot::Args),
     /// Check every checksum of every file; exit 1 if anything is damaged.
     Verify(cmd::verify::Args),
     /// Run rule unit tests (`strata test rules FILE...`, promtool's format).
@@ -59,6 +61,7 @@ fn main() -> ExitCode {
         Command::Query(a) => cmd::query::run(a),
         Command::Inspect(a) => cmd::inspect::run(a),
         Command::Verify(a) => cmd::verify::run(a),
+        Command::Snapshot(a) => cmd::snapshot::run(a),
         Command::Test(a) => cmd::test::run(a),
     };
     match result {

@@ -18,71 +18,26 @@ const CLIENTS: usize = 3;
 const LINES_PER_BATCH: u64 = 100;
 const BASE_TS: i64 = 1_700_000_000_000_000_000;
 
-struct Server {
-    child: Child,
-    base: String,
-}
+mod common;
+use common::{Server, agent};
 
 fn start(dir: &Path) -> Server {
     start_with(dir, &[])
 }
 
 fn start_with(dir: &Path, extra: &[&str]) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_strata"))
-        .args([
-            "serve",
-            "--data-dir",
-            dir.to_str().unwrap(),
-            "--listen",
-            "127.0.0.1:0",
-            "--fsync",
-            "always",
-            "--rotation-interval",
-            "1s",
-            "--hot-max-age",
-            "1s",
-            "--max-rows",
-            "10000000",
-        ])
-        .args(extra)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    stderr.read_line(&mut line).unwrap();
-    let addr = line
-        .split("http://")
-        .nth(1)
-        .and_then(|r| r.split_whitespace().next())
-        .unwrap_or_else(|| panic!("no address in {line:?}"))
-        .to_owned();
-    // Keep draining stderr so the server never blocks on a full pipe.
-    std::thread::spawn(move || {
-        let mut sink = Vec::new();
-        let _ = stderr.read_to_end(&mut sink);
-    });
-    let base = format!("http://{addr}");
-    let agent = agent();
-    for _ in 0..4000 {
-        if let Ok(r) = agent.get(&format!("{base}/ready")).call()
-            && r.status() == 200
-        {
-            return Server { child, base };
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("the server never became ready");
-}
-
-fn agent() -> ureq::Agent {
-    ureq::AgentBuilder::new()
-        .timeout_connect(Duration::from_secs(2))
-        .timeout(Duration::from_secs(20))
-        .build()
+    let mut args = vec![
+        "--fsync",
+        "always",
+        "--rotation-interval",
+        "1s",
+        "--hot-max-age",
+        "1s",
+        "--max-rows",
+        "10000000",
+    ];
+    args.extend_from_slice(extra);
+    common::serve(dir, &args)
 }
 
 /// A batch's lines: one series per client, timestamps unique across the whole test.

@@ -6,6 +6,7 @@ pub mod import;
 pub mod inspect;
 pub mod query;
 pub mod serve;
+pub mod snapshot;
 pub mod test;
 pub mod verify;
 
