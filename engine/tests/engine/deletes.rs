@@ -69,7 +69,7 @@ fn delete_removes_exactly_the_covered_values_in_every_tier() {
     let range = TimeRange::new(T0 + DAY / 2, T0 + 2 * DAY + DAY / 2);
     let r = db.delete("cpu", &[("dc", "x")], range).unwrap();
     assert_eq!(r.series, 2);
-    assert!(r.hot_points > 0 && r.segments_rewritten >= 2, "{r:?}");
+    assert!(r.hot_points > 0 && r.segments_covered >= 2, "{r:?}");
     // A write after the delete, inside its range, stays.
     db.write_lp(
         format!("cpu,host=a,dc=x v=-1i,f=0.5 {}\n", T0 + DAY).as_bytes(),
@@ -124,6 +124,11 @@ fn drop_measurement_removes_it_until_written_again() {
     gone(&db);
     drop(db);
     let db = Db::open(dir.path(), opts(&clock)).unwrap();
+    gone(&db);
+    // The segments still hold cpu's values until a compaction purges the tombstone.
+    assert_eq!(db.pending_tombstones(), 1);
+    assert!(db.clean_tombstones().unwrap() >= 2);
+    assert_eq!(db.pending_tombstones(), 0);
     gone(&db);
     let t = db.tier_stats();
     assert_eq!(
