@@ -10,11 +10,11 @@ use strata_engine::model::{ColumnData, Precision, SeriesKey, TimeRange};
 use strata_engine::options::Failpoint;
 use strata_engine::{Db, ManualClock, Options};
 
-const T0: i64 = 1_451_606_400_000_000_000;
-const MIN: i64 = 60_000_000_000;
-const DAY: i64 = 1_440 * MIN;
+pub(crate) const T0: i64 = 1_451_606_400_000_000_000;
+pub(crate) const MIN: i64 = 60_000_000_000;
+pub(crate) const DAY: i64 = 1_440 * MIN;
 
-fn opts(clock: &ManualClock) -> Options {
+pub(crate) fn opts(clock: &ManualClock) -> Options {
     Options {
         clock: Arc::new(clock.clone()),
         rotation_interval: Duration::ZERO,
@@ -22,12 +22,12 @@ fn opts(clock: &ManualClock) -> Options {
     }
 }
 
-fn cpu(h: &str, dc: &str) -> SeriesKey {
+pub(crate) fn cpu(h: &str, dc: &str) -> SeriesKey {
     SeriesKey::new("cpu", [("host", h), ("dc", dc)]).unwrap()
 }
 
 /// Three days of one-per-10-minutes points for 4 series in cold, warm and hot.
-fn setup(dir: &std::path::Path, clock: &ManualClock, o: Options) -> Db {
+pub(crate) fn setup(dir: &std::path::Path, clock: &ManualClock, o: Options) -> Db {
     let db = Db::open(dir, o).unwrap();
     let mut text = String::new();
     for i in 0..(3 * 144) {
@@ -53,7 +53,7 @@ fn setup(dir: &std::path::Path, clock: &ManualClock, o: Options) -> Db {
     db
 }
 
-fn timestamps(db: &Db, k: &SeriesKey, f: &str) -> Vec<i64> {
+pub(crate) fn timestamps(db: &Db, k: &SeriesKey, f: &str) -> Vec<i64> {
     db.read_column(k, f, TimeRange::ALL)
         .unwrap()
         .map(|c| c.timestamps)

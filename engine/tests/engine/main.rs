@@ -12,4 +12,5 @@ mod retention;
 mod rotation;
 mod shape;
 mod stress;
+mod tombstones;
 mod writes;
