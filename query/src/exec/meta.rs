@@ -7,12 +7,10 @@
 use super::Ctx;
 use super::cond::{Names, Regexes, matches_tags};
 use super::select::ty_name;
-use super::time::split_time;
-use crate::ast::{BinaryOp, Expr, MeasurementName, ShowFilter, Source, Statement, TagKeyMatch};
+use crate::ast::{Expr, MeasurementName, ShowFilter, Source, Statement, TagKeyMatch};
 use crate::error::QueryError;
 use crate::result::{Series, Value};
 use std::collections::HashSet;
-use strata_engine::model::TimeRange;
 
 /// The database name listed by `SHOW DATABASES` when the request names none.
 pub const DEFAULT_DATABASE: &str = "strata";
@@ -204,70 +202,15 @@ pub(crate) fn run(ctx: &Ctx<'_>, st: &Statement) -> Result<Vec<Series>, QueryErr
             ))
         }
         Statement::CreateDatabase { .. } => Ok(Vec::new()),
-        Statement::DropMeasurement { name } => {
-            ctx.db.drop_measurement(name)?;
-            Ok(Vec::new())
+        Statement::DropMeasurement { name } => super::delete::drop_measurement(ctx, name),
+        Statement::DropSeries { from, condition } => {
+            super::delete::drop_series(ctx, from, condition.as_ref())
         }
-        Statement::DropSeries { .. } => Err(QueryError::Unsupported(
-            "DROP SERIES; use DELETE FROM <measurement> WHERE <tag> = '<value>' to remove a series' data".into(),
-        )),
-        Statement::Delete { from, condition } => delete(ctx, from.as_ref(), condition.as_ref()),
+        Statement::Delete { from, condition } => {
+            super::delete::delete(ctx, from.as_ref(), condition.as_ref())
+        }
         Statement::Select(_) => Err(QueryError::Invalid("SELECT is not a meta statement".into())),
     }
-}
-
-fn delete(
-    ctx: &Ctx<'_>,
-    from: Option<&Source>,
-    cond: Option<&Expr>,
-) -> Result<Vec<Series>, QueryError> {
-    let (bounds, rest) = split_time(cond, ctx.now)?;
-    let mut tags: Vec<(String, String)> = Vec::new();
-    if let Some(rest) = &rest {
-        collect_tag_equalities(rest, &mut tags)?;
-    }
-    let targets = match from {
-        Some(s) => measurements(ctx, std::slice::from_ref(s))?,
-        None => ctx.db.measurements(),
-    };
-    let pairs: Vec<(&str, &str)> = tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    for m in targets {
-        ctx.db
-            .delete(&m, &pairs, TimeRange::new(bounds.start, bounds.end))?;
-    }
-    Ok(Vec::new())
-}
-
-fn collect_tag_equalities(e: &Expr, out: &mut Vec<(String, String)>) -> Result<(), QueryError> {
-    match e {
-        Expr::Binary {
-            op: BinaryOp::And,
-            lhs,
-            rhs,
-        } => {
-            collect_tag_equalities(lhs, out)?;
-            collect_tag_equalities(rhs, out)
-        }
-        Expr::Binary {
-            op: BinaryOp::Eq,
-            lhs,
-            rhs,
-        } => match (&**lhs, &**rhs) {
-            (Expr::Var { name, .. }, Expr::String(v))
-            | (Expr::String(v), Expr::Var { name, .. }) => {
-                out.push((name.clone(), v.clone()));
-                Ok(())
-            }
-            _ => Err(unsupported_delete(e)),
-        },
-        other => Err(unsupported_delete(other)),
-    }
-}
-
-fn unsupported_delete(e: &Expr) -> QueryError {
-    QueryError::Unsupported(format!(
-        "DELETE condition {e}: Strata deletes by time range and tag equalities joined by AND (tag = 'value')"
-    ))
 }
 
 /// Measurements named by `from` (all when empty), existing ones only, sorted.
