@@ -484,7 +484,10 @@ fn deletes_with_regex_not_equal_or_and_drop_series() {
         "[[1577836800,5],[1577836800,4],[1577836840,1]]"
     );
     // DELETE without FROM: every measurement; !~ keeps hosts a.
-    let r = run(&db, "DELETE WHERE host !~ /a/ AND time < '2020-01-01T00:00:30Z'");
+    let r = run(
+        &db,
+        "DELETE WHERE host !~ /a/ AND time < '2020-01-01T00:00:30Z'",
+    );
     assert!(r.first_error().is_none(), "{r:?}");
     assert_eq!(
         values(&db, "SELECT used FROM mem"),
@@ -499,7 +502,10 @@ fn deletes_with_regex_not_equal_or_and_drop_series() {
     assert!(!series(&db).contains("tie,host=y"), "{}", series(&db));
     assert!(series(&db).contains("tie,host=x"));
     // DROP SERIES with OR of a regex and an equality, over two measurements.
-    let r = run(&db, "DROP SERIES FROM cpu, mem WHERE host =~ /^b$/ OR host = 'c'");
+    let r = run(
+        &db,
+        "DROP SERIES FROM cpu, mem WHERE host =~ /^b$/ OR host = 'c'",
+    );
     assert!(r.first_error().is_none(), "{r:?}");
     assert_eq!(
         series(&db),

@@ -91,7 +91,10 @@ bind-address = "127.0.0.1:{rpc}"
         .expect("influxd starts");
     let p = Influxd(child);
     let deadline = Instant::now() + Duration::from_secs(30);
-    while ureq::get(&format!("http://127.0.0.1:{port}/ping")).call().is_err() {
+    while ureq::get(&format!("http://127.0.0.1:{port}/ping"))
+        .call()
+        .is_err()
+    {
         assert!(Instant::now() < deadline, "influxd did not answer /ping");
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -99,8 +102,7 @@ bind-address = "127.0.0.1:{rpc}"
 }
 
 fn query(base: &str, q: &str) -> serde_json::Value {
-    let r = ureq::post(&format!("{base}/query?db=test&epoch=ns"))
-        .send_form(&[("q", q)]);
+    let r = ureq::post(&format!("{base}/query?db=test&epoch=ns")).send_form(&[("q", q)]);
     let mut s = String::new();
     let resp = match r {
         Ok(r) => r,
@@ -192,7 +194,11 @@ fn deletes_and_drops_answer_as_influxdb_1_6() {
     write(&influx, &lp);
     write(&strata, &lp);
     for q in CHECKS {
-        assert_eq!(query(&strata, q), query(&influx, q), "before any delete: {q}");
+        assert_eq!(
+            query(&strata, q),
+            query(&influx, q),
+            "before any delete: {q}"
+        );
     }
     for st in STATEMENTS {
         let (a, b) = (query(&strata, st), query(&influx, st));

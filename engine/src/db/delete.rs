@@ -122,7 +122,11 @@ impl Inner {
 
     /// Removes the covered values from hot and rotating data, hides dropped series, and
     /// adds the tombstone readers filter segments with. Returns the series covered.
-    fn delete_in_memory(&self, spec: &DeleteSpec, report: &mut DeleteReport) -> Result<Vec<SeriesId>> {
+    fn delete_in_memory(
+        &self,
+        spec: &DeleteSpec,
+        report: &mut DeleteReport,
+    ) -> Result<Vec<SeriesId>> {
         let (cols, series) = {
             let mut index = self.index.write();
             let (cols, series) = super::tombstone::resolve(&index, &spec.predicate);
@@ -199,7 +203,11 @@ impl Inner {
 
 /// Adds the tombstone of `spec` (covering `cols`) for the segments that exist now, if any
 /// of them holds covered values; returns how many do.
-fn add_tombstone(st: &mut super::State, spec: &DeleteSpec, cols: Vec<crate::index::ColumnId>) -> usize {
+fn add_tombstone(
+    st: &mut super::State,
+    spec: &DeleteSpec,
+    cols: Vec<crate::index::ColumnId>,
+) -> usize {
     let max_segment = st.segments.iter().map(|s| s.seg.id()).max().unwrap_or(0);
     let t = Tombstone {
         max_segment,

@@ -181,11 +181,7 @@ pub(crate) fn visible_runs(
             }
             None => {
                 // Until the next range starts.
-                let next = ranges
-                    .iter()
-                    .filter(|r| r.start > t)
-                    .map(|r| r.start)
-                    .min();
+                let next = ranges.iter().filter(|r| r.start > t).map(|r| r.start).min();
                 let end = next.map_or(hi, |s| at + ts[at..hi].partition_point(|&x| x < s));
                 out.push(at..end);
                 at = end;
@@ -221,7 +217,12 @@ mod tests {
             values: ColumnValues::Integer(ts.clone()),
         };
         let w = without(data, &ranges);
-        assert_eq!(w.timestamps, (0..20).filter(|t| !ranges.iter().any(|r| r.contains(*t))).collect::<Vec<_>>());
+        assert_eq!(
+            w.timestamps,
+            (0..20)
+                .filter(|t| !ranges.iter().any(|r| r.contains(*t)))
+                .collect::<Vec<_>>()
+        );
         assert_eq!(w.values, ColumnValues::Integer(w.timestamps.clone()));
     }
 }

@@ -8,7 +8,7 @@ pub(crate) mod series;
 mod time;
 
 pub use column::{ColumnData, ColumnValues};
-pub use predicate::{MatchOp, Matcher, Predicate, PredicateError, Subject};
 pub use point::{FieldType, FieldValue, FieldValueRef, Point};
+pub use predicate::{MatchOp, Matcher, Predicate, PredicateError, Subject};
 pub use series::{SeriesKey, SeriesKeyError, encode_canonical};
 pub use time::{MAX_TIMESTAMP, MIN_TIMESTAMP, Precision, TimeRange, timestamp_in_range};

@@ -163,7 +163,12 @@ impl Predicate {
 
     /// Whether the column `field` of the series (`measurement`, sorted `tags`) is covered.
     /// With `field` `None`, field matchers hold (the question is about some field).
-    pub fn matches(&self, measurement: &str, tags: &[(String, String)], field: Option<&str>) -> bool {
+    pub fn matches(
+        &self,
+        measurement: &str,
+        tags: &[(String, String)],
+        field: Option<&str>,
+    ) -> bool {
         match self {
             Predicate::True => true,
             Predicate::And(ps) => ps.iter().all(|p| p.matches(measurement, tags, field)),
@@ -270,7 +275,10 @@ mod tests {
     #[test]
     fn measurement_hints() {
         let p = Predicate::Or(vec![
-            Predicate::And(vec![Predicate::measurement("a"), Predicate::tag_eq("k", "v")]),
+            Predicate::And(vec![
+                Predicate::measurement("a"),
+                Predicate::tag_eq("k", "v"),
+            ]),
             Predicate::measurement("b"),
         ]);
         assert_eq!(p.measurements(), Some(vec!["a".into(), "b".into()]));

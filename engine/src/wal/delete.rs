@@ -253,7 +253,10 @@ mod tests {
         }
         let mut bad = b.clone();
         bad[8] |= 0x80;
-        assert_eq!(DeleteSpec::decode(&bad).unwrap_err().1, "unknown delete flags");
+        assert_eq!(
+            DeleteSpec::decode(&bad).unwrap_err().1,
+            "unknown delete flags"
+        );
         let mut long = b.clone();
         long.push(0);
         assert!(DeleteSpec::decode(&long).is_err());

@@ -61,7 +61,9 @@ fn scan_sum(db: &Db, key: &SeriesKey, field: &str, range: TimeRange) -> (u64, i1
     let (mut count, mut sum, mut summaries) = (0u64, 0i128, 0usize);
     db.scan_column(col, ty, range, &mut |_, _| true, &mut |p| {
         match p {
-            Piece::Summary { count: n, stats, .. } => {
+            Piece::Summary {
+                count: n, stats, ..
+            } => {
                 summaries += 1;
                 count += n;
                 if let BlockStats::Integer { sum: s, .. } = stats {
@@ -126,11 +128,14 @@ fn regex_not_equal_and_or_remove_exactly_the_covered_values_everywhere() {
     assert_eq!(all(&db), want, "after a restart");
     db.compact(true, true).unwrap();
     assert_eq!(all(&db), want, "after compaction");
-    assert_eq!(db.pending_tombstones(), 0, "compaction purged every tombstone");
+    assert_eq!(
+        db.pending_tombstones(),
+        0,
+        "compaction purged every tombstone"
+    );
     let t = db.tier_stats();
     let gone: usize = want.iter().map(|v| 3 * 144 - v.len()).sum();
-    let total_before =
-        before.cold.points + before.warm.points + before.hot.points;
+    let total_before = before.cold.points + before.warm.points + before.hot.points;
     assert_eq!(
         t.cold.points + t.warm.points + t.hot.points,
         total_before - gone as u64,
@@ -151,7 +156,10 @@ fn block_statistics_never_count_deleted_values() {
     let whole = TimeRange::new(T0, T0 + 2 * DAY);
     let (n0, s0, summaries0) = scan_sum(&db, &key, "v", whole);
     assert_eq!(n0, 288);
-    assert!(summaries0 > 0, "the test needs blocks answered from statistics");
+    assert!(
+        summaries0 > 0,
+        "the test needs blocks answered from statistics"
+    );
     // Delete a few values in the middle of (what are) whole blocks.
     let gone = TimeRange::new(T0 + 5 * 60 * MIN, T0 + 5 * 60 * MIN + 30 * MIN);
     db.delete_where(
@@ -169,13 +177,19 @@ fn block_statistics_never_count_deleted_values() {
     assert_eq!(removed.len(), 3);
     let (n1, s1, _) = scan_sum(&db, &key, "v", whole);
     assert_eq!(n1, n0 - 3);
-    assert_eq!(s1, s0 - removed.iter().map(|&i| i128::from(i)).sum::<i128>());
+    assert_eq!(
+        s1,
+        s0 - removed.iter().map(|&i| i128::from(i)).sum::<i128>()
+    );
     // Other series keep their statistics shortcuts.
     let (_, _, other) = scan_sum(&db, &cpu("a", "x"), "v", whole);
     assert_eq!(other, summaries0);
     // Bounds used by GROUP BY time() without a lower bound skip deleted values too.
     db.delete_where(
-        Predicate::And(vec![Predicate::measurement("cpu"), tag("host", MatchOp::Equal, "d")]),
+        Predicate::And(vec![
+            Predicate::measurement("cpu"),
+            tag("host", MatchOp::Equal, "d"),
+        ]),
         TimeRange::new(i64::MIN, T0 + DAY + 5 * MIN),
     )
     .unwrap();
@@ -198,7 +212,10 @@ fn series_without_data_leave_the_listings_and_come_back_when_written() {
     // A time-bounded delete leaves data: the series stays.
     let keep = db
         .delete_where(
-            Predicate::And(vec![Predicate::measurement("cpu"), tag("host", MatchOp::Equal, "a")]),
+            Predicate::And(vec![
+                Predicate::measurement("cpu"),
+                tag("host", MatchOp::Equal, "a"),
+            ]),
             TimeRange::new(T0, T0 + DAY),
         )
         .unwrap();
@@ -208,7 +225,10 @@ fn series_without_data_leave_the_listings_and_come_back_when_written() {
         .delete_where(
             Predicate::And(vec![
                 Predicate::measurement("cpu"),
-                Predicate::Or(vec![tag("host", MatchOp::Equal, "b"), tag("host", MatchOp::Equal, "c")]),
+                Predicate::Or(vec![
+                    tag("host", MatchOp::Equal, "b"),
+                    tag("host", MatchOp::Equal, "c"),
+                ]),
             ]),
             TimeRange::ALL,
         )

@@ -22,7 +22,11 @@ pub(crate) fn delete(
     cond: Option<&Expr>,
 ) -> Result<Vec<Series>, QueryError> {
     let (bounds, rest) = split_time(cond, ctx.now)?;
-    let predicate = lower(ctx, from.map(std::slice::from_ref).unwrap_or_default(), rest.as_ref())?;
+    let predicate = lower(
+        ctx,
+        from.map(std::slice::from_ref).unwrap_or_default(),
+        rest.as_ref(),
+    )?;
     ctx.db
         .delete_where(predicate, TimeRange::new(bounds.start, bounds.end))?;
     Ok(Vec::new())

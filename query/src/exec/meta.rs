@@ -28,7 +28,9 @@ pub(crate) fn run(ctx: &Ctx<'_>, st: &Statement) -> Result<Vec<Series>, QueryErr
                 let ok = match with {
                     None => true,
                     Some(MeasurementName::Name(n)) => *n == m,
-                    Some(MeasurementName::Regex(p)) => regexes.get(p).is_some_and(|r| r.is_match(&m)),
+                    Some(MeasurementName::Regex(p)) => {
+                        regexes.get(p).is_some_and(|r| r.is_match(&m))
+                    }
                 };
                 if ok && any_series_matches(ctx, &m, filter.condition.as_ref())? {
                     names.push(vec![Value::String(m)]);
@@ -156,7 +158,10 @@ pub(crate) fn run(ctx: &Ctx<'_>, st: &Statement) -> Result<Vec<Series>, QueryErr
         }
         Statement::ShowDatabases => {
             let mut names = vec![DEFAULT_DATABASE.to_owned()];
-            if let Some(d) = ctx.database.filter(|d| !d.is_empty() && *d != DEFAULT_DATABASE) {
+            if let Some(d) = ctx
+                .database
+                .filter(|d| !d.is_empty() && *d != DEFAULT_DATABASE)
+            {
                 names.push(d.to_owned());
             }
             names.sort();
@@ -171,7 +176,13 @@ pub(crate) fn run(ctx: &Ctx<'_>, st: &Statement) -> Result<Vec<Series>, QueryErr
             Ok(one(
                 "",
                 None,
-                &["name", "duration", "shardGroupDuration", "replicaN", "default"],
+                &[
+                    "name",
+                    "duration",
+                    "shardGroupDuration",
+                    "replicaN",
+                    "default",
+                ],
                 vec![vec![
                     Value::String("autogen".into()),
                     Value::String(duration),
@@ -197,8 +208,14 @@ pub(crate) fn run(ctx: &Ctx<'_>, st: &Statement) -> Result<Vec<Series>, QueryErr
             Ok(one(
                 "tiers",
                 None,
-                &["tier", "files", "series", "points", "bytes", "min_time", "max_time"],
-                vec![row("hot", &t.hot), row("warm", &t.warm), row("cold", &t.cold)],
+                &[
+                    "tier", "files", "series", "points", "bytes", "min_time", "max_time",
+                ],
+                vec![
+                    row("hot", &t.hot),
+                    row("warm", &t.warm),
+                    row("cold", &t.cold),
+                ],
             ))
         }
         Statement::CreateDatabase { .. } => Ok(Vec::new()),

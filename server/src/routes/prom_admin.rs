@@ -54,10 +54,8 @@ pub async fn delete_series(
         let end = time_param(&p, "end", MAX_TIME_MS)?;
         let sets = matchers_param(&p)?;
         let db = state.db_for_write()?;
-        blocking(move || {
-            strata_query::promql::delete::delete_series(&db, &sets, start, end)
-        })
-        .await?;
+        blocking(move || strata_query::promql::delete::delete_series(&db, &sets, start, end))
+            .await?;
         Ok(())
     };
     match run.await {

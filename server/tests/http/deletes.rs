@@ -26,7 +26,11 @@ fn lp() -> String {
 fn counts(s: &Srv, field: &str, m: &str) -> Vec<(String, i64)> {
     let j = s.query(&format!("SELECT count({field}) FROM {m} GROUP BY host"));
     let mut out = Vec::new();
-    for series in j["results"][0]["series"].as_array().cloned().unwrap_or_default() {
+    for series in j["results"][0]["series"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+    {
         let host = series["tags"]["host"].as_str().unwrap_or("").to_owned();
         out.push((host, series["values"][0][1].as_i64().unwrap()));
     }
@@ -132,14 +136,24 @@ fn delete_series_selects_what_the_same_selector_queries() {
     assert_eq!(r.error(), "no match[] parameter provided");
     let r = delete(&format!("match[]={}", enc("up{")));
     assert_eq!(r.status, 400);
-    assert!(r.error().starts_with("invalid parameter \"match[]\""), "{}", r.body);
+    assert!(
+        r.error().starts_with("invalid parameter \"match[]\""),
+        "{}",
+        r.body
+    );
     let r = delete(&format!("match[]={}", enc(r#"{a=""}"#)));
     assert_eq!(r.status, 400, "{}", r.body);
     let r = delete("match[]=up&start=abc");
     assert_eq!(r.status, 400);
     assert!(r.error().contains("start"), "{}", r.body);
     assert_eq!(
-        request("GET", &s.url("/api/v1/admin/tsdb/delete_series?match[]=up"), &[], None).status,
+        request(
+            "GET",
+            &s.url("/api/v1/admin/tsdb/delete_series?match[]=up"),
+            &[],
+            None
+        )
+        .status,
         405
     );
     // Anchored regex: host=~"a" is host "a" only, not "ab"; one field (metric
