@@ -242,7 +242,8 @@ impl Db {
 
     /// Runs one offline compaction: first a rotation (with `force`, of every hot value,
     /// however recent), then every segment into cold files, one per UTC day (`to_cold`),
-    /// or every warm segment into one. `None` when there was nothing to do.
+    /// or every warm segment into one; then every segment still holding deleted values is
+    /// rewritten without them. `None` when the plan had nothing to do.
     pub fn compact(&self, to_cold: bool, force: bool) -> Result<Option<CompactionReport>> {
         let reason = if force {
             rotate::Reason::Everything
@@ -254,10 +255,15 @@ impl Db {
             let m = self.inner.manifest.lock();
             crate::compaction::plan_offline(&m.segments, to_cold, self.inner.retention_cutoff())
         };
-        match plan {
-            Some(task) => self.inner.compact(task),
-            None => Ok(None),
+        let report = match plan {
+            Some(task) => self.inner.compact(task)?,
+            None => None,
+        };
+        // Whatever the plan left out, tombstones leave the files too.
+        if self.pending_tombstones() > 0 {
+            self.inner.clean_tombstones()?;
         }
+        Ok(report)
     }
 
     /// One round of the background work, now: an age rotation, then the compaction the

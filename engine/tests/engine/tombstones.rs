@@ -316,3 +316,59 @@ fn a_crash_between_the_wal_record_and_the_manifest_is_finished_at_open() {
     with_new(&db);
     assert_eq!(all(&db)[0], expected(&|_, _, _| false)[0]);
 }
+
+#[test]
+fn offline_compaction_purges_even_when_its_plan_has_nothing_to_merge() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(T0 + 3 * DAY);
+    let db = setup(dir.path(), &clock, opts(&clock));
+    db.compact(true, true).unwrap();
+    let files = db.tier_stats().cold.files;
+    db.delete_where(
+        Predicate::And(vec![
+            Predicate::measurement("cpu"),
+            tag("host", MatchOp::Regex, "^[cd]$"),
+        ]),
+        TimeRange::new(T0, T0 + DAY),
+    )
+    .unwrap();
+    assert_eq!(db.pending_tombstones(), 1);
+    // Warm-only compaction: nothing warm to merge, the tombstone is purged all the same.
+    db.compact(false, false).unwrap();
+    assert_eq!(db.pending_tombstones(), 0);
+    assert_eq!(db.tier_stats().cold.files, files);
+    let want = expected(&|h, _, t| (h == "c" || h == "d") && t < T0 + DAY);
+    assert_eq!(all(&db), want);
+    drop(db);
+    let db = Db::open(dir.path(), opts(&clock)).unwrap();
+    assert_eq!(all(&db), want);
+}
+
+#[test]
+fn background_compaction_purges_one_covered_segment_per_round() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(T0 + 3 * DAY);
+    let db = setup(dir.path(), &clock, opts(&clock));
+    // Nothing is due by age now: every round that purges is a purge.
+    while db.run_maintenance().unwrap().is_some() {}
+    db.delete_where(
+        Predicate::And(vec![
+            Predicate::measurement("cpu"),
+            tag("dc", MatchOp::Equal, "y"),
+        ]),
+        TimeRange::new(T0, T0 + 2 * DAY),
+    )
+    .unwrap();
+    assert_eq!(db.pending_tombstones(), 1);
+    let want = expected(&|h, _, t| (h == "c" || h == "d") && t < T0 + 2 * DAY);
+    let mut rounds = 0;
+    while db.pending_tombstones() > 0 {
+        let r = db.run_maintenance().unwrap();
+        assert!(r.is_some_and(|r| r.files_in == 1), "{r:?}");
+        assert_eq!(all(&db), want);
+        rounds += 1;
+        assert!(rounds < 10, "the purge does not end");
+    }
+    assert!(rounds >= 2, "cold and warm segments were both covered");
+    assert!(db.run_maintenance().unwrap().is_none());
+}
