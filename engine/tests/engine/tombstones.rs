@@ -372,3 +372,42 @@ fn background_compaction_purges_one_covered_segment_per_round() {
     assert!(rounds >= 2, "cold and warm segments were both covered");
     assert!(db.run_maintenance().unwrap().is_none());
 }
+
+#[test]
+fn a_checkpoint_never_drops_a_delete_that_older_kept_wal_files_still_need() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = T0 + 3 * DAY;
+    let clock = ManualClock::new(now);
+    let db = Db::open(dir.path(), opts(&clock)).unwrap();
+    let key = SeriesKey::new("m", [("k", "v")]).unwrap();
+    let w = |t: i64, v: i64| {
+        db.write_lp(
+            format!("m,k=v x={v}i {t}\n").as_bytes(),
+            Precision::Nanosecond,
+        )
+        .unwrap();
+    };
+    // WAL file 1: a recent value (stays hot, so file 1 stays) and an old one.
+    w(now - MIN, 1);
+    w(T0, 2);
+    db.rotate().unwrap(); // WAL file 2 from here
+    // The delete of the recent value, in file 2, with old data beside it.
+    db.delete_where(
+        Predicate::And(vec![
+            Predicate::measurement("m"),
+            tag("k", MatchOp::Equal, "v"),
+        ]),
+        TimeRange::new(now - 2 * MIN, now),
+    )
+    .unwrap();
+    w(T0 + 1, 3);
+    db.rotate().unwrap(); // file 2 holds only old data and the delete
+    assert_eq!(timestamps(&db, &key, "x"), [T0, T0 + 1]);
+    drop(db); // crash
+    let db = Db::open(dir.path(), opts(&clock)).unwrap();
+    assert_eq!(
+        timestamps(&db, &key, "x"),
+        [T0, T0 + 1],
+        "the deleted value came back from WAL file 1"
+    );
+}
