@@ -467,6 +467,43 @@ fn meta_statements() {
     );
     let e = run(&db, "DELETE FROM cpu WHERE host =~ /(/");
     assert!(e.first_error().unwrap().contains("invalid regex"), "{e:?}");
+    // As InfluxDB 1.6: a tag compared with a number or a boolean is taken for a field; a
+    // bare term is no condition, and that is checked over the whole condition first.
+    for (q, want) in [
+        (
+            "DELETE FROM cpu WHERE host = 1",
+            "fields not supported in WHERE clause during deletion",
+        ),
+        (
+            "DELETE FROM cpu WHERE host != true",
+            "fields not supported in WHERE clause during deletion",
+        ),
+        (
+            "DELETE FROM cpu WHERE host",
+            "invalid condition expression: host",
+        ),
+        (
+            "DELETE FROM cpu WHERE usage > 1 AND (host = 'a' OR region)",
+            "invalid condition expression: region",
+        ),
+        (
+            "DROP SERIES FROM cpu WHERE host = 'a' AND 1",
+            "invalid condition expression: 1",
+        ),
+    ] {
+        assert_eq!(run(&db, q).first_error().unwrap(), want, "{q}");
+    }
+    // A time bound inside an OR is refused: nothing is deleted.
+    let before = values(&db, "SELECT count(usage) FROM cpu");
+    let e = run(
+        &db,
+        "DELETE FROM cpu WHERE host = 'b' OR time < '2020-01-01T00:00:30Z'",
+    );
+    assert!(
+        e.first_error().unwrap().contains("invalid time condition"),
+        "{e:?}"
+    );
+    assert_eq!(values(&db, "SELECT count(usage) FROM cpu"), before);
 }
 
 #[test]

@@ -119,7 +119,31 @@ fn field_names(ctx: &Ctx<'_>, from: &[Source]) -> HashSet<String> {
     out
 }
 
+/// InfluxDB's `ConditionExpr`: every term joined by `AND` / `OR` is a comparison (or a
+/// boolean), checked over the whole condition before any term is lowered.
+fn check_terms(e: &Expr) -> Result<(), QueryError> {
+    match e {
+        Expr::Binary {
+            op: BinaryOp::And | BinaryOp::Or,
+            lhs,
+            rhs,
+        } => {
+            check_terms(lhs)?;
+            check_terms(rhs)
+        }
+        Expr::Binary { .. } | Expr::Bool(_) => Ok(()),
+        _ => Err(QueryError::Invalid(format!(
+            "invalid condition expression: {e}"
+        ))),
+    }
+}
+
 fn condition(e: &Expr, fields: &HashSet<String>) -> Result<Predicate, QueryError> {
+    check_terms(e)?;
+    term(e, fields)
+}
+
+fn term(e: &Expr, fields: &HashSet<String>) -> Result<Predicate, QueryError> {
     let unsupported = || {
         QueryError::Invalid(format!(
             "{e}: a delete's condition compares tags with =, !=, =~ or !~ (joined by AND, OR), and time"
@@ -130,7 +154,7 @@ fn condition(e: &Expr, fields: &HashSet<String>) -> Result<Predicate, QueryError
     };
     match op {
         BinaryOp::And | BinaryOp::Or => {
-            let parts = vec![condition(lhs, fields)?, condition(rhs, fields)?];
+            let parts = vec![term(lhs, fields)?, term(rhs, fields)?];
             return Ok(if *op == BinaryOp::And {
                 Predicate::And(parts)
             } else {
@@ -145,9 +169,13 @@ fn condition(e: &Expr, fields: &HashSet<String>) -> Result<Predicate, QueryError
         )));
     }
     let (name, value) = match (&**lhs, &**rhs) {
+        // A tag compared with another tag: InfluxDB matches series whose two values are
+        // equal; the engine's predicate compares a column with a constant only.
+        (Expr::Var { .. }, Expr::Var { .. }) => return Err(unsupported()),
         (Expr::Var { name, .. }, v) => (name, v),
         (v, Expr::Var { name, .. }) if matches!(op, BinaryOp::Eq | BinaryOp::NotEq) => (name, v),
-        _ => return Err(unsupported()),
+        // Anything else compares values, not tags: InfluxDB leaves it for the fields.
+        _ => return Err(QueryError::Invalid(FIELDS_NOT_SUPPORTED.into())),
     };
     if fields.contains(name) {
         return Err(QueryError::Invalid(FIELDS_NOT_SUPPORTED.into()));
@@ -157,7 +185,17 @@ fn condition(e: &Expr, fields: &HashSet<String>) -> Result<Predicate, QueryError
         (BinaryOp::NotEq, Expr::String(s)) => (MatchOp::NotEqual, s),
         (BinaryOp::RegexMatch, Expr::Regex(p)) => (MatchOp::Regex, p),
         (BinaryOp::RegexNotMatch, Expr::Regex(p)) => (MatchOp::NotRegex, p),
-        (BinaryOp::Lt | BinaryOp::LtEq | BinaryOp::Gt | BinaryOp::GtEq, _) => {
+        // A tag's value is a string: compared with a number, a boolean or by order, InfluxDB
+        // takes the name for a field's.
+        (
+            BinaryOp::Eq
+            | BinaryOp::NotEq
+            | BinaryOp::Lt
+            | BinaryOp::LtEq
+            | BinaryOp::Gt
+            | BinaryOp::GtEq,
+            _,
+        ) => {
             return Err(QueryError::Invalid(FIELDS_NOT_SUPPORTED.into()));
         }
         _ => return Err(unsupported()),
