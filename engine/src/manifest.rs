@@ -16,7 +16,8 @@ use std::path::{Path, PathBuf};
 /// The manifest file-name prefix.
 pub const PREFIX: &str = "MANIFEST-";
 const MAGIC: &[u8; 8] = b"STRATMAN";
-const VERSION: u32 = 1;
+/// The version written; version 1 (no tombstones) is still read.
+const VERSION: u32 = 2;
 const SEGMENT_RECORD_LEN: usize = 41;
 const FIXED_LEN: usize = 8 + 4 + 8 + 8 + 8 + 8 + 8 + 4;
 
@@ -91,8 +92,22 @@ pub struct Manifest {
     pub checkpoint: Option<Checkpoint>,
     /// Live segments, oldest data version first (a later segment wins on equal timestamps).
     pub segments: Vec<SegmentRecord>,
-    /// The id of the last delete whose segment rewrite finished (0: none).
+    /// The id of the last delete recorded here (as a tombstone, or as needing none; 0:
+    /// none). Replay records a WAL delete with a larger id again.
     pub last_delete: u64,
+    /// Deletes whose covered values may still be in segments: reads filter them out,
+    /// compaction purges them.
+    pub tombstones: Vec<Tombstone>,
+}
+
+/// A pending delete: segments with ids up to `max_segment` (those that existed when it
+/// was made) may hold values it covers; later segments never do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tombstone {
+    /// The largest segment id when the delete was made.
+    pub max_segment: u64,
+    /// The delete.
+    pub spec: crate::wal::delete::DeleteSpec,
 }
 
 impl Manifest {
@@ -122,6 +137,17 @@ impl Manifest {
             b.extend_from_slice(&s.points.to_le_bytes());
             b.extend_from_slice(&s.bytes.to_le_bytes());
         }
+        b.extend_from_slice(
+            &u32::try_from(self.tombstones.len())
+                .unwrap_or(u32::MAX)
+                .to_le_bytes(),
+        );
+        for t in &self.tombstones {
+            let spec = t.spec.encode();
+            b.extend_from_slice(&t.max_segment.to_le_bytes());
+            b.extend_from_slice(&u32::try_from(spec.len()).unwrap_or(u32::MAX).to_le_bytes());
+            b.extend_from_slice(&spec);
+        }
         let crc = crc32fast::hash(&b);
         b.extend_from_slice(&crc.to_le_bytes());
         b
@@ -150,11 +176,17 @@ impl Manifest {
             a.copy_from_slice(&b[i..i + 8]);
             u64::from_le_bytes(a)
         };
-        if u32::from_le_bytes([b[8], b[9], b[10], b[11]]) != VERSION {
+        let version = u32::from_le_bytes([b[8], b[9], b[10], b[11]]);
+        if version != 1 && version != VERSION {
             return Err((8, "unsupported manifest version"));
         }
         let n = u32::from_le_bytes([b[52], b[53], b[54], b[55]]) as usize;
-        if body.len() != FIXED_LEN + n * SEGMENT_RECORD_LEN {
+        let segments_end = n
+            .checked_mul(SEGMENT_RECORD_LEN)
+            .and_then(|x| x.checked_add(FIXED_LEN))
+            .ok_or((52, "segment count does not match the file length"))?;
+        let tombstones_fit = version >= 2 && body.len() >= segments_end + 4;
+        if !(body.len() == segments_end || tombstones_fit) {
             return Err((52, "segment count does not match the file length"));
         }
         let file = u64_at(28);
@@ -170,6 +202,7 @@ impl Manifest {
             }),
             segments: Vec::with_capacity(n),
             last_delete: u64_at(44),
+            tombstones: Vec::new(),
         };
         for i in 0..n {
             let at = FIXED_LEN + i * SEGMENT_RECORD_LEN;
@@ -182,8 +215,42 @@ impl Manifest {
                 bytes: u64_at(at + 33),
             });
         }
+        if version >= 2 {
+            m.tombstones = decode_tombstones(body, segments_end)?;
+        }
         Ok(m)
     }
+}
+
+/// The tombstone section at `at`, which must end exactly at the end of `body`.
+fn decode_tombstones(body: &[u8], mut at: usize) -> Result<Vec<Tombstone>, (usize, &'static str)> {
+    let u32_at = |i: usize| -> Option<u32> {
+        Some(u32::from_le_bytes(body.get(i..i + 4)?.try_into().ok()?))
+    };
+    let n = u32_at(at).ok_or((at, "tombstone count missing"))?;
+    at += 4;
+    let mut out = Vec::new();
+    for _ in 0..n {
+        let max_segment = body
+            .get(at..at + 8)
+            .and_then(|b| b.try_into().ok())
+            .map(u64::from_le_bytes)
+            .ok_or((at, "tombstone truncated"))?;
+        let len = u32_at(at + 8).ok_or((at + 8, "tombstone truncated"))? as usize;
+        let start = at + 12;
+        let spec_bytes = start
+            .checked_add(len)
+            .and_then(|end| body.get(start..end))
+            .ok_or((start, "tombstone longer than the file"))?;
+        let spec = crate::wal::delete::DeleteSpec::decode(spec_bytes)
+            .map_err(|(off, what)| (start + off, what))?;
+        out.push(Tombstone { max_segment, spec });
+        at = start + len;
+    }
+    if at != body.len() {
+        return Err((at, "trailing bytes after the tombstones"));
+    }
+    Ok(out)
 }
 
 /// The path of manifest generation `g` in `dir`.
@@ -311,7 +378,29 @@ mod tests {
                 bytes: 1234,
             }],
             last_delete: 5,
+            tombstones: vec![Tombstone {
+                max_segment: 3,
+                spec: crate::wal::delete::DeleteSpec {
+                    id: 5,
+                    predicate: crate::model::Predicate::tag_eq("host", "a"),
+                    range: crate::model::TimeRange::new(0, 10),
+                    drop: false,
+                },
+            }],
         }
+    }
+
+    #[test]
+    fn version_1_manifests_still_load() {
+        let mut m = sample(2);
+        m.tombstones.clear();
+        let mut b = m.encode();
+        // Version 1: no tombstone section.
+        b.truncate(b.len() - 8);
+        b[8..12].copy_from_slice(&1u32.to_le_bytes());
+        let crc = crc32fast::hash(&b);
+        b.extend_from_slice(&crc.to_le_bytes());
+        assert_eq!(Manifest::decode(&b).unwrap(), m);
     }
 
     #[test]

@@ -177,7 +177,8 @@ pub enum Failpoint {
     CompactionAfterOutputs,
     /// Compaction: after the manifest is replaced, before readers see the outputs.
     CompactionAfterManifest,
-    /// Delete: after the WAL record and the in-memory delete, before segments are rewritten.
+    /// Delete: after the WAL record and the in-memory delete, before the manifest stores
+    /// its tombstone.
     DeleteBeforeSegments,
 }
 

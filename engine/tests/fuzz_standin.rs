@@ -85,12 +85,23 @@ fn files() -> Files {
     let mut segments = read_dir("segments");
     db.compact(true, true).unwrap();
     segments.extend(read_dir("segments"));
-    let manifests = std::fs::read_dir(dir.path())
-        .unwrap()
-        .flatten()
-        .filter(|e| e.file_name().to_string_lossy().starts_with("MANIFEST"))
-        .filter_map(|e| std::fs::read(e.path()).ok())
-        .collect();
+    let manifest_files = || -> Vec<Vec<u8>> {
+        std::fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with("MANIFEST"))
+            .filter_map(|e| std::fs::read(e.path()).ok())
+            .collect()
+    };
+    let mut manifests = manifest_files();
+    // A pending delete: a manifest with a tombstone.
+    db.delete(
+        "cpu",
+        &[("host", "a")],
+        strata_engine::model::TimeRange::new(0, i64::MAX),
+    )
+    .unwrap();
+    manifests.extend(manifest_files());
     db.close().unwrap();
     Files {
         wal,
@@ -113,6 +124,28 @@ fn wal_records_and_batches() {
     let mut corpus = files().wal;
     corpus.push(payload);
     corpus.push(frame);
+    // Delete payloads: version 2 (a predicate tree) and version 1 (tag equalities).
+    use strata_engine::model::predicate::{MatchOp, Matcher, Predicate, Subject};
+    let spec = strata_engine::wal::delete::DeleteSpec {
+        id: 3,
+        predicate: Predicate::Or(vec![
+            Predicate::And(vec![
+                Predicate::measurement("cpu"),
+                Predicate::Match(
+                    Matcher::new(Subject::Tag("host".into()), MatchOp::Regex, "a|b").unwrap(),
+                ),
+            ]),
+            Predicate::Match(Matcher::new(Subject::Field, MatchOp::NotEqual, "x").unwrap()),
+        ]),
+        range: strata_engine::model::TimeRange::new(5, 500),
+        drop: false,
+    };
+    corpus.push(spec.encode());
+    let mut v1 = vec![4, 0, 0, 0, 0, 0, 0, 0, 1];
+    v1.extend_from_slice(&0i64.to_le_bytes());
+    v1.extend_from_slice(&9i64.to_le_bytes());
+    v1.extend_from_slice(b"\x03cpu\x01\x04host\x01a");
+    corpus.push(v1);
     fuzz("wal", fuzzing::wal, corpus);
 }
 

@@ -456,7 +456,104 @@ fn meta_statements() {
         r#"{"results":[{"statement_id":0}]}"#
     );
     let e = run(&db, "DELETE FROM cpu WHERE usage > 3");
-    assert!(e.first_error().unwrap().contains("tag equalities"), "{e:?}");
+    assert_eq!(
+        e.first_error().unwrap(),
+        "fields not supported in WHERE clause during deletion"
+    );
+    let e = run(&db, "DROP SERIES FROM cpu WHERE time > 0");
+    assert!(
+        e.first_error().unwrap().contains("doesn't support time"),
+        "{e:?}"
+    );
+    let e = run(&db, "DELETE FROM cpu WHERE host =~ /(/");
+    assert!(e.first_error().unwrap().contains("invalid regex"), "{e:?}");
+    // As InfluxDB 1.6: a tag compared with a number or a boolean is taken for a field; a
+    // bare term is no condition, and that is checked over the whole condition first.
+    for (q, want) in [
+        (
+            "DELETE FROM cpu WHERE host = 1",
+            "fields not supported in WHERE clause during deletion",
+        ),
+        (
+            "DELETE FROM cpu WHERE host != true",
+            "fields not supported in WHERE clause during deletion",
+        ),
+        (
+            "DELETE FROM cpu WHERE host",
+            "invalid condition expression: host",
+        ),
+        (
+            "DELETE FROM cpu WHERE usage > 1 AND (host = 'a' OR region)",
+            "invalid condition expression: region",
+        ),
+        (
+            "DROP SERIES FROM cpu WHERE host = 'a' AND 1",
+            "invalid condition expression: 1",
+        ),
+    ] {
+        assert_eq!(run(&db, q).first_error().unwrap(), want, "{q}");
+    }
+    // A time bound inside an OR is refused: nothing is deleted.
+    let before = values(&db, "SELECT count(usage) FROM cpu");
+    let e = run(
+        &db,
+        "DELETE FROM cpu WHERE host = 'b' OR time < '2020-01-01T00:00:30Z'",
+    );
+    assert!(
+        e.first_error().unwrap().contains("invalid time condition"),
+        "{e:?}"
+    );
+    assert_eq!(values(&db, "SELECT count(usage) FROM cpu"), before);
+}
+
+#[test]
+fn deletes_with_regex_not_equal_or_and_drop_series() {
+    let (_d, db) = open_with(SEMANTICS);
+    let series = |db: &Db| values(db, "SHOW SERIES");
+    // Unanchored regex (matches "x" and "y" of tie), OR, parentheses, and a time range.
+    let r = run(
+        &db,
+        "DELETE FROM /ti/ WHERE ((host =~ /x|y/ AND host != 'y') OR host = 'nobody') AND time >= '2020-01-01T00:00:10Z' AND time < '2020-01-01T00:00:40Z'",
+    );
+    assert!(r.first_error().is_none(), "{r:?}");
+    assert_eq!(
+        values(&db, "SELECT v FROM tie"),
+        "[[1577836800,5],[1577836800,4],[1577836840,1]]"
+    );
+    // DELETE without FROM: every measurement; !~ keeps hosts a.
+    let r = run(
+        &db,
+        "DELETE WHERE host !~ /a/ AND time < '2020-01-01T00:00:30Z'",
+    );
+    assert!(r.first_error().is_none(), "{r:?}");
+    assert_eq!(
+        values(&db, "SELECT used FROM mem"),
+        "[[1577836800,100],[1577836860,200]]"
+    );
+    assert_eq!(values(&db, "SELECT count(v) FROM tie"), "[[0,1]]");
+    assert_eq!(
+        values(&db, "SELECT n FROM cpu WHERE host = 'b'"),
+        "[[1577836835,6],[1577836910,-5]]"
+    );
+    // tie,host=y had no value left: gone from SHOW SERIES.
+    assert!(!series(&db).contains("tie,host=y"), "{}", series(&db));
+    assert!(series(&db).contains("tie,host=x"));
+    // DROP SERIES with OR of a regex and an equality, over two measurements.
+    let r = run(
+        &db,
+        "DROP SERIES FROM cpu, mem WHERE host =~ /^b$/ OR host = 'c'",
+    );
+    assert!(r.first_error().is_none(), "{r:?}");
+    assert_eq!(
+        series(&db),
+        r#"[["cpu,host=a,region=east"],["mem,host=a"],["tie,host=x"]]"#
+    );
+    assert_eq!(
+        values(&db, "SHOW TAG VALUES FROM cpu WITH KEY = host"),
+        r#"[["host","a"]]"#
+    );
+    assert_eq!(values(&db, "SELECT count(usage) FROM cpu"), "[[0,5]]");
+    assert_eq!(values(&db, "SELECT count(used) FROM mem"), "[[0,1]]");
 }
 
 #[test]

@@ -217,6 +217,14 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/api/v1/metadata", get(routes::prom_meta::metadata))
         .route(
+            "/api/v1/admin/tsdb/delete_series",
+            post(routes::prom_admin::delete_series).put(routes::prom_admin::delete_series),
+        )
+        .route(
+            "/api/v1/admin/tsdb/clean_tombstones",
+            post(routes::prom_admin::clean_tombstones).put(routes::prom_admin::clean_tombstones),
+        )
+        .route(
             "/api/v1/status/buildinfo",
             get(routes::prom_meta::buildinfo),
         )

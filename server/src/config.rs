@@ -62,6 +62,9 @@ pub struct Config {
     /// Scrape, evaluate rules and notify as a Prometheus server does, from this
     /// `prometheus.yml` (`--config.file`). Default: off.
     pub prometheus: Option<crate::prometheus::PrometheusSetup>,
+    /// Prometheus' TSDB admin API (`delete_series`, `clean_tombstones`), as
+    /// `--web.enable-admin-api` allows it in Prometheus. Default: off.
+    pub enable_admin_api: bool,
     /// Membership in a cluster and the settings of cluster queries (`--cluster.etcd`,
     /// `--cluster.node`, …). Default: off (a single node).
     pub cluster: Option<strata_cluster::ClusterConfig>,
@@ -98,6 +101,7 @@ impl Default for Config {
             max_connections: 4096,
             shutdown_timeout: Duration::from_secs(10),
             prometheus: None,
+            enable_admin_api: false,
             cluster: None,
             subscribe_buffer: 16,
             web_config_file: None,

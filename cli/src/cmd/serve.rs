@@ -117,6 +117,10 @@ pub struct PromArgs {
     /// Allow POST /-/reload (SIGHUP always reloads).
     #[arg(long = "web.enable-lifecycle")]
     pub enable_lifecycle: bool,
+    /// Allow Prometheus' TSDB admin API: POST /api/v1/admin/tsdb/delete_series and
+    /// /api/v1/admin/tsdb/clean_tombstones.
+    #[arg(long = "web.enable-admin-api")]
+    pub enable_admin_api: bool,
     /// The URL alerts link back to [default: http://HOSTNAME:PORT].
     #[arg(long = "web.external-url", value_name = "URL")]
     pub external_url: Option<String>,
@@ -126,6 +130,7 @@ pub struct PromArgs {
 pub fn run(args: Args) -> CmdResult {
     let options = args.engine.options()?;
     let mut config = args.engine.server_config(&args.server)?;
+    config.enable_admin_api = args.prometheus.enable_admin_api;
     if let Some(file) = &args.prometheus.config_file {
         // A file that does not load stops the start, as in Prometheus.
         strata_scrape::config::load(file).map_err(|e| {

@@ -6,6 +6,10 @@
 //! manifest names them, so a crash before the manifest leaves unnamed outputs (removed on
 //! open) and the inputs intact; a crash after it leaves unnamed inputs (removed on open).
 //! Readers hold `Arc`s of the segments they read, so they never see a half-done state.
+//!
+//! Compaction purges tombstones: values a tombstone covers in an input it applies to are
+//! left out of the outputs, and a tombstone that no longer applies to any live segment
+//! leaves the manifest in the same step.
 
 use super::Inner;
 use super::open::attach;
@@ -13,9 +17,8 @@ use super::rotate::FailStep;
 use crate::compaction::{self, DAY_NANOS, Task};
 use crate::error::Result;
 use crate::manifest::{self, SegmentRecord, Tier};
-use crate::model::{ColumnData, ColumnValues, SeriesKey, TimeRange};
+use crate::model::TimeRange;
 use crate::segment::{Segment, SegmentWriter, WriterOptions, file_path};
-use crate::wal::delete::DeleteSpec;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -53,7 +56,7 @@ impl Inner {
                 self.retention_cutoff(),
             )
         };
-        match task {
+        match task.or_else(|| self.purge_task()) {
             Some(t) => self.compact(t),
             None => Ok(None),
         }
@@ -62,17 +65,17 @@ impl Inner {
     /// Runs `task` (planned from the current manifest).
     pub(super) fn compact(&self, task: Task) -> Result<Option<CompactionReport>> {
         let mut manifest = self.manifest.lock();
-        self.compact_locked(&mut manifest, task, None)
+        self.compact_locked(&mut manifest, task)
     }
 
-    /// Runs `task` with the manifest lock held, dropping the values `delete` covers.
+    /// Runs `task` with the manifest lock held, purging the tombstones that apply to its
+    /// inputs.
     pub(super) fn compact_locked(
         &self,
         manifest: &mut crate::manifest::Manifest,
         task: Task,
-        delete: Option<&DeleteSpec>,
     ) -> Result<Option<CompactionReport>> {
-        let report = self.compact_locked_once(manifest, task, delete)?;
+        let report = self.compact_locked_once(manifest, task)?;
         if report.is_some() {
             self.counters
                 .compactions
@@ -85,15 +88,16 @@ impl Inner {
         &self,
         manifest: &mut crate::manifest::Manifest,
         task: Task,
-        delete: Option<&DeleteSpec>,
     ) -> Result<Option<CompactionReport>> {
         let started = Instant::now();
-        let inputs: Vec<_> = {
+        let (inputs, tombstones): (Vec<_>, _) = {
             let st = self.state.read();
-            task.inputs
+            let inputs = task
+                .inputs
                 .iter()
                 .filter_map(|id| st.segments.iter().find(|s| s.seg.id() == *id).cloned())
-                .collect()
+                .collect();
+            (inputs, st.tombstones.clone())
         };
         if inputs.len() != task.inputs.len() || inputs.is_empty() {
             return Ok(None); // the list changed since planning: plan again next time
@@ -137,21 +141,17 @@ impl Inner {
             let id = next_id;
             let mut w = SegmentWriter::create_with(&self.segment_dir, id, writer_options)?;
             for (key, cols) in &by_series {
-                let deleted = delete.filter(|d| {
-                    SeriesKey::decode(key).is_ok_and(|k| d.matches(k.measurement(), k.tags()))
-                });
                 let mut datas = Vec::with_capacity(cols.len());
                 for (name, c, ty) in cols {
                     let mut sources = Vec::new();
                     for s in &inputs {
                         if let Some(entry) = s.column(c) {
-                            sources.push(s.seg.read_column(entry, range)?);
+                            let data = s.seg.read_column(entry, range)?;
+                            let deleted = tombstones.ranges(s.seg.id(), *c);
+                            sources.push(super::tombstone::without(data, &deleted));
                         }
                     }
-                    let mut merged = super::read::merge(sources, *ty)?;
-                    if let Some(d) = deleted {
-                        merged = without_range(merged, d.range);
-                    }
+                    let merged = super::read::merge(sources, *ty)?;
                     datas.push((name.as_str(), merged));
                 }
                 let refs: Vec<(&str, &crate::model::ColumnData)> =
@@ -179,9 +179,19 @@ impl Inner {
         next.generation += 1;
         next.next_segment_id = next_id;
         next.segments = compaction::apply(&manifest.segments, &task.inputs, outputs.clone());
-        if let Some(d) = delete {
-            next.last_delete = next.last_delete.max(d.id);
-        }
+        // Tombstones that no segment left in force needs any more leave with the inputs.
+        let remaining = {
+            let st = self.state.read();
+            let survivors: Vec<_> = st
+                .segments
+                .iter()
+                .filter(|s| !task.inputs.contains(&s.seg.id()))
+                .cloned()
+                .collect();
+            st.tombstones
+                .retain(|t, cols| survivors.iter().any(|s| super::purge::applies(t, cols, s)))
+        };
+        next.tombstones = remaining.records();
         manifest::store(&self.dir, &next)?;
         *manifest = next;
         self.failpoint(FailStep::CompactionAfterManifest)?;
@@ -205,6 +215,7 @@ impl Inner {
                 gone.doomed.store(true, Ordering::Release);
             }
             st.segments = ordered;
+            st.tombstones = Arc::new(remaining);
         }
         for s in &inputs {
             s.doomed.store(true, Ordering::Release);
@@ -227,32 +238,5 @@ impl Inner {
             report.bytes_out
         );
         Ok(Some(report))
-    }
-}
-
-/// `data` without the values whose timestamps are in `range`.
-fn without_range(data: ColumnData, range: TimeRange) -> ColumnData {
-    let keep: Vec<bool> = data
-        .timestamps
-        .iter()
-        .map(|&t| !range.contains(t))
-        .collect();
-    fn pick<T>(v: Vec<T>, keep: &[bool]) -> Vec<T> {
-        v.into_iter()
-            .zip(keep)
-            .filter(|(_, k)| **k)
-            .map(|(x, _)| x)
-            .collect()
-    }
-    let values = match data.values {
-        ColumnValues::Float(v) => ColumnValues::Float(pick(v, &keep)),
-        ColumnValues::Integer(v) => ColumnValues::Integer(pick(v, &keep)),
-        ColumnValues::Unsigned(v) => ColumnValues::Unsigned(pick(v, &keep)),
-        ColumnValues::Boolean(v) => ColumnValues::Boolean(pick(v, &keep)),
-        ColumnValues::String(v) => ColumnValues::String(pick(v, &keep)),
-    };
-    ColumnData {
-        timestamps: pick(data.timestamps, &keep),
-        values,
     }
 }

@@ -18,8 +18,10 @@ mod limits;
 mod open;
 mod overload;
 mod pieces;
+mod purge;
 mod read;
 mod rotate;
+mod tombstone;
 mod write;
 mod write_prom;
 mod writer;
@@ -70,6 +72,8 @@ pub(crate) struct Inner {
     manifest: Mutex<Manifest>,
     /// The last delete id handed out.
     next_delete: Mutex<u64>,
+    /// Bumped whenever a delete hides series (see `Writer`).
+    hide_epoch: std::sync::atomic::AtomicU64,
     /// Rotations and compactions done, for monitoring.
     counters: crate::metrics::WorkCounters,
     /// The `max_new_series_per_minute` token bucket.
@@ -99,6 +103,8 @@ pub(crate) struct State {
     rotating: Vec<Arc<HotTier>>,
     /// Live segments, oldest first.
     segments: Vec<Arc<LiveSegment>>,
+    /// Pending deletes, filtered out of segment reads (see `tombstone`).
+    tombstones: Arc<tombstone::Tombstones>,
 }
 
 /// An open segment and where each of the database's columns is in it.
@@ -164,13 +170,30 @@ impl Db {
         let lock = DirLock::acquire(&dir)?;
         let (inner, replayed_deletes) = open::open_inner(dir, options)?;
         let inner = Arc::new(inner);
-        // Deletes found in the WAL whose segment rewrite had not finished: finish it.
-        for spec in replayed_deletes {
-            let mut m = inner.manifest.lock();
-            if spec.id > m.last_delete {
-                inner.rewrite_segments(&mut m, &spec)?;
+        // Deletes found in the WAL whose tombstone was not stored (a crash came between
+        // the WAL record and the manifest): store it now.
+        let last_delete = inner.manifest.lock().last_delete;
+        let mut covered = Vec::new();
+        for spec in &replayed_deletes {
+            if spec.id > last_delete {
+                inner.redo_delete(spec)?;
             }
         }
+        // Series left without data by the deletes replayed or pending leave the listings,
+        // as they did before the restart.
+        {
+            let index = inner.index.read();
+            for spec in &replayed_deletes {
+                covered.extend(tombstone::resolve(&index, &spec.predicate).1);
+            }
+            let st = inner.state.read();
+            for (t, _) in st.tombstones.iter() {
+                covered.extend(tombstone::resolve(&index, &t.spec.predicate).1);
+            }
+        }
+        covered.sort_unstable();
+        covered.dedup();
+        inner.hide_empty(&covered)?;
         let rotator = rotate::start_rotator(&inner)?;
         Ok(Db {
             inner,
@@ -219,7 +242,8 @@ impl Db {
 
     /// Runs one offline compaction: first a rotation (with `force`, of every hot value,
     /// however recent), then every segment into cold files, one per UTC day (`to_cold`),
-    /// or every warm segment into one. `None` when there was nothing to do.
+    /// or every warm segment into one; then every segment still holding deleted values is
+    /// rewritten without them. `None` when the plan had nothing to do.
     pub fn compact(&self, to_cold: bool, force: bool) -> Result<Option<CompactionReport>> {
         let reason = if force {
             rotate::Reason::Everything
@@ -231,10 +255,15 @@ impl Db {
             let m = self.inner.manifest.lock();
             crate::compaction::plan_offline(&m.segments, to_cold, self.inner.retention_cutoff())
         };
-        match plan {
-            Some(task) => self.inner.compact(task),
-            None => Ok(None),
+        let report = match plan {
+            Some(task) => self.inner.compact(task)?,
+            None => None,
+        };
+        // Whatever the plan left out, tombstones leave the files too.
+        if self.pending_tombstones() > 0 {
+            self.inner.clean_tombstones()?;
         }
+        Ok(report)
     }
 
     /// Takes a consistent snapshot of this live database into `out` (a new or empty

@@ -56,7 +56,12 @@ pub(super) fn open_inner(dir: PathBuf, options: Options) -> Result<(Inner, Vec<D
                     offset: offset + 9 + at as u64,
                     what: format!("WAL delete: {what}"),
                 })?;
-                let (cols, _) = super::delete::covered_columns(&mut index, &spec);
+                let (cols, series) = super::tombstone::resolve(&index, &spec.predicate);
+                if spec.drop {
+                    for s in series {
+                        index.set_hidden(s, true);
+                    }
+                }
                 hot.delete(&cols, spec.range).map_err(|e| {
                     Error::Internal(format!("hot chunk does not decode during replay: {e}"))
                 })?;
@@ -89,6 +94,12 @@ pub(super) fn open_inner(dir: PathBuf, options: Options) -> Result<(Inner, Vec<D
         options.wal_segment_bytes,
         file_max,
     )?;
+    // The manifest's tombstones, resolved against the index as rebuilt.
+    let mut tombstones = super::tombstone::Tombstones::default();
+    for t in &manifest.tombstones {
+        let (cols, _) = super::tombstone::resolve(&index, &t.spec.predicate);
+        tombstones = tombstones.with(t.clone(), cols);
+    }
     let bucket = super::limits::NewSeriesBucket::new(options.max_new_series_per_minute);
     let next_delete = deletes
         .iter()
@@ -106,11 +117,13 @@ pub(super) fn open_inner(dir: PathBuf, options: Options) -> Result<(Inner, Vec<D
                 hot,
                 rotating: Vec::new(),
                 segments,
+                tombstones: Arc::new(tombstones),
             }),
             wal,
             turnstile: Turnstile::default(),
             manifest: Mutex::new(manifest),
             next_delete: Mutex::new(next_delete),
+            hide_epoch: Default::default(),
             counters: Default::default(),
             new_series: Mutex::new(bucket),
             cache,

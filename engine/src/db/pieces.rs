@@ -52,7 +52,8 @@ pub enum Piece<'a> {
 
 /// Where one column's data within a range lives, before any of it is read.
 enum Source {
-    Segment(Arc<LiveSegment>, std::ops::Range<usize>),
+    /// Blocks of a segment, and the deleted ranges (tombstones) that apply to them.
+    Segment(Arc<LiveSegment>, std::ops::Range<usize>, Vec<TimeRange>),
     Memory(ColumnData),
 }
 
@@ -117,50 +118,7 @@ impl Db {
     /// `range` cuts through a block or an in-memory column.
     /// `None` when the column has no data in `range`.
     pub fn column_bounds(&self, column: ColumnId, range: TimeRange) -> Result<Option<(i64, i64)>> {
-        let inner = &self.inner;
-        let range = TimeRange::new(range.start.max(inner.retention_cutoff()), range.end);
-        if range.start >= range.end {
-            return Ok(None);
-        }
-        let mut out: Option<(i64, i64)> = None;
-        let mut widen = |lo: i64, hi: i64| {
-            out = Some(match out {
-                Some((a, b)) => (a.min(lo), b.max(hi)),
-                None => (lo, hi),
-            });
-        };
-        let st = inner.state.read();
-        for live in &st.segments {
-            let Some(entry) = live.column(&column) else {
-                continue;
-            };
-            let blocks = live.seg.blocks_in(entry, range);
-            if blocks.is_empty() {
-                continue;
-            }
-            let lo = live.seg.block_meta(blocks.start).min_ts.max(range.start);
-            let hi = live.seg.block_meta(blocks.end - 1).max_ts;
-            let hi = if range.contains(hi) {
-                hi
-            } else {
-                range.end - 1
-            };
-            if lo <= hi {
-                widen(lo, hi);
-            }
-        }
-        // In-memory tiers answer from their columns' bounds, without decoding; clamped to
-        // the range, they still contain every point in it.
-        let tiers = st.rotating.iter().map(|r| &**r).chain([&st.hot]);
-        for t in tiers {
-            if let Some((a, b)) = t.bounds(column)
-                && range.overlaps(a, b)
-            {
-                let hi = if range.contains(b) { b } else { range.end - 1 };
-                widen(a.max(range.start), hi);
-            }
-        }
-        Ok(out)
+        self.inner.column_bounds(column, range)
     }
 
     /// Streams column `column` (of type `ty`) within `range` to `visit` as pieces in time
@@ -181,14 +139,17 @@ impl Db {
         if range.start >= range.end {
             return Ok(());
         }
-        let (hot, rotating, segments): (Option<_>, Vec<Arc<HotTier>>, Vec<Arc<LiveSegment>>) = {
+        let (hot, rotating, segments, tombstones) = {
             let st = inner.state.read();
             (
                 st.hot.read(column, range),
                 st.rotating.clone(),
                 st.segments.clone(),
+                st.tombstones.clone(),
             )
         };
+        let rotating: Vec<Arc<HotTier>> = rotating;
+        let segments: Vec<Arc<LiveSegment>> = segments;
         let hot_err = |e| {
             Error::Internal(format!(
                 "hot chunk of column {} does not decode: {e}",
@@ -216,7 +177,8 @@ impl Db {
             } else {
                 range.end.saturating_sub(1)
             };
-            sources.push((first, last, Source::Segment(live.clone(), blocks)));
+            let deleted = tombstones.ranges(live.seg.id(), column);
+            sources.push((first, last, Source::Segment(live.clone(), blocks, deleted)));
         }
         for r in &rotating {
             if let Some(d) = r.read(column, range) {
@@ -243,11 +205,11 @@ impl Db {
             let mut decoded = Vec::with_capacity(sources.len());
             for (_, _, s) in &sources {
                 decoded.push(match s {
-                    Source::Segment(live, _) => {
+                    Source::Segment(live, _, deleted) => {
                         let entry = live.column(&column).ok_or_else(|| {
                             Error::Internal("segment column vanished while reading".into())
                         })?;
-                        live.seg.read_column(entry, range)?
+                        super::tombstone::without(live.seg.read_column(entry, range)?, deleted)
                     }
                     Source::Memory(d) => d.clone(),
                 });
@@ -267,14 +229,17 @@ impl Db {
                     timestamps: &d.timestamps,
                     values: view(d),
                 })?,
-                Source::Segment(live, blocks) => {
+                Source::Segment(live, blocks, deleted) => {
                     for b in blocks.clone() {
                         let m = live.seg.block_meta(b);
                         if !range.overlaps(m.min_ts, m.max_ts) || m.count == 0 {
                             continue;
                         }
+                        // A block a tombstone touches is never answered from its
+                        // statistics: they count deleted values.
+                        let touched = super::tombstone::overlaps(deleted, m.min_ts, m.max_ts);
                         let inside = m.min_ts >= range.start && range.contains(m.max_ts);
-                        if inside && summary_ok(m.min_ts, m.max_ts) {
+                        if inside && !touched && summary_ok(m.min_ts, m.max_ts) {
                             visit(Piece::Summary {
                                 count: u64::from(m.count),
                                 min_ts: m.min_ts,
@@ -289,10 +254,19 @@ impl Db {
                         // block misses the cache at every probe.
                         let lo = crate::scan::seek(ts, 0, range.start);
                         let hi = crate::scan::seek(ts, lo, range.end);
-                        if lo < hi {
+                        if !touched {
+                            if lo < hi {
+                                visit(Piece::Points {
+                                    timestamps: &ts[lo..hi],
+                                    values: slice(block.values(), lo..hi),
+                                })?;
+                            }
+                            continue;
+                        }
+                        for run in super::tombstone::visible_runs(ts, lo, hi, deleted) {
                             visit(Piece::Points {
-                                timestamps: &ts[lo..hi],
-                                values: slice(block.values(), lo..hi),
+                                timestamps: &ts[run.clone()],
+                                values: slice(block.values(), run),
                             })?;
                         }
                     }
@@ -300,5 +274,69 @@ impl Db {
             }
         }
         Ok(())
+    }
+}
+
+impl super::Inner {
+    /// See [`Db::column_bounds`]; exact where tombstones apply.
+    pub(super) fn column_bounds(
+        &self,
+        column: ColumnId,
+        range: TimeRange,
+    ) -> Result<Option<(i64, i64)>> {
+        let inner = self;
+        let range = TimeRange::new(range.start.max(inner.retention_cutoff()), range.end);
+        if range.start >= range.end {
+            return Ok(None);
+        }
+        let mut out: Option<(i64, i64)> = None;
+        let mut widen = |lo: i64, hi: i64| {
+            out = Some(match out {
+                Some((a, b)) => (a.min(lo), b.max(hi)),
+                None => (lo, hi),
+            });
+        };
+        let st = inner.state.read();
+        for live in &st.segments {
+            let Some(entry) = live.column(&column) else {
+                continue;
+            };
+            let blocks = live.seg.blocks_in(entry, range);
+            if blocks.is_empty() {
+                continue;
+            }
+            let deleted = st.tombstones.ranges(live.seg.id(), column);
+            if !deleted.is_empty() {
+                // Tombstoned values must not widen the bounds: read what is left.
+                let data = live.seg.read_column(entry, range)?;
+                let data = super::tombstone::without(data, &deleted);
+                if let (Some(&a), Some(&b)) = (data.timestamps.first(), data.timestamps.last()) {
+                    widen(a, b);
+                }
+                continue;
+            }
+            let lo = live.seg.block_meta(blocks.start).min_ts.max(range.start);
+            let hi = live.seg.block_meta(blocks.end - 1).max_ts;
+            let hi = if range.contains(hi) {
+                hi
+            } else {
+                range.end - 1
+            };
+            if lo <= hi {
+                widen(lo, hi);
+            }
+        }
+        // In-memory tiers answer from their columns' bounds, without decoding; clamped to
+        // the range, they still contain every point in it.
+        let tiers = st.rotating.iter().map(|r| &**r).chain([&st.hot]);
+        for t in tiers {
+            if let Some((a, b)) = t.bounds(column)
+                && range.overlaps(a, b)
+            {
+                let hi = if range.contains(b) { b } else { range.end - 1 };
+                widen(a.max(range.start), hi);
+            }
+        }
+        Ok(out)
     }
 }

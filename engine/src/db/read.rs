@@ -186,20 +186,25 @@ impl Inner {
         if range.start >= range.end {
             return Ok(ColumnData::empty(ty));
         }
-        let (hot, rotating, segments): (Option<_>, Vec<Arc<HotTier>>, Vec<Arc<LiveSegment>>) = {
+        let (hot, rotating, segments, tombstones) = {
             let st = self.state.read();
             (
                 st.hot.read(c, range),
                 st.rotating.clone(),
                 st.segments.clone(),
+                st.tombstones.clone(),
             )
         };
+        let rotating: Vec<Arc<HotTier>> = rotating;
+        let segments: Vec<Arc<LiveSegment>> = segments;
         let mut sources = Vec::new();
         for live in &segments {
             if let Some(entry) = live.column(&c) {
                 let (lo, hi) = live.seg.time_range();
                 if range.overlaps(lo, hi) {
-                    sources.push(live.seg.read_column(entry, range)?);
+                    let data = live.seg.read_column(entry, range)?;
+                    let deleted = tombstones.ranges(live.seg.id(), c);
+                    sources.push(super::tombstone::without(data, &deleted));
                 }
             }
         }

@@ -155,6 +155,9 @@ pub(crate) struct Writer<'a> {
     summary: WriteSummary,
     /// Raw-cache hints, per format ([`Index::lookup_raw_hinted`]).
     hints: [u32; RAW_KINDS],
+    /// `Inner::hide_epoch` when the batch began: if a delete hid series since, the
+    /// batch's series are shown again once its values are in the hot tier.
+    hide_epoch: u64,
 }
 
 /// The read guard, taken if needed, yielded now and then to waiting writers.
@@ -194,6 +197,7 @@ impl<'a> Writer<'a> {
             keep_from: inner.retention_cutoff(),
             summary: WriteSummary::default(),
             hints: [RAW_NO_HINT; RAW_KINDS],
+            hide_epoch: inner.hide_epoch.load(std::sync::atomic::Ordering::Acquire),
         }
     }
 
@@ -506,6 +510,18 @@ impl<'a> Writer<'a> {
             }
             counters.turnstile.record_since(durable_at, entered);
         });
+        if durable.is_ok()
+            && inner.hide_epoch.load(std::sync::atomic::Ordering::Acquire) != self.hide_epoch
+        {
+            // A delete decided, while this batch was on its way, that some series had no
+            // data left; those this batch wrote have data again.
+            let mut ix = inner.index.write();
+            for s in self.slots.iter().filter(|s| s.used) {
+                if ix.is_hidden(s.sid) {
+                    ix.set_hidden(s.sid, false);
+                }
+            }
+        }
         counters.batch_done(self.started, durable_at - submitted);
         durable.map(|()| self.summary)
     }

@@ -367,6 +367,17 @@ impl Index {
         }
     }
 
+    /// Every measurement name, hidden ones included, sorted.
+    pub fn all_measurements(&self) -> Vec<String> {
+        self.measurement_ids.keys().cloned().collect()
+    }
+
+    /// Series ids of `measurement`, hidden ones included, sorted.
+    pub fn all_series_of(&self, measurement: &str) -> Vec<SeriesId> {
+        self.measurement(measurement)
+            .map_or_else(Vec::new, |m| m.series().to_vec())
+    }
+
     /// Series of `measurement` (hidden ones included) whose tags include every pair in
     /// `tags`.
     pub fn matching_series(&self, measurement: &str, tags: &[(String, String)]) -> Vec<SeriesId> {
@@ -405,6 +416,14 @@ impl Index {
             .map_or(&[], |m| m.postings(key, value))
     }
 
+    fn any_hidden(&self, m: &Measurement) -> bool {
+        m.series().iter().any(|s| self.series[s.0 as usize].hidden)
+    }
+
+    fn any_visible(&self, ids: &[SeriesId]) -> bool {
+        ids.iter().any(|s| !self.series[s.0 as usize].hidden)
+    }
+
     fn visible(&self, measurement: &str) -> bool {
         !self.series_of(measurement).is_empty()
     }
@@ -414,8 +433,17 @@ impl Index {
         if !self.visible(measurement) {
             return Vec::new();
         }
-        self.measurement(measurement)
-            .map_or_else(Vec::new, |m| m.tag_keys().map(str::to_owned).collect())
+        let Some(m) = self.measurement(measurement) else {
+            return Vec::new();
+        };
+        if !self.any_hidden(m) {
+            return m.tag_keys().map(str::to_owned).collect();
+        }
+        // Keys of visible series only: a dropped series' tags leave the listings.
+        m.tag_keys()
+            .filter(|k| m.tag_values(k).any(|v| self.any_visible(m.postings(k, v))))
+            .map(str::to_owned)
+            .collect()
     }
 
     /// Values of tag `key` in `measurement`, sorted (none once it is dropped).
@@ -423,8 +451,14 @@ impl Index {
         if !self.visible(measurement) {
             return Vec::new();
         }
-        self.measurement(measurement)
-            .map_or_else(Vec::new, |m| m.tag_values(key).map(str::to_owned).collect())
+        let Some(m) = self.measurement(measurement) else {
+            return Vec::new();
+        };
+        let hidden = self.any_hidden(m);
+        m.tag_values(key)
+            .filter(|v| !hidden || self.any_visible(m.postings(key, v)))
+            .map(str::to_owned)
+            .collect()
     }
 
     /// Fields of `measurement` with their types, sorted by name (none once it is dropped).

@@ -202,16 +202,18 @@ impl Wal {
             .unwrap_or(0)
     }
 
-    /// Deletes every WAL file numbered below `before` whose largest timestamp is below
-    /// `cutoff`: a checkpoint `(before, cutoff)` says segments hold all of that data.
-    /// Returns the files deleted.
+    /// Deletes the WAL files numbered below `before` whose largest timestamp is below
+    /// `cutoff` (a checkpoint `(before, cutoff)` says segments hold all of that data), as
+    /// long as every file before them goes too: a file that stays is replayed, and the
+    /// deletes recorded after it in later files must then be replayed as well, or the
+    /// values they removed would come back. Returns the files deleted.
     pub fn delete_covered(&self, before: u64, cutoff: i64) -> Result<Vec<u64>> {
         let doomed: Vec<u64> = {
             let files = self.shared.files.lock();
             let newest = files.keys().next_back().copied().unwrap_or(0);
             files
                 .iter()
-                .filter(|&(&f, &max)| f < before && f != newest && max < cutoff)
+                .take_while(|&(&f, &max)| f < before && f != newest && max < cutoff)
                 .map(|(&f, _)| f)
                 .collect()
         };

@@ -13,4 +13,5 @@ mod rotation;
 mod shape;
 mod snapshot;
 mod stress;
+mod tombstones;
 mod writes;

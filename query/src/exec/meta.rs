@@ -7,12 +7,10 @@
 use super::Ctx;
 use super::cond::{Names, Regexes, matches_tags};
 use super::select::ty_name;
-use super::time::split_time;
-use crate::ast::{BinaryOp, Expr, MeasurementName, ShowFilter, Source, Statement, TagKeyMatch};
+use crate::ast::{Expr, MeasurementName, ShowFilter, Source, Statement, TagKeyMatch};
 use crate::error::QueryError;
 use crate::result::{Series, Value};
 use std::collections::HashSet;
-use strata_engine::model::TimeRange;
 
 /// The database name listed by `SHOW DATABASES` when the request names none.
 pub const DEFAULT_DATABASE: &str = "strata";
@@ -30,7 +28,9 @@ pub(crate) fn run(ctx: &Ctx<'_>, st: &Statement) -> Result<Vec<Series>, QueryErr
                 let ok = match with {
                     None => true,
                     Some(MeasurementName::Name(n)) => *n == m,
-                    Some(MeasurementName::Regex(p)) => regexes.get(p).is_some_and(|r| r.is_match(&m)),
+                    Some(MeasurementName::Regex(p)) => {
+                        regexes.get(p).is_some_and(|r| r.is_match(&m))
+                    }
                 };
                 if ok && any_series_matches(ctx, &m, filter.condition.as_ref())? {
                     names.push(vec![Value::String(m)]);
@@ -158,7 +158,10 @@ pub(crate) fn run(ctx: &Ctx<'_>, st: &Statement) -> Result<Vec<Series>, QueryErr
         }
         Statement::ShowDatabases => {
             let mut names = vec![DEFAULT_DATABASE.to_owned()];
-            if let Some(d) = ctx.database.filter(|d| !d.is_empty() && *d != DEFAULT_DATABASE) {
+            if let Some(d) = ctx
+                .database
+                .filter(|d| !d.is_empty() && *d != DEFAULT_DATABASE)
+            {
                 names.push(d.to_owned());
             }
             names.sort();
@@ -173,7 +176,13 @@ pub(crate) fn run(ctx: &Ctx<'_>, st: &Statement) -> Result<Vec<Series>, QueryErr
             Ok(one(
                 "",
                 None,
-                &["name", "duration", "shardGroupDuration", "replicaN", "default"],
+                &[
+                    "name",
+                    "duration",
+                    "shardGroupDuration",
+                    "replicaN",
+                    "default",
+                ],
                 vec![vec![
                     Value::String("autogen".into()),
                     Value::String(duration),
@@ -199,75 +208,26 @@ pub(crate) fn run(ctx: &Ctx<'_>, st: &Statement) -> Result<Vec<Series>, QueryErr
             Ok(one(
                 "tiers",
                 None,
-                &["tier", "files", "series", "points", "bytes", "min_time", "max_time"],
-                vec![row("hot", &t.hot), row("warm", &t.warm), row("cold", &t.cold)],
+                &[
+                    "tier", "files", "series", "points", "bytes", "min_time", "max_time",
+                ],
+                vec![
+                    row("hot", &t.hot),
+                    row("warm", &t.warm),
+                    row("cold", &t.cold),
+                ],
             ))
         }
         Statement::CreateDatabase { .. } => Ok(Vec::new()),
-        Statement::DropMeasurement { name } => {
-            ctx.db.drop_measurement(name)?;
-            Ok(Vec::new())
+        Statement::DropMeasurement { name } => super::delete::drop_measurement(ctx, name),
+        Statement::DropSeries { from, condition } => {
+            super::delete::drop_series(ctx, from, condition.as_ref())
         }
-        Statement::DropSeries { .. } => Err(QueryError::Unsupported(
-            "DROP SERIES; use DELETE FROM <measurement> WHERE <tag> = '<value>' to remove a series' data".into(),
-        )),
-        Statement::Delete { from, condition } => delete(ctx, from.as_ref(), condition.as_ref()),
+        Statement::Delete { from, condition } => {
+            super::delete::delete(ctx, from.as_ref(), condition.as_ref())
+        }
         Statement::Select(_) => Err(QueryError::Invalid("SELECT is not a meta statement".into())),
     }
-}
-
-fn delete(
-    ctx: &Ctx<'_>,
-    from: Option<&Source>,
-    cond: Option<&Expr>,
-) -> Result<Vec<Series>, QueryError> {
-    let (bounds, rest) = split_time(cond, ctx.now)?;
-    let mut tags: Vec<(String, String)> = Vec::new();
-    if let Some(rest) = &rest {
-        collect_tag_equalities(rest, &mut tags)?;
-    }
-    let targets = match from {
-        Some(s) => measurements(ctx, std::slice::from_ref(s))?,
-        None => ctx.db.measurements(),
-    };
-    let pairs: Vec<(&str, &str)> = tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    for m in targets {
-        ctx.db
-            .delete(&m, &pairs, TimeRange::new(bounds.start, bounds.end))?;
-    }
-    Ok(Vec::new())
-}
-
-fn collect_tag_equalities(e: &Expr, out: &mut Vec<(String, String)>) -> Result<(), QueryError> {
-    match e {
-        Expr::Binary {
-            op: BinaryOp::And,
-            lhs,
-            rhs,
-        } => {
-            collect_tag_equalities(lhs, out)?;
-            collect_tag_equalities(rhs, out)
-        }
-        Expr::Binary {
-            op: BinaryOp::Eq,
-            lhs,
-            rhs,
-        } => match (&**lhs, &**rhs) {
-            (Expr::Var { name, .. }, Expr::String(v))
-            | (Expr::String(v), Expr::Var { name, .. }) => {
-                out.push((name.clone(), v.clone()));
-                Ok(())
-            }
-            _ => Err(unsupported_delete(e)),
-        },
-        other => Err(unsupported_delete(other)),
-    }
-}
-
-fn unsupported_delete(e: &Expr) -> QueryError {
-    QueryError::Unsupported(format!(
-        "DELETE condition {e}: Strata deletes by time range and tag equalities joined by AND (tag = 'value')"
-    ))
 }
 
 /// Measurements named by `from` (all when empty), existing ones only, sorted.

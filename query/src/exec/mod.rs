@@ -8,6 +8,7 @@
 
 mod agg;
 mod cond;
+mod delete;
 mod meta;
 pub(crate) mod scan;
 pub(crate) mod select;

@@ -10,6 +10,7 @@
 //! `measurement_field` (see [`crate::plan::selection`]).
 
 pub mod ast;
+pub mod delete;
 pub mod eval;
 pub mod functions;
 pub mod json;

@@ -3,6 +3,7 @@
 pub mod aggregate;
 pub mod cluster;
 pub mod prom;
+pub mod prom_admin;
 pub mod prom_agent;
 pub mod prom_meta;
 pub mod promql;

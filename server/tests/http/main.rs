@@ -3,6 +3,7 @@
 
 mod aggregate;
 mod connections;
+mod deletes;
 mod limits;
 mod prom;
 mod promql;
