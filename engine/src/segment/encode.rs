@@ -1,0 +1,342 @@
+//! A series' blocks cut and encoded apart from the segment file, so that compaction can
+//! encode many series on worker threads and append them to one [`super::SegmentWriter`]
+//! in series order.
+//!
+//! Invariants:
+//! - every payload is a pure function of (writer options, column data, block range): the
+//!   same data encodes to the same bytes on any thread, in any order;
+//! - the only state a block's bytes depend on beyond its own data is whether an earlier
+//!   block *of the same segment, in file order* has the same timestamps (shared
+//!   timestamps, format version 2). That decision is made by the writer alone, at append
+//!   time, in series order. A [`SharingHint`] only guesses it so a worker can encode the
+//!   form that will most likely be used; a wrong guess costs time (the writer encodes the
+//!   other form itself), never different bytes.
+
+use super::{BlockEncoding, BlockStats, WriterOptions, pad8};
+use crate::codec;
+use crate::error::{Error, Result};
+use crate::model::{ColumnData, ColumnValues};
+use parking_lot::Mutex;
+use rustc_hash::FxHashMap;
+use std::borrow::Cow;
+use std::hash::Hasher;
+use std::ops::Range;
+
+/// A block's payload and how it is stored. For the shared forms the bytes are the value
+/// part only; the writer puts the number of the block whose timestamps it borrows first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Payload {
+    pub encoding: BlockEncoding,
+    pub bytes: Vec<u8>,
+}
+
+/// One block of a prepared column: its rows, statistics, and the payloads computed so far.
+#[derive(Debug)]
+pub(crate) struct PreparedBlock {
+    pub range: Range<usize>,
+    /// Hash of the block's timestamps (shared-timestamp lookups).
+    pub ts_hash: u64,
+    /// The encoded [`BlockStats`].
+    pub stats: [u8; 32],
+    /// The block stored on its own (`Raw`, `Codec` or `CodecZstd`), if computed.
+    pub full: Option<Payload>,
+    /// The value part of the block as `SharedCodec`/`SharedCodecZstd`, if computed.
+    pub values_only: Option<Payload>,
+}
+
+/// One column of a prepared series.
+#[derive(Debug)]
+pub(crate) struct PreparedColumn<'a> {
+    pub name: Cow<'a, str>,
+    pub data: Cow<'a, ColumnData>,
+    pub blocks: Vec<PreparedBlock>,
+}
+
+/// A series checked and cut into blocks under some [`WriterOptions`], ready for
+/// [`super::SegmentWriter::add_prepared`]. Building one checks the columns' order;
+/// [`PreparedSeries::encode`] (optional, e.g. on a worker thread) computes the payloads.
+#[derive(Debug)]
+pub struct PreparedSeries<'a> {
+    pub(crate) key: Cow<'a, [u8]>,
+    pub(crate) opts: WriterOptions,
+    pub(crate) columns: Vec<PreparedColumn<'a>>,
+}
+
+impl<'a> PreparedSeries<'a> {
+    /// Checks and cuts `columns` (name, data) of series `key` (canonical key bytes) into
+    /// blocks under `opts`. Each column's timestamps must strictly increase; empty columns
+    /// are skipped.
+    pub fn new(
+        opts: WriterOptions,
+        key: Cow<'a, [u8]>,
+        columns: impl IntoIterator<Item = (Cow<'a, str>, Cow<'a, ColumnData>)>,
+    ) -> Result<PreparedSeries<'a>> {
+        let mut out = Vec::new();
+        for (name, data) in columns {
+            if data.is_empty() {
+                continue;
+            }
+            if data.timestamps.len() != data.values.len()
+                || data.timestamps.windows(2).any(|w| w[0] >= w[1])
+            {
+                return Err(Error::Internal(format!(
+                    "segment writer: column {name:?} is not strictly time-ordered"
+                )));
+            }
+            let blocks = cut(&opts, &data);
+            out.push(PreparedColumn { name, data, blocks });
+        }
+        Ok(PreparedSeries {
+            key,
+            opts,
+            columns: out,
+        })
+    }
+
+    /// Computes the payloads the writer will most likely need: for codec blocks with
+    /// zstd, the shared form when `hint` has seen the block's timestamps before, else the
+    /// full form (see the module's invariants).
+    pub fn encode(&mut self, hint: Option<&SharingHint>) -> Result<()> {
+        let opts = self.opts;
+        for c in &mut self.columns {
+            for b in &mut c.blocks {
+                let ts = &c.data.timestamps[b.range.clone()];
+                let shared = opts.encoding == BlockEncoding::CodecZstd
+                    && hint.is_some_and(|h| !h.first_sight(b.ts_hash, ts));
+                if shared {
+                    b.values_only = Some(values_payload(&opts, &c.data, b.range.clone())?);
+                } else {
+                    b.full = Some(full_payload(&opts, &c.data, b.range.clone())?);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Heap bytes held: the columns' data and the payloads computed so far.
+    pub fn heap_bytes(&self) -> usize {
+        let mut n = self.key.len();
+        for c in &self.columns {
+            n += c.name.len() + c.data.timestamps.len() * 8 + values_bytes(&c.data.values);
+            for b in &c.blocks {
+                n += b.stats.len()
+                    + b.full.as_ref().map_or(0, |p| p.bytes.len())
+                    + b.values_only.as_ref().map_or(0, |p| p.bytes.len());
+            }
+        }
+        n
+    }
+}
+
+fn values_bytes(v: &ColumnValues) -> usize {
+    match v {
+        ColumnValues::Float(v) => v.len() * 8,
+        ColumnValues::Integer(v) => v.len() * 8,
+        ColumnValues::Unsigned(v) => v.len() * 8,
+        ColumnValues::Boolean(v) => v.len(),
+        ColumnValues::String(v) => v.iter().map(|s| s.len() + 24).sum(),
+    }
+}
+
+/// Cuts `data` into blocks: never across a multiple of the block span, at most
+/// `block_points` each.
+fn cut(opts: &WriterOptions, data: &ColumnData) -> Vec<PreparedBlock> {
+    let (span_ns, max_points) = (opts.block_span_nanos.max(1), opts.block_points.max(1));
+    let ts = &data.timestamps;
+    let mut blocks = Vec::new();
+    let mut start = 0;
+    while start < ts.len() {
+        let span = ts[start].div_euclid(span_ns);
+        let mut end = start + 1;
+        while end < ts.len() && end - start < max_points && ts[end].div_euclid(span_ns) == span {
+            end += 1;
+        }
+        blocks.push(PreparedBlock {
+            range: start..end,
+            ts_hash: timestamps_hash(&ts[start..end]),
+            stats: BlockStats::compute(&data.values, start..end).encode(),
+            full: None,
+            values_only: None,
+        });
+        start = end;
+    }
+    blocks
+}
+
+/// The hash under which blocks with equal timestamps are found.
+pub(crate) fn timestamps_hash(ts: &[i64]) -> u64 {
+    let mut h = rustc_hash::FxHasher::default();
+    for t in ts {
+        h.write_i64(*t);
+    }
+    h.finish()
+}
+
+/// Most timestamps a [`SharingHint`] or a writer keeps to find blocks that can share them
+/// (64 MiB).
+pub(crate) const MAX_SHARED_TIMESTAMPS: usize = 8 << 20;
+
+/// Timestamp sets already seen by any worker encoding series for one segment: a guess
+/// of which blocks the writer will store with shared timestamps (module docs). Bounded
+/// like the writer's own table, by [`MAX_SHARED_TIMESTAMPS`].
+#[derive(Debug, Default)]
+pub struct SharingHint {
+    seen: Mutex<(FxHashMap<u64, Vec<Box<[i64]>>>, usize)>,
+}
+
+impl SharingHint {
+    /// Whether `ts` (hashing to `hash`) is seen here for the first time; remembers it.
+    fn first_sight(&self, hash: u64, ts: &[i64]) -> bool {
+        let mut g = self.seen.lock();
+        let (map, len) = &mut *g;
+        let candidates = map.entry(hash).or_default();
+        if candidates.iter().any(|c| **c == *ts) {
+            return false;
+        }
+        if *len + ts.len() <= MAX_SHARED_TIMESTAMPS {
+            *len += ts.len();
+            candidates.push(ts.into());
+        }
+        true
+    }
+}
+
+fn compress(plain: &[u8], level: i32) -> Result<Vec<u8>> {
+    zstd::bulk::compress(plain, level)
+        .map_err(|e| Error::Internal(format!("zstd compression at level {level} failed: {e}")))
+}
+
+/// The block stored on its own: raw arrays (warm) or a timestamp and a value codec block,
+/// zstd-compressed when that is smaller (cold).
+pub(crate) fn full_payload(
+    opts: &WriterOptions,
+    data: &ColumnData,
+    r: Range<usize>,
+) -> Result<Payload> {
+    if opts.encoding == BlockEncoding::Raw {
+        return Ok(Payload {
+            encoding: BlockEncoding::Raw,
+            bytes: raw_payload(data, r)?,
+        });
+    }
+    let mut plain = Vec::new();
+    codec::encode_timestamps(&data.timestamps[r.clone()], &mut plain);
+    encode_values(&data.values, r.clone(), &mut plain);
+    if opts.encoding == BlockEncoding::CodecZstd {
+        let level = opts.zstd_level;
+        let mut best = compress(&plain, level)?;
+        // Integers: the one-byte-per-delta form often compresses smaller under zstd
+        // than the bit-packed one, though it is larger before; keep whichever wins.
+        let mut bytewise = Vec::new();
+        codec::encode_timestamps(&data.timestamps[r.clone()], &mut bytewise);
+        let ts_len = bytewise.len();
+        let applies = match &data.values {
+            ColumnValues::Integer(v) => codec::encode_i64_bytewise(&v[r], &mut bytewise),
+            ColumnValues::Unsigned(v) => codec::encode_u64_bytewise(&v[r], &mut bytewise),
+            _ => false,
+        };
+        if applies && bytewise.len() > ts_len {
+            let other = compress(&bytewise, level)?;
+            if other.len() < best.len() {
+                best = other;
+            }
+        }
+        if best.len() < plain.len() {
+            return Ok(Payload {
+                encoding: BlockEncoding::CodecZstd,
+                bytes: best,
+            });
+        }
+    }
+    Ok(Payload {
+        encoding: BlockEncoding::Codec,
+        bytes: plain,
+    })
+}
+
+/// The value part of a block that borrows an earlier block's timestamps, zstd-compressed
+/// when that is smaller.
+pub(crate) fn values_payload(
+    opts: &WriterOptions,
+    data: &ColumnData,
+    r: Range<usize>,
+) -> Result<Payload> {
+    let mut plain = Vec::new();
+    encode_values(&data.values, r.clone(), &mut plain);
+    let level = opts.zstd_level;
+    let mut best = compress(&plain, level)?;
+    let mut bytewise = Vec::new();
+    let applies = match &data.values {
+        ColumnValues::Integer(v) => codec::encode_i64_bytewise(&v[r], &mut bytewise),
+        ColumnValues::Unsigned(v) => codec::encode_u64_bytewise(&v[r], &mut bytewise),
+        _ => false,
+    };
+    if applies {
+        let other = compress(&bytewise, level)?;
+        if other.len() < best.len() {
+            best = other;
+        }
+    }
+    if best.len() < plain.len() {
+        return Ok(Payload {
+            encoding: BlockEncoding::SharedCodecZstd,
+            bytes: best,
+        });
+    }
+    Ok(Payload {
+        encoding: BlockEncoding::SharedCodec,
+        bytes: plain,
+    })
+}
+
+fn encode_values(values: &ColumnValues, r: Range<usize>, out: &mut Vec<u8>) {
+    match values {
+        ColumnValues::Float(v) => codec::encode_floats(&v[r], out),
+        ColumnValues::Integer(v) => codec::encode_i64(&v[r], out),
+        ColumnValues::Unsigned(v) => codec::encode_u64(&v[r], out),
+        ColumnValues::Boolean(v) => codec::encode_bools(&v[r], out),
+        ColumnValues::String(v) => codec::encode_strings(&v[r], out),
+    }
+}
+
+/// The block as little-endian arrays (warm).
+fn raw_payload(data: &ColumnData, r: Range<usize>) -> Result<Vec<u8>> {
+    let mut b = Vec::new();
+    for t in &data.timestamps[r.clone()] {
+        b.extend_from_slice(&t.to_le_bytes());
+    }
+    match &data.values {
+        ColumnValues::Float(v) => v[r]
+            .iter()
+            .for_each(|x| b.extend_from_slice(&x.to_bits().to_le_bytes())),
+        ColumnValues::Integer(v) => v[r]
+            .iter()
+            .for_each(|x| b.extend_from_slice(&x.to_le_bytes())),
+        ColumnValues::Unsigned(v) => v[r]
+            .iter()
+            .for_each(|x| b.extend_from_slice(&x.to_le_bytes())),
+        ColumnValues::Boolean(v) => b.extend(v[r].iter().map(|&x| u8::from(x))),
+        ColumnValues::String(v) => {
+            let strings = &v[r];
+            let mut off = 0u32;
+            b.extend_from_slice(&off.to_le_bytes());
+            for s in strings {
+                let len = u32::try_from(s.len())
+                    .map_err(|_| Error::InvalidInput("a string value is over 4 GiB".into()))?;
+                off = off.checked_add(len).ok_or_else(|| {
+                    Error::InvalidInput("a block's strings are over 4 GiB together".into())
+                })?;
+                b.extend_from_slice(&off.to_le_bytes());
+            }
+            for s in strings {
+                b.extend_from_slice(s.as_bytes());
+            }
+        }
+    }
+    Ok(b)
+}
+
+/// Pads `b` with zeros to a multiple of 8 bytes.
+pub(crate) fn pad(b: &mut Vec<u8>) {
+    b.resize(b.len() + pad8(b.len()), 0);
+}
