@@ -29,15 +29,16 @@ pub mod manifest;
 pub mod metrics;
 pub mod model;
 pub mod options;
+mod pool;
 pub mod scan;
 pub mod segment;
 pub mod wal;
 pub mod write;
 
 pub use db::{
-    CompactionReport, Db, DbStats, DeleteReport, ExportSummary, OVERLOAD_HOT_FACTOR,
-    OVERLOAD_WAL_FACTOR, Piece, PromMetadata, PromTextSummary, RotationReport, SampleWriter,
-    SeriesHandle, SeriesInfo, TierStats, TiersStats,
+    CompactionProgress, CompactionReport, Db, DbStats, DeleteReport, ExportSummary,
+    OVERLOAD_HOT_FACTOR, OVERLOAD_WAL_FACTOR, Piece, PromMetadata, PromTextSummary, RotationReport,
+    SampleWriter, SeriesHandle, SeriesInfo, TierStats, TiersStats,
 };
 pub use error::{Error, Result};
 pub use index::RawKind;

@@ -12,6 +12,7 @@
 //! reader always sees each value in exactly one place or in two identical ones.
 
 mod compact;
+mod compact_outputs;
 mod delete;
 mod export;
 mod limits;
@@ -38,7 +39,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-pub use compact::CompactionReport;
+pub use compact::{CompactionProgress, CompactionReport};
 pub use delete::DeleteReport;
 pub use export::ExportSummary;
 pub use overload::{OVERLOAD_HOT_FACTOR, OVERLOAD_WAL_FACTOR};
@@ -234,6 +235,18 @@ impl Db {
         match plan {
             Some(task) => self.inner.compact(task),
             None => Ok(None),
+        }
+    }
+
+    /// How far the compaction running now (or the last one) has got; poll it from another
+    /// thread while [`Db::compact`] runs.
+    pub fn compaction_progress(&self) -> CompactionProgress {
+        let c = &self.inner.counters.compaction;
+        let o = std::sync::atomic::Ordering::Relaxed;
+        CompactionProgress {
+            task: c.task.load(o),
+            done: c.done.load(o),
+            total: c.total.load(o),
         }
     }
 

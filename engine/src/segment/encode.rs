@@ -340,3 +340,115 @@ fn raw_payload(data: &ColumnData, r: Range<usize>) -> Result<Vec<u8>> {
 pub(crate) fn pad(b: &mut Vec<u8>) {
     b.resize(b.len() + pad8(b.len()), 0);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::segment::{SegmentWriter, file_path};
+
+    /// Six series: int and float columns on two timestamp grids (shared between series),
+    /// and one column with timestamps of its own.
+    fn series() -> Vec<(Vec<u8>, Vec<(String, ColumnData)>)> {
+        (0..6)
+            .map(|s: i64| {
+                let grid: Vec<i64> = (0..3000).map(|i| i * 10_000_000_000 + (s % 2)).collect();
+                let own: Vec<i64> = (0..500).map(|i| i * 7_000_000_000 + s * 13).collect();
+                let cols = vec![
+                    (
+                        "i".to_owned(),
+                        ColumnData {
+                            timestamps: grid.clone(),
+                            values: ColumnValues::Integer(
+                                grid.iter().map(|t| (t / 1_000_000_000 + s) % 97).collect(),
+                            ),
+                        },
+                    ),
+                    (
+                        "f".to_owned(),
+                        ColumnData {
+                            timestamps: grid.clone(),
+                            values: ColumnValues::Float(
+                                grid.iter().map(|t| (*t % 1000) as f64 * 0.25).collect(),
+                            ),
+                        },
+                    ),
+                    (
+                        "o".to_owned(),
+                        ColumnData {
+                            timestamps: own,
+                            values: ColumnValues::Unsigned((0..500).map(|v| v * 3).collect()),
+                        },
+                    ),
+                ];
+                (format!("\x01s{s}").into_bytes(), cols)
+            })
+            .collect()
+    }
+
+    fn prepared(
+        opts: WriterOptions,
+        data: &[(Vec<u8>, Vec<(String, ColumnData)>)],
+    ) -> Vec<PreparedSeries<'_>> {
+        data.iter()
+            .map(|(k, cols)| {
+                PreparedSeries::new(
+                    opts,
+                    Cow::Borrowed(k.as_slice()),
+                    cols.iter()
+                        .map(|(n, d)| (Cow::Borrowed(n.as_str()), Cow::Borrowed(d))),
+                )
+                .unwrap()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn encoding_ahead_in_any_order_writes_the_bytes_of_add_series() {
+        let data = series();
+        for opts in [
+            WriterOptions::WARM,
+            WriterOptions::cold(3),
+            WriterOptions {
+                encoding: BlockEncoding::Codec,
+                ..WriterOptions::cold(3)
+            },
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let mut w = SegmentWriter::create_with(dir.path(), 1, opts).unwrap();
+            for (k, cols) in &data {
+                let refs: Vec<(&str, &ColumnData)> =
+                    cols.iter().map(|(n, d)| (n.as_str(), d)).collect();
+                w.add_series(k, &refs).unwrap();
+            }
+            let reference_info = w.finish().unwrap();
+            let reference = std::fs::read(file_path(dir.path(), 1)).unwrap();
+            // Encoded in reverse order under one hint: the hint's "first sight" of each
+            // grid is the last series, so the first series' guesses are wrong; then every
+            // other series only, the rest left to the writer.
+            for (id, every) in [(2, 1), (3, 2)] {
+                let mut ps = prepared(opts, &data);
+                let hint = SharingHint::default();
+                for p in ps.iter_mut().rev().step_by(every) {
+                    p.encode(Some(&hint)).unwrap();
+                    assert!(p.heap_bytes() > 0);
+                }
+                let mut w = SegmentWriter::create_with(dir.path(), id, opts).unwrap();
+                for p in ps {
+                    w.add_prepared(p).unwrap();
+                }
+                let info = w.finish().unwrap();
+                assert_eq!(
+                    (info.points, info.blocks),
+                    (reference_info.points, reference_info.blocks)
+                );
+                let bytes = std::fs::read(file_path(dir.path(), id)).unwrap();
+                assert!(bytes == reference, "{opts:?}: encoded ahead ({id}) differs");
+            }
+        }
+        // Prepared under other options: refused, never written with the wrong encoding.
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = SegmentWriter::create_with(dir.path(), 1, WriterOptions::WARM).unwrap();
+        let p = prepared(WriterOptions::cold(3), &data).remove(0);
+        assert!(matches!(w.add_prepared(p), Err(Error::Internal(_))));
+    }
+}
