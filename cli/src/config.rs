@@ -597,6 +597,7 @@ mod tests {
             max_tags_per_line: None,
             max_series_per_metric: None,
             max_new_series_per_minute: None,
+            compaction_threads: None,
         }
     }
 
