@@ -264,7 +264,11 @@ mod tests {
     use super::*;
 
     /// Every chunking of `text` at every size gives the lines (and numbers) of one split.
-    fn lines_through_chunks(text: &[u8], chunk_bytes: usize, batch_lines: usize) -> Vec<(usize, Vec<u8>)> {
+    fn lines_through_chunks(
+        text: &[u8],
+        chunk_bytes: usize,
+        batch_lines: usize,
+    ) -> Vec<(usize, Vec<u8>)> {
         let mut chunks = Vec::new();
         read_chunks(&mut &text[..], chunk_bytes, |c| {
             chunks.push(c);
@@ -276,7 +280,10 @@ mod tests {
         for c in chunks {
             let (bytes, first) = match std::mem::replace(&mut prev, End::Clean) {
                 End::Clean => (c.bytes.clone(), c.first_line),
-                End::Carry { mut bytes, first_line } => {
+                End::Carry {
+                    mut bytes,
+                    first_line,
+                } => {
                     bytes.extend_from_slice(&c.bytes);
                     (bytes, first_line)
                 }

@@ -743,3 +743,79 @@ fn serve_refuses_a_web_configuration_that_does_not_load() {
         assert!(err.contains(want), "{err}");
     }
 }
+
+#[test]
+fn import_in_small_chunks_on_many_threads_keeps_gzip_lines_and_error_line_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut lp = String::new();
+    let mut line = 1; // the physical line the next text starts at
+    let mut bad = Vec::new();
+    let mut good = 0;
+    for i in 0..3000 {
+        if i % 997 == 500 {
+            // A string value over two physical lines, far from the start of the file.
+            lp.push_str(&format!("s,host=a txt=\"first\nsecond {i}\" {i}\n"));
+            line += 2;
+            good += 1;
+        } else if i % 641 == 3 {
+            lp.push_str("m,host=x v= 5\n");
+            bad.push(line);
+            line += 1;
+        } else {
+            lp.push_str(&format!("m,host=h{} v={i}i {i}\n", i % 7));
+            line += 1;
+            good += 1;
+        }
+    }
+    let gz = dir.path().join("in.lp.gz");
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(lp.as_bytes()).unwrap();
+    std::fs::write(&gz, enc.finish().unwrap()).unwrap();
+    for (threads, chunk_bytes) in [("1", "100000"), ("3", "700"), ("4", "64")] {
+        let d = dir.path().join(format!("data-{threads}"));
+        let out = strata(&[
+            "import",
+            "--data-dir",
+            d.to_str().unwrap(),
+            "--threads",
+            threads,
+            "--chunk-bytes",
+            chunk_bytes,
+            "--batch-lines",
+            "7",
+            gz.to_str().unwrap(),
+        ]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        for l in &bad {
+            assert!(
+                stderr.contains(&format!("line {l}, column")),
+                "{threads} threads, chunks of {chunk_bytes}: no error at line {l}: {stderr}"
+            );
+        }
+        assert_eq!(
+            stderr.matches(", column").count(),
+            bad.len(),
+            "{threads} threads: {stderr}"
+        );
+        assert!(
+            stderr.contains(&format!("imported {good} points ({good} lines)")),
+            "{threads} threads, chunks of {chunk_bytes}: {stderr}"
+        );
+        let exported = strata(&[
+            "export",
+            "--data-dir",
+            d.to_str().unwrap(),
+            "--measurement",
+            "s",
+        ]);
+        let text = String::from_utf8_lossy(&exported.stdout);
+        // Each two-line string whole, wherever the chunk boundaries fell.
+        for i in [500, 1497, 2494] {
+            assert!(
+                text.contains(&format!("txt=\"first\nsecond {i}\" {i}\n")),
+                "{threads} threads, chunks of {chunk_bytes}: {text}"
+            );
+        }
+    }
+}

@@ -167,7 +167,11 @@ fn import_file(
             match w.join() {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => written = Err(e),
-                Err(_) => written = Err(strata_engine::Error::Internal("import worker panicked".into())),
+                Err(_) => {
+                    written = Err(strata_engine::Error::Internal(
+                        "import worker panicked".into(),
+                    ))
+                }
             }
         }
         (read, written)
@@ -205,11 +209,16 @@ fn worker(job: &Job<'_>, rx: crossbeam_channel::Receiver<Chunk>) -> strata_engin
         // Split as if the chunk started at a line start, while earlier chunks are split.
         let guess = split(&chunk.bytes, chunk.first_line, chunk.last);
         let Some(previous) = job.chain.take_previous(chunk.seq) else {
-            return Err(strata_engine::Error::Internal("another import worker panicked".into()));
+            return Err(strata_engine::Error::Internal(
+                "another import worker panicked".into(),
+            ));
         };
         let (text, s) = match previous {
             End::Clean => (Cow::Borrowed(&chunk.bytes[..]), guess),
-            End::Carry { mut bytes, first_line } => {
+            End::Carry {
+                mut bytes,
+                first_line,
+            } => {
                 bytes.extend_from_slice(&chunk.bytes);
                 let s = split(&bytes, first_line, chunk.last);
                 (Cow::Owned(bytes), s)
