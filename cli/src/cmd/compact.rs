@@ -43,12 +43,13 @@ pub fn run(args: Args) -> CmdResult {
     match report {
         None => eprintln!("nothing to compact"),
         Some(r) => eprintln!(
-            "compacted {} files ({} bytes) into {} {} files ({} bytes)",
+            "compacted {} files ({} bytes) into {} {} files ({} bytes) in {:.2} s",
             r.files_in,
             r.bytes_in,
             r.files_out,
             if args.to_cold { "cold" } else { "warm" },
-            r.bytes_out
+            r.bytes_out,
+            r.seconds
         ),
     }
     let bpp = if points > 0 {

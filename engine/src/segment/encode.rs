@@ -181,8 +181,11 @@ pub(crate) const MAX_SHARED_TIMESTAMPS: usize = 8 << 20;
 /// like the writer's own table, by [`MAX_SHARED_TIMESTAMPS`].
 #[derive(Debug, Default)]
 pub struct SharingHint {
-    seen: Mutex<(FxHashMap<u64, Vec<Box<[i64]>>>, usize)>,
+    seen: Mutex<SeenTimestamps>,
 }
+
+/// Timestamp sets by hash, and how many timestamps they hold together.
+type SeenTimestamps = (FxHashMap<u64, Vec<Box<[i64]>>>, usize);
 
 impl SharingHint {
     /// Whether `ts` (hashing to `hash`) is seen here for the first time; remembers it.
@@ -348,7 +351,10 @@ mod tests {
 
     /// Six series: int and float columns on two timestamp grids (shared between series),
     /// and one column with timestamps of its own.
-    fn series() -> Vec<(Vec<u8>, Vec<(String, ColumnData)>)> {
+    /// A series key and its named columns.
+    type TestSeries = (Vec<u8>, Vec<(String, ColumnData)>);
+
+    fn series() -> Vec<TestSeries> {
         (0..6)
             .map(|s: i64| {
                 let grid: Vec<i64> = (0..3000).map(|i| i * 10_000_000_000 + (s % 2)).collect();
@@ -385,10 +391,7 @@ mod tests {
             .collect()
     }
 
-    fn prepared(
-        opts: WriterOptions,
-        data: &[(Vec<u8>, Vec<(String, ColumnData)>)],
-    ) -> Vec<PreparedSeries<'_>> {
+    fn prepared(opts: WriterOptions, data: &[TestSeries]) -> Vec<PreparedSeries<'_>> {
         data.iter()
             .map(|(k, cols)| {
                 PreparedSeries::new(
