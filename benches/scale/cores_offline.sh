@@ -63,29 +63,39 @@ echo "binary: $BIN; data: $DATA; runs: $RUNS" >&2
 "$BIN" import -d "$WORK/base" --fsync never "$DATA" 2>/dev/null || true
 [ -d "$WORK/base/segments" ] || { echo "import of $DATA failed" >&2; exit 1; }
 
+# Runs alternate between the core lists (run 1 of each, then run 2 of each, ...), so that a
+# change in the machine's load during the measurement hits every list alike.
+declare -A IMPORTS COMPACTS
+for r in $(seq "$RUNS"); do
+  for cores in "$@"; do
+    threads=$(count_cpus "$cores")
+    rm -rf "$WORK/imp"
+    t0=$(now)
+    taskset -c "$cores" "$BIN" import -d "$WORK/imp" --fsync never --threads "$threads" "$DATA" 2>"$WORK/import.err" || { echo "import failed:" >&2; tail -3 "$WORK/import.err" >&2; exit 1; }
+    t1=$(now)
+    ti=$(echo "$t1 - $t0" | bc -l)
+    rm -rf "$WORK/imp" "$WORK/cmp"
+    cp -a "$WORK/base" "$WORK/cmp"
+    t0=$(now)
+    taskset -c "$cores" "$BIN" compact -d "$WORK/cmp" --to-cold --force --compaction-threads "$threads" 2>"$WORK/compact.err" || { echo "compact failed:" >&2; tail -3 "$WORK/compact.err" >&2; exit 1; }
+    t1=$(now)
+    tc=$(echo "$t1 - $t0" | bc -l)
+    IMPORTS[$cores]="${IMPORTS[$cores]:-} $ti"
+    COMPACTS[$cores]="${COMPACTS[$cores]:-} $tc"
+    printf 'run %s, cores %s: import %.2f s, compact %.2f s (%s); load %s\n' "$r" "$cores" "$ti" "$tc" \
+      "$(grep -o 'in [0-9.]* s$' "$WORK/compact.err" | head -1)" "$(cut -d' ' -f1 /proc/loadavg)" >&2
+  done
+done
+
+fmt_runs() { for x in $1; do printf '%.2f ' "$x"; done | sed 's/ $//'; }
 declare -a ROWS
 first_import="" first_compact=""
 for cores in "$@"; do
   threads=$(count_cpus "$cores")
-  imports=() compacts=()
-  for r in $(seq "$RUNS"); do
-    rm -rf "$WORK/imp"
-    t0=$(now)
-    taskset -c "$cores" "$BIN" import -d "$WORK/imp" --fsync never --threads "$threads" "$DATA" 2>/dev/null || true
-    t1=$(now)
-    imports+=("$(echo "$t1 - $t0" | bc -l)")
-    rm -rf "$WORK/imp" "$WORK/cmp"
-    cp -a "$WORK/base" "$WORK/cmp"
-    t0=$(now)
-    taskset -c "$cores" "$BIN" compact -d "$WORK/cmp" --to-cold --force --compaction-threads "$threads" 2>/dev/null
-    t1=$(now)
-    compacts+=("$(echo "$t1 - $t0" | bc -l)")
-    echo "cores $cores run $r: import ${imports[-1]} s, compact ${compacts[-1]} s (load $(cut -d' ' -f1 /proc/loadavg))" >&2
-  done
-  mi=$(printf '%s\n' "${imports[@]}" | median)
-  mc=$(printf '%s\n' "${compacts[@]}" | median)
+  mi=$(printf '%s\n' ${IMPORTS[$cores]} | median)
+  mc=$(printf '%s\n' ${COMPACTS[$cores]} | median)
   [ -n "$first_import" ] || { first_import=$mi; first_compact=$mc; }
-  ROWS+=("| $cores | $threads | $(printf '%.2f' "$mi") ($(printf '%s ' "${imports[@]}" | xargs printf '%.2f ' | sed 's/ $//')) | $(printf '%.2f' "$(echo "$first_import / $mi" | bc -l)")× | $(printf '%.2f' "$mc") ($(printf '%s ' "${compacts[@]}" | xargs printf '%.2f ' | sed 's/ $//')) | $(printf '%.2f' "$(echo "$first_compact / $mc" | bc -l)")× |")
+  ROWS+=("| $cores | $threads | $(printf '%.2f' "$mi") ($(fmt_runs "${IMPORTS[$cores]}")) | $(printf '%.2f' "$(echo "$first_import / $mi" | bc -l)")× | $(printf '%.2f' "$mc") ($(fmt_runs "${COMPACTS[$cores]}")) | $(printf '%.2f' "$(echo "$first_compact / $mc" | bc -l)")× |")
 done
 
 echo "| cores (taskset) | threads | import median s (runs) | import speed-up | compact --to-cold median s (runs) | compact speed-up |"
