@@ -38,7 +38,7 @@ pub mod write;
 pub use db::{
     CompactionProgress, CompactionReport, Db, DbStats, DeleteReport, ExportSummary,
     OVERLOAD_HOT_FACTOR, OVERLOAD_WAL_FACTOR, Piece, PromMetadata, PromTextSummary, RotationReport,
-    SampleWriter, SeriesHandle, SeriesInfo, TierStats, TiersStats,
+    SampleWriter, SeriesHandle, SeriesInfo, SubmitOrder, TierStats, TiersStats,
 };
 pub use error::{Error, Result};
 pub use index::RawKind;
