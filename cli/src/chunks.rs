@@ -1,9 +1,9 @@
 //! Cutting an import's input into chunks that worker threads split and parse in parallel.
 //!
-//! The reader ([`read_chunks`]) only decompresses and cuts: it ends each chunk after the
-//! last newline within about `chunk_bytes` and counts the chunk's newlines, so every chunk
-//! knows the physical line number it starts at. Workers split their chunk into write
-//! batches ([`split_lp`], [`split_plain`]).
+//! The reader ([`read_chunks`]) only decompresses and cuts: it ends each chunk after a
+//! newline (at most `chunk_lines` lines, about `chunk_bytes` bytes) and counts the chunk's
+//! newlines, so every chunk knows the physical line number it starts at. Workers find the
+//! chunk's whole lines ([`split_lp`], [`split_plain`]) and write them.
 //!
 //! A newline inside a quoted line-protocol string does not end a line, so a chunk may end
 //! inside a line. Invariants that keep lines and line numbers right:
@@ -38,28 +38,50 @@ pub struct Chunk {
     pub last: bool,
 }
 
-/// Reads `input` to its end, handing `emit` chunks of about `chunk_bytes` (more when a line
-/// is longer) in order, the last one marked. `emit` returns `false` to stop early.
+/// Bytes read from the input at a time while looking for enough lines.
+const READ_STEP: usize = 256 << 10;
+
+/// Reads `input` to its end, handing `emit` chunks in order, the last one marked: each
+/// ends after its `chunk_lines`-th newline or after the last newline within about
+/// `chunk_bytes` (more when one line is longer), whichever comes first. `emit` returns
+/// `false` to stop early.
 pub fn read_chunks(
     input: &mut dyn Read,
     chunk_bytes: usize,
+    chunk_lines: usize,
     mut emit: impl FnMut(Chunk) -> bool,
 ) -> io::Result<()> {
-    let chunk_bytes = chunk_bytes.max(1);
+    let (chunk_bytes, chunk_lines) = (chunk_bytes.max(1), chunk_lines.max(1));
     let mut pending: Vec<u8> = Vec::new();
     let (mut seq, mut next_line) = (0u64, 1usize);
     loop {
         let mut buf = std::mem::take(&mut pending);
+        let mut newlines = memchr::memchr_iter(b'\n', &buf).count();
         let mut want = chunk_bytes;
         let cut = loop {
-            let eof = fill(input, &mut buf, want)?;
-            if eof {
-                break None;
+            if newlines >= chunk_lines {
+                // Just past the chunk_lines-th newline.
+                break memchr::memchr_iter(b'\n', &buf)
+                    .nth(chunk_lines - 1)
+                    .map(|i| i + 1);
             }
-            match memchr::memrchr(b'\n', &buf) {
-                Some(i) => break Some(i + 1),
-                // One line longer than a chunk: read on until it ends.
-                None => want = buf.len() + chunk_bytes,
+            if buf.len() >= want {
+                match memchr::memrchr(b'\n', &buf) {
+                    Some(i) => break Some(i + 1),
+                    // One line longer than a chunk: read on until it ends.
+                    None => want = buf.len() + chunk_bytes,
+                }
+            }
+            let start = buf.len();
+            let eof = fill(
+                input,
+                &mut buf,
+                (start + READ_STEP).min(want.max(start + 1)),
+            )?;
+            newlines += memchr::memchr_iter(b'\n', &buf[start..]).count();
+            // At the end, the rest is the last chunk unless it still holds too many lines.
+            if eof && newlines < chunk_lines {
+                break None;
             }
         };
         let last = cut.is_none();
@@ -89,7 +111,10 @@ fn fill(input: &mut dyn Read, buf: &mut Vec<u8>, want: usize) -> io::Result<bool
         buf.resize(want, 0);
         let n = match input.read(&mut buf[start..]) {
             Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => 0,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                buf.truncate(start);
+                continue;
+            }
             Err(e) => {
                 buf.truncate(start);
                 return Err(e);
@@ -270,7 +295,7 @@ mod tests {
         batch_lines: usize,
     ) -> Vec<(usize, Vec<u8>)> {
         let mut chunks = Vec::new();
-        read_chunks(&mut &text[..], chunk_bytes, |c| {
+        read_chunks(&mut &text[..], chunk_bytes, batch_lines, |c| {
             chunks.push(c);
             true
         })
@@ -327,7 +352,7 @@ mod tests {
     fn chunk_line_numbers_count_every_newline_before_them() {
         let text = b"a\nb\n\nc\nd\ne\n";
         let mut firsts = Vec::new();
-        read_chunks(&mut &text[..], 4, |c| {
+        read_chunks(&mut &text[..], 4, 100, |c| {
             firsts.push((c.first_line, c.bytes.clone(), c.last));
             true
         })
@@ -339,6 +364,25 @@ mod tests {
                 (3, b"\nc\n".to_vec(), false),
                 (5, b"d\ne\n".to_vec(), false),
                 (7, Vec::new(), true),
+            ]
+        );
+    }
+
+    #[test]
+    fn chunks_end_after_chunk_lines_lines_even_at_the_end_of_the_input() {
+        let text = b"1\n2\n3\n4\n5\n6\n7";
+        let mut got = Vec::new();
+        read_chunks(&mut &text[..], 1 << 20, 3, |c| {
+            got.push((c.seq, c.first_line, c.bytes.clone(), c.last));
+            true
+        })
+        .unwrap();
+        assert_eq!(
+            got,
+            vec![
+                (0, 1, b"1\n2\n3\n".to_vec(), false),
+                (1, 4, b"4\n5\n6\n".to_vec(), false),
+                (2, 7, b"7".to_vec(), true),
             ]
         );
     }

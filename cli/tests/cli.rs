@@ -819,3 +819,44 @@ fn import_in_small_chunks_on_many_threads_keeps_gzip_lines_and_error_line_number
         }
     }
 }
+
+#[test]
+fn import_on_many_threads_keeps_the_last_copy_of_a_point_in_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    // Each point twice, the copies 1000 lines apart (so in different chunks of 3 lines),
+    // with different values: the later copy must win, as with one writer.
+    let mut lp = String::new();
+    for round in 0..2 {
+        for i in 0..1000 {
+            let value = if round == 0 { i } else { 1_000_000 + i };
+            lp.push_str(&format!("m,host=h{} v={value}i {}\n", i % 4, 10_000 + i));
+        }
+    }
+    let file = dir.path().join("dups.lp");
+    std::fs::write(&file, &lp).unwrap();
+    for threads in ["2", "4", "8"] {
+        let d = dir.path().join(format!("data-{threads}"));
+        let out = strata(&[
+            "import",
+            "--data-dir",
+            d.to_str().unwrap(),
+            "--threads",
+            threads,
+            "--batch-lines",
+            "3",
+            file.to_str().unwrap(),
+        ]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{threads} threads: {stderr}");
+        let exported = strata(&["export", "--data-dir", d.to_str().unwrap()]);
+        assert!(exported.status.success());
+        let (points, errors) = parse_points(&exported.stdout, Precision::Nanosecond, 0);
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(points.len(), 1000, "{threads} threads");
+        for p in &points {
+            let ts = p.timestamp;
+            let want = FieldValue::Integer(1_000_000 + ts - 10_000);
+            assert_eq!(p.fields[0].1, want, "{threads} threads, point at {ts}");
+        }
+    }
+}

@@ -1,22 +1,22 @@
 //! `strata import`: line protocol or Prometheus text exposition files (plain, gzip, zstd,
 //! or stdin) into a data directory, on every core.
 //!
-//! One reader thread decompresses and cuts the input into chunks of about `--chunk-bytes`
-//! after a newline, counting newlines so each chunk knows its first line number
-//! (`crate::chunks`). `--threads` workers split their chunks into batches of
-//! `--batch-lines` lines (in line protocol a newline inside a quoted string value does not
-//! end a line; a line cut by a chunk boundary is handed to the next chunk before anything
-//! is written) and write them through `Db::write_lp_numbered` or `Db::write_prom_text`, so
-//! refused lines carry their line number in the file.
+//! One reader thread decompresses and cuts the input into chunks after a newline, of at
+//! most `--batch-lines` lines (or about `--chunk-bytes`), counting newlines so each chunk
+//! knows its first line number (`crate::chunks`). `--threads` workers find each chunk's
+//! whole lines (in line protocol a newline inside a quoted string value does not end a
+//! line; a line cut by a chunk boundary is handed to the next chunk before anything is
+//! written), parse them and write them as one batch through `Db::write_lp_in_turn` or
+//! `Db::write_prom_text_in_turn`, so refused lines carry their line number in the file.
 //!
 //! Memory: at most `2 × threads` chunks wait between the reader and the workers, plus one
 //! per worker and the reader's own: about `(3 × threads + 1) × chunk-bytes` of input.
 //!
-//! Order: batches are written concurrently, as concurrent HTTP writers would send them.
-//! The engine keeps every write consistent (WAL order decides, and replay agrees); what
-//! input order does not decide is which of two writes of the *same* (series, field,
-//! timestamp) in different batches is kept. Within a batch the later line wins. Use
-//! `--threads 1` when a file repeats points and the last one in the file must win.
+//! Order: chunks are parsed concurrently but reach the WAL in file order (chunk `k` in turn
+//! `k` of a [`SubmitOrder`]; a chunk with nothing to write, or written after a failure,
+//! passes its turn). So, as with one writer, the last copy of a repeated point in the file
+//! wins, and the hot tier receives each series' values in file order. Only the WAL
+//! submission (a copy into its queue) is serial; parsing and series lookup are not.
 
 use super::CmdResult;
 use crate::chunks::{self, Chain, Chunk, End};
@@ -28,7 +28,7 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 use strata_engine::model::Precision;
-use strata_engine::{Db, WriteSummary};
+use strata_engine::{Db, SubmitOrder, WriteSummary};
 
 /// Bad lines printed in full; beyond this only the count is kept.
 const MAX_PRINTED_ERRORS: usize = 100;
@@ -44,7 +44,7 @@ pub struct Args {
     /// Timestamp unit of the input: ns, us, ms, s, m or h.
     #[arg(long, default_value = "ns", value_parser = parse_precision)]
     precision: Precision,
-    /// Lines per write batch.
+    /// Lines per write batch (each a chunk of the input handed to one thread).
     #[arg(long, default_value_t = 5000)]
     batch_lines: usize,
     /// Threads that split, parse and write (the reader is one more) [default: all cores].
@@ -80,6 +80,8 @@ struct Job<'a> {
     now: i64,
     totals: &'a Totals,
     chain: Chain,
+    /// Chunk `k` reaches the WAL in turn `k`: file order.
+    order: SubmitOrder,
     /// Set by the first failed write: the reader stops, workers write nothing more.
     failed: AtomicBool,
 }
@@ -109,6 +111,7 @@ pub fn run(args: Args) -> CmdResult {
             now,
             totals: &totals,
             chain: Chain::default(),
+            order: SubmitOrder::new(0),
             failed: AtomicBool::new(false),
         };
         if let Err(e) = import_file(&job, path, threads, args.chunk_bytes) {
@@ -116,7 +119,9 @@ pub fn run(args: Args) -> CmdResult {
             break;
         }
     }
+    let closing = Instant::now();
     let close_result = db.close();
+    let close_secs = closing.elapsed().as_secs_f64();
     let secs = started.elapsed().as_secs_f64();
     let (lines, points, bad) = (
         totals.lines.load(Ordering::Relaxed),
@@ -124,7 +129,8 @@ pub fn run(args: Args) -> CmdResult {
         totals.bad.load(Ordering::Relaxed),
     );
     eprintln!(
-        "imported {points} points ({lines} lines) in {secs:.2} s: {:.0} points/s",
+        "imported {points} points ({lines} lines) in {secs:.2} s: {:.0} points/s \
+         ({close_secs:.2} s of it closing: hot data to warm segments, WAL sync)",
         points as f64 / secs.max(1e-9)
     );
     result?;
@@ -157,7 +163,7 @@ fn import_file(
             })
             .collect();
         drop(rx);
-        let read = chunks::read_chunks(&mut input.reader, chunk_bytes, |chunk| {
+        let read = chunks::read_chunks(&mut input.reader, chunk_bytes, job.batch_lines, |chunk| {
             bar.set_position(input.raw_read.load(Ordering::Relaxed));
             !job.failed.load(Ordering::Relaxed) && tx.send(chunk).is_ok()
         });
@@ -182,33 +188,70 @@ fn import_file(
     Ok(())
 }
 
-/// Abandons the chain if the worker holding it unwinds, so no other worker waits forever.
-struct AbandonOnPanic<'a>(&'a Chain);
+/// Abandons the chain and the submit order if the worker holding them unwinds, so no other
+/// worker waits forever.
+struct AbandonOnPanic<'a>(&'a Job<'a>);
 
 impl Drop for AbandonOnPanic<'_> {
     fn drop(&mut self) {
         if std::thread::panicking() {
-            self.0.abandon();
+            self.0.chain.abandon();
+            self.0.order.abandon();
+        }
+    }
+}
+
+/// Chunk `seq`'s turn in the file's submit order, passed when dropped unless a write took
+/// it over (the engine then passes it, written or not): so every turn is passed on every
+/// path — nothing to write, writing stopped, an error — and no later chunk waits forever.
+struct ChunkTurn<'a> {
+    order: &'a SubmitOrder,
+    seq: u64,
+    taken: bool,
+}
+
+impl ChunkTurn<'_> {
+    fn take(mut self) -> u64 {
+        self.taken = true;
+        self.seq
+    }
+}
+
+impl Drop for ChunkTurn<'_> {
+    fn drop(&mut self) {
+        if self.taken {
+        } else if std::thread::panicking() {
+            self.order.abandon();
+        } else {
+            self.order.pass(self.seq);
         }
     }
 }
 
 /// Splits and writes chunks until the reader is done; the first write error is returned
-/// (later chunks are still split, so that the chain of chunk ends never stalls).
+/// (later chunks are still split and their turns passed, so that neither the chain of chunk
+/// ends nor the submit order ever stalls).
 fn worker(job: &Job<'_>, rx: crossbeam_channel::Receiver<Chunk>) -> strata_engine::Result<()> {
-    let _guard = AbandonOnPanic(&job.chain);
+    let _guard = AbandonOnPanic(job);
     let mut result = Ok(());
     let split = |text: &[u8], first_line: usize, last: bool| {
         if job.prometheus {
-            chunks::split_plain(text, first_line, job.batch_lines)
+            chunks::split_plain(text, first_line, usize::MAX)
         } else {
-            chunks::split_lp(text, first_line, job.batch_lines, last)
+            chunks::split_lp(text, first_line, usize::MAX, last)
         }
     };
     for chunk in rx {
-        // Split as if the chunk started at a line start, while earlier chunks are split.
+        let turn = ChunkTurn {
+            order: &job.order,
+            seq: chunk.seq,
+            taken: false,
+        };
+        // Find the lines as if the chunk started at a line start, while earlier chunks are
+        // still being looked at.
         let guess = split(&chunk.bytes, chunk.first_line, chunk.last);
         let Some(previous) = job.chain.take_previous(chunk.seq) else {
+            job.order.abandon();
             return Err(strata_engine::Error::Internal(
                 "another import worker panicked".into(),
             ));
@@ -232,30 +275,43 @@ fn worker(job: &Job<'_>, rx: crossbeam_channel::Receiver<Chunk>) -> strata_engin
             None => End::Clean,
         };
         job.chain.publish(chunk.seq, end);
-        if job.failed.load(Ordering::Relaxed) {
-            continue;
-        }
-        for (range, first_line) in s.batches {
-            if let Err(e) = write_batch(job, &text[range], first_line) {
-                job.failed.store(true, Ordering::Relaxed);
-                result = Err(e);
-                break;
-            }
+        // The chunk's whole lines: one contiguous range (batches follow one another).
+        let lines = match (s.batches.first(), s.batches.last()) {
+            (Some((first, line)), Some((last, _))) => Some((first.start..last.end, *line)),
+            _ => None,
+        };
+        // Nothing to write, or writing stopped: `turn` passes when dropped.
+        if let Some((range, first_line)) = lines
+            && !job.failed.load(Ordering::Relaxed)
+            && let Err(e) = write_batch(job, &text[range], first_line, turn.take())
+        {
+            job.failed.store(true, Ordering::Relaxed);
+            result = Err(e);
         }
     }
     result
 }
 
-/// Writes one batch of whole lines starting at line `first_line` and counts the outcome.
-fn write_batch(job: &Job<'_>, text: &[u8], first_line: usize) -> strata_engine::Result<()> {
+/// Writes one chunk's whole lines, starting at line `first_line`, in turn `turn` of the
+/// file's submit order, and counts the outcome.
+fn write_batch(
+    job: &Job<'_>,
+    text: &[u8],
+    first_line: usize,
+    turn: u64,
+) -> strata_engine::Result<()> {
     let s: WriteSummary = if job.prometheus {
-        let mut s = job.db.write_prom_text(text, job.now)?.write;
+        let mut s = job
+            .db
+            .write_prom_text_in_turn(text, job.now, &job.order, turn)?
+            .write;
         for r in &mut s.rejected {
             r.line += first_line - 1;
         }
         s
     } else {
-        job.db.write_lp_numbered(text, job.precision, first_line)?
+        job.db
+            .write_lp_in_turn(text, job.precision, first_line, &job.order, turn)?
     };
     let t = job.totals;
     t.lines.fetch_add(s.lines, Ordering::Relaxed);
