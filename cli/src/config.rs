@@ -6,6 +6,7 @@
 //! ```toml
 //! retention = "30d"            # drop data older than this ("forever" by default)
 //! rotation_interval = "1m"     # how often hot data is checked for rotation
+//! compaction_threads = 0       # threads of one compaction; 0: all cores (serve: half)
 //! [hot]
 //! max_age = "5m"               # hot data older than this moves to warm
 //! max_bytes = "256MiB"         # above this, the oldest hot data moves to warm
@@ -101,6 +102,10 @@ pub struct EngineArgs {
     /// one beyond it is refused, naming its metric and the limit (0: no limit) [default: 0].
     #[arg(long)]
     pub max_new_series_per_minute: Option<u64>,
+    /// Threads of one compaction; the output is the same whatever the count [default: all
+    /// cores; `serve`: half of them, at least 1, leaving the rest to ingest and queries].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub compaction_threads: Option<u64>,
 }
 
 #[derive(Deserialize, Default, Debug)]
@@ -108,6 +113,7 @@ pub struct EngineArgs {
 struct FileConfig {
     retention: Option<String>,
     rotation_interval: Option<String>,
+    compaction_threads: Option<u64>,
     #[serde(default)]
     hot: HotSection,
     #[serde(default)]
@@ -357,6 +363,9 @@ impl EngineArgs {
         if let Some(n) = self.max_new_series_per_minute {
             o.max_new_series_per_minute = usize::try_from(n).unwrap_or(usize::MAX);
         }
+        if let Some(n) = self.compaction_threads {
+            o.compaction_threads = usize::try_from(n).unwrap_or(usize::MAX);
+        }
         Ok(o)
     }
 }
@@ -513,6 +522,9 @@ fn apply_file(o: &mut Options, path: &Path) -> Result<(), String> {
             .map_err(|e| at(format!("retention: {e}")))?
             .0;
     }
+    if let Some(n) = f.compaction_threads {
+        o.compaction_threads = usize::try_from(n).unwrap_or(usize::MAX);
+    }
     if let Some(s) = &f.rotation_interval {
         o.rotation_interval =
             parse_duration(s).map_err(|e| at(format!("rotation_interval: {e}")))?;
@@ -585,6 +597,7 @@ mod tests {
             max_tags_per_line: None,
             max_series_per_metric: None,
             max_new_series_per_minute: None,
+            compaction_threads: None,
         }
     }
 

@@ -1,5 +1,6 @@
 //! `strata`: the command-line front end of the Strata time-series database.
 
+mod chunks;
 mod cmd;
 mod config;
 mod input;

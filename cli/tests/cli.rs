@@ -743,3 +743,120 @@ fn serve_refuses_a_web_configuration_that_does_not_load() {
         assert!(err.contains(want), "{err}");
     }
 }
+
+#[test]
+fn import_in_small_chunks_on_many_threads_keeps_gzip_lines_and_error_line_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut lp = String::new();
+    let mut line = 1; // the physical line the next text starts at
+    let mut bad = Vec::new();
+    let mut good = 0;
+    for i in 0..3000 {
+        if i % 997 == 500 {
+            // A string value over two physical lines, far from the start of the file.
+            lp.push_str(&format!("s,host=a txt=\"first\nsecond {i}\" {i}\n"));
+            line += 2;
+            good += 1;
+        } else if i % 641 == 3 {
+            lp.push_str("m,host=x v= 5\n");
+            bad.push(line);
+            line += 1;
+        } else {
+            lp.push_str(&format!("m,host=h{} v={i}i {i}\n", i % 7));
+            line += 1;
+            good += 1;
+        }
+    }
+    let gz = dir.path().join("in.lp.gz");
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(lp.as_bytes()).unwrap();
+    std::fs::write(&gz, enc.finish().unwrap()).unwrap();
+    for (threads, chunk_bytes) in [("1", "100000"), ("3", "700"), ("4", "64")] {
+        let d = dir.path().join(format!("data-{threads}"));
+        let out = strata(&[
+            "import",
+            "--data-dir",
+            d.to_str().unwrap(),
+            "--threads",
+            threads,
+            "--chunk-bytes",
+            chunk_bytes,
+            "--batch-lines",
+            "7",
+            gz.to_str().unwrap(),
+        ]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        for l in &bad {
+            assert!(
+                stderr.contains(&format!("line {l}, column")),
+                "{threads} threads, chunks of {chunk_bytes}: no error at line {l}: {stderr}"
+            );
+        }
+        assert_eq!(
+            stderr.matches(", column").count(),
+            bad.len(),
+            "{threads} threads: {stderr}"
+        );
+        assert!(
+            stderr.contains(&format!("imported {good} points ({good} lines)")),
+            "{threads} threads, chunks of {chunk_bytes}: {stderr}"
+        );
+        let exported = strata(&[
+            "export",
+            "--data-dir",
+            d.to_str().unwrap(),
+            "--measurement",
+            "s",
+        ]);
+        let text = String::from_utf8_lossy(&exported.stdout);
+        // Each two-line string whole, wherever the chunk boundaries fell.
+        for i in [500, 1497, 2494] {
+            assert!(
+                text.contains(&format!("txt=\"first\nsecond {i}\" {i}\n")),
+                "{threads} threads, chunks of {chunk_bytes}: {text}"
+            );
+        }
+    }
+}
+
+#[test]
+fn import_on_many_threads_keeps_the_last_copy_of_a_point_in_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    // Each point twice, the copies 1000 lines apart (so in different chunks of 3 lines),
+    // with different values: the later copy must win, as with one writer.
+    let mut lp = String::new();
+    for round in 0..2 {
+        for i in 0..1000 {
+            let value = if round == 0 { i } else { 1_000_000 + i };
+            lp.push_str(&format!("m,host=h{} v={value}i {}\n", i % 4, 10_000 + i));
+        }
+    }
+    let file = dir.path().join("dups.lp");
+    std::fs::write(&file, &lp).unwrap();
+    for threads in ["2", "4", "8"] {
+        let d = dir.path().join(format!("data-{threads}"));
+        let out = strata(&[
+            "import",
+            "--data-dir",
+            d.to_str().unwrap(),
+            "--threads",
+            threads,
+            "--batch-lines",
+            "3",
+            file.to_str().unwrap(),
+        ]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{threads} threads: {stderr}");
+        let exported = strata(&["export", "--data-dir", d.to_str().unwrap()]);
+        assert!(exported.status.success());
+        let (points, errors) = parse_points(&exported.stdout, Precision::Nanosecond, 0);
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(points.len(), 1000, "{threads} threads");
+        for p in &points {
+            let ts = p.timestamp;
+            let want = FieldValue::Integer(1_000_000 + ts - 10_000);
+            assert_eq!(p.fields[0].1, want, "{threads} threads, point at {ts}");
+        }
+    }
+}

@@ -29,6 +29,7 @@ pub mod manifest;
 pub mod metrics;
 pub mod model;
 pub mod options;
+mod pool;
 pub mod scan;
 pub mod segment;
 pub mod snapshot;
@@ -36,9 +37,9 @@ pub mod wal;
 pub mod write;
 
 pub use db::{
-    CompactionReport, Db, DbStats, DeleteReport, ExportSummary, OVERLOAD_HOT_FACTOR,
-    OVERLOAD_WAL_FACTOR, Piece, PromMetadata, PromTextSummary, RotationReport, SampleWriter,
-    SeriesHandle, SeriesInfo, TierStats, TiersStats,
+    CompactionProgress, CompactionReport, Db, DbStats, DeleteReport, ExportSummary,
+    OVERLOAD_HOT_FACTOR, OVERLOAD_WAL_FACTOR, Piece, PromMetadata, PromTextSummary, RotationReport,
+    SampleWriter, SeriesHandle, SeriesInfo, SubmitOrder, TierStats, TiersStats,
 };
 pub use error::{Error, Result};
 pub use index::RawKind;

@@ -216,6 +216,18 @@ pub(crate) struct WorkCounters {
     pub series_created: AtomicU64,
     /// Time in the write path's serialised sections.
     pub write: WritePathCounters,
+    /// Progress of the compaction running now (or the last one).
+    pub compaction: CompactionCounters,
+}
+
+/// Progress of the compaction running now: its number since open, and its units of work
+/// (a series in one output partition) done of the total. Written by the compaction, read by
+/// anyone (`strata compact` draws its bar from them).
+#[derive(Debug, Default)]
+pub(crate) struct CompactionCounters {
+    pub task: AtomicU64,
+    pub done: AtomicU64,
+    pub total: AtomicU64,
 }
 
 /// What [`crate::Db::metrics`] returns.

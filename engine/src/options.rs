@@ -158,6 +158,12 @@ pub struct Options {
     /// measurement and the limit. Default: 0 (VictoriaMetrics' `-storage.maxHourlySeries`
     /// is off by default too).
     pub max_new_series_per_minute: usize,
+    /// Worker threads of one compaction (`compaction_threads`): series are read, merged
+    /// and encoded on this many threads and appended to the output in series order, so the
+    /// output is the same bytes whatever the count. 0: one per available core. Default: 0
+    /// (`strata serve` turns 0 into half the cores, at least 1, so that background
+    /// compaction leaves cores to ingest and queries).
+    pub compaction_threads: usize,
     /// Test hook: make rotation or compaction fail at a step, to test crash safety.
     #[cfg(feature = "failpoints")]
     pub failpoint: Option<Failpoint>,
@@ -200,6 +206,7 @@ impl Default for Options {
             max_tags_per_line: DEFAULT_MAX_TAGS_PER_LINE,
             max_series_per_metric: 0,
             max_new_series_per_minute: 0,
+            compaction_threads: 0,
             #[cfg(feature = "failpoints")]
             failpoint: None,
         }

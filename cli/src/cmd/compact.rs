@@ -9,7 +9,7 @@ use super::CmdResult;
 use crate::config::EngineArgs;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
-use strata_engine::Db;
+use strata_engine::{CompactionReport, Db};
 
 /// Arguments of `strata compact`.
 #[derive(clap::Args, Debug)]
@@ -35,11 +35,7 @@ pub fn run(args: Args) -> CmdResult {
     let db = Db::open(&args.engine.data_dir, options)?;
     let before = db.tier_stats();
     let bytes_before = before.warm.bytes + before.cold.bytes + before.wal_bytes;
-    let bar = crate::progress::bytes_bar(None, "compacting");
-    bar.enable_steady_tick(Duration::from_millis(120));
-    let report = db.compact(args.to_cold, args.force);
-    bar.finish_and_clear();
-    let report = report?;
+    let report = compact_with_bar(&db, args.to_cold, args.force)?;
     let after = db.tier_stats();
     db.close()?;
     let bytes_after = after.warm.bytes + after.cold.bytes + after.wal_bytes;
@@ -47,12 +43,13 @@ pub fn run(args: Args) -> CmdResult {
     match report {
         None => eprintln!("nothing to compact"),
         Some(r) => eprintln!(
-            "compacted {} files ({} bytes) into {} {} files ({} bytes)",
+            "compacted {} files ({} bytes) into {} {} files ({} bytes) in {:.2} s",
             r.files_in,
             r.bytes_in,
             r.files_out,
             if args.to_cold { "cold" } else { "warm" },
-            r.bytes_out
+            r.bytes_out,
+            r.seconds
         ),
     }
     let bpp = if points > 0 {
@@ -65,4 +62,32 @@ pub fn run(args: Args) -> CmdResult {
         started.elapsed().as_secs_f64()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Runs [`Db::compact`] on a helper thread while this one draws its progress: a spinner
+/// during the rotation, then series written of the total.
+fn compact_with_bar(
+    db: &Db,
+    to_cold: bool,
+    force: bool,
+) -> Result<Option<CompactionReport>, strata_engine::Error> {
+    let first_task = db.compaction_progress().task;
+    let bar = crate::progress::units_bar(0, "rotating", "series");
+    bar.enable_steady_tick(Duration::from_millis(120));
+    let report = std::thread::scope(|scope| {
+        let job = scope.spawn(|| db.compact(to_cold, force));
+        while !job.is_finished() {
+            let p = db.compaction_progress();
+            if p.task > first_task {
+                bar.set_message("compacting");
+                bar.set_length(p.total);
+                bar.set_position(p.done);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        job.join()
+            .unwrap_or_else(|_| Err(strata_engine::Error::Internal("compaction panicked".into())))
+    });
+    bar.finish_and_clear();
+    report
 }

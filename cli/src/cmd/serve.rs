@@ -128,7 +128,10 @@ pub struct PromArgs {
 
 /// Runs `serve` until a signal.
 pub fn run(args: Args) -> CmdResult {
-    let options = args.engine.options()?;
+    let mut options = args.engine.options()?;
+    if options.compaction_threads == 0 {
+        options.compaction_threads = serve_compaction_threads();
+    }
     let mut config = args.engine.server_config(&args.server)?;
     config.enable_admin_api = args.prometheus.enable_admin_api;
     if let Some(file) = &args.prometheus.config_file {
@@ -205,4 +208,11 @@ async fn shutdown_signal() {
         () = term => {}
     }
     eprintln!("strata: shutting down: finishing requests, closing the database");
+}
+
+/// Background compaction's threads when none are set: half the cores, at least 1, so that
+/// a compaction never takes every core from ingest and queries.
+fn serve_compaction_threads() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (cores / 2).max(1)
 }

@@ -10,15 +10,19 @@
 //! Compaction purges tombstones: values a tombstone covers in an input it applies to are
 //! left out of the outputs, and a tombstone that no longer applies to any live segment
 //! leaves the manifest in the same step.
+//!
+//! The outputs are written on `Options::compaction_threads` threads, with a bounded memory
+//! and the same bytes as one thread would write (`compact_outputs`).
 
 use super::Inner;
+use super::compact_outputs::OutputPlan;
 use super::open::attach;
 use super::rotate::FailStep;
 use crate::compaction::{self, DAY_NANOS, Task};
 use crate::error::Result;
-use crate::manifest::{self, SegmentRecord, Tier};
-use crate::model::TimeRange;
-use crate::segment::{Segment, SegmentWriter, WriterOptions, file_path};
+use crate::manifest::{self, Tier};
+use crate::model::{ColumnData, TimeRange};
+use crate::segment::{Segment, WriterOptions, file_path};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -41,6 +45,18 @@ pub struct CompactionReport {
     pub points_out: u64,
     /// Seconds taken.
     pub seconds: f64,
+}
+
+/// How far the compaction running now (or the last one) has got: `done` of `total` units
+/// (a series in one output file) of task number `task` since open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CompactionProgress {
+    /// Compactions started since open (the current one's number).
+    pub task: u64,
+    /// Units written.
+    pub done: u64,
+    /// Units of the task.
+    pub total: u64,
 }
 
 impl Inner {
@@ -136,44 +152,15 @@ impl Inner {
         let by_series =
             self.columns_by_series(inputs.iter().flat_map(|s| s.columns.keys().copied()));
         let mut next_id = manifest.next_segment_id.max(1);
-        let mut outputs: Vec<SegmentRecord> = Vec::new();
-        for range in partitions {
-            let id = next_id;
-            let mut w = SegmentWriter::create_with(&self.segment_dir, id, writer_options)?;
-            for (key, cols) in &by_series {
-                let mut datas = Vec::with_capacity(cols.len());
-                for (name, c, ty) in cols {
-                    let mut sources = Vec::new();
-                    for s in &inputs {
-                        if let Some(entry) = s.column(c) {
-                            let data = s.seg.read_column(entry, range)?;
-                            let deleted = tombstones.ranges(s.seg.id(), *c);
-                            sources.push(super::tombstone::without(data, &deleted));
-                        }
-                    }
-                    let merged = super::read::merge(sources, *ty)?;
-                    datas.push((name.as_str(), merged));
-                }
-                let refs: Vec<(&str, &crate::model::ColumnData)> =
-                    datas.iter().map(|(n, d)| (*n, d)).collect();
-                w.add_series(key, &refs)?;
-            }
-            let info = w.finish()?;
-            if info.points == 0 {
-                let p = file_path(&self.segment_dir, id);
-                std::fs::remove_file(&p).map_err(|e| crate::Error::io(&p, e))?;
-                continue;
-            }
-            next_id += 1;
-            outputs.push(SegmentRecord {
-                id,
-                tier: task.output,
-                min_ts: info.min_ts,
-                max_ts: info.max_ts,
-                points: info.points,
-                bytes: info.bytes,
-            });
-        }
+        let plan = OutputPlan {
+            inputs: &inputs,
+            by_series: &by_series,
+            partitions: &partitions,
+            writer_options,
+            tier: task.output,
+            tombstones: &tombstones,
+        };
+        let outputs = self.write_outputs(&plan, &mut next_id)?;
         self.failpoint(FailStep::CompactionAfterOutputs)?;
         let mut next = manifest.clone();
         next.generation += 1;
@@ -238,5 +225,31 @@ impl Inner {
             report.bytes_out
         );
         Ok(Some(report))
+    }
+}
+
+impl Inner {
+    /// Series `key`'s columns `cols` in `range`, merged over `inputs` (a later input
+    /// winning on equal timestamps), without the values `tombstones` cover in each input.
+    pub(super) fn merge_series(
+        &self,
+        inputs: &[Arc<super::LiveSegment>],
+        cols: &[(String, crate::index::ColumnId, crate::model::FieldType)],
+        range: TimeRange,
+        tombstones: &super::tombstone::Tombstones,
+    ) -> Result<Vec<(String, ColumnData)>> {
+        let mut datas = Vec::with_capacity(cols.len());
+        for (name, c, ty) in cols {
+            let mut sources = Vec::new();
+            for s in inputs {
+                if let Some(entry) = s.column(c) {
+                    let data = s.seg.read_column(entry, range)?;
+                    let deleted = tombstones.ranges(s.seg.id(), *c);
+                    sources.push(super::tombstone::without(data, &deleted));
+                }
+            }
+            datas.push((name.clone(), super::read::merge(sources, *ty)?));
+        }
+        Ok(datas)
     }
 }

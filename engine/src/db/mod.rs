@@ -12,6 +12,7 @@
 //! reader always sees each value in exactly one place or in two identical ones.
 
 mod compact;
+mod compact_outputs;
 mod delete;
 mod export;
 mod limits;
@@ -21,6 +22,7 @@ mod pieces;
 mod purge;
 mod read;
 mod rotate;
+mod submit_order;
 mod tombstone;
 mod write;
 mod write_prom;
@@ -40,13 +42,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-pub use compact::CompactionReport;
+pub use compact::{CompactionProgress, CompactionReport};
 pub use delete::DeleteReport;
 pub use export::ExportSummary;
 pub use overload::{OVERLOAD_HOT_FACTOR, OVERLOAD_WAL_FACTOR};
 pub use pieces::{Piece, SeriesInfo};
 pub use read::{TierStats, TiersStats};
 pub use rotate::RotationReport;
+pub use submit_order::SubmitOrder;
 pub use write::SampleWriter;
 pub use write_prom::{PromMetadata, PromTextSummary};
 pub use writer::SeriesHandle;
@@ -277,6 +280,18 @@ impl Db {
     ) -> Result<crate::snapshot::SnapshotReport> {
         let _quiet = self.inner.manifest.lock();
         crate::snapshot::take(&self.inner.dir, out, opts)
+    }
+
+    /// How far the compaction running now (or the last one) has got; poll it from another
+    /// thread while [`Db::compact`] runs.
+    pub fn compaction_progress(&self) -> CompactionProgress {
+        let c = &self.inner.counters.compaction;
+        let o = std::sync::atomic::Ordering::Relaxed;
+        CompactionProgress {
+            task: c.task.load(o),
+            done: c.done.load(o),
+            total: c.total.load(o),
+        }
     }
 
     /// One round of the background work, now: an age rotation, then the compaction the

@@ -121,6 +121,37 @@ impl Db {
         self.inner.column_bounds(column, range)
     }
 
+    /// About how many points of `column` lie in `range`, from block indexes and in-memory
+    /// counts (nothing is decoded): a block or in-memory column that `range` cuts through
+    /// counts whole, and in-memory counts include overwritten values. For a query to judge
+    /// its size before choosing how to run.
+    pub fn column_points_estimate(&self, column: ColumnId, range: TimeRange) -> u64 {
+        let inner = &self.inner;
+        let range = TimeRange::new(range.start.max(inner.retention_cutoff()), range.end);
+        if range.start >= range.end {
+            return 0;
+        }
+        let st = inner.state.read();
+        let mut n = 0u64;
+        for live in &st.segments {
+            let Some(entry) = live.column(&column) else {
+                continue;
+            };
+            for b in live.seg.blocks_in(entry, range) {
+                n += u64::from(live.seg.block_meta(b).count);
+            }
+        }
+        let tiers = st.rotating.iter().map(|r| &**r).chain([&st.hot]);
+        for t in tiers {
+            if let Some((a, b)) = t.bounds(column)
+                && range.overlaps(a, b)
+            {
+                n += t.written(column);
+            }
+        }
+        n
+    }
+
     /// Streams column `column` (of type `ty`) within `range` to `visit` as pieces in time
     /// order (see the module invariant). A segment block that lies wholly inside `range`
     /// and does not overlap other data of the column is offered to `summary_ok(min_ts,

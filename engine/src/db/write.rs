@@ -43,6 +43,33 @@ impl Db {
         precision: Precision,
         first_line: usize,
     ) -> Result<WriteSummary> {
+        self.write_lp_turn(text, precision, first_line, None)
+    }
+
+    /// [`Db::write_lp_numbered`], reaching the WAL in turn `turn` of `order`: after every
+    /// earlier turn's write has reached it (or passed), whichever thread runs first. Lines
+    /// are parsed and series resolved before waiting, so concurrent writers still parse in
+    /// parallel; the order decides which of two writes of one point wins (the later turn)
+    /// and keeps each series' values arriving in the order of the turns.
+    pub fn write_lp_in_turn(
+        &self,
+        text: &[u8],
+        precision: Precision,
+        first_line: usize,
+        order: &super::SubmitOrder,
+        turn: u64,
+    ) -> Result<WriteSummary> {
+        let turn = super::submit_order::Turn::new(order, turn);
+        self.write_lp_turn(text, precision, first_line, Some(turn))
+    }
+
+    fn write_lp_turn(
+        &self,
+        text: &[u8],
+        precision: Precision,
+        first_line: usize,
+        turn: Option<super::submit_order::Turn<'_>>,
+    ) -> Result<WriteSummary> {
         let inner = &*self.inner;
         let now = inner.options.clock.now_nanos();
         let now = now - now.rem_euclid(precision.nanos());
@@ -119,7 +146,7 @@ impl Db {
             let ts = parsed.timestamp.unwrap_or(now);
             w.add_line(line_no, sid, &parsed.fields, ts);
         }
-        w.commit()
+        w.commit_in(turn)
     }
 
     /// Writes points through the same path as line protocol. A refused point is reported

@@ -50,6 +50,28 @@ impl Db {
         page: &'p [u8],
         default_timestamp_ns: i64,
     ) -> Result<PromTextSummary<'p>> {
+        self.write_prom_turn(page, default_timestamp_ns, None)
+    }
+
+    /// [`Db::write_prom_text`], reaching the WAL in turn `turn` of `order`, as
+    /// [`Db::write_lp_in_turn`] does.
+    pub fn write_prom_text_in_turn<'p>(
+        &self,
+        page: &'p [u8],
+        default_timestamp_ns: i64,
+        order: &super::SubmitOrder,
+        turn: u64,
+    ) -> Result<PromTextSummary<'p>> {
+        let turn = super::submit_order::Turn::new(order, turn);
+        self.write_prom_turn(page, default_timestamp_ns, Some(turn))
+    }
+
+    fn write_prom_turn<'p>(
+        &self,
+        page: &'p [u8],
+        default_timestamp_ns: i64,
+        turn: Option<super::submit_order::Turn<'_>>,
+    ) -> Result<PromTextSummary<'p>> {
         let mut w = Writer::new(&self.inner);
         let max_tags = self.inner.options.max_tags_per_line;
         let mut metadata: Vec<PromMetadata<'p>> = Vec::new();
@@ -135,7 +157,7 @@ impl Db {
                 Err(e) => w.reject(no, e.column, RejectReason::Invalid(e.reason)),
             }
         }
-        let write = w.commit()?;
+        let write = w.commit_in(turn)?;
         Ok(PromTextSummary { write, metadata })
     }
 }

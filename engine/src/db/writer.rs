@@ -19,6 +19,7 @@
 
 use super::Inner;
 use super::limits::{self, Limit};
+use super::submit_order::Turn;
 use crate::error::Result;
 use crate::hot::HotEntry;
 use crate::index::{ColumnId, Index, RAW_KINDS, RAW_NO_HINT, RawKind, SeriesId};
@@ -470,7 +471,12 @@ impl<'a> Writer<'a> {
 
     /// Writes the record to the WAL, waits until it is stored under the fsync policy,
     /// then applies the values to the hot tier in WAL order.
-    pub(crate) fn commit(mut self) -> Result<WriteSummary> {
+    pub(crate) fn commit(self) -> Result<WriteSummary> {
+        self.commit_in(None)
+    }
+
+    /// [`Writer::commit`], submitting to the WAL in `turn` of its order when given.
+    pub(crate) fn commit_in(mut self, turn: Option<Turn<'_>>) -> Result<WriteSummary> {
         self.ix = None;
         let unhide: Vec<SeriesId> = self
             .slots
@@ -492,7 +498,11 @@ impl<'a> Writer<'a> {
         }
         let mut payload = Vec::new();
         self.enc.finish_into(&mut payload);
-        let ticket = inner.wal.submit(RecordKind::Write, &payload, self.max_ts)?;
+        let submit = || inner.wal.submit(RecordKind::Write, &payload, self.max_ts);
+        let ticket = match turn {
+            Some(t) => t.submit(submit)?,
+            None => submit()?,
+        };
         drop(payload);
         let seq = ticket.seq;
         let submitted = Instant::now();

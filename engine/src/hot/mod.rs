@@ -124,6 +124,14 @@ impl HotTier {
         each!(col, c => c.time_bounds())
     }
 
+    /// Values written to column `c` (duplicates included), without decoding anything.
+    pub fn written(&self, c: ColumnId) -> u64 {
+        match self.columns.get(c.0 as usize) {
+            Some(Some(col)) => each!(col, c => c.written()),
+            _ => 0,
+        }
+    }
+
     /// Points of column `c` in `range`, or `None` if the column has no hot data.
     pub fn read(&self, c: ColumnId, range: TimeRange) -> Option<Result<ColumnData, CodecError>> {
         let col = self.columns.get(c.0 as usize)?.as_ref()?;

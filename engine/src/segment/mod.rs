@@ -17,11 +17,13 @@
 //! Warm and cold tiers share this container; the tier is an attribute in the manifest.
 
 mod cache;
+mod encode;
 mod reader;
 mod stats;
 mod writer;
 
 pub use cache::BlockCache;
+pub use encode::{PreparedSeries, SharingHint};
 pub use reader::{Block, BlockMeta, ColumnEntry, Segment, SeriesEntry, ValuesView, verify_file};
 pub use stats::BlockStats;
 pub use writer::{SegmentInfo, SegmentWriter, WriterOptions};

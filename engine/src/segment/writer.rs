@@ -1,19 +1,26 @@
 //! Builds a segment file: blocks first (streamed), then the column directory, the block
 //! index and the footer; published with tmp + fsync + rename + directory fsync.
+//!
+//! Series are appended one at a time, in the order given, either from column data
+//! ([`SegmentWriter::add_series`]) or already cut and encoded on another thread
+//! ([`SegmentWriter::add_prepared`], see `encode`); both write the same bytes for the same
+//! data. Whether a block borrows an earlier block's timestamps is decided here, in append
+//! order, so that decision never depends on which thread encoded what first.
 
+use super::encode::{
+    MAX_SHARED_TIMESTAMPS, PreparedBlock, PreparedSeries, full_payload, pad, values_payload,
+};
 use super::reader::{FLAG_DIR_ZSTD, FLAG_INDEX_ZSTD, MAX_INDEX_BYTES};
 use super::{
-    BLOCK_POINTS, BLOCK_SPAN_NANOS, BlockEncoding, BlockStats, COLD_BLOCK_POINTS,
-    COLD_BLOCK_SPAN_NANOS, END_MAGIC, FOOTER_LEN, HEADER_LEN, MAGIC, MAX_DECODED_BLOCK_BYTES,
-    VERSION, file_path, pad8,
+    BLOCK_POINTS, BLOCK_SPAN_NANOS, BlockEncoding, COLD_BLOCK_POINTS, COLD_BLOCK_SPAN_NANOS,
+    END_MAGIC, FOOTER_LEN, HEADER_LEN, MAGIC, MAX_DECODED_BLOCK_BYTES, VERSION, file_path, pad8,
 };
-use crate::codec;
 use crate::error::{Error, Result};
+use crate::model::ColumnData;
 use crate::model::series::put_uvarint;
-use crate::model::{ColumnData, ColumnValues};
 use rustc_hash::FxHashMap;
+use std::borrow::Cow;
 use std::fs::File;
-use std::hash::Hasher;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
@@ -105,9 +112,6 @@ fn smaller_zstd(plain: &[u8], level: i32, max: usize) -> Option<Vec<u8>> {
 /// A codec block already written (by number) and its timestamps.
 type SharedTimestamps = (u32, Box<[i64]>);
 
-/// Most timestamps a writer keeps to find blocks that can share them (64 MiB).
-const MAX_SHARED_TIMESTAMPS: usize = 8 << 20;
-
 impl SegmentWriter {
     /// Starts warm segment `id` in `dir` (the segments directory, which must exist).
     pub fn create(dir: &Path, id: u64) -> Result<SegmentWriter> {
@@ -154,44 +158,40 @@ impl SegmentWriter {
     /// Adds a series (canonical key bytes) and its columns. Each column's timestamps must
     /// strictly increase; empty columns are skipped.
     pub fn add_series(&mut self, key: &[u8], columns: &[(&str, &ColumnData)]) -> Result<()> {
-        let columns: Vec<&(&str, &ColumnData)> =
-            columns.iter().filter(|(_, c)| !c.is_empty()).collect();
-        if columns.is_empty() {
+        let prepared = PreparedSeries::new(
+            self.opts,
+            Cow::Borrowed(key),
+            columns
+                .iter()
+                .map(|(n, d)| (Cow::Borrowed(*n), Cow::Borrowed(*d))),
+        )?;
+        self.add_prepared(prepared)
+    }
+
+    /// Adds a series prepared (and perhaps encoded, on another thread) with this writer's
+    /// options. The bytes written are those [`SegmentWriter::add_series`] writes for the
+    /// same data, whatever was encoded beforehand (see `encode`'s invariants).
+    pub fn add_prepared(&mut self, series: PreparedSeries<'_>) -> Result<()> {
+        if series.opts != self.opts {
+            return Err(Error::Internal(
+                "segment writer: series prepared with other writer options".into(),
+            ));
+        }
+        if series.columns.is_empty() {
             return Ok(());
         }
-        put_uvarint(&mut self.directory, key.len() as u64);
-        self.directory.extend_from_slice(key);
-        put_uvarint(&mut self.directory, columns.len() as u64);
-        for (name, data) in columns {
-            if data.timestamps.len() != data.values.len()
-                || data.timestamps.windows(2).any(|w| w[0] >= w[1])
-            {
-                return Err(Error::Internal(format!(
-                    "segment writer: column {name:?} is not strictly time-ordered"
-                )));
-            }
+        put_uvarint(&mut self.directory, series.key.len() as u64);
+        self.directory.extend_from_slice(&series.key);
+        put_uvarint(&mut self.directory, series.columns.len() as u64);
+        for column in series.columns {
             let first_block = self.info.blocks;
             let column_no = u32::try_from(self.info.columns).unwrap_or(u32::MAX);
-            let mut start = 0;
-            let (span_ns, max_points) = (
-                self.opts.block_span_nanos.max(1),
-                self.opts.block_points.max(1),
-            );
-            while start < data.timestamps.len() {
-                let span = data.timestamps[start].div_euclid(span_ns);
-                let mut end = start + 1;
-                while end < data.timestamps.len()
-                    && end - start < max_points
-                    && data.timestamps[end].div_euclid(span_ns) == span
-                {
-                    end += 1;
-                }
-                self.write_block(column_no, data, start..end)?;
-                start = end;
+            for block in column.blocks {
+                self.write_block(column_no, &column.data, block)?;
             }
-            put_uvarint(&mut self.directory, name.len() as u64);
-            self.directory.extend_from_slice(name.as_bytes());
-            self.directory.push(data.values.field_type().tag());
+            put_uvarint(&mut self.directory, column.name.len() as u64);
+            self.directory.extend_from_slice(column.name.as_bytes());
+            self.directory.push(column.data.values.field_type().tag());
             put_uvarint(&mut self.directory, first_block);
             put_uvarint(&mut self.directory, self.info.blocks - first_block);
             self.info.columns += 1;
@@ -204,14 +204,36 @@ impl SegmentWriter {
         &mut self,
         column_no: u32,
         data: &ColumnData,
-        r: std::ops::Range<usize>,
+        block: PreparedBlock,
     ) -> Result<()> {
-        let (encoding, payload_len) = match self.opts.encoding {
-            BlockEncoding::Raw => (BlockEncoding::Raw, self.raw_block(data, r.clone())?),
-            _ => self.encoded_block(data, r.clone())?,
+        let r = block.range;
+        let shared_from = if self.opts.encoding == BlockEncoding::CodecZstd {
+            self.shared_timestamps(block.ts_hash, &data.timestamps[r.clone()])
+        } else {
+            None
         };
         let b = &mut self.scratch;
-        b.resize(b.len() + pad8(b.len()), 0);
+        b.clear();
+        let (encoding, payload_len) = match shared_from {
+            Some(from) => {
+                let values = match block.values_only {
+                    Some(p) => p,
+                    None => values_payload(&self.opts, data, r.clone())?,
+                };
+                b.extend_from_slice(&from.to_le_bytes());
+                b.extend_from_slice(&values.bytes);
+                (values.encoding, b.len())
+            }
+            None => {
+                let full = match block.full {
+                    Some(p) => p,
+                    None => full_payload(&self.opts, data, r.clone())?,
+                };
+                b.extend_from_slice(&full.bytes);
+                (full.encoding, b.len())
+            }
+        };
+        pad(b);
         let crc = crc32fast::hash(b);
         self.out.write_all(b).map_err(|e| Error::io(&self.tmp, e))?;
         let (min_ts, max_ts) = (data.timestamps[r.start], data.timestamps[r.end - 1]);
@@ -221,7 +243,7 @@ impl SegmentWriter {
         e.extend_from_slice(&u32::try_from(r.len()).unwrap_or(u32::MAX).to_le_bytes());
         e.extend_from_slice(&min_ts.to_le_bytes());
         e.extend_from_slice(&max_ts.to_le_bytes());
-        e.extend_from_slice(&BlockStats::compute(&data.values, r.clone()).encode());
+        e.extend_from_slice(&block.stats);
         e.extend_from_slice(&crc.to_le_bytes());
         e.extend_from_slice(&column_no.to_le_bytes());
         e.extend_from_slice(&[encoding.tag(), 0, 0, 0]);
@@ -234,105 +256,11 @@ impl SegmentWriter {
         Ok(())
     }
 
-    /// Fills the scratch buffer with the block as raw arrays; returns the payload length.
-    fn raw_block(&mut self, data: &ColumnData, r: std::ops::Range<usize>) -> Result<usize> {
-        let b = &mut self.scratch;
-        b.clear();
-        for t in &data.timestamps[r.clone()] {
-            b.extend_from_slice(&t.to_le_bytes());
-        }
-        match &data.values {
-            ColumnValues::Float(v) => v[r]
-                .iter()
-                .for_each(|x| b.extend_from_slice(&x.to_bits().to_le_bytes())),
-            ColumnValues::Integer(v) => v[r]
-                .iter()
-                .for_each(|x| b.extend_from_slice(&x.to_le_bytes())),
-            ColumnValues::Unsigned(v) => v[r]
-                .iter()
-                .for_each(|x| b.extend_from_slice(&x.to_le_bytes())),
-            ColumnValues::Boolean(v) => b.extend(v[r].iter().map(|&x| u8::from(x))),
-            ColumnValues::String(v) => {
-                let strings = &v[r];
-                let mut off = 0u32;
-                b.extend_from_slice(&off.to_le_bytes());
-                for s in strings {
-                    let len = u32::try_from(s.len())
-                        .map_err(|_| Error::InvalidInput("a string value is over 4 GiB".into()))?;
-                    off = off.checked_add(len).ok_or_else(|| {
-                        Error::InvalidInput("a block's strings are over 4 GiB together".into())
-                    })?;
-                    b.extend_from_slice(&off.to_le_bytes());
-                }
-                for s in strings {
-                    b.extend_from_slice(s.as_bytes());
-                }
-            }
-        }
-        Ok(b.len())
-    }
-
-    /// Fills the scratch buffer with the block as codec blocks, zstd-compressed when that
-    /// is smaller; returns the encoding used and the payload length.
-    fn encoded_block(
-        &mut self,
-        data: &ColumnData,
-        r: std::ops::Range<usize>,
-    ) -> Result<(BlockEncoding, usize)> {
-        if self.opts.encoding == BlockEncoding::CodecZstd
-            && let Some(from) = self.shared_timestamps(&data.timestamps[r.clone()])
-        {
-            return self.shared_block(from, data, r);
-        }
-        let mut plain = Vec::new();
-        codec::encode_timestamps(&data.timestamps[r.clone()], &mut plain);
-        match &data.values {
-            ColumnValues::Float(v) => codec::encode_floats(&v[r.clone()], &mut plain),
-            ColumnValues::Integer(v) => codec::encode_i64(&v[r.clone()], &mut plain),
-            ColumnValues::Unsigned(v) => codec::encode_u64(&v[r.clone()], &mut plain),
-            ColumnValues::Boolean(v) => codec::encode_bools(&v[r.clone()], &mut plain),
-            ColumnValues::String(v) => codec::encode_strings(&v[r.clone()], &mut plain),
-        }
-        let b = &mut self.scratch;
-        b.clear();
-        if self.opts.encoding == BlockEncoding::CodecZstd {
-            let level = self.opts.zstd_level;
-            let zstd = |p: &[u8]| zstd::bulk::compress(p, level);
-            let mut best = zstd(&plain).map_err(|e| Error::io(&self.tmp, e))?;
-            // Integers: the one-byte-per-delta form often compresses smaller under zstd
-            // than the bit-packed one, though it is larger before; keep whichever wins.
-            let mut bytewise = Vec::new();
-            codec::encode_timestamps(&data.timestamps[r.clone()], &mut bytewise);
-            let ts_len = bytewise.len();
-            let applies = match &data.values {
-                ColumnValues::Integer(v) => codec::encode_i64_bytewise(&v[r], &mut bytewise),
-                ColumnValues::Unsigned(v) => codec::encode_u64_bytewise(&v[r], &mut bytewise),
-                _ => false,
-            };
-            if applies && bytewise.len() > ts_len {
-                let other = zstd(&bytewise).map_err(|e| Error::io(&self.tmp, e))?;
-                if other.len() < best.len() {
-                    best = other;
-                }
-            }
-            if best.len() < plain.len() {
-                b.extend_from_slice(&best);
-                return Ok((BlockEncoding::CodecZstd, b.len()));
-            }
-        }
-        b.extend_from_slice(&plain);
-        Ok((BlockEncoding::Codec, b.len()))
-    }
-
-    /// An earlier codec block of this segment with exactly these timestamps; otherwise
-    /// remembers that the block about to be written (number `self.info.blocks`) has them.
-    fn shared_timestamps(&mut self, ts: &[i64]) -> Option<u32> {
-        let mut h = rustc_hash::FxHasher::default();
-        for t in ts {
-            h.write_i64(*t);
-        }
-        let key = h.finish();
-        let candidates = self.shared.entry(key).or_default();
+    /// An earlier codec block of this segment with exactly these timestamps (`hash` is
+    /// their `timestamps_hash`); otherwise remembers that the block about to be written
+    /// (number `self.info.blocks`) has them.
+    fn shared_timestamps(&mut self, hash: u64, ts: &[i64]) -> Option<u32> {
+        let candidates = self.shared.entry(hash).or_default();
         if let Some((from, _)) = candidates.iter().find(|(_, c)| **c == *ts) {
             return Some(*from);
         }
@@ -342,48 +270,6 @@ impl SegmentWriter {
             candidates.push((this, ts.into()));
         }
         None
-    }
-
-    /// Fills the scratch buffer with a block that takes its timestamps from block `from`:
-    /// the block number, then the value codec block, zstd-compressed when that is smaller.
-    fn shared_block(
-        &mut self,
-        from: u32,
-        data: &ColumnData,
-        r: std::ops::Range<usize>,
-    ) -> Result<(BlockEncoding, usize)> {
-        let mut plain = Vec::new();
-        match &data.values {
-            ColumnValues::Float(v) => codec::encode_floats(&v[r.clone()], &mut plain),
-            ColumnValues::Integer(v) => codec::encode_i64(&v[r.clone()], &mut plain),
-            ColumnValues::Unsigned(v) => codec::encode_u64(&v[r.clone()], &mut plain),
-            ColumnValues::Boolean(v) => codec::encode_bools(&v[r.clone()], &mut plain),
-            ColumnValues::String(v) => codec::encode_strings(&v[r.clone()], &mut plain),
-        }
-        let level = self.opts.zstd_level;
-        let zstd = |p: &[u8]| zstd::bulk::compress(p, level);
-        let mut best = zstd(&plain).map_err(|e| Error::io(&self.tmp, e))?;
-        let mut bytewise = Vec::new();
-        let applies = match &data.values {
-            ColumnValues::Integer(v) => codec::encode_i64_bytewise(&v[r], &mut bytewise),
-            ColumnValues::Unsigned(v) => codec::encode_u64_bytewise(&v[r], &mut bytewise),
-            _ => false,
-        };
-        if applies {
-            let other = zstd(&bytewise).map_err(|e| Error::io(&self.tmp, e))?;
-            if other.len() < best.len() {
-                best = other;
-            }
-        }
-        let b = &mut self.scratch;
-        b.clear();
-        b.extend_from_slice(&from.to_le_bytes());
-        if best.len() < plain.len() {
-            b.extend_from_slice(&best);
-            return Ok((BlockEncoding::SharedCodecZstd, b.len()));
-        }
-        b.extend_from_slice(&plain);
-        Ok((BlockEncoding::SharedCodec, b.len()))
     }
 
     /// Writes the directory, index and footer, fsyncs, and publishes the file under its

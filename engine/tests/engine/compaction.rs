@@ -230,3 +230,101 @@ fn maintenance_promotes_warm_older_than_a_day_to_cold() {
     assert_eq!(segs.len(), 1);
     let _ = Tier::Cold;
 }
+
+/// Copies a closed data directory (without its lock file).
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else if e.file_name() != strata_engine::lock::LOCK_FILE {
+            std::fs::copy(e.path(), target).unwrap();
+        }
+    }
+}
+
+/// Every segment file of a directory, by name, with its bytes.
+fn segment_files(dir: &std::path::Path) -> BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(dir.join(strata_engine::segment::SEGMENT_DIR))
+        .unwrap()
+        .map(|e| e.unwrap())
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn compaction_writes_the_same_bytes_on_any_number_of_threads() {
+    // Messy data (random timestamps, duplicates, several warm segments) beside regular
+    // series that share their timestamps (the cold writer's shared-timestamp blocks, the
+    // one decision that depends on series order), over three days (three cold files).
+    let source = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(T0);
+    {
+        let db = Db::open(source.path(), opts(&clock)).unwrap();
+        messy_history(&db, &clock);
+        for day in 0..3 {
+            let mut text = String::new();
+            for host in 0..40 {
+                for k in 0..400 {
+                    let t = T0 + day * DAY + k * 10_000_000_000;
+                    // Two scrape groups: even hosts every 10 s, odd ones from 5 s on.
+                    let t = t + (host % 2) * 5_000_000_000;
+                    text.push_str(&format!(
+                        "cpu,host=h{host} usage={}i,idle={}.5 {t}\n",
+                        (k * 7 + host) % 100,
+                        k % 13
+                    ));
+                }
+            }
+            db.write_lp(text.as_bytes(), Precision::Nanosecond).unwrap();
+            db.rotate().unwrap();
+        }
+        db.close().unwrap();
+    }
+    let mut results = Vec::new();
+    for threads in [1, 2, 4, 7] {
+        let dir = tempfile::tempdir().unwrap();
+        copy_dir(source.path(), dir.path());
+        let db = Db::open(
+            dir.path(),
+            Options {
+                compaction_threads: threads,
+                ..opts(&clock)
+            },
+        )
+        .unwrap();
+        let before = snapshot(&db);
+        let report = db.compact(true, true).unwrap().unwrap();
+        assert_eq!(
+            report.files_out, 3,
+            "{threads} threads: one cold file per day"
+        );
+        let p = db.compaction_progress();
+        assert!(p.total > 0 && p.done == p.total, "{threads} threads: {p:?}");
+        assert_eq!(snapshot(&db), before, "{threads} threads: data unchanged");
+        db.close().unwrap();
+        results.push((threads, segment_files(dir.path())));
+    }
+    let (_, one) = &results[0];
+    assert_eq!(one.len(), 3);
+    for (threads, files) in &results[1..] {
+        assert_eq!(
+            files.keys().collect::<Vec<_>>(),
+            one.keys().collect::<Vec<_>>(),
+            "{threads} threads: file names"
+        );
+        for (name, bytes) in files {
+            assert!(
+                *bytes == one[name],
+                "{threads} threads: {name} differs from one thread's"
+            );
+        }
+    }
+}

@@ -3,13 +3,16 @@
 //! `SELECT` goes through [`select`]: resolve series through the index, pull the time range
 //! out of `WHERE`, partially evaluate the rest against each series' tags, then scan each
 //! needed column as pieces (block statistics where a block lies inside one bucket and the
-//! functions allow it) into mergeable per-bucket states, in parallel across series.
+//! functions allow it) into mergeable per-bucket states, in parallel across series when the
+//! plan touches enough data to pay for it ([`parallel`]; small queries run on the calling
+//! thread).
 //! Meta statements (`SHOW …`, `DELETE`, `DROP …`) are in [`meta`].
 
 mod agg;
 mod cond;
 mod delete;
 mod meta;
+mod parallel;
 pub(crate) mod scan;
 pub(crate) mod select;
 mod time;

@@ -370,122 +370,131 @@ pub(super) fn collect(
         }
     }
     let n = layout.n;
-    let partials: Vec<Partial> = tasks
-        .par_iter()
-        .map(|t| -> Result<Option<Partial>, QueryError> {
-            ctx.check_deadline()?;
-            match t {
-                Task::Column {
-                    chosen,
-                    col,
-                    ty,
-                    slots,
-                } => {
-                    let kinds: Vec<AggKind> = slots.iter().map(|&s| plan.slots[s].kind).collect();
-                    let task_clip: Vec<(i64, i64)> = slots.iter().map(|&s| clip[s]).collect();
-                    let stats_ok = !shows_point_time
-                        && !plan.point_rows
-                        && kinds.iter().all(|k| k.uses_stats(*ty));
-                    let mut states = new_states(&kinds, n);
-                    let mut scratch = Vec::new();
-                    let mut seen = false;
-                    let mut carry = None;
-                    let mut stopped = None;
-                    let scanned = ctx.db.scan_column(
-                        *col,
-                        *ty,
-                        range,
-                        &mut |lo, hi| {
-                            stats_ok
-                                && layout.bucket(lo) == layout.bucket(hi)
-                                && !cuts.iter().any(|&c| lo < c && c <= hi)
-                        },
-                        &mut |p| {
-                            if let Err(e) = ctx.check_deadline() {
-                                stopped = Some(e);
-                                return Err(strata_engine::Error::InvalidInput(
-                                    "query stopped".into(),
-                                ));
-                            }
-                            seen = true;
-                            feed(
-                                &mut states,
-                                &kinds,
-                                &task_clip,
-                                &layout,
-                                p,
-                                &mut scratch,
-                                &mut carry,
-                            );
-                            Ok(())
-                        },
-                    );
-                    if let Some(e) = stopped {
-                        return Err(e);
-                    }
-                    scanned?;
-                    integrate(&mut states, &kinds, &layout);
-                    Ok(seen.then(|| {
-                        (
-                            chosen.group,
-                            chosen.index,
-                            le_of(chosen),
-                            slots.to_vec(),
-                            states,
-                        )
-                    }))
-                }
-                Task::Rows { chosen } => {
-                    let all: Vec<usize> = (0..plan.slots.len()).collect();
-                    let kinds: Vec<AggKind> = plan.slots.iter().map(|s| s.kind).collect();
-                    let mut need: Vec<String> = fields.iter().map(|(f, _)| f.clone()).collect();
-                    if let Some(r) = &chosen.residual {
-                        r.fields(&mut need);
-                    }
-                    let rows =
-                        read_rows(ctx, &chosen.info, &need, range, chosen.residual.as_ref())?;
-                    if rows.times.is_empty() {
-                        return Ok(None);
-                    }
-                    let mut states = new_states(&kinds, n);
-                    let mut scratch = Vec::new();
-                    let mut seen = false;
-                    for (fi, (f, slot_ids)) in fields.iter().enumerate() {
-                        let _ = f;
-                        let Some((ts, vals)) = rows.column(fi) else {
-                            continue;
-                        };
-                        if ts.is_empty() {
-                            continue;
+    let run_task = |t: &Task<'_>| -> Result<Option<Partial>, QueryError> {
+        ctx.check_deadline()?;
+        match t {
+            Task::Column {
+                chosen,
+                col,
+                ty,
+                slots,
+            } => {
+                let kinds: Vec<AggKind> = slots.iter().map(|&s| plan.slots[s].kind).collect();
+                let task_clip: Vec<(i64, i64)> = slots.iter().map(|&s| clip[s]).collect();
+                let stats_ok = !shows_point_time
+                    && !plan.point_rows
+                    && kinds.iter().all(|k| k.uses_stats(*ty));
+                let mut states = new_states(&kinds, n);
+                let mut scratch = Vec::new();
+                let mut seen = false;
+                let mut carry = None;
+                let mut stopped = None;
+                let scanned = ctx.db.scan_column(
+                    *col,
+                    *ty,
+                    range,
+                    &mut |lo, hi| {
+                        stats_ok
+                            && layout.bucket(lo) == layout.bucket(hi)
+                            && !cuts.iter().any(|&c| lo < c && c <= hi)
+                    },
+                    &mut |p| {
+                        if let Err(e) = ctx.check_deadline() {
+                            stopped = Some(e);
+                            return Err(strata_engine::Error::InvalidInput("query stopped".into()));
                         }
                         seen = true;
-                        let sub: Vec<AggKind> = slot_ids.iter().map(|&s| kinds[s]).collect();
-                        let mut sub_states = new_states(&sub, n);
-                        let sub_clip: Vec<(i64, i64)> = slot_ids.iter().map(|&s| clip[s]).collect();
                         feed(
-                            &mut sub_states,
-                            &sub,
-                            &sub_clip,
+                            &mut states,
+                            &kinds,
+                            &task_clip,
                             &layout,
-                            Piece::Points {
-                                timestamps: &ts,
-                                values: vals.view(),
-                            },
+                            p,
                             &mut scratch,
-                            &mut None,
+                            &mut carry,
                         );
-                        for (k, &s) in slot_ids.iter().enumerate() {
-                            for b in 0..n {
-                                states[s * n + b] =
-                                    std::mem::replace(&mut sub_states[k * n + b], State::Count(0));
-                            }
+                        Ok(())
+                    },
+                );
+                if let Some(e) = stopped {
+                    return Err(e);
+                }
+                scanned?;
+                integrate(&mut states, &kinds, &layout);
+                Ok(seen.then(|| {
+                    (
+                        chosen.group,
+                        chosen.index,
+                        le_of(chosen),
+                        slots.to_vec(),
+                        states,
+                    )
+                }))
+            }
+            Task::Rows { chosen } => {
+                let all: Vec<usize> = (0..plan.slots.len()).collect();
+                let kinds: Vec<AggKind> = plan.slots.iter().map(|s| s.kind).collect();
+                let mut need: Vec<String> = fields.iter().map(|(f, _)| f.clone()).collect();
+                if let Some(r) = &chosen.residual {
+                    r.fields(&mut need);
+                }
+                let rows = read_rows(ctx, &chosen.info, &need, range, chosen.residual.as_ref())?;
+                if rows.times.is_empty() {
+                    return Ok(None);
+                }
+                let mut states = new_states(&kinds, n);
+                let mut scratch = Vec::new();
+                let mut seen = false;
+                for (fi, (f, slot_ids)) in fields.iter().enumerate() {
+                    let _ = f;
+                    let Some((ts, vals)) = rows.column(fi) else {
+                        continue;
+                    };
+                    if ts.is_empty() {
+                        continue;
+                    }
+                    seen = true;
+                    let sub: Vec<AggKind> = slot_ids.iter().map(|&s| kinds[s]).collect();
+                    let mut sub_states = new_states(&sub, n);
+                    let sub_clip: Vec<(i64, i64)> = slot_ids.iter().map(|&s| clip[s]).collect();
+                    feed(
+                        &mut sub_states,
+                        &sub,
+                        &sub_clip,
+                        &layout,
+                        Piece::Points {
+                            timestamps: &ts,
+                            values: vals.view(),
+                        },
+                        &mut scratch,
+                        &mut None,
+                    );
+                    for (k, &s) in slot_ids.iter().enumerate() {
+                        for b in 0..n {
+                            states[s * n + b] =
+                                std::mem::replace(&mut sub_states[k * n + b], State::Count(0));
                         }
                     }
-                    integrate(&mut states, &kinds, &layout);
-                    Ok(seen.then_some((chosen.group, chosen.index, le_of(chosen), all, states)))
                 }
+                integrate(&mut states, &kinds, &layout);
+                Ok(seen.then_some((chosen.group, chosen.index, le_of(chosen), all, states)))
             }
-        })
+        }
+    };
+    // The thread pool only when the plan touches enough points to pay for it.
+    let pool = use_pool(tasks.len(), |i| match &tasks[i] {
+        Task::Column { col, .. } => ctx.db.column_points_estimate(*col, range),
+        Task::Rows { chosen } => (chosen.info.columns.iter())
+            .map(|(_, col, _)| ctx.db.column_points_estimate(*col, range))
+            .sum(),
+    });
+    let done: Vec<Result<Option<Partial>, QueryError>> = if pool {
+        tasks.par_iter().map(run_task).collect()
+    } else {
+        tasks.iter().map(run_task).collect()
+    };
+    let partials: Vec<Partial> = done
+        .into_iter()
         .filter_map(|r| r.transpose())
         .collect::<Result<_, _>>()?;
     let fill = sel.fill.clone().unwrap_or(Fill::Null);

@@ -6,11 +6,13 @@
 //! (aggregate queries) or fields and tags (raw queries).
 //!
 //! Execution of an aggregate query: one task per (series, field) — or per series when a
-//! field condition must join its fields row by row — runs on rayon, streams the column's
+//! field condition must join its fields row by row — streams the column's
 //! pieces into per-bucket [`State`]s (a block lying inside one bucket is answered from its
 //! statistics when every function on that field allows it), and the tasks' states are
 //! merged per group. Raw queries read each series' columns, join them by time, filter,
-//! and merge the rows of a group by time.
+//! and merge the rows of a group by time. Tasks run on rayon only when the plan's
+//! estimated points reach [`super::parallel::PARALLEL_MIN_POINTS`]; smaller queries run
+//! on the calling thread.
 //!
 //! One file per stage, in the order a statement goes through them:
 //!
@@ -29,6 +31,7 @@
 
 use super::agg::{AggKind, State};
 use super::cond::{self, Names, Regexes, Residual, Scalar, partial};
+use super::parallel::use_pool;
 use super::time::{Bounds, split_time};
 use super::transform::{MathFn, Transform};
 use super::{Ctx, count, limit_plus_offset};

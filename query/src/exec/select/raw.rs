@@ -351,34 +351,50 @@ pub(super) fn raw(
     // Rows a group may show: with LIMIT, each series needs at most that many.
     let need_rows = limit_plus_offset(sel.limit, sel.offset).filter(|_| !has_transform);
     let range = bounds.range();
-    let per_series: Vec<SeriesRows> = chosen
-        .par_iter()
-        .enumerate()
-        .map(|(i, c)| -> Result<SeriesRows, QueryError> {
-            ctx.check_deadline()?;
-            let mut need = proj_fields.clone();
-            if let Some(r) = &c.residual {
-                r.fields(&mut need);
-            }
-            let rows = match need_rows {
-                None => read_rows(ctx, &c.info, &need, range, c.residual.as_ref())?,
-                Some(k) => read_rows_windowed(ctx, c, &need, range, k, desc)?,
-            };
-            let mut out = series_rows(&rows, &need, &proj_fields, i as u32);
-            if let Some(k) = need_rows {
-                // Only the first (or last) k rows of a series can be shown.
-                let n = out.times.len();
-                if n > k {
-                    let keep = if desc { n - k..n } else { 0..k };
-                    out.times = out.times[keep.clone()].to_vec();
-                    for f in &mut out.fields {
-                        *f = f[keep.clone()].to_vec();
-                    }
+    let read_series = |(i, c): (usize, &Chosen)| -> Result<SeriesRows, QueryError> {
+        ctx.check_deadline()?;
+        let mut need = proj_fields.clone();
+        if let Some(r) = &c.residual {
+            r.fields(&mut need);
+        }
+        let rows = match need_rows {
+            None => read_rows(ctx, &c.info, &need, range, c.residual.as_ref())?,
+            Some(k) => read_rows_windowed(ctx, c, &need, range, k, desc)?,
+        };
+        let mut out = series_rows(&rows, &need, &proj_fields, i as u32);
+        if let Some(k) = need_rows {
+            // Only the first (or last) k rows of a series can be shown.
+            let n = out.times.len();
+            if n > k {
+                let keep = if desc { n - k..n } else { 0..k };
+                out.times = out.times[keep.clone()].to_vec();
+                for f in &mut out.fields {
+                    *f = f[keep.clone()].to_vec();
                 }
             }
-            Ok(out)
-        })
-        .collect::<Result<_, _>>()?;
+        }
+        Ok(out)
+    };
+    // The thread pool only when the series' columns hold enough points to pay for it.
+    let pool = use_pool(chosen.len(), |i| {
+        (chosen[i].info.columns.iter())
+            .filter(|(name, _, _)| proj_fields.iter().any(|f| f == name))
+            .map(|(_, col, _)| ctx.db.column_points_estimate(*col, range))
+            .sum()
+    });
+    let per_series: Vec<SeriesRows> = if pool {
+        chosen
+            .par_iter()
+            .enumerate()
+            .map(read_series)
+            .collect::<Result<_, _>>()?
+    } else {
+        chosen
+            .iter()
+            .enumerate()
+            .map(read_series)
+            .collect::<Result<_, _>>()?
+    };
     let mut members: Vec<Vec<u32>> = vec![Vec::new(); n_groups];
     let mut total = 0usize;
     for (i, c) in chosen.iter().enumerate() {

@@ -1,0 +1,157 @@
+//! Writing a compaction's output files on all cores.
+//!
+//! The work is one *unit* per (output partition, series): read the series' columns in the
+//! partition's time range from every input, merge them, cut them into blocks and encode
+//! them (codecs + zstd for cold). Units run on `Options::compaction_threads` worker threads
+//! ([`crate::pool::ordered_map`]) and are appended to the partition's segment writer on the
+//! calling thread in (partition, series) order, the order a single thread uses.
+//!
+//! Invariants:
+//! - **Deterministic output.** The files are byte for byte those of one thread for the same
+//!   inputs: each unit's payloads are a pure function of its data, and the only decision
+//!   that depends on other series (a block borrowing an earlier block's timestamps) is made
+//!   by the writer in append order (`segment::encode`).
+//! - **Bounded memory.** At most `threads × IN_FLIGHT_PER_THREAD` units are in flight
+//!   (started and not yet appended), so the merged, decoded and encoded data held at once is
+//!   at most that many series-partitions, never the whole input. Beside them: the writer's
+//!   and the workers' shared-timestamp tables (each at most 64 MiB of timestamps, one
+//!   writer and one table per partition in flight) and the list of (series, column) names.
+//!   docs/FORMAT.md ("Compaction memory") states the bound.
+//! - Partitions are written in order; a partition without points leaves no file and does
+//!   not use up a segment id.
+
+use super::Inner;
+use super::rotate::SeriesColumns;
+use crate::error::Result;
+use crate::manifest::{SegmentRecord, Tier};
+use crate::model::{ColumnData, TimeRange};
+use crate::segment::{PreparedSeries, SegmentWriter, SharingHint, WriterOptions, file_path};
+use parking_lot::Mutex;
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+/// Units in flight per worker thread: enough that a worker rarely waits for the appender
+/// behind one slow series, few enough that memory stays a small multiple of one series.
+pub(crate) const IN_FLIGHT_PER_THREAD: usize = 4;
+
+/// What one compaction writes: its inputs, series, partitions and the writer settings.
+pub(super) struct OutputPlan<'a> {
+    pub inputs: &'a [Arc<super::LiveSegment>],
+    pub by_series: &'a [SeriesColumns],
+    pub partitions: &'a [TimeRange],
+    pub writer_options: WriterOptions,
+    pub tier: Tier,
+    pub tombstones: &'a super::tombstone::Tombstones,
+}
+
+impl Inner {
+    /// Writes one segment per partition of `plan` that has points, with ids from
+    /// `*next_id` on (advanced past the ids used). Returns the records of the files written.
+    pub(super) fn write_outputs(
+        &self,
+        plan: &OutputPlan<'_>,
+        next_id: &mut u64,
+    ) -> Result<Vec<SegmentRecord>> {
+        let threads = crate::pool::resolve_threads(self.options.compaction_threads);
+        let series = plan.by_series.len();
+        let units = series * plan.partitions.len();
+        let progress = &self.counters.compaction;
+        progress.task.fetch_add(1, Ordering::Relaxed);
+        progress.done.store(0, Ordering::Relaxed);
+        progress.total.store(units as u64, Ordering::Relaxed);
+        // One hint per partition in flight, dropped when its file is finished.
+        let hints: Mutex<BTreeMap<usize, Arc<SharingHint>>> = Mutex::new(BTreeMap::new());
+        let parallel = threads > 1;
+        let work = |unit: usize| -> Result<(usize, PreparedSeries<'static>)> {
+            let (p, s) = (unit / series, unit % series);
+            let (key, cols) = &plan.by_series[s];
+            let columns =
+                self.merge_series(plan.inputs, cols, plan.partitions[p], plan.tombstones)?;
+            let mut prepared = PreparedSeries::new(
+                plan.writer_options,
+                Cow::Owned(key.to_vec()),
+                columns
+                    .into_iter()
+                    .map(|(n, d)| (Cow::Owned(n), Cow::<ColumnData>::Owned(d))),
+            )?;
+            if parallel {
+                let hint = hints.lock().entry(p).or_default().clone();
+                prepared.encode(Some(&hint))?;
+            }
+            Ok((p, prepared))
+        };
+        let mut out = Outputs {
+            inner: self,
+            plan,
+            next_id: *next_id,
+            current: None,
+            records: Vec::new(),
+        };
+        crate::pool::ordered_map(
+            units,
+            threads,
+            threads * IN_FLIGHT_PER_THREAD,
+            work,
+            |_, (p, prepared)| {
+                if out.current.as_ref().is_none_or(|(cp, _)| *cp != p) {
+                    if let Some((done, _)) = out.current.as_ref() {
+                        hints.lock().remove(done);
+                    }
+                    out.finish_current()?;
+                    let w = SegmentWriter::create_with(
+                        &self.segment_dir,
+                        out.next_id,
+                        plan.writer_options,
+                    )?;
+                    out.current = Some((p, w));
+                }
+                if let Some((_, w)) = out.current.as_mut() {
+                    w.add_prepared(prepared)?;
+                }
+                progress.done.fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            },
+        )?;
+        out.finish_current()?;
+        *next_id = out.next_id;
+        Ok(out.records)
+    }
+}
+
+/// The appender's state: the partition being written and the files finished.
+struct Outputs<'a> {
+    inner: &'a Inner,
+    plan: &'a OutputPlan<'a>,
+    next_id: u64,
+    current: Option<(usize, SegmentWriter)>,
+    records: Vec<SegmentRecord>,
+}
+
+impl Outputs<'_> {
+    /// Finishes the file being written, if any: kept when it has points, else removed
+    /// (and its id used again).
+    fn finish_current(&mut self) -> Result<()> {
+        let Some((_, w)) = self.current.take() else {
+            return Ok(());
+        };
+        let id = self.next_id;
+        let info = w.finish()?;
+        if info.points == 0 {
+            let p = file_path(&self.inner.segment_dir, id);
+            std::fs::remove_file(&p).map_err(|e| crate::Error::io(&p, e))?;
+            return Ok(());
+        }
+        self.next_id += 1;
+        self.records.push(SegmentRecord {
+            id,
+            tier: self.plan.tier,
+            min_ts: info.min_ts,
+            max_ts: info.max_ts,
+            points: info.points,
+            bytes: info.bytes,
+        });
+        Ok(())
+    }
+}
