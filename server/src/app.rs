@@ -221,6 +221,14 @@ pub fn router(state: Arc<AppState>) -> Router {
             post(routes::prom_admin::delete_series).put(routes::prom_admin::delete_series),
         )
         .route(
+            "/api/v1/admin/tsdb/snapshot",
+            post(routes::prom_admin::snapshot).put(routes::prom_admin::snapshot),
+        )
+        .route(
+            "/api/v1/admin/snapshot",
+            post(routes::prom_admin::snapshot).put(routes::prom_admin::snapshot),
+        )
+        .route(
             "/api/v1/admin/tsdb/clean_tombstones",
             post(routes::prom_admin::clean_tombstones).put(routes::prom_admin::clean_tombstones),
         )

@@ -109,6 +109,8 @@ fn admin_api_is_off_by_default_as_in_prometheus() {
     for path in [
         "/api/v1/admin/tsdb/delete_series?match[]=up",
         "/api/v1/admin/tsdb/clean_tombstones",
+        "/api/v1/admin/tsdb/snapshot",
+        "/api/v1/admin/snapshot",
     ] {
         let r = post(&s.url(path), &[], b"");
         assert_eq!(r.status, 500, "{}", r.body);

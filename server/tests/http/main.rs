@@ -9,6 +9,7 @@ mod prom;
 mod promql;
 mod python;
 mod query;
+mod snapshot;
 mod status;
 mod subscribe;
 mod tls;
