@@ -56,9 +56,10 @@ pub struct AppState {
     pub subscribers: std::sync::atomic::AtomicI64,
     /// Subscribers dropped for reading too slowly.
     pub subscribers_dropped: std::sync::atomic::AtomicU64,
-    /// The users of the web configuration file (`basic_auth_users`), if any: then
-    /// [`crate::auth::layer`] checks every request before it is routed.
-    pub users: Option<Arc<crate::users::Users>>,
+    /// The web configuration file (`--web.config.file`), kept current: its users
+    /// (`basic_auth_users`), if any, have [`crate::auth::layer`] check every request
+    /// before it is routed.
+    pub web: Option<Arc<crate::web_reload::LiveWebConfig>>,
 }
 
 /// A request's cancellation flag (a child of the server's), set when dropped: a handler
@@ -94,7 +95,22 @@ impl AppState {
             cluster: RwLock::new(None),
             subscribers: std::sync::atomic::AtomicI64::new(0),
             subscribers_dropped: std::sync::atomic::AtomicU64::new(0),
-            users: None,
+            web: None,
+        }
+    }
+
+    /// The users of the web configuration file as it is now (`None`: no users). A
+    /// changed file that does not load is a 500 that names the file, as Prometheus
+    /// refuses every request while its web configuration is broken.
+    pub fn users(&self) -> Result<Option<Arc<crate::users::Users>>, ApiError> {
+        match &self.web {
+            None => Ok(None),
+            Some(w) => w.current().map(|s| s.users).map_err(|e| {
+                ApiError::new(
+                    axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                    format!("the web configuration file does not load: {e}"),
+                )
+            }),
         }
     }
 
@@ -152,7 +168,7 @@ impl AppState {
         headers: &axum::http::HeaderMap,
         params: &[(String, String)],
     ) -> Result<(), ApiError> {
-        if self.users.is_some() {
+        if self.users()?.is_some() {
             crate::auth::single_param(params, "p")?;
             crate::auth::single_param(params, "u")?;
             return Ok(());

@@ -149,7 +149,10 @@ pub(crate) async fn layer(
 ) -> Response {
     let open = OPEN_PATHS.contains(&req.uri().path());
     let token = state.config.auth_token.as_deref();
-    let users = state.users.clone();
+    let users = match state.users() {
+        Ok(u) => u,
+        Err(e) => return e.into_response(),
+    };
     let guarded = if open {
         state.config.auth_open_endpoints && (token.is_some() || users.is_some())
     } else {

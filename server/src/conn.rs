@@ -48,6 +48,10 @@ use tokio::task::JoinSet;
 use tokio::time::{Instant, Sleep};
 use tokio_rustls::TlsAcceptor;
 
+/// Where a connection's TLS settings come from: asked once per handshake, so that a changed
+/// web configuration (a new certificate) applies to the next connection.
+pub type TlsSource = Arc<dyn Fn() -> io::Result<TlsAcceptor> + Send + Sync>;
+
 /// The bounds on connections, from [`crate::Config`].
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Bounds {
@@ -76,7 +80,7 @@ pub(crate) async fn serve(
     listener: TcpListener,
     app: Router,
     bounds: Bounds,
-    tls: Option<TlsAcceptor>,
+    tls: Option<TlsSource>,
     shutdown: impl Future<Output = ()>,
 ) {
     let permits = Arc::new(Semaphore::new(bounds.max_connections.max(1)));
@@ -174,7 +178,7 @@ impl http_body::Body for Guarded {
 
 async fn connection(
     stream: TcpStream,
-    tls: Option<TlsAcceptor>,
+    tls: Option<TlsSource>,
     app: Router,
     bounds: Bounds,
     closing: watch::Receiver<bool>,
@@ -196,7 +200,7 @@ async fn connection(
             stream.shutdown().await?;
             return Ok(None);
         }
-        tls.accept(stream).await.map(Some)
+        tls()?.accept(stream).await.map(Some)
     };
     match tokio::time::timeout_at(accepted + bounds.header_timeout, handshake).await {
         Ok(Ok(Some(stream))) => drive(stream, accepted, app, bounds, closing, permit).await,
@@ -268,7 +272,7 @@ async fn drive<S>(
 /// speaks it), then drains a little of its request and closes it.
 async fn refuse(
     stream: TcpStream,
-    tls: Option<TlsAcceptor>,
+    tls: Option<TlsSource>,
     bounds: Bounds,
     permit: OwnedSemaphorePermit,
 ) {
@@ -276,7 +280,11 @@ async fn refuse(
         return answer_refusal(stream, bounds, permit).await;
     };
     let started = Instant::now();
-    if let Ok(Ok(stream)) = tokio::time::timeout(REFUSAL_TIME, tls.accept(stream)).await {
+    let acceptor = match tls() {
+        Ok(a) => a,
+        Err(e) => return tracing::debug!("TLS settings: {e}"),
+    };
+    if let Ok(Ok(stream)) = tokio::time::timeout(REFUSAL_TIME, acceptor.accept(stream)).await {
         let left = REFUSAL_TIME.saturating_sub(started.elapsed());
         let _ = tokio::time::timeout(left, answer_refusal(stream, bounds, permit)).await;
     }

@@ -41,6 +41,7 @@ pub mod timearg;
 pub mod ui;
 pub mod users;
 pub mod web_config;
+pub mod web_reload;
 
 pub use config::Config;
 pub use error::ApiError;

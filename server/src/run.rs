@@ -57,16 +57,27 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let web = match &config.web_config_file {
-        Some(path) => crate::web_config::load(path)?,
-        None => crate::web_config::WebSetup {
-            tls: None,
-            users: None,
-        },
+        Some(path) => Some(Arc::new(crate::web_reload::LiveWebConfig::open(path)?)),
+        None => None,
     };
+    // TLS or not is the first version's choice; each handshake takes the current settings.
+    let tls = web
+        .clone()
+        .filter(|w| w.current().is_ok_and(|s| s.tls.is_some()))
+        .map(|w| -> crate::conn::TlsSource {
+            Arc::new(move || match w.current() {
+                Ok(crate::web_config::WebSetup { tls: Some(c), .. }) => {
+                    Ok(tokio_rustls::TlsAcceptor::from(c))
+                }
+                Ok(_) => Err(std::io::Error::other(
+                    "the web configuration file no longer has TLS settings (restart to serve plain HTTP)",
+                )),
+                Err(e) => Err(std::io::Error::other(e)),
+            })
+        });
     let mut state = AppState::new(config);
-    state.users = web.users;
+    state.web = web;
     let state = Arc::new(state);
-    let tls = web.tls.map(tokio_rustls::TlsAcceptor::from);
     if let Some(c) = state.config.cluster.clone() {
         *state.cluster.write() = Some(Arc::new(strata_cluster::Cluster::start(c)?));
     }

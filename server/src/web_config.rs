@@ -20,8 +20,9 @@
 //! unverified certificates, `http_server_config.headers`) are errors too, never ignored;
 //! `prefer_server_cipher_suites` and `http_server_config.http2` are accepted and have no
 //! effect (rustls always takes the server's order; Strata serves HTTP/1.1). rustls speaks
-//! TLS 1.2 and 1.3 only: `min_version: TLS10`/`TLS11` give TLS 1.2 (logged). The file is
-//! read once at start: a new certificate needs a restart.
+//! TLS 1.2 and 1.3 only: `min_version: TLS10`/`TLS11` give TLS 1.2 (logged). As in
+//! Prometheus the file is read again when it (or a certificate, key or CA file it names)
+//! changes: see [`crate::web_reload`].
 
 use rustls::server::WebPkiClientVerifier;
 use rustls_pki_types::pem::PemObject;
@@ -169,6 +170,23 @@ pub fn parse(text: &str, path: &Path) -> Result<WebSetup, WebConfigError> {
         _ => None,
     };
     Ok(WebSetup { tls, users })
+}
+
+/// The files the configuration at `path` (text `text`) names: certificate, key and client
+/// CA files, resolved as [`parse`] resolves them. Empty when the text does not parse.
+pub(crate) fn named_files(text: &str, path: &Path) -> Vec<PathBuf> {
+    let Ok(raw) = serde_yaml::from_str::<RawFile>(text) else {
+        return Vec::new();
+    };
+    let Some(t) = raw.tls_server_config else {
+        return Vec::new();
+    };
+    [t.cert_file, t.key_file, t.client_ca_file]
+        .into_iter()
+        .flatten()
+        .filter(|f| !f.is_empty())
+        .map(|f| beside(path, &f))
+        .collect()
 }
 
 /// The file a key names, relative to the configuration file's directory.

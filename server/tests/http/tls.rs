@@ -376,3 +376,82 @@ fn web_config_only(dir: &Path) -> std::path::PathBuf {
     .unwrap();
     path
 }
+
+/// Rewrites `path` and dates it later, so the change is seen whatever the clock's grain.
+fn rewrite(path: &Path, text: &str) {
+    std::fs::write(path, text).unwrap();
+    let later = std::time::SystemTime::now() + Duration::from_secs(10);
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_modified(later)
+        .unwrap();
+}
+
+#[test]
+fn a_changed_web_configuration_applies_to_the_next_request_and_handshake() {
+    let dir = tempfile::tempdir().unwrap();
+    let (first, second) = (pki(), pki());
+    let web = web_config(dir.path(), &first, "", true);
+    let server = start(dir.path(), &web, None, false);
+    let base = format!("https://localhost:{}", server.addr().port());
+    runtime().block_on(async {
+        // A new client per check: a new connection, a new handshake.
+        let status = |pki: &Pki, user: &'static str, password: &'static str| {
+            let c = client(pki, false);
+            let url = format!("{base}/api/v1/status");
+            async move {
+                c.get(url)
+                    .basic_auth(user, Some(password))
+                    .send()
+                    .await
+                    .map(|r| r.status().as_u16())
+            }
+        };
+        wait_ready(&client(&first, false), &base, Some(("alice", PASSWORD))).await;
+        assert_eq!(status(&first, "alice", PASSWORD).await.unwrap(), 200);
+        assert!(status(&second, "alice", PASSWORD).await.is_err(), "not trusted yet");
+
+        // A new certificate from another CA: new handshakes present it.
+        rewrite(&dir.path().join("server.crt"), &second.server_cert);
+        rewrite(&dir.path().join("server.key"), &second.server_key);
+        assert_eq!(status(&second, "alice", PASSWORD).await.unwrap(), 200);
+        assert!(status(&first, "alice", PASSWORD).await.is_err(), "the old one is gone");
+
+        // Users: alice's new password, and bob.
+        let yml = format!(
+            "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\nbasic_auth_users:\n  alice: '{}'\n  bob: '{}'\n",
+            bcrypt::hash("looking-glass", 4).unwrap(),
+            bcrypt::hash("builder", 4).unwrap(),
+        );
+        rewrite(&web, &yml);
+        assert_eq!(status(&second, "alice", PASSWORD).await.unwrap(), 401);
+        assert_eq!(status(&second, "alice", "looking-glass").await.unwrap(), 200);
+        assert_eq!(status(&second, "bob", "builder").await.unwrap(), 200);
+
+        // A version that does not load is not used: 500 naming the file (on connections
+        // already open) and failed handshakes (new ones), until it loads again.
+        let kept = client(&second, false);
+        let r = kept
+            .get(format!("{base}/ping"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 204);
+        rewrite(&web, "basic_auth_users: [broken\n");
+        let r = kept
+            .get(format!("{base}/api/v1/status"))
+            .send()
+            .await
+            .unwrap();
+        let (code, _, json) = answer(r).await;
+        assert_eq!(code, 500);
+        let msg = json["error"].as_str().unwrap_or_default().to_owned();
+        assert!(msg.contains("web.yml"), "{json}");
+        assert!(status(&second, "bob", "builder").await.is_err());
+        rewrite(&web, &yml);
+        assert_eq!(status(&second, "bob", "builder").await.unwrap(), 200);
+    });
+    server.stop().unwrap();
+}
