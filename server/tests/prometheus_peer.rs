@@ -10,6 +10,9 @@
 //!   Strata's file, and a real Prometheus scrapes Strata's `/metrics` and remote-writes into
 //!   it over TLS with basic auth (a wrong password is refused: its target is down).
 //!
+//! - the TSDB admin API (snapshot, delete_series, clean_tombstones), on and off, answers
+//!   as Prometheus' does: the same status and body (a snapshot's random name aside).
+//!
 //! Needs `prometheus` and `promtool` (`../shared/peers/install.sh`). Without them the
 //! test says so and passes, unless `STRATA_REQUIRE_PEERS=1` (as `.ci/run` sets), where
 //! their absence fails it.
@@ -168,6 +171,10 @@ impl Drop for Proc {
 }
 
 fn start_prometheus(dir: &Path, config: &str, port: u16) -> Proc {
+    start_prometheus_with(dir, config, port, &[])
+}
+
+fn start_prometheus_with(dir: &Path, config: &str, port: u16, extra: &[&str]) -> Proc {
     let cfg = dir.join("prometheus.yml");
     std::fs::write(&cfg, config).expect("config");
     let log = std::fs::File::create(dir.join("prometheus.log")).expect("log");
@@ -179,6 +186,7 @@ fn start_prometheus(dir: &Path, config: &str, port: u16) -> Proc {
         ))
         .arg("--storage.tsdb.retention.time=100y")
         .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .args(extra)
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
@@ -535,4 +543,95 @@ scrape_configs:
     wait_for_up(&base, &pki.ca, "strata", "1");
     wait_for_up(&base, &pki.ca, "strata_wrong_password", "0");
     strata.stop().unwrap();
+}
+
+/// Status and body of `method url`, whatever the status.
+fn call(method: &str, url: &str) -> (u16, String) {
+    match ureq::request(method, url).call() {
+        Ok(r) => (r.status(), r.into_string().unwrap_or_default()),
+        Err(ureq::Error::Status(code, r)) => (code, r.into_string().unwrap_or_default()),
+        Err(e) => panic!("{method} {url}: {e}"),
+    }
+}
+
+/// A snapshot's name (`20060102T150405Z-<16 hex>`) replaced by its shape.
+fn shape_of_name(body: &str) -> String {
+    let v: serde_json::Value = match serde_json::from_str(body) {
+        Ok(v) => v,
+        Err(_) => return body.to_owned(),
+    };
+    match v["data"]["name"].as_str() {
+        Some(name) => {
+            let ok = name.len() == 33
+                && name.as_bytes()[8] == b'T'
+                && &name[15..17] == "Z-"
+                && name[17..].bytes().all(|b| b.is_ascii_hexdigit());
+            body.replace(name, if ok { "<name>" } else { "<bad name>" })
+        }
+        None => body.to_owned(),
+    }
+}
+
+#[test]
+fn the_admin_api_answers_as_prometheus_on_and_off() {
+    if !peers_present() {
+        return;
+    }
+    let requests: &[(&str, &str)] = &[
+        ("POST", "/api/v1/admin/tsdb/snapshot"),
+        ("PUT", "/api/v1/admin/tsdb/snapshot?skip_head=true"),
+        ("POST", "/api/v1/admin/tsdb/snapshot?skip_head=1"),
+        ("POST", "/api/v1/admin/tsdb/snapshot?skip_head=maybe"),
+        ("POST", "/api/v1/admin/tsdb/delete_series"),
+        ("POST", "/api/v1/admin/tsdb/delete_series?match[]=up"),
+        (
+            "PUT",
+            "/api/v1/admin/tsdb/delete_series?match[]=up&start=0&end=100",
+        ),
+        (
+            "POST",
+            "/api/v1/admin/tsdb/delete_series?match[]=up&start=x",
+        ),
+        ("POST", "/api/v1/admin/tsdb/clean_tombstones"),
+    ];
+    for admin in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let extra: &[&str] = if admin {
+            &["--web.enable-admin-api"]
+        } else {
+            &[]
+        };
+        let _prom =
+            start_prometheus_with(dir.path(), "global:\n  scrape_interval: 1h\n", port, extra);
+        let config = Config {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            enable_admin_api: admin,
+            ..Config::default()
+        };
+        let strata =
+            RunningServer::start(dir.path().join("strata"), Options::default(), config).unwrap();
+        let strata_base = format!("http://{}", strata.addr());
+        for _ in 0..2000 {
+            if call("GET", &format!("{strata_base}/ready")).0 == 200 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        for (method, path) in requests {
+            let want = call(method, &format!("http://127.0.0.1:{port}{path}"));
+            let got = call(method, &format!("{strata_base}{path}"));
+            assert_eq!(
+                (got.0, shape_of_name(&got.1)),
+                (want.0, shape_of_name(&want.1)),
+                "{method} {path} (admin API {})",
+                if admin { "on" } else { "off" }
+            );
+        }
+        if admin {
+            let snaps = std::fs::read_dir(dir.path().join("strata/snapshots")).unwrap();
+            assert_eq!(snaps.count(), 3, "three snapshots taken");
+        }
+        strata.stop().unwrap();
+    }
 }
