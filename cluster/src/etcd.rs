@@ -23,6 +23,12 @@ pub enum EtcdError {
         /// The transport error.
         source: reqwest::Error,
     },
+    /// The cluster settings cannot be used (a TLS file that does not read).
+    #[error("cluster settings: {what}")]
+    Settings {
+        /// What is wrong, naming the file or flag.
+        what: String,
+    },
     /// An endpoint answered with an error status or a body that is not the v3 API's.
     #[error("etcd at {endpoint}: {what}")]
     Api {

@@ -26,6 +26,63 @@ pub struct ClusterConfig {
     /// Credentials members expect (the server's own `auth_token`), sent as a bearer
     /// token.
     pub auth_token: Option<String>,
+    /// How to reach members whose URL is `https://`.
+    pub tls: ClusterTls,
+}
+
+/// TLS towards members served with `--web.config.file` TLS (`--cluster.tls-*`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ClusterTls {
+    /// PEM CA certificates that members' certificates are checked against, in place of
+    /// the built-in web roots (`--cluster.tls-ca-file`).
+    pub ca_file: Option<std::path::PathBuf>,
+    /// PEM client certificate chain shown to members that verify clients
+    /// (`--cluster.tls-cert-file`, with the key).
+    pub cert_file: Option<std::path::PathBuf>,
+    /// Its PEM private key (`--cluster.tls-key-file`).
+    pub key_file: Option<std::path::PathBuf>,
+}
+
+impl ClusterTls {
+    /// The fan-out client's builder with these settings; errors name the file.
+    fn apply(
+        &self,
+        mut b: reqwest::ClientBuilder,
+    ) -> Result<reqwest::ClientBuilder, crate::etcd::EtcdError> {
+        let bad = |file: &std::path::Path, what: String| crate::etcd::EtcdError::Settings {
+            what: format!("{}: {what}", file.display()),
+        };
+        let read =
+            |file: &std::path::Path| std::fs::read(file).map_err(|e| bad(file, e.to_string()));
+        if let Some(ca) = &self.ca_file {
+            let certs = reqwest::Certificate::from_pem_bundle(&read(ca)?)
+                .map_err(|e| bad(ca, format!("not PEM certificates ({e})")))?;
+            if certs.is_empty() {
+                return Err(bad(ca, "no certificate in it".into()));
+            }
+            b = b.tls_built_in_root_certs(false);
+            for c in certs {
+                b = b.add_root_certificate(c);
+            }
+        }
+        match (&self.cert_file, &self.key_file) {
+            (None, None) => {}
+            (Some(cert), Some(key)) => {
+                let mut pem = read(cert)?;
+                pem.push(b'\n');
+                pem.extend(read(key)?);
+                let id = reqwest::Identity::from_pem(&pem)
+                    .map_err(|e| bad(cert, format!("not a PEM certificate and key ({e})")))?;
+                b = b.identity(id);
+            }
+            _ => {
+                return Err(crate::etcd::EtcdError::Settings {
+                    what: "--cluster.tls-cert-file and --cluster.tls-key-file go together".into(),
+                });
+            }
+        }
+        Ok(b)
+    }
 }
 
 /// A member left out of an answer.
@@ -87,16 +144,21 @@ impl Cluster {
     /// Registers this node and starts watching the member list (on the current tokio
     /// runtime).
     pub fn start(config: ClusterConfig) -> Result<Cluster, crate::etcd::EtcdError> {
+        let builder = reqwest::Client::builder()
+            .connect_timeout(config.deadline)
+            .pool_idle_timeout(Duration::from_secs(30));
+        let http =
+            config
+                .tls
+                .apply(builder)?
+                .build()
+                .map_err(|source| crate::etcd::EtcdError::Http {
+                    endpoint: "members".into(),
+                    source,
+                })?;
+        // Settings first: nothing is registered in etcd for a node that cannot start.
         let (stop, stop_rx) = tokio::sync::watch::channel(false);
         let (members, tasks) = membership::start(config.membership.clone(), stop_rx)?;
-        let http = reqwest::Client::builder()
-            .connect_timeout(config.deadline)
-            .pool_idle_timeout(Duration::from_secs(30))
-            .build()
-            .map_err(|source| crate::etcd::EtcdError::Http {
-                endpoint: "members".into(),
-                source,
-            })?;
         Ok(Cluster {
             config,
             members,

@@ -28,7 +28,7 @@ pub mod metrics;
 pub mod prom;
 pub mod wire;
 
-pub use fanout::{Cluster, ClusterConfig, ClusterInfo, Failed, Gathered};
+pub use fanout::{Cluster, ClusterConfig, ClusterInfo, ClusterTls, Failed, Gathered};
 pub use membership::{Member, MemberView, MembershipConfig};
 
 /// The internal route a member answers InfluxQL partial requests on.

@@ -55,6 +55,17 @@ pub struct ClusterArgs {
         default_value = "node"
     )]
     pub node_label: String,
+    /// PEM CA certificates to check members' `https://` certificates against (in place of
+    /// the built-in web roots).
+    #[arg(long = "cluster.tls-ca-file", value_name = "FILE")]
+    pub tls_ca_file: Option<std::path::PathBuf>,
+    /// PEM client certificate shown to members that verify clients (with
+    /// --cluster.tls-key-file).
+    #[arg(long = "cluster.tls-cert-file", value_name = "FILE")]
+    pub tls_cert_file: Option<std::path::PathBuf>,
+    /// PEM private key of --cluster.tls-cert-file.
+    #[arg(long = "cluster.tls-key-file", value_name = "FILE")]
+    pub tls_key_file: Option<std::path::PathBuf>,
     /// Results a subscriber's buffer holds before the subscriber is dropped as too slow.
     #[arg(long = "subscribe.buffer", value_name = "N", default_value_t = 16)]
     pub subscribe_buffer: usize,
@@ -70,6 +81,12 @@ impl ClusterArgs {
         let Some(etcd) = &self.etcd else {
             if self.node.is_some() || self.advertise.is_some() {
                 return Err("--cluster.node and --cluster.advertise need --cluster.etcd".into());
+            }
+            if self.tls_ca_file.is_some()
+                || self.tls_cert_file.is_some()
+                || self.tls_key_file.is_some()
+            {
+                return Err("--cluster.tls-* flags need --cluster.etcd".into());
             }
             return Ok(None);
         };
@@ -103,6 +120,11 @@ impl ClusterArgs {
             deadline: self.deadline,
             node_label: self.node_label.clone(),
             auth_token,
+            tls: strata_cluster::ClusterTls {
+                ca_file: self.tls_ca_file.clone(),
+                cert_file: self.tls_cert_file.clone(),
+                key_file: self.tls_key_file.clone(),
+            },
         }))
     }
 }
