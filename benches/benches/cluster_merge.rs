@@ -23,6 +23,7 @@ fn options() -> QueryOptions {
         limits: Limits::default(),
         database: None,
         cancel: Cancel::new(),
+        memory: None,
     }
 }
 

@@ -36,6 +36,7 @@
 //! shutdown_timeout = "10s"     # at shutdown, longest wait for in-flight requests
 //! max_series = 100000          # per statement
 //! max_rows = 1000000           # per statement
+//! query_max_memory = "1GiB"  # rows all running InfluxQL queries may hold (0: no limit)
 //! lookback_delta = "5m"        # PromQL: how far back an instant selector looks
 //! max_samples = 50000000       # PromQL: samples one query may load (422 above)
 //! auth_token = "secret"        # unset: no auth
@@ -151,6 +152,7 @@ struct ServerSection {
     shutdown_timeout: Option<String>,
     max_series: Option<u64>,
     max_rows: Option<u64>,
+    query_max_memory: Option<toml::Value>,
     lookback_delta: Option<String>,
     max_samples: Option<u64>,
     auth_token: Option<String>,
@@ -196,6 +198,10 @@ pub struct ServerArgs {
     /// Most rows one statement may return [default: 1000000].
     #[arg(long)]
     pub max_rows: Option<usize>,
+    /// Bytes of rows all running InfluxQL queries may hold at once; a query that would go
+    /// past it is answered 503 [default: 1GiB; 0: no limit].
+    #[arg(long = "query.max-memory", value_parser = parse_bytes)]
+    pub query_max_memory: Option<u64>,
     /// Require this token on write, query and status endpoints [default: none].
     #[arg(long, value_name = "TOKEN")]
     pub auth_token: Option<String>,
@@ -434,6 +440,9 @@ impl EngineArgs {
             if let Some(n) = s.max_rows {
                 c.max_rows = usize::try_from(n).unwrap_or(usize::MAX);
             }
+            if let Some(v) = &s.query_max_memory {
+                c.query_max_memory = toml_bytes(v, "server.query_max_memory").map_err(at)?;
+            }
             if let Some(t) = &s.lookback_delta {
                 c.lookback_delta =
                     parse_duration(t).map_err(|e| at(format!("server.lookback_delta: {e}")))?;
@@ -499,6 +508,9 @@ impl EngineArgs {
         }
         if let Some(n) = flags.max_rows {
             c.max_rows = n;
+        }
+        if let Some(n) = flags.query_max_memory {
+            c.query_max_memory = n;
         }
         if let Some(t) = &flags.auth_token {
             c.auth_token = Some(t.clone()).filter(|t| !t.is_empty());

@@ -46,6 +46,20 @@ pub enum QueryError {
     /// A limit of [`crate::Limits`] was reached.
     #[error("{0}")]
     Limit(String),
+    /// The server's query memory budget cannot take what the statement needs now.
+    #[error(
+        "query memory budget exceeded: the statement needs {need} bytes more (it holds {held}), running queries hold {used} of the {limit}-byte budget (query.max_memory); retry later, narrow the query, or raise query.max_memory"
+    )]
+    Memory {
+        /// Bytes asked for.
+        need: u64,
+        /// Bytes this request already held.
+        held: u64,
+        /// Bytes all running requests held.
+        used: u64,
+        /// The budget.
+        limit: u64,
+    },
     /// The statement ran longer than [`crate::Limits::timeout`].
     #[error(
         "query timeout: the statement ran longer than {limit:?} (limit query.timeout, server.query_timeout)"

@@ -36,6 +36,7 @@ pub mod promql;
 pub mod result;
 
 pub use error::{ParseError, Position, QueryError, Token};
+pub use exec::memory::{MemoryAccount, MemoryBudget};
 pub use exec::scan::Samples;
 pub use exec::{Cancel, Limits, QueryOptions, execute, execute_statement, query};
 pub use influxql::ast;

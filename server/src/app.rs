@@ -48,6 +48,8 @@ pub struct AppState {
     pub prom_metadata: crate::prom_metadata::MetadataStore,
     /// Set at shutdown: every running statement stops at its next check.
     pub cancel: Cancel,
+    /// The query memory budget every InfluxQL request charges (`query_max_memory`).
+    pub query_memory: Arc<strata_query::MemoryBudget>,
     /// Scraping and rules, when `--config.file` is given.
     pub agent: crate::prometheus::AgentSlot,
     /// This node's cluster membership and fan-out client, when `--cluster.etcd` is given.
@@ -84,6 +86,7 @@ impl AppState {
     /// A state whose database is still opening.
     pub fn new(config: Config) -> AppState {
         AppState {
+            query_memory: strata_query::MemoryBudget::new(config.query_max_memory),
             config,
             db: RwLock::new(DbSlot::Opening),
             metrics: ServerMetrics::default(),

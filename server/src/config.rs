@@ -22,6 +22,9 @@ pub struct Config {
     pub max_series: usize,
     /// Most rows one statement may return (`server.max_rows`). Default: 1,000,000.
     pub max_rows: usize,
+    /// Bytes of rows all running InfluxQL requests may hold at once
+    /// (`server.query_max_memory`, `--query.max-memory`; 0: no limit). Default: 1 GiB.
+    pub query_max_memory: u64,
     /// When set, write and query endpoints need this token (`server.auth_token`), given as
     /// `Authorization: Token X`, `Authorization: Bearer X`, HTTP basic with password X, or
     /// the `p=X` URL parameter. Default: none (no auth).
@@ -90,6 +93,7 @@ impl Default for Config {
             query_timeout: Duration::from_secs(60),
             max_series: 100_000,
             max_rows: 1_000_000,
+            query_max_memory: 1 << 30,
             auth_token: None,
             retry_after_secs: 1,
             overload_check_every: Duration::from_millis(250),

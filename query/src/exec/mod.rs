@@ -11,6 +11,7 @@
 mod agg;
 mod cond;
 mod delete;
+pub mod memory;
 mod meta;
 mod parallel;
 pub(crate) mod scan;
@@ -104,6 +105,8 @@ pub struct QueryOptions {
     pub database: Option<String>,
     /// Stops the statements when set (server shutdown, a client that went away).
     pub cancel: Cancel,
+    /// The request's share of the server's query memory budget (`None`: not counted).
+    pub memory: Option<Arc<memory::MemoryAccount>>,
 }
 
 /// What every part of a running statement needs.
@@ -116,9 +119,20 @@ pub(crate) struct Ctx<'a> {
     pub cancel: &'a Cancel,
     /// The tag (key, value) a cluster node adds to each of its series at query time.
     pub node_tag: Option<(String, String)>,
+    /// The request's memory account, charged before rows are materialised.
+    pub memory: Option<&'a memory::MemoryAccount>,
 }
 
 impl Ctx<'_> {
+    /// Reserves `bytes` of the request's memory account before materialising rows,
+    /// waiting for room while the budget is full (see [`memory`]).
+    pub fn admit(&self, bytes: u64) -> Result<(), QueryError> {
+        match self.memory {
+            None => Ok(()),
+            Some(m) => m.admit(bytes, self.deadline, &|| self.check_deadline()),
+        }
+    }
+
     /// Fails once the statement has run past its timeout or was cancelled. Cheap (an
     /// atomic load and a clock read): every loop of the executor calls it per series,
     /// per batch of points or per run of buckets.
@@ -230,6 +244,7 @@ impl<'a> Ctx<'a> {
                 .and_then(|t| Instant::now().checked_add(t)),
             cancel: &options.cancel,
             node_tag,
+            memory: options.memory.as_deref(),
         }
     }
 }

@@ -197,6 +197,7 @@ pub async fn answer(
         limits: state.config.limits(),
         database: None,
         cancel: cancel.token(),
+        memory: Some(Arc::new(state.query_memory.account())),
     };
     let started = Instant::now();
     let q = text.clone();

@@ -106,6 +106,7 @@ pub async fn internal_influxql(
         },
         database: None,
         cancel: cancel.token(),
+        memory: Some(Arc::new(state.query_memory.account())),
     };
     let tag = (req.node_label, cluster.node().to_owned());
     let bytes = tokio::task::spawn_blocking(move || {

@@ -53,11 +53,14 @@ pub async fn query(
     let db = state.db()?;
     // Cancelled if this handler is dropped (the client went away) or at shutdown.
     let cancel = state.request_cancel();
+    // Held until the answer is encoded: its reservation covers the rows and the text.
+    let memory = Arc::new(state.query_memory.account());
     let options = QueryOptions {
         now: None,
         limits: state.config.limits(),
         database: param(&params, "db").map(str::to_owned),
         cancel: cancel.token(),
+        memory: Some(memory.clone()),
     };
     let started = Instant::now();
     let (resp, info) = if super::cluster::wants_cluster(&params) {
@@ -75,6 +78,12 @@ pub async fn query(
     state.metrics.query_took(started.elapsed());
     if let Some(e) = &resp.error {
         return Err(ApiError::bad_request(e.clone()));
+    }
+    // Refused by the query memory budget: busy, not a bad query.
+    if memory.was_refused()
+        && let Some(why) = resp.results.iter().find_map(|r| r.error.clone())
+    {
+        return Err(ApiError::unavailable(why, 1));
     }
     if csv {
         let mut r = (StatusCode::OK, resp.to_csv(epoch)).into_response();

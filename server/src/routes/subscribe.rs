@@ -277,6 +277,8 @@ async fn run_once(state: &Arc<AppState>, spec: &Spec) -> Result<String, String> 
                 limits: state.config.limits(),
                 database: None,
                 cancel: cancel.token(),
+                // A subscription's answer is one small aggregate per tick.
+                memory: None,
             };
             let text = text.clone();
             let (resp, info) = if spec.cluster {

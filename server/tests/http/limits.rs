@@ -223,3 +223,46 @@ fn a_slow_client_gets_408_and_the_server_keeps_serving() {
     assert_eq!(r.status, 200);
     assert!(!r.body.contains("\"values\""), "{}", r.body);
 }
+
+#[test]
+fn a_query_past_the_memory_budget_is_a_readable_503_and_small_ones_still_run() {
+    let s = Srv::with(
+        Config {
+            query_max_memory: 256 << 10, // 5,000 rows of 3 values need 1.4 MB
+            ..test_config()
+        },
+        Options::default(),
+    );
+    let lp: String = (0..5000)
+        .map(|i| {
+            format!(
+                "mb,host=h{} a={i},b={i} {}\n",
+                i % 5,
+                1_600_000_000_000_000_000i64 + i
+            )
+        })
+        .collect();
+    s.write_ok(&lp);
+    for _ in 0..2 {
+        let r = get(&s.url(&format!("/query?db=test&q={}", enc("SELECT * FROM mb"))));
+        assert_eq!(r.status, 503, "{}", r.body);
+        assert_eq!(r.header("retry-after"), Some("1"));
+        assert!(
+            r.error().contains("query memory budget exceeded"),
+            "{}",
+            r.body
+        );
+        assert!(r.error().contains("query.max_memory"), "{}", r.body);
+        // Nothing stays charged: the small query runs after every refusal.
+        let j = s.query("SELECT count(a) FROM mb GROUP BY host");
+        assert_eq!(j["results"][0]["series"].as_array().unwrap().len(), 5);
+    }
+    let j = s.query("SELECT * FROM mb LIMIT 10");
+    assert_eq!(
+        j["results"][0]["series"][0]["values"]
+            .as_array()
+            .unwrap()
+            .len(),
+        10
+    );
+}

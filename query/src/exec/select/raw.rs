@@ -375,6 +375,28 @@ pub(super) fn raw(
         }
         Ok(out)
     };
+    // Admission: the rows this will hold, estimated from block indexes (nothing decoded),
+    // reserved in the server's query memory budget before anything is read.
+    if ctx.memory.is_some() {
+        let cap = need_rows.map_or(u64::MAX, |k| k as u64);
+        let mut rows = 0u64;
+        for c in chosen {
+            let most = (c.info.columns.iter())
+                .filter(|(name, _, _)| proj_fields.iter().any(|f| f == name))
+                .map(|(_, col, _)| ctx.db.column_points_estimate(*col, range))
+                .max()
+                .unwrap_or(0);
+            rows = rows.saturating_add(most.min(cap));
+            if rows > ctx.limits.max_rows as u64 {
+                break; // refused by the row limit after the read; reserve up to it
+            }
+        }
+        let rows = rows.min(ctx.limits.max_rows as u64 + 1);
+        ctx.admit(crate::exec::memory::select_bytes(
+            rows,
+            proj_fields.len() + 1,
+        ))?;
+    }
     // The thread pool only when the series' columns hold enough points to pay for it.
     let pool = use_pool(chosen.len(), |i| {
         (chosen[i].info.columns.iter())
