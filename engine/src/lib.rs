@@ -20,6 +20,7 @@ pub mod codec;
 pub mod compaction;
 mod db;
 pub mod error;
+pub mod fault;
 pub mod fuzzing;
 pub mod hot;
 pub mod index;

@@ -320,17 +320,23 @@ pub fn load(dir: &Path) -> Result<Loaded> {
 /// Stores `m` as generation `m.generation` (tmp, fsync, rename, fsync dir) and removes
 /// generations older than the one before it.
 pub fn store(dir: &Path, m: &Manifest) -> Result<()> {
+    use crate::fault::{self, Site};
     let path = file_path(dir, m.generation);
     let tmp = path.with_extension("tmp");
-    {
-        use std::io::Write;
-        let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-        f.write_all(&m.encode())
-            .and_then(|_| f.sync_all())
-            .map_err(|e| Error::io(&tmp, e))?;
+    let written = {
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create(true).truncate(true);
+        fault::create(Site::Manifest, &tmp, &opts).and_then(|mut f| {
+            fault::write_all(Site::Manifest, &tmp, &mut f, &m.encode())
+                .and_then(|_| fault::sync(Site::Manifest, &tmp, &f, false))
+        })
+    };
+    if let Err(e) = written.and_then(|_| fault::rename(Site::Manifest, &tmp, &path)) {
+        // Not published: the previous generation stays the newest.
+        let _ = std::fs::remove_file(&tmp);
+        return Err(Error::io(&path, e));
     }
-    std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
-    crate::wal::sync_dir(dir).map_err(|e| Error::io(dir, e))?;
+    fault::sync_dir(Site::Manifest, dir).map_err(|e| Error::io(dir, e))?;
     for g in list(dir)? {
         if g + 1 < m.generation {
             let p = file_path(dir, g);
@@ -338,6 +344,12 @@ pub fn store(dir: &Path, m: &Manifest) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Whether generation `generation` may be named in `dir` (after [`store`] failed: if it
+/// may, the caller must neither reuse the generation nor the files it names).
+pub fn may_be_published(dir: &Path, generation: u64) -> bool {
+    file_path(dir, generation).exists()
 }
 
 /// Checks every manifest file in `dir`; returns the problems.

@@ -20,7 +20,7 @@ use super::open::attach;
 use super::rotate::FailStep;
 use crate::compaction::{self, DAY_NANOS, Task};
 use crate::error::Result;
-use crate::manifest::{self, Tier};
+use crate::manifest::Tier;
 use crate::model::{ColumnData, TimeRange};
 use crate::segment::{Segment, WriterOptions, file_path};
 use std::collections::BTreeSet;
@@ -179,8 +179,8 @@ impl Inner {
                 .retain(|t, cols| survivors.iter().any(|s| super::purge::applies(t, cols, s)))
         };
         next.tombstones = remaining.records();
-        manifest::store(&self.dir, &next)?;
-        *manifest = next;
+        let written: Vec<u64> = outputs.iter().map(|o| o.id).collect();
+        self.publish_manifest(manifest, next, &written)?;
         self.failpoint(FailStep::CompactionAfterManifest)?;
         // Publish: the live list follows the manifest's order.
         let mut fresh = Vec::with_capacity(outputs.len());

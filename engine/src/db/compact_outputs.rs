@@ -89,7 +89,7 @@ impl Inner {
             current: None,
             records: Vec::new(),
         };
-        crate::pool::ordered_map(
+        let written = crate::pool::ordered_map(
             units,
             threads,
             threads * IN_FLIGHT_PER_THREAD,
@@ -113,8 +113,17 @@ impl Inner {
                 progress.done.fetch_add(1, Ordering::Relaxed);
                 Ok(())
             },
-        )?;
-        out.finish_current()?;
+        )
+        .and_then(|()| out.finish_current());
+        if let Err(e) = written {
+            // Nothing names the files finished so far: remove them (the one being
+            // written removes its temporary file itself), leaving the inputs as they were.
+            drop(out.current.take());
+            for r in &out.records {
+                let _ = std::fs::remove_file(file_path(&self.segment_dir, r.id));
+            }
+            return Err(e);
+        }
         *next_id = out.next_id;
         Ok(out.records)
     }
@@ -140,7 +149,8 @@ impl Outputs<'_> {
         let info = w.finish()?;
         if info.points == 0 {
             let p = file_path(&self.inner.segment_dir, id);
-            std::fs::remove_file(&p).map_err(|e| crate::Error::io(&p, e))?;
+            crate::fault::remove(crate::fault::Site::Delete, &p)
+                .map_err(|e| crate::Error::io(&p, e))?;
             return Ok(());
         }
         self.next_id += 1;

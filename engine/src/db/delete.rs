@@ -159,9 +159,7 @@ impl Inner {
         next.generation += 1;
         next.last_delete = next.last_delete.max(id);
         next.tombstones = self.state.read().tombstones.records();
-        crate::manifest::store(&self.dir, &next)?;
-        *manifest = next;
-        Ok(())
+        self.publish_manifest(manifest, next, &[])
     }
 
     /// Replays a delete found in the WAL whose id is above the manifest's `last_delete`

@@ -132,7 +132,7 @@ impl LiveSegment {
 impl Drop for LiveSegment {
     fn drop(&mut self) {
         if self.doomed.load(std::sync::atomic::Ordering::Acquire)
-            && let Err(e) = std::fs::remove_file(self.seg.path())
+            && let Err(e) = crate::fault::remove(crate::fault::Site::Delete, self.seg.path())
         {
             tracing::warn!(
                 "could not delete {}: {e} (removed at the next open)",
@@ -303,7 +303,8 @@ impl Db {
     }
 
     /// Test hook (feature `failpoints`): after `n` more successful WAL fsyncs the next one
-    /// fails, as a failing disk would make it.
+    /// fails (once), as a failing disk would make it. See [`crate::fault`] for the general
+    /// fault injection.
     #[cfg(feature = "failpoints")]
     pub fn fail_wal_fsync_after(&self, n: u64) {
         self.inner.wal.fail_fsync_after(n);

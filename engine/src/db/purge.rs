@@ -75,8 +75,7 @@ impl Inner {
             let mut next = manifest.clone();
             next.generation += 1;
             next.tombstones = left.records();
-            crate::manifest::store(&self.dir, &next)?;
-            *manifest = next;
+            self.publish_manifest(&mut manifest, next, &[])?;
             self.state.write().tombstones = std::sync::Arc::new(left);
         }
         Ok(rewritten)

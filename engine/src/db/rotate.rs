@@ -11,7 +11,10 @@
 //! 6. delete WAL files before F whose newest value is below C (all their data is in S or
 //!    earlier segments); a crash before this only leaves files that replay filters.
 //!
-//! A failure at step 3 or 4 leaves the data in `rotating`; the next rotation writes it.
+//! A failure at step 3 or 4 leaves the data in `rotating` and no new file behind (the
+//! temporary segment file, or the renamed segment when the manifest was not stored, is
+//! removed); the next rotation writes it. A failure at step 6 leaves WAL files that the
+//! next rotation's checkpoint deletes.
 
 use super::{Inner, open::attach};
 use crate::error::{Error, Result};
@@ -121,8 +124,7 @@ impl Inner {
             file: new_file,
             cutoff,
         });
-        manifest::store(&self.dir, &next)?;
-        *manifest = next;
+        self.publish_manifest(&mut manifest, next, &[id])?;
         self.failpoint(FailStep::AfterManifestReplaced)?;
         // 5. Publish.
         let path = file_path(&self.segment_dir, id);
@@ -219,6 +221,37 @@ impl Inner {
                 (key, cols)
             })
             .collect()
+    }
+
+    /// Stores `next` as the manifest and makes it current. `written` are the segment files
+    /// written for it: when the store fails before the new generation is named they are
+    /// removed (the previous state stays, and the work is retried later); when it fails
+    /// after (the directory fsync), the new generation may be the one a restart reads, so
+    /// neither its number nor its segment ids are used again, and its files stay (a
+    /// later manifest that does not name them makes them garbage for the next open).
+    pub(super) fn publish_manifest(
+        &self,
+        manifest: &mut manifest::Manifest,
+        next: manifest::Manifest,
+        written: &[u64],
+    ) -> Result<()> {
+        match manifest::store(&self.dir, &next) {
+            Ok(()) => {
+                *manifest = next;
+                Ok(())
+            }
+            Err(e) => {
+                if manifest::may_be_published(&self.dir, next.generation) {
+                    manifest.generation = next.generation;
+                    manifest.next_segment_id = manifest.next_segment_id.max(next.next_segment_id);
+                } else {
+                    for &id in written {
+                        let _ = std::fs::remove_file(file_path(&self.segment_dir, id));
+                    }
+                }
+                Err(e)
+            }
+        }
     }
 
     #[cfg(feature = "failpoints")]

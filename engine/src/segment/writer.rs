@@ -16,12 +16,13 @@ use super::{
     END_MAGIC, FOOTER_LEN, HEADER_LEN, MAGIC, MAX_DECODED_BLOCK_BYTES, VERSION, file_path, pad8,
 };
 use crate::error::{Error, Result};
+use crate::fault::{self, Site};
 use crate::model::ColumnData;
 use crate::model::series::put_uvarint;
 use rustc_hash::FxHashMap;
 use std::borrow::Cow;
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
 /// What a finished segment holds.
@@ -83,8 +84,10 @@ impl WriterOptions {
 pub struct SegmentWriter {
     opts: WriterOptions,
     out: BufWriter<File>,
-    tmp: PathBuf,
+    tmp: TmpFile,
     path: PathBuf,
+    /// Where the writes happen, for fault injection.
+    site: Site,
     dir: PathBuf,
     pos: u64,
     directory: Vec<u8>,
@@ -109,31 +112,58 @@ fn smaller_zstd(plain: &[u8], level: i32, max: usize) -> Option<Vec<u8>> {
         .filter(|z| z.len() < plain.len())
 }
 
+/// The temporary file being written: removed when dropped before `finish` published it,
+/// so that a failed or abandoned write leaves nothing behind.
+struct TmpFile(PathBuf, bool);
+
+impl Drop for TmpFile {
+    fn drop(&mut self) {
+        if self.1 {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+}
+
 /// A codec block already written (by number) and its timestamps.
 type SharedTimestamps = (u32, Box<[i64]>);
 
 impl SegmentWriter {
     /// Starts warm segment `id` in `dir` (the segments directory, which must exist).
     pub fn create(dir: &Path, id: u64) -> Result<SegmentWriter> {
-        SegmentWriter::create_with(dir, id, WriterOptions::WARM)
+        SegmentWriter::create_at(dir, id, WriterOptions::WARM, Site::RotationSegment)
     }
 
     /// Starts segment `id` in `dir` with the given block options.
     pub fn create_with(dir: &Path, id: u64, opts: WriterOptions) -> Result<SegmentWriter> {
+        SegmentWriter::create_at(dir, id, opts, Site::CompactionSegment)
+    }
+
+    /// Starts segment `id` in `dir` with the given block options, its file operations
+    /// named `site` (fault injection).
+    pub fn create_at(
+        dir: &Path,
+        id: u64,
+        opts: WriterOptions,
+        site: Site,
+    ) -> Result<SegmentWriter> {
         let path = file_path(dir, id);
         let tmp = path.with_extension("seg.tmp");
-        let file = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        let mut create = std::fs::OpenOptions::new();
+        create.write(true).create(true).truncate(true);
+        let file = fault::create(site, &tmp, &create).map_err(|e| Error::io(&tmp, e))?;
+        let tmp = TmpFile(tmp, true);
         let mut out = BufWriter::with_capacity(1 << 20, file);
         let mut header = [0u8; HEADER_LEN];
         header[..8].copy_from_slice(MAGIC);
         header[8..12].copy_from_slice(&VERSION.to_le_bytes());
         let crc = crc32fast::hash(&header[..12]);
         header[12..].copy_from_slice(&crc.to_le_bytes());
-        out.write_all(&header).map_err(|e| Error::io(&tmp, e))?;
+        fault::write_all(site, &tmp.0, &mut out, &header).map_err(|e| Error::io(&tmp.0, e))?;
         Ok(SegmentWriter {
             opts,
             out,
             tmp,
+            site,
             path,
             dir: dir.to_path_buf(),
             pos: HEADER_LEN as u64,
@@ -235,7 +265,8 @@ impl SegmentWriter {
         };
         pad(b);
         let crc = crc32fast::hash(b);
-        self.out.write_all(b).map_err(|e| Error::io(&self.tmp, e))?;
+        fault::write_all(self.site, &self.tmp.0, &mut self.out, b)
+            .map_err(|e| Error::io(&self.tmp.0, e))?;
         let (min_ts, max_ts) = (data.timestamps[r.start], data.timestamps[r.end - 1]);
         let e = &mut self.index;
         e.extend_from_slice(&self.pos.to_le_bytes());
@@ -275,7 +306,9 @@ impl SegmentWriter {
     /// Writes the directory, index and footer, fsyncs, and publishes the file under its
     /// final name. Returns what it holds.
     pub fn finish(mut self) -> Result<SegmentInfo> {
-        let io = |e| Error::io(&self.tmp, e);
+        let tmp = self.tmp.0.clone();
+        let site = self.site;
+        let io = |e| Error::io(&tmp, e);
         let mut dir_block = Vec::with_capacity(10 + self.directory.len());
         put_uvarint(&mut dir_block, self.info.series);
         dir_block.extend_from_slice(&self.directory);
@@ -301,9 +334,9 @@ impl SegmentWriter {
         let dir_len = dir_block.len() as u64;
         let dir_crc = crc32fast::hash(&dir_block);
         dir_block.resize(dir_block.len() + pad8(dir_block.len()), 0);
-        self.out.write_all(&dir_block).map_err(io)?;
+        fault::write_all(site, &tmp, &mut self.out, &dir_block).map_err(io)?;
         let index_offset = dir_offset + dir_block.len() as u64;
-        self.out.write_all(&index).map_err(io)?;
+        fault::write_all(site, &tmp, &mut self.out, &index).map_err(io)?;
         let mut footer = [0u8; FOOTER_LEN];
         footer[0..8].copy_from_slice(&dir_offset.to_le_bytes());
         footer[8..16].copy_from_slice(&dir_len.to_le_bytes());
@@ -318,16 +351,22 @@ impl SegmentWriter {
         let footer_crc = crc32fast::hash(&footer[..64]);
         footer[64..68].copy_from_slice(&footer_crc.to_le_bytes());
         footer[68..72].copy_from_slice(END_MAGIC);
-        self.out.write_all(&footer).map_err(io)?;
+        fault::write_all(site, &tmp, &mut self.out, &footer).map_err(io)?;
         let file = self
             .out
             .into_inner()
-            .map_err(|e| Error::io(&self.tmp, e.into_error()))?;
-        file.sync_all().map_err(|e| Error::io(&self.tmp, e))?;
+            .map_err(|e| Error::io(&tmp, e.into_error()))?;
+        fault::sync(site, &tmp, &file, false).map_err(io)?;
         self.info.bytes = index_offset + index.len() as u64 + FOOTER_LEN as u64;
         drop(file);
-        std::fs::rename(&self.tmp, &self.path).map_err(|e| Error::io(&self.path, e))?;
-        crate::wal::sync_dir(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
+        fault::rename(site, &tmp, &self.path).map_err(|e| Error::io(&self.path, e))?;
+        self.tmp.1 = false;
+        if let Err(e) = fault::sync_dir(site, &self.dir) {
+            // Not durably named: the caller must not publish it. Remove it (the caller
+            // may reuse the id; a crash leaves an unnamed file the next open removes).
+            let _ = std::fs::remove_file(&self.path);
+            return Err(Error::io(&self.dir, e));
+        }
         Ok(self.info)
     }
 }

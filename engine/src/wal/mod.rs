@@ -5,10 +5,17 @@
 //!   one writer thread that batches every waiting record into one write and (under
 //!   [`FsyncPolicy::Always`]) one fsync: group commit.
 //! - A [`Ticket`] resolves to `Ok` only after its record is in the file under the fsync
-//!   policy. After any write or fsync error the WAL is *failed*: that group and every later
-//!   submission get an error, and nothing is retried as if it had succeeded.
-//! - Files are never modified except by appending, and by replay truncating a torn tail of
-//!   the newest file. Each open starts a new file.
+//!   policy. After a write or fsync error the WAL is *failed*: that group gets the error,
+//!   and nothing is retried as if it had succeeded. Before the next group the writer cuts
+//!   the current file back to the end of its last acknowledged record and fsyncs it; only
+//!   when both succeed is the failure cleared and the group written, otherwise the group
+//!   gets the error too (and the next one tries again). So no unacknowledged byte stays in
+//!   a file that later records follow, and records stay in sequence order.
+//! - A failed roll (the next file cannot be created) fails only the roll: its partial file
+//!   is removed and the current file stays current.
+//! - Files are never modified except by appending, by the writer cutting its own
+//!   unacknowledged tail (above), and by replay truncating a torn tail of the newest file.
+//!   Each open starts a new file.
 
 pub mod batch;
 pub mod delete;

@@ -1,14 +1,14 @@
 //! The WAL writer thread and the submission handle (group commit).
 
+use super::file_path;
 use super::frame::{self, RecordKind};
-use super::{file_path, sync_dir};
 use crate::error::{Error, Result};
+use crate::fault::{self, Site};
 use crate::metrics::{Section, SectionSnapshot, SectionTimer};
 use crate::options::FsyncPolicy;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use parking_lot::Mutex;
 use std::fs::{File, OpenOptions};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -38,7 +38,8 @@ struct Submitter {
 
 /// Shared between the handle and the writer thread.
 struct Shared {
-    /// The first failure; once set the WAL refuses every write.
+    /// The failure not recovered from yet: set by a failed write or fsync, cleared when
+    /// the writer has cut the file back to its last acknowledged record (`Writer::recover`).
     failed: Mutex<Option<String>>,
     /// Every live WAL file and the largest timestamp written to it (`i64::MIN` if none).
     /// The writer thread adds files and raises maxima; `delete_covered` removes files.
@@ -49,7 +50,7 @@ struct Shared {
     submit_time: SectionTimer,
     /// The writer thread's time per commit group, fsyncs excluded.
     write_time: SectionTimer,
-    /// Test hook: fsyncs left before one fails (negative: never).
+    /// Test hook: fsyncs left before one fails (negative: never); reset to -1 when it fires.
     #[cfg(feature = "failpoints")]
     fsyncs_before_failure: std::sync::atomic::AtomicI64,
 }
@@ -113,6 +114,7 @@ impl Wal {
             file,
             file_seq,
             file_len: frame::HEADER_LEN as u64,
+            good_len: frame::HEADER_LEN as u64,
             fsync,
             segment_bytes: segment_bytes.max(frame::HEADER_LEN as u64 + 1),
             shared: shared.clone(),
@@ -153,7 +155,6 @@ impl Wal {
                 frame::MAX_RECORD_LEN
             )));
         }
-        self.check_failed()?;
         let (reply, rx) = crossbeam_channel::bounded(1);
         let asked = Instant::now();
         let mut s = self.submit.lock();
@@ -177,7 +178,6 @@ impl Wal {
     /// in the new file or after. Once the ticket resolves, [`Wal::current_file`] is the
     /// new file (or a later one).
     pub fn roll(&self) -> Result<Ticket> {
-        self.check_failed()?;
         let (reply, rx) = crossbeam_channel::bounded(1);
         let ticket = {
             let mut s = self.submit.lock();
@@ -219,7 +219,7 @@ impl Wal {
         };
         for &f in &doomed {
             let path = super::file_path(&self.dir, f);
-            match std::fs::remove_file(&path) {
+            match fault::remove(Site::Delete, &path) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => return Err(Error::io(&path, e)),
@@ -227,7 +227,7 @@ impl Wal {
             self.shared.files.lock().remove(&f);
         }
         if !doomed.is_empty() {
-            sync_dir(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
+            fault::sync_dir(Site::Delete, &self.dir).map_err(|e| Error::io(&self.dir, e))?;
         }
         Ok(doomed)
     }
@@ -267,7 +267,6 @@ impl Wal {
 
     /// Forces an fsync of everything written so far (whatever the policy).
     pub fn sync(&self) -> Result<()> {
-        self.check_failed()?;
         let (reply, rx) = crossbeam_channel::bounded(1);
         {
             let s = self.submit.lock();
@@ -289,7 +288,8 @@ impl Wal {
         res
     }
 
-    /// Test hook: after `n` more successful fsyncs, the next one fails with an I/O error.
+    /// Test hook: after `n` more successful fsyncs, the next one fails with an I/O error
+    /// (once).
     #[cfg(feature = "failpoints")]
     pub fn fail_fsync_after(&self, n: u64) {
         self.shared.fsyncs_before_failure.store(
@@ -303,13 +303,9 @@ impl Wal {
         self.shared.failed.lock()
     }
 
-    fn check_failed(&self) -> Result<()> {
-        match &*self.shared.failed.lock() {
-            Some(reason) => Err(Error::WalFailed {
-                reason: reason.clone(),
-            }),
-            None => Ok(()),
-        }
+    /// The failure the WAL has not recovered from yet, if any (the next write tries).
+    pub fn failure(&self) -> Option<String> {
+        self.shared.failed.lock().clone()
     }
 }
 
@@ -319,17 +315,23 @@ impl Drop for Wal {
     }
 }
 
+/// Creates WAL file `seq` holding its header, durably (file and directory fsynced). On a
+/// failure the partial file is removed (best effort: a file without records is also
+/// removed by the next open), so that a later attempt can create it again.
 fn create_file(dir: &Path, seq: u64) -> Result<File> {
     let path = file_path(dir, seq);
-    let mut f = OpenOptions::new()
-        .create_new(true)
-        .append(true)
-        .open(&path)
-        .map_err(|e| Error::io(&path, e))?;
-    f.write_all(&frame::header())
-        .and_then(|_| f.sync_all())
-        .map_err(|e| Error::io(&path, e))?;
-    sync_dir(dir).map_err(|e| Error::io(dir, e))?;
+    let mut opts = OpenOptions::new();
+    opts.create_new(true).append(true);
+    let mut f = fault::create(Site::WalRoll, &path, &opts).map_err(|e| Error::io(&path, e))?;
+    let written = fault::write_all(Site::WalRoll, &path, &mut f, &frame::header())
+        .and_then(|_| fault::sync(Site::WalRoll, &path, &f, false))
+        .map_err(|e| Error::io(&path, e))
+        .and_then(|_| fault::sync_dir(Site::WalRoll, dir).map_err(|e| Error::io(dir, e)));
+    if let Err(e) = written {
+        drop(f);
+        let _ = std::fs::remove_file(&path);
+        return Err(e);
+    }
     Ok(f)
 }
 
@@ -338,6 +340,9 @@ struct Writer {
     file: File,
     file_seq: u64,
     file_len: u64,
+    /// The end of the last record acknowledged (under `always`: fsynced) in the current
+    /// file: recovery after a failure cuts the file back to it.
+    good_len: u64,
     fsync: FsyncPolicy,
     segment_bytes: u64,
     shared: Arc<Shared>,
@@ -424,41 +429,80 @@ impl Writer {
                 Request::Roll { .. } => roll = true,
             }
         }
-        let failed = self.shared.failed.lock().clone();
-        let mut result = match failed {
-            Some(reason) => Err(reason),
-            None => self.write_and_sync(buf, want_sync),
-        };
-        if result.is_ok() && max_ts > i64::MIN {
-            let mut files = self.shared.files.lock();
-            let m = files.entry(self.file_seq).or_insert(i64::MIN);
-            *m = (*m).max(max_ts);
+        let failed = self.shared.failed.lock().is_some();
+        let mut result = if failed { self.recover() } else { Ok(()) };
+        if result.is_ok() {
+            result = self.write_and_sync(buf, want_sync);
         }
-        if result.is_ok() && roll {
-            result = self.rotate();
-            if let Err(reason) = &result {
-                self.fail(reason.clone());
+        if result.is_ok() {
+            self.good_len = self.file_len;
+            if max_ts > i64::MIN {
+                let mut files = self.shared.files.lock();
+                let m = files.entry(self.file_seq).or_insert(i64::MIN);
+                *m = (*m).max(max_ts);
             }
         }
+        // A roll that cannot create the new file fails alone: the current file is intact
+        // and stays current, the records of the group are acknowledged, and the rotation
+        // that asked for the roll reports the error and is retried later.
+        let rolled = match &result {
+            Ok(()) if roll => self.rotate(),
+            other => other.clone(),
+        };
         for r in group.drain(..) {
-            let reply = match r {
-                Request::Append { reply, .. }
-                | Request::Sync { reply }
-                | Request::Roll { reply } => reply,
+            let (reply, res) = match r {
+                Request::Append { reply, .. } | Request::Sync { reply } => (reply, &result),
+                Request::Roll { reply } => (reply, &rolled),
             };
-            let _ = reply.send(result.clone());
+            let _ = reply.send(res.clone());
         }
         if result.is_ok()
             && self.file_len >= self.segment_bytes
             && let Err(reason) = self.rotate()
         {
-            self.fail(reason);
+            tracing::warn!("WAL file roll failed (retried after the next write): {reason}");
+        }
+    }
+
+    /// Recovery after a failed write or fsync, tried before the next group: cut the file
+    /// back to the end of its last acknowledged record (dropping whatever the failure left
+    /// after it: a partial record, or records whose fsync failed and that were refused)
+    /// and fsync it. Only if that succeeds is the failure cleared; otherwise the group is
+    /// refused with both reasons and the next one tries again. Bytes before `good_len`
+    /// were fsynced by an earlier successful fsync (under `always`), so they are intact
+    /// whatever the failed fsync dropped.
+    fn recover(&mut self) -> Result<(), String> {
+        let path = file_path(&self.dir, self.file_seq);
+        let reason = self.shared.failed.lock().clone().unwrap_or_default();
+        let cut = self
+            .file
+            .set_len(self.good_len)
+            .and_then(|_| fault::sync(Site::WalAppend, &path, &self.file, false));
+        match cut {
+            Ok(()) => {
+                tracing::warn!(
+                    "WAL recovered from \"{reason}\": {} cut back to {} bytes",
+                    path.display(),
+                    self.good_len
+                );
+                self.file_len = self.good_len;
+                self.dirty = false;
+                self.last_sync = Instant::now();
+                *self.shared.failed.lock() = None;
+                Ok(())
+            }
+            Err(e) => Err(format!(
+                "{reason} (recovery, cutting {} back to {} bytes, failed too: {e})",
+                path.display(),
+                self.good_len
+            )),
         }
     }
 
     fn write_and_sync(&mut self, buf: &[u8], want_sync: bool) -> Result<(), String> {
         if !buf.is_empty() {
-            if let Err(e) = self.file.write_all(buf) {
+            let path = file_path(&self.dir, self.file_seq);
+            if let Err(e) = fault::write_all(Site::WalAppend, &path, &mut self.file, buf) {
                 return Err(self.fail(format!(
                     "write to {} failed: {e}",
                     file_path(&self.dir, self.file_seq).display()
@@ -482,6 +526,10 @@ impl Writer {
             use std::sync::atomic::Ordering;
             let left = self.shared.fsyncs_before_failure.load(Ordering::Acquire);
             if left == 0 {
+                // One failure, then fsyncs work again.
+                self.shared
+                    .fsyncs_before_failure
+                    .store(-1, Ordering::Release);
                 return Err(self.fail(format!(
                     "fsync of {} failed: injected I/O error",
                     file_path(&self.dir, self.file_seq).display()
@@ -494,7 +542,8 @@ impl Writer {
             }
         }
         let started = Instant::now();
-        let synced = self.file.sync_data();
+        let path = file_path(&self.dir, self.file_seq);
+        let synced = fault::sync(Site::WalAppend, &path, &self.file, true);
         let took = started.elapsed();
         self.shared.fsync_latency.observe(took);
         self.fsync_in_commit += took;
@@ -518,6 +567,7 @@ impl Writer {
         self.file = create_file(&self.dir, next).map_err(|e| e.to_string())?;
         self.file_seq = next;
         self.file_len = frame::HEADER_LEN as u64;
+        self.good_len = self.file_len;
         self.shared.files.lock().insert(next, i64::MIN);
         Ok(())
     }
