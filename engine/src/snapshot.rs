@@ -150,7 +150,7 @@ fn attempt_once(
             match std::fs::metadata(wal::file_path(&src_wal, seq)) {
                 Ok(md) => files.push((seq, md.len())),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(Error::io(&wal::file_path(&src_wal, seq), e)),
+                Err(e) => return Err(Error::io(wal::file_path(&src_wal, seq), e)),
             }
         }
         // Every file from G's checkpoint on must be there: one deleted under a newer
