@@ -247,6 +247,25 @@ impl Db {
         &self.inner.options
     }
 
+    /// The retention in force: the global period and the per-measurement rules.
+    pub fn retention(&self) -> &Retention {
+        &self.inner.retention
+    }
+
+    /// How many measurements (with a visible series) each retention group holds: index 0
+    /// the global retention, index `i + 1` rule `i`.
+    pub fn retention_measurement_counts(&self) -> Vec<usize> {
+        let mut counts = vec![0; self.inner.retention.rules().len() + 1];
+        let ix = self.inner.index.read();
+        for name in ix.measurements() {
+            let g = ix.measurement_retention_group(name).unwrap_or_default();
+            if let Some(n) = counts.get_mut(g.0 as usize) {
+                *n += 1;
+            }
+        }
+        counts
+    }
+
     /// Sizes of the index and the hot tier.
     pub fn stats(&self) -> DbStats {
         let (series, columns, index_bytes) = {

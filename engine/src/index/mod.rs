@@ -144,6 +144,12 @@ impl Index {
             .unwrap_or_default()
     }
 
+    /// The retention group of measurement `name`, if it exists.
+    pub fn measurement_retention_group(&self, name: &str) -> Option<RetentionGroup> {
+        let &m = self.measurement_ids.get(name)?;
+        self.groups.get(m as usize).copied()
+    }
+
     /// The retention group of column `c`'s series.
     pub fn column_retention_group(&self, c: ColumnId) -> RetentionGroup {
         self.columns
