@@ -925,6 +925,23 @@ max_fields_per_line = 0
     }
 
     #[test]
+    fn the_readme_example_file_is_valid() {
+        let readme = include_str!("../../README.md");
+        let start = readme
+            .find("```toml\n# strata.toml")
+            .expect("README has the example strata.toml");
+        let body = &readme[start + "```toml\n".len()..];
+        let body = &body[..body.find("```").expect("closed code block")];
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("strata.toml"), body).unwrap();
+        let o = args(dir.path()).options().unwrap();
+        assert_eq!(o.retention, Some(Duration::from_secs(30 * 86_400)));
+        args(dir.path())
+            .server_config(&ServerArgs::default())
+            .unwrap();
+    }
+
+    #[test]
     fn bad_retention_rules_name_the_key() {
         let dir = tempfile::tempdir().unwrap();
         let err = |text: &str| {
