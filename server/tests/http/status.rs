@@ -186,8 +186,9 @@ fn a_locked_directory_stops_the_server_with_the_reason() {
 fn status_shows_the_retention_rules_in_force_and_writes_name_them() {
     const NOW: i64 = 1_451_606_400_000_000_000; // 2016-01-01
     const DAY: i64 = 86_400_000_000_000;
+    let clock = strata_engine::ManualClock::new(NOW);
     let options = Options {
-        clock: Arc::new(strata_engine::ManualClock::new(NOW)),
+        clock: Arc::new(clock.clone()),
         retention: Some(std::time::Duration::from_secs(30 * 86_400)),
         retention_rules: vec![
             strata_engine::RetentionRule::exact("cpu_total", None),
@@ -258,4 +259,24 @@ fn status_shows_the_retention_rules_in_force_and_writes_name_them() {
     );
     let q = s.query("SELECT count(v) FROM mem");
     assert_eq!(crate::rows(&q, 0)[0][1], 2, "{q}");
+    // Once cpu_user's only point is past its rule's cutoff, Prometheus' series listing
+    // drops it at once (as it does for the global retention); cpu_total stays.
+    let names = |s: &crate::Srv| -> Vec<String> {
+        let v = get(&s.url(&format!(
+            "/api/v1/series?match[]={}&start=0",
+            crate::enc("{__name__=~\"cpu_.*\"}")
+        )))
+        .json();
+        let mut n: Vec<String> = v["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["__name__"].as_str().unwrap().to_owned())
+            .collect();
+        n.sort();
+        n
+    };
+    assert_eq!(names(&s), ["cpu_total_v", "cpu_user_v"]);
+    clock.advance(std::time::Duration::from_secs(7 * 86_400));
+    assert_eq!(names(&s), ["cpu_total_v"]);
 }
