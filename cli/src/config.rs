@@ -5,6 +5,12 @@
 //!
 //! ```toml
 //! retention = "30d"            # drop data older than this ("forever" by default)
+//!                              # or, with per-measurement rules, a table (instead):
+//!                              # [retention]
+//!                              # default = "30d"         # measurements no rule matches
+//!                              # [[retention.rule]]      # tried in order, first match wins
+//!                              # match = "cpu_.*"        # anchored regex (or measurement = "cpu")
+//!                              # raw = "7d"              # "forever" keeps everything
 //! rotation_interval = "1m"     # how often hot data is checked for rotation
 //! compaction_threads = 0       # threads of one compaction; 0: all cores (serve: half)
 //! [hot]
@@ -48,7 +54,7 @@ use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use strata_engine::options::humanish_duration;
-use strata_engine::{FsyncPolicy, Options};
+use strata_engine::{FsyncPolicy, Options, RetentionRule};
 
 /// Flags shared by every command that opens a data directory.
 #[derive(clap::Args, Debug, Clone)]
@@ -74,6 +80,12 @@ pub struct EngineArgs {
     /// Drop data older than this, e.g. 30d; "forever" keeps everything [default: forever].
     #[arg(long, value_parser = parse_retention)]
     pub retention: Option<Retention>,
+    /// A retention rule PATTERN=DURATION, e.g. 'cpu_.*=7d': measurements whose whole name
+    /// matches the regex keep their data this long ("forever" keeps everything). Repeat
+    /// it for more rules, tried in order; given, these replace the file's rules
+    /// [default: none].
+    #[arg(long = "retention-rule", value_name = "PATTERN=DURATION", value_parser = parse_retention_rule)]
+    pub retention_rules: Vec<RetentionRule>,
     /// Warm data older than this moves to cold, e.g. 24h [default: 24h].
     #[arg(long, value_parser = parse_duration)]
     pub warm_max_age: Option<Duration>,
@@ -112,7 +124,9 @@ pub struct EngineArgs {
 #[derive(Deserialize, Default, Debug)]
 #[serde(deny_unknown_fields)]
 struct FileConfig {
-    retention: Option<String>,
+    /// A duration, or a table with `default` and `[[retention.rule]]` (see
+    /// [`apply_retention`]).
+    retention: Option<toml::Value>,
     rotation_interval: Option<String>,
     compaction_threads: Option<u64>,
     #[serde(default)]
@@ -278,6 +292,102 @@ pub fn parse_retention(s: &str) -> Result<Retention, String> {
     }
 }
 
+/// Parses a `--retention-rule` flag: `PATTERN=DURATION` (the last `=` splits them).
+pub fn parse_retention_rule(s: &str) -> Result<RetentionRule, String> {
+    let (pattern, raw) = s
+        .rsplit_once('=')
+        .ok_or_else(|| format!("{s:?}: use PATTERN=DURATION, e.g. 'cpu_.*=7d'"))?;
+    let raw = parse_retention(raw)?.0;
+    RetentionRule::regex(pattern, raw).map_err(|e| e.to_string())
+}
+
+/// Applies the file's `retention` key: a duration (the global retention), or a table of
+/// `default` (the global retention) and `rule`, an array of tables each with exactly one
+/// of `measurement` (an exact name) or `match` (an anchored regex), and `raw` (how long
+/// its raw data is kept). Errors name the key; rules count from 1, as refusals of late
+/// writes number them.
+fn apply_retention(o: &mut Options, v: &toml::Value) -> Result<(), String> {
+    let table = match v {
+        toml::Value::String(s) => {
+            o.retention = parse_retention(s).map_err(|e| format!("retention: {e}"))?.0;
+            return Ok(());
+        }
+        toml::Value::Table(t) => t,
+        _ => {
+            return Err(
+                "retention: expected a duration such as \"30d\" or a table with default and [[retention.rule]]"
+                    .into(),
+            );
+        }
+    };
+    for (key, value) in table {
+        match (key.as_str(), value) {
+            ("default", toml::Value::String(s)) => {
+                o.retention = parse_retention(s)
+                    .map_err(|e| format!("retention.default: {e}"))?
+                    .0;
+            }
+            ("default", _) => {
+                return Err("retention.default: expected a duration such as \"30d\"".into());
+            }
+            ("rule", toml::Value::Array(rules)) => {
+                o.retention_rules = rules
+                    .iter()
+                    .enumerate()
+                    .map(|(i, r)| retention_rule(i + 1, r))
+                    .collect::<Result<_, _>>()?;
+            }
+            ("rule", _) => return Err("retention.rule: expected [[retention.rule]] tables".into()),
+            (other, _) => {
+                return Err(format!(
+                    "retention.{other}: unknown key (use default and [[retention.rule]])"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Rule number `n` (from 1) of `[[retention.rule]]`.
+fn retention_rule(n: usize, v: &toml::Value) -> Result<RetentionRule, String> {
+    let at = |key: &str, e: &str| format!("retention.rule #{n}: {key}: {e}");
+    let toml::Value::Table(t) = v else {
+        return Err(format!("retention.rule #{n}: expected a table"));
+    };
+    let text = |key: &str| -> Result<Option<&str>, String> {
+        match t.get(key) {
+            None => Ok(None),
+            Some(toml::Value::String(s)) => Ok(Some(s)),
+            Some(_) => Err(at(key, "expected a string")),
+        }
+    };
+    if let Some(k) = t
+        .keys()
+        .find(|k| !matches!(k.as_str(), "match" | "measurement" | "raw"))
+    {
+        return Err(at(k, "unknown key (use match or measurement, and raw)"));
+    }
+    let raw = match text("raw")? {
+        Some(s) => parse_retention(s).map_err(|e| at("raw", &e))?.0,
+        None => {
+            return Err(at(
+                "raw",
+                "missing: how long the raw data is kept, e.g. \"7d\"",
+            ));
+        }
+    };
+    match (text("match")?, text("measurement")?) {
+        (Some(p), None) => RetentionRule::regex(p, raw).map_err(|e| at("match", &e.to_string())),
+        (None, Some(m)) if !m.is_empty() => Ok(RetentionRule::exact(m, raw)),
+        (None, Some(_)) => Err(at("measurement", "must not be empty")),
+        (None, None) => Err(at(
+            "match",
+            "missing: give match (a regex) or measurement (a name)",
+        )),
+        (Some(_), Some(_)) => Err(at("match", "give match or measurement, not both")),
+    }
+}
+
 /// Parses a duration like `500ms`, `30s`, `5m`, `1h`, `7d` (or `0`).
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     if s == "0" {
@@ -344,6 +454,9 @@ impl EngineArgs {
         }
         if let Some(r) = self.retention {
             o.retention = r.0;
+        }
+        if !self.retention_rules.is_empty() {
+            o.retention_rules = self.retention_rules.clone();
         }
         if let Some(d) = self.warm_max_age {
             o.warm_max_age = d;
@@ -529,10 +642,8 @@ fn apply_file(o: &mut Options, path: &Path) -> Result<(), String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let f: FileConfig = toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
     let at = |e: String| format!("{}: {e}", path.display());
-    if let Some(s) = &f.retention {
-        o.retention = parse_retention(s)
-            .map_err(|e| at(format!("retention: {e}")))?
-            .0;
+    if let Some(v) = &f.retention {
+        apply_retention(o, v).map_err(at)?;
     }
     if let Some(n) = f.compaction_threads {
         o.compaction_threads = usize::try_from(n).unwrap_or(usize::MAX);
@@ -601,6 +712,7 @@ mod tests {
             hot_max_bytes: None,
             rotation_interval: None,
             retention: None,
+            retention_rules: Vec::new(),
             warm_max_age: None,
             wal_recovery: None,
             cold_zstd_level: None,
@@ -781,6 +893,118 @@ max_fields_per_line = 0
             (c.lookback_delta, c.promql_max_samples),
             (Duration::from_secs(30), 5)
         );
+    }
+
+    #[test]
+    fn retention_rules_from_the_file_then_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("strata.toml"),
+            "[retention]\ndefault = \"30d\"\n\
+             [[retention.rule]]\nmeasurement = \"cpu_total\"\nraw = \"forever\"\n\
+             [[retention.rule]]\nmatch = \"cpu_.*\"\nraw = \"7d\"\n",
+        )
+        .unwrap();
+        let o = args(dir.path()).options().unwrap();
+        assert_eq!(o.retention, Some(Duration::from_secs(30 * 86_400)));
+        let rules: Vec<String> = o.retention_rules.iter().map(|r| r.to_string()).collect();
+        assert_eq!(
+            rules,
+            [
+                "measurement = \"cpu_total\", raw = forever",
+                "match = \"cpu_.*\", raw = 7d"
+            ]
+        );
+        assert!(o.retention_rules[1].matches("cpu_user"));
+        assert!(!o.retention_rules[1].matches("mycpu_user"), "anchored");
+        // Flags replace the file's rules; the file's default stays.
+        let mut a = args(dir.path());
+        a.retention_rules = vec![parse_retention_rule("mem|swap=12h").unwrap()];
+        let o = a.options().unwrap();
+        assert_eq!(o.retention_rules.len(), 1);
+        assert_eq!(
+            o.retention_rules[0].raw(),
+            Some(Duration::from_secs(43_200))
+        );
+        assert!(o.retention_rules[0].matches("swap"));
+        assert_eq!(o.retention, Some(Duration::from_secs(30 * 86_400)));
+        assert!(parse_retention_rule("cpu").is_err());
+        assert!(
+            parse_retention_rule("cpu(=7d")
+                .unwrap_err()
+                .contains("cpu(")
+        );
+    }
+
+    #[test]
+    fn the_readme_example_file_is_valid() {
+        let readme = include_str!("../../README.md");
+        let start = readme
+            .find("```toml\n# strata.toml")
+            .expect("README has the example strata.toml");
+        let body = &readme[start + "```toml\n".len()..];
+        let body = &body[..body.find("```").expect("closed code block")];
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("strata.toml"), body).unwrap();
+        let o = args(dir.path()).options().unwrap();
+        assert_eq!(o.retention, Some(Duration::from_secs(30 * 86_400)));
+        args(dir.path())
+            .server_config(&ServerArgs::default())
+            .unwrap();
+    }
+
+    #[test]
+    fn bad_retention_rules_name_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = |text: &str| {
+            std::fs::write(dir.path().join("strata.toml"), text).unwrap();
+            args(dir.path()).options().unwrap_err()
+        };
+        let rule = |body: &str| {
+            format!("[[retention.rule]]\nmatch = \"a\"\nraw = \"1d\"\n[[retention.rule]]\n{body}")
+        };
+        for (text, want) in [
+            (
+                rule("match = \"cpu_(\"\nraw = \"7d\"\n"),
+                "retention.rule #2: match: invalid retention pattern \"cpu_(\"",
+            ),
+            (
+                rule("match = \"cpu\"\nraw = \"7x\"\n"),
+                "retention.rule #2: raw: \"7x\" is not a duration",
+            ),
+            (rule("match = \"cpu\"\n"), "retention.rule #2: raw: missing"),
+            (rule("raw = \"7d\"\n"), "retention.rule #2: match: missing"),
+            (
+                rule("match = \"a\"\nmeasurement = \"b\"\nraw = \"7d\"\n"),
+                "retention.rule #2: match: give match or measurement, not both",
+            ),
+            (
+                rule("match = \"a\"\nraw = \"7d\"\nkeep = 1\n"),
+                "retention.rule #2: keep: unknown key",
+            ),
+            (
+                rule("match = 5\nraw = \"7d\"\n"),
+                "retention.rule #2: match: expected a string",
+            ),
+            (
+                "[retention]\ndefault = \"soon\"\n".to_owned(),
+                "retention.default: \"soon\" is not a duration",
+            ),
+            (
+                "[retention]\nrules = []\n".to_owned(),
+                "retention.rules: unknown key",
+            ),
+            (
+                "retention = 30\n".to_owned(),
+                "retention: expected a duration",
+            ),
+        ] {
+            let e = err(&text);
+            assert!(
+                e.contains("strata.toml: ") && e.contains(want),
+                "{text}\n=> {e}"
+            );
+        }
     }
 
     #[test]

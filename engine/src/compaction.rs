@@ -16,7 +16,8 @@
 //! between overlaps in time an input positioned before it ([`placement_is_safe`]).
 
 use crate::manifest::{SegmentRecord, Tier};
-use std::collections::HashSet;
+use crate::retention::{Cutoffs, RetentionGroup};
+use std::collections::{HashMap, HashSet};
 
 /// Young warm segments beyond this count are merged into one.
 pub const WARM_MERGE_FAN_IN: usize = 8;
@@ -35,23 +36,81 @@ pub struct Task {
     pub inputs: Vec<u64>,
     /// The tier of the outputs: cold outputs are split per UTC day, warm is one file.
     pub output: Tier,
-    /// Values older than this are dropped (retention); `i64::MIN` keeps everything.
-    pub keep_from: i64,
+    /// Values older than their retention group's cutoff are dropped; `i64::MIN` keeps
+    /// everything.
+    pub keep_from: Cutoffs,
 }
 
-/// The background plan at time `now`: first retention (drop wholly expired segments,
-/// trim one straddling the cutoff), then promote warm data older than `warm_max_age` to
-/// cold, else merge young warm segments when there are too many. `keep_from` is the
-/// retention cutoff (`i64::MIN` to keep everything).
+/// The time span of one retention group's series within a segment (from its block
+/// index: the first block's minimum to the last block's maximum of each column).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GroupSpan {
+    /// The retention group.
+    pub group: RetentionGroup,
+    /// Oldest timestamp of the group's series in the segment.
+    pub min_ts: i64,
+    /// Newest timestamp of the group's series in the segment.
+    pub max_ts: i64,
+}
+
+/// What retention planning needs: each group's cutoff now and each segment's spans.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expiry {
+    /// The cutoff of every retention group.
+    pub cutoffs: Cutoffs,
+    /// The spans of each segment, by id. A segment missing here is judged by its whole
+    /// time range against the loosest cutoff (never dropping what some rule keeps).
+    pub spans: HashMap<u64, Vec<GroupSpan>>,
+}
+
+impl Expiry {
+    /// One cutoff for every series, no spans: the global retention alone.
+    pub fn uniform(keep_from: i64) -> Expiry {
+        Expiry {
+            cutoffs: Cutoffs::uniform(keep_from),
+            spans: HashMap::new(),
+        }
+    }
+
+    /// `(group cutoff, span min, span max)` of each group in `s`.
+    fn spans(&self, s: &SegmentRecord) -> Vec<(i64, i64, i64)> {
+        match self.spans.get(&s.id) {
+            Some(spans) => spans
+                .iter()
+                .map(|g| (self.cutoffs.of(g.group), g.min_ts, g.max_ts))
+                .collect(),
+            None => vec![(self.cutoffs.loosest(), s.min_ts, s.max_ts)],
+        }
+    }
+
+    /// Whether every value of `s` is older than its series' cutoff.
+    fn wholly_expired(&self, s: &SegmentRecord) -> bool {
+        self.spans(s).iter().all(|&(cut, _, max)| max < cut)
+    }
+
+    /// Whether some series of `s` holds values older than its cutoff less `slack`.
+    fn holds_expired(&self, s: &SegmentRecord, slack: i64) -> bool {
+        self.spans(s)
+            .iter()
+            .any(|&(cut, min, _)| min < cut.saturating_sub(slack))
+    }
+}
+
+/// The background plan at time `now`: first retention (drop segments whose every series is
+/// past its cutoff, else trim one holding a series whose values reach [`TRIM_SLACK_NANOS`]
+/// past its cutoff), then promote warm data older than `warm_max_age` to cold, else merge
+/// young warm segments when there are too many. `expiry` gives the cutoffs and where each
+/// retention group's series lie in each segment.
 pub fn plan(
     segments: &[SegmentRecord],
     now: i64,
     warm_max_age: i64,
-    keep_from: i64,
+    expiry: &Expiry,
 ) -> Option<Task> {
+    let keep_from = expiry.cutoffs.clone();
     let expired: Vec<u64> = segments
         .iter()
-        .filter(|s| s.max_ts < keep_from)
+        .filter(|s| expiry.wholly_expired(s))
         .map(|s| s.id)
         .collect();
     if !expired.is_empty() {
@@ -64,7 +123,7 @@ pub fn plan(
     }
     if let Some(s) = segments
         .iter()
-        .find(|s| s.min_ts < keep_from.saturating_sub(TRIM_SLACK_NANOS))
+        .find(|s| expiry.holds_expired(s, TRIM_SLACK_NANOS))
     {
         return Some(Task {
             inputs: vec![s.id],
@@ -120,8 +179,9 @@ pub fn plan(
 
 /// The offline plan: everything into cold day files (`to_cold`), or every warm segment
 /// into one warm segment; retention applies either way.
-pub fn plan_offline(segments: &[SegmentRecord], to_cold: bool, keep_from: i64) -> Option<Task> {
-    let expired = segments.iter().any(|s| s.min_ts < keep_from);
+pub fn plan_offline(segments: &[SegmentRecord], to_cold: bool, expiry: &Expiry) -> Option<Task> {
+    let keep_from = expiry.cutoffs.clone();
+    let expired = segments.iter().any(|s| expiry.holds_expired(s, 0));
     if to_cold {
         let inputs: Vec<u64> = segments.iter().map(|s| s.id).collect();
         let already = segments.iter().all(|s| s.tier == Tier::Cold)
@@ -145,7 +205,7 @@ pub fn plan_offline(segments: &[SegmentRecord], to_cold: bool, keep_from: i64) -
             keep_from,
         });
     }
-    plan(segments, i64::MIN, i64::MAX, keep_from)
+    plan(segments, i64::MIN, i64::MAX, expiry)
 }
 
 fn days_are_distinct(segments: &[SegmentRecord]) -> bool {
@@ -242,19 +302,19 @@ mod tests {
             seg(3, Tier::Warm, D + 5, D + 9),
             seg(4, Tier::Warm, 10 * D, 10 * D + 1),
         ];
-        let t = plan(&segs, 5 * D, D, i64::MIN).unwrap();
+        let t = plan(&segs, 5 * D, D, &Expiry::uniform(i64::MIN)).unwrap();
         assert_eq!(
             t,
             Task {
                 inputs: vec![2, 3],
                 output: Tier::Cold,
-                keep_from: i64::MIN,
+                keep_from: Cutoffs::uniform(i64::MIN),
             }
         );
         let after = apply(&segs, &t.inputs, vec![seg(9, Tier::Cold, D, 2 * D - 1)]);
         assert_eq!(after.iter().map(|s| s.id).collect::<Vec<_>>(), [1, 9, 4]);
         assert_eq!(
-            plan(&segs, D + 20, D, i64::MIN),
+            plan(&segs, D + 20, D, &Expiry::uniform(i64::MIN)),
             None,
             "nothing old, few warm segments"
         );
@@ -270,7 +330,7 @@ mod tests {
             seg(3, Tier::Warm, 0, 10),
         ];
         assert!(!placement_is_safe(&segs, &[1, 3].into_iter().collect()));
-        let t = plan(&segs, 5 * D, D, i64::MIN).unwrap();
+        let t = plan(&segs, 5 * D, D, &Expiry::uniform(i64::MIN)).unwrap();
         assert_eq!(t.inputs, vec![1, 2, 3]);
         // Non-overlapping segments in between are fine.
         let segs = [
@@ -286,7 +346,7 @@ mod tests {
         let segs: Vec<_> = (1..=10)
             .map(|i| seg(i, Tier::Warm, i as i64 * 100, i as i64 * 100 + 50))
             .collect();
-        let t = plan(&segs, 0, D, i64::MIN).unwrap();
+        let t = plan(&segs, 0, D, &Expiry::uniform(i64::MIN)).unwrap();
         assert_eq!(t.output, Tier::Warm);
         assert_eq!(t.inputs, (1..=8).collect::<Vec<u64>>());
     }
@@ -298,30 +358,78 @@ mod tests {
             seg(2, Tier::Cold, D, 2 * D - 1),
             seg(3, Tier::Warm, 2 * D, 3 * D),
         ];
-        let t = plan(&segs, 3 * D, D, D + D / 2).unwrap();
-        assert_eq!((t.inputs.clone(), t.keep_from), (vec![1], D + D / 2));
+        let t = plan(&segs, 3 * D, D, &Expiry::uniform(D + D / 2)).unwrap();
+        assert_eq!(
+            (t.inputs.clone(), t.keep_from),
+            (vec![1], Cutoffs::uniform(D + D / 2))
+        );
         let after = apply(&segs, &t.inputs, vec![]);
-        let t = plan(&after, 3 * D, D, D + D / 2).unwrap();
+        let t = plan(&after, 3 * D, D, &Expiry::uniform(D + D / 2)).unwrap();
         assert_eq!(
             (t.inputs, t.output),
             (vec![2], Tier::Cold),
             "half of day 2 expired: trim it"
         );
         // Less than TRIM_SLACK expired: left for later (reads hide it meanwhile).
-        assert_eq!(plan(&after[1..], 3 * D, 10 * D, 2 * D + 10), None);
+        assert_eq!(
+            plan(&after[1..], 3 * D, 10 * D, &Expiry::uniform(2 * D + 10)),
+            None
+        );
+    }
+
+    #[test]
+    fn a_rule_trims_or_drops_only_the_files_holding_its_series() {
+        // Group 1 (a rule) keeps one day, the global retention keeps everything.
+        let g = |group, min_ts, max_ts| GroupSpan {
+            group: RetentionGroup(group),
+            min_ts,
+            max_ts,
+        };
+        let segs = [
+            seg(1, Tier::Cold, 0, D - 1),
+            seg(2, Tier::Cold, D, 2 * D - 1),
+            seg(3, Tier::Cold, 2 * D, 3 * D - 1),
+        ];
+        let mut expiry = Expiry {
+            cutoffs: Cutoffs(vec![i64::MIN, 2 * D + D / 2]),
+            spans: HashMap::new(),
+        };
+        expiry.spans.insert(1, vec![g(0, 0, D - 1)]);
+        expiry
+            .spans
+            .insert(2, vec![g(0, D, D + 5), g(1, D, 2 * D - 1)]);
+        expiry
+            .spans
+            .insert(3, vec![g(1, 2 * D + D / 2 - 10, 3 * D - 1)]);
+        // Segment 1 holds only series kept forever: never touched. Segment 2 holds
+        // expired rule series beside kept ones: trimmed, not dropped.
+        let t = plan(&segs, 3 * D, 10 * D, &expiry).unwrap();
+        assert_eq!((t.inputs.clone(), t.output), (vec![2], Tier::Cold));
+        assert_eq!(t.keep_from, expiry.cutoffs);
+        // Once segment 2 holds only rule series, all past the cutoff: dropped whole.
+        expiry.spans.insert(2, vec![g(1, D, 2 * D - 1)]);
+        let t = plan(&segs, 3 * D, 10 * D, &expiry).unwrap();
+        assert_eq!(t.inputs, vec![2]);
+        assert!(expiry.wholly_expired(&segs[1]));
+        assert!(!expiry.wholly_expired(&segs[0]));
+        // Segment 3 straddles the rule's cutoff by less than the slack: left alone.
+        let after = apply(&segs, &t.inputs, vec![]);
+        assert_eq!(plan(&after, 3 * D, 10 * D, &expiry), None);
     }
 
     #[test]
     fn offline_to_cold_takes_everything_once() {
         let segs = [seg(1, Tier::Warm, 0, 5), seg(2, Tier::Cold, D, D + 5)];
         assert_eq!(
-            plan_offline(&segs, true, i64::MIN).unwrap().inputs,
+            plan_offline(&segs, true, &Expiry::uniform(i64::MIN))
+                .unwrap()
+                .inputs,
             vec![1, 2]
         );
         let done = [seg(3, Tier::Cold, 0, 5), seg(4, Tier::Cold, D, D + 5)];
-        assert_eq!(plan_offline(&done, true, i64::MIN), None);
+        assert_eq!(plan_offline(&done, true, &Expiry::uniform(i64::MIN)), None);
         assert_eq!(
-            plan_offline(&segs, false, i64::MIN),
+            plan_offline(&segs, false, &Expiry::uniform(i64::MIN)),
             None,
             "one warm segment: nothing to merge"
         );

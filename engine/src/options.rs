@@ -126,8 +126,14 @@ pub struct Options {
     pub rotation_interval: Duration,
     /// Data older than this (by the clock) is dropped: hidden from reads at once, its
     /// files deleted or trimmed by maintenance, and writes of it refused (`retention`).
-    /// Default: `None`, kept forever (InfluxDB's default policy).
+    /// Default: `None`, kept forever (InfluxDB's default policy). Measurements a rule of
+    /// `retention_rules` matches keep that rule's period instead.
     pub retention: Option<Duration>,
+    /// Per-measurement retention (`[[retention.rule]]`), tried in order: the first rule
+    /// matching a measurement's name sets how long its raw data is kept, with the same
+    /// boundary behaviour as `retention`; measurements no rule matches keep `retention`.
+    /// See [`crate::retention`]. Default: none.
+    pub retention_rules: Vec<crate::retention::RetentionRule>,
     /// Warm data older than this moves to cold at the next background compaction
     /// (`warm.max_age`). Default: 24 hours.
     pub warm_max_age: Duration,
@@ -199,6 +205,7 @@ impl Default for Options {
             hot_max_bytes: 256 << 20,
             rotation_interval: Duration::from_secs(60),
             retention: None,
+            retention_rules: Vec::new(),
             warm_max_age: Duration::from_secs(24 * 3600),
             cold_zstd_level: 12,
             cold_cache_bytes: 256 << 20,

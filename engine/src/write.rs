@@ -52,15 +52,21 @@ pub enum RejectReason {
         /// The measurement.
         measurement: String,
     },
-    /// The timestamp is older than the retention period allows.
+    /// The timestamp is older than the retention period of its measurement allows: the
+    /// global `retention`, or the retention rule that matched the measurement.
     #[error(
-        "point is beyond the retention period: its time {timestamp} is before the cutoff {cutoff}"
+        "point is beyond the retention period{}: its time {timestamp} is before the cutoff {cutoff}",
+        match rule { Some(r) => format!(" of {r}"), None => String::new() }
     )]
     BeyondRetention {
         /// The point's timestamp (ns).
         timestamp: i64,
         /// The oldest timestamp kept (ns).
         cutoff: i64,
+        /// The rule that set the period, as `retention rule N (match = "cpu_.*", raw =
+        /// 7d)` (N counting from 1 in the order of the settings); `None` for the global
+        /// retention.
+        rule: Option<String>,
     },
     /// The timestamp lies outside [`crate::model::MIN_TIMESTAMP`]`..=`
     /// [`crate::model::MAX_TIMESTAMP`], the range queries can address (InfluxDB 1.x's).

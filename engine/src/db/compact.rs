@@ -69,7 +69,7 @@ impl Inner {
                 &m.segments,
                 self.options.clock.now_nanos(),
                 age,
-                self.retention_cutoff(),
+                &self.expiry(),
             )
         };
         match task.or_else(|| self.purge_task()) {
@@ -121,10 +121,12 @@ impl Inner {
         let (bytes_in, points_in) = inputs
             .iter()
             .fold((0, 0), |(b, p), s| (b + s.seg.bytes(), p + s.seg.points()));
-        // Partitions: each UTC day with data for cold, everything for warm.
-        let keep_from = task.keep_from;
+        // Partitions: each UTC day with data for cold, everything for warm, from the
+        // loosest cutoff; each series is cut at its own cutoff within them.
+        let cutoffs = &task.keep_from;
+        let keep_from = cutoffs.loosest();
         let partitions: Vec<TimeRange> = match task.output {
-            _ if inputs.iter().all(|s| s.seg.time_range().1 < keep_from) => Vec::new(),
+            _ if inputs.iter().all(|s| s.wholly_expired(cutoffs)) => Vec::new(),
             Tier::Warm => vec![TimeRange::new(keep_from, i64::MAX)],
             Tier::Cold => {
                 let mut days = BTreeSet::new();
@@ -151,8 +153,22 @@ impl Inner {
         };
         let by_series =
             self.columns_by_series(inputs.iter().flat_map(|s| s.columns.keys().copied()));
+        let series_keep_from: Vec<i64> = if cutoffs.is_uniform() {
+            vec![keep_from; by_series.len()]
+        } else {
+            let ix = self.index.read();
+            by_series
+                .iter()
+                .map(|(_, cols)| {
+                    cols.first().map_or(keep_from, |(_, c, _)| {
+                        cutoffs.of(ix.column_retention_group(*c))
+                    })
+                })
+                .collect()
+        };
         let mut next_id = manifest.next_segment_id.max(1);
         let plan = OutputPlan {
+            keep_from: &series_keep_from,
             inputs: &inputs,
             by_series: &by_series,
             partitions: &partitions,

@@ -40,6 +40,8 @@ pub(crate) const IN_FLIGHT_PER_THREAD: usize = 4;
 pub(super) struct OutputPlan<'a> {
     pub inputs: &'a [Arc<super::LiveSegment>],
     pub by_series: &'a [SeriesColumns],
+    /// Each series' retention cutoff (aligned with `by_series`): older values are left out.
+    pub keep_from: &'a [i64],
     pub partitions: &'a [TimeRange],
     pub writer_options: WriterOptions,
     pub tier: Tier,
@@ -67,8 +69,10 @@ impl Inner {
         let work = |unit: usize| -> Result<(usize, PreparedSeries<'static>)> {
             let (p, s) = (unit / series, unit % series);
             let (key, cols) = &plan.by_series[s];
-            let columns =
-                self.merge_series(plan.inputs, cols, plan.partitions[p], plan.tombstones)?;
+            let part = plan.partitions[p];
+            let keep_from = plan.keep_from.get(s).copied().unwrap_or(i64::MIN);
+            let range = TimeRange::new(part.start.max(keep_from), part.end);
+            let columns = self.merge_series(plan.inputs, cols, range, plan.tombstones)?;
             let mut prepared = PreparedSeries::new(
                 plan.writer_options,
                 Cow::Owned(key.to_vec()),

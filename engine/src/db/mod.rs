@@ -34,6 +34,7 @@ use crate::index::{ColumnId, Index};
 use crate::lock::DirLock;
 use crate::manifest::{Manifest, Tier};
 use crate::options::Options;
+use crate::retention::{Cutoffs, Retention, RetentionGroup};
 use crate::segment::{ColumnEntry, Segment};
 use crate::wal::Wal;
 use parking_lot::{Condvar, Mutex, RwLock};
@@ -83,18 +84,41 @@ pub(crate) struct Inner {
     new_series: Mutex<limits::NewSeriesBucket>,
     /// Decoded compressed blocks shared by every segment (`None` when disabled).
     cache: Option<Arc<crate::segment::BlockCache>>,
+    /// The global retention and the per-measurement rules, from the options.
+    retention: Arc<Retention>,
 }
 
 impl Inner {
-    /// The oldest timestamp retention keeps now (`i64::MIN` when data is kept forever).
-    pub(crate) fn retention_cutoff(&self) -> i64 {
-        match self.options.retention {
-            None => i64::MIN,
-            Some(d) => {
-                let d = i64::try_from(d.as_nanos()).unwrap_or(i64::MAX);
-                self.options.clock.now_nanos().saturating_sub(d)
-            }
+    /// Every retention group's cutoff now (see [`crate::retention`]).
+    pub(crate) fn cutoffs(&self) -> Cutoffs {
+        self.retention.cutoffs(self.options.clock.now_nanos())
+    }
+
+    /// The cutoffs now and the retention spans of every live segment, for the planner.
+    pub(crate) fn expiry(&self) -> crate::compaction::Expiry {
+        let spans = self
+            .state
+            .read()
+            .segments
+            .iter()
+            .map(|s| (s.seg.id(), s.spans.clone()))
+            .collect();
+        crate::compaction::Expiry {
+            cutoffs: self.cutoffs(),
+            spans,
         }
+    }
+
+    /// The oldest timestamp retention keeps now in column `c` (`i64::MIN` when its
+    /// measurement's data is kept forever). Takes the index's read lock only when
+    /// retention rules exist, recursively, so a caller may hold it.
+    pub(crate) fn column_cutoff(&self, c: ColumnId) -> i64 {
+        let group = if self.retention.has_rules() {
+            self.index.read_recursive().column_retention_group(c)
+        } else {
+            RetentionGroup::GLOBAL
+        };
+        self.retention.cutoff(group, self.options.clock.now_nanos())
     }
 }
 
@@ -119,9 +143,17 @@ pub(crate) struct LiveSegment {
     /// Set when a compaction has replaced this segment in the manifest: the file is
     /// deleted when the last reader lets go of it.
     doomed: std::sync::atomic::AtomicBool,
+    /// The time span of each retention group's series in the segment, by group, for
+    /// the compaction planner.
+    spans: Vec<crate::compaction::GroupSpan>,
 }
 
 impl LiveSegment {
+    /// Whether every series in the segment is past its retention cutoff.
+    fn wholly_expired(&self, cutoffs: &Cutoffs) -> bool {
+        self.spans.iter().all(|g| g.max_ts < cutoffs.of(g.group))
+    }
+
     /// The segment's directory entry for index column `c`, if the segment holds it.
     fn column(&self, c: &ColumnId) -> Option<&ColumnEntry> {
         let &(s, k) = self.columns.get(c)?;
@@ -215,6 +247,25 @@ impl Db {
         &self.inner.options
     }
 
+    /// The retention in force: the global period and the per-measurement rules.
+    pub fn retention(&self) -> &Retention {
+        &self.inner.retention
+    }
+
+    /// How many measurements (with a visible series) each retention group holds: index 0
+    /// the global retention, index `i + 1` rule `i`.
+    pub fn retention_measurement_counts(&self) -> Vec<usize> {
+        let mut counts = vec![0; self.inner.retention.rules().len() + 1];
+        let ix = self.inner.index.read();
+        for name in ix.measurements() {
+            let g = ix.measurement_retention_group(name).unwrap_or_default();
+            if let Some(n) = counts.get_mut(g.0 as usize) {
+                *n += 1;
+            }
+        }
+        counts
+    }
+
     /// Sizes of the index and the hot tier.
     pub fn stats(&self) -> DbStats {
         let (series, columns, index_bytes) = {
@@ -256,7 +307,7 @@ impl Db {
         self.inner.rotate(reason)?;
         let plan = {
             let m = self.inner.manifest.lock();
-            crate::compaction::plan_offline(&m.segments, to_cold, self.inner.retention_cutoff())
+            crate::compaction::plan_offline(&m.segments, to_cold, &self.inner.expiry())
         };
         let report = match plan {
             Some(task) => self.inner.compact(task)?,

@@ -1,12 +1,14 @@
 //! Opening a data directory: manifest, segments, index rebuild, WAL replay.
 
 use super::{Inner, LiveSegment, State, Turnstile};
+use crate::compaction::GroupSpan;
 use crate::error::{Error, Result};
 use crate::hot::{HotEntry, HotTier};
 use crate::index::{Index, SeriesId};
 use crate::manifest::{self, Checkpoint, Manifest, SegmentRecord, Tier};
 use crate::model::SeriesKey;
 use crate::options::Options;
+use crate::retention::RetentionGroup;
 use crate::segment::{self, Segment};
 use crate::wal::batch::decode_batch;
 use crate::wal::delete::DeleteSpec;
@@ -27,7 +29,11 @@ pub(super) fn open_inner(dir: PathBuf, options: Options) -> Result<(Inner, Vec<D
     let manifest = load_manifest(&dir, &segment_dir)?;
     let cache =
         (options.cold_cache_bytes > 0).then(|| segment::BlockCache::new(options.cold_cache_bytes));
-    let mut index = Index::default();
+    let retention = Arc::new(crate::retention::Retention::new(
+        options.retention,
+        options.retention_rules.clone(),
+    ));
+    let mut index = Index::with_retention(retention.clone());
     let mut segments = Vec::with_capacity(manifest.segments.len());
     for rec in &manifest.segments {
         let path = segment::file_path(&segment_dir, rec.id);
@@ -127,6 +133,7 @@ pub(super) fn open_inner(dir: PathBuf, options: Options) -> Result<(Inner, Vec<D
             counters: Default::default(),
             new_series: Mutex::new(bucket),
             cache,
+            retention,
         },
         deletes,
     ))
@@ -138,6 +145,7 @@ pub(super) fn attach(index: &mut Index, seg: Segment, tier: Tier) -> LiveSegment
     let n_columns: usize = seg.series().iter().map(|s| s.columns.len()).sum();
     columns.reserve(n_columns);
     index.reserve(seg.series().len(), n_columns);
+    let mut spans: Vec<GroupSpan> = Vec::new();
     for (si, s) in seg.series().iter().enumerate() {
         let sid = match index.get_or_create_canonical(&s.key) {
             Ok(id) => id,
@@ -149,6 +157,7 @@ pub(super) fn attach(index: &mut Index, seg: Segment, tier: Tier) -> LiveSegment
                 continue;
             }
         };
+        let group = index.retention_group(sid);
         for (ci, c) in s.columns.iter().enumerate() {
             match index.column_or_create(sid, &c.name, c.field_type) {
                 Ok(col) => {
@@ -158,13 +167,37 @@ pub(super) fn attach(index: &mut Index, seg: Segment, tier: Tier) -> LiveSegment
                 }
                 Err(e) => tracing::warn!("{}: skipping a column: {e}", seg.path().display()),
             }
+            // Blocks of a column are in time order: the first and last bound it.
+            if c.n_blocks > 0 {
+                let first = seg.block_meta(c.first_block as usize);
+                let last = seg.block_meta(c.first_block as usize + c.n_blocks as usize - 1);
+                widen(&mut spans, group, first.min_ts, last.max_ts);
+            }
         }
     }
+    spans.sort_by_key(|g| g.group);
     LiveSegment {
         seg,
         tier,
         columns,
         doomed: std::sync::atomic::AtomicBool::new(false),
+        spans,
+    }
+}
+
+/// Widens `group`'s span in `spans` (a short list: one entry per group present) to
+/// `min..=max`.
+fn widen(spans: &mut Vec<GroupSpan>, group: RetentionGroup, min_ts: i64, max_ts: i64) {
+    match spans.iter_mut().find(|g| g.group == group) {
+        Some(g) => {
+            g.min_ts = g.min_ts.min(min_ts);
+            g.max_ts = g.max_ts.max(max_ts);
+        }
+        None => spans.push(GroupSpan {
+            group,
+            min_ts,
+            max_ts,
+        }),
     }
 }
 

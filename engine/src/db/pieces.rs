@@ -127,7 +127,7 @@ impl Db {
     /// its size before choosing how to run.
     pub fn column_points_estimate(&self, column: ColumnId, range: TimeRange) -> u64 {
         let inner = &self.inner;
-        let range = TimeRange::new(range.start.max(inner.retention_cutoff()), range.end);
+        let range = TimeRange::new(range.start.max(inner.column_cutoff(column)), range.end);
         if range.start >= range.end {
             return 0;
         }
@@ -166,7 +166,7 @@ impl Db {
         visit: &mut dyn FnMut(Piece<'_>) -> Result<()>,
     ) -> Result<()> {
         let inner = &self.inner;
-        let range = TimeRange::new(range.start.max(inner.retention_cutoff()), range.end);
+        let range = TimeRange::new(range.start.max(inner.column_cutoff(column)), range.end);
         if range.start >= range.end {
             return Ok(());
         }
@@ -316,7 +316,7 @@ impl super::Inner {
         range: TimeRange,
     ) -> Result<Option<(i64, i64)>> {
         let inner = self;
-        let range = TimeRange::new(range.start.max(inner.retention_cutoff()), range.end);
+        let range = TimeRange::new(range.start.max(inner.column_cutoff(column)), range.end);
         if range.start >= range.end {
             return Ok(None);
         }

@@ -47,7 +47,7 @@ impl Inner {
         Some(Task {
             inputs: vec![id],
             output: tier,
-            keep_from: self.retention_cutoff(),
+            keep_from: self.cutoffs(),
         })
     }
 
@@ -59,7 +59,7 @@ impl Inner {
             let task = Task {
                 inputs: vec![id],
                 output: tier,
-                keep_from: self.retention_cutoff(),
+                keep_from: self.cutoffs(),
             };
             if self.compact_locked(&mut manifest, task)?.is_some() {
                 rewritten += 1;

@@ -182,7 +182,7 @@ impl Inner {
         range: TimeRange,
     ) -> Result<ColumnData> {
         // Expired data is invisible at once, whatever maintenance has removed so far.
-        let range = TimeRange::new(range.start.max(self.retention_cutoff()), range.end);
+        let range = TimeRange::new(range.start.max(self.column_cutoff(c)), range.end);
         if range.start >= range.end {
             return Ok(ColumnData::empty(ty));
         }

@@ -163,11 +163,10 @@ impl Inner {
             let mut datas = Vec::with_capacity(cols.len());
             for (name, c, ty) in cols {
                 let mut sources = Vec::with_capacity(pending.len());
+                // Expired values (retention) are not written.
+                let keep = TimeRange::new(self.column_cutoff(*c), i64::MAX);
                 for tier in pending {
-                    // Expired values (retention) are not written.
-                    if let Some(d) =
-                        tier.read(*c, TimeRange::new(self.retention_cutoff(), i64::MAX))
-                    {
+                    if let Some(d) = tier.read(*c, keep) {
                         sources.push(d.map_err(|e| {
                             Error::Internal(format!("hot chunk does not decode: {e}"))
                         })?);

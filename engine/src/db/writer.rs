@@ -151,8 +151,8 @@ pub(crate) struct Writer<'a> {
     entries: Vec<HotEntry>,
     columns: Vec<ColumnId>,
     max_ts: i64,
-    /// Retention cutoff: older lines are refused.
-    keep_from: i64,
+    /// Retention cutoffs when the batch began, per group: older lines are refused.
+    keep_from: crate::retention::Cutoffs,
     summary: WriteSummary,
     /// Raw-cache hints, per format ([`Index::lookup_raw_hinted`]).
     hints: [u32; RAW_KINDS],
@@ -195,7 +195,7 @@ impl<'a> Writer<'a> {
             entries: Vec::with_capacity(samples),
             columns: Vec::new(),
             max_ts: i64::MIN,
-            keep_from: inner.retention_cutoff(),
+            keep_from: inner.cutoffs(),
             summary: WriteSummary::default(),
             hints: [RAW_NO_HINT; RAW_KINDS],
             hide_epoch: inner.hide_epoch.load(std::sync::atomic::Ordering::Acquire),
@@ -315,8 +315,9 @@ impl<'a> Writer<'a> {
         s
     }
 
-    /// Refuses a line whose timestamp queries cannot address or retention has dropped.
-    fn check_time(&mut self, line: usize, ts: i64) -> bool {
+    /// Refuses a line of series `sid` whose timestamp queries cannot address or retention
+    /// has dropped.
+    fn check_time(&mut self, line: usize, sid: SeriesId, ts: i64) -> bool {
         if !timestamp_in_range(ts) {
             self.reject(
                 line,
@@ -329,19 +330,33 @@ impl<'a> Writer<'a> {
             );
             return false;
         }
-        if ts < self.keep_from {
-            let cutoff = self.keep_from;
-            self.reject(
-                line,
-                1,
-                RejectReason::BeyondRetention {
-                    timestamp: ts,
-                    cutoff,
-                },
-            );
-            return false;
+        self.check_retention(line, sid, ts)
+    }
+
+    /// Refuses a line of series `sid` older than its measurement's retention cutoff,
+    /// naming the rule that set it.
+    fn check_retention(&mut self, line: usize, sid: SeriesId, ts: i64) -> bool {
+        // Without rules, every series has the global cutoff: no index lookup.
+        let group = if self.inner.retention.has_rules() {
+            guard(&mut self.ix, self.inner, &mut self.since_bump).retention_group(sid)
+        } else {
+            crate::retention::RetentionGroup::GLOBAL
+        };
+        let cutoff = self.keep_from.of(group);
+        if ts >= cutoff {
+            return true;
         }
-        true
+        let rule = self.inner.retention.describe(group);
+        self.reject(
+            line,
+            1,
+            RejectReason::BeyondRetention {
+                timestamp: ts,
+                cutoff,
+                rule,
+            },
+        );
+        false
     }
 
     /// Resolves the line's columns (refusing it on a type conflict) and adds it to the
@@ -353,16 +368,8 @@ impl<'a> Writer<'a> {
         fields: &[F],
         ts: i64,
     ) {
-        if ts < self.keep_from {
-            let cutoff = self.keep_from;
-            return self.reject(
-                line_no,
-                1,
-                RejectReason::BeyondRetention {
-                    timestamp: ts,
-                    cutoff,
-                },
-            );
+        if !self.check_retention(line_no, sid, ts) {
+            return;
         }
         self.columns.clear();
         let mut missing = false;
@@ -451,7 +458,8 @@ impl<'a> Writer<'a> {
     /// Adds one sample (field `value`) of a resolved series; `item` numbers it in refusals.
     #[inline]
     pub(crate) fn add_sample(&mut self, item: usize, h: SeriesHandle, ts: i64, value: f64) {
-        if !self.check_time(item, ts) {
+        let sid = self.slots[h.slot as usize].sid;
+        if !self.check_time(item, sid, ts) {
             return;
         }
         let slot = &mut self.slots[h.slot as usize];

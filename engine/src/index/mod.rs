@@ -22,6 +22,7 @@ pub use catalog::FieldConflict;
 
 use crate::model::series::read_uvarint;
 use crate::model::{FieldType, SeriesKey, SeriesKeyError};
+use crate::retention::{Retention, RetentionGroup};
 use catalog::Measurement;
 use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
@@ -118,9 +119,44 @@ pub struct Index {
     measurement_ids: BTreeMap<String, u32>,
     measurements: Vec<Measurement>,
     columns: Vec<ColumnInfo>,
+    /// The retention policy, which sets each measurement's group when it is created.
+    retention: Arc<Retention>,
+    /// The retention group of each measurement, by measurement id.
+    groups: Vec<RetentionGroup>,
 }
 
 impl Index {
+    /// An empty index whose measurements take their retention group from `retention`.
+    pub fn with_retention(retention: Arc<Retention>) -> Index {
+        Index {
+            retention,
+            ..Index::default()
+        }
+    }
+
+    /// The retention group of series `id`'s measurement (the global one for an unknown
+    /// series).
+    pub fn retention_group(&self, id: SeriesId) -> RetentionGroup {
+        self.series
+            .get(id.0 as usize)
+            .and_then(|s| self.groups.get(s.measurement as usize))
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// The retention group of measurement `name`, if it exists.
+    pub fn measurement_retention_group(&self, name: &str) -> Option<RetentionGroup> {
+        let &m = self.measurement_ids.get(name)?;
+        self.groups.get(m as usize).copied()
+    }
+
+    /// The retention group of column `c`'s series.
+    pub fn column_retention_group(&self, c: ColumnId) -> RetentionGroup {
+        self.columns
+            .get(c.0 as usize)
+            .map_or(RetentionGroup::GLOBAL, |i| self.retention_group(i.series))
+    }
+
     /// The series whose raw spelling in format `kind` is `raw`, if seen before.
     pub fn lookup_raw(&self, kind: RawKind, raw: &[u8]) -> Option<SeriesId> {
         let mut hint = RAW_NO_HINT;
@@ -257,6 +293,7 @@ impl Index {
         let m = u32::try_from(self.measurements.len()).expect("fewer than 2^32 measurements");
         self.measurement_ids.insert(name.to_owned(), m);
         self.measurements.push(Measurement::new(name));
+        self.groups.push(self.retention.group_of(name));
         m
     }
 

@@ -90,7 +90,45 @@ fn tier_json(t: &TierStats) -> Value {
     })
 }
 
-/// `GET /api/v1/status`: tiers, files, points, bytes and series as JSON.
+/// The retention in force: the global period and each rule, with the cutoff each gives
+/// now (the oldest time kept; `null` when kept forever) and how many measurements it
+/// holds.
+fn retention_json(db: &strata_engine::Db) -> Value {
+    use strata_engine::retention::{DurationText, MeasurementMatch, RetentionGroup};
+    let r = db.retention();
+    let now = db.options().clock.now_nanos();
+    let counts = db.retention_measurement_counts();
+    let period = |g: RetentionGroup| {
+        let d = r.period(g);
+        let cutoff = d.map(|_| r.cutoff(g, now));
+        json!({
+            "raw": DurationText(d).to_string(),
+            "raw_seconds": d.map(|d| d.as_secs_f64()),
+            "cutoff": cutoff,
+            "cutoff_rfc3339": cutoff.map(strata_query::result::format_rfc3339),
+            "measurements": counts.get(g.0 as usize).copied().unwrap_or(0),
+        })
+    };
+    let rules: Vec<Value> = r
+        .rules()
+        .iter()
+        .enumerate()
+        .map(|(i, rule)| {
+            let g = RetentionGroup(u32::try_from(i + 1).unwrap_or(u32::MAX));
+            let mut v = period(g);
+            v["rule"] = json!(i + 1);
+            match rule.matcher() {
+                MeasurementMatch::Exact(m) => v["measurement"] = json!(m),
+                MeasurementMatch::Regex { pattern, .. } => v["match"] = json!(pattern),
+            }
+            v
+        })
+        .collect();
+    json!({ "default": period(RetentionGroup::GLOBAL), "rules": rules })
+}
+
+/// `GET /api/v1/status`: tiers, files, points, bytes and series, and the retention in
+/// force, as JSON.
 pub async fn status(
     State(state): State<Arc<AppState>>,
     uri: Uri,
@@ -119,6 +157,7 @@ pub async fn status(
                 "cold": tier_json(&tiers.cold),
             },
             "wal": { "files": tiers.wal_files, "bytes": tiers.wal_bytes },
+            "retention": retention_json(&db),
             "overloaded": overload,
         })
     })

@@ -181,3 +181,102 @@ fn a_locked_directory_stops_the_server_with_the_reason() {
     );
     holder.close().unwrap();
 }
+
+#[test]
+fn status_shows_the_retention_rules_in_force_and_writes_name_them() {
+    const NOW: i64 = 1_451_606_400_000_000_000; // 2016-01-01
+    const DAY: i64 = 86_400_000_000_000;
+    let clock = strata_engine::ManualClock::new(NOW);
+    let options = Options {
+        clock: Arc::new(clock.clone()),
+        retention: Some(std::time::Duration::from_secs(30 * 86_400)),
+        retention_rules: vec![
+            strata_engine::RetentionRule::exact("cpu_total", None),
+            strata_engine::RetentionRule::regex(
+                "cpu_.*",
+                Some(std::time::Duration::from_secs(7 * 86_400)),
+            )
+            .unwrap(),
+        ],
+        ..Options::default()
+    };
+    let s = crate::Srv::with(test_config(), options);
+    s.write_ok(&format!(
+        "cpu_user v=1 {}\ncpu_total v=1 {}\nmem v=1 {}\ndisk v=1 {}\n",
+        NOW - DAY,
+        NOW - 100 * DAY,
+        NOW - DAY,
+        NOW - DAY
+    ));
+    let v = get(&s.url("/api/v1/status")).json();
+    let r = &v["retention"];
+    assert_eq!(r["default"]["raw"], "30d", "{v}");
+    assert_eq!(r["default"]["raw_seconds"], 30.0 * 86_400.0, "{v}");
+    assert_eq!(r["default"]["cutoff"], NOW - 30 * DAY, "{v}");
+    assert_eq!(
+        r["default"]["cutoff_rfc3339"], "2015-12-02T00:00:00Z",
+        "{v}"
+    );
+    assert_eq!(r["default"]["measurements"], 2, "mem and disk: {v}");
+    let rules = r["rules"].as_array().unwrap();
+    assert_eq!(rules.len(), 2, "{v}");
+    assert_eq!(
+        (
+            &rules[0]["rule"],
+            &rules[0]["measurement"],
+            &rules[0]["raw"]
+        ),
+        (
+            &serde_json::json!(1),
+            &serde_json::json!("cpu_total"),
+            &serde_json::json!("forever")
+        ),
+        "{v}"
+    );
+    assert!(rules[0]["cutoff"].is_null(), "kept forever: {v}");
+    assert_eq!(rules[0]["measurements"], 1, "{v}");
+    assert_eq!(rules[1]["match"], "cpu_.*", "{v}");
+    assert_eq!(rules[1]["raw"], "7d", "{v}");
+    assert_eq!(rules[1]["cutoff"], NOW - 7 * DAY, "{v}");
+    assert_eq!(rules[1]["measurements"], 1, "cpu_user: {v}");
+    // A late write to a ruled measurement is refused per line, naming the rule.
+    let r = post(
+        &s.url("/write?db=test"),
+        &[],
+        format!(
+            "cpu_user v=1 {}\nmem v=1 {}\n",
+            NOW - 8 * DAY,
+            NOW - 8 * DAY
+        )
+        .as_bytes(),
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(
+        r.error()
+            .contains("retention rule 2 (match = \"cpu_.*\", raw = 7d)"),
+        "{}",
+        r.body
+    );
+    let q = s.query("SELECT count(v) FROM mem");
+    assert_eq!(crate::rows(&q, 0)[0][1], 2, "{q}");
+    // Once cpu_user's only point is past its rule's cutoff, Prometheus' series listing
+    // drops it at once (as it does for the global retention); cpu_total stays.
+    let names = |s: &crate::Srv| -> Vec<String> {
+        let v = get(&s.url(&format!(
+            "/api/v1/series?match[]={}&start=0",
+            crate::enc("{__name__=~\"cpu_.*\"}")
+        )))
+        .json();
+        let mut n: Vec<String> = v["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["__name__"].as_str().unwrap().to_owned())
+            .collect();
+        n.sort();
+        n
+    };
+    assert_eq!(names(&s), ["cpu_total_v", "cpu_user_v"]);
+    clock.advance(std::time::Duration::from_secs(7 * 86_400));
+    assert_eq!(names(&s), ["cpu_total_v"]);
+}
