@@ -24,6 +24,18 @@ fn disabled() -> Response {
     r
 }
 
+/// An admin endpoint: `work`'s answer when the admin API is on (its error as Prometheus'
+/// error JSON), Prometheus' refusal otherwise (`work` is then never run).
+async fn admin(
+    state: &AppState,
+    work: impl std::future::Future<Output = Result<Response, PromResponse>>,
+) -> Response {
+    if !state.config.enable_admin_api {
+        return disabled();
+    }
+    work.await.unwrap_or_else(IntoResponse::into_response)
+}
+
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, String> + Send + 'static,
 ) -> Result<T, PromResponse> {
@@ -45,10 +57,7 @@ pub async fn delete_series(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    if !state.config.enable_admin_api {
-        return disabled();
-    }
-    let run = async {
+    admin(&state, async {
         let p = request_params(&state, &method, &uri, &headers, body).await?;
         if first(&p, "match[]").is_none() {
             return Err(PromResponse::bad_data("no match[] parameter provided"));
@@ -59,27 +68,19 @@ pub async fn delete_series(
         let db = state.db_for_write()?;
         blocking(move || strata_query::promql::delete::delete_series(&db, &sets, start, end))
             .await?;
-        Ok(())
-    };
-    match run.await {
-        Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(r) => r.into_response(),
-    }
+        Ok(StatusCode::NO_CONTENT.into_response())
+    })
+    .await
 }
 
 /// `clean_tombstones`.
 pub async fn clean_tombstones(State(state): State<Arc<AppState>>) -> Response {
-    if !state.config.enable_admin_api {
-        return disabled();
-    }
-    let run = async {
+    admin(&state, async {
         let db = state.db()?;
-        blocking(move || db.clean_tombstones().map_err(|e| e.to_string())).await
-    };
-    match run.await {
-        Ok(_) => StatusCode::NO_CONTENT.into_response(),
-        Err(r) => r.into_response(),
-    }
+        blocking(move || db.clean_tombstones().map_err(|e| e.to_string())).await?;
+        Ok(StatusCode::NO_CONTENT.into_response())
+    })
+    .await
 }
 
 /// Prometheus' snapshot name: the UTC time to the second and 63 random bits in hex.
@@ -108,10 +109,7 @@ pub async fn snapshot(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    if !state.config.enable_admin_api {
-        return disabled();
-    }
-    let run = async {
+    admin(&state, async {
         let p = request_params(&state, &method, &uri, &headers, body).await?;
         let skip_head = match first(&p, "skip_head").unwrap_or("") {
             "" => false,
@@ -136,11 +134,9 @@ pub async fn snapshot(
         })
         .await?;
         let data = serde_json::json!({ "name": name }).to_string();
-        Ok(PromResponse::data(&data, &[]))
-    };
-    match run.await {
-        Ok(r) | Err(r) => r.into_response(),
-    }
+        Ok(PromResponse::data(&data, &[]).into_response())
+    })
+    .await
 }
 
 #[cfg(test)]
