@@ -375,22 +375,27 @@ pub(super) fn raw(
         }
         Ok(out)
     };
-    // Admission: the rows this will hold, estimated from block indexes (nothing decoded),
-    // reserved in the server's query memory budget before anything is read.
-    if ctx.memory.is_some() {
+    // Points of a series' projected columns, from block indexes (nothing decoded): their
+    // sum (work, for the pool) and their most (rows, for the memory budget).
+    let points = |c: &Chosen| -> (u64, u64) {
+        (c.info.columns.iter())
+            .filter(|(name, _, _)| proj_fields.iter().any(|f| f == name))
+            .map(|(_, col, _)| ctx.db.column_points_estimate(*col, range))
+            .fold((0u64, 0u64), |(sum, most), n| {
+                (sum.saturating_add(n), most.max(n))
+            })
+    };
+    // Admission: the rows this will hold, reserved in the server's query memory budget
+    // before anything is read. The estimates, once made, serve the pool's choice too.
+    let known: Vec<(u64, u64)> = if ctx.memory.is_some() {
+        chosen.iter().map(points).collect()
+    } else {
+        Vec::new()
+    };
+    if !known.is_empty() {
         let cap = need_rows.map_or(u64::MAX, |k| k as u64);
-        let mut rows = 0u64;
-        for c in chosen {
-            let most = (c.info.columns.iter())
-                .filter(|(name, _, _)| proj_fields.iter().any(|f| f == name))
-                .map(|(_, col, _)| ctx.db.column_points_estimate(*col, range))
-                .max()
-                .unwrap_or(0);
-            rows = rows.saturating_add(most.min(cap));
-            if rows > ctx.limits.max_rows as u64 {
-                break; // refused by the row limit after the read; reserve up to it
-            }
-        }
+        let rows = (known.iter()).fold(0u64, |r, &(_, most)| r.saturating_add(most.min(cap)));
+        // More than max_rows is refused by the row limit after the read: reserve up to it.
         let rows = rows.min(ctx.limits.max_rows as u64 + 1);
         ctx.admit(crate::exec::memory::select_bytes(
             rows,
@@ -399,10 +404,7 @@ pub(super) fn raw(
     }
     // The thread pool only when the series' columns hold enough points to pay for it.
     let pool = use_pool(chosen.len(), |i| {
-        (chosen[i].info.columns.iter())
-            .filter(|(name, _, _)| proj_fields.iter().any(|f| f == name))
-            .map(|(_, col, _)| ctx.db.column_points_estimate(*col, range))
-            .sum()
+        known.get(i).map_or_else(|| points(&chosen[i]).0, |k| k.0)
     });
     let per_series: Vec<SeriesRows> = if pool {
         chosen
