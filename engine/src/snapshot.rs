@@ -173,8 +173,9 @@ fn attempt_once(
                 }
                 Err(e) => return Err(Error::io(&from, e)),
             }
-            if Some(seq) == newest {
-                cut_torn_tail(&to)?;
+            // A newest file caught before its first whole record holds nothing: removed.
+            if Some(seq) == newest && !cut_torn_tail(&to)? {
+                continue;
             }
             sync_file(&to)?;
             report.wal_files += 1;
@@ -230,23 +231,25 @@ fn copy_prefix(from: &Path, to: &Path, len: u64) -> std::io::Result<()> {
 
 /// Cuts a record the copy caught half-written off the end of the newest WAL file copied
 /// (it was not acknowledged when the copy read it), so that the snapshot verifies clean.
-/// Damage before the tail is the source's, reported as an error.
-fn cut_torn_tail(path: &Path) -> Result<()> {
+/// Damage before the tail is the source's, reported as an error. `Ok(false)` when the
+/// file held not even one whole header and was removed.
+fn cut_torn_tail(path: &Path) -> Result<bool> {
     let check = wal::verify_file(path, true)?;
     if let Some(problem) = check.problems.into_iter().next() {
         return Err(problem);
     }
     match check.torn_tail_at {
         // Not even a whole header yet: the file holds nothing.
-        Some(at) if at < wal::frame::HEADER_LEN as u64 => {
-            std::fs::remove_file(path).map_err(|e| Error::io(path, e))
-        }
+        Some(at) if at < wal::frame::HEADER_LEN as u64 => std::fs::remove_file(path)
+            .map(|()| false)
+            .map_err(|e| Error::io(path, e)),
         Some(at) => std::fs::OpenOptions::new()
             .write(true)
             .open(path)
             .and_then(|f| f.set_len(at))
+            .map(|()| true)
             .map_err(|e| Error::io(path, e)),
-        None => Ok(()),
+        None => Ok(true),
     }
 }
 
