@@ -4,6 +4,7 @@
 mod aggregate;
 mod connections;
 mod deletes;
+mod hostile;
 mod limits;
 mod prom;
 mod promql;
