@@ -20,6 +20,7 @@
 //! | [`plan`] | what both lower to: label matchers and series selection |
 //! | `exec` | the executor: column scans, window folding, `SELECT` stages, meta statements |
 //! | [`result`] | InfluxDB-shaped results and their renderings |
+//! | [`stream`] | results handed out a piece at a time ([`execute_streamed`]) |
 //!
 //! [`execute`] runs a request's InfluxQL statements against an open [`engine::Db`];
 //! [`promql::instant`] and [`promql::range`] evaluate a PromQL expression.
@@ -34,11 +35,13 @@ pub mod partial;
 pub mod plan;
 pub mod promql;
 pub mod result;
+pub mod stream;
 
 pub use error::{ParseError, Position, QueryError, Token};
 pub use exec::memory::{MemoryAccount, MemoryBudget};
 pub use exec::scan::Samples;
-pub use exec::{Cancel, Limits, QueryOptions, execute, execute_statement, query};
+pub use exec::select::stream::StreamSettings;
+pub use exec::{Cancel, Limits, QueryOptions, execute, execute_statement, execute_streamed, query};
 pub use influxql::ast;
 pub use influxql::parse::{MAX_HEIGHT, MAX_NESTING, parse};
 pub use result::{Epoch, QueryResponse, Series, StatementResult, Value};

@@ -212,7 +212,7 @@ fn write_go_float(out: &mut String, f: f64) {
     }
 }
 
-fn write_json_string(out: &mut String, s: &str) {
+pub(crate) fn write_json_string(out: &mut String, s: &str) {
     // serde_json escapes exactly as JSON requires; a String never fails to serialize.
     out.push_str(&serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into()));
 }
@@ -393,13 +393,27 @@ impl QueryResponse {
 }
 
 fn write_json_series(out: &mut String, s: &Series, epoch: Epoch) {
+    write_json_series_head(out, &s.name, s.tags.as_ref(), &s.columns);
+    write_json_rows(out, &s.values, epoch, true);
+    write_json_series_tail(out);
+}
+
+/// A series up to the opening of its `values` array. The whole rendering
+/// ([`QueryResponse::to_json`]) and the streamed one ([`crate::stream::JsonStream`]) share
+/// these three pieces, so both write the same bytes.
+pub(crate) fn write_json_series_head(
+    out: &mut String,
+    name: &str,
+    tags: Option<&BTreeMap<String, String>>,
+    columns: &[String],
+) {
     out.push('{');
-    if !s.name.is_empty() {
+    if !name.is_empty() {
         out.push_str("\"name\":");
-        write_json_string(out, &s.name);
+        write_json_string(out, name);
         out.push(',');
     }
-    if let Some(tags) = &s.tags {
+    if let Some(tags) = tags {
         out.push_str("\"tags\":{");
         for (k, (key, val)) in tags.iter().enumerate() {
             if k > 0 {
@@ -412,15 +426,19 @@ fn write_json_series(out: &mut String, s: &Series, epoch: Epoch) {
         out.push_str("},");
     }
     out.push_str("\"columns\":[");
-    for (k, c) in s.columns.iter().enumerate() {
+    for (k, c) in columns.iter().enumerate() {
         if k > 0 {
             out.push(',');
         }
         write_json_string(out, c);
     }
     out.push_str("],\"values\":[");
-    for (k, row) in s.values.iter().enumerate() {
-        if k > 0 {
+}
+
+/// Rows of a series' `values` array; `first`: no row of the series was written yet.
+pub(crate) fn write_json_rows(out: &mut String, rows: &[Vec<Value>], epoch: Epoch, first: bool) {
+    for (k, row) in rows.iter().enumerate() {
+        if k > 0 || !first {
             out.push(',');
         }
         out.push('[');
@@ -432,6 +450,10 @@ fn write_json_series(out: &mut String, s: &Series, epoch: Epoch) {
         }
         out.push(']');
     }
+}
+
+/// Closes a series opened by [`write_json_series_head`].
+pub(crate) fn write_json_series_tail(out: &mut String) {
     out.push_str("]}");
 }
 

@@ -68,7 +68,7 @@ impl MemoryBudget {
         MemoryAccount {
             budget: self.clone(),
             held: AtomicU64::new(0),
-            refused: std::sync::atomic::AtomicBool::new(false),
+            refused: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         }
     }
 }
@@ -78,7 +78,8 @@ impl MemoryBudget {
 pub struct MemoryAccount {
     budget: Arc<MemoryBudget>,
     held: AtomicU64,
-    refused: std::sync::atomic::AtomicBool,
+    /// Shared with the account's siblings: a refusal of any of them is the request's.
+    refused: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl MemoryAccount {
@@ -156,6 +157,17 @@ impl MemoryAccount {
                     .min(Duration::from_millis(100));
                 drop(b.freed.wait_timeout(g, slice));
             }
+        }
+    }
+
+    /// Another account of the same request on the same budget: what it holds is given
+    /// back when it is dropped, independently of this one (a streamed statement holds one
+    /// per slice). A refusal of either shows in both [`MemoryAccount::was_refused`].
+    pub fn sibling(&self) -> MemoryAccount {
+        MemoryAccount {
+            budget: self.budget.clone(),
+            held: AtomicU64::new(0),
+            refused: self.refused.clone(),
         }
     }
 

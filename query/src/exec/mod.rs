@@ -192,6 +192,75 @@ pub fn execute(db: &Db, text: &str, options: &QueryOptions) -> QueryResponse {
     }
 }
 
+/// [`execute`], handing the results to `sink` as they are made: large raw `SELECT`s are
+/// streamed a time slice at a time ([`select::stream`]), every other statement arrives
+/// whole. A text that does not parse is `Err` with the parser's message, before anything
+/// reaches the sink. A sink error (the client went away) stops the request.
+pub fn execute_streamed(
+    db: &Db,
+    text: &str,
+    options: &QueryOptions,
+    settings: select::stream::StreamSettings,
+    sink: &mut dyn crate::stream::ResponseSink,
+) -> Result<(), String> {
+    let statements = match crate::influxql::parse::parse_spanned(text) {
+        Ok(s) => s,
+        Err(e) => return Err(QueryError::Parse(e).to_string()),
+    };
+    let locate = |e: QueryError, span: &std::ops::Range<usize>| {
+        e.locate(text, span.start, text.get(span.clone()).unwrap_or(""))
+            .to_string()
+    };
+    for (i, (st, span)) in statements.iter().enumerate() {
+        let sent = match st {
+            Statement::Select(sel) => {
+                let ctx = Ctx::new(db, options, None);
+                match select::stream::prepare(&ctx, sel, settings) {
+                    Ok(Some(streamed)) => sink.begin_statement(i).and_then(|()| {
+                        let error = select::stream::run(&ctx, streamed, settings, sink)
+                            .err()
+                            .map(|e| locate(e, span));
+                        sink.end_statement(error)
+                    }),
+                    Ok(None) => sink.statement(whole(db, text, st, span, options, i)),
+                    Err(e) => sink.statement(StatementResult {
+                        statement_id: i,
+                        series: Vec::new(),
+                        error: Some(locate(e, span)),
+                    }),
+                }
+            }
+            _ => sink.statement(whole(db, text, st, span, options, i)),
+        };
+        if sent.is_err() {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// One statement run whole, as [`execute`] runs it.
+fn whole(
+    db: &Db,
+    text: &str,
+    st: &Statement,
+    span: &std::ops::Range<usize>,
+    options: &QueryOptions,
+    i: usize,
+) -> StatementResult {
+    match run_located(db, text, st, span, options) {
+        Ok(mut r) => {
+            r.statement_id = i;
+            r
+        }
+        Err(e) => StatementResult {
+            statement_id: i,
+            series: Vec::new(),
+            error: Some(e.to_string()),
+        },
+    }
+}
+
 /// [`execute_statement`], with semantic errors located in `text` (the statement spans
 /// `span` of it).
 fn run_located(

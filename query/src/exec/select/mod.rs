@@ -53,6 +53,7 @@ mod project;
 mod raw;
 mod rows;
 mod run;
+pub(crate) mod stream;
 
 use aggregate::*;
 use buckets::*;

@@ -442,47 +442,67 @@ pub(super) fn raw(
             continue;
         }
         ctx.check_deadline()?;
-        // The group's rows in time order; equal times keep series (key) order.
-        let mut order: Vec<(i64, u32, u32)> = Vec::new();
-        for &si in &m {
-            let sr = &per_series[si as usize];
-            order.extend(sr.times.iter().enumerate().map(|(r, &t)| (t, si, r as u32)));
-        }
-        order.sort_unstable_by_key(|&(t, si, r)| (t, si, r));
-        // Transformations see the rows in the order they are shown.
-        if desc {
-            order.reverse();
-        }
-        // Each series belongs to one group: its values move, not copy.
-        let fields: Vec<Vec<Value>> = (0..proj_fields.len())
-            .map(|f| {
-                order
-                    .iter()
-                    .map(|&(_, si, r)| {
-                        std::mem::replace(
-                            &mut per_series[si as usize].fields[f][r as usize],
-                            Value::Null,
-                        )
-                    })
-                    .collect()
-            })
-            .collect();
-        {
-            let cells = Cells {
-                times: order.iter().map(|o| o.0).collect(),
-                aggs: Vec::new(),
-                fields,
-                field_names: &proj_fields,
-                keys: keys.clone(),
-                row_key: order.iter().map(|o| o.1).collect(),
-                default_unit: 1_000_000_000,
-            };
-            let rows = project(plan, cells, has_transform);
-            let rows = limit_rows(rows, sel);
-            out.push((!rows.is_empty()).then_some(rows));
-        }
+        let rows = merge_group(
+            &mut per_series,
+            &m,
+            &keys,
+            plan,
+            &proj_fields,
+            desc,
+            has_transform,
+        );
+        let rows = limit_rows(rows, sel);
+        out.push((!rows.is_empty()).then_some(rows));
     }
     Ok(out)
+}
+
+/// The rows of one group before OFFSET/LIMIT: its series' rows (`members`, indexes into
+/// `per_series` and `keys`) in time order, equal times in series (key) order, reversed
+/// for `desc`, with the projections evaluated. Each series belongs to one group, so its
+/// values move out of `per_series` instead of being copied.
+pub(super) fn merge_group(
+    per_series: &mut [SeriesRows],
+    members: &[u32],
+    keys: &[&strata_engine::model::SeriesKey],
+    plan: &Plan,
+    proj_fields: &[String],
+    desc: bool,
+    has_transform: bool,
+) -> Vec<Vec<Value>> {
+    let mut order: Vec<(i64, u32, u32)> = Vec::new();
+    for &si in members {
+        let sr = &per_series[si as usize];
+        order.extend(sr.times.iter().enumerate().map(|(r, &t)| (t, si, r as u32)));
+    }
+    order.sort_unstable_by_key(|&(t, si, r)| (t, si, r));
+    // Transformations see the rows in the order they are shown.
+    if desc {
+        order.reverse();
+    }
+    let fields: Vec<Vec<Value>> = (0..proj_fields.len())
+        .map(|f| {
+            order
+                .iter()
+                .map(|&(_, si, r)| {
+                    std::mem::replace(
+                        &mut per_series[si as usize].fields[f][r as usize],
+                        Value::Null,
+                    )
+                })
+                .collect()
+        })
+        .collect();
+    let cells = Cells {
+        times: order.iter().map(|o| o.0).collect(),
+        aggs: Vec::new(),
+        fields,
+        field_names: proj_fields,
+        keys: keys.to_vec(),
+        row_key: order.iter().map(|o| o.1).collect(),
+        default_unit: 1_000_000_000,
+    };
+    project(plan, cells, has_transform)
 }
 
 /// A series' kept rows: times and, per projected field, its values.

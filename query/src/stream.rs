@@ -1,0 +1,271 @@
+//! Streamed answers: a request's results handed out a piece at a time, so that a large raw
+//! `SELECT` never holds its whole answer (rows or text) at once.
+//!
+//! [`crate::execute_streamed`] drives a [`ResponseSink`]: statements that are not streamed
+//! arrive whole ([`ResponseSink::statement`]); a streamed statement arrives as
+//! `begin_statement`, then per series `begin_series`, `rows` (any number of times) and
+//! `end_series`, then `end_statement` with the error that stopped it, if any.
+//!
+//! Invariants:
+//! - the pieces arrive in output order, each series once, its rows in output order; the
+//!   concatenation is exactly the statement's whole result ([`crate::execute`]'s);
+//! - [`JsonStream`] writes byte for byte what [`QueryResponse::to_json`] writes for the
+//!   same results (both use the same series writers in [`crate::result`]); an error that
+//!   stops a streamed statement after some of its rows were written ends the series
+//!   written so far and shows as the statement's `error`, as InfluxDB's does;
+//! - a sink error (the client went away) stops the statement: the executor returns it.
+
+use crate::error::QueryError;
+use crate::result::{
+    Epoch, QueryResponse, Series, StatementResult, Value, write_json_rows, write_json_series_head,
+    write_json_series_tail, write_json_string,
+};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+/// Receives a response a piece at a time (see the module docs for the order).
+pub trait ResponseSink {
+    /// A statement answered whole.
+    fn statement(&mut self, result: StatementResult) -> Result<(), QueryError>;
+    /// A streamed statement begins.
+    fn begin_statement(&mut self, statement_id: usize) -> Result<(), QueryError>;
+    /// A series of the streamed statement begins.
+    fn begin_series(
+        &mut self,
+        name: &str,
+        tags: Option<&BTreeMap<String, String>>,
+        columns: &[String],
+    ) -> Result<(), QueryError>;
+    /// More rows of the current series.
+    fn rows(&mut self, rows: &[Vec<Value>]) -> Result<(), QueryError>;
+    /// The current series is complete.
+    fn end_series(&mut self) -> Result<(), QueryError>;
+    /// The streamed statement ends; `error` when it stopped early.
+    fn end_statement(&mut self, error: Option<String>) -> Result<(), QueryError>;
+}
+
+/// Builds the whole [`QueryResponse`] from the pieces (embedded use and tests).
+#[derive(Debug, Default)]
+pub struct Collect {
+    /// What arrived so far.
+    pub response: QueryResponse,
+    open: Option<StatementResult>,
+}
+
+impl ResponseSink for Collect {
+    fn statement(&mut self, result: StatementResult) -> Result<(), QueryError> {
+        self.response.results.push(result);
+        Ok(())
+    }
+
+    fn begin_statement(&mut self, statement_id: usize) -> Result<(), QueryError> {
+        self.open = Some(StatementResult {
+            statement_id,
+            ..StatementResult::default()
+        });
+        Ok(())
+    }
+
+    fn begin_series(
+        &mut self,
+        name: &str,
+        tags: Option<&BTreeMap<String, String>>,
+        columns: &[String],
+    ) -> Result<(), QueryError> {
+        let st = self.open.as_mut().ok_or_else(out_of_order)?;
+        st.series.push(Series {
+            name: name.to_owned(),
+            tags: tags.cloned(),
+            columns: columns.to_vec(),
+            values: Vec::new(),
+        });
+        Ok(())
+    }
+
+    fn rows(&mut self, rows: &[Vec<Value>]) -> Result<(), QueryError> {
+        let st = self.open.as_mut().ok_or_else(out_of_order)?;
+        let s = st.series.last_mut().ok_or_else(out_of_order)?;
+        s.values.extend_from_slice(rows);
+        Ok(())
+    }
+
+    fn end_series(&mut self) -> Result<(), QueryError> {
+        Ok(())
+    }
+
+    fn end_statement(&mut self, error: Option<String>) -> Result<(), QueryError> {
+        let mut st = self.open.take().ok_or_else(out_of_order)?;
+        // As the whole path answers: a failed statement shows its error, not its rows.
+        if error.is_some() {
+            st.series.clear();
+        }
+        st.error = error;
+        self.response.results.push(st);
+        Ok(())
+    }
+}
+
+fn out_of_order() -> QueryError {
+    QueryError::Invalid("streamed result pieces out of order".into())
+}
+
+/// InfluxDB 1.x JSON, written as the pieces arrive and handed to `flush` whenever
+/// `flush_bytes` of text are ready (and at [`JsonStream::finish`]).
+pub struct JsonStream<F: FnMut(String) -> Result<(), QueryError>> {
+    epoch: Epoch,
+    flush_bytes: usize,
+    flush: F,
+    buf: String,
+    statements: usize,
+    /// In the streamed statement: series written, rows written in the current series.
+    series: usize,
+    rows: usize,
+    in_series: bool,
+    /// The first statement error, for the caller's choice of status.
+    first_error: Option<String>,
+    flushed_any: bool,
+}
+
+impl<F: FnMut(String) -> Result<(), QueryError>> JsonStream<F> {
+    /// A writer that hands text to `flush` in pieces of about `flush_bytes`.
+    pub fn new(epoch: Epoch, flush_bytes: usize, flush: F) -> Self {
+        JsonStream {
+            epoch,
+            flush_bytes,
+            flush,
+            buf: String::with_capacity(flush_bytes.min(1 << 20) + 1024),
+            statements: 0,
+            series: 0,
+            rows: 0,
+            in_series: false,
+            first_error: None,
+            flushed_any: false,
+        }
+    }
+
+    /// The first statement error seen.
+    pub fn first_error(&self) -> Option<&str> {
+        self.first_error.as_deref()
+    }
+
+    /// Whether any text was handed to `flush` yet.
+    pub fn flushed_any(&self) -> bool {
+        self.flushed_any
+    }
+
+    /// Closes the response and returns the text not handed out yet.
+    pub fn finish(mut self) -> String {
+        if self.statements == 0 {
+            self.buf.push_str("{\"results\":[");
+        }
+        self.buf.push_str("]}");
+        self.buf
+    }
+
+    fn maybe_flush(&mut self) -> Result<(), QueryError> {
+        if self.buf.len() >= self.flush_bytes {
+            let text = std::mem::take(&mut self.buf);
+            self.flushed_any = true;
+            (self.flush)(text)?;
+        }
+        Ok(())
+    }
+
+    fn open_statement(&mut self, statement_id: usize) {
+        self.buf.push_str(if self.statements == 0 {
+            "{\"results\":["
+        } else {
+            ","
+        });
+        self.statements += 1;
+        let _ = write!(self.buf, "{{\"statement_id\":{statement_id}");
+    }
+
+    fn note_error(&mut self, error: &Option<String>) {
+        if self.first_error.is_none() {
+            self.first_error.clone_from(error);
+        }
+    }
+}
+
+impl<F: FnMut(String) -> Result<(), QueryError>> ResponseSink for JsonStream<F> {
+    fn statement(&mut self, result: StatementResult) -> Result<(), QueryError> {
+        self.note_error(&result.error);
+        // One statement rendered whole: the text of `to_json` for it, without the frame.
+        let whole = QueryResponse {
+            results: vec![result],
+            error: None,
+        }
+        .to_json(self.epoch);
+        let inner = whole
+            .strip_prefix("{\"results\":[")
+            .and_then(|t| t.strip_suffix("]}"))
+            .unwrap_or("");
+        self.buf.push_str(if self.statements == 0 {
+            "{\"results\":["
+        } else {
+            ","
+        });
+        self.statements += 1;
+        self.buf.push_str(inner);
+        self.maybe_flush()
+    }
+
+    fn begin_statement(&mut self, statement_id: usize) -> Result<(), QueryError> {
+        self.open_statement(statement_id);
+        self.series = 0;
+        self.in_series = false;
+        Ok(())
+    }
+
+    fn begin_series(
+        &mut self,
+        name: &str,
+        tags: Option<&BTreeMap<String, String>>,
+        columns: &[String],
+    ) -> Result<(), QueryError> {
+        self.buf.push_str(if self.series == 0 {
+            ",\"series\":["
+        } else {
+            ","
+        });
+        self.series += 1;
+        self.rows = 0;
+        self.in_series = true;
+        write_json_series_head(&mut self.buf, name, tags, columns);
+        self.maybe_flush()
+    }
+
+    fn rows(&mut self, rows: &[Vec<Value>]) -> Result<(), QueryError> {
+        // Written in runs so that one call's text is flushed in pieces too.
+        for run in rows.chunks(1024) {
+            write_json_rows(&mut self.buf, run, self.epoch, self.rows == 0);
+            self.rows += run.len();
+            self.maybe_flush()?;
+        }
+        Ok(())
+    }
+
+    fn end_series(&mut self) -> Result<(), QueryError> {
+        write_json_series_tail(&mut self.buf);
+        self.in_series = false;
+        self.maybe_flush()
+    }
+
+    fn end_statement(&mut self, error: Option<String>) -> Result<(), QueryError> {
+        self.note_error(&error);
+        if self.in_series {
+            write_json_series_tail(&mut self.buf);
+            self.in_series = false;
+        }
+        if self.series > 0 {
+            self.buf.push(']');
+        }
+        if let Some(e) = &error {
+            self.buf.push_str(",\"error\":");
+            write_json_string(&mut self.buf, e);
+        }
+        self.buf.push('}');
+        self.maybe_flush()
+    }
+}
