@@ -267,8 +267,13 @@ fn acknowledged_writes_and_deletes_survive_sigkill() {
     let mut deleted: BTreeSet<u64> = BTreeSet::new();
     let mut delete_unknown: BTreeSet<u64> = BTreeSet::new();
     let started = std::time::Instant::now();
+    // Longest start (WAL replay until /ready) of any round: it must not grow with the
+    // rounds, or a crash-looping server would one day never come up.
+    let mut slowest_start = Duration::ZERO;
     for round in 0..rounds {
+        let t = std::time::Instant::now();
         let mut server = start(dir.path());
+        slowest_start = slowest_start.max(t.elapsed());
         let stop = Arc::new(AtomicBool::new(false));
         let mut threads: Vec<_> = (0..CLIENTS)
             .map(|c| {
@@ -295,11 +300,13 @@ fn acknowledged_writes_and_deletes_survive_sigkill() {
         }
         if rounds > 22 && (round + 1) % 50 == 0 {
             println!(
-                "round {}/{rounds}: {} batches acknowledged, {} deletes acknowledged, {:.0} s",
+                "round {}/{rounds}: {} batches acknowledged, {} deletes acknowledged, {:.0} s, \
+                 slowest start {:.2} s",
                 round + 1,
                 acked.len(),
                 deleted.len(),
-                started.elapsed().as_secs_f64()
+                started.elapsed().as_secs_f64(),
+                slowest_start.as_secs_f64()
             );
         }
     }
@@ -327,12 +334,13 @@ fn acknowledged_writes_and_deletes_survive_sigkill() {
     let acked_points = acked.len() as u64 * LINES_PER_BATCH;
     let unacked_landed = present.keys().filter(|b| !acked.contains(b)).count();
     println!(
-        "kill test (seed {seed}): {rounds} rounds of SIGKILL in {:.0} s, {CLIENTS} writers + 1 \
-         deleter, {} batches acknowledged = {acked_points} lines; {} deletes acknowledged, {} \
+        "kill test (seed {seed}): {rounds} rounds of SIGKILL in {:.0} s (slowest start {:.2} s), \
+         {CLIENTS} writers + 1 deleter, {} batches acknowledged = {acked_points} lines; {} deletes acknowledged, {} \
          deletes cut short by the kill; {points} lines present ({unacked_landed} \
          unacknowledged batches landed whole); lost {lost}; deleted but present {kept_deleted}; \
          duplicates 0; torn 0",
         started.elapsed().as_secs_f64(),
+        slowest_start.as_secs_f64(),
         acked.len(),
         deleted.len(),
         delete_unknown.len(),

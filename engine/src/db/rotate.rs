@@ -287,13 +287,18 @@ pub(super) fn start_rotator(
     let handle = std::thread::Builder::new()
         .name("strata-rotate".into())
         .spawn(move || {
-            let mut last = Instant::now();
-            while let Err(crossbeam_channel::RecvTimeoutError::Timeout) =
-                rx.recv_timeout(PRESSURE_CHECK.min(every))
-            {
+            // The first tick comes at once and is an age rotation: what the WAL replay
+            // put back into the hot tier moves to a segment and the WAL is checkpointed
+            // right after a restart, not one interval later. A process that keeps
+            // crashing sooner than the interval (killed, OOM, a crash loop) would
+            // otherwise replay an ever longer WAL at every start.
+            let mut last: Option<Instant> = None;
+            let mut wait = Duration::ZERO;
+            while let Err(crossbeam_channel::RecvTimeoutError::Timeout) = rx.recv_timeout(wait) {
+                wait = PRESSURE_CHECK.min(every);
                 let Some(inner) = weak.upgrade() else { break };
-                let reason = if last.elapsed() >= every {
-                    last = Instant::now();
+                let reason = if last.is_none_or(|l| l.elapsed() >= every) {
+                    last = Some(Instant::now());
                     Some(Reason::Age)
                 } else if inner.state.read().hot.stats().bytes > inner.options.hot_max_bytes {
                     Some(Reason::Pressure)

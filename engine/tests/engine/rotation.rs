@@ -360,3 +360,32 @@ fn a_damaged_manifest_costs_no_data() {
     let db = Db::open(dir.path(), opts(&clock)).unwrap();
     assert_eq!(read(&db, &host("cpu", 0), "v").len(), 31);
 }
+
+/// Bug (found by the 1,000-round kill -9 run): the background rotation first ran one
+/// `rotation_interval` after open, so a process killed sooner than that at every start
+/// never checkpointed its WAL, and each start replayed a longer one until it no longer
+/// became ready in time. The first rotation now runs right after open.
+#[test]
+fn a_restart_moves_the_replayed_old_data_to_warm_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(T0 + 60 * MIN);
+    let hourly = Options {
+        rotation_interval: Duration::from_secs(3600),
+        ..opts(&clock)
+    };
+    let db = Db::open(dir.path(), hourly.clone()).unwrap();
+    db.write_lp(minutes(3, 60).as_bytes(), Precision::Nanosecond)
+        .unwrap();
+    drop(db); // a crash: everything is in the WAL only
+    let db = Db::open(dir.path(), hourly).unwrap();
+    assert_eq!(total_points(&db), 360, "replayed");
+    // A watchdog, not a timing assertion: an hour would be the interval.
+    let mut waited = 0;
+    while db.tier_stats().warm.points == 0 {
+        assert!(waited < 2_000, "no rotation within 20 s of open");
+        std::thread::sleep(Duration::from_millis(10));
+        waited += 1;
+    }
+    assert_eq!(db.tier_stats().warm.points, 330, "minutes 0..=54 moved");
+    assert_eq!(total_points(&db), 360);
+}

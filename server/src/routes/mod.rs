@@ -8,6 +8,7 @@ pub mod prom_agent;
 pub mod prom_meta;
 pub mod promql;
 pub mod query;
+pub mod query_stream;
 pub mod remote_read;
 pub mod status;
 pub mod subscribe;

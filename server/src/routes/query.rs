@@ -5,7 +5,9 @@
 //! CSV. A text that does not parse is 400 with the parser's message (line and column); a
 //! statement that fails (e.g. over a limit) is 200 with an `error` in its own result, as
 //! InfluxDB does. `db`, `rp` and `chunked` are accepted and ignored (one directory is one
-//! database; results come in one piece).
+//! database). JSON answers are streamed ([`super::query_stream`]): a large raw `SELECT`
+//! goes out a time slice at a time as one JSON document in a chunked body; CSV,
+//! `pretty=true` and cluster-wide answers are rendered whole.
 
 use crate::app::{AppState, param, params};
 use crate::body;
@@ -62,8 +64,14 @@ pub async fn query(
         cancel: cancel.token(),
         memory: Some(memory.clone()),
     };
+    let cluster = super::cluster::wants_cluster(&params);
+    // JSON as it is made, in pieces (a large raw SELECT never holds its whole answer);
+    // CSV, `pretty=true` and cluster-wide answers are rendered whole.
+    if !cluster && !csv && !pretty {
+        return super::query_stream::answer(state.clone(), db, q, options, epoch, cancel).await;
+    }
     let started = Instant::now();
-    let (resp, info) = if super::cluster::wants_cluster(&params) {
+    let (resp, info) = if cluster {
         let nodes = super::cluster::nodes_param(&params);
         let c = state.cluster()?;
         let (r, i) = c.influxql(db, q, options, nodes.as_deref()).await;

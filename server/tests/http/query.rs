@@ -179,3 +179,52 @@ fn deeply_nested_expression_and_huge_regex_are_refused_cleanly() {
     );
     assert_eq!(get(&s.url("/ping")).status, 204, "still serving");
 }
+
+/// A large raw SELECT is streamed: a chunked body that is the same JSON document the
+/// whole rendering gives (`pretty=true` renders whole), within a query memory budget that
+/// the whole answer would not fit.
+#[test]
+fn a_large_raw_select_streams_the_same_json_within_the_budget() {
+    let s = Srv::with(
+        crate::Config {
+            query_max_memory: 4 << 20, // the whole answer needs about 46 MB
+            ..test_config()
+        },
+        Options::default(),
+    );
+    let mut lp = String::new();
+    for i in 0..120_000i64 {
+        lp.push_str(&format!(
+            "big,host=h{} a={i},b={}i,c=\"x{}\" {}\n",
+            i % 3,
+            i * 2,
+            i % 11,
+            1_600_000_000_000_000_000i64 + i * 1_000_000
+        ));
+    }
+    s.write_ok(&lp);
+    let q = enc("SELECT * FROM big WHERE a >= 10");
+    let r = get(&s.url(&format!("/query?db=test&epoch=ms&q={q}")));
+    assert_eq!(
+        r.status,
+        200,
+        "{}",
+        r.body.chars().take(500).collect::<String>()
+    );
+    assert_eq!(r.header("transfer-encoding"), Some("chunked"));
+    let streamed = r.json();
+    let rows = streamed["results"][0]["series"][0]["values"]
+        .as_array()
+        .unwrap();
+    assert_eq!(rows.len(), 119_990);
+    assert_eq!(rows[0][0], 1_600_000_000_010i64);
+    // The whole path (pretty) cannot hold this answer in a 4 MiB budget: a readable 503.
+    let whole = get(&s.url(&format!("/query?db=test&epoch=ms&pretty=true&q={q}")));
+    assert_eq!(whole.status, 503, "{}", whole.body);
+    // With room, the whole path answers the same document.
+    let s2_dir = s.stop();
+    let s2 = Srv::in_dir(s2_dir, test_config(), Options::default());
+    let whole = get(&s2.url(&format!("/query?db=test&epoch=ms&pretty=true&q={q}")));
+    assert_eq!(whole.status, 200);
+    assert_eq!(whole.json(), streamed);
+}

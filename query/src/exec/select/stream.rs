@@ -32,6 +32,22 @@ pub struct StreamSettings {
     pub slice_bytes: u64,
 }
 
+impl StreamSettings {
+    /// Settings for a server whose query memory budget is `limit` bytes (0: none): slices
+    /// of a sixteenth of the budget, between 64 KiB and the default 32 MiB, so that many
+    /// streamed statements fit in it at once.
+    pub fn for_budget(limit: u64) -> StreamSettings {
+        let d = StreamSettings::default();
+        if limit == 0 {
+            return d;
+        }
+        StreamSettings {
+            slice_bytes: (limit / 16).clamp(64 << 10, d.slice_bytes),
+            ..d
+        }
+    }
+}
+
 impl Default for StreamSettings {
     fn default() -> Self {
         StreamSettings {
