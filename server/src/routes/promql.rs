@@ -19,9 +19,11 @@ use strata_query::promql::{self, EvalOptions, json};
 pub const MAX_POINTS_PER_SERIES: i64 = 11_000;
 
 /// The evaluation settings for a request: the server's, with `timeout=` lowering the
-/// timeout.
+/// timeout, and the request's account in the query memory budget.
 fn options(state: &AppState, p: &[(String, String)]) -> Result<EvalOptions, PromResponse> {
     let mut opts = state.config.promql_options();
+    // Samples held count against the server's query memory budget, as InfluxQL rows do.
+    opts.memory = Some(Arc::new(state.query_memory.account()));
     if let Some(t) = first(p, "timeout").filter(|t| !t.is_empty()) {
         let ms = parse_duration(t).map_err(|e| PromResponse::invalid_param("timeout", e))?;
         let asked = Duration::from_millis(ms.max(0) as u64);

@@ -266,3 +266,49 @@ fn a_query_past_the_memory_budget_is_a_readable_503_and_small_ones_still_run() {
         10
     );
 }
+
+/// PromQL counts against the same budget: the samples a query holds (16 B each) are
+/// charged as it loads them; past the budget it is a readable 503 `unavailable` naming
+/// the setting, nothing stays charged, and a small query runs.
+#[test]
+fn a_promql_query_past_the_memory_budget_is_a_readable_503() {
+    let s = Srv::with(
+        Config {
+            query_max_memory: 64 << 10, // 4,096 samples
+            ..test_config()
+        },
+        Options::default(),
+    );
+    let t0 = 1_600_000_000i64;
+    let lp: String = (0..20_000i64)
+        .map(|i| {
+            format!(
+                "pm,host=h{} value={i} {}\n",
+                i % 10,
+                (t0 + i / 10 * 15) * 1_000_000_000
+            )
+        })
+        .collect();
+    s.write_ok(&lp);
+    let range = |q: &str| {
+        get(&s.url(&format!(
+            "/api/v1/query_range?query={}&start={t0}&end={}&step=15",
+            enc(q),
+            t0 + 2_000 * 15
+        )))
+    };
+    for _ in 0..2 {
+        let r = range("pm");
+        assert_eq!(r.status, 503, "{}", r.body);
+        let v = r.json();
+        assert_eq!(v["errorType"], "unavailable", "{v}");
+        assert!(r.error().contains("query.max_memory"), "{}", r.body);
+        // Nothing stays charged: a small query runs after every refusal.
+        let small = get(&s.url(&format!(
+            "/api/v1/query?query={}&time={}",
+            enc("sum(pm)"),
+            t0 + 100
+        )));
+        assert_eq!(small.status, 200, "{}", small.body);
+    }
+}

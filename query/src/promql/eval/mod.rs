@@ -74,6 +74,9 @@ pub enum PromError {
     /// The storage failed (`internal`, HTTP 500).
     #[error("{0}")]
     Internal(String),
+    /// The server's query memory budget had no room (`unavailable`, HTTP 503).
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 impl PromError {
@@ -85,6 +88,7 @@ impl PromError {
             PromError::Timeout(_) => "timeout",
             PromError::Canceled(_) => "canceled",
             PromError::Internal(_) => "internal",
+            PromError::Unavailable(_) => "unavailable",
         }
     }
 }
@@ -128,7 +132,17 @@ pub struct EvalOptions {
     /// A cluster front-end's hook: sub-expressions it claims are evaluated by the
     /// members (see [`crate::partial::promql`]).
     pub remote: Option<std::sync::Arc<dyn Remote>>,
+    /// The request's share of the server's query memory budget: every sample counted
+    /// against `max_samples` is also charged [`SAMPLE_BYTES`] there (the first charge
+    /// waits for room, as an InfluxQL statement's admission does; a later one that does
+    /// not fit fails with [`PromError::Unavailable`]). `None`: not counted.
+    pub memory: Option<std::sync::Arc<crate::MemoryAccount>>,
 }
+
+/// Budget bytes one sample counted against `max_samples` is charged: a (time, value) pair.
+/// At the default 1 GiB budget a single query reaches `max_samples` (50 M) first; the
+/// budget bounds what concurrent queries hold together.
+pub const SAMPLE_BYTES: u64 = 16;
 
 /// Evaluates chosen sub-expressions elsewhere (a cluster front-end asks the members).
 pub trait Remote: Send + Sync + std::fmt::Debug {
@@ -153,6 +167,7 @@ impl Default for EvalOptions {
             cancel: crate::Cancel::default(),
             node_label: None,
             remote: None,
+            memory: None,
         }
     }
 }
@@ -309,6 +324,18 @@ impl<'a> Ev<'a> {
             return exec_err(
                 "query processing would load too many samples into memory in query execution",
             );
+        }
+        if let Some(m) = &self.opts.memory {
+            let bytes = (n as u64).saturating_mul(SAMPLE_BYTES);
+            let still_wanted = || self.check().map_err(|_| crate::QueryError::Cancelled);
+            if let Err(e) = m.admit(bytes, self.deadline, &still_wanted) {
+                // A deadline or cancellation met while waiting is reported as such.
+                self.check()?;
+                return Err(match e {
+                    crate::QueryError::Memory { .. } => PromError::Unavailable(e.to_string()),
+                    other => PromError::from(other),
+                });
+            }
         }
         Ok(())
     }
