@@ -43,6 +43,13 @@ wait $(jobs -p | grep -v "^$PID$") 2>/dev/null || true
 end=$(date +%s.%N)
 peak=$(awk '/VmHWM/ {print $2}' /proc/$PID/status)
 after=$(awk '/VmRSS/ {print $2}' /proc/$PID/status)
+# Memory given back once the burst is over: the resident set after 10 s idle and after
+# one small query (mimalloc purges freed pages when its threads next allocate).
+sleep 10
+idle=$(awk '/VmRSS/ {print $2}' /proc/$PID/status)
+curl -s -o /dev/null "http://127.0.0.1:$PORT/query?db=x&q=SELECT%20count(usage_user)%20FROM%20cpu"
+sleep 1
+small=$(awk '/VmRSS/ {print $2}' /proc/$PID/status)
 ok=0; refused=0
 for i in $(seq "$N"); do
   read -r code size <"$WORK/status$i"
@@ -51,5 +58,5 @@ for i in $(seq "$N"); do
   [ "$code" = 200 ] || msg=$(head -c 200 "$WORK/out$i")
   echo "client $i: HTTP $code, $size bytes $msg"
 done
-printf '%s clients of "%s": %d answered, %d refused (503), %.1f s; server RSS before %d MiB, peak %d MiB, after %d MiB\n' \
-  "$N" "$Q" "$ok" "$refused" "$(echo "$end - $start" | bc)" $((base / 1024)) $((peak / 1024)) $((after / 1024))
+printf '%s clients of "%s": %d answered, %d refused (503), %.1f s; server RSS before %d MiB, peak %d MiB, after %d MiB, 10 s later %d MiB, after a small query %d MiB\n' \
+  "$N" "$Q" "$ok" "$refused" "$(echo "$end - $start" | bc)" $((base / 1024)) $((peak / 1024)) $((after / 1024)) $((idle / 1024)) $((small / 1024))

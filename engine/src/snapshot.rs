@@ -23,7 +23,7 @@
 //!
 //! Pending tombstones and every other state live in the manifest and the WAL, so they
 //! travel with the copy. The snapshot is a data directory: `strata verify` checks it and
-//! `strata serve --data-dir` opens it; restoring is copying it back (docs/OPERATIONS.md).
+//! `strata serve --data-dir` opens it; restoring is copying it back (README, "Snapshots and restore").
 
 use crate::error::{Error, Result};
 use crate::manifest;
