@@ -269,3 +269,171 @@ impl<F: FnMut(String) -> Result<(), QueryError>> ResponseSink for JsonStream<F> 
         self.maybe_flush()
     }
 }
+
+/// InfluxDB 1.x's chunked JSON (`chunked=true`): one JSON object per line, each holding
+/// one piece of one series of at most `chunk_size` rows. A piece is marked
+/// `"partial":true` when its series goes on in the next line, its result when more lines
+/// of the same statement follow; a statement without series is one line with only its id
+/// (and its `error`). Written as the pieces arrive and handed to `flush` in runs of about
+/// `flush_bytes`.
+pub struct ChunkedJson<F: FnMut(String) -> Result<(), QueryError>> {
+    epoch: Epoch,
+    chunk_size: usize,
+    flush_bytes: usize,
+    flush: F,
+    /// Lines ready to go.
+    out: String,
+    statement: usize,
+    /// The open piece: its text up to the end of its rows, and its row count.
+    piece: Option<(String, usize)>,
+    /// The current series' head (`{"name":…,"values":[`), to open its next piece.
+    head: String,
+    /// Lines written for the current statement.
+    lines: usize,
+    first_error: Option<String>,
+    flushed_any: bool,
+}
+
+impl<F: FnMut(String) -> Result<(), QueryError>> ChunkedJson<F> {
+    /// A writer of pieces of `chunk_size` rows (InfluxDB's default is 10,000).
+    pub fn new(epoch: Epoch, chunk_size: usize, flush_bytes: usize, flush: F) -> Self {
+        ChunkedJson {
+            epoch,
+            chunk_size: chunk_size.max(1),
+            flush_bytes,
+            flush,
+            out: String::new(),
+            statement: 0,
+            piece: None,
+            head: String::new(),
+            lines: 0,
+            first_error: None,
+            flushed_any: false,
+        }
+    }
+
+    /// The first statement error seen.
+    pub fn first_error(&self) -> Option<&str> {
+        self.first_error.as_deref()
+    }
+
+    /// Whether any text was handed to `flush` yet.
+    pub fn flushed_any(&self) -> bool {
+        self.flushed_any
+    }
+
+    /// The text not handed out yet.
+    pub fn finish(self) -> String {
+        self.out
+    }
+
+    fn open_piece(&mut self) {
+        let mut t = String::with_capacity(self.head.len() + 64);
+        let _ = write!(
+            t,
+            "{{\"results\":[{{\"statement_id\":{},\"series\":[",
+            self.statement
+        );
+        t.push_str(&self.head);
+        self.piece = Some((t, 0));
+    }
+
+    /// Closes the open piece as a line: `series_goes_on` marks the series, `more` the
+    /// result.
+    fn close_piece(&mut self, series_goes_on: bool, more: bool) -> Result<(), QueryError> {
+        if let Some((mut t, _)) = self.piece.take() {
+            t.push(']');
+            if series_goes_on {
+                t.push_str(",\"partial\":true");
+            }
+            t.push_str("}]");
+            if more {
+                t.push_str(",\"partial\":true");
+            }
+            t.push_str("}]}\n");
+            self.out.push_str(&t);
+            self.lines += 1;
+            if self.out.len() >= self.flush_bytes {
+                self.flushed_any = true;
+                (self.flush)(std::mem::take(&mut self.out))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<F: FnMut(String) -> Result<(), QueryError>> ResponseSink for ChunkedJson<F> {
+    fn statement(&mut self, result: StatementResult) -> Result<(), QueryError> {
+        self.begin_statement(result.statement_id)?;
+        for s in &result.series {
+            self.begin_series(&s.name, s.tags.as_ref(), &s.columns)?;
+            self.rows(&s.values)?;
+            self.end_series()?;
+        }
+        self.end_statement(result.error)
+    }
+
+    fn begin_statement(&mut self, statement_id: usize) -> Result<(), QueryError> {
+        self.statement = statement_id;
+        self.lines = 0;
+        self.piece = None;
+        Ok(())
+    }
+
+    fn begin_series(
+        &mut self,
+        name: &str,
+        tags: Option<&BTreeMap<String, String>>,
+        columns: &[String],
+    ) -> Result<(), QueryError> {
+        // The previous series' last piece: its series is complete, the statement is not.
+        self.close_piece(false, true)?;
+        self.head.clear();
+        write_json_series_head(&mut self.head, name, tags, columns);
+        self.open_piece();
+        Ok(())
+    }
+
+    fn rows(&mut self, rows: &[Vec<Value>]) -> Result<(), QueryError> {
+        for row in rows {
+            if self.piece.as_ref().is_some_and(|p| p.1 == self.chunk_size) {
+                self.close_piece(true, true)?;
+                self.open_piece();
+            }
+            if let Some((t, n)) = self.piece.as_mut() {
+                write_json_rows(t, std::slice::from_ref(row), self.epoch, *n == 0);
+                *n += 1;
+            }
+        }
+        Ok(())
+    }
+
+    fn end_series(&mut self) -> Result<(), QueryError> {
+        Ok(())
+    }
+
+    fn end_statement(&mut self, error: Option<String>) -> Result<(), QueryError> {
+        if self.first_error.is_none() {
+            self.first_error.clone_from(&error);
+        }
+        // The statement's last piece; an error after rows gets a line of its own.
+        self.close_piece(false, error.is_some())?;
+        if self.lines == 0 || error.is_some() {
+            let _ = write!(
+                self.out,
+                "{{\"results\":[{{\"statement_id\":{}",
+                self.statement
+            );
+            if let Some(e) = &error {
+                self.out.push_str(",\"error\":");
+                write_json_string(&mut self.out, e);
+            }
+            self.out.push_str("}]}\n");
+            if self.out.len() >= self.flush_bytes {
+                self.flushed_any = true;
+                (self.flush)(std::mem::take(&mut self.out))?;
+            }
+        }
+        Ok(())
+    }
+}

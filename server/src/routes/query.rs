@@ -1,12 +1,13 @@
-//! `GET/POST /query?q=&db=&rp=&epoch=&pretty=&chunked=`: InfluxQL, as InfluxDB 1.x serves
+//! `GET/POST /query?q=&db=&rp=&epoch=&pretty=&chunked=&chunk_size=`: InfluxQL, as InfluxDB 1.x serves
 //! it. `q` comes from the URL or a form-encoded body (`application/x-www-form-urlencoded`);
 //! several statements separated by `;` each get their own result. Times are RFC 3339
 //! unless `epoch=` (ns, u, ms, s, m, h) asks for integers. `Accept: application/csv` gives
 //! CSV. A text that does not parse is 400 with the parser's message (line and column); a
 //! statement that fails (e.g. over a limit) is 200 with an `error` in its own result, as
-//! InfluxDB does. `db`, `rp` and `chunked` are accepted and ignored (one directory is one
-//! database). JSON answers are streamed ([`super::query_stream`]): a large raw `SELECT`
-//! goes out a time slice at a time as one JSON document in a chunked body; CSV,
+//! InfluxDB does. `db` and `rp` are accepted and ignored (one directory is one database).
+//! JSON answers are streamed ([`super::query_stream`]): a large raw `SELECT` goes out a
+//! time slice at a time in a chunked body, as one JSON document or, with `chunked=true`,
+//! as InfluxDB's JSON object per line of at most `chunk_size` rows (default 10,000); CSV,
 //! `pretty=true` and cluster-wide answers are rendered whole.
 
 use crate::app::{AppState, param, params};
@@ -68,7 +69,18 @@ pub async fn query(
     // JSON as it is made, in pieces (a large raw SELECT never holds its whole answer);
     // CSV, `pretty=true` and cluster-wide answers are rendered whole.
     if !cluster && !csv && !pretty {
-        return super::query_stream::answer(state.clone(), db, q, options, epoch, cancel).await;
+        use super::query_stream::{DEFAULT_CHUNK_SIZE, Shape, answer};
+        let shape = if param(&params, "chunked") == Some("true") {
+            // As InfluxDB: a chunk_size that is not a positive number means the default.
+            let rows = param(&params, "chunk_size")
+                .and_then(|n| n.parse::<usize>().ok())
+                .filter(|n| *n > 0)
+                .unwrap_or(DEFAULT_CHUNK_SIZE);
+            Shape::Chunked(rows)
+        } else {
+            Shape::Document
+        };
+        return answer(state.clone(), db, q, options, epoch, shape, cancel).await;
     }
     let started = Instant::now();
     let (resp, info) = if cluster {

@@ -1,6 +1,8 @@
 //! `/query` answered as a stream: the statements run on a blocking thread through
 //! [`strata_query::execute_streamed`], whose JSON text arrives here in pieces of about
-//! [`FLUSH_BYTES`] over a channel of [`CHANNEL_PIECES`] and goes out as a chunked body.
+//! [`FLUSH_BYTES`] over a channel of [`CHANNEL_PIECES`] and goes out as a chunked body:
+//! one JSON document, or with `chunked=true` InfluxDB's JSON object per line of at most
+//! `chunk_size` rows ([`Shape`]).
 //!
 //! Invariants:
 //! - the status is chosen from the first piece: a request that does not parse, or whose
@@ -26,7 +28,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use strata_engine::Db;
-use strata_query::stream::JsonStream;
+use strata_query::stream::{ChunkedJson, JsonStream};
 use strata_query::{Cancel, Epoch, QueryError, QueryOptions, StreamSettings, execute_streamed};
 use tokio::sync::mpsc;
 
@@ -49,6 +51,19 @@ struct Finished {
     first_error: Option<String>,
 }
 
+/// The JSON shape asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// One JSON document (InfluxDB's default).
+    Document,
+    /// `chunked=true`: a JSON object per line, each a piece of at most this many rows of
+    /// one series (InfluxDB's `chunk_size`, default [`DEFAULT_CHUNK_SIZE`]).
+    Chunked(usize),
+}
+
+/// InfluxDB's default `chunk_size`.
+pub const DEFAULT_CHUNK_SIZE: usize = 10_000;
+
 /// Runs `q` and answers with its JSON, streamed once it passes one piece.
 pub async fn answer(
     state: Arc<AppState>,
@@ -56,6 +71,7 @@ pub async fn answer(
     q: String,
     options: QueryOptions,
     epoch: Epoch,
+    shape: Shape,
     cancel: RequestCancel,
 ) -> Result<Response, ApiError> {
     let memory = options.memory.clone();
@@ -68,22 +84,34 @@ pub async fn answer(
         let limit = options.limits.timeout.unwrap_or_default();
         let deadline = options.limits.timeout.and_then(|t| started.checked_add(t));
         let send = |p: Piece| send_blocking(&tx, p, deadline.map(|d| (d, limit)), &token);
-        let mut sink = JsonStream::new(epoch, FLUSH_BYTES, |text| send(Piece::Text(text)));
-        let ran = execute_streamed(&db, &q, &options, settings, &mut sink);
+        let flush = |text| send(Piece::Text(text));
+        let ran = match shape {
+            Shape::Document => {
+                let mut sink = JsonStream::new(epoch, FLUSH_BYTES, flush);
+                execute_streamed(&db, &q, &options, settings, &mut sink).map(|()| {
+                    let first_error = sink.first_error().map(str::to_owned);
+                    (sink.finish(), first_error)
+                })
+            }
+            Shape::Chunked(rows) => {
+                let mut sink = ChunkedJson::new(epoch, rows, FLUSH_BYTES, flush);
+                execute_streamed(&db, &q, &options, settings, &mut sink).map(|()| {
+                    let first_error = sink.first_error().map(str::to_owned);
+                    (sink.finish(), first_error)
+                })
+            }
+        };
         let done = match ran {
             Err(parse_error) => Finished {
                 tail: String::new(),
                 parse_error: Some(parse_error),
                 first_error: None,
             },
-            Ok(()) => {
-                let first_error = sink.first_error().map(str::to_owned);
-                Finished {
-                    tail: sink.finish(),
-                    parse_error: None,
-                    first_error,
-                }
-            }
+            Ok((tail, first_error)) => Finished {
+                tail,
+                parse_error: None,
+                first_error,
+            },
         };
         run_state.metrics.query_took(started.elapsed());
         // Nobody to tell when the client is gone.
