@@ -32,6 +32,7 @@ pub mod model;
 pub mod options;
 mod pool;
 pub mod retention;
+pub mod rollup;
 pub mod scan;
 pub mod segment;
 pub mod snapshot;
