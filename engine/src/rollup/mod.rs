@@ -8,8 +8,20 @@
 //! | --- | --- |
 //! | [`sketch`] | the quantile sketch (DDSketch, 1 % relative error) |
 //! | [`wire`] | the varint / float / sketch binary primitives shared with `strata-query` |
+//! | [`rule`] | the rules from the configuration |
+//! | [`bucket`] | one bucket's summary, computed from column data |
+//! | [`file`] | the rollup file's bytes (docs/FORMAT.md, "Rollup file") |
+//! | [`store`] | the live rollup files of a database, which to use, which to drop |
 
 pub mod sketch;
 pub mod wire;
 
 pub use sketch::Sketch;
+pub mod bucket;
+pub mod file;
+pub mod rule;
+
+pub use bucket::{RollupBucket, Scalar, buckets_of, rolls_up};
+pub use file::{EncodedEntry, RollupEntry, RollupFile, RollupMeta};
+pub mod store;
+pub use rule::{Aggregates, RollupRule, RuleError, measurement_of};

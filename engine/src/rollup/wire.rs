@@ -85,6 +85,11 @@ impl<'a> Reader<'a> {
         Reader { src, pos: 0 }
     }
 
+    /// Bytes not read yet.
+    pub fn left(&self) -> usize {
+        self.src.len() - self.pos
+    }
+
     /// Whether every byte was read.
     pub fn is_empty(&self) -> bool {
         self.pos == self.src.len()
@@ -250,4 +255,3 @@ pub fn get_sketch(r: &mut Reader<'_>) -> Result<Sketch, DecodeError> {
         max: r.f64()?,
     })
 }
-

@@ -9,8 +9,8 @@
 //! left before anything is reserved).
 
 use super::sketch::Sketch;
-pub use strata_engine::rollup::wire::{DecodeError, Reader, Writer, get_sketch, put_sketch};
 use super::state::{AggKind, Num, State};
+pub use strata_engine::rollup::wire::{DecodeError, Reader, Writer, get_sketch, put_sketch};
 
 /// Values a value-keeping state ships exactly; a percentile or median over more points
 /// travels as a [`Sketch`] (1% relative error, see [`super::sketch`]).
