@@ -41,7 +41,7 @@ pub mod write;
 
 pub use db::{
     CompactionProgress, CompactionReport, Db, DbStats, DeleteReport, ExportSummary,
-    OVERLOAD_HOT_FACTOR, OVERLOAD_WAL_FACTOR, Piece, PromMetadata, PromTextSummary, RotationReport,
+    OVERLOAD_HOT_FACTOR, OVERLOAD_WAL_FACTOR, Piece, PromMetadata, PromTextSummary, RollupRead, RotationReport,
     SampleWriter, SeriesHandle, SeriesInfo, SubmitOrder, TierStats, TiersStats,
 };
 pub use error::{Error, Result};

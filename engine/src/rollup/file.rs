@@ -255,6 +255,22 @@ impl RollupEntry {
     }
 }
 
+/// Decodes what [`encode_buckets`] wrote (`path` names the file in errors).
+pub fn decode_buckets(
+    meta: &RollupMeta,
+    ty: FieldType,
+    payload: &[u8],
+    path: &Path,
+) -> Result<Vec<RollupBucket>> {
+    let mut r = Reader::new(payload);
+    let b = get_buckets(&mut r, meta, ty, true)
+        .map_err(|e| corrupt(path, HEAD_LEN as u64, format!("entry byte {}: {}", e.offset, e.what)))?;
+    if !r.is_empty() {
+        return Err(corrupt(path, HEAD_LEN as u64, "an entry payload with trailing bytes"));
+    }
+    Ok(b)
+}
+
 /// The bytes of a rollup file.
 pub fn encode(meta: &RollupMeta, entries: &[RollupEntry], zstd_level: i32) -> Result<Vec<u8>> {
     let e: Vec<EncodedEntry> = entries.iter().map(|e| e.encoded(meta)).collect();
