@@ -41,8 +41,8 @@ pub mod write;
 
 pub use db::{
     CompactionProgress, CompactionReport, Db, DbStats, DeleteReport, ExportSummary,
-    OVERLOAD_HOT_FACTOR, OVERLOAD_WAL_FACTOR, Piece, PromMetadata, PromTextSummary, RollupRead, RotationReport,
-    SampleWriter, SeriesHandle, SeriesInfo, SubmitOrder, TierStats, TiersStats,
+    OVERLOAD_HOT_FACTOR, OVERLOAD_WAL_FACTOR, Piece, PromMetadata, PromTextSummary, RollupRead,
+    RotationReport, SampleWriter, SeriesHandle, SeriesInfo, SubmitOrder, TierStats, TiersStats,
 };
 pub use error::{Error, Result};
 pub use index::RawKind;

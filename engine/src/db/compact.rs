@@ -234,7 +234,10 @@ impl Inner {
             if let Some(old) = self.rollups.install(&key, live)
                 && let Err(e) = std::fs::remove_file(&old.path)
             {
-                tracing::warn!("could not remove the replaced rollup {}: {e}", old.path.display());
+                tracing::warn!(
+                    "could not remove the replaced rollup {}: {e}",
+                    old.path.display()
+                );
             }
         }
         self.failpoint(FailStep::CompactionAfterManifest)?;

@@ -87,7 +87,11 @@ fn rollup_entries(
             if data.is_empty() || !crate::rollup::rolls_up(ty) {
                 continue;
             }
-            let buckets = buckets_of(data, rule.interval(), rule.aggregates().has(Aggregates::QUANTILE));
+            let buckets = buckets_of(
+                data,
+                rule.interval(),
+                rule.aggregates().has(Aggregates::QUANTILE),
+            );
             out.push((
                 r,
                 crate::rollup::EncodedEntry {

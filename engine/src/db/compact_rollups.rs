@@ -40,7 +40,8 @@ impl Inner {
         next_id: &mut u64,
     ) -> Result<NewRollups> {
         let mut out: NewRollups = Vec::new();
-        let result = self.write_rollups_into(rules, partitions, written, keep_from, next_id, &mut out);
+        let result =
+            self.write_rollups_into(rules, partitions, written, keep_from, next_id, &mut out);
         if let Err(e) = result {
             for (_, f) in &out {
                 let _ = std::fs::remove_file(&f.path);
@@ -99,7 +100,10 @@ impl Inner {
                 let path = self.rollups.dir().join(file_name(&key, day, source));
                 let bytes = encode_encoded(&meta, &entries, self.options.cold_zstd_level);
                 file::write(&path, &bytes)?;
-                out.push((key, Arc::new(LiveRollup::new(path, day, source, bytes.len() as u64))));
+                out.push((
+                    key,
+                    Arc::new(LiveRollup::new(path, day, source, bytes.len() as u64)),
+                ));
             }
         }
         Ok(())

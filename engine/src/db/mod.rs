@@ -14,7 +14,6 @@
 mod compact;
 mod compact_outputs;
 mod compact_rollups;
-mod rollup_read;
 mod delete;
 mod export;
 mod limits;
@@ -23,6 +22,7 @@ mod overload;
 mod pieces;
 mod purge;
 mod read;
+mod rollup_read;
 mod rotate;
 mod submit_order;
 mod tombstone;

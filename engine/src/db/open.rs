@@ -45,6 +45,32 @@ pub(super) fn open_inner(dir: PathBuf, options: Options) -> Result<(Inner, Vec<D
         let seg = Segment::open(&path, rec.id)?.with_cache(cache.clone());
         segments.push(Arc::new(attach(&mut index, seg, rec.tier)));
     }
+    // Series whose raw data has expired live on in rollup files of days no segment
+    // covers: the index learns them from those files, so that queries still find them.
+    for (_, live) in rollups.all() {
+        let (lo, hi) = (
+            live.day.saturating_mul(crate::compaction::DAY_NANOS),
+            (live.day + 1).saturating_mul(crate::compaction::DAY_NANOS) - 1,
+        );
+        if manifest
+            .segments
+            .iter()
+            .any(|s| s.min_ts <= hi && lo <= s.max_ts)
+        {
+            continue;
+        }
+        let file = live.file()?;
+        for (key, field, ty) in file.columns() {
+            match index.get_or_create_canonical(&std::sync::Arc::from(key)) {
+                Ok(sid) => {
+                    if let Err(e) = index.column_or_create(sid, field, ty) {
+                        tracing::warn!("{}: skipping a column: {e}", live.path.display());
+                    }
+                }
+                Err(e) => tracing::warn!("{}: skipping a series: {e}", live.path.display()),
+            }
+        }
+    }
     let mut hot = HotTier::default();
     let mut file_max: BTreeMap<u64, i64> = BTreeMap::new();
     let checkpoint = manifest.checkpoint;

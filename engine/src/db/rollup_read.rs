@@ -112,7 +112,8 @@ impl Db {
                 let m = live.seg.block_meta(blk);
                 for d in m.min_ts.div_euclid(DAY_NANOS)..=m.max_ts.div_euclid(DAY_NANOS) {
                     cold.entry(d).or_default().insert(live.seg.id());
-                    if !deleted.is_empty() {
+                    let (lo, hi) = (d * DAY_NANOS, (d + 1) * DAY_NANOS - 1);
+                    if deleted.iter().any(|r| r.overlaps(lo, hi)) {
                         touched.insert(d);
                     }
                 }
@@ -147,7 +148,8 @@ impl Db {
                             read += 1;
                             let want = need.has(Aggregates::QUANTILE);
                             if let Some((_, bs)) = file.buckets(&f.path, &key_bytes, field, want)? {
-                                buckets.extend(bs.into_iter().filter(|x| x.start >= a && x.start < b));
+                                buckets
+                                    .extend(bs.into_iter().filter(|x| x.start >= a && x.start < b));
                             }
                             true
                         } else {

@@ -263,10 +263,19 @@ pub fn decode_buckets(
     path: &Path,
 ) -> Result<Vec<RollupBucket>> {
     let mut r = Reader::new(payload);
-    let b = get_buckets(&mut r, meta, ty, true)
-        .map_err(|e| corrupt(path, HEAD_LEN as u64, format!("entry byte {}: {}", e.offset, e.what)))?;
+    let b = get_buckets(&mut r, meta, ty, true).map_err(|e| {
+        corrupt(
+            path,
+            HEAD_LEN as u64,
+            format!("entry byte {}: {}", e.offset, e.what),
+        )
+    })?;
     if !r.is_empty() {
-        return Err(corrupt(path, HEAD_LEN as u64, "an entry payload with trailing bytes"));
+        return Err(corrupt(
+            path,
+            HEAD_LEN as u64,
+            "an entry payload with trailing bytes",
+        ));
     }
     Ok(b)
 }
@@ -455,6 +464,13 @@ impl RollupFile {
             dir,
             entries: n,
         })
+    }
+
+    /// Every (series key, field, type) the file holds.
+    pub fn columns(&self) -> impl Iterator<Item = (&[u8], &str, FieldType)> {
+        self.dir
+            .iter()
+            .flat_map(|(k, v)| v.iter().map(move |(f, ty, _, _)| (&**k, f.as_str(), *ty)))
     }
 
     /// Number of (series, field) entries.

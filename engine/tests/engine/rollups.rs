@@ -57,12 +57,22 @@ fn load(db: &Db) {
     assert!(s.rejected.is_empty(), "{:?}", s.rejected.first());
 }
 
-fn rolled(db: &Db, key: &SeriesKey, field: &str, range: TimeRange) -> Option<(TimeRange, Vec<RollupBucket>)> {
+fn rolled(
+    db: &Db,
+    key: &SeriesKey,
+    field: &str,
+    range: TimeRange,
+) -> Option<(TimeRange, Vec<RollupBucket>)> {
     let info = db
         .query_series(key.measurement())
         .into_iter()
         .find(|s| s.key == *key)?;
-    let (_, col, ty) = info.columns.iter().find(|(n, _, _)| n == field).unwrap().clone();
+    let (_, col, ty) = info
+        .columns
+        .iter()
+        .find(|(n, _, _)| n == field)
+        .unwrap()
+        .clone();
     db.rollup_read(key, col, field, ty, range, Aggregates::ALL, &|_| true)
         .unwrap()
         .map(|r| (r.covered, r.buckets))
@@ -83,7 +93,12 @@ fn rollups_equal_raw_buckets_and_survive_retention_and_restart() {
     // Still warm: nothing rolled up yet, rollups answer nothing.
     assert!(rolled(&db, &host("m", 0), "u", all).is_none());
     settle(&db);
-    assert!(std::fs::read_dir(dir.path().join("rollups")).unwrap().count() >= 3);
+    assert!(
+        std::fs::read_dir(dir.path().join("rollups"))
+            .unwrap()
+            .count()
+            >= 3
+    );
     let mut want = Vec::new();
     for h in 0..2 {
         for f in ["u", "f"] {
@@ -140,23 +155,38 @@ fn late_data_and_deletes_update_the_rollup_at_the_next_compaction() {
     assert_eq!(covered, all);
     assert_eq!(after, raw_buckets(&db, &key, "u", all));
     let b = 288 + 2;
-    assert_eq!(after[b].count, before[b].count + 1, "the late point counts once");
-    assert_eq!(after[b].stats, strata_engine::segment::BlockStats::Integer {
-        sum: match before[b].stats {
-            strata_engine::segment::BlockStats::Integer { sum, .. } => sum + 5000,
-            _ => unreachable!(),
-        },
-        min: match before[b].stats {
-            strata_engine::segment::BlockStats::Integer { min, .. } => min,
-            _ => unreachable!(),
-        },
-        max: 5000,
-    });
-    assert_eq!(after[b + 2].count, before[b + 2].count, "an overwrite replaces");
+    assert_eq!(
+        after[b].count,
+        before[b].count + 1,
+        "the late point counts once"
+    );
+    assert_eq!(
+        after[b].stats,
+        strata_engine::segment::BlockStats::Integer {
+            sum: match before[b].stats {
+                strata_engine::segment::BlockStats::Integer { sum, .. } => sum + 5000,
+                _ => unreachable!(),
+            },
+            min: match before[b].stats {
+                strata_engine::segment::BlockStats::Integer { min, .. } => min,
+                _ => unreachable!(),
+            },
+            max: 5000,
+        }
+    );
+    assert_eq!(
+        after[b + 2].count,
+        before[b + 2].count,
+        "an overwrite replaces"
+    );
 
     // A delete: its day answers raw until compaction rewrites it.
-    db.delete("m", &[("host", "h0")], TimeRange::new(T0 + 2 * DAY, T0 + 2 * DAY + 30 * MIN))
-        .unwrap();
+    db.delete(
+        "m",
+        &[("host", "h0")],
+        TimeRange::new(T0 + 2 * DAY, T0 + 2 * DAY + 30 * MIN),
+    )
+    .unwrap();
     let (covered, _) = rolled(&db, &key, "u", all).unwrap();
     assert_eq!(covered.end, T0 + 2 * DAY);
     db.compact(true, false).unwrap();
