@@ -74,7 +74,7 @@ impl Recorder {
         };
         rows.push(("source".into(), source));
         rows.push(("series in the answer".into(), series.to_string()));
-        rows.push(("column reads".into(), columns.to_string()));
+        rows.push(("value columns in the answer".into(), columns.to_string()));
         rows.push((
             "column reads from rollups".into(),
             n.rollup_tasks.to_string(),

@@ -472,6 +472,7 @@ pub(super) fn collect(
                 }))
             }
             Task::Rows { chosen } => {
+                ctx.explain.note_raw("a condition on field values");
                 let all: Vec<usize> = (0..plan.slots.len()).collect();
                 let kinds: Vec<AggKind> = plan.slots.iter().map(|s| s.kind).collect();
                 let mut need: Vec<String> = fields.iter().map(|(f, _)| f.clone()).collect();
