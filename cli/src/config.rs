@@ -379,7 +379,8 @@ fn rollup_rule(n: usize, v: &toml::Value) -> Result<strata_engine::rollup::Rollu
         (None, Some(m)) => (m, true),
         _ => return Err(format!("rollup #{n}: exactly one of match or measurement")),
     };
-    RollupRule::new(pattern, exact, interval, aggregates, retention).map_err(|e| at("interval", &e.to_string()))
+    RollupRule::new(pattern, exact, interval, aggregates, retention)
+        .map_err(|e| at("interval", &e.to_string()))
 }
 
 /// Applies the file's `retention` key: a duration (the global retention), or a table of

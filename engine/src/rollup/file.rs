@@ -59,6 +59,9 @@ pub struct RollupEntry {
     pub buckets: Vec<RollupBucket>,
 }
 
+/// Per series key: each field's (name, type, payload offset, payload length).
+type Directory = HashMap<Box<[u8]>, Vec<(String, FieldType, usize, usize)>>;
+
 /// A decoded file: its meta and a directory over the undecoded entries.
 #[derive(Debug)]
 pub struct RollupFile {
@@ -66,7 +69,7 @@ pub struct RollupFile {
     pub meta: RollupMeta,
     body: Vec<u8>,
     /// Series key → (field, type, payload offset, payload length).
-    dir: HashMap<Box<[u8]>, Vec<(String, FieldType, usize, usize)>>,
+    dir: Directory,
     entries: usize,
 }
 
@@ -430,7 +433,7 @@ impl RollupFile {
             aggregates,
         };
         let n = r.len(4).map_err(at)?;
-        let mut dir: HashMap<Box<[u8]>, Vec<(String, FieldType, usize, usize)>> = HashMap::new();
+        let mut dir: Directory = HashMap::new();
         let mut lens = Vec::with_capacity(n);
         for _ in 0..n {
             let key: Box<[u8]> = r.bytes().map_err(at)?.into();
