@@ -86,6 +86,12 @@ pub struct EngineArgs {
     /// [default: none].
     #[arg(long = "retention-rule", value_name = "PATTERN=DURATION", value_parser = parse_retention_rule)]
     pub retention_rules: Vec<RetentionRule>,
+    /// A rollup rule PATTERN=INTERVAL[,RETENTION], e.g. 'cpu_.*=5m,1y': compaction into
+    /// cold keeps every aggregate of measurements whose whole name matches, per INTERVAL
+    /// bucket, for RETENTION (forever when left out). Repeat it for more rules; given,
+    /// these replace the file's [[rollup]] rules [default: none].
+    #[arg(long = "rollup", value_name = "PATTERN=INTERVAL[,RETENTION]", value_parser = parse_rollup_rule)]
+    pub rollups: Vec<strata_engine::rollup::RollupRule>,
     /// Warm data older than this moves to cold, e.g. 24h [default: 24h].
     #[arg(long, value_parser = parse_duration)]
     pub warm_max_age: Option<Duration>,
@@ -127,6 +133,8 @@ struct FileConfig {
     /// A duration, or a table with `default` and `[[retention.rule]]` (see
     /// [`apply_retention`]).
     retention: Option<toml::Value>,
+    /// `[[rollup]]` tables (see [`rollup_rule`]).
+    rollup: Option<toml::Value>,
     rotation_interval: Option<String>,
     compaction_threads: Option<u64>,
     #[serde(default)]
@@ -301,6 +309,80 @@ pub fn parse_retention_rule(s: &str) -> Result<RetentionRule, String> {
     RetentionRule::regex(pattern, raw).map_err(|e| e.to_string())
 }
 
+/// Parses a `--rollup` flag: `PATTERN=INTERVAL[,RETENTION]`, every aggregate kept.
+pub fn parse_rollup_rule(s: &str) -> Result<strata_engine::rollup::RollupRule, String> {
+    let (pattern, rest) = s
+        .rsplit_once('=')
+        .ok_or_else(|| format!("expected PATTERN=INTERVAL[,RETENTION], got {s:?}"))?;
+    let (interval, retention) = match rest.split_once(',') {
+        Some((i, r)) => (i, parse_retention(r)?.0),
+        None => (rest, None),
+    };
+    strata_engine::rollup::RollupRule::new(
+        pattern,
+        false,
+        parse_duration(interval)?,
+        strata_engine::rollup::Aggregates::ALL,
+        retention,
+    )
+    .map_err(|e| e.to_string())
+}
+
+/// Rule number `n` (from 1) of `[[rollup]]`: exactly one of `measurement` (an exact name)
+/// or `match` (an anchored regex), `interval` (required), `aggregates` (names; default
+/// all) and `retention` (how long the rollups are kept; default forever).
+fn rollup_rule(n: usize, v: &toml::Value) -> Result<strata_engine::rollup::RollupRule, String> {
+    use strata_engine::rollup::{Aggregates, RollupRule};
+    let at = |key: &str, e: &str| format!("rollup #{n}: {key}: {e}");
+    let toml::Value::Table(t) = v else {
+        return Err(format!("rollup #{n}: expected a table"));
+    };
+    if let Some(k) = t.keys().find(|k| {
+        !matches!(
+            k.as_str(),
+            "match" | "measurement" | "interval" | "aggregates" | "retention"
+        )
+    }) {
+        return Err(at(
+            k,
+            "unknown key (use match or measurement, interval, aggregates, retention)",
+        ));
+    }
+    let text = |key: &str| -> Result<Option<&str>, String> {
+        match t.get(key) {
+            None => Ok(None),
+            Some(toml::Value::String(s)) => Ok(Some(s)),
+            Some(_) => Err(at(key, "expected a string")),
+        }
+    };
+    let interval = match text("interval")? {
+        Some(s) => parse_duration(s).map_err(|e| at("interval", &e))?,
+        None => return Err(at("interval", "missing: the bucket width, e.g. \"5m\"")),
+    };
+    let retention = match text("retention")? {
+        Some(s) => parse_retention(s).map_err(|e| at("retention", &e))?.0,
+        None => None,
+    };
+    let aggregates = match t.get("aggregates") {
+        None => Aggregates::ALL,
+        Some(toml::Value::Array(a)) => {
+            let names: Vec<&str> = a.iter().filter_map(|v| v.as_str()).collect();
+            if names.len() != a.len() {
+                return Err(at("aggregates", "expected names"));
+            }
+            Aggregates::parse(names).map_err(|e| at("aggregates", &e.to_string()))?
+        }
+        Some(_) => return Err(at("aggregates", "expected a list of names")),
+    };
+    let (pattern, exact) = match (text("match")?, text("measurement")?) {
+        (Some(p), None) => (p, false),
+        (None, Some(m)) => (m, true),
+        _ => return Err(format!("rollup #{n}: exactly one of match or measurement")),
+    };
+    RollupRule::new(pattern, exact, interval, aggregates, retention)
+        .map_err(|e| at("interval", &e.to_string()))
+}
+
 /// Applies the file's `retention` key: a duration (the global retention), or a table of
 /// `default` (the global retention) and `rule`, an array of tables each with exactly one
 /// of `measurement` (an exact name) or `match` (an anchored regex), and `raw` (how long
@@ -457,6 +539,9 @@ impl EngineArgs {
         }
         if !self.retention_rules.is_empty() {
             o.retention_rules = self.retention_rules.clone();
+        }
+        if !self.rollups.is_empty() {
+            o.rollups = self.rollups.clone();
         }
         if let Some(d) = self.warm_max_age {
             o.warm_max_age = d;
@@ -645,6 +730,18 @@ fn apply_file(o: &mut Options, path: &Path) -> Result<(), String> {
     if let Some(v) = &f.retention {
         apply_retention(o, v).map_err(at)?;
     }
+    match &f.rollup {
+        None => {}
+        Some(toml::Value::Array(rules)) => {
+            o.rollups = rules
+                .iter()
+                .enumerate()
+                .map(|(i, r)| rollup_rule(i + 1, r))
+                .collect::<Result<_, _>>()
+                .map_err(at)?;
+        }
+        Some(_) => return Err(at("rollup: expected [[rollup]] tables".into())),
+    }
     if let Some(n) = f.compaction_threads {
         o.compaction_threads = usize::try_from(n).unwrap_or(usize::MAX);
     }
@@ -713,6 +810,7 @@ mod tests {
             rotation_interval: None,
             retention: None,
             retention_rules: Vec::new(),
+            rollups: Vec::new(),
             warm_max_age: None,
             wal_recovery: None,
             cold_zstd_level: None,

@@ -32,6 +32,7 @@ pub mod model;
 pub mod options;
 mod pool;
 pub mod retention;
+pub mod rollup;
 pub mod scan;
 pub mod segment;
 pub mod snapshot;
@@ -40,8 +41,8 @@ pub mod write;
 
 pub use db::{
     CompactionProgress, CompactionReport, Db, DbStats, DeleteReport, ExportSummary,
-    OVERLOAD_HOT_FACTOR, OVERLOAD_WAL_FACTOR, Piece, PromMetadata, PromTextSummary, RotationReport,
-    SampleWriter, SeriesHandle, SeriesInfo, SubmitOrder, TierStats, TiersStats,
+    OVERLOAD_HOT_FACTOR, OVERLOAD_WAL_FACTOR, Piece, PromMetadata, PromTextSummary, RollupRead,
+    RotationReport, SampleWriter, SeriesHandle, SeriesInfo, SubmitOrder, TierStats, TiersStats,
 };
 pub use error::{Error, Result};
 pub use index::RawKind;

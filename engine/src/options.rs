@@ -134,6 +134,10 @@ pub struct Options {
     /// boundary behaviour as `retention`; measurements no rule matches keep `retention`.
     /// See [`crate::retention`]. Default: none.
     pub retention_rules: Vec<crate::retention::RetentionRule>,
+    /// Rollup rules (`[[rollup]]`): compaction into cold writes, for each measurement a
+    /// rule matches, per-interval summaries of every numeric field that queries use in
+    /// place of raw points (see [`crate::rollup`]). Default: none.
+    pub rollups: Vec<crate::rollup::RollupRule>,
     /// Warm data older than this moves to cold at the next background compaction
     /// (`warm.max_age`). Default: 24 hours.
     pub warm_max_age: Duration,
@@ -206,6 +210,7 @@ impl Default for Options {
             rotation_interval: Duration::from_secs(60),
             retention: None,
             retention_rules: Vec::new(),
+            rollups: Vec::new(),
             warm_max_age: Duration::from_secs(24 * 3600),
             cold_zstd_level: 12,
             cold_cache_bytes: 256 << 20,

@@ -86,7 +86,7 @@ fn positions_and_expectations() {
         "UPDATE x",
         1,
         1,
-        "SELECT, SHOW, CREATE, DELETE or DROP",
+        "SELECT, EXPLAIN, SHOW, CREATE, DELETE or DROP",
         "UPDATE",
     );
     check(

@@ -64,6 +64,10 @@ impl Inner {
     pub(super) fn compact_background(&self) -> Result<Option<CompactionReport>> {
         let task = {
             let m = self.manifest.lock();
+            let dropped = self.drop_expired_rollups()?;
+            if dropped > 0 {
+                tracing::info!("rollup retention dropped {dropped} rollup files");
+            }
             let age = i64::try_from(self.options.warm_max_age.as_nanos()).unwrap_or(i64::MAX);
             compaction::plan(
                 &m.segments,
@@ -175,8 +179,35 @@ impl Inner {
             writer_options,
             tier: task.output,
             tombstones: &tombstones,
+            rollups: &self.options.rollups,
         };
-        let outputs = self.write_outputs(&plan, &mut next_id)?;
+        let written = self.write_outputs(&plan, &mut next_id)?;
+        let new_rollups = if task.output == Tier::Cold && !self.options.rollups.is_empty() {
+            let keep: std::collections::HashMap<&[u8], i64> = by_series
+                .iter()
+                .zip(&series_keep_from)
+                .map(|((k, _), c)| (&**k, *c))
+                .collect();
+            let keep_from = |k: &[u8]| keep.get(k).copied().unwrap_or(keep_from);
+            match self.write_rollups(
+                &self.options.rollups,
+                &partitions,
+                &written,
+                &keep_from,
+                &mut next_id,
+            ) {
+                Ok(r) => r,
+                Err(e) => {
+                    for r in &written.records {
+                        let _ = std::fs::remove_file(file_path(&self.segment_dir, r.id));
+                    }
+                    return Err(e);
+                }
+            }
+        } else {
+            Vec::new()
+        };
+        let outputs = written.records;
         self.failpoint(FailStep::CompactionAfterOutputs)?;
         let mut next = manifest.clone();
         next.generation += 1;
@@ -197,6 +228,18 @@ impl Inner {
         next.tombstones = remaining.records();
         let written: Vec<u64> = outputs.iter().map(|o| o.id).collect();
         self.publish_manifest(manifest, next, &written)?;
+        // The manifest names the rollups' sources: they are live now, and the files they
+        // replace may go.
+        for (key, live) in new_rollups {
+            if let Some(old) = self.rollups.install(&key, live)
+                && let Err(e) = std::fs::remove_file(&old.path)
+            {
+                tracing::warn!(
+                    "could not remove the replaced rollup {}: {e}",
+                    old.path.display()
+                );
+            }
+        }
         self.failpoint(FailStep::CompactionAfterManifest)?;
         // Publish: the live list follows the manifest's order.
         let mut fresh = Vec::with_capacity(outputs.len());

@@ -46,6 +46,64 @@ pub(super) struct OutputPlan<'a> {
     pub writer_options: WriterOptions,
     pub tier: Tier,
     pub tombstones: &'a super::tombstone::Tombstones,
+    /// The rollup rules to compute for cold outputs (empty: none).
+    pub rollups: &'a [crate::rollup::RollupRule],
+}
+
+/// The rollups computed alongside the outputs: per (partition, rule), the encoded
+/// entries of the series the rule matches (partition and series order).
+pub(super) type RollupParts = BTreeMap<(usize, usize), Vec<crate::rollup::EncodedEntry>>;
+
+/// What [`Inner::write_outputs`] wrote: the files, the partition of each, the rollups.
+pub(super) struct Written {
+    pub records: Vec<SegmentRecord>,
+    pub partitions: Vec<usize>,
+    pub rollups: RollupParts,
+}
+
+/// The rollup entries of one series' merged columns for each rule matching it.
+fn rollup_entries(
+    rules: &[crate::rollup::RollupRule],
+    key: &[u8],
+    columns: &[(String, ColumnData)],
+    day: i64,
+) -> Vec<(usize, crate::rollup::EncodedEntry)> {
+    use crate::rollup::{Aggregates, RollupMeta, buckets_of, file::encode_buckets, measurement_of};
+    let Some(m) = measurement_of(key) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (r, rule) in rules.iter().enumerate().filter(|(_, r)| r.matches(m)) {
+        let meta = RollupMeta {
+            pattern: rule.pattern(),
+            interval: rule.interval(),
+            day,
+            source: 0,
+            no_raw: false,
+            aggregates: rule.aggregates().0,
+        };
+        for (name, data) in columns {
+            let ty = data.values.field_type();
+            if data.is_empty() || !crate::rollup::rolls_up(ty) {
+                continue;
+            }
+            let buckets = buckets_of(
+                data,
+                rule.interval(),
+                rule.aggregates().has(Aggregates::QUANTILE),
+            );
+            out.push((
+                r,
+                crate::rollup::EncodedEntry {
+                    key: key.to_vec(),
+                    field: name.clone(),
+                    ty,
+                    payload: encode_buckets(&meta, &buckets),
+                },
+            ));
+        }
+    }
+    out
 }
 
 impl Inner {
@@ -55,7 +113,7 @@ impl Inner {
         &self,
         plan: &OutputPlan<'_>,
         next_id: &mut u64,
-    ) -> Result<Vec<SegmentRecord>> {
+    ) -> Result<Written> {
         let threads = crate::pool::resolve_threads(self.options.compaction_threads);
         let series = plan.by_series.len();
         let units = series * plan.partitions.len();
@@ -66,13 +124,21 @@ impl Inner {
         // One hint per partition in flight, dropped when its file is finished.
         let hints: Mutex<BTreeMap<usize, Arc<SharingHint>>> = Mutex::new(BTreeMap::new());
         let parallel = threads > 1;
-        let work = |unit: usize| -> Result<(usize, PreparedSeries<'static>)> {
+        let rolls = plan.tier == Tier::Cold && !plan.rollups.is_empty();
+        type Rolled = Vec<(usize, crate::rollup::EncodedEntry)>;
+        let work = |unit: usize| -> Result<(usize, PreparedSeries<'static>, Rolled)> {
             let (p, s) = (unit / series, unit % series);
             let (key, cols) = &plan.by_series[s];
             let part = plan.partitions[p];
             let keep_from = plan.keep_from.get(s).copied().unwrap_or(i64::MIN);
             let range = TimeRange::new(part.start.max(keep_from), part.end);
             let columns = self.merge_series(plan.inputs, cols, range, plan.tombstones)?;
+            let rolled = if rolls {
+                let day = part.start.div_euclid(crate::compaction::DAY_NANOS);
+                rollup_entries(plan.rollups, key, &columns, day)
+            } else {
+                Vec::new()
+            };
             let mut prepared = PreparedSeries::new(
                 plan.writer_options,
                 Cow::Owned(key.to_vec()),
@@ -84,7 +150,7 @@ impl Inner {
                 let hint = hints.lock().entry(p).or_default().clone();
                 prepared.encode(Some(&hint))?;
             }
-            Ok((p, prepared))
+            Ok((p, prepared, rolled))
         };
         let mut out = Outputs {
             inner: self,
@@ -92,13 +158,18 @@ impl Inner {
             next_id: *next_id,
             current: None,
             records: Vec::new(),
+            partitions: Vec::new(),
+            rollups: BTreeMap::new(),
         };
         let written = crate::pool::ordered_map(
             units,
             threads,
             threads * IN_FLIGHT_PER_THREAD,
             work,
-            |_, (p, prepared)| {
+            |_, (p, prepared, rolled)| {
+                for (r, e) in rolled {
+                    out.rollups.entry((p, r)).or_default().push(e);
+                }
                 if out.current.as_ref().is_none_or(|(cp, _)| *cp != p) {
                     if let Some((done, _)) = out.current.as_ref() {
                         hints.lock().remove(done);
@@ -129,7 +200,11 @@ impl Inner {
             return Err(e);
         }
         *next_id = out.next_id;
-        Ok(out.records)
+        Ok(Written {
+            records: out.records,
+            partitions: out.partitions,
+            rollups: out.rollups,
+        })
     }
 }
 
@@ -140,13 +215,16 @@ struct Outputs<'a> {
     next_id: u64,
     current: Option<(usize, SegmentWriter)>,
     records: Vec<SegmentRecord>,
+    /// The partition of each record.
+    partitions: Vec<usize>,
+    rollups: RollupParts,
 }
 
 impl Outputs<'_> {
     /// Finishes the file being written, if any: kept when it has points, else removed
     /// (and its id used again).
     fn finish_current(&mut self) -> Result<()> {
-        let Some((_, w)) = self.current.take() else {
+        let Some((p, w)) = self.current.take() else {
             return Ok(());
         };
         let id = self.next_id;
@@ -158,6 +236,7 @@ impl Outputs<'_> {
             return Ok(());
         }
         self.next_id += 1;
+        self.partitions.push(p);
         self.records.push(SegmentRecord {
             id,
             tier: self.plan.tier,

@@ -13,6 +13,7 @@
 
 mod compact;
 mod compact_outputs;
+mod compact_rollups;
 mod delete;
 mod export;
 mod limits;
@@ -21,6 +22,7 @@ mod overload;
 mod pieces;
 mod purge;
 mod read;
+mod rollup_read;
 mod rotate;
 mod submit_order;
 mod tombstone;
@@ -49,6 +51,7 @@ pub use export::ExportSummary;
 pub use overload::{OVERLOAD_HOT_FACTOR, OVERLOAD_WAL_FACTOR};
 pub use pieces::{Piece, SeriesInfo};
 pub use read::{TierStats, TiersStats};
+pub use rollup_read::RollupRead;
 pub use rotate::RotationReport;
 pub use submit_order::SubmitOrder;
 pub use write::SampleWriter;
@@ -86,6 +89,9 @@ pub(crate) struct Inner {
     cache: Option<Arc<crate::segment::BlockCache>>,
     /// The global retention and the per-measurement rules, from the options.
     retention: Arc<Retention>,
+    /// The live rollup files (`rollups/`); changed by compaction and rollup retention
+    /// with the manifest lock held.
+    rollups: crate::rollup::store::RollupStore,
 }
 
 impl Inner {

@@ -26,7 +26,12 @@ pub(super) fn open_inner(dir: PathBuf, options: Options) -> Result<(Inner, Vec<D
     for d in [&segment_dir, &wal_dir] {
         std::fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
     }
-    let manifest = load_manifest(&dir, &segment_dir)?;
+    let (manifest, trusted) = load_manifest(&dir, &segment_dir)?;
+    let rollup_dir = dir.join(crate::rollup::store::ROLLUP_DIR);
+    let rollups = crate::rollup::store::RollupStore::open(
+        &rollup_dir,
+        trusted.then_some(manifest.next_segment_id),
+    )?;
     let cache =
         (options.cold_cache_bytes > 0).then(|| segment::BlockCache::new(options.cold_cache_bytes));
     let retention = Arc::new(crate::retention::Retention::new(
@@ -39,6 +44,32 @@ pub(super) fn open_inner(dir: PathBuf, options: Options) -> Result<(Inner, Vec<D
         let path = segment::file_path(&segment_dir, rec.id);
         let seg = Segment::open(&path, rec.id)?.with_cache(cache.clone());
         segments.push(Arc::new(attach(&mut index, seg, rec.tier)));
+    }
+    // Series whose raw data has expired live on in rollup files of days no segment
+    // covers: the index learns them from those files, so that queries still find them.
+    for (_, live) in rollups.all() {
+        let (lo, hi) = (
+            live.day.saturating_mul(crate::compaction::DAY_NANOS),
+            (live.day + 1).saturating_mul(crate::compaction::DAY_NANOS) - 1,
+        );
+        if manifest
+            .segments
+            .iter()
+            .any(|s| s.min_ts <= hi && lo <= s.max_ts)
+        {
+            continue;
+        }
+        let file = live.file()?;
+        for (key, field, ty) in file.columns() {
+            match index.get_or_create_canonical(&std::sync::Arc::from(key)) {
+                Ok(sid) => {
+                    if let Err(e) = index.column_or_create(sid, field, ty) {
+                        tracing::warn!("{}: skipping a column: {e}", live.path.display());
+                    }
+                }
+                Err(e) => tracing::warn!("{}: skipping a series: {e}", live.path.display()),
+            }
+        }
     }
     let mut hot = HotTier::default();
     let mut file_max: BTreeMap<u64, i64> = BTreeMap::new();
@@ -134,6 +165,7 @@ pub(super) fn open_inner(dir: PathBuf, options: Options) -> Result<(Inner, Vec<D
             new_series: Mutex::new(bucket),
             cache,
             retention,
+            rollups,
         },
         deletes,
     ))
@@ -204,7 +236,7 @@ fn widen(spans: &mut Vec<GroupSpan>, group: RetentionGroup, min_ts: i64, max_ts:
 /// Loads the manifest. When it is trusted, files it does not name are garbage and are
 /// removed. When it is damaged or missing while segment files exist, the segment list is
 /// rebuilt from the files' own headers, nothing is deleted, and a new manifest is stored.
-fn load_manifest(dir: &Path, segment_dir: &Path) -> Result<Manifest> {
+fn load_manifest(dir: &Path, segment_dir: &Path) -> Result<(Manifest, bool)> {
     let loaded = manifest::load(dir)?;
     for p in &loaded.problems {
         tracing::warn!("{p}");
@@ -226,7 +258,7 @@ fn load_manifest(dir: &Path, segment_dir: &Path) -> Result<Manifest> {
             ..Manifest::default()
         };
         manifest::store(dir, &m)?;
-        return Ok(m);
+        return Ok((m, true));
     }
     if loaded.trusted && !no_manifest_but_segments {
         let live: std::collections::HashSet<u64> =
@@ -238,7 +270,7 @@ fn load_manifest(dir: &Path, segment_dir: &Path) -> Result<Manifest> {
                 std::fs::remove_file(&p).map_err(|e| Error::io(&p, e))?;
             }
         }
-        return Ok(loaded.manifest);
+        return Ok((loaded.manifest, true));
     }
     tracing::warn!(
         "the manifest is damaged or missing: rebuilding the segment list from the segment files"
@@ -268,7 +300,7 @@ fn load_manifest(dir: &Path, segment_dir: &Path) -> Result<Manifest> {
     }
     m.generation += 1;
     manifest::store(dir, &m)?;
-    Ok(m)
+    Ok((m, false))
 }
 
 /// Rebuilds index and hot state from one WAL write record, skipping values the

@@ -9,6 +9,7 @@ mod faults;
 mod prom;
 mod restart;
 mod retention;
+mod rollups;
 mod rotation;
 mod shape;
 mod snapshot;

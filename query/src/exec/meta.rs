@@ -226,7 +226,9 @@ pub(crate) fn run(ctx: &Ctx<'_>, st: &Statement) -> Result<Vec<Series>, QueryErr
         Statement::Delete { from, condition } => {
             super::delete::delete(ctx, from.as_ref(), condition.as_ref())
         }
-        Statement::Select(_) => Err(QueryError::Invalid("SELECT is not a meta statement".into())),
+        Statement::Select(_) | Statement::Explain(_) => {
+            Err(QueryError::Invalid("SELECT is not a meta statement".into()))
+        }
     }
 }
 

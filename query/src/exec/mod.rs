@@ -11,6 +11,7 @@
 mod agg;
 mod cond;
 mod delete;
+pub(crate) mod explain;
 pub mod memory;
 mod meta;
 mod parallel;
@@ -121,6 +122,8 @@ pub(crate) struct Ctx<'a> {
     pub node_tag: Option<(String, String)>,
     /// The request's memory account, charged before rows are materialised.
     pub memory: Option<&'a memory::MemoryAccount>,
+    /// Where each column's answer came from, for `EXPLAIN`.
+    pub explain: explain::Recorder,
 }
 
 impl Ctx<'_> {
@@ -284,6 +287,11 @@ pub fn execute_statement(
     let ctx = Ctx::new(db, options, None);
     let series = match statement {
         Statement::Select(s) => select::run(&ctx, s)?,
+        Statement::Explain(s) => {
+            let rows = select::run(&ctx, s)?;
+            let columns = rows.iter().map(|r| r.columns.len().saturating_sub(1)).sum();
+            vec![ctx.explain.series(rows.len(), columns)]
+        }
         other => meta::run(&ctx, other)?,
     };
     Ok(StatementResult {
@@ -314,6 +322,7 @@ impl<'a> Ctx<'a> {
             cancel: &options.cancel,
             node_tag,
             memory: options.memory.as_deref(),
+            explain: explain::Recorder::default(),
         }
     }
 }

@@ -11,6 +11,8 @@ pub use display::{Ident, Quoted, RegexLit};
 pub enum Statement {
     /// `SELECT …`
     Select(Box<Select>),
+    /// `EXPLAIN SELECT …`: where the answer would come from (raw tiers or rollups).
+    Explain(Box<Select>),
     /// `SHOW MEASUREMENTS [WITH MEASUREMENT …] [WHERE …] [LIMIT n] [OFFSET n]`
     ShowMeasurements {
         /// `WITH MEASUREMENT = name | =~ /re/`

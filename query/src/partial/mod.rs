@@ -21,7 +21,7 @@
 pub mod codec;
 pub mod promql;
 pub mod select;
-pub mod sketch;
+pub use strata_engine::rollup::sketch;
 pub mod state;
 
 pub use codec::{DecodeError, decode_state, encode_state};

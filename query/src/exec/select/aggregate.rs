@@ -344,6 +344,7 @@ pub(super) fn collect(
     enum Task<'a> {
         Column {
             chosen: &'a Chosen,
+            field: &'a str,
             col: ColumnId,
             ty: FieldType,
             slots: &'a [usize],
@@ -362,6 +363,7 @@ pub(super) fn collect(
             if let Some((_, col, ty)) = c.info.columns.iter().find(|(n, _, _)| n == f) {
                 tasks.push(Task::Column {
                     chosen: c,
+                    field: f,
                     col: *col,
                     ty: *ty,
                     slots,
@@ -375,6 +377,7 @@ pub(super) fn collect(
         match t {
             Task::Column {
                 chosen,
+                field,
                 col,
                 ty,
                 slots,
@@ -389,37 +392,74 @@ pub(super) fn collect(
                 let mut seen = false;
                 let mut carry = None;
                 let mut stopped = None;
-                let scanned = ctx.db.scan_column(
-                    *col,
-                    *ty,
-                    range,
-                    &mut |lo, hi| {
-                        stats_ok
-                            && layout.bucket(lo) == layout.bucket(hi)
-                            && !cuts.iter().any(|&c| lo < c && c <= hi)
-                    },
-                    &mut |p| {
-                        if let Err(e) = ctx.check_deadline() {
-                            stopped = Some(e);
-                            return Err(strata_engine::Error::InvalidInput("query stopped".into()));
-                        }
-                        seen = true;
-                        feed(
-                            &mut states,
-                            &kinds,
-                            &task_clip,
-                            &layout,
-                            p,
-                            &mut scratch,
-                            &mut carry,
-                        );
-                        Ok(())
-                    },
-                );
-                if let Some(e) = stopped {
-                    return Err(e);
+                // Whole rollup buckets answer the middle of the range when they can
+                // (`super::rollup`); raw points the rest, in time order.
+                let rolled = if extra == 0 && !shows_point_time && !plan.point_rows {
+                    super::rollup::read(
+                        ctx,
+                        &chosen.info.key,
+                        *col,
+                        field,
+                        *ty,
+                        range,
+                        &kinds,
+                        &layout,
+                        offset,
+                    )?
+                } else {
+                    None
+                };
+                let raw_ranges = match &rolled {
+                    Some(r) => vec![
+                        TimeRange::new(range.start, r.covered.start),
+                        TimeRange::new(r.covered.end, range.end),
+                    ],
+                    None => vec![range],
+                };
+                for (part, range) in raw_ranges.into_iter().enumerate() {
+                    if part == 1
+                        && let Some(r) = &rolled
+                    {
+                        seen |= !r.buckets.is_empty();
+                        super::rollup::feed(&mut states, &kinds, &layout, r, window);
+                    }
+                    if range.start >= range.end {
+                        continue;
+                    }
+                    let scanned = ctx.db.scan_column(
+                        *col,
+                        *ty,
+                        range,
+                        &mut |lo, hi| {
+                            stats_ok
+                                && layout.bucket(lo) == layout.bucket(hi)
+                                && !cuts.iter().any(|&c| lo < c && c <= hi)
+                        },
+                        &mut |p| {
+                            if let Err(e) = ctx.check_deadline() {
+                                stopped = Some(e);
+                                return Err(strata_engine::Error::InvalidInput(
+                                    "query stopped".into(),
+                                ));
+                            }
+                            seen = true;
+                            feed(
+                                &mut states,
+                                &kinds,
+                                &task_clip,
+                                &layout,
+                                p,
+                                &mut scratch,
+                                &mut carry,
+                            );
+                            Ok(())
+                        },
+                    );
+                    if let Some(e) = stopped {
+                        return Err(e);
+                    }
+                    scanned?;
                 }
-                scanned?;
                 integrate(&mut states, &kinds, &layout);
                 Ok(seen.then(|| {
                     (
@@ -432,6 +472,7 @@ pub(super) fn collect(
                 }))
             }
             Task::Rows { chosen } => {
+                ctx.explain.note_raw("a condition on field values");
                 let all: Vec<usize> = (0..plan.slots.len()).collect();
                 let kinds: Vec<AggKind> = plan.slots.iter().map(|s| s.kind).collect();
                 let mut need: Vec<String> = fields.iter().map(|(f, _)| f.clone()).collect();

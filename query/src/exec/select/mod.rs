@@ -51,6 +51,7 @@ pub(crate) mod cluster;
 mod plan;
 mod project;
 mod raw;
+mod rollup;
 mod rows;
 mod run;
 pub(crate) mod stream;

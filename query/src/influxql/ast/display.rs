@@ -306,6 +306,7 @@ impl Display for Statement {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         match self {
             Statement::Select(s) => write!(f, "{s}"),
+            Statement::Explain(s) => write!(f, "EXPLAIN {s}"),
             Statement::ShowMeasurements { with, filter } => {
                 f.write_str("SHOW MEASUREMENTS")?;
                 match with {

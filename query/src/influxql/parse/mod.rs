@@ -40,7 +40,8 @@ pub(crate) fn parse_spanned(
                 return Ok((i, None));
             }
             let start = text.len() - i.len();
-            let (i, statement) = expect("SELECT, SHOW, CREATE, DELETE or DROP", statement)(i)?;
+            let (i, statement) =
+                expect("SELECT, EXPLAIN, SHOW, CREATE, DELETE or DROP", statement)(i)?;
             let end = text.len() - i.len();
             let (i, ()) = ws(i)?;
             if !i.is_empty() && !i.starts_with(';') {
@@ -74,6 +75,11 @@ pub(crate) fn parse_spanned(
 }
 
 fn statement(i: &str) -> PResult<'_, Statement> {
+    if let Ok((i, _)) = kw("explain")(i) {
+        let (i, _) = expect("SELECT after EXPLAIN", kw("select"))(i)?;
+        let (i, s) = select::select(i)?;
+        return Ok((i, Statement::Explain(Box::new(s))));
+    }
     if let Ok((i, _)) = kw("select")(i) {
         let (i, s) = select::select(i)?;
         return Ok((i, Statement::Select(Box::new(s))));

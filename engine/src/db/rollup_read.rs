@@ -1,0 +1,190 @@
+//! Reads for query executors from rollups: which part of a range a rule's buckets answer
+//! exactly, and those buckets; plus rollup retention.
+//!
+//! A day's rollup file answers for column C only when it holds exactly what the raw data
+//! would give: no warm, rotating or hot data of C reaches into the buckets used (those
+//! are not rolled up yet); every cold segment holding C in that day is the file's source
+//! (a later cold rewrite of the day without rollups, or a failed one, makes it stale); no
+//! tombstone applies to C there (the buckets still count deleted values until the next
+//! compaction of the day); and the file keeps the aggregates asked for. A day with neither
+//! cold data of C nor a rollup file holds nothing. Raw data that expired is no reason to
+//! refuse: that is what rollups are for (buckets are kept to the rule's own retention).
+
+use super::Db;
+use crate::compaction::DAY_NANOS;
+use crate::error::Result;
+use crate::index::ColumnId;
+use crate::manifest::Tier;
+use crate::model::{FieldType, SeriesKey, TimeRange};
+use crate::rollup::{Aggregates, RollupBucket, rolls_up};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// What a query can take from rollups for one column.
+#[derive(Debug, Clone)]
+pub struct RollupRead {
+    /// The rule's bucket width (ns).
+    pub interval: i64,
+    /// The rule's pattern.
+    pub rule: String,
+    /// The part of the asked range the buckets answer: bucket-aligned, inside it. Points
+    /// outside it must be read raw.
+    pub covered: TimeRange,
+    /// The buckets within `covered`, by start.
+    pub buckets: Vec<RollupBucket>,
+    /// Rollup files read.
+    pub files: usize,
+}
+
+fn align_up(t: i64, i: i64) -> i64 {
+    let r = t.rem_euclid(i);
+    if r == 0 { t } else { t.saturating_add(i - r) }
+}
+
+fn align_down(t: i64, i: i64) -> i64 {
+    t - t.rem_euclid(i)
+}
+
+impl Db {
+    /// The rollup buckets that answer column `column` (field `field` of series `key`) over
+    /// as much of `range` as they can, from the coarsest rule whose interval `usable`
+    /// accepts and which keeps `need`; `None` when no rollup answers any of it.
+    #[allow(clippy::too_many_arguments)]
+    pub fn rollup_read(
+        &self,
+        key: &SeriesKey,
+        column: ColumnId,
+        field: &str,
+        ty: FieldType,
+        range: TimeRange,
+        need: Aggregates,
+        usable: &dyn Fn(i64) -> bool,
+    ) -> Result<Option<RollupRead>> {
+        let inner = &self.inner;
+        if !rolls_up(ty) {
+            return Ok(None);
+        }
+        let Some(rule) = inner
+            .options
+            .rollups
+            .iter()
+            .filter(|r| r.matches(key.measurement()))
+            .filter(|r| r.aggregates().has(need.0) && usable(r.interval()))
+            .max_by_key(|r| r.interval())
+        else {
+            return Ok(None);
+        };
+        let i = rule.interval();
+        let now = inner.options.clock.now_nanos();
+        let mut a = align_up(range.start.max(rule.cutoff(now)), i);
+        let mut b = align_down(range.end, i);
+        let (segments, tombstones, hot_lo) = {
+            let st = inner.state.read();
+            let mut lo = i64::MAX;
+            for t in st.rotating.iter().map(|r| &**r).chain([&st.hot]) {
+                if let Some((x, _)) = t.bounds(column) {
+                    lo = lo.min(x);
+                }
+            }
+            (st.segments.clone(), st.tombstones.clone(), lo)
+        };
+        b = b.min(align_down(hot_lo, i));
+        if a >= b {
+            return Ok(None);
+        }
+        // Cold sources per day, days a tombstone touches, and where warm data begins.
+        let mut cold: BTreeMap<i64, BTreeSet<u64>> = BTreeMap::new();
+        let mut touched: BTreeSet<i64> = BTreeSet::new();
+        for live in &segments {
+            let Some(entry) = live.column(&column) else {
+                continue;
+            };
+            let blocks = live.seg.blocks_in(entry, TimeRange::new(a, b));
+            if blocks.is_empty() {
+                continue;
+            }
+            if live.tier != Tier::Cold {
+                let lo = live.seg.block_meta(blocks.start).min_ts;
+                b = b.min(align_down(lo, i));
+                continue;
+            }
+            let deleted = tombstones.ranges(live.seg.id(), column);
+            for blk in blocks {
+                let m = live.seg.block_meta(blk);
+                for d in m.min_ts.div_euclid(DAY_NANOS)..=m.max_ts.div_euclid(DAY_NANOS) {
+                    cold.entry(d).or_default().insert(live.seg.id());
+                    let (lo, hi) = (d * DAY_NANOS, (d + 1) * DAY_NANOS - 1);
+                    if deleted.iter().any(|r| r.overlaps(lo, hi)) {
+                        touched.insert(d);
+                    }
+                }
+            }
+        }
+        if a >= b {
+            return Ok(None);
+        }
+        let first_day = a.div_euclid(DAY_NANOS);
+        let last_day = (b - 1).div_euclid(DAY_NANOS);
+        let files = inner.rollups.range(&rule.key(), first_day..last_day + 1);
+        let mut key_bytes = Vec::new();
+        key.encode_into(&mut key_bytes);
+        let mut buckets = Vec::new();
+        let mut read = 0;
+        let mut end = b;
+        for day in first_day..=last_day {
+            let sources = cold.get(&day);
+            let ok = !touched.contains(&day)
+                && match (files.get(&day), sources) {
+                    (None, None) => true,
+                    (None, Some(_)) => false,
+                    (Some(_), None) => true,
+                    (Some(f), Some(s)) => s.len() == 1 && s.contains(&f.source),
+                };
+            let ok = ok
+                && match files.get(&day) {
+                    None => true,
+                    Some(f) => {
+                        let file = f.file()?;
+                        if Aggregates(file.meta.aggregates).has(need.0) {
+                            read += 1;
+                            let want = need.has(Aggregates::QUANTILE);
+                            if let Some((_, bs)) = file.buckets(&f.path, &key_bytes, field, want)? {
+                                buckets
+                                    .extend(bs.into_iter().filter(|x| x.start >= a && x.start < b));
+                            }
+                            true
+                        } else {
+                            false
+                        }
+                    }
+                };
+            if !ok {
+                end = end.min(day.saturating_mul(DAY_NANOS).max(a));
+                break;
+            }
+        }
+        buckets.retain(|x| x.start < end);
+        a = a.min(end);
+        if a >= end {
+            return Ok(None);
+        }
+        Ok(Some(RollupRead {
+            interval: i,
+            rule: rule.pattern(),
+            covered: TimeRange::new(a, end),
+            buckets,
+            files: read,
+        }))
+    }
+}
+
+impl super::Inner {
+    /// Drops the rollup files past their rule's retention at the clock's now.
+    pub(super) fn drop_expired_rollups(&self) -> Result<usize> {
+        let now = self.options.clock.now_nanos();
+        let mut n = 0;
+        for rule in &self.options.rollups {
+            n += self.rollups.drop_before(&rule.key(), rule.cutoff(now))?;
+        }
+        Ok(n)
+    }
+}
