@@ -12,7 +12,8 @@
 //!   complete state: replay rebuilds whatever G's segments do not hold.
 //!
 //! Procedure: read the newest manifest G; hard-link every segment G names (copy when the
-//! target is on another filesystem); list the WAL files and their lengths, and copy each
+//! target is on another filesystem) and every rollup file published at G (its source
+//! segment id below G's next id; see `rollup/store.rs`); list the WAL files and their lengths, and copy each
 //! up to that length. Only the newest WAL file grows and files only grow, so the copies
 //! are the log up to the instant the lengths were read, whatever is written meanwhile; a
 //! record the copy caught half-written is cut off its end (it was not acknowledged yet).
@@ -27,6 +28,7 @@
 
 use crate::error::{Error, Result};
 use crate::manifest;
+use crate::rollup::store::ROLLUP_DIR;
 use crate::segment::{self, SEGMENT_DIR};
 use crate::wal::{self, WAL_DIR};
 use std::path::{Path, PathBuf};
@@ -58,6 +60,8 @@ pub struct SnapshotReport {
     pub wal_files: usize,
     /// WAL bytes copied.
     pub wal_bytes: u64,
+    /// Rollup files linked (or copied).
+    pub rollup_files: usize,
     /// Attempts it took (more than one when the directory changed under the copy).
     pub attempts: usize,
 }
@@ -116,6 +120,7 @@ fn attempt_once(
         segment_bytes: 0,
         wal_files: 0,
         wal_bytes: 0,
+        rollup_files: 0,
         attempts: 0,
     };
     // Segments.
@@ -137,6 +142,45 @@ fn attempt_once(
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(Error::io(&to, e)),
         }
+    }
+    // Rollup files published at G (their source segment id below G's next id): linked as
+    // segments are. Files of later compactions would be deleted by open anyway. A file
+    // replaced under a newer manifest may vanish before it is linked, or be gone before
+    // the listing: either way the newest manifest is no longer G, so start over.
+    let src_rup = src.join(ROLLUP_DIR);
+    if src_rup.is_dir() {
+        let out_rup = out.join(ROLLUP_DIR);
+        mkdir(&out_rup)?;
+        let entries = std::fs::read_dir(&src_rup).map_err(|e| Error::io(&src_rup, e))?;
+        let mut linked = 0usize;
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::io(&src_rup, e))?;
+            let name = entry.file_name();
+            let Some(published) = name
+                .to_str()
+                .and_then(crate::rollup::store::parse_file_name)
+                .map(|(_, _, source)| source < m.next_segment_id)
+            else {
+                continue;
+            };
+            if !published {
+                continue;
+            }
+            match link_or_copy(&entry.path(), &out_rup.join(&name)) {
+                Ok(copied) => {
+                    if copied {
+                        sync_file(&out_rup.join(&name))?;
+                    }
+                    linked += 1;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                Err(e) => return Err(Error::io(out_rup.join(&name), e)),
+            }
+        }
+        if linked > 0 && manifest::load(src)?.manifest.generation != m.generation {
+            return Ok(None);
+        }
+        report.rollup_files = linked;
     }
     // WAL, in order: each file listed now, up to its length now. Files are only
     // appended to and only the newest grows, so these prefixes are the log up to one
@@ -282,7 +326,7 @@ fn prepare_out(out: &Path) -> Result<()> {
 
 /// Empties `out` (written by this module only) before another attempt.
 fn clear_out(out: &Path) -> Result<()> {
-    for sub in [SEGMENT_DIR, WAL_DIR] {
+    for sub in [SEGMENT_DIR, WAL_DIR, ROLLUP_DIR] {
         let d = out.join(sub);
         if d.exists() {
             std::fs::remove_dir_all(&d).map_err(|e| Error::io(&d, e))?;
@@ -295,9 +339,11 @@ fn clear_out(out: &Path) -> Result<()> {
 /// returns. Copied files were synced as they were written; linked segments share the
 /// source's inode, synced when the source wrote it.
 fn sync_dirs(out: &Path) -> Result<()> {
-    for sub in [SEGMENT_DIR, WAL_DIR] {
+    for sub in [SEGMENT_DIR, WAL_DIR, ROLLUP_DIR] {
         let d = out.join(sub);
-        wal::sync_dir(&d).map_err(|e| Error::io(&d, e))?;
+        if d.is_dir() {
+            wal::sync_dir(&d).map_err(|e| Error::io(&d, e))?;
+        }
     }
     wal::sync_dir(out).map_err(|e| Error::io(out, e))
 }

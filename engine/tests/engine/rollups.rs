@@ -123,6 +123,19 @@ fn rollups_equal_raw_buckets_and_survive_retention_and_restart() {
     let (covered, got) = rolled(&db, &host("m", 0), "u", all).unwrap();
     assert_eq!((covered, &got), (all, &want[0]));
 
+    // A snapshot of the live directory carries the rollup files: once raw data expired,
+    // they are all the snapshot holds of those days.
+    let snaps = tempfile::tempdir().unwrap();
+    let report = db
+        .snapshot(&snaps.path().join("s"), Default::default())
+        .unwrap();
+    assert!(report.rollup_files >= 3, "{report:?}");
+    {
+        let snap = Db::open(&report.dir, opts(&clock, Some(10))).unwrap();
+        let (_, got) = rolled(&snap, &host("m", 0), "u", all).expect("in the snapshot");
+        assert_eq!(got, want[0], "the snapshot answers as the source");
+    }
+
     drop(db);
     let db = Db::open(dir.path(), opts(&clock, Some(10))).unwrap();
     let (_, got) = rolled(&db, &host("m", 1), "f", all).unwrap();
