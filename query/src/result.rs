@@ -284,50 +284,21 @@ impl QueryResponse {
     /// `name,tags,<columns>` per change of columns, tags as `k=v` joined by commas, times
     /// as integers (nanoseconds unless `epoch` says otherwise).
     pub fn to_csv(&self, epoch: Epoch) -> String {
-        let epoch = if epoch == Epoch::Rfc3339 {
-            Epoch::Nanoseconds
-        } else {
-            epoch
-        };
+        let epoch = csv_epoch(epoch);
         let mut out = String::new();
-        let mut last_header: Option<&[String]> = None;
+        let mut last_header: Option<Vec<String>> = None;
         for r in &self.results {
             if let Some(e) = &r.error {
-                out.push_str("error\n");
-                push_csv_field(&mut out, e);
-                out.push('\n');
+                write_csv_error(&mut out, e);
                 continue;
             }
             for s in &r.series {
-                if last_header != Some(&s.columns[..]) {
-                    if last_header.is_some() {
-                        out.push('\n');
-                    }
-                    out.push_str("name,tags");
-                    for c in &s.columns {
-                        out.push(',');
-                        push_csv_field(&mut out, c);
-                    }
-                    out.push('\n');
-                    last_header = Some(&s.columns[..]);
-                }
-                let tags = tags_text(s);
-                for row in &s.values {
-                    push_csv_field(&mut out, &s.name);
-                    out.push(',');
-                    push_csv_field(&mut out, &tags);
-                    for v in row {
-                        out.push(',');
-                        push_csv_field(&mut out, &plain_text(v, epoch));
-                    }
-                    out.push('\n');
-                }
+                write_csv_header(&mut out, &s.columns, &mut last_header);
+                write_csv_rows(&mut out, &s.name, &tags_text(s), &s.values, epoch);
             }
         }
         if let Some(e) = &self.error {
-            out.push_str("error\n");
-            push_csv_field(&mut out, e);
-            out.push('\n');
+            write_csv_error(&mut out, e);
         }
         out
     }
@@ -457,16 +428,77 @@ pub(crate) fn write_json_series_tail(out: &mut String) {
     out.push_str("]}");
 }
 
+/// CSV times are integers: RFC 3339 becomes nanoseconds.
+pub(crate) fn csv_epoch(epoch: Epoch) -> Epoch {
+    if epoch == Epoch::Rfc3339 {
+        Epoch::Nanoseconds
+    } else {
+        epoch
+    }
+}
+
+/// The `name,tags,<columns>` header when the columns differ from the last header's (a
+/// blank line before every header but the first). Shared by the whole CSV rendering and
+/// the streamed one ([`crate::stream::CsvStream`]), so both write the same bytes.
+pub(crate) fn write_csv_header(
+    out: &mut String,
+    columns: &[String],
+    last_header: &mut Option<Vec<String>>,
+) {
+    if last_header.as_deref() != Some(columns) {
+        if last_header.is_some() {
+            out.push('\n');
+        }
+        out.push_str("name,tags");
+        for c in columns {
+            out.push(',');
+            push_csv_field(out, c);
+        }
+        out.push('\n');
+        *last_header = Some(columns.to_vec());
+    }
+}
+
+/// Rows of a series as CSV lines.
+pub(crate) fn write_csv_rows(
+    out: &mut String,
+    name: &str,
+    tags: &str,
+    rows: &[Vec<Value>],
+    epoch: Epoch,
+) {
+    for row in rows {
+        push_csv_field(out, name);
+        out.push(',');
+        push_csv_field(out, tags);
+        for v in row {
+            out.push(',');
+            push_csv_field(out, &plain_text(v, epoch));
+        }
+        out.push('\n');
+    }
+}
+
+/// A statement's (or the request's) error as CSV.
+pub(crate) fn write_csv_error(out: &mut String, e: &str) {
+    out.push_str("error\n");
+    push_csv_field(out, e);
+    out.push('\n');
+}
+
 fn tags_text(s: &Series) -> String {
-    s.tags
-        .as_ref()
-        .map(|t| {
-            t.iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect::<Vec<_>>()
-                .join(",")
-        })
-        .unwrap_or_default()
+    tags_text_of(s.tags.as_ref())
+}
+
+/// Tags as `k=v` joined by commas.
+pub(crate) fn tags_text_of(tags: Option<&BTreeMap<String, String>>) -> String {
+    tags.map(|t| {
+        t.iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    })
+    .unwrap_or_default()
 }
 
 fn plain_text(v: &Value, epoch: Epoch) -> String {

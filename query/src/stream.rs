@@ -17,7 +17,8 @@
 
 use crate::error::QueryError;
 use crate::result::{
-    Epoch, QueryResponse, Series, StatementResult, Value, write_json_rows, write_json_series_head,
+    Epoch, QueryResponse, Series, StatementResult, Value, csv_epoch, tags_text_of, write_csv_error,
+    write_csv_header, write_csv_rows, write_json_rows, write_json_series_head,
     write_json_series_tail, write_json_string,
 };
 use std::collections::BTreeMap;
@@ -435,5 +436,105 @@ impl<F: FnMut(String) -> Result<(), QueryError>> ResponseSink for ChunkedJson<F>
             }
         }
         Ok(())
+    }
+}
+
+/// CSV as [`QueryResponse::to_csv`] writes it (the same bytes: both use the same writers
+/// in [`crate::result`]), written as the pieces arrive and handed to `flush` in runs of
+/// about `flush_bytes`. An error that stops a streamed statement after some rows is its
+/// `error` lines after them.
+pub struct CsvStream<F: FnMut(String) -> Result<(), QueryError>> {
+    epoch: Epoch,
+    flush_bytes: usize,
+    flush: F,
+    out: String,
+    last_header: Option<Vec<String>>,
+    /// The current series' name and tags text.
+    name: String,
+    tags: String,
+    first_error: Option<String>,
+}
+
+impl<F: FnMut(String) -> Result<(), QueryError>> CsvStream<F> {
+    /// A writer handing text to `flush` in pieces of about `flush_bytes`.
+    pub fn new(epoch: Epoch, flush_bytes: usize, flush: F) -> Self {
+        CsvStream {
+            epoch: csv_epoch(epoch),
+            flush_bytes,
+            flush,
+            out: String::new(),
+            last_header: None,
+            name: String::new(),
+            tags: String::new(),
+            first_error: None,
+        }
+    }
+
+    /// The first statement error seen.
+    pub fn first_error(&self) -> Option<&str> {
+        self.first_error.as_deref()
+    }
+
+    /// The text not handed out yet.
+    pub fn finish(self) -> String {
+        self.out
+    }
+
+    fn maybe_flush(&mut self) -> Result<(), QueryError> {
+        if self.out.len() >= self.flush_bytes {
+            (self.flush)(std::mem::take(&mut self.out))?;
+        }
+        Ok(())
+    }
+}
+
+impl<F: FnMut(String) -> Result<(), QueryError>> ResponseSink for CsvStream<F> {
+    fn statement(&mut self, result: StatementResult) -> Result<(), QueryError> {
+        self.begin_statement(result.statement_id)?;
+        if result.error.is_none() {
+            for s in &result.series {
+                self.begin_series(&s.name, s.tags.as_ref(), &s.columns)?;
+                self.rows(&s.values)?;
+            }
+        }
+        self.end_statement(result.error)
+    }
+
+    fn begin_statement(&mut self, _statement_id: usize) -> Result<(), QueryError> {
+        Ok(())
+    }
+
+    fn begin_series(
+        &mut self,
+        name: &str,
+        tags: Option<&BTreeMap<String, String>>,
+        columns: &[String],
+    ) -> Result<(), QueryError> {
+        write_csv_header(&mut self.out, columns, &mut self.last_header);
+        self.name = name.to_owned();
+        self.tags = tags_text_of(tags);
+        self.maybe_flush()
+    }
+
+    fn rows(&mut self, rows: &[Vec<Value>]) -> Result<(), QueryError> {
+        for run in rows.chunks(1024) {
+            write_csv_rows(&mut self.out, &self.name, &self.tags, run, self.epoch);
+            self.maybe_flush()?;
+        }
+        Ok(())
+    }
+
+    fn end_series(&mut self) -> Result<(), QueryError> {
+        Ok(())
+    }
+
+    fn end_statement(&mut self, error: Option<String>) -> Result<(), QueryError> {
+        if let Some(e) = &error {
+            write_csv_error(&mut self.out, e);
+            if self.first_error.is_none() {
+                self.first_error = Some(e.clone());
+            }
+        }
+        self.maybe_flush()
     }
 }

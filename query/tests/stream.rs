@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use strata_engine::model::Precision;
 use strata_engine::{Db, ManualClock, Options};
-use strata_query::stream::{Collect, JsonStream, ResponseSink};
+use strata_query::stream::{Collect, CsvStream, JsonStream, ResponseSink};
 use strata_query::{
     Epoch, MemoryBudget, QueryError, QueryOptions, StreamSettings, execute, execute_streamed,
 };
@@ -246,4 +246,26 @@ fn a_streamed_statement_holds_a_slice_of_the_budget_not_its_answer() {
         .len();
     assert_eq!(rows, 3_000);
     assert_eq!(budget.used(), 0, "every slice gave its share back");
+}
+
+#[test]
+fn streamed_csv_is_the_whole_csv_byte_for_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = db(dir.path());
+    let options = QueryOptions::default();
+    let all = STATEMENTS.join("; ");
+    for q in STATEMENTS.iter().copied().chain([all.as_str()]) {
+        for epoch in [Epoch::Rfc3339, Epoch::Seconds] {
+            let want = execute(&db, q, &options).to_csv(epoch);
+            let mut pieces = Vec::new();
+            let mut sink = CsvStream::new(epoch, 4096, |t: String| {
+                pieces.push(t);
+                Ok(())
+            });
+            execute_streamed(&db, q, &options, tiny(), &mut sink).unwrap();
+            let tail = sink.finish();
+            pieces.push(tail);
+            assert_eq!(pieces.concat(), want, "{q} ({epoch:?})");
+        }
+    }
 }

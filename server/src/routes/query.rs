@@ -7,8 +7,8 @@
 //! InfluxDB does. `db` and `rp` are accepted and ignored (one directory is one database).
 //! JSON answers are streamed ([`super::query_stream`]): a large raw `SELECT` goes out a
 //! time slice at a time in a chunked body, as one JSON document or, with `chunked=true`,
-//! as InfluxDB's JSON object per line of at most `chunk_size` rows (default 10,000); CSV,
-//! `pretty=true` and cluster-wide answers are rendered whole.
+//! as InfluxDB's JSON object per line of at most `chunk_size` rows (default 10,000), or
+//! as CSV; `pretty=true` and cluster-wide answers are rendered whole.
 
 use crate::app::{AppState, param, params};
 use crate::body;
@@ -66,11 +66,13 @@ pub async fn query(
         memory: Some(memory.clone()),
     };
     let cluster = super::cluster::wants_cluster(&params);
-    // JSON as it is made, in pieces (a large raw SELECT never holds its whole answer);
-    // CSV, `pretty=true` and cluster-wide answers are rendered whole.
-    if !cluster && !csv && !pretty {
+    // The answer as it is made, in pieces (a large raw SELECT never holds its whole
+    // answer); `pretty=true` and cluster-wide answers are rendered whole.
+    if !cluster && !pretty {
         use super::query_stream::{DEFAULT_CHUNK_SIZE, Shape, answer};
-        let shape = if param(&params, "chunked") == Some("true") {
+        let shape = if csv {
+            Shape::Csv
+        } else if param(&params, "chunked") == Some("true") {
             // As InfluxDB: a chunk_size that is not a positive number means the default.
             let rows = param(&params, "chunk_size")
                 .and_then(|n| n.parse::<usize>().ok())

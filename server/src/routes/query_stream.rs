@@ -1,8 +1,8 @@
 //! `/query` answered as a stream: the statements run on a blocking thread through
 //! [`strata_query::execute_streamed`], whose JSON text arrives here in pieces of about
 //! [`FLUSH_BYTES`] over a channel of [`CHANNEL_PIECES`] and goes out as a chunked body:
-//! one JSON document, or with `chunked=true` InfluxDB's JSON object per line of at most
-//! `chunk_size` rows ([`Shape`]).
+//! one JSON document, with `chunked=true` InfluxDB's JSON object per line of at most
+//! `chunk_size` rows, or CSV ([`Shape`]).
 //!
 //! Invariants:
 //! - the status is chosen from the first piece: a request that does not parse, or whose
@@ -28,7 +28,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use strata_engine::Db;
-use strata_query::stream::{ChunkedJson, JsonStream};
+use strata_query::stream::{ChunkedJson, CsvStream, JsonStream};
 use strata_query::{Cancel, Epoch, QueryError, QueryOptions, StreamSettings, execute_streamed};
 use tokio::sync::mpsc;
 
@@ -59,6 +59,17 @@ pub enum Shape {
     /// `chunked=true`: a JSON object per line, each a piece of at most this many rows of
     /// one series (InfluxDB's `chunk_size`, default [`DEFAULT_CHUNK_SIZE`]).
     Chunked(usize),
+    /// CSV (`Accept: application/csv`).
+    Csv,
+}
+
+impl Shape {
+    fn content_type(self) -> &'static str {
+        match self {
+            Shape::Csv => "application/csv",
+            Shape::Document | Shape::Chunked(_) => "application/json",
+        }
+    }
 }
 
 /// InfluxDB's default `chunk_size`.
@@ -100,6 +111,13 @@ pub async fn answer(
                     (sink.finish(), first_error)
                 })
             }
+            Shape::Csv => {
+                let mut sink = CsvStream::new(epoch, FLUSH_BYTES, flush);
+                execute_streamed(&db, &q, &options, settings, &mut sink).map(|()| {
+                    let first_error = sink.first_error().map(str::to_owned);
+                    (sink.finish(), first_error)
+                })
+            }
         };
         let done = match ran {
             Err(parse_error) => Finished {
@@ -132,7 +150,7 @@ pub async fn answer(
             {
                 return Err(ApiError::unavailable(why, 1));
             }
-            return Ok(json(Body::from(f.tail)));
+            return Ok(typed(Body::from(f.tail), shape));
         }
         Piece::Text(t) => t,
     };
@@ -141,14 +159,14 @@ pub async fn answer(
         rx,
         _cancel: cancel,
     };
-    Ok(json(Body::from_stream(body)))
+    Ok(typed(Body::from_stream(body), shape))
 }
 
-fn json(body: Body) -> Response {
+fn typed(body: Body, shape: Shape) -> Response {
     let mut r = (StatusCode::OK, body).into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
+        HeaderValue::from_static(shape.content_type()),
     );
     r
 }

@@ -218,6 +218,28 @@ fn a_large_raw_select_streams_the_same_json_within_the_budget() {
         .unwrap();
     assert_eq!(rows.len(), 119_990);
     assert_eq!(rows[0][0], 1_600_000_000_010i64);
+    // CSV streams the same way: every row, one header.
+    let csv = request(
+        "GET",
+        &s.url(&format!("/query?db=test&epoch=ms&q={q}")),
+        &[("Accept", "application/csv")],
+        None,
+    );
+    assert_eq!(
+        csv.status,
+        200,
+        "{}",
+        csv.body.chars().take(300).collect::<String>()
+    );
+    assert_eq!(csv.header("content-type"), Some("application/csv"));
+    assert_eq!(csv.header("transfer-encoding"), Some("chunked"));
+    assert_eq!(csv.body.lines().count(), 1 + 119_990);
+    assert!(
+        csv.body
+            .starts_with("name,tags,time,a,b,c,host\nbig,,1600000000010,10,20,x10,h1\n"),
+        "{}",
+        csv.body.chars().take(200).collect::<String>()
+    );
     // The whole path (pretty) cannot hold this answer in a 4 MiB budget: a readable 503.
     let whole = get(&s.url(&format!("/query?db=test&epoch=ms&pretty=true&q={q}")));
     assert_eq!(whole.status, 503, "{}", whole.body);
