@@ -1,5 +1,7 @@
 //! The `strata` binary, run as a user runs it.
 
+mod common;
+
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
@@ -859,4 +861,87 @@ fn import_on_many_threads_keeps_the_last_copy_of_a_point_in_the_file() {
             assert_eq!(p.fields[0].1, want, "{threads} threads, point at {ts}");
         }
     }
+}
+
+/// `[[rollup]]` in the file named by `--config` reaches the engine both offline and when
+/// serving: `strata compact --to-cold` writes rollup files, and `strata serve` lists the
+/// rule in `/api/v1/status` and answers an aggregate over them.
+#[test]
+fn rollup_tables_of_the_config_file_reach_compaction_and_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("data");
+    let conf = dir.path().join("elsewhere.toml");
+    std::fs::write(
+        &conf,
+        "[[rollup]]\nmeasurement = \"m\"\ninterval = \"1h\"\nretention = \"36500d\"\n\
+         aggregates = [\"sum\", \"min\", \"max\"]\n",
+    )
+    .unwrap();
+    let f = dir.path().join("in.lp");
+    // Two days in 2016, one point a minute: old enough to pass straight to cold.
+    let mut lp = String::new();
+    for i in 0..2880i64 {
+        lp.push_str(&format!(
+            "m,host=a v={i} {}\n",
+            1_451_606_400_000_000_000 + i * 60_000_000_000
+        ));
+    }
+    std::fs::write(&f, lp).unwrap();
+    let c = conf.to_str().unwrap();
+    let ds = d.to_str().unwrap();
+    let out = strata(&[
+        "import",
+        "--config",
+        c,
+        "--data-dir",
+        ds,
+        f.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = strata(&["compact", "--config", c, "--data-dir", ds, "--to-cold"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rups: Vec<String> = std::fs::read_dir(d.join("rollups"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".rup"))
+        .collect();
+    assert_eq!(rups.len(), 2, "one per day: {rups:?}");
+    let mut server = common::serve(&d, &["--config", c]);
+    let agent = common::agent();
+    let status: serde_json::Value = serde_json::from_str(
+        &agent
+            .get(&format!("{}/api/v1/status", server.base))
+            .call()
+            .unwrap()
+            .into_string()
+            .unwrap(),
+    )
+    .unwrap();
+    let rules = &status["retention"]["rollups"];
+    assert_eq!(rules.as_array().map(Vec::len), Some(1), "{status}");
+    assert_eq!(rules[0]["measurement"], "m", "{status}");
+    assert_eq!(rules[0]["interval"], "1h", "{status}");
+    assert_eq!(rules[0]["retention"], "36500d", "{status}");
+    assert_eq!(rules[0]["files"], 2, "{status}");
+    let q = "EXPLAIN SELECT sum(v) FROM m WHERE time >= '2016-01-01T00:00:00Z' \
+             AND time < '2016-01-03T00:00:00Z' GROUP BY time(1h)";
+    let explain = agent
+        .get(&format!("{}/query", server.base))
+        .query("q", q)
+        .call()
+        .unwrap()
+        .into_string()
+        .unwrap();
+    assert!(explain.contains("rollup 1h"), "{explain}");
+    let _ = server.child.kill();
+    let _ = server.child.wait();
 }

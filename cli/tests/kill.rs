@@ -148,7 +148,7 @@ fn deleter(
             Some(false) => {}
             None => break,
         }
-        if mine.len() >= 3 && rng.next() % 3 == 0 {
+        if mine.len() >= 3 && rng.next().is_multiple_of(3) {
             // A batch of this round, not the newest: its data may be hot, warm or cold.
             let victim = mine.swap_remove((rng.next() % mine.len() as u64) as usize);
             let lo = BASE_TS + (victim * LINES_PER_BATCH) as i64;

@@ -42,7 +42,8 @@ pub mod write;
 pub use db::{
     CompactionProgress, CompactionReport, Db, DbStats, DeleteReport, ExportSummary,
     OVERLOAD_HOT_FACTOR, OVERLOAD_WAL_FACTOR, Piece, PromMetadata, PromTextSummary, RollupRead,
-    RotationReport, SampleWriter, SeriesHandle, SeriesInfo, SubmitOrder, TierStats, TiersStats,
+    RollupStatus, RotationReport, SampleWriter, SeriesHandle, SeriesInfo, SubmitOrder, TierStats,
+    TiersStats,
 };
 pub use error::{Error, Result};
 pub use index::RawKind;

@@ -4,6 +4,7 @@
 //! of those seeds. CI runs this on every change without nightly Rust; `cargo fuzz` (see the
 //! README) explores much further from the same entry points.
 
+use std::time::Duration;
 use strata_engine::fuzzing::{self, Mutator};
 use strata_engine::model::Precision;
 use strata_engine::wal::batch::BatchEncoder;
@@ -57,7 +58,7 @@ struct Files {
 fn files() -> Files {
     let dir = tempfile::tempdir().unwrap();
     let options = Options {
-        rotation_interval: std::time::Duration::ZERO,
+        rotation_interval: Duration::ZERO,
         ..Options::default()
     };
     let db = Db::open(dir.path(), options.clone()).unwrap();
@@ -210,4 +211,63 @@ http_request_duration_seconds_bucket{le=\"+Inf\"} 144320\n\
 node_load1 NaN\n\
 weird_metric -Inf\n";
     fuzz("prom_text", fuzzing::prom_text, vec![page.to_vec()]);
+}
+
+/// Real rollup files: two days of a float, an integer and an unsigned field rolled up by
+/// 5 m (sketches kept) and by 1 h (no sketches), compacted into cold.
+fn rollup_files() -> Vec<Vec<u8>> {
+    use strata_engine::rollup::{Aggregates, RollupRule};
+    let dir = tempfile::tempdir().unwrap();
+    let all = RollupRule::new("m", true, Duration::from_secs(300), Aggregates::ALL, None).unwrap();
+    let some = Aggregates::parse(["min", "max", "sum"]).unwrap();
+    let hourly = RollupRule::new("m|n", false, Duration::from_secs(3600), some, None).unwrap();
+    let options = Options {
+        rotation_interval: Duration::ZERO,
+        rollups: vec![all, hourly],
+        ..Options::default()
+    };
+    let db = Db::open(dir.path(), options).unwrap();
+    let mut lp = String::new();
+    for i in 0..(2 * 24 * 12i64) {
+        let t = 1_451_606_400_000_000_000 + i * 300_000_000_000 + (i % 7) * 1_000_000_000;
+        lp.push_str(&format!(
+            "m,host=a f={},n={}i,u={}u {t}\nn,host=b f={} {t}\n",
+            (i as f64 * 0.3).sin(),
+            i % 50 - 20,
+            i * 3,
+            i as f64 * 0.5
+        ));
+    }
+    db.write_lp(lp.as_bytes(), Precision::Nanosecond).unwrap();
+    db.compact(true, true).unwrap();
+    let mut paths: Vec<_> = std::fs::read_dir(dir.path().join("rollups"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "rup"))
+        .collect();
+    paths.sort();
+    db.close().unwrap();
+    let files: Vec<Vec<u8>> = paths.iter().map(|p| std::fs::read(p).unwrap()).collect();
+    // Two rules × two days.
+    assert_eq!(files.len(), 4, "{paths:?}");
+    files
+}
+
+#[test]
+fn rollup_files_decode_or_fail() {
+    let corpus = rollup_files();
+    for f in &corpus {
+        let file = strata_engine::rollup::RollupFile::decode(std::path::Path::new("x"), f)
+            .expect("a real rollup file decodes");
+        assert!(file.entries() > 0);
+    }
+    let bodies: Vec<Vec<u8>> = corpus
+        .iter()
+        .filter_map(|f| fuzzing::rollup_file_body(f))
+        .collect();
+    assert_eq!(bodies.len(), corpus.len());
+    let mut corpus = corpus;
+    corpus.extend(bodies);
+    fuzz("rollup_file", fuzzing::rollup_file, corpus);
 }

@@ -1,5 +1,5 @@
 //! Reads for query executors from rollups: which part of a range a rule's buckets answer
-//! exactly, and those buckets; plus rollup retention.
+//! exactly, and those buckets; plus rollup retention and the rules' status.
 //!
 //! A day's rollup file answers for column C only when it holds exactly what the raw data
 //! would give: no warm, rotating or hot data of C reaches into the buckets used (those
@@ -33,6 +33,22 @@ pub struct RollupRead {
     pub buckets: Vec<RollupBucket>,
     /// Rollup files read.
     pub files: usize,
+}
+
+/// One rollup rule in force and its live files (for status pages).
+#[derive(Debug, Clone)]
+pub struct RollupStatus {
+    /// The rule.
+    pub rule: crate::rollup::RollupRule,
+    /// The oldest bucket start kept now (`None`: kept forever); older buckets are hidden
+    /// at once and their files dropped by the next maintenance run.
+    pub cutoff: Option<i64>,
+    /// Live rollup files of the rule.
+    pub files: usize,
+    /// Their bytes on disk.
+    pub bytes: u64,
+    /// The first and last UTC day (days since the epoch) with a live file.
+    pub days: Option<(i64, i64)>,
 }
 
 fn align_up(t: i64, i: i64) -> i64 {
@@ -186,5 +202,39 @@ impl super::Inner {
             n += self.rollups.drop_before(&rule.key(), rule.cutoff(now))?;
         }
         Ok(n)
+    }
+}
+
+impl Db {
+    /// Every rollup rule in force, in configuration order, with its live files.
+    pub fn rollup_status(&self) -> Vec<RollupStatus> {
+        let inner = &self.inner;
+        let now = inner.options.clock.now_nanos();
+        let live = inner.rollups.all();
+        inner
+            .options
+            .rollups
+            .iter()
+            .map(|rule| {
+                let key = rule.key();
+                let mine = live.iter().filter(|(k, _)| *k == key).map(|(_, f)| f);
+                let mut st = RollupStatus {
+                    rule: rule.clone(),
+                    cutoff: rule.retention().map(|_| rule.cutoff(now)),
+                    files: 0,
+                    bytes: 0,
+                    days: None,
+                };
+                for f in mine {
+                    st.files += 1;
+                    st.bytes += f.bytes;
+                    st.days = Some(match st.days {
+                        None => (f.day, f.day),
+                        Some((lo, hi)) => (lo.min(f.day), hi.max(f.day)),
+                    });
+                }
+                st
+            })
+            .collect()
     }
 }

@@ -147,13 +147,21 @@ fn put_buckets(w: &mut Writer, meta: &RollupMeta, buckets: &[RollupBucket]) {
     }
 }
 
+/// The first and one-past-last nanosecond of UTC `day`, when both fit an `i64`.
+fn day_bounds(day: i64) -> Option<(i64, i64)> {
+    let start = day.checked_mul(crate::compaction::DAY_NANOS)?;
+    Some((start, start.checked_add(crate::compaction::DAY_NANOS)?))
+}
+
 fn get_buckets(
     r: &mut Reader<'_>,
     meta: &RollupMeta,
     ty: FieldType,
     sketches: bool,
 ) -> Result<Vec<RollupBucket>, DecodeError> {
-    let day_start = meta.day.saturating_mul(crate::compaction::DAY_NANOS);
+    let day_start = day_bounds(meta.day)
+        .ok_or(r.err("a day inside the nanosecond timestamp range"))?
+        .0;
     let slots = crate::compaction::DAY_NANOS / meta.interval;
     let n = r.len(4)?;
     let mut out = Vec::with_capacity(n);
@@ -424,6 +432,13 @@ impl RollupFile {
                 "an interval dividing one day",
             ));
         }
+        if day_bounds(day).is_none() {
+            return Err(corrupt(
+                path,
+                HEAD_LEN as u64,
+                format!("day {day} outside the nanosecond timestamp range"),
+            ));
+        }
         let meta = RollupMeta {
             pattern,
             interval,
@@ -474,6 +489,11 @@ impl RollupFile {
         self.dir
             .iter()
             .flat_map(|(k, v)| v.iter().map(move |(f, ty, _, _)| (&**k, f.as_str(), *ty)))
+    }
+
+    /// The decompressed body (directory and entry payloads), for the fuzz seeds.
+    pub(crate) fn body(&self) -> &[u8] {
+        &self.body
     }
 
     /// Number of (series, field) entries.

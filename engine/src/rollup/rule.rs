@@ -158,6 +158,14 @@ impl RollupRule {
         }
     }
 
+    /// The measurement of an exact-name rule (`None` for a pattern rule).
+    pub fn measurement(&self) -> Option<&str> {
+        match &self.matcher {
+            MeasurementMatch::Exact(n) => Some(n),
+            MeasurementMatch::Regex { .. } => None,
+        }
+    }
+
     /// Bucket width in nanoseconds.
     pub fn interval(&self) -> i64 {
         self.interval

@@ -12,6 +12,7 @@
 pub mod ast;
 pub mod delete;
 pub mod eval;
+pub mod explain;
 pub mod functions;
 pub mod json;
 pub mod meta;

@@ -3,6 +3,8 @@
 //! `stats`: with any value, `data.stats` gives the time taken and the samples read) and
 //! `/api/v1/query_exemplars` (no exemplars are stored: an empty list once the parameters
 //! check out). Parameter errors, limits and status codes are Prometheus 2.42's.
+//! `explain=1` (or `true`) on the two query endpoints answers what the query would read
+//! instead of evaluating it (a Strata extension; docs/QUERY.md, "EXPLAIN for PromQL").
 
 use crate::app::AppState;
 use crate::prom_api::{
@@ -43,6 +45,67 @@ fn expr_param(p: &[(String, String)], prefixed: bool) -> Result<promql::ast::Exp
             PromResponse::bad_data(e.to_string())
         }
     })
+}
+
+/// Whether `explain=` asks for the plan: `1`/`true` yes, absent/empty/`0`/`false` no.
+fn wants_explain(p: &[(String, String)]) -> Result<bool, PromResponse> {
+    match first(p, "explain") {
+        None | Some("" | "0" | "false") => Ok(false),
+        Some("1" | "true") => Ok(true),
+        Some(other) => Err(PromResponse::invalid_param(
+            "explain",
+            format!("cannot parse {other:?}: use 1, true, 0 or false"),
+        )),
+    }
+}
+
+/// The answer to `explain=1`: `data.resultType` "explain" and, in `data.result`, the
+/// source (always the raw tiers, and why rollups are not used), every selector with the
+/// series it matches and the range it reads, and the union of those ranges (seconds).
+async fn explain_response(
+    db: Arc<strata_engine::Db>,
+    expr: promql::ast::Expr,
+    (start, end, step): (i64, i64, Option<i64>),
+    lookback_ms: i64,
+) -> PromResponse {
+    let text = expr.to_string();
+    let res = tokio::task::spawn_blocking(move || {
+        promql::explain::explain(&db, &expr, start, end, lookback_ms)
+    })
+    .await;
+    let plan = match res {
+        Ok(Ok(p)) => p,
+        Ok(Err(e)) => return PromResponse::error("execution", &format!("explain: {e}")),
+        Err(e) => return PromResponse::error("internal", &format!("explain task failed: {e}")),
+    };
+    let secs = |ms: i64| ms as f64 / 1000.0;
+    let selectors: Vec<serde_json::Value> = plan
+        .selectors
+        .iter()
+        .map(|s| {
+            serde_json::json!({
+                "selector": s.selector,
+                "series": s.series,
+                "start": secs(s.start_ms),
+                "end": secs(s.end_ms),
+            })
+        })
+        .collect();
+    let data = serde_json::json!({
+        "resultType": "explain",
+        "result": {
+            "query": text,
+            "source": "raw tiers",
+            "rollups": format!("not used: {}", promql::explain::ROLLUPS_NOT_USED),
+            "start": secs(start),
+            "end": secs(end),
+            "step": step.map(secs),
+            "lookback_seconds": secs(lookback_ms),
+            "read": plan.range_ms.map(|(lo, hi)| serde_json::json!({"start": secs(lo), "end": secs(hi)})),
+            "selectors": selectors,
+        }
+    });
+    PromResponse::data(&data.to_string(), &[])
 }
 
 /// `/api/v1/query`.
@@ -99,6 +162,11 @@ pub async fn query(
         Ok(x) => x,
         Err(r) => return r,
     };
+    match wants_explain(&p) {
+        Ok(true) => return explain_response(db, expr, (t, t, None), opts.lookback_ms).await,
+        Ok(false) => {}
+        Err(r) => return r,
+    }
     // Cancelled if this handler is dropped (the client went away) or at shutdown.
     let cancel = state.request_cancel();
     let mut opts = opts;
@@ -170,6 +238,14 @@ pub async fn query_range(
         Ok(x) => x,
         Err(r) => return r,
     };
+    match wants_explain(&p) {
+        Ok(true) => {
+            let lookback = opts.lookback_ms;
+            return explain_response(db, expr, (start, end, Some(step)), lookback).await;
+        }
+        Ok(false) => {}
+        Err(r) => return r,
+    }
     let cancel = state.request_cancel();
     let mut opts = opts;
     opts.cancel = cancel.token();

@@ -124,7 +124,50 @@ fn retention_json(db: &strata_engine::Db) -> Value {
             v
         })
         .collect();
-    json!({ "default": period(RetentionGroup::GLOBAL), "rules": rules })
+    json!({
+        "default": period(RetentionGroup::GLOBAL),
+        "rules": rules,
+        "rollups": rollups_json(db),
+    })
+}
+
+/// The rollup rules in force, in configuration order: what each keeps, for how long (its
+/// own retention, independent of the raw one), and its live files.
+fn rollups_json(db: &strata_engine::Db) -> Value {
+    use strata_engine::retention::DurationText;
+    let day_start = |d: i64| {
+        d.checked_mul(86_400_000_000_000)
+            .map(strata_query::result::format_rfc3339)
+    };
+    let rules: Vec<Value> = db
+        .rollup_status()
+        .into_iter()
+        .enumerate()
+        .map(|(i, st)| {
+            let r = &st.rule;
+            let interval = std::time::Duration::from_nanos(r.interval().unsigned_abs());
+            let mut v = json!({
+                "rule": i + 1,
+                "interval": DurationText(Some(interval)).to_string(),
+                "interval_seconds": interval.as_secs_f64(),
+                "aggregates": r.aggregates().names(),
+                "retention": DurationText(r.retention()).to_string(),
+                "retention_seconds": r.retention().map(|d| d.as_secs_f64()),
+                "cutoff": st.cutoff,
+                "cutoff_rfc3339": st.cutoff.map(strata_query::result::format_rfc3339),
+                "files": st.files,
+                "bytes": st.bytes,
+                "first_day": st.days.and_then(|(lo, _)| day_start(lo)),
+                "last_day": st.days.and_then(|(_, hi)| day_start(hi)),
+            });
+            match r.measurement() {
+                Some(m) => v["measurement"] = json!(m),
+                None => v["match"] = json!(r.pattern()),
+            }
+            v
+        })
+        .collect();
+    Value::Array(rules)
 }
 
 /// `GET /api/v1/status`: tiers, files, points, bytes and series, and the retention in

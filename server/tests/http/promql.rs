@@ -438,3 +438,107 @@ fn remote_read_returns_raw_samples_with_stale_markers() {
     assert!(r.error().contains("not valid snappy"), "{}", r.body);
     assert!(decode_remote_read(&encode_snappy(&req), 1 << 20).is_ok());
 }
+
+/// `explain=1` answers what a query would read instead of its value: the raw tiers (PromQL
+/// never reads rollups, and says why), each selector with the series it matches and the
+/// range it reads (offset, lookback, range and subquery windows applied).
+#[test]
+fn explain_names_the_source_the_selectors_their_series_and_ranges() {
+    let s = Srv::start();
+    load(&s);
+    let secs = |ms: i64| serde_json::json!(ms as f64 / 1000.0);
+    let t = T0 + 600_000;
+    let q = "sum(rate(requests_total[5m])) / on() group_left max(up offset 1m) \
+             + max_over_time(up[2m:30s]) + absent(nothing_here)";
+    let r = get(&s.url(&format!(
+        "/api/v1/query?query={}&time={}&explain=1",
+        enc(q),
+        t as f64 / 1000.0
+    )));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v = r.json();
+    assert_eq!(v["status"], "success", "{v}");
+    assert_eq!(v["data"]["resultType"], "explain", "{v}");
+    let e = &v["data"]["result"];
+    assert_eq!(e["source"], "raw tiers", "{v}");
+    assert!(
+        e["rollups"].as_str().unwrap().starts_with("not used: "),
+        "{v}"
+    );
+    assert_eq!((&e["start"], &e["end"]), (&secs(t), &secs(t)), "{v}");
+    assert!(e["step"].is_null(), "{v}");
+    assert_eq!(e["lookback_seconds"], 300.0, "{v}");
+    let sel = e["selectors"].as_array().unwrap();
+    let got: Vec<(String, i64, f64, f64)> = sel
+        .iter()
+        .map(|x| {
+            (
+                x["selector"].as_str().unwrap().to_owned(),
+                x["series"].as_i64().unwrap(),
+                x["start"].as_f64().unwrap(),
+                x["end"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    let at = |ms: i64| ms as f64 / 1000.0;
+    assert_eq!(
+        got,
+        [
+            ("requests_total[5m]".to_owned(), 2, at(t - 300_000), at(t)),
+            (
+                "up offset 1m".to_owned(),
+                1,
+                at(t - 60_000 - 300_000),
+                at(t - 60_000)
+            ),
+            ("up".to_owned(), 1, at(t - 120_000 - 300_000), at(t)),
+            ("nothing_here".to_owned(), 0, at(t - 300_000), at(t)),
+        ],
+        "{v}"
+    );
+    assert_eq!(
+        e["read"],
+        serde_json::json!({"start": at(t - 420_000), "end": at(t)}),
+        "{v}"
+    );
+    // The same query without explain evaluates as before.
+    let plain = query(&s, q, t);
+    assert_eq!(plain.status, 200, "{}", plain.body);
+    assert_eq!(plain.json()["data"]["resultType"], "vector");
+
+    // A range query: the selector reads from start − lookback to end.
+    let r = get(&s.url(&format!(
+        "/api/v1/query_range?query={}&start={}&end={}&step=15&explain=true",
+        enc("requests_total{code=\"500\"}"),
+        (T0 + 100_000) / 1000,
+        (T0 + 200_000) / 1000
+    )));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v = r.json();
+    let e = &v["data"]["result"];
+    assert_eq!(e["step"], 15.0, "{v}");
+    assert_eq!(e["selectors"][0]["series"], 1, "{v}");
+    assert_eq!(e["selectors"][0]["start"], secs(T0 - 200_000), "{v}");
+    assert_eq!(e["selectors"][0]["end"], secs(T0 + 200_000), "{v}");
+    // Line-protocol data counts too.
+    let r = query(&s, "cpu_usage_user", T0 + 100_000);
+    assert_eq!(r.status, 200);
+    let r = get(&s.url(&format!(
+        "/api/v1/query?query=cpu_usage_user&time={}&explain=1",
+        (T0 + 100_000) / 1000
+    )));
+    assert_eq!(
+        r.json()["data"]["result"]["selectors"][0]["series"],
+        1,
+        "{}",
+        r.body
+    );
+    // An unreadable explain= is a parameter error.
+    let r = get(&s.url("/api/v1/query?query=up&explain=yes"));
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(
+        r.error().contains("invalid parameter \"explain\""),
+        "{}",
+        r.body
+    );
+}

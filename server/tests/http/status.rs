@@ -280,3 +280,106 @@ fn status_shows_the_retention_rules_in_force_and_writes_name_them() {
     clock.advance(std::time::Duration::from_secs(7 * 86_400));
     assert_eq!(names(&s), ["cpu_total_v"]);
 }
+
+#[test]
+fn status_lists_the_rollup_rules_their_retention_and_files() {
+    use strata_engine::rollup::{Aggregates, RollupRule};
+    const NOW: i64 = 1_451_606_400_000_000_000; // 2016-01-01
+    const DAY: i64 = 86_400_000_000_000;
+    let clock = strata_engine::ManualClock::new(NOW);
+    let options = Options {
+        clock: Arc::new(clock.clone()),
+        rotation_interval: std::time::Duration::ZERO,
+        retention: Some(std::time::Duration::from_secs(30 * 86_400)),
+        rollups: vec![
+            RollupRule::new(
+                "m",
+                true,
+                std::time::Duration::from_secs(300),
+                Aggregates::ALL,
+                None,
+            )
+            .unwrap(),
+            RollupRule::new(
+                "cpu_.*",
+                false,
+                std::time::Duration::from_secs(3600),
+                Aggregates::parse(["min", "max"]).unwrap(),
+                Some(std::time::Duration::from_secs(365 * 86_400)),
+            )
+            .unwrap(),
+        ],
+        ..Options::default()
+    };
+    // Three days of m, 5 to 3 days ago, compacted into cold (with its rollups) offline.
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let db = strata_engine::Db::open(dir.path(), options.clone()).unwrap();
+        let mut lp = String::new();
+        for i in 0..(3 * 288i64) {
+            lp.push_str(&format!(
+                "m,host=a v={i} {}\n",
+                NOW - 5 * DAY + i * 300_000_000_000
+            ));
+        }
+        db.write_lp(lp.as_bytes(), strata_engine::model::Precision::Nanosecond)
+            .unwrap();
+        db.compact(true, true).unwrap();
+        db.close().unwrap();
+    }
+    let s = crate::Srv::in_dir(dir, test_config(), options);
+    let v = get(&s.url("/api/v1/status")).json();
+    let rollups = v["retention"]["rollups"]
+        .as_array()
+        .expect("a rollups list");
+    assert_eq!(rollups.len(), 2, "{v}");
+    let m = &rollups[0];
+    assert_eq!(m["rule"], 1, "{v}");
+    assert_eq!(m["measurement"], "m", "{v}");
+    assert!(m.get("match").is_none(), "{v}");
+    assert_eq!(m["interval"], "5m", "{v}");
+    assert_eq!(m["interval_seconds"], 300.0, "{v}");
+    assert_eq!(
+        m["aggregates"],
+        serde_json::json!(["count", "sum", "min", "max", "first", "last", "quantile"]),
+        "{v}"
+    );
+    assert_eq!(m["retention"], "forever", "{v}");
+    assert!(
+        m["retention_seconds"].is_null() && m["cutoff"].is_null(),
+        "{v}"
+    );
+    assert_eq!(m["files"], 3, "one per UTC day: {v}");
+    assert!(m["bytes"].as_u64().unwrap() > 0, "{v}");
+    assert_eq!(m["first_day"], "2015-12-27T00:00:00Z", "{v}");
+    assert_eq!(m["last_day"], "2015-12-29T00:00:00Z", "{v}");
+    let cpu = &rollups[1];
+    assert_eq!(cpu["match"], "cpu_.*", "{v}");
+    assert_eq!(cpu["interval"], "1h", "{v}");
+    assert_eq!(
+        cpu["aggregates"],
+        serde_json::json!(["count", "min", "max"])
+    );
+    assert_eq!(cpu["retention"], "365d", "{v}");
+    assert_eq!(cpu["retention_seconds"], 365.0 * 86_400.0, "{v}");
+    assert_eq!(cpu["cutoff"], NOW - 365 * DAY, "{v}");
+    assert_eq!(cpu["cutoff_rfc3339"], "2015-01-01T00:00:00Z", "{v}");
+    assert_eq!(
+        (&cpu["files"], &cpu["bytes"]),
+        (&serde_json::json!(0), &serde_json::json!(0))
+    );
+    assert!(cpu["first_day"].is_null(), "{v}");
+    // The raw retention is reported as before, beside the rollups'.
+    assert_eq!(v["retention"]["default"]["raw"], "30d", "{v}");
+    // The rollups answer after the raw data expired (raw 30 d, 5 m rollups forever).
+    clock.advance(std::time::Duration::from_secs(40 * 86_400));
+    let q = s.query(
+        "SELECT count(v) FROM m WHERE time >= '2015-12-27T00:00:00Z' \
+         AND time < '2015-12-30T00:00:00Z' GROUP BY time(1d) fill(none)",
+    );
+    let counts: Vec<i64> = crate::rows(&q, 0)
+        .iter()
+        .filter_map(|r| r[1].as_i64())
+        .collect();
+    assert_eq!(counts, [288, 288, 288], "{q}");
+}

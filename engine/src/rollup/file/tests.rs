@@ -121,3 +121,32 @@ fn every_flipped_byte_is_caught() {
         assert!(got.is_err(), "flipping byte {i} went unnoticed");
     }
 }
+
+/// A day whose first or last nanosecond does not fit an `i64` used to overflow the bucket
+/// start arithmetic (a panic with overflow checks on, seen while writing the rollup fuzz
+/// target); decoding now refuses the day itself.
+#[test]
+fn a_day_outside_the_timestamp_range_is_refused() {
+    for day in [i64::MAX, i64::MIN, 106_752, -106_752] {
+        let m = RollupMeta { day, ..meta(0) };
+        let entries: Vec<EncodedEntry> = vec![EncodedEntry {
+            key: b"\x03cpu".to_vec(),
+            field: "usage".into(),
+            ty: FieldType::Integer,
+            // One bucket at slot 0, written by hand: no start can be computed for it.
+            payload: vec![1, 0, 1],
+        }];
+        let bytes = encode_encoded(&m, &entries, 3);
+        let got = RollupFile::decode(Path::new("x"), &bytes);
+        let Err(Error::Corrupt { what, .. }) = got else {
+            panic!("day {day} was accepted: {got:?}");
+        };
+        assert!(what.contains("outside the nanosecond"), "{what}");
+    }
+    // The last whole day that fits is still a day.
+    let last = RollupMeta {
+        day: i64::MAX / DAY - 1,
+        ..meta(0)
+    };
+    assert!(RollupFile::decode(Path::new("x"), &encode_encoded(&last, &[], 3)).is_ok());
+}
