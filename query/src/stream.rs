@@ -110,76 +110,33 @@ fn out_of_order() -> QueryError {
     QueryError::Invalid("streamed result pieces out of order".into())
 }
 
-/// InfluxDB 1.x JSON, written as the pieces arrive and handed to `flush` whenever
-/// `flush_bytes` of text are ready (and at [`JsonStream::finish`]).
-pub struct JsonStream<F: FnMut(String) -> Result<(), QueryError>> {
-    epoch: Epoch,
+/// Text written by a sink: handed to `flush` whenever `flush_bytes` are ready, with the
+/// first statement error seen (for the caller's choice of status).
+struct Text<F: FnMut(String) -> Result<(), QueryError>> {
+    buf: String,
     flush_bytes: usize,
     flush: F,
-    buf: String,
-    statements: usize,
-    /// In the streamed statement: series written, rows written in the current series.
-    series: usize,
-    rows: usize,
-    in_series: bool,
-    /// The first statement error, for the caller's choice of status.
-    first_error: Option<String>,
     flushed_any: bool,
+    first_error: Option<String>,
 }
 
-impl<F: FnMut(String) -> Result<(), QueryError>> JsonStream<F> {
-    /// A writer that hands text to `flush` in pieces of about `flush_bytes`.
-    pub fn new(epoch: Epoch, flush_bytes: usize, flush: F) -> Self {
-        JsonStream {
-            epoch,
+impl<F: FnMut(String) -> Result<(), QueryError>> Text<F> {
+    fn new(flush_bytes: usize, flush: F) -> Self {
+        Text {
+            buf: String::with_capacity(flush_bytes.min(1 << 20) + 1024),
             flush_bytes,
             flush,
-            buf: String::with_capacity(flush_bytes.min(1 << 20) + 1024),
-            statements: 0,
-            series: 0,
-            rows: 0,
-            in_series: false,
-            first_error: None,
             flushed_any: false,
+            first_error: None,
         }
-    }
-
-    /// The first statement error seen.
-    pub fn first_error(&self) -> Option<&str> {
-        self.first_error.as_deref()
-    }
-
-    /// Whether any text was handed to `flush` yet.
-    pub fn flushed_any(&self) -> bool {
-        self.flushed_any
-    }
-
-    /// Closes the response and returns the text not handed out yet.
-    pub fn finish(mut self) -> String {
-        if self.statements == 0 {
-            self.buf.push_str("{\"results\":[");
-        }
-        self.buf.push_str("]}");
-        self.buf
     }
 
     fn maybe_flush(&mut self) -> Result<(), QueryError> {
         if self.buf.len() >= self.flush_bytes {
-            let text = std::mem::take(&mut self.buf);
             self.flushed_any = true;
-            (self.flush)(text)?;
+            (self.flush)(std::mem::take(&mut self.buf))?;
         }
         Ok(())
-    }
-
-    fn open_statement(&mut self, statement_id: usize) {
-        self.buf.push_str(if self.statements == 0 {
-            "{\"results\":["
-        } else {
-            ","
-        });
-        self.statements += 1;
-        let _ = write!(self.buf, "{{\"statement_id\":{statement_id}");
     }
 
     fn note_error(&mut self, error: &Option<String>) {
@@ -189,9 +146,64 @@ impl<F: FnMut(String) -> Result<(), QueryError>> JsonStream<F> {
     }
 }
 
+/// InfluxDB 1.x JSON, written as the pieces arrive and handed to `flush` whenever
+/// `flush_bytes` of text are ready (and at [`JsonStream::finish`]).
+pub struct JsonStream<F: FnMut(String) -> Result<(), QueryError>> {
+    epoch: Epoch,
+    text: Text<F>,
+    statements: usize,
+    /// In the streamed statement: series written, rows written in the current series.
+    series: usize,
+    rows: usize,
+    in_series: bool,
+}
+
+impl<F: FnMut(String) -> Result<(), QueryError>> JsonStream<F> {
+    /// A writer that hands text to `flush` in pieces of about `flush_bytes`.
+    pub fn new(epoch: Epoch, flush_bytes: usize, flush: F) -> Self {
+        JsonStream {
+            epoch,
+            text: Text::new(flush_bytes, flush),
+            statements: 0,
+            series: 0,
+            rows: 0,
+            in_series: false,
+        }
+    }
+
+    /// The first statement error seen.
+    pub fn first_error(&self) -> Option<&str> {
+        self.text.first_error.as_deref()
+    }
+
+    /// Whether any text was handed to `flush` yet.
+    pub fn flushed_any(&self) -> bool {
+        self.text.flushed_any
+    }
+
+    /// Closes the response and returns the text not handed out yet.
+    pub fn finish(mut self) -> String {
+        if self.statements == 0 {
+            self.text.buf.push_str("{\"results\":[");
+        }
+        self.text.buf.push_str("]}");
+        self.text.buf
+    }
+
+    fn open_statement(&mut self, statement_id: usize) {
+        self.text.buf.push_str(if self.statements == 0 {
+            "{\"results\":["
+        } else {
+            ","
+        });
+        self.statements += 1;
+        let _ = write!(self.text.buf, "{{\"statement_id\":{statement_id}");
+    }
+}
+
 impl<F: FnMut(String) -> Result<(), QueryError>> ResponseSink for JsonStream<F> {
     fn statement(&mut self, result: StatementResult) -> Result<(), QueryError> {
-        self.note_error(&result.error);
+        self.text.note_error(&result.error);
         // One statement rendered whole: the text of `to_json` for it, without the frame.
         let whole = QueryResponse {
             results: vec![result],
@@ -202,14 +214,14 @@ impl<F: FnMut(String) -> Result<(), QueryError>> ResponseSink for JsonStream<F> 
             .strip_prefix("{\"results\":[")
             .and_then(|t| t.strip_suffix("]}"))
             .unwrap_or("");
-        self.buf.push_str(if self.statements == 0 {
+        self.text.buf.push_str(if self.statements == 0 {
             "{\"results\":["
         } else {
             ","
         });
         self.statements += 1;
-        self.buf.push_str(inner);
-        self.maybe_flush()
+        self.text.buf.push_str(inner);
+        self.text.maybe_flush()
     }
 
     fn begin_statement(&mut self, statement_id: usize) -> Result<(), QueryError> {
@@ -225,7 +237,7 @@ impl<F: FnMut(String) -> Result<(), QueryError>> ResponseSink for JsonStream<F> 
         tags: Option<&BTreeMap<String, String>>,
         columns: &[String],
     ) -> Result<(), QueryError> {
-        self.buf.push_str(if self.series == 0 {
+        self.text.buf.push_str(if self.series == 0 {
             ",\"series\":["
         } else {
             ","
@@ -233,41 +245,41 @@ impl<F: FnMut(String) -> Result<(), QueryError>> ResponseSink for JsonStream<F> 
         self.series += 1;
         self.rows = 0;
         self.in_series = true;
-        write_json_series_head(&mut self.buf, name, tags, columns);
-        self.maybe_flush()
+        write_json_series_head(&mut self.text.buf, name, tags, columns);
+        self.text.maybe_flush()
     }
 
     fn rows(&mut self, rows: &[Vec<Value>]) -> Result<(), QueryError> {
         // Written in runs so that one call's text is flushed in pieces too.
         for run in rows.chunks(1024) {
-            write_json_rows(&mut self.buf, run, self.epoch, self.rows == 0);
+            write_json_rows(&mut self.text.buf, run, self.epoch, self.rows == 0);
             self.rows += run.len();
-            self.maybe_flush()?;
+            self.text.maybe_flush()?;
         }
         Ok(())
     }
 
     fn end_series(&mut self) -> Result<(), QueryError> {
-        write_json_series_tail(&mut self.buf);
+        write_json_series_tail(&mut self.text.buf);
         self.in_series = false;
-        self.maybe_flush()
+        self.text.maybe_flush()
     }
 
     fn end_statement(&mut self, error: Option<String>) -> Result<(), QueryError> {
-        self.note_error(&error);
+        self.text.note_error(&error);
         if self.in_series {
-            write_json_series_tail(&mut self.buf);
+            write_json_series_tail(&mut self.text.buf);
             self.in_series = false;
         }
         if self.series > 0 {
-            self.buf.push(']');
+            self.text.buf.push(']');
         }
         if let Some(e) = &error {
-            self.buf.push_str(",\"error\":");
-            write_json_string(&mut self.buf, e);
+            self.text.buf.push_str(",\"error\":");
+            write_json_string(&mut self.text.buf, e);
         }
-        self.buf.push('}');
-        self.maybe_flush()
+        self.text.buf.push('}');
+        self.text.maybe_flush()
     }
 }
 
@@ -280,10 +292,8 @@ impl<F: FnMut(String) -> Result<(), QueryError>> ResponseSink for JsonStream<F> 
 pub struct ChunkedJson<F: FnMut(String) -> Result<(), QueryError>> {
     epoch: Epoch,
     chunk_size: usize,
-    flush_bytes: usize,
-    flush: F,
     /// Lines ready to go.
-    out: String,
+    text: Text<F>,
     statement: usize,
     /// The open piece: its text up to the end of its rows, and its row count.
     piece: Option<(String, usize)>,
@@ -291,8 +301,6 @@ pub struct ChunkedJson<F: FnMut(String) -> Result<(), QueryError>> {
     head: String,
     /// Lines written for the current statement.
     lines: usize,
-    first_error: Option<String>,
-    flushed_any: bool,
 }
 
 impl<F: FnMut(String) -> Result<(), QueryError>> ChunkedJson<F> {
@@ -301,31 +309,27 @@ impl<F: FnMut(String) -> Result<(), QueryError>> ChunkedJson<F> {
         ChunkedJson {
             epoch,
             chunk_size: chunk_size.max(1),
-            flush_bytes,
-            flush,
-            out: String::new(),
+            text: Text::new(flush_bytes, flush),
             statement: 0,
             piece: None,
             head: String::new(),
             lines: 0,
-            first_error: None,
-            flushed_any: false,
         }
     }
 
     /// The first statement error seen.
     pub fn first_error(&self) -> Option<&str> {
-        self.first_error.as_deref()
+        self.text.first_error.as_deref()
     }
 
     /// Whether any text was handed to `flush` yet.
     pub fn flushed_any(&self) -> bool {
-        self.flushed_any
+        self.text.flushed_any
     }
 
     /// The text not handed out yet.
     pub fn finish(self) -> String {
-        self.out
+        self.text.buf
     }
 
     fn open_piece(&mut self) {
@@ -352,12 +356,9 @@ impl<F: FnMut(String) -> Result<(), QueryError>> ChunkedJson<F> {
                 t.push_str(",\"partial\":true");
             }
             t.push_str("}]}\n");
-            self.out.push_str(&t);
+            self.text.buf.push_str(&t);
             self.lines += 1;
-            if self.out.len() >= self.flush_bytes {
-                self.flushed_any = true;
-                (self.flush)(std::mem::take(&mut self.out))?;
-            }
+            self.text.maybe_flush()?;
         }
         Ok(())
     }
@@ -414,26 +415,18 @@ impl<F: FnMut(String) -> Result<(), QueryError>> ResponseSink for ChunkedJson<F>
     }
 
     fn end_statement(&mut self, error: Option<String>) -> Result<(), QueryError> {
-        if self.first_error.is_none() {
-            self.first_error.clone_from(&error);
-        }
+        self.text.note_error(&error);
         // The statement's last piece; an error after rows gets a line of its own.
         self.close_piece(false, error.is_some())?;
         if self.lines == 0 || error.is_some() {
-            let _ = write!(
-                self.out,
-                "{{\"results\":[{{\"statement_id\":{}",
-                self.statement
-            );
+            let out = &mut self.text.buf;
+            let _ = write!(out, "{{\"results\":[{{\"statement_id\":{}", self.statement);
             if let Some(e) = &error {
-                self.out.push_str(",\"error\":");
-                write_json_string(&mut self.out, e);
+                out.push_str(",\"error\":");
+                write_json_string(out, e);
             }
-            self.out.push_str("}]}\n");
-            if self.out.len() >= self.flush_bytes {
-                self.flushed_any = true;
-                (self.flush)(std::mem::take(&mut self.out))?;
-            }
+            out.push_str("}]}\n");
+            self.text.maybe_flush()?;
         }
         Ok(())
     }
@@ -445,14 +438,11 @@ impl<F: FnMut(String) -> Result<(), QueryError>> ResponseSink for ChunkedJson<F>
 /// `error` lines after them.
 pub struct CsvStream<F: FnMut(String) -> Result<(), QueryError>> {
     epoch: Epoch,
-    flush_bytes: usize,
-    flush: F,
-    out: String,
+    text: Text<F>,
     last_header: Option<Vec<String>>,
     /// The current series' name and tags text.
     name: String,
     tags: String,
-    first_error: Option<String>,
 }
 
 impl<F: FnMut(String) -> Result<(), QueryError>> CsvStream<F> {
@@ -460,31 +450,21 @@ impl<F: FnMut(String) -> Result<(), QueryError>> CsvStream<F> {
     pub fn new(epoch: Epoch, flush_bytes: usize, flush: F) -> Self {
         CsvStream {
             epoch: csv_epoch(epoch),
-            flush_bytes,
-            flush,
-            out: String::new(),
+            text: Text::new(flush_bytes, flush),
             last_header: None,
             name: String::new(),
             tags: String::new(),
-            first_error: None,
         }
     }
 
     /// The first statement error seen.
     pub fn first_error(&self) -> Option<&str> {
-        self.first_error.as_deref()
+        self.text.first_error.as_deref()
     }
 
     /// The text not handed out yet.
     pub fn finish(self) -> String {
-        self.out
-    }
-
-    fn maybe_flush(&mut self) -> Result<(), QueryError> {
-        if self.out.len() >= self.flush_bytes {
-            (self.flush)(std::mem::take(&mut self.out))?;
-        }
-        Ok(())
+        self.text.buf
     }
 }
 
@@ -510,16 +490,16 @@ impl<F: FnMut(String) -> Result<(), QueryError>> ResponseSink for CsvStream<F> {
         tags: Option<&BTreeMap<String, String>>,
         columns: &[String],
     ) -> Result<(), QueryError> {
-        write_csv_header(&mut self.out, columns, &mut self.last_header);
+        write_csv_header(&mut self.text.buf, columns, &mut self.last_header);
         self.name = name.to_owned();
         self.tags = tags_text_of(tags);
-        self.maybe_flush()
+        self.text.maybe_flush()
     }
 
     fn rows(&mut self, rows: &[Vec<Value>]) -> Result<(), QueryError> {
         for run in rows.chunks(1024) {
-            write_csv_rows(&mut self.out, &self.name, &self.tags, run, self.epoch);
-            self.maybe_flush()?;
+            write_csv_rows(&mut self.text.buf, &self.name, &self.tags, run, self.epoch);
+            self.text.maybe_flush()?;
         }
         Ok(())
     }
@@ -530,11 +510,9 @@ impl<F: FnMut(String) -> Result<(), QueryError>> ResponseSink for CsvStream<F> {
 
     fn end_statement(&mut self, error: Option<String>) -> Result<(), QueryError> {
         if let Some(e) = &error {
-            write_csv_error(&mut self.out, e);
-            if self.first_error.is_none() {
-                self.first_error = Some(e.clone());
-            }
+            write_csv_error(&mut self.text.buf, e);
         }
-        self.maybe_flush()
+        self.text.note_error(&error);
+        self.text.maybe_flush()
     }
 }

@@ -210,14 +210,12 @@ const CHECKS: &[&str] = &[
     "SHOW MEASUREMENTS",
 ];
 
-#[test]
-fn deletes_and_drops_answer_as_influxdb_1_6() {
-    if !have_influxd() {
-        return;
-    }
+/// A fresh InfluxDB (database `test` created) and a fresh Strata, both answering; the
+/// handles keep them running, then their base URLs.
+fn start_both() -> (tempfile::TempDir, Influxd, RunningServer, String, String) {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let _influx = start_influxd(dir.path(), port);
+    let influxd = start_influxd(dir.path(), port);
     let influx = format!("http://127.0.0.1:{port}");
     query(&influx, "CREATE DATABASE test");
     let config = Config {
@@ -232,6 +230,15 @@ fn deletes_and_drops_answer_as_influxdb_1_6() {
         assert!(Instant::now() < deadline, "strata not ready");
         std::thread::sleep(Duration::from_millis(20));
     }
+    (dir, influxd, server, influx, strata)
+}
+
+#[test]
+fn deletes_and_drops_answer_as_influxdb_1_6() {
+    if !have_influxd() {
+        return;
+    }
+    let (_dir, _influx, server, influx, strata) = start_both();
     let lp = data();
     write(&influx, &lp);
     write(&strata, &lp);
@@ -294,23 +301,7 @@ fn chunked_answers_are_influxdb_1_6_lines() {
     if !have_influxd() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let _influx = start_influxd(dir.path(), port);
-    let influx = format!("http://127.0.0.1:{port}");
-    query(&influx, "CREATE DATABASE test");
-    let config = Config {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        ..Config::default()
-    };
-    let server = RunningServer::start(dir.path().join("strata"), Options::default(), config)
-        .expect("strata starts");
-    let strata = format!("http://{}", server.addr());
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while ureq::get(&format!("{strata}/ready")).call().is_err() {
-        assert!(Instant::now() < deadline, "strata not ready");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let (_dir, _influx, _server, influx, strata) = start_both();
     let mut lp = String::new();
     for i in 0..60_000i64 {
         lp.push_str(&format!(

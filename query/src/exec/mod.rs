@@ -175,19 +175,7 @@ pub fn execute(db: &Db, text: &str, options: &QueryOptions) -> QueryResponse {
     let results = statements
         .iter()
         .enumerate()
-        .map(
-            |(i, (st, span))| match run_located(db, text, st, span, options) {
-                Ok(mut r) => {
-                    r.statement_id = i;
-                    r
-                }
-                Err(e) => StatementResult {
-                    statement_id: i,
-                    series: Vec::new(),
-                    error: Some(e.to_string()),
-                },
-            },
-        )
+        .map(|(i, (st, span))| whole(db, text, st, span, options, i))
         .collect();
     QueryResponse {
         results,

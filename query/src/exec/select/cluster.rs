@@ -32,7 +32,7 @@ pub(crate) fn node_statement(ctx: &Ctx<'_>, st: &Statement) -> Result<NodeStatem
     };
     let (bounds, cond, regexes, names) = prelude(sel, ctx.now, &ctx.db.measurements())?;
     let metas: Vec<Meta> = names.iter().map(|m| meta_of(ctx, m)).collect();
-    let union = union_of(metas.iter());
+    let union = union_meta(metas.iter());
     let mut out = Vec::new();
     for (m, meta) in names.iter().zip(&metas) {
         ctx.check_deadline()?;
@@ -121,20 +121,6 @@ fn show_limits(st: &Statement) -> (Option<u64>, Option<u64>) {
         | Statement::ShowSeries(filter) => (filter.limit, filter.offset),
         _ => (None, None),
     }
-}
-
-fn union_of<'a>(metas: impl Iterator<Item = &'a Meta>) -> Meta {
-    let mut union = Meta {
-        tag_keys: HashSet::new(),
-        fields: BTreeMap::new(),
-    };
-    for m in metas {
-        union.tag_keys.extend(m.tag_keys.iter().cloned());
-        for (f, t) in &m.fields {
-            union.fields.entry(f.clone()).or_insert(*t);
-        }
-    }
-    union
 }
 
 /// Merges the members' answers to one statement.
@@ -338,7 +324,7 @@ fn merge_states(
             meta
         })
         .collect();
-    let union = union_of(metas.iter());
+    let union = union_meta(metas.iter());
     let mut out = Vec::new();
     for (name, meta) in names.iter().zip(&metas) {
         ctx.check_deadline()?;

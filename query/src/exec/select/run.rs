@@ -7,18 +7,7 @@ use super::*;
 pub(crate) fn run(ctx: &Ctx<'_>, sel: &Select) -> Result<Vec<Series>, QueryError> {
     let (bounds, cond, regexes, names) = prelude(sel, ctx.now, &ctx.db.measurements())?;
     let metas: Vec<Meta> = names.iter().map(|m| meta_of(ctx, m)).collect();
-    // Every series of the statement has the same columns: `*` and regexes expand over
-    // the union of the measurements (a field keeps the type of the first that has it).
-    let mut union = Meta {
-        tag_keys: HashSet::new(),
-        fields: BTreeMap::new(),
-    };
-    for m in &metas {
-        union.tag_keys.extend(m.tag_keys.iter().cloned());
-        for (f, t) in &m.fields {
-            union.fields.entry(f.clone()).or_insert(*t);
-        }
-    }
+    let union = union_meta(&metas);
     let mut out = Vec::new();
     for (m, meta) in names.iter().zip(&metas) {
         ctx.check_deadline()?;
@@ -71,6 +60,23 @@ pub(super) fn prelude(
     names.sort();
     names.dedup();
     Ok((bounds, cond, regexes, names))
+}
+
+/// Every series of a statement has the same columns: `*` and regexes expand over the
+/// union of its measurements' tag keys and fields (a field keeps the type of the first
+/// measurement that has it).
+pub(super) fn union_meta<'a>(metas: impl IntoIterator<Item = &'a Meta>) -> Meta {
+    let mut union = Meta {
+        tag_keys: HashSet::new(),
+        fields: BTreeMap::new(),
+    };
+    for m in metas {
+        union.tag_keys.extend(m.tag_keys.iter().cloned());
+        for (f, t) in &m.fields {
+            union.fields.entry(f.clone()).or_insert(*t);
+        }
+    }
+    union
 }
 
 /// Tag keys and fields of measurement `m`, the query-time node tag included.

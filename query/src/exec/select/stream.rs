@@ -88,16 +88,7 @@ pub(crate) fn prepare<'s>(
         return Ok(None);
     }
     let metas: Vec<Meta> = names.iter().map(|m| meta_of(ctx, m)).collect();
-    let mut union = Meta {
-        tag_keys: HashSet::new(),
-        fields: BTreeMap::new(),
-    };
-    for m in &metas {
-        union.tag_keys.extend(m.tag_keys.iter().cloned());
-        for (f, t) in &m.fields {
-            union.fields.entry(f.clone()).or_insert(*t);
-        }
-    }
+    let union = union_meta(&metas);
     let range = bounds.range();
     let (mut parts, mut groups, mut rows) = (Vec::new(), 0usize, 0u64);
     for (m, meta) in names.iter().zip(&metas) {
