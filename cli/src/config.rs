@@ -87,7 +87,8 @@ pub struct EngineArgs {
     #[arg(long = "retention-rule", value_name = "PATTERN=DURATION", value_parser = parse_retention_rule)]
     pub retention_rules: Vec<RetentionRule>,
     /// A rollup rule PATTERN=INTERVAL[,RETENTION], e.g. 'cpu_.*=5m,1y': compaction into
-    /// cold keeps every aggregate of measurements whose whole name matches, per INTERVAL
+    /// cold keeps count, sum, min, max, first and last (no quantile sketch; the file's
+    /// `aggregates` can add it) of measurements whose whole name matches, per INTERVAL
     /// bucket, for RETENTION (forever when left out). Repeat it for more rules; given,
     /// these replace the file's [[rollup]] rules [default: none].
     #[arg(long = "rollup", value_name = "PATTERN=INTERVAL[,RETENTION]", value_parser = parse_rollup_rule)]
@@ -309,7 +310,8 @@ pub fn parse_retention_rule(s: &str) -> Result<RetentionRule, String> {
     RetentionRule::regex(pattern, raw).map_err(|e| e.to_string())
 }
 
-/// Parses a `--rollup` flag: `PATTERN=INTERVAL[,RETENTION]`, every aggregate kept.
+/// Parses a `--rollup` flag: `PATTERN=INTERVAL[,RETENTION]`, every aggregate but the
+/// quantile sketch kept.
 pub fn parse_rollup_rule(s: &str) -> Result<strata_engine::rollup::RollupRule, String> {
     let (pattern, rest) = s
         .rsplit_once('=')
@@ -322,7 +324,7 @@ pub fn parse_rollup_rule(s: &str) -> Result<strata_engine::rollup::RollupRule, S
         pattern,
         false,
         parse_duration(interval)?,
-        strata_engine::rollup::Aggregates::ALL,
+        strata_engine::rollup::Aggregates::EXACT,
         retention,
     )
     .map_err(|e| e.to_string())
@@ -330,7 +332,7 @@ pub fn parse_rollup_rule(s: &str) -> Result<strata_engine::rollup::RollupRule, S
 
 /// Rule number `n` (from 1) of `[[rollup]]`: exactly one of `measurement` (an exact name)
 /// or `match` (an anchored regex), `interval` (required), `aggregates` (names; default
-/// all) and `retention` (how long the rollups are kept; default forever).
+/// all but `quantile`) and `retention` (how long the rollups are kept; default forever).
 fn rollup_rule(n: usize, v: &toml::Value) -> Result<strata_engine::rollup::RollupRule, String> {
     use strata_engine::rollup::{Aggregates, RollupRule};
     let at = |key: &str, e: &str| format!("rollup #{n}: {key}: {e}");
@@ -364,7 +366,7 @@ fn rollup_rule(n: usize, v: &toml::Value) -> Result<strata_engine::rollup::Rollu
         None => None,
     };
     let aggregates = match t.get("aggregates") {
-        None => Aggregates::ALL,
+        None => Aggregates::EXACT,
         Some(toml::Value::Array(a)) => {
             let names: Vec<&str> = a.iter().filter_map(|v| v.as_str()).collect();
             if names.len() != a.len() {
@@ -475,8 +477,9 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     if s == "0" {
         return Ok(Duration::ZERO);
     }
-    humanish_duration(s)
-        .ok_or_else(|| format!("{s:?} is not a duration: use e.g. 500ms, 30s, 5m, 1h or 7d"))
+    humanish_duration(s).ok_or_else(|| {
+        format!("{s:?} is not a duration: use e.g. 500ms, 30s, 5m, 1h, 7d, 2w or 1y")
+    })
 }
 
 /// Parses a size like `256MiB`, `1GiB`, `500MB`, `4096` (bytes).
@@ -991,6 +994,30 @@ max_fields_per_line = 0
             (c.lookback_delta, c.promql_max_samples),
             (Duration::from_secs(30), 5)
         );
+    }
+
+    #[test]
+    fn rollup_rules_keep_the_exact_aggregates_unless_quantile_is_named() {
+        use strata_engine::rollup::Aggregates;
+        let plain: toml::Value =
+            toml::from_str("measurement = \"cpu\"\ninterval = \"5m\"").unwrap();
+        let r = rollup_rule(1, &plain).unwrap();
+        assert_eq!(r.aggregates(), Aggregates::EXACT);
+        assert!(!r.aggregates().has(Aggregates::QUANTILE));
+        let with: toml::Value = toml::from_str(
+            "match = \"cpu_.*\"\ninterval = \"1h\"\naggregates = [\"max\", \"quantile\"]",
+        )
+        .unwrap();
+        let r = rollup_rule(2, &with).unwrap();
+        assert!(r.aggregates().has(Aggregates::QUANTILE | Aggregates::MAX));
+        assert!(!r.aggregates().has(Aggregates::SUM));
+        let flag = parse_rollup_rule("cpu=5m,1y").unwrap();
+        assert_eq!(flag.aggregates(), Aggregates::EXACT);
+        let bad: toml::Value =
+            toml::from_str("measurement = \"cpu\"\ninterval = \"5m\"\naggregates = [\"p42\"]")
+                .unwrap();
+        let e = rollup_rule(3, &bad).unwrap_err();
+        assert!(e.contains("rollup #3: aggregates"), "{e}");
     }
 
     #[test]

@@ -36,7 +36,8 @@ impl FsyncPolicy {
     }
 }
 
-/// Parses `<n>ms`, `<n>s`, `<n>m`, `<n>h` or `<n>d`.
+/// Parses `<n>ms`, `<n>s`, `<n>m`, `<n>h`, `<n>d`, `<n>w` (7 days) or `<n>y` (365 days,
+/// as Prometheus counts a year).
 pub fn humanish_duration(s: &str) -> Option<Duration> {
     let split = s.find(|c: char| !c.is_ascii_digit())?;
     let (n, unit) = s.split_at(split);
@@ -47,8 +48,40 @@ pub fn humanish_duration(s: &str) -> Option<Duration> {
         "m" => Duration::from_secs(n.checked_mul(60)?),
         "h" => Duration::from_secs(n.checked_mul(3600)?),
         "d" => Duration::from_secs(n.checked_mul(86_400)?),
+        "w" => Duration::from_secs(n.checked_mul(7 * 86_400)?),
+        "y" => Duration::from_secs(n.checked_mul(365 * 86_400)?),
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod duration_tests {
+    use super::*;
+
+    #[test]
+    fn humanish_durations_take_prometheus_units() {
+        assert_eq!(humanish_duration("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(humanish_duration("5m"), Some(Duration::from_secs(300)));
+        assert_eq!(
+            humanish_duration("2w"),
+            Some(Duration::from_secs(14 * 86_400))
+        );
+        assert_eq!(
+            humanish_duration("1y"),
+            Some(Duration::from_secs(365 * 86_400))
+        );
+        for bad in [
+            "",
+            "5",
+            "m",
+            "1.5h",
+            "1mo",
+            "99999999999999999999y",
+            "18446744073709551615y",
+        ] {
+            assert_eq!(humanish_duration(bad), None, "{bad}");
+        }
+    }
 }
 
 /// A source of wall-clock time in nanoseconds since the Unix epoch.

@@ -32,6 +32,10 @@ impl Aggregates {
     pub const QUANTILE: u8 = 64;
     /// Every aggregate.
     pub const ALL: Aggregates = Aggregates(127);
+    /// Every aggregate but the sketch: what a rule keeps unless it names `quantile`. No
+    /// query takes a percentile from a rollup (InfluxQL promises exact values, PromQL is
+    /// not served from rollups), and the sketch is most of a bucket's bytes.
+    pub const EXACT: Aggregates = Aggregates(63);
 
     /// Whether every bit of `bits` is kept.
     pub fn has(self, bits: u8) -> bool {
