@@ -5,8 +5,9 @@
 //!    rollups) and in the same data compacted without rules (the raw scan). Synthetic data:
 //!    100 hosts × one point per 30 min × 366 days of 2016 (1.76 M points per directory).
 //! 2. `rollup_compaction`: compaction to cold of the 6-hour TSBS cpu-only file (2.16 M
-//!    points, warm as `strata import` leaves it), without rules and with a 5 m rollup of
-//!    `cpu`; each iteration compacts a fresh copy of the warm directory (the copy is not
+//!    points, warm as `strata import` leaves it), without rules, with a 5 m rollup of
+//!    `cpu` keeping the default (exact) aggregates, and with the quantile sketch too; each
+//!    iteration compacts a fresh copy of the warm directory (the copy is not
 //!    timed). The cold and rollup bytes of each are printed once.
 //!
 //! Needs ../shared/data/tsbs_cpu_only_scale100_6h.lp.zst; `STRATA_BENCH_DATA` overrides.
@@ -35,14 +36,11 @@ fn options(rules: Vec<RollupRule>) -> Options {
 }
 
 fn rule(measurement: &str, secs: u64) -> RollupRule {
-    RollupRule::new(
-        measurement,
-        true,
-        Duration::from_secs(secs),
-        Aggregates::ALL,
-        None,
-    )
-    .expect("a valid rule")
+    rule_keeping(measurement, secs, Aggregates::EXACT)
+}
+
+fn rule_keeping(measurement: &str, secs: u64, keep: Aggregates) -> RollupRule {
+    RollupRule::new(measurement, true, Duration::from_secs(secs), keep, None).expect("a valid rule")
 }
 
 fn year_db(dir: &Path, rules: Vec<RollupRule>) -> Db {
@@ -151,7 +149,14 @@ fn compaction(c: &mut Criterion) {
     let mut g = c.benchmark_group("rollup_compaction");
     g.warm_up_time(Duration::from_millis(1));
     g.measurement_time(Duration::from_secs(10));
-    for (name, rules) in [("no_rollup", vec![]), ("rollup_5m", vec![rule("cpu", 300)])] {
+    for (name, rules) in [
+        ("no_rollup", vec![]),
+        ("rollup_5m", vec![rule("cpu", 300)]),
+        (
+            "rollup_5m_with_sketch",
+            vec![rule_keeping("cpu", 300, Aggregates::ALL)],
+        ),
+    ] {
         let scratch = tempfile::tempdir().expect("tempdir");
         let mut printed = false;
         g.bench_function(name, |b| {
