@@ -405,14 +405,35 @@ impl Writer {
     fn commit(&mut self, group: &mut Vec<Request>, buf: &mut Vec<u8>) {
         let started = Instant::now();
         self.fsync_in_commit = std::time::Duration::ZERO;
-        self.commit_group(group, buf);
+        let (result, rolled) = self.commit_group(group, buf);
         let busy = started.elapsed().saturating_sub(self.fsync_in_commit);
+        // Recorded before the replies: a writer that got its acknowledgement finds its
+        // pass counted in `/metrics`.
         self.shared
             .write_time
             .record(std::time::Duration::ZERO, busy);
+        for r in group.drain(..) {
+            let (reply, res) = match r {
+                Request::Append { reply, .. } | Request::Sync { reply } => (reply, &result),
+                Request::Roll { reply } => (reply, &rolled),
+            };
+            let _ = reply.send(res.clone());
+        }
+        if result.is_ok()
+            && self.file_len >= self.segment_bytes
+            && let Err(reason) = self.rotate()
+        {
+            tracing::warn!("WAL file roll failed (retried after the next write): {reason}");
+        }
     }
 
-    fn commit_group(&mut self, group: &mut Vec<Request>, buf: &mut Vec<u8>) {
+    /// Writes (and syncs, per the policy) a group and rolls the file if the group asked:
+    /// the group's result and the roll's.
+    fn commit_group(
+        &mut self,
+        group: &[Request],
+        buf: &mut Vec<u8>,
+    ) -> (Result<(), String>, Result<(), String>) {
         buf.clear();
         let mut want_sync = self.fsync == FsyncPolicy::Always;
         let mut max_ts = i64::MIN;
@@ -449,19 +470,7 @@ impl Writer {
             Ok(()) if roll => self.rotate(),
             other => other.clone(),
         };
-        for r in group.drain(..) {
-            let (reply, res) = match r {
-                Request::Append { reply, .. } | Request::Sync { reply } => (reply, &result),
-                Request::Roll { reply } => (reply, &rolled),
-            };
-            let _ = reply.send(res.clone());
-        }
-        if result.is_ok()
-            && self.file_len >= self.segment_bytes
-            && let Err(reason) = self.rotate()
-        {
-            tracing::warn!("WAL file roll failed (retried after the next write): {reason}");
-        }
+        (result, rolled)
     }
 
     /// Recovery after a failed write or fsync, tried before the next group: cut the file
