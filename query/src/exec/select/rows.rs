@@ -268,6 +268,18 @@ pub(super) fn finish_group(
         }
         cols.push(col);
     }
+    // InfluxDB's percentile emits no point when its rank falls outside the points (a
+    // percentile of 0, or over 100), where `stddev` of one point emits a null point: a
+    // statement of percentiles only that all fell outside shows no series.
+    if layout.interval == 0
+        && plan
+            .slots
+            .iter()
+            .all(|s| matches!(s.kind, AggKind::Percentile(_)))
+        && cols.iter().all(|c| c.iter().all(|v| *v == Value::Null))
+    {
+        return Vec::new();
+    }
     // With GROUP BY time, a group whose every aggregate is empty does not show (InfluxDB
     // emits no series for it), unless it has points beyond buckets cut short by LIMIT.
     if !present && layout.interval > 0 && cols.iter().all(|c| c.iter().all(|v| *v == Value::Null)) {
