@@ -269,3 +269,31 @@ fn streamed_csv_is_the_whole_csv_byte_for_byte() {
         }
     }
 }
+
+/// A raw statement too small to stream runs whole from the series the streaming check
+/// already chose: the same answer as `execute`, errors (located) included.
+#[test]
+fn statements_that_do_not_stream_answer_as_execute() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = db(dir.path());
+    let options = QueryOptions::default();
+    let never = StreamSettings {
+        min_rows: u64::MAX,
+        ..StreamSettings::default()
+    };
+    let mut with_bad = STATEMENTS.to_vec();
+    with_bad.push("SELECT a FROM cpu WHERE a =~ /(/");
+    let all = with_bad.join("; ");
+    let mut sink = Collect::default();
+    execute_streamed(&db, &all, &options, never, &mut sink).unwrap();
+    assert_eq!(sink.response, execute(&db, &all, &options));
+    let mut limited = QueryOptions::default();
+    limited.limits.max_rows = 10;
+    let mut sink = Collect::default();
+    execute_streamed(&db, "SELECT * FROM cpu", &limited, never, &mut sink).unwrap();
+    let e = sink.response.results[0]
+        .error
+        .clone()
+        .expect("over max_rows");
+    assert!(e.contains("max-select-point"), "{e}");
+}

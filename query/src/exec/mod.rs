@@ -207,11 +207,26 @@ pub fn execute_streamed(
             Statement::Select(sel) => {
                 let ctx = Ctx::new(db, options, None);
                 match select::stream::prepare(&ctx, sel, settings) {
-                    Ok(Some(streamed)) => sink.begin_statement(i).and_then(|()| {
-                        let error = select::stream::run(&ctx, streamed, settings, sink)
-                            .err()
-                            .map(|e| locate(e, span));
-                        sink.end_statement(error)
+                    Ok(Some(streamed)) if streamed.streams => {
+                        sink.begin_statement(i).and_then(|()| {
+                            let error = select::stream::run(&ctx, streamed, settings, sink)
+                                .err()
+                                .map(|e| locate(e, span));
+                            sink.end_statement(error)
+                        })
+                    }
+                    // Planned and chosen already: run whole from that choice.
+                    Ok(Some(planned)) => sink.statement(match planned.run_whole(&ctx) {
+                        Ok(series) => StatementResult {
+                            statement_id: i,
+                            series,
+                            error: None,
+                        },
+                        Err(e) => StatementResult {
+                            statement_id: i,
+                            series: Vec::new(),
+                            error: Some(locate(e, span)),
+                        },
                     }),
                     Ok(None) => sink.statement(whole(db, text, st, span, options, i)),
                     Err(e) => sink.statement(StatementResult {

@@ -66,14 +66,37 @@ struct Part {
     order: Vec<(Vec<String>, usize)>,
 }
 
-/// A statement found streamable, with its series chosen.
+/// A raw statement planned, with its series chosen: streamed ([`run`]) when `streams`, else
+/// run whole from the same choice ([`Streamed::run_whole`]), so the index is asked once.
 pub(crate) struct Streamed<'s> {
     sel: &'s Select,
     bounds: Bounds,
     parts: Vec<Part>,
+    /// Whether it streams (see the module docs).
+    pub(crate) streams: bool,
 }
 
-/// Plans `sel` and decides whether it streams (see the module docs): `None` runs it whole.
+impl Streamed<'_> {
+    /// The whole answer, as [`super::run`] gives it, from the series already chosen.
+    pub(crate) fn run_whole(self, ctx: &Ctx<'_>) -> Result<Vec<Series>, QueryError> {
+        let mut out = Vec::new();
+        for part in self.parts {
+            let n = part.order.len();
+            let results = raw(ctx, self.sel, &part.plan, self.bounds, &part.chosen, n)?;
+            out.extend(to_series(
+                ctx,
+                &part.plan,
+                &part.measurement,
+                part.order,
+                &results,
+            )?);
+        }
+        finish_series(ctx, self.sel, out)
+    }
+}
+
+/// Plans a raw `sel` and chooses its series: `None` for a statement this module does not
+/// handle (aggregates, transformations, `LIMIT`, an empty time range), which runs whole.
 pub(crate) fn prepare<'s>(
     ctx: &Ctx<'_>,
     sel: &'s Select,
@@ -117,10 +140,15 @@ pub(crate) fn prepare<'s>(
             order,
         });
     }
-    let fits = rows >= settings.min_rows
+    let streams = rows >= settings.min_rows
         && rows <= ctx.limits.max_rows as u64
         && groups <= ctx.limits.max_series;
-    Ok(fits.then_some(Streamed { sel, bounds, parts }))
+    Ok(Some(Streamed {
+        sel,
+        bounds,
+        parts,
+        streams,
+    }))
 }
 
 /// The fields a raw plan's projections read.
