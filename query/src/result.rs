@@ -259,22 +259,7 @@ impl QueryResponse {
             if i > 0 {
                 out.push(',');
             }
-            let _ = write!(out, "{{\"statement_id\":{}", r.statement_id);
-            if !r.series.is_empty() {
-                out.push_str(",\"series\":[");
-                for (j, s) in r.series.iter().enumerate() {
-                    if j > 0 {
-                        out.push(',');
-                    }
-                    write_json_series(&mut out, s, epoch);
-                }
-                out.push(']');
-            }
-            if let Some(e) = &r.error {
-                out.push_str(",\"error\":");
-                write_json_string(&mut out, e);
-            }
-            out.push('}');
+            write_json_statement(&mut out, r, epoch);
         }
         out.push_str("]}");
         out
@@ -361,6 +346,26 @@ impl QueryResponse {
         }
         out
     }
+}
+
+/// One statement's result object (`{"statement_id":…}`), as in `results[]`.
+pub(crate) fn write_json_statement(out: &mut String, r: &StatementResult, epoch: Epoch) {
+    let _ = write!(out, "{{\"statement_id\":{}", r.statement_id);
+    if !r.series.is_empty() {
+        out.push_str(",\"series\":[");
+        for (j, s) in r.series.iter().enumerate() {
+            if j > 0 {
+                out.push(',');
+            }
+            write_json_series(out, s, epoch);
+        }
+        out.push(']');
+    }
+    if let Some(e) = &r.error {
+        out.push_str(",\"error\":");
+        write_json_string(out, e);
+    }
+    out.push('}');
 }
 
 fn write_json_series(out: &mut String, s: &Series, epoch: Epoch) {

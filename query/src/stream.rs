@@ -19,7 +19,7 @@ use crate::error::QueryError;
 use crate::result::{
     Epoch, QueryResponse, Series, StatementResult, Value, csv_epoch, tags_text_of, write_csv_error,
     write_csv_header, write_csv_rows, write_json_rows, write_json_series_head,
-    write_json_series_tail, write_json_string,
+    write_json_series_tail, write_json_statement, write_json_string,
 };
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -204,23 +204,13 @@ impl<F: FnMut(String) -> Result<(), QueryError>> JsonStream<F> {
 impl<F: FnMut(String) -> Result<(), QueryError>> ResponseSink for JsonStream<F> {
     fn statement(&mut self, result: StatementResult) -> Result<(), QueryError> {
         self.text.note_error(&result.error);
-        // One statement rendered whole: the text of `to_json` for it, without the frame.
-        let whole = QueryResponse {
-            results: vec![result],
-            error: None,
-        }
-        .to_json(self.epoch);
-        let inner = whole
-            .strip_prefix("{\"results\":[")
-            .and_then(|t| t.strip_suffix("]}"))
-            .unwrap_or("");
         self.text.buf.push_str(if self.statements == 0 {
             "{\"results\":["
         } else {
             ","
         });
         self.statements += 1;
-        self.text.buf.push_str(inner);
+        write_json_statement(&mut self.text.buf, &result, self.epoch);
         self.text.maybe_flush()
     }
 
