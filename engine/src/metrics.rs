@@ -208,6 +208,9 @@ pub struct WritePathSnapshot {
 pub(crate) struct WorkCounters {
     pub rotations: AtomicU64,
     pub compactions: AtomicU64,
+    /// Compactions built again under the manifest lock because a delete covering their
+    /// inputs came while they ran without it.
+    pub compactions_redone: AtomicU64,
     /// Lines or samples refused by `max_series_per_metric`.
     pub series_limit_per_metric: AtomicU64,
     /// Lines or samples refused by `max_new_series_per_minute`.
@@ -239,6 +242,9 @@ pub struct MetricsSnapshot {
     pub rotations: u64,
     /// Compactions (merges, warm → cold) completed since open.
     pub compactions: u64,
+    /// Compactions whose outputs were thrown away and built again with the manifest lock
+    /// held, because a delete covering their inputs was recorded while they ran.
+    pub compactions_redone: u64,
     /// Lines or samples refused because their measurement had `max_series_per_metric`
     /// series, since open.
     pub series_limit_per_metric: u64,

@@ -210,6 +210,22 @@ pub struct Options {
     /// Test hook: make rotation or compaction fail at a step, to test crash safety.
     #[cfg(feature = "failpoints")]
     pub failpoint: Option<Failpoint>,
+    /// Test hook: called by a compaction after it has written its outputs and before it
+    /// takes the manifest lock to publish them (a test holds it there to act meanwhile).
+    #[cfg(feature = "failpoints")]
+    pub compaction_hook: Option<CompactionHook>,
+}
+
+/// A function a compaction calls between building and publishing (`failpoints` only).
+#[cfg(feature = "failpoints")]
+#[derive(Clone)]
+pub struct CompactionHook(pub Arc<dyn Fn() + Send + Sync>);
+
+#[cfg(feature = "failpoints")]
+impl std::fmt::Debug for CompactionHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CompactionHook")
+    }
 }
 
 /// A step of rotation, compaction or a delete at which a test (with the `failpoints`
@@ -254,6 +270,8 @@ impl Default for Options {
             compaction_threads: 0,
             #[cfg(feature = "failpoints")]
             failpoint: None,
+            #[cfg(feature = "failpoints")]
+            compaction_hook: None,
         }
     }
 }

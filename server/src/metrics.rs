@@ -257,6 +257,17 @@ impl ServerMetrics {
         let _ = writeln!(o, "strata_compactions_total {}", m.compactions);
         header(
             o,
+            "strata_compactions_redone_total",
+            "counter",
+            "Compactions built again under the manifest lock because a delete covering their inputs came while they ran.",
+        );
+        let _ = writeln!(
+            o,
+            "strata_compactions_redone_total {}",
+            m.compactions_redone
+        );
+        header(
+            o,
             "strata_series_limit_rejected_total",
             "counter",
             "Lines or samples refused because they would create a series beyond a limit (write.max_series_per_metric, write.max_new_series_per_minute).",

@@ -18,14 +18,15 @@
 //!   writer and one table per partition in flight) and the list of (series, column) names.
 //!   docs/FORMAT.md ("Compaction memory") states the bound.
 //! - Partitions are written in order; a partition without points leaves no file and does
-//!   not use up a segment id.
+//!   not use up a pending number. Files are written under pending names (`pending_name`):
+//!   only the publish step (`compact`) gives them segment ids, under the manifest lock.
 
 use super::Inner;
 use super::rotate::SeriesColumns;
 use crate::error::Result;
 use crate::manifest::{SegmentRecord, Tier};
 use crate::model::{ColumnData, TimeRange};
-use crate::segment::{PreparedSeries, SegmentWriter, SharingHint, WriterOptions, file_path};
+use crate::segment::{PreparedSeries, SegmentWriter, SharingHint, WriterOptions};
 use parking_lot::Mutex;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -48,6 +49,18 @@ pub(super) struct OutputPlan<'a> {
     pub tombstones: &'a super::tombstone::Tombstones,
     /// The rollup rules to compute for cold outputs (empty: none).
     pub rollups: &'a [crate::rollup::RollupRule],
+}
+
+/// The file name of a compaction output written and not yet published: `pending-N.part`.
+/// Open removes such files (a trusted manifest never names them), so a crash before the
+/// publish leaves nothing behind.
+pub(super) fn pending_name(n: u64) -> String {
+    format!("pending-{n:06}.part")
+}
+
+/// The path of pending output `n` in `segment_dir`.
+pub(super) fn pending_path(segment_dir: &std::path::Path, n: u64) -> std::path::PathBuf {
+    segment_dir.join(pending_name(n))
 }
 
 /// The rollups computed alongside the outputs: per (partition, rule), the encoded
@@ -107,13 +120,11 @@ fn rollup_entries(
 }
 
 impl Inner {
-    /// Writes one segment per partition of `plan` that has points, with ids from
-    /// `*next_id` on (advanced past the ids used). Returns the records of the files written.
-    pub(super) fn write_outputs(
-        &self,
-        plan: &OutputPlan<'_>,
-        next_id: &mut u64,
-    ) -> Result<Written> {
+    /// Writes one segment per partition of `plan` that has points, under pending names
+    /// ([`pending_path`]): the records' ids are pending numbers 0, 1, … until
+    /// `compact` names the files with segment ids when it publishes them. Returns the
+    /// records of the files written.
+    pub(super) fn write_outputs(&self, plan: &OutputPlan<'_>) -> Result<Written> {
         let threads = crate::pool::resolve_threads(self.options.compaction_threads);
         let series = plan.by_series.len();
         let units = series * plan.partitions.len();
@@ -127,6 +138,11 @@ impl Inner {
         let rolls = plan.tier == Tier::Cold && !plan.rollups.is_empty();
         type Rolled = Vec<(usize, crate::rollup::EncodedEntry)>;
         let work = |unit: usize| -> Result<(usize, PreparedSeries<'static>, Rolled)> {
+            if self.closing.load(Ordering::Relaxed) {
+                // Shutting down: give up rather than hold `close` for the whole merge
+                // (nothing names the pending files; the inputs stay as they were).
+                return Err(crate::Error::Closed);
+            }
             let (p, s) = (unit / series, unit % series);
             let (key, cols) = &plan.by_series[s];
             let part = plan.partitions[p];
@@ -155,7 +171,7 @@ impl Inner {
         let mut out = Outputs {
             inner: self,
             plan,
-            next_id: *next_id,
+            next_pending: 0,
             current: None,
             records: Vec::new(),
             partitions: Vec::new(),
@@ -175,10 +191,12 @@ impl Inner {
                         hints.lock().remove(done);
                     }
                     out.finish_current()?;
-                    let w = SegmentWriter::create_with(
+                    let w = SegmentWriter::create_named(
                         &self.segment_dir,
-                        out.next_id,
+                        &pending_name(out.next_pending),
+                        out.next_pending,
                         plan.writer_options,
+                        crate::fault::Site::CompactionSegment,
                     )?;
                     out.current = Some((p, w));
                 }
@@ -195,11 +213,10 @@ impl Inner {
             // written removes its temporary file itself), leaving the inputs as they were.
             drop(out.current.take());
             for r in &out.records {
-                let _ = std::fs::remove_file(file_path(&self.segment_dir, r.id));
+                let _ = std::fs::remove_file(pending_path(&self.segment_dir, r.id));
             }
             return Err(e);
         }
-        *next_id = out.next_id;
         Ok(Written {
             records: out.records,
             partitions: out.partitions,
@@ -212,7 +229,8 @@ impl Inner {
 struct Outputs<'a> {
     inner: &'a Inner,
     plan: &'a OutputPlan<'a>,
-    next_id: u64,
+    /// The pending number of the next file.
+    next_pending: u64,
     current: Option<(usize, SegmentWriter)>,
     records: Vec<SegmentRecord>,
     /// The partition of each record.
@@ -227,15 +245,15 @@ impl Outputs<'_> {
         let Some((p, w)) = self.current.take() else {
             return Ok(());
         };
-        let id = self.next_id;
+        let id = self.next_pending;
         let info = w.finish()?;
         if info.points == 0 {
-            let p = file_path(&self.inner.segment_dir, id);
+            let p = pending_path(&self.inner.segment_dir, id);
             crate::fault::remove(crate::fault::Site::Delete, &p)
                 .map_err(|e| crate::Error::io(&p, e))?;
             return Ok(());
         }
-        self.next_id += 1;
+        self.next_pending += 1;
         self.partitions.push(p);
         self.records.push(SegmentRecord {
             id,

@@ -43,7 +43,6 @@ use parking_lot::{Condvar, Mutex, RwLock};
 use rustc_hash::FxHashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 
 pub use compact::{CompactionProgress, CompactionReport};
 pub use delete::DeleteReport;
@@ -61,7 +60,7 @@ pub use writer::SeriesHandle;
 /// An open Strata database directory. Share it between threads with an `Arc`.
 pub struct Db {
     inner: Arc<Inner>,
-    rotator: Mutex<Option<(crossbeam_channel::Sender<()>, JoinHandle<()>)>>,
+    background: Mutex<Option<rotate::Background>>,
     _lock: DirLock,
 }
 
@@ -74,9 +73,14 @@ pub(crate) struct Inner {
     state: RwLock<State>,
     wal: Wal,
     turnstile: Turnstile,
-    /// The current manifest; its lock also makes rotations, compactions and deletes run
-    /// one at a time.
+    /// The current manifest; its lock also makes rotations, deletes, snapshots and the
+    /// claim and publish steps of compactions run one at a time.
     manifest: Mutex<Manifest>,
+    /// Held for a whole compaction (and a tombstone purge), so that one runs at a time;
+    /// always taken before `manifest`, never while holding it.
+    compacting: Mutex<()>,
+    /// Set when the handle stops its background work: a compaction in progress gives up.
+    closing: std::sync::atomic::AtomicBool,
     /// The last delete id handed out.
     next_delete: Mutex<u64>,
     /// Bumped whenever a delete hides series (see `Writer`).
@@ -235,10 +239,10 @@ impl Db {
         covered.sort_unstable();
         covered.dedup();
         inner.hide_empty(&covered)?;
-        let rotator = rotate::start_rotator(&inner)?;
+        let background = rotate::start_background(&inner)?;
         Ok(Db {
             inner,
-            rotator: Mutex::new(rotator),
+            background: Mutex::new(background),
             _lock: lock,
         })
     }
@@ -380,23 +384,26 @@ impl Db {
     /// directory lock. Dropping a `Db` without `close` stops it as a crash would, keeping
     /// only what the WAL and the published segments hold.
     pub fn close(self) -> Result<()> {
-        self.stop_rotator();
+        self.stop_background();
         let rotated = self.inner.rotate(rotate::Reason::Age).map(|_| ());
         let synced = self.inner.wal.shutdown(true);
         rotated.and(synced)
     }
 
-    fn stop_rotator(&self) {
-        if let Some((tx, handle)) = self.rotator.lock().take() {
-            drop(tx);
-            let _ = handle.join();
+    /// Stops the rotation and compaction threads; a compaction in progress gives up.
+    fn stop_background(&self) {
+        if let Some(b) = self.background.lock().take() {
+            self.inner
+                .closing
+                .store(true, std::sync::atomic::Ordering::Release);
+            b.stop();
         }
     }
 }
 
 impl Drop for Db {
     fn drop(&mut self) {
-        self.stop_rotator();
+        self.stop_background();
     }
 }
 

@@ -159,6 +159,8 @@ pub(super) fn open_inner(dir: PathBuf, options: Options) -> Result<(Inner, Vec<D
             wal,
             turnstile: Turnstile::default(),
             manifest: Mutex::new(manifest),
+            compacting: Mutex::new(()),
+            closing: Default::default(),
             next_delete: Mutex::new(next_delete),
             hide_epoch: Default::default(),
             counters: Default::default(),

@@ -55,6 +55,7 @@ impl Db {
             wal_fsync: self.inner.wal.fsync_latency(),
             rotations: c.rotations.load(Ordering::Relaxed),
             compactions: c.compactions.load(Ordering::Relaxed),
+            compactions_redone: c.compactions_redone.load(Ordering::Relaxed),
             series_limit_per_metric: c.series_limit_per_metric.load(Ordering::Relaxed),
             series_limit_per_minute: c.series_limit_per_minute.load(Ordering::Relaxed),
             series_created: c.series_created.load(Ordering::Relaxed),

@@ -53,6 +53,7 @@ impl Inner {
 
     /// Rewrites every segment a tombstone applies to; returns how many.
     pub(super) fn clean_tombstones(&self) -> Result<usize> {
+        let _one = self.compacting.lock();
         let mut manifest = self.manifest.lock();
         let mut rewritten = 0;
         for (id, tier) in self.covered_segments() {

@@ -273,18 +273,41 @@ pub(super) use crate::options::Failpoint as FailStep;
 /// How often the rotation thread looks at hot-tier memory.
 const PRESSURE_CHECK: Duration = Duration::from_secs(1);
 
-/// Starts the background rotation thread (none when `rotation_interval` is zero). Dropping
-/// the returned sender stops it.
-pub(super) fn start_rotator(
-    inner: &Arc<Inner>,
-) -> Result<Option<(crossbeam_channel::Sender<()>, std::thread::JoinHandle<()>)>> {
+/// The background threads: rotation, and compaction (nudged after each age rotation).
+/// Dropping `stop` stops both; [`Background::stop`] also waits for them.
+pub(super) struct Background {
+    stop: Option<crossbeam_channel::Sender<()>>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Background {
+    /// Stops both threads and waits for them (a compaction in progress gives up at its
+    /// next series once `Inner::closing` is set).
+    pub(super) fn stop(mut self) {
+        drop(self.stop.take());
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Starts the background threads (none when `rotation_interval` is zero).
+///
+/// Rotation and compaction have a thread each, so that a long compaction (minutes on a
+/// large directory) never holds up rotation: the hot tier keeps moving to warm segments
+/// and stays under `hot_max_bytes` while the compaction merges.
+pub(super) fn start_background(inner: &Arc<Inner>) -> Result<Option<Background>> {
     let every = inner.options.rotation_interval;
     if every.is_zero() {
         return Ok(None);
     }
-    let (tx, rx) = crossbeam_channel::bounded::<()>(0);
+    let (stop, stopped) = crossbeam_channel::bounded::<()>(0);
+    // One pending nudge is enough: a compaction asked for while one runs plans again
+    // after it.
+    let (nudge, nudged) = crossbeam_channel::bounded::<()>(1);
     let weak = Arc::downgrade(inner);
-    let handle = std::thread::Builder::new()
+    let stopped_c = stopped.clone();
+    let rotator = std::thread::Builder::new()
         .name("strata-rotate".into())
         .spawn(move || {
             // The first tick comes at once and is an age rotation: what the WAL replay
@@ -294,7 +317,8 @@ pub(super) fn start_rotator(
             // otherwise replay an ever longer WAL at every start.
             let mut last: Option<Instant> = None;
             let mut wait = Duration::ZERO;
-            while let Err(crossbeam_channel::RecvTimeoutError::Timeout) = rx.recv_timeout(wait) {
+            while let Err(crossbeam_channel::RecvTimeoutError::Timeout) = stopped.recv_timeout(wait)
+            {
                 wait = PRESSURE_CHECK.min(every);
                 let Some(inner) = weak.upgrade() else { break };
                 let reason = if last.is_none_or(|l| l.elapsed() >= every) {
@@ -310,13 +334,43 @@ pub(super) fn start_rotator(
                 {
                     tracing::warn!("rotation ({reason:?}) failed: {e}");
                 }
-                if reason == Some(Reason::Age)
-                    && let Err(e) = inner.compact_background()
-                {
-                    tracing::warn!("compaction failed: {e}");
+                if reason == Some(Reason::Age) {
+                    let _ = nudge.try_send(());
                 }
             }
         })
         .map_err(|e| Error::io(&inner.dir, e))?;
-    Ok(Some((tx, handle)))
+    let weak = Arc::downgrade(inner);
+    let compactor = std::thread::Builder::new()
+        .name("strata-compact".into())
+        .spawn(move || {
+            loop {
+                crossbeam_channel::select! {
+                    recv(stopped_c) -> _ => break,
+                    recv(nudged) -> m => {
+                        if m.is_err() {
+                            break;
+                        }
+                        let Some(inner) = weak.upgrade() else { break };
+                        match inner.compact_background() {
+                            Ok(_) => {}
+                            Err(Error::Closed) => break,
+                            Err(e) => tracing::warn!("compaction failed: {e}"),
+                        }
+                    }
+                }
+            }
+        });
+    let compactor = match compactor {
+        Ok(t) => t,
+        Err(e) => {
+            drop(stop);
+            let _ = rotator.join();
+            return Err(Error::io(&inner.dir, e));
+        }
+    };
+    Ok(Some(Background {
+        stop: Some(stop),
+        threads: vec![rotator, compactor],
+    }))
 }

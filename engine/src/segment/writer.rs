@@ -13,7 +13,7 @@ use super::encode::{
 use super::reader::{FLAG_DIR_ZSTD, FLAG_INDEX_ZSTD, MAX_INDEX_BYTES};
 use super::{
     BLOCK_POINTS, BLOCK_SPAN_NANOS, BlockEncoding, COLD_BLOCK_POINTS, COLD_BLOCK_SPAN_NANOS,
-    END_MAGIC, FOOTER_LEN, HEADER_LEN, MAGIC, MAX_DECODED_BLOCK_BYTES, VERSION, file_path, pad8,
+    END_MAGIC, FOOTER_LEN, HEADER_LEN, MAGIC, MAX_DECODED_BLOCK_BYTES, VERSION, pad8,
 };
 use crate::error::{Error, Result};
 use crate::fault::{self, Site};
@@ -146,7 +146,20 @@ impl SegmentWriter {
         opts: WriterOptions,
         site: Site,
     ) -> Result<SegmentWriter> {
-        let path = file_path(dir, id);
+        SegmentWriter::create_named(dir, &super::file_name(id), id, opts, site)
+    }
+
+    /// Starts segment `id` in `dir` under the file name `name` rather than the id's own
+    /// (a compaction writes its outputs under pending names and gives them ids when it
+    /// publishes them: `db::compact`).
+    pub fn create_named(
+        dir: &Path,
+        name: &str,
+        id: u64,
+        opts: WriterOptions,
+        site: Site,
+    ) -> Result<SegmentWriter> {
+        let path = dir.join(name);
         let tmp = path.with_extension("seg.tmp");
         let mut create = std::fs::OpenOptions::new();
         create.write(true).create(true).truncate(true);

@@ -2,6 +2,7 @@
 
 mod common;
 mod compaction;
+mod compaction_concurrency;
 mod crash;
 mod deletes;
 mod export;

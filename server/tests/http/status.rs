@@ -52,6 +52,7 @@ fn metrics_and_status_describe_the_database() {
         "strata_wal_fsync_duration_seconds_count",
         "strata_rotations_total 0",
         "strata_compactions_total 0",
+        "strata_compactions_redone_total 0",
         "strata_ready 1",
     ] {
         assert!(m.contains(needle), "{needle} missing from:\n{m}");
