@@ -277,6 +277,37 @@ fn deletes_and_drops_answer_as_influxdb_1_6() {
     server.stop().unwrap();
 }
 
+#[test]
+fn counts_past_64_bits_answer_as_influxdb_1_6() {
+    if !have_influxd() {
+        return;
+    }
+    let (_dir, _influx, server, influx, strata) = start_both();
+    let lp = data();
+    write(&influx, &lp);
+    write(&strata, &lp);
+    for q in [
+        "SELECT * FROM cpu LIMIT 99999999999999999999",
+        "SELECT * FROM cpu LIMIT 18446744073709551615",
+        "SELECT * FROM cpu OFFSET 99999999999999999999",
+        "SELECT * FROM cpu GROUP BY * SLIMIT 99999999999999999999",
+        "SELECT * FROM cpu GROUP BY * SLIMIT 1 SOFFSET 99999999999999999999",
+        "SHOW MEASUREMENTS LIMIT 99999999999999999999",
+        "SHOW TAG VALUES FROM cpu WITH KEY = host LIMIT 99999999999999999999 OFFSET 1",
+    ] {
+        let (a, b) = (query(&strata, q), query(&influx, q));
+        assert_eq!(a, b, "{q}");
+    }
+    // Not a comparison of two errors: the first one answers every row.
+    let all = query(&influx, "SELECT * FROM cpu LIMIT 99999999999999999999").to_string();
+    assert!(all.contains("\"values\""), "{all}");
+    assert_eq!(
+        query(&strata, "SELECT * FROM cpu LIMIT 99999999999999999999"),
+        query(&strata, "SELECT * FROM cpu")
+    );
+    server.stop().unwrap();
+}
+
 /// The lines of a `chunked=true` answer, each parsed.
 fn chunked(base: &str, q: &str, chunk_size: &str) -> Vec<serde_json::Value> {
     let r = ureq::post(&format!(

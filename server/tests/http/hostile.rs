@@ -251,11 +251,13 @@ fn corpus() -> Vec<Case> {
              9223372036854775807",
         )
         .want(Ok),
+        // InfluxDB 1.6 reads a count past i64 as i64::MAX (all rows), and so does Strata
+        // (server/tests/influxdb_peer.rs compares the answers).
         influxql(
             "a LIMIT past i64",
             "SELECT v FROM known LIMIT 99999999999999999999",
         )
-        .mentions(&["line 1"]),
+        .want(Ok),
         influxql("a negative LIMIT", "SELECT v FROM known LIMIT -1").mentions(&["line 1"]),
         influxql("an invalid regex", "SELECT v FROM known WHERE h =~ /(/").want(StatementError),
         // InfluxDB 1.6 answers this one (one bucket), and so does Strata.

@@ -176,15 +176,15 @@ pub(crate) fn number(i: &str, negative: bool) -> PResult<'_, Num> {
     }
 }
 
-/// A non-negative integer (`LIMIT`, `OFFSET`, …).
-pub(crate) fn unsigned(i: &str) -> PResult<'_, u64> {
+/// A row or series count (`LIMIT`, `OFFSET`, `SLIMIT`, `SOFFSET`): a non-negative integer,
+/// where one past `i64::MAX` counts as `i64::MAX`, as InfluxDB 1.x reads it (its parser
+/// takes `strconv.ParseInt`'s clamped value), so `LIMIT 99999999999999999999` is "all".
+pub(crate) fn count(i: &str) -> PResult<'_, u64> {
     let (i, ()) = ws(i)?;
     let (rest, d) = digits(i);
     if d.is_empty() || rest.starts_with(|c: char| is_ident_char(c) || c == '.') {
         return fail(i, "non-negative integer");
     }
-    match d.parse() {
-        Ok(v) => Ok((rest, v)),
-        Err(_) => failure(i, "an integer within 64 bits"),
-    }
+    let v = d.parse::<i64>().unwrap_or(i64::MAX);
+    Ok((rest, v.unsigned_abs()))
 }

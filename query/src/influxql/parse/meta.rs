@@ -6,7 +6,7 @@ use nom::combinator::value;
 
 use super::combinators::{PResult, clause, expect, kw, sym};
 use super::expr::expr;
-use super::literal::{ident, regex_lit, unsigned};
+use super::literal::{count, ident, regex_lit};
 use super::select::{list1, sources};
 use crate::ast::{MeasurementName, ShowFilter, Statement, TagKeyMatch};
 
@@ -91,8 +91,8 @@ pub(crate) fn from(i: &str) -> PResult<'_, Vec<crate::ast::Source>> {
 fn filter(i: &str, with_from: bool) -> PResult<'_, ShowFilter> {
     let (i, from) = if with_from { from(i)? } else { (i, Vec::new()) };
     let (i, condition) = clause("where", "condition", expr)(i)?;
-    let (i, limit) = clause("limit", "non-negative integer", unsigned)(i)?;
-    let (i, offset) = clause("offset", "non-negative integer", unsigned)(i)?;
+    let (i, limit) = clause("limit", "non-negative integer", count)(i)?;
+    let (i, offset) = clause("offset", "non-negative integer", count)(i)?;
     let filter = ShowFilter {
         from,
         condition,

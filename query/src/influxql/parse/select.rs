@@ -7,7 +7,7 @@ use nom::combinator::value;
 
 use super::combinators::{PResult, clause, expect, fail, kw, sym};
 use super::expr::expr;
-use super::literal::{Num, ident, number, regex_lit, string_lit, unsigned};
+use super::literal::{Num, count, ident, number, regex_lit, string_lit};
 use crate::ast::{Dimension, Duration, Field, Fill, MeasurementName, Order, Select, Source};
 
 /// After the `SELECT` keyword.
@@ -35,10 +35,10 @@ pub(crate) fn select(i: &str) -> PResult<'_, Select> {
         }
         Err(_) => (i, None),
     };
-    let (i, limit) = clause("limit", "non-negative integer", unsigned)(i)?;
-    let (i, offset) = clause("offset", "non-negative integer", unsigned)(i)?;
-    let (i, slimit) = clause("slimit", "non-negative integer", unsigned)(i)?;
-    let (i, soffset) = clause("soffset", "non-negative integer", unsigned)(i)?;
+    let (i, limit) = clause("limit", "non-negative integer", count)(i)?;
+    let (i, offset) = clause("offset", "non-negative integer", count)(i)?;
+    let (i, slimit) = clause("slimit", "non-negative integer", count)(i)?;
+    let (i, soffset) = clause("soffset", "non-negative integer", count)(i)?;
     let (i, tz) = clause("tz", "('Zone/Name') after tz", |i| {
         let (i, _) = sym("(", "'('")(i)?;
         let (i, zone) = expect("time zone string", string_lit)(i)?;
