@@ -133,7 +133,8 @@ fn select() -> impl Strategy<Value = Statement> {
         (expr(), prop::option::of(name())).prop_map(|(expr, alias)| Field { expr, alias }),
         1..4,
     );
-    let limits = prop::array::uniform4(prop::option::of(any::<u64>()));
+    // Counts the text can carry: past i64::MAX they read as i64::MAX (InfluxDB's reading).
+    let limits = prop::array::uniform4(prop::option::of(0..=i64::MAX as u64));
     (
         fields,
         prop::collection::vec(source(), 1..3),
@@ -167,8 +168,8 @@ fn filter(with_from: bool) -> impl Strategy<Value = ShowFilter> {
     (
         prop::collection::vec(source(), 0..if with_from { 3 } else { 1 }),
         prop::option::of(expr()),
-        prop::option::of(any::<u64>()),
-        prop::option::of(any::<u64>()),
+        prop::option::of(0..=i64::MAX as u64),
+        prop::option::of(0..=i64::MAX as u64),
     )
         .prop_map(|(from, condition, limit, offset)| ShowFilter {
             from,

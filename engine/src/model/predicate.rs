@@ -22,20 +22,33 @@ pub enum Subject {
     Tag(String),
 }
 
-/// How a matcher compares.
+/// How a matcher compares: the one operator type of both the engine's predicates and the
+/// query languages' label matchers (`strata_query::plan::MatchOp` is this). Whether a regex
+/// is anchored belongs to the matcher, not the operator: a predicate's regex matches
+/// anywhere (InfluxQL), a query label matcher's is anchored (Prometheus).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MatchOp {
     /// `=`
     Equal,
     /// `!=`
     NotEqual,
-    /// `=~` (unanchored)
+    /// `=~`
     Regex,
-    /// `!~` (unanchored)
+    /// `!~`
     NotRegex,
 }
 
 impl MatchOp {
+    /// The operator's text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MatchOp::Equal => "=",
+            MatchOp::NotEqual => "!=",
+            MatchOp::Regex => "=~",
+            MatchOp::NotRegex => "!~",
+        }
+    }
+
     /// The operator's code in the WAL and manifest encodings.
     pub fn code(self) -> u8 {
         match self {

@@ -6,30 +6,9 @@
 //! small finite set of strings (`a|b|c`, `cpu_(user|system)`), that set too, sorted, so
 //! selection looks those values up in the index and matching is a set lookup.
 
-/// How a label matcher compares.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum MatchOp {
-    /// `=`
-    Equal,
-    /// `!=`
-    NotEqual,
-    /// `=~`
-    Regex,
-    /// `!~`
-    NotRegex,
-}
-
-impl MatchOp {
-    /// The operator's text.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MatchOp::Equal => "=",
-            MatchOp::NotEqual => "!=",
-            MatchOp::Regex => "=~",
-            MatchOp::NotRegex => "!~",
-        }
-    }
-}
+/// How a label matcher compares: the engine's operator (one type for predicates and
+/// matchers).
+pub use strata_engine::model::MatchOp;
 
 /// One `name op "value"` of a selector.
 #[derive(Debug, Clone)]

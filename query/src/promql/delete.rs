@@ -14,15 +14,13 @@ use strata_engine::{Db, DeleteReport};
 pub fn predicate(db: &Db, set: &[Matcher]) -> Result<Option<Predicate>, pred::PredicateError> {
     let mut labels = Vec::new();
     for m in set.iter().filter(|m| m.name != selection::METRIC_NAME) {
-        let (op, value) = match m.op {
-            MatchOp::Equal => (pred::MatchOp::Equal, m.value.clone()),
-            MatchOp::NotEqual => (pred::MatchOp::NotEqual, m.value.clone()),
-            MatchOp::Regex => (pred::MatchOp::Regex, anchored(&m.value)),
-            MatchOp::NotRegex => (pred::MatchOp::NotRegex, anchored(&m.value)),
+        let value = match m.op {
+            MatchOp::Equal | MatchOp::NotEqual => m.value.clone(),
+            MatchOp::Regex | MatchOp::NotRegex => anchored(&m.value),
         };
         labels.push(Predicate::Match(pred::Matcher::new(
             Subject::Tag(m.name.clone()),
-            op,
+            m.op,
             &value,
         )?));
     }
