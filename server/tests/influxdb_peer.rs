@@ -233,15 +233,23 @@ fn start_both() -> (tempfile::TempDir, Influxd, RunningServer, String, String) {
     (dir, influxd, server, influx, strata)
 }
 
+/// Both servers with [`data`] written to each; `None` when influxd is not installed.
+fn start_both_with_data() -> Option<(tempfile::TempDir, Influxd, RunningServer, String, String)> {
+    if !have_influxd() {
+        return None;
+    }
+    let both = start_both();
+    let lp = data();
+    write(&both.3, &lp);
+    write(&both.4, &lp);
+    Some(both)
+}
+
 #[test]
 fn deletes_and_drops_answer_as_influxdb_1_6() {
-    if !have_influxd() {
+    let Some((_dir, _influx, server, influx, strata)) = start_both_with_data() else {
         return;
-    }
-    let (_dir, _influx, server, influx, strata) = start_both();
-    let lp = data();
-    write(&influx, &lp);
-    write(&strata, &lp);
+    };
     for q in CHECKS {
         assert_eq!(
             query(&strata, q),
@@ -279,13 +287,9 @@ fn deletes_and_drops_answer_as_influxdb_1_6() {
 
 #[test]
 fn counts_past_64_bits_answer_as_influxdb_1_6() {
-    if !have_influxd() {
+    let Some((_dir, _influx, server, influx, strata)) = start_both_with_data() else {
         return;
-    }
-    let (_dir, _influx, server, influx, strata) = start_both();
-    let lp = data();
-    write(&influx, &lp);
-    write(&strata, &lp);
+    };
     for q in [
         "SELECT * FROM cpu LIMIT 99999999999999999999",
         "SELECT * FROM cpu LIMIT 18446744073709551615",
