@@ -210,16 +210,20 @@ pub struct Options {
     /// Test hook: make rotation or compaction fail at a step, to test crash safety.
     #[cfg(feature = "failpoints")]
     pub failpoint: Option<Failpoint>,
-    /// Test hook: called by a compaction after it has written its outputs and before it
-    /// takes the manifest lock to publish them (a test holds it there to act meanwhile).
+    /// Test hook: called by a compaction at the start of each unit of its merge (a
+    /// series in one output), without the manifest lock; a test holds it there to act
+    /// meanwhile.
     #[cfg(feature = "failpoints")]
     pub compaction_hook: Option<CompactionHook>,
 }
 
-/// A function a compaction calls between building and publishing (`failpoints` only).
+/// A function a compaction calls at each unit of its merge (`failpoints` only). Its
+/// argument says whether the database is closing (the merge gives up right after the
+/// call when it is).
 #[cfg(feature = "failpoints")]
 #[derive(Clone)]
-pub struct CompactionHook(pub Arc<dyn Fn() + Send + Sync>);
+#[allow(clippy::type_complexity)]
+pub struct CompactionHook(pub Arc<dyn Fn(&dyn Fn() -> bool) + Send + Sync>);
 
 #[cfg(feature = "failpoints")]
 impl std::fmt::Debug for CompactionHook {

@@ -153,10 +153,6 @@ impl Inner {
             return Ok(None);
         };
         let built = self.build(&claim)?;
-        #[cfg(feature = "failpoints")]
-        if let Some(hook) = &self.options.compaction_hook {
-            (hook.0)();
-        }
         let mut manifest = self.manifest.lock();
         if self.claim_holds(&manifest, &claim) {
             return self.publish(&mut manifest, claim, built);

@@ -138,6 +138,10 @@ impl Inner {
         let rolls = plan.tier == Tier::Cold && !plan.rollups.is_empty();
         type Rolled = Vec<(usize, crate::rollup::EncodedEntry)>;
         let work = |unit: usize| -> Result<(usize, PreparedSeries<'static>, Rolled)> {
+            #[cfg(feature = "failpoints")]
+            if let Some(hook) = &self.options.compaction_hook {
+                (hook.0)(&|| self.closing.load(Ordering::Relaxed));
+            }
             if self.closing.load(Ordering::Relaxed) {
                 // Shutting down: give up rather than hold `close` for the whole merge
                 // (nothing names the pending files; the inputs stay as they were).

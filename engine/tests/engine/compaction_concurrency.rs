@@ -27,7 +27,7 @@ fn pause_once() -> (CompactionHook, mpsc::Receiver<()>, mpsc::Sender<()>) {
     let (reached_tx, reached) = mpsc::channel();
     let (release, release_rx) = mpsc::channel::<()>();
     let gate = parking_lot::Mutex::new(Some((reached_tx, release_rx)));
-    let hook = CompactionHook(Arc::new(move || {
+    let hook = CompactionHook(Arc::new(move |_closing: &dyn Fn() -> bool| {
         if let Some((reached, release)) = gate.lock().take() {
             let _ = reached.send(());
             let _ = release.recv_timeout(PATIENCE);
@@ -88,7 +88,7 @@ fn within<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Option<T
     rx.recv_timeout(PATIENCE).ok()
 }
 
-/// Pauses a to-cold compaction after its build, runs `meanwhile` (which must not wait for
+/// Pauses a to-cold compaction in its merge, runs `meanwhile` (which must not wait for
 /// it), releases it, and returns the database with the compaction finished.
 fn with_paused_compaction(
     dir: &std::path::Path,
@@ -104,7 +104,7 @@ fn with_paused_compaction(
     };
     reached
         .recv_timeout(PATIENCE)
-        .expect("the compaction reached its publish step");
+        .expect("the compaction started merging");
     let during = db.clone();
     within(move || meanwhile(&during)).expect("the work done meanwhile waited for the compaction");
     release.send(()).unwrap();
@@ -306,6 +306,55 @@ fn rotation_goes_on_while_the_background_compaction_runs() {
     db.close().unwrap();
     let db = Db::open(dir.path(), opts(&clock, None)).unwrap();
     assert_eq!(ints(&read(&db, &host("cpu", 7), "u")), &[1]);
+    assert_eq!(
+        read(&db, &host("cpu", 3), "u").timestamps.len(),
+        2 * 24 * 60
+    );
+}
+
+#[test]
+fn closing_stops_a_running_compaction_and_keeps_its_inputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(T0);
+    {
+        let db = Db::open(dir.path(), opts(&clock, None)).unwrap();
+        history(&db, &clock);
+        db.close().unwrap();
+    }
+    // The hook holds the first unit of the background compaction until the database is
+    // closing; the merge must then give up instead of holding `close` to its end.
+    let (reached_tx, reached) = mpsc::channel();
+    let reached_tx = parking_lot::Mutex::new(Some(reached_tx));
+    let hook = CompactionHook(Arc::new(move |closing: &dyn Fn() -> bool| {
+        if let Some(tx) = reached_tx.lock().take() {
+            let _ = tx.send(());
+            let deadline = std::time::Instant::now() + PATIENCE;
+            while !closing() && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+    }));
+    let db = Db::open(
+        dir.path(),
+        Options {
+            rotation_interval: Duration::from_millis(20),
+            ..opts(&clock, Some(hook))
+        },
+    )
+    .unwrap();
+    reached
+        .recv_timeout(PATIENCE)
+        .expect("the background compaction started");
+    db.close().unwrap();
+    let db = Db::open(dir.path(), opts(&clock, None)).unwrap();
+    let t = db.tier_stats();
+    assert_eq!((t.warm.files, t.cold.files), (2, 0), "inputs kept: {t:?}");
+    assert_eq!(db.metrics().compactions, 0);
+    let names: Vec<String> = std::fs::read_dir(dir.path().join("segments"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 2, "no pending output left: {names:?}");
     assert_eq!(
         read(&db, &host("cpu", 3), "u").timestamps.len(),
         2 * 24 * 60
