@@ -187,11 +187,15 @@ fn members_serving_tls_with_client_certificates_answer_cluster_queries() {
         let (code, body) = call(port, "POST", "/write?precision=s", &lines);
         assert_eq!(code, 204, "{body}");
     }
-    wait("three members", || {
-        let (_, body) = call(pa, "GET", "/api/v1/cluster/members", "");
-        let v: Value = serde_json::from_str(&body).ok()?;
-        (v["members"].as_array()?.len() == 3).then_some(())
-    });
+    // Every member's own view, not only a's: each learns the others from its etcd watch,
+    // and c's fan-out below must include c itself.
+    for port in [pa, pb, pc] {
+        wait("three members", || {
+            let (_, body) = call(port, "GET", "/api/v1/cluster/members", "");
+            let v: Value = serde_json::from_str(&body).ok()?;
+            (v["members"].as_array()?.len() == 3).then_some(())
+        });
+    }
     let q = "/query?cluster=true&q=SELECT%20count(value)%20FROM%20cpu";
     // From a: a and b answer over TLS with its client certificate; c has no data.
     let (code, body) = call(pa, "GET", q, "");
