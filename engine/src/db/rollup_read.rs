@@ -16,7 +16,7 @@ use crate::error::Result;
 use crate::index::ColumnId;
 use crate::manifest::Tier;
 use crate::model::{FieldType, SeriesKey, TimeRange};
-use crate::rollup::{Aggregates, RollupBucket, rolls_up};
+use crate::rollup::{Aggregates, BucketColumns, rolls_up};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// What a query can take from rollups for one column.
@@ -29,8 +29,8 @@ pub struct RollupRead {
     /// The part of the asked range the buckets answer: bucket-aligned, inside it. Points
     /// outside it must be read raw.
     pub covered: TimeRange,
-    /// The buckets within `covered`, by start.
-    pub buckets: Vec<RollupBucket>,
+    /// The buckets within `covered`, by start, column-wise.
+    pub buckets: BucketColumns,
     /// Rollup files read.
     pub files: usize,
 }
@@ -143,7 +143,9 @@ impl Db {
         let files = inner.rollups.range(&rule.key(), first_day..last_day + 1);
         let mut key_bytes = Vec::new();
         key.encode_into(&mut key_bytes);
-        let mut buckets = Vec::new();
+        let Some(mut buckets) = BucketColumns::new(ty) else {
+            return Ok(None);
+        };
         let mut read = 0;
         let mut end = b;
         for day in first_day..=last_day {
@@ -162,10 +164,24 @@ impl Db {
                         let file = f.file()?;
                         if Aggregates(file.meta.aggregates).has(need.0) {
                             read += 1;
-                            let want = need.has(Aggregates::QUANTILE);
-                            if let Some((_, bs)) = file.buckets(&f.path, &key_bytes, field, want)? {
-                                buckets
-                                    .extend(bs.into_iter().filter(|x| x.start >= a && x.start < b));
+                            if let Some((j, range)) = file.locate(&key_bytes, field) {
+                                let stripe = inner.rollups.stripe(f, &file, j)?;
+                                let sketches = need.has(Aggregates::QUANTILE);
+                                let fits = stripe.ty() == ty
+                                    && stripe.start.get(range.clone()).is_some_and(|starts| {
+                                        let lo = range.start + starts.partition_point(|&s| s < a);
+                                        let hi = range.start + starts.partition_point(|&s| s < b);
+                                        buckets.extend(&stripe, lo..hi.max(lo), sketches)
+                                    });
+                                if !fits {
+                                    return Err(crate::error::Error::Corrupt {
+                                        file: f.path.clone(),
+                                        offset: 0,
+                                        what: format!(
+                                            "rollup buckets of {field} that are {ty:?} and inside their stripe"
+                                        ),
+                                    });
+                                }
                             }
                             true
                         } else {
@@ -178,7 +194,7 @@ impl Db {
                 break;
             }
         }
-        buckets.retain(|x| x.start < end);
+        buckets.retain_starts(i64::MIN..end);
         a = a.min(end);
         if a >= end {
             return Ok(None);

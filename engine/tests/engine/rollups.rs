@@ -75,7 +75,7 @@ fn rolled(
         .clone();
     db.rollup_read(key, col, field, ty, range, Aggregates::ALL, &|_| true)
         .unwrap()
-        .map(|r| (r.covered, r.buckets))
+        .map(|r| (r.covered, r.buckets.rows()))
 }
 
 fn raw_buckets(db: &Db, key: &SeriesKey, field: &str, range: TimeRange) -> Vec<RollupBucket> {
