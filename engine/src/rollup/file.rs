@@ -38,6 +38,10 @@ pub const VERSION_1: u32 = 1;
 pub const HEAD_LEN: usize = 32;
 /// Largest decompressed body accepted (against damaged or hostile size fields).
 pub const MAX_BODY: usize = 1 << 30;
+/// The highest zstd level a body is compressed with: the columns are codec-encoded
+/// already, and what zstd still finds (series keys, sketch stores) a fast level finds,
+/// at a small part of the time level 12 takes in compaction.
+pub const MAX_ZSTD_LEVEL: i32 = 3;
 /// Body flag: the body is one zstd frame.
 const FLAG_ZSTD: u32 = 1;
 
@@ -167,8 +171,9 @@ fn check_entry(meta: &RollupMeta, e: &RollupEntry) -> Result<()> {
     Ok(())
 }
 
-/// The bytes of a rollup file (version 2) holding `entries`; zstd at `zstd_level` over
-/// the body when that makes it smaller by more than an eighth (`zstd_level` 0: never).
+/// The bytes of a rollup file (version 2) holding `entries`; zstd at `zstd_level` (at
+/// most [`MAX_ZSTD_LEVEL`]) over the body when that makes it smaller by more than a
+/// thirty-second (`zstd_level` 0: never).
 pub fn encode(meta: &RollupMeta, entries: &[RollupEntry], zstd_level: i32) -> Result<Vec<u8>> {
     if !whole_seconds(meta.interval) {
         return Err(Error::InvalidInput(format!(
@@ -190,10 +195,25 @@ pub fn encode(meta: &RollupMeta, entries: &[RollupEntry], zstd_level: i32) -> Re
     w.u8(meta.aggregates);
     w.u8(u8::from(meta.no_raw));
     w.str(&meta.pattern);
+    // The directory: each distinct key and field name once, then per entry their indices.
+    let mut keys: Vec<&[u8]> = order.iter().map(|e| e.key.as_slice()).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    let mut fields: Vec<&str> = order.iter().map(|e| e.field.as_str()).collect();
+    fields.sort_unstable();
+    fields.dedup();
+    w.u64(keys.len() as u64);
+    for k in &keys {
+        w.bytes(k);
+    }
+    w.u64(fields.len() as u64);
+    for f in &fields {
+        w.str(f);
+    }
     w.u64(order.len() as u64);
     for e in &order {
-        w.bytes(&e.key);
-        w.str(&e.field);
+        w.u64(keys.binary_search(&e.key.as_slice()).unwrap_or(0) as u64);
+        w.u64(fields.binary_search(&e.field.as_str()).unwrap_or(0) as u64);
     }
     // Stripes: runs of same-typed entries, closed at STRIPE_BUCKETS buckets.
     let mut stripes: Vec<Range<usize>> = Vec::new();
@@ -224,9 +244,9 @@ pub fn encode(meta: &RollupMeta, entries: &[RollupEntry], zstd_level: i32) -> Re
 fn frame(body: Vec<u8>, zstd_level: i32) -> Vec<u8> {
     let squeezed = match zstd_level {
         0 => None,
-        l => zstd::bulk::compress(&body, l)
+        l => zstd::bulk::compress(&body, l.min(MAX_ZSTD_LEVEL))
             .ok()
-            .filter(|z| z.len() < body.len() - body.len() / 8),
+            .filter(|z| z.len() < body.len() - body.len() / 32),
     };
     let (stored, flags) = match squeezed {
         Some(z) => (z, FLAG_ZSTD),
@@ -389,11 +409,25 @@ impl RollupFile {
                 dir.entry(key).or_default().push(loc);
             }
         } else {
+            let nk = r.len(1).map_err(at)?;
+            let mut keys: Vec<&[u8]> = Vec::with_capacity(nk);
+            for _ in 0..nk {
+                keys.push(r.bytes().map_err(at)?);
+            }
+            let nf = r.len(1).map_err(at)?;
+            let mut fields = Vec::with_capacity(nf);
+            for _ in 0..nf {
+                fields.push(r.str().map_err(at)?);
+            }
             let n = r.len(2).map_err(at)?;
             let mut names = Vec::with_capacity(n);
             for _ in 0..n {
-                let key: Box<[u8]> = r.bytes().map_err(at)?.into();
-                names.push((key, r.str().map_err(at)?));
+                let k = usize::try_from(r.u64().map_err(at)?).unwrap_or(usize::MAX);
+                let f = usize::try_from(r.u64().map_err(at)?).unwrap_or(usize::MAX);
+                let (Some(key), Some(field)) = (keys.get(k), fields.get(f)) else {
+                    return Err(at(r.err("key and field indices inside their tables")));
+                };
+                names.push((Box::<[u8]>::from(*key), field.clone()));
             }
             let s = r.len(3).map_err(at)?;
             let mut names = names.into_iter();

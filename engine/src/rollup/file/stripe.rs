@@ -140,13 +140,14 @@ pub(super) fn encode(
             });
         }
         FieldType::Integer => {
-            let v: Vec<&Values<i64, i128>> = entries
+            let v: Vec<Values<i64, i128>> = entries
                 .iter()
                 .filter_map(|e| match &e.values {
-                    TypedValues::Integer(v) => Some(v),
+                    TypedValues::Integer(v) => Some(sums_relative(relative(v), v, &e.count)),
                     _ => None,
                 })
                 .collect();
+            let v: Vec<&Values<i64, i128>> = v.iter().collect();
             value_sections(out, &v, codec::encode_i64, |s, b| {
                 // Low halves, then the high halves beyond the low half's sign extension
                 // (all zero while sums fit an i64).
@@ -160,13 +161,14 @@ pub(super) fn encode(
             });
         }
         _ => {
-            let v: Vec<&Values<u64, u128>> = entries
+            let v: Vec<Values<u64, u128>> = entries
                 .iter()
                 .filter_map(|e| match &e.values {
-                    TypedValues::Unsigned(v) => Some(v),
+                    TypedValues::Unsigned(v) => Some(relative(v)),
                     _ => None,
                 })
                 .collect();
+            let v: Vec<&Values<u64, u128>> = v.iter().collect();
             value_sections(out, &v, codec::encode_u64, |s, b| {
                 let lo: Vec<u64> = s.iter().map(|&x| x as u64).collect();
                 let hi: Vec<u64> = s.iter().map(|&x| (x >> 64) as u64).collect();
@@ -187,6 +189,97 @@ pub(super) fn encode(
             b.extend_from_slice(&w.buf);
         });
     }
+}
+
+/// Integers with wrapping arithmetic, for the relative forms of [`relative`].
+trait Wrapping: Copy + Ord {
+    fn minus(self, o: Self) -> Self;
+    fn plus(self, o: Self) -> Self;
+}
+
+impl Wrapping for i64 {
+    fn minus(self, o: i64) -> i64 {
+        self.wrapping_sub(o)
+    }
+    fn plus(self, o: i64) -> i64 {
+        self.wrapping_add(o)
+    }
+}
+
+impl Wrapping for u64 {
+    fn minus(self, o: u64) -> u64 {
+        self.wrapping_sub(o)
+    }
+    fn plus(self, o: u64) -> u64 {
+        self.wrapping_add(o)
+    }
+}
+
+/// One integer entry's values as stored: each first value after the first bucket as
+/// its distance from the bucket before's last (one step of the series, not a whole
+/// bucket's drift), min as its distance below the lower of first and last, max above the
+/// higher; all wrapping, so every value round-trips ([`absolute`]).
+fn relative<T: Wrapping, S: Copy>(v: &Values<T, S>) -> Values<T, S> {
+    let n = v.first.len();
+    let mut out = v.clone();
+    for i in 0..n {
+        let (f, l) = (v.first[i], v.last[i]);
+        out.min[i] = f.min(l).minus(v.min[i]);
+        out.max[i] = v.max[i].minus(f.max(l));
+        if i > 0 {
+            out.first[i] = f.minus(v.last[i - 1]);
+        }
+    }
+    out
+}
+
+/// The inverse of [`relative`] over the entries of a stripe (`entries`: each one's
+/// bucket count, summing to the columns' length).
+fn absolute<T: Wrapping, S: Copy>(mut v: Values<T, S>, entries: &[usize]) -> Values<T, S> {
+    let mut at = 0;
+    for &n in entries {
+        for i in at..(at + n).min(v.first.len()) {
+            if i > at {
+                v.first[i] = v.first[i].plus(v.last[i - 1]);
+            }
+            let (f, l) = (v.first[i], v.last[i]);
+            v.min[i] = f.min(l).minus(v.min[i]);
+            v.max[i] = v.max[i].plus(f.max(l));
+        }
+        at += n;
+    }
+    v
+}
+
+/// What an integer bucket's sum is stored against: its count times the mean of its first
+/// and last values (the sum a straight line between them would give; a series wanders
+/// around that line far less than it drifts from bucket to bucket). Wrapping, so it
+/// exists for any bytes.
+fn sum_estimate(count: u64, first: i64, last: i64) -> i128 {
+    i128::from(count)
+        .wrapping_mul(i128::from(first) + i128::from(last))
+        .div_euclid(2)
+}
+
+/// `stored` (from [`relative`]) with each sum as its distance from [`sum_estimate`] over
+/// the absolute values `v`.
+fn sums_relative(
+    mut stored: Values<i64, i128>,
+    v: &Values<i64, i128>,
+    count: &[u64],
+) -> Values<i64, i128> {
+    for (i, s) in stored.sum.iter_mut().enumerate() {
+        *s = v.sum[i].wrapping_sub(sum_estimate(count[i], v.first[i], v.last[i]));
+    }
+    stored
+}
+
+/// The inverse of [`sums_relative`], once first and last are absolute again.
+fn sums_absolute(mut v: Values<i64, i128>, count: &[u64]) -> Values<i64, i128> {
+    for (i, c) in count.iter().enumerate().take(v.sum.len()) {
+        v.sum[i] = v.sum[i].wrapping_add(sum_estimate(*c, v.first[i], v.last[i]));
+    }
+    v
 }
 
 /// Picks one value column.
@@ -432,13 +525,19 @@ pub(super) fn decode(
                     (i128::from(h) << 64) | i128::from(l as u64)
                 })
                 .collect();
-            TypedValues::Integer(Values {
-                sum,
-                min: whole(body, sec(MIN), m, codec::decode_i64)?,
-                max: whole(body, sec(MAX), m, codec::decode_i64)?,
-                first: whole(body, sec(FIRST), m, codec::decode_i64)?,
-                last: whole(body, sec(LAST), m, codec::decode_i64)?,
-            })
+            TypedValues::Integer(sums_absolute(
+                absolute(
+                    Values {
+                        sum,
+                        min: whole(body, sec(MIN), m, codec::decode_i64)?,
+                        max: whole(body, sec(MAX), m, codec::decode_i64)?,
+                        first: whole(body, sec(FIRST), m, codec::decode_i64)?,
+                        last: whole(body, sec(LAST), m, codec::decode_i64)?,
+                    },
+                    &s.entry_buckets,
+                ),
+                &count,
+            ))
         }
         _ => {
             let (lo, hi) = pair(body, sec(SUM), m, codec::decode_u64)?;
@@ -447,13 +546,16 @@ pub(super) fn decode(
                 .zip(&hi)
                 .map(|(&l, &h)| (u128::from(h) << 64) | u128::from(l))
                 .collect();
-            TypedValues::Unsigned(Values {
-                sum,
-                min: whole(body, sec(MIN), m, codec::decode_u64)?,
-                max: whole(body, sec(MAX), m, codec::decode_u64)?,
-                first: whole(body, sec(FIRST), m, codec::decode_u64)?,
-                last: whole(body, sec(LAST), m, codec::decode_u64)?,
-            })
+            TypedValues::Unsigned(absolute(
+                Values {
+                    sum,
+                    min: whole(body, sec(MIN), m, codec::decode_u64)?,
+                    max: whole(body, sec(MAX), m, codec::decode_u64)?,
+                    first: whole(body, sec(FIRST), m, codec::decode_u64)?,
+                    last: whole(body, sec(LAST), m, codec::decode_u64)?,
+                },
+                &s.entry_buckets,
+            ))
         }
     };
     let mut sketches = Vec::new();
