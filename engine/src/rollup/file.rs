@@ -21,7 +21,7 @@ use super::columns::BucketColumns;
 use super::wire::{DecodeError, Reader, Writer};
 use crate::error::{Error, Result};
 use crate::model::FieldType;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -107,7 +107,7 @@ pub struct RollupFile {
     pub version: u32,
     body: Vec<u8>,
     /// Series key → its fields.
-    dir: HashMap<Box<[u8]>, Vec<Located>>,
+    dir: FxHashMap<Box<[u8]>, Vec<Located>>,
     stripes: Vec<Stripe>,
     entries: usize,
 }
@@ -392,7 +392,7 @@ impl RollupFile {
             no_raw,
             aggregates,
         };
-        let mut dir: HashMap<Box<[u8]>, Vec<Located>> = HashMap::new();
+        let mut dir: FxHashMap<Box<[u8]>, Vec<Located>> = FxHashMap::default();
         let mut stripes = Vec::new();
         let entries;
         if version == VERSION_1 {

@@ -180,11 +180,7 @@ impl RollupStore {
     }
 
     /// The live files of `rule_key` for days in `days`, by day.
-    pub fn range(
-        &self,
-        rule_key: &str,
-        days: std::ops::Range<i64>,
-    ) -> BTreeMap<i64, Arc<LiveRollup>> {
+    pub fn range(&self, rule_key: &str, days: std::ops::Range<i64>) -> Vec<(i64, Arc<LiveRollup>)> {
         let lo = (rule_key.to_owned(), days.start);
         let hi = (rule_key.to_owned(), days.end);
         self.files
