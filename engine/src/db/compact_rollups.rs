@@ -19,7 +19,7 @@ use super::compact_outputs::Written;
 use crate::compaction::DAY_NANOS;
 use crate::error::Result;
 use crate::model::TimeRange;
-use crate::rollup::file::{self, encode};
+use crate::rollup::file::{self, encode_on};
 use crate::rollup::store::{LiveRollup, file_name};
 use crate::rollup::{RollupEntry, RollupMeta, RollupRule};
 use std::collections::HashMap;
@@ -102,7 +102,8 @@ impl Inner {
                     _ => fresh,
                 };
                 let path = self.rollups.dir().join(file_name(&key, day, source));
-                let bytes = encode(&meta, entries, self.options.cold_zstd_level)?;
+                let threads = crate::pool::resolve_threads(self.options.compaction_threads);
+                let bytes = encode_on(&meta, entries, self.options.cold_zstd_level, threads)?;
                 file::write(&path, &bytes)?;
                 out.push((
                     key,

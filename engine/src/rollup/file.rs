@@ -175,6 +175,17 @@ fn check_entry(meta: &RollupMeta, e: &RollupEntry) -> Result<()> {
 /// most [`MAX_ZSTD_LEVEL`]) over the body when that makes it smaller by more than a
 /// thirty-second (`zstd_level` 0: never).
 pub fn encode(meta: &RollupMeta, entries: &[RollupEntry], zstd_level: i32) -> Result<Vec<u8>> {
+    encode_on(meta, entries, zstd_level, 1)
+}
+
+/// [`encode`] with the stripes encoded on `threads` threads (the bytes do not depend on
+/// how many).
+pub fn encode_on(
+    meta: &RollupMeta,
+    entries: &[RollupEntry],
+    zstd_level: i32,
+    threads: usize,
+) -> Result<Vec<u8>> {
     if !whole_seconds(meta.interval) {
         return Err(Error::InvalidInput(format!(
             "rollup interval {} ns is not a whole number of seconds dividing a day",
@@ -233,10 +244,22 @@ pub fn encode(meta: &RollupMeta, entries: &[RollupEntry], zstd_level: i32) -> Re
         i = j;
     }
     w.u64(stripes.len() as u64);
-    for r in stripes {
-        let cols: Vec<&BucketColumns> = order[r.clone()].iter().map(|e| &e.buckets).collect();
-        stripe::encode(&mut w, meta, order[r.start].ty(), &cols);
-    }
+    crate::pool::ordered_map(
+        stripes.len(),
+        threads,
+        2 * threads,
+        |j| {
+            let r = stripes[j].clone();
+            let cols: Vec<&BucketColumns> = order[r.clone()].iter().map(|e| &e.buckets).collect();
+            let mut sw = Writer::default();
+            stripe::encode(&mut sw, meta, order[r.start].ty(), &cols);
+            Ok(sw.buf)
+        },
+        |_, bytes| {
+            w.buf.extend_from_slice(&bytes);
+            Ok(())
+        },
+    )?;
     Ok(frame(w.buf, zstd_level))
 }
 
