@@ -40,7 +40,7 @@ pub mod wal;
 pub mod write;
 
 pub use db::{
-    CompactionProgress, CompactionReport, Db, DbStats, DeleteReport, ExportSummary,
+    BucketSlice, CompactionProgress, CompactionReport, Db, DbStats, DeleteReport, ExportSummary,
     OVERLOAD_HOT_FACTOR, OVERLOAD_WAL_FACTOR, Piece, PromMetadata, PromTextSummary, RollupRead,
     RollupStatus, RotationReport, SampleWriter, SeriesHandle, SeriesInfo, SubmitOrder, TierStats,
     TiersStats,

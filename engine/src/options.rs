@@ -180,6 +180,9 @@ pub struct Options {
     /// Bytes of decoded compressed (cold) blocks kept in memory between queries
     /// (`cold.cache_bytes`; 0 disables the cache). Default: 256 MiB.
     pub cold_cache_bytes: usize,
+    /// Bytes of decoded rollup stripes kept in memory between queries (0 keeps none; a
+    /// float bucket takes 72 bytes decoded, an integer one 88). Default: 256 MiB.
+    pub rollup_cache_bytes: usize,
     /// Most fields one line (or point) may carry (`write.max_fields_per_line`); a wider
     /// line is refused with its line number and this limit while the rest of the batch
     /// is stored. Default: 10,000, a hundred times the widest lines Telegraf's plugins
@@ -267,6 +270,7 @@ impl Default for Options {
             warm_max_age: Duration::from_secs(24 * 3600),
             cold_zstd_level: 12,
             cold_cache_bytes: 256 << 20,
+            rollup_cache_bytes: 256 << 20,
             max_fields_per_line: DEFAULT_MAX_FIELDS_PER_LINE,
             max_tags_per_line: DEFAULT_MAX_TAGS_PER_LINE,
             max_series_per_metric: 0,

@@ -254,20 +254,41 @@ fn rollup_files() -> Vec<Vec<u8>> {
     files
 }
 
+/// The stand-in runs on rollup files of both versions: version 2 made here, version 1
+/// from the committed seeds (`fuzz/seeds/rollup_file/v1_*`, real files written before
+/// version 2), and their bodies. `STRATA_WRITE_SEEDS=1` rewrites the version 2 seeds.
 #[test]
 fn rollup_files_decode_or_fail() {
-    let corpus = rollup_files();
+    let mut corpus = rollup_files();
+    let seeds = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/seeds/rollup_file");
+    if std::env::var_os("STRATA_WRITE_SEEDS").is_some() {
+        for (i, f) in corpus.iter().enumerate() {
+            std::fs::write(seeds.join(format!("v2_file{i}.rup")), f).unwrap();
+            let body = fuzzing::rollup_file_body(f).unwrap();
+            std::fs::write(seeds.join(format!("v2_body{i}")), body).unwrap();
+        }
+    }
     for f in &corpus {
         let file = strata_engine::rollup::RollupFile::decode(std::path::Path::new("x"), f)
             .expect("a real rollup file decodes");
+        assert_eq!(file.version, strata_engine::rollup::file::VERSION);
         assert!(file.entries() > 0);
     }
+    let mut v1 = 0;
+    for i in 0..4 {
+        let f = std::fs::read(seeds.join(format!("v1_file{i}.rup"))).unwrap();
+        let file = strata_engine::rollup::RollupFile::decode(std::path::Path::new("x"), &f)
+            .expect("a version 1 seed decodes");
+        assert_eq!(file.version, strata_engine::rollup::file::VERSION_1);
+        corpus.push(f);
+        v1 += 1;
+    }
+    assert_eq!(v1, 4);
     let bodies: Vec<Vec<u8>> = corpus
         .iter()
         .filter_map(|f| fuzzing::rollup_file_body(f))
         .collect();
     assert_eq!(bodies.len(), corpus.len());
-    let mut corpus = corpus;
     corpus.extend(bodies);
     fuzz("rollup_file", fuzzing::rollup_file, corpus);
 }

@@ -63,9 +63,9 @@ pub(super) fn pending_path(segment_dir: &std::path::Path, n: u64) -> std::path::
     segment_dir.join(pending_name(n))
 }
 
-/// The rollups computed alongside the outputs: per (partition, rule), the encoded
-/// entries of the series the rule matches (partition and series order).
-pub(super) type RollupParts = BTreeMap<(usize, usize), Vec<crate::rollup::EncodedEntry>>;
+/// The rollups computed alongside the outputs: per (partition, rule), the entries of the
+/// series the rule matches (partition and series order), column-wise.
+pub(super) type RollupParts = BTreeMap<(usize, usize), Vec<crate::rollup::RollupEntry>>;
 
 /// What [`Inner::write_outputs`] wrote: the files, the partition of each, the rollups.
 pub(super) struct Written {
@@ -74,46 +74,34 @@ pub(super) struct Written {
     pub rollups: RollupParts,
 }
 
-/// The rollup entries of one series' merged columns for each rule matching it.
+/// The rollup entries of one series' merged columns for each rule matching it, computed
+/// column-wise in one pass over each column's points.
 fn rollup_entries(
     rules: &[crate::rollup::RollupRule],
     key: &[u8],
     columns: &[(String, ColumnData)],
-    day: i64,
-) -> Vec<(usize, crate::rollup::EncodedEntry)> {
-    use crate::rollup::{Aggregates, RollupMeta, buckets_of, file::encode_buckets, measurement_of};
+) -> Vec<(usize, crate::rollup::RollupEntry)> {
+    use crate::rollup::{Aggregates, BucketColumns, RollupEntry, measurement_of};
     let Some(m) = measurement_of(key) else {
         return Vec::new();
     };
     let mut out = Vec::new();
     for (r, rule) in rules.iter().enumerate().filter(|(_, r)| r.matches(m)) {
-        let meta = RollupMeta {
-            pattern: rule.pattern(),
-            interval: rule.interval(),
-            day,
-            source: 0,
-            no_raw: false,
-            aggregates: rule.aggregates().0,
-        };
+        let sketch = rule.aggregates().has(Aggregates::QUANTILE);
         for (name, data) in columns {
-            let ty = data.values.field_type();
-            if data.is_empty() || !crate::rollup::rolls_up(ty) {
+            if data.is_empty() {
                 continue;
             }
-            let buckets = buckets_of(
-                data,
-                rule.interval(),
-                rule.aggregates().has(Aggregates::QUANTILE),
-            );
-            out.push((
-                r,
-                crate::rollup::EncodedEntry {
-                    key: key.to_vec(),
-                    field: name.clone(),
-                    ty,
-                    payload: encode_buckets(&meta, &buckets),
-                },
-            ));
+            if let Some(buckets) = BucketColumns::compute(data, rule.interval(), sketch) {
+                out.push((
+                    r,
+                    RollupEntry {
+                        key: key.to_vec(),
+                        field: name.clone(),
+                        buckets,
+                    },
+                ));
+            }
         }
     }
     out
@@ -136,7 +124,7 @@ impl Inner {
         let hints: Mutex<BTreeMap<usize, Arc<SharingHint>>> = Mutex::new(BTreeMap::new());
         let parallel = threads > 1;
         let rolls = plan.tier == Tier::Cold && !plan.rollups.is_empty();
-        type Rolled = Vec<(usize, crate::rollup::EncodedEntry)>;
+        type Rolled = Vec<(usize, crate::rollup::RollupEntry)>;
         let work = |unit: usize| -> Result<(usize, PreparedSeries<'static>, Rolled)> {
             #[cfg(feature = "failpoints")]
             if let Some(hook) = &self.options.compaction_hook {
@@ -154,8 +142,7 @@ impl Inner {
             let range = TimeRange::new(part.start.max(keep_from), part.end);
             let columns = self.merge_series(plan.inputs, cols, range, plan.tombstones)?;
             let rolled = if rolls {
-                let day = part.start.div_euclid(crate::compaction::DAY_NANOS);
-                rollup_entries(plan.rollups, key, &columns, day)
+                rollup_entries(plan.rollups, key, &columns)
             } else {
                 Vec::new()
             };

@@ -19,9 +19,9 @@ use super::compact_outputs::Written;
 use crate::compaction::DAY_NANOS;
 use crate::error::Result;
 use crate::model::TimeRange;
-use crate::rollup::file::{self, EncodedEntry, decode_buckets, encode_buckets, encode_encoded};
+use crate::rollup::file::{self, encode_on};
 use crate::rollup::store::{LiveRollup, file_name};
-use crate::rollup::{RollupMeta, RollupRule};
+use crate::rollup::{RollupEntry, RollupMeta, RollupRule};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -91,14 +91,19 @@ impl Inner {
                     no_raw,
                     aggregates: rule.aggregates().0,
                 };
-                let mut entries: Vec<EncodedEntry> = fresh.cloned().unwrap_or_default();
-                if let Some(old) = old
-                    && part.start > day * DAY_NANOS
-                {
-                    entries = carry(&meta, &old, entries, keep_from)?;
-                }
+                let empty = Vec::new();
+                let fresh = fresh.unwrap_or(&empty);
+                let carried;
+                let entries: &[RollupEntry] = match old {
+                    Some(old) if part.start > day * DAY_NANOS => {
+                        carried = carry(&old, fresh, keep_from)?;
+                        &carried
+                    }
+                    _ => fresh,
+                };
                 let path = self.rollups.dir().join(file_name(&key, day, source));
-                let bytes = encode_encoded(&meta, &entries, self.options.cold_zstd_level);
+                let threads = crate::pool::resolve_threads(self.options.compaction_threads);
+                let bytes = encode_on(&meta, entries, self.options.cold_zstd_level, threads)?;
                 file::write(&path, &bytes)?;
                 out.push((
                     key,
@@ -113,37 +118,38 @@ impl Inner {
 /// `fresh` with the buckets of `old` that start before their series' raw cutoff carried
 /// over (replacing a recomputed bucket of the same start, which saw only part of it).
 fn carry(
-    meta: &RollupMeta,
     old: &LiveRollup,
-    fresh: Vec<EncodedEntry>,
+    fresh: &[RollupEntry],
     keep_from: &dyn Fn(&[u8]) -> i64,
-) -> Result<Vec<EncodedEntry>> {
+) -> Result<Vec<RollupEntry>> {
     let old_file = old.file()?;
-    let mut by_entry: std::collections::BTreeMap<(Vec<u8>, String), EncodedEntry> = fresh
-        .into_iter()
-        .map(|e| ((e.key.clone(), e.field.clone()), e))
+    let mut by_entry: std::collections::BTreeMap<(Vec<u8>, String), RollupEntry> = fresh
+        .iter()
+        .map(|e| ((e.key.clone(), e.field.clone()), e.clone()))
         .collect();
     for e in old_file.all_entries(&old.path)? {
         let cut = keep_from(&e.key);
-        let carried: Vec<_> = e.buckets.into_iter().filter(|b| b.start < cut).collect();
-        if carried.is_empty() {
-            continue;
-        }
         let k = (e.key.clone(), e.field.clone());
-        let mut buckets = match by_entry.get(&k) {
-            Some(n) => decode_buckets(meta, n.ty, &n.payload, &old.path)?,
-            None => Vec::new(),
+        let mut buckets = e.buckets;
+        buckets.retain_starts(i64::MIN..cut);
+        let Some(&last_old) = buckets.start.last() else {
+            continue;
         };
-        buckets.retain(|b| !carried.iter().any(|c| c.start == b.start));
-        buckets.extend(carried);
-        buckets.sort_by_key(|b| b.start);
+        if let Some(n) = by_entry.get(&k) {
+            // The recomputed buckets after the carried ones (the one sharing a start with a
+            // carried bucket saw only its points after the cutoff); a type change since
+            // keeps the recomputed buckets alone.
+            let from = n.buckets.start.partition_point(|&s| s <= last_old);
+            if !buckets.extend_from(&n.buckets, from..n.buckets.len()) {
+                continue;
+            }
+        }
         by_entry.insert(
             k,
-            EncodedEntry {
+            RollupEntry {
                 key: e.key,
                 field: e.field,
-                ty: e.ty,
-                payload: encode_buckets(meta, &buckets),
+                buckets,
             },
         );
     }

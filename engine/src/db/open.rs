@@ -31,6 +31,7 @@ pub(super) fn open_inner(dir: PathBuf, options: Options) -> Result<(Inner, Vec<D
     let rollups = crate::rollup::store::RollupStore::open(
         &rollup_dir,
         trusted.then_some(manifest.next_segment_id),
+        options.rollup_cache_bytes,
     )?;
     let cache =
         (options.cold_cache_bytes > 0).then(|| segment::BlockCache::new(options.cold_cache_bytes));

@@ -16,8 +16,9 @@ use crate::error::Result;
 use crate::index::ColumnId;
 use crate::manifest::Tier;
 use crate::model::{FieldType, SeriesKey, TimeRange};
-use crate::rollup::{Aggregates, RollupBucket, rolls_up};
-use std::collections::{BTreeMap, BTreeSet};
+use crate::rollup::{Aggregates, BucketColumns, rolls_up};
+use std::ops::Range;
+use std::sync::Arc;
 
 /// What a query can take from rollups for one column.
 #[derive(Debug, Clone)]
@@ -29,10 +30,45 @@ pub struct RollupRead {
     /// The part of the asked range the buckets answer: bucket-aligned, inside it. Points
     /// outside it must be read raw.
     pub covered: TimeRange,
-    /// The buckets within `covered`, by start.
-    pub buckets: Vec<RollupBucket>,
+    /// The buckets within `covered`, by start: slices of decoded stripes, shared with the
+    /// stripe cache (nothing is copied per bucket).
+    pub parts: Vec<BucketSlice>,
     /// Rollup files read.
     pub files: usize,
+}
+
+/// Buckets `range` of a decoded stripe.
+#[derive(Debug, Clone)]
+pub struct BucketSlice {
+    /// The stripe's columns.
+    pub cols: Arc<BucketColumns>,
+    /// The buckets taken from it.
+    pub range: Range<usize>,
+}
+
+impl RollupRead {
+    /// Number of buckets.
+    pub fn len(&self) -> usize {
+        self.parts.iter().map(|p| p.range.len()).sum()
+    }
+
+    /// Whether there are no buckets.
+    pub fn is_empty(&self) -> bool {
+        self.parts.iter().all(|p| p.range.is_empty())
+    }
+
+    /// The buckets copied into columns of their own, without sketches (for checks and
+    /// tools; queries read [`RollupRead::parts`]).
+    pub fn buckets(&self) -> Option<BucketColumns> {
+        let ty = self.parts.first()?.cols.ty();
+        let mut out = BucketColumns::new(ty)?;
+        for p in &self.parts {
+            if !out.extend(&p.cols, p.range.clone(), false) {
+                return None;
+            }
+        }
+        Some(out)
+    }
 }
 
 /// One rollup rule in force and its live files (for status pages).
@@ -107,9 +143,10 @@ impl Db {
         if a >= b {
             return Ok(None);
         }
-        // Cold sources per day, days a tombstone touches, and where warm data begins.
-        let mut cold: BTreeMap<i64, BTreeSet<u64>> = BTreeMap::new();
-        let mut touched: BTreeSet<i64> = BTreeSet::new();
+        // Cold sources per day, days a tombstone touches, and where warm data begins (as
+        // sorted vectors: this runs once per column a query reads).
+        let mut cold: Vec<(i64, u64)> = Vec::new();
+        let mut touched: Vec<i64> = Vec::new();
         for live in &segments {
             let Some(entry) = live.column(&column) else {
                 continue;
@@ -127,14 +164,19 @@ impl Db {
             for blk in blocks {
                 let m = live.seg.block_meta(blk);
                 for d in m.min_ts.div_euclid(DAY_NANOS)..=m.max_ts.div_euclid(DAY_NANOS) {
-                    cold.entry(d).or_default().insert(live.seg.id());
+                    if cold.last() != Some(&(d, live.seg.id())) {
+                        cold.push((d, live.seg.id()));
+                    }
                     let (lo, hi) = (d * DAY_NANOS, (d + 1) * DAY_NANOS - 1);
                     if deleted.iter().any(|r| r.overlaps(lo, hi)) {
-                        touched.insert(d);
+                        touched.push(d);
                     }
                 }
             }
         }
+        cold.sort_unstable();
+        cold.dedup();
+        touched.sort_unstable();
         if a >= b {
             return Ok(None);
         }
@@ -143,29 +185,56 @@ impl Db {
         let files = inner.rollups.range(&rule.key(), first_day..last_day + 1);
         let mut key_bytes = Vec::new();
         key.encode_into(&mut key_bytes);
-        let mut buckets = Vec::new();
+        let mut parts: Vec<BucketSlice> = Vec::new();
         let mut read = 0;
         let mut end = b;
+        let (mut ci, mut fi) = (0, 0);
         for day in first_day..=last_day {
-            let sources = cold.get(&day);
-            let ok = !touched.contains(&day)
-                && match (files.get(&day), sources) {
-                    (None, None) => true,
-                    (None, Some(_)) => false,
-                    (Some(_), None) => true,
-                    (Some(f), Some(s)) => s.len() == 1 && s.contains(&f.source),
+            while ci < cold.len() && cold[ci].0 < day {
+                ci += 1;
+            }
+            let sources = &cold[ci..ci + cold[ci..].partition_point(|c| c.0 == day)];
+            while fi < files.len() && files[fi].0 < day {
+                fi += 1;
+            }
+            let file = files.get(fi).filter(|f| f.0 == day).map(|f| &f.1);
+            let ok = touched.binary_search(&day).is_err()
+                && match (file, sources) {
+                    (_, []) => true,
+                    (None, _) => false,
+                    (Some(f), [(_, s)]) => *s == f.source,
+                    (Some(_), _) => false,
                 };
             let ok = ok
-                && match files.get(&day) {
+                && match file {
                     None => true,
                     Some(f) => {
                         let file = f.file()?;
                         if Aggregates(file.meta.aggregates).has(need.0) {
                             read += 1;
-                            let want = need.has(Aggregates::QUANTILE);
-                            if let Some((_, bs)) = file.buckets(&f.path, &key_bytes, field, want)? {
-                                buckets
-                                    .extend(bs.into_iter().filter(|x| x.start >= a && x.start < b));
+                            if let Some((j, range)) = file.locate(&key_bytes, field) {
+                                let stripe = inner.rollups.stripe(f, &file, j)?;
+                                let fits = stripe.ty() == ty
+                                    && stripe.start.get(range.clone()).is_some_and(|starts| {
+                                        let lo = range.start + starts.partition_point(|&s| s < a);
+                                        let hi = range.start + starts.partition_point(|&s| s < b);
+                                        if hi > lo {
+                                            parts.push(BucketSlice {
+                                                cols: stripe.clone(),
+                                                range: lo..hi,
+                                            });
+                                        }
+                                        true
+                                    });
+                                if !fits {
+                                    return Err(crate::error::Error::Corrupt {
+                                        file: f.path.clone(),
+                                        offset: 0,
+                                        what: format!(
+                                            "rollup buckets of {field} that are {ty:?} and inside their stripe"
+                                        ),
+                                    });
+                                }
                             }
                             true
                         } else {
@@ -178,7 +247,11 @@ impl Db {
                 break;
             }
         }
-        buckets.retain(|x| x.start < end);
+        for p in &mut parts {
+            let cut = p.cols.start[p.range.clone()].partition_point(|&s| s < end);
+            p.range.end = p.range.start + cut;
+        }
+        parts.retain(|p| !p.range.is_empty());
         a = a.min(end);
         if a >= end {
             return Ok(None);
@@ -187,7 +260,7 @@ impl Db {
             interval: i,
             rule: rule.pattern(),
             covered: TimeRange::new(a, end),
-            buckets,
+            parts,
             files: read,
         }))
     }

@@ -2,29 +2,46 @@
 //! Layout: docs/FORMAT.md, "Rollup file". Encoding and decoding only; no I/O beyond
 //! [`write`] (tmp, fsync, rename, directory fsync) and [`read`].
 //!
+//! Version 2 (written) stores the buckets column-wise in stripes of same-typed entries
+//! ([`stripe`]); version 1 (row-wise, [`v1`]) is still read.
+//!
 //! Invariants: every byte is under a checksum (the header's, the frame's, the body's);
 //! decoding any bytes gives a file or an error naming the offset, never a panic, and
 //! allocates no more than the bytes can describe (the zstd frame's declared size is
-//! bounded by [`MAX_BODY`]); entries are decoded one at a time, on demand.
+//! bounded by [`MAX_BODY`]; a stripe's buckets by its grid runs and by
+//! [`stripe::MAX_STRIPE_BUCKETS`]); a v2 file's stripes are decoded one at a time, on
+//! demand ([`RollupFile::stripe`]).
 
-use super::bucket::{RollupBucket, Scalar};
-use super::wire::{DecodeError, Reader, Writer, get_sketch, put_sketch};
+mod stripe;
+mod v1;
+
+pub use stripe::{MAX_STRIPE_BUCKETS, STRIPE_BUCKETS};
+
+use super::columns::BucketColumns;
+use super::wire::{DecodeError, Reader, Writer};
 use crate::error::{Error, Result};
 use crate::model::FieldType;
-use crate::segment::BlockStats;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Magic bytes that open a rollup file.
 pub const MAGIC: &[u8; 8] = b"STRATRUP";
 /// Magic bytes that close a rollup file.
 pub const END_MAGIC: &[u8; 4] = b"RUPE";
-/// The rollup format version written and read.
-pub const VERSION: u32 = 1;
+/// The rollup format version written: column-wise stripes.
+pub const VERSION: u32 = 2;
+/// The first version (row-wise buckets), still read.
+pub const VERSION_1: u32 = 1;
 /// Fixed bytes before the body.
 pub const HEAD_LEN: usize = 32;
 /// Largest decompressed body accepted (against damaged or hostile size fields).
 pub const MAX_BODY: usize = 1 << 30;
+/// The highest zstd level a body is compressed with: the columns are codec-encoded
+/// already, and what zstd still finds (series keys, sketch stores) a fast level finds,
+/// at a small part of the time level 12 takes in compaction.
+pub const MAX_ZSTD_LEVEL: i32 = 3;
 /// Body flag: the body is one zstd frame.
 const FLAG_ZSTD: u32 = 1;
 
@@ -53,23 +70,45 @@ pub struct RollupEntry {
     pub key: Vec<u8>,
     /// Field name.
     pub field: String,
-    /// Column type (float, integer or unsigned).
-    pub ty: FieldType,
-    /// Buckets, by increasing start, all inside the day.
-    pub buckets: Vec<RollupBucket>,
+    /// Buckets, by increasing start, all inside the day; typed as the column.
+    pub buckets: BucketColumns,
 }
 
-/// Per series key: each field's (name, type, payload offset, payload length).
-type Directory = HashMap<Box<[u8]>, Vec<(String, FieldType, usize, usize)>>;
+impl RollupEntry {
+    /// The column type.
+    pub fn ty(&self) -> FieldType {
+        self.buckets.ty()
+    }
+}
 
-/// A decoded file: its meta and a directory over the undecoded entries.
+/// Where one (series, field) lies: its type, stripe and bucket range in the stripe.
+#[derive(Debug, Clone)]
+struct Located {
+    field: String,
+    ty: FieldType,
+    stripe: usize,
+    range: Range<usize>,
+}
+
+/// A stripe of a decoded file: still encoded (v2, decoded on demand) or decoded at load
+/// (a v1 entry).
+#[derive(Debug)]
+enum Stripe {
+    Encoded(stripe::StripeRef),
+    Decoded(Arc<BucketColumns>),
+}
+
+/// A decoded file: its meta and a directory over the stripes.
 #[derive(Debug)]
 pub struct RollupFile {
     /// What the file is about.
     pub meta: RollupMeta,
+    /// The format version it was read from.
+    pub version: u32,
     body: Vec<u8>,
-    /// Series key → (field, type, payload offset, payload length).
-    dir: Directory,
+    /// Series key → its fields.
+    dir: FxHashMap<Box<[u8]>, Vec<Located>>,
+    stripes: Vec<Stripe>,
     entries: usize,
 }
 
@@ -90,236 +129,151 @@ fn type_of(tag: u8) -> Option<FieldType> {
     }
 }
 
-fn put_scalar(w: &mut Writer, v: Scalar) {
-    match v {
-        Scalar::F(f) => w.f64(f),
-        Scalar::I(i) => w.i64(i),
-        Scalar::U(u) => w.u64(u),
-    }
-}
-
-fn get_scalar(r: &mut Reader<'_>, ty: FieldType) -> Result<Scalar, DecodeError> {
-    Ok(match ty {
-        FieldType::Float => Scalar::F(r.f64()?),
-        FieldType::Integer => Scalar::I(r.i64()?),
-        _ => Scalar::U(r.u64()?),
-    })
-}
-
-fn put_buckets(w: &mut Writer, meta: &RollupMeta, buckets: &[RollupBucket]) {
-    let day_start = meta.day.saturating_mul(crate::compaction::DAY_NANOS);
-    w.u64(buckets.len() as u64);
-    let mut prev = 0i64;
-    for b in buckets {
-        let slot = (b.start - day_start) / meta.interval;
-        w.u64((slot - prev) as u64);
-        prev = slot;
-        w.u64(b.count);
-        match b.stats {
-            BlockStats::Float { sum, min, max } => {
-                w.f64(sum);
-                w.f64(min);
-                w.f64(max);
-            }
-            BlockStats::Integer { sum, min, max } => {
-                w.i128(sum);
-                w.i64(min);
-                w.i64(max);
-            }
-            BlockStats::Unsigned { sum, min, max } => {
-                w.u64(sum as u64);
-                w.u64((sum >> 64) as u64);
-                w.u64(min);
-                w.u64(max);
-            }
-            BlockStats::Boolean { .. } | BlockStats::String => {}
-        }
-        w.u64((b.first.0 - b.start) as u64);
-        put_scalar(w, b.first.1);
-        w.u64((b.last.0 - b.first.0) as u64);
-        put_scalar(w, b.last.1);
-        if meta.aggregates & super::Aggregates::QUANTILE != 0 {
-            match &b.sketch {
-                Some(s) => put_sketch(w, s),
-                None => put_sketch(w, &super::Sketch::new()),
-            }
-        }
-    }
-}
-
 /// The first and one-past-last nanosecond of UTC `day`, when both fit an `i64`.
 fn day_bounds(day: i64) -> Option<(i64, i64)> {
     let start = day.checked_mul(crate::compaction::DAY_NANOS)?;
     Some((start, start.checked_add(crate::compaction::DAY_NANOS)?))
 }
 
-fn get_buckets(
-    r: &mut Reader<'_>,
-    meta: &RollupMeta,
-    ty: FieldType,
-    sketches: bool,
-) -> Result<Vec<RollupBucket>, DecodeError> {
-    let day_start = day_bounds(meta.day)
-        .ok_or(r.err("a day inside the nanosecond timestamp range"))?
-        .0;
-    let slots = crate::compaction::DAY_NANOS / meta.interval;
-    let n = r.len(4)?;
-    let mut out = Vec::with_capacity(n);
-    let mut slot: i64 = -1;
-    for _ in 0..n {
-        let d = i64::try_from(r.u64()?).map_err(|_| r.err("a bucket slot"))?;
-        let next = if out.is_empty() {
-            d
-        } else {
-            slot.saturating_add(d)
-        };
-        if (!out.is_empty() && d == 0) || next >= slots {
-            return Err(r.err("increasing bucket slots inside the day"));
-        }
-        slot = next;
-        let start = day_start + slot * meta.interval;
-        let count = r.u64()?;
-        if count == 0 {
-            return Err(r.err("a bucket count above zero"));
-        }
-        let stats = match ty {
-            FieldType::Float => BlockStats::Float {
-                sum: r.f64()?,
-                min: r.f64()?,
-                max: r.f64()?,
-            },
-            FieldType::Integer => BlockStats::Integer {
-                sum: r.i128()?,
-                min: r.i64()?,
-                max: r.i64()?,
-            },
-            _ => {
-                let lo = r.u64()?;
-                let hi = r.u64()?;
-                BlockStats::Unsigned {
-                    sum: (u128::from(hi) << 64) | u128::from(lo),
-                    min: r.u64()?,
-                    max: r.u64()?,
-                }
-            }
-        };
-        let inside = |off: u64, from: i64| {
-            i64::try_from(off)
-                .ok()
-                .and_then(|o| from.checked_add(o))
-                .filter(|t| *t < start + meta.interval)
-        };
-        let f_off = r.u64()?;
-        let first_t = inside(f_off, start).ok_or(r.err("a first time inside the bucket"))?;
-        let first = (first_t, get_scalar(r, ty)?);
-        let l_off = r.u64()?;
-        let last_t = inside(l_off, first_t).ok_or(r.err("a last time inside the bucket"))?;
-        let last = (last_t, get_scalar(r, ty)?);
-        let sketch = if meta.aggregates & super::Aggregates::QUANTILE != 0 {
-            let s = get_sketch(r)?;
-            sketches.then_some(s)
-        } else {
-            None
-        };
-        out.push(RollupBucket {
-            start,
-            count,
-            stats,
-            first,
-            last,
-            sketch,
-        });
+/// Whether `interval` is a whole number of seconds dividing one day (what v2 stores).
+fn whole_seconds(interval: i64) -> bool {
+    interval > 0 && interval % 1_000_000_000 == 0 && crate::compaction::DAY_NANOS % interval == 0
+}
+
+/// Checks that `e`'s buckets can be stored in a file of `meta`.
+fn check_entry(meta: &RollupMeta, e: &RollupEntry) -> Result<()> {
+    let bad = |what: &str| {
+        Err(Error::InvalidInput(format!(
+            "rollup entry {:?}/{}: {what}",
+            String::from_utf8_lossy(&e.key),
+            e.field
+        )))
+    };
+    let Some((lo, hi)) = day_bounds(meta.day) else {
+        return bad("a day outside the nanosecond timestamp range");
+    };
+    let b = &e.buckets;
+    if !b.sketches.is_empty() && b.sketches.len() != b.len() {
+        return bad("sketches on some buckets only");
     }
-    Ok(out)
-}
-
-/// One entry with its buckets already encoded (compaction workers encode their series'
-/// buckets in parallel; the file is assembled from these).
-#[derive(Debug, Clone, PartialEq)]
-pub struct EncodedEntry {
-    /// Canonical series key.
-    pub key: Vec<u8>,
-    /// Field name.
-    pub field: String,
-    /// Column type.
-    pub ty: FieldType,
-    /// The buckets' encoding ([`encode_buckets`]).
-    pub payload: Vec<u8>,
-}
-
-/// The encoding of `buckets` (all inside `meta.day`) as a file of `meta` stores them.
-pub fn encode_buckets(meta: &RollupMeta, buckets: &[RollupBucket]) -> Vec<u8> {
-    let mut w = Writer::default();
-    put_buckets(&mut w, meta, buckets);
-    w.buf
-}
-
-impl RollupEntry {
-    /// This entry with its buckets encoded for a file of `meta`.
-    pub fn encoded(&self, meta: &RollupMeta) -> EncodedEntry {
-        EncodedEntry {
-            key: self.key.clone(),
-            field: self.field.clone(),
-            ty: self.ty,
-            payload: encode_buckets(meta, &self.buckets),
+    let mut prev = None;
+    for i in 0..b.len() {
+        let s = b.start[i];
+        if s < lo || s >= hi || (s - lo) % meta.interval != 0 || prev.is_some_and(|p| p >= s) {
+            return bad("bucket starts on the day's grid, increasing");
+        }
+        prev = Some(s);
+        let end = s + meta.interval;
+        if b.count[i] == 0 || b.first_t[i] < s || b.last_t[i] < b.first_t[i] || b.last_t[i] >= end {
+            return bad("counts above zero and first ≤ last times inside their bucket");
         }
     }
+    Ok(())
 }
 
-/// Decodes what [`encode_buckets`] wrote (`path` names the file in errors).
-pub fn decode_buckets(
-    meta: &RollupMeta,
-    ty: FieldType,
-    payload: &[u8],
-    path: &Path,
-) -> Result<Vec<RollupBucket>> {
-    let mut r = Reader::new(payload);
-    let b = get_buckets(&mut r, meta, ty, true).map_err(|e| {
-        corrupt(
-            path,
-            HEAD_LEN as u64,
-            format!("entry byte {}: {}", e.offset, e.what),
-        )
-    })?;
-    if !r.is_empty() {
-        return Err(corrupt(
-            path,
-            HEAD_LEN as u64,
-            "an entry payload with trailing bytes",
-        ));
-    }
-    Ok(b)
-}
-
-/// The bytes of a rollup file.
+/// The bytes of a rollup file (version 2) holding `entries`; zstd at `zstd_level` (at
+/// most [`MAX_ZSTD_LEVEL`]) over the body when that makes it smaller by more than a
+/// thirty-second (`zstd_level` 0: never).
 pub fn encode(meta: &RollupMeta, entries: &[RollupEntry], zstd_level: i32) -> Result<Vec<u8>> {
-    let e: Vec<EncodedEntry> = entries.iter().map(|e| e.encoded(meta)).collect();
-    Ok(encode_encoded(meta, &e, zstd_level))
+    encode_on(meta, entries, zstd_level, 1)
 }
 
-/// The bytes of a rollup file from pre-encoded entries.
-pub fn encode_encoded(meta: &RollupMeta, entries: &[EncodedEntry], zstd_level: i32) -> Vec<u8> {
-    let mut dir = Writer::default();
-    dir.u64(meta.interval as u64);
-    dir.i64(meta.day);
-    dir.u64(meta.source);
-    dir.u8(meta.aggregates);
-    dir.u8(u8::from(meta.no_raw));
-    dir.str(&meta.pattern);
-    dir.u64(entries.len() as u64);
-    for e in entries {
-        dir.bytes(&e.key);
-        dir.str(&e.field);
-        dir.u8(type_tag(e.ty));
-        dir.u64(e.payload.len() as u64);
+/// [`encode`] with the stripes encoded on `threads` threads (the bytes do not depend on
+/// how many).
+pub fn encode_on(
+    meta: &RollupMeta,
+    entries: &[RollupEntry],
+    zstd_level: i32,
+    threads: usize,
+) -> Result<Vec<u8>> {
+    if !whole_seconds(meta.interval) {
+        return Err(Error::InvalidInput(format!(
+            "rollup interval {} ns is not a whole number of seconds dividing a day",
+            meta.interval
+        )));
     }
-    let mut body = dir.buf;
     for e in entries {
-        body.extend_from_slice(&e.payload);
+        check_entry(meta, e)?;
     }
-    let (stored, flags) = match zstd::bulk::compress(&body, zstd_level) {
-        Ok(z) if z.len() < body.len() => (z, FLAG_ZSTD),
-        _ => (body, 0),
+    let mut order: Vec<&RollupEntry> = entries.iter().collect();
+    order.sort_by(|a, b| {
+        (type_tag(a.ty()), &a.key, &a.field).cmp(&(type_tag(b.ty()), &b.key, &b.field))
+    });
+    let mut w = Writer::default();
+    w.u64(meta.interval as u64);
+    w.i64(meta.day);
+    w.u64(meta.source);
+    w.u8(meta.aggregates);
+    w.u8(u8::from(meta.no_raw));
+    w.str(&meta.pattern);
+    // The directory: each distinct key and field name once, then per entry their indices.
+    let mut keys: Vec<&[u8]> = order.iter().map(|e| e.key.as_slice()).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    let mut fields: Vec<&str> = order.iter().map(|e| e.field.as_str()).collect();
+    fields.sort_unstable();
+    fields.dedup();
+    w.u64(keys.len() as u64);
+    for k in &keys {
+        w.bytes(k);
+    }
+    w.u64(fields.len() as u64);
+    for f in &fields {
+        w.str(f);
+    }
+    w.u64(order.len() as u64);
+    for e in &order {
+        w.u64(keys.binary_search(&e.key.as_slice()).unwrap_or(0) as u64);
+        w.u64(fields.binary_search(&e.field.as_str()).unwrap_or(0) as u64);
+    }
+    // Stripes: runs of same-typed entries, closed at STRIPE_BUCKETS buckets.
+    let mut stripes: Vec<Range<usize>> = Vec::new();
+    let mut i = 0;
+    while i < order.len() {
+        let ty = order[i].ty();
+        let mut j = i;
+        let mut n = 0;
+        while j < order.len()
+            && order[j].ty() == ty
+            && (j == i || n + order[j].buckets.len() <= STRIPE_BUCKETS)
+        {
+            n += order[j].buckets.len();
+            j += 1;
+        }
+        stripes.push(i..j);
+        i = j;
+    }
+    w.u64(stripes.len() as u64);
+    crate::pool::ordered_map(
+        stripes.len(),
+        threads,
+        2 * threads,
+        |j| {
+            let r = stripes[j].clone();
+            let cols: Vec<&BucketColumns> = order[r.clone()].iter().map(|e| &e.buckets).collect();
+            let mut sw = Writer::default();
+            stripe::encode(&mut sw, meta, order[r.start].ty(), &cols);
+            Ok(sw.buf)
+        },
+        |_, bytes| {
+            w.buf.extend_from_slice(&bytes);
+            Ok(())
+        },
+    )?;
+    Ok(frame(w.buf, zstd_level))
+}
+
+/// `body` in the file frame: header, optional zstd, checksums, end magic.
+fn frame(body: Vec<u8>, zstd_level: i32) -> Vec<u8> {
+    let squeezed = match zstd_level {
+        0 => None,
+        l => zstd::bulk::compress(&body, l.min(MAX_ZSTD_LEVEL))
+            .ok()
+            .filter(|z| z.len() < body.len() - body.len() / 32),
+    };
+    let (stored, flags) = match squeezed {
+        Some(z) => (z, FLAG_ZSTD),
+        None => (body, 0),
     };
     let mut out = Vec::with_capacity(HEAD_LEN + stored.len() + 8);
     out.extend_from_slice(MAGIC);
@@ -350,74 +304,84 @@ fn u32_at(b: &[u8], i: usize) -> u32 {
     u32::from_le_bytes(a)
 }
 
+/// Checks the frame of `b` and returns (version, decompressed body).
+fn unframe(path: &Path, b: &[u8]) -> Result<(u32, Vec<u8>)> {
+    if b.len() < HEAD_LEN + 8 {
+        return Err(corrupt(
+            path,
+            0,
+            "shorter than a rollup file's header and footer",
+        ));
+    }
+    if &b[..8] != MAGIC || u32_at(b, 12) != crc32fast::hash(&b[..12]) {
+        return Err(corrupt(path, 0, "bad magic or header checksum"));
+    }
+    let version = u32_at(b, 8);
+    if version != VERSION && version != VERSION_1 {
+        return Err(corrupt(
+            path,
+            8,
+            format!("unknown rollup version {version}"),
+        ));
+    }
+    if u32_at(b, 28) != crc32fast::hash(&b[16..28]) {
+        return Err(corrupt(path, 16, "bad frame checksum"));
+    }
+    let mut l = [0u8; 8];
+    l.copy_from_slice(&b[16..24]);
+    let len = u64::from_le_bytes(l);
+    let flags = u32_at(b, 24);
+    if flags & !FLAG_ZSTD != 0 {
+        return Err(corrupt(path, 24, "unknown body flags"));
+    }
+    if len != (b.len() - HEAD_LEN - 8) as u64 {
+        return Err(corrupt(
+            path,
+            16,
+            "body length does not match the file length",
+        ));
+    }
+    let end = b.len() - 8;
+    let stored = &b[HEAD_LEN..end];
+    if u32_at(b, end) != crc32fast::hash(stored) || &b[end + 4..] != END_MAGIC {
+        return Err(corrupt(path, end as u64, "bad body checksum or end magic"));
+    }
+    let body = if flags & FLAG_ZSTD != 0 {
+        let size = zstd::zstd_safe::get_frame_content_size(stored)
+            .ok()
+            .flatten()
+            .filter(|s| *s <= MAX_BODY as u64)
+            .ok_or_else(|| {
+                corrupt(
+                    path,
+                    HEAD_LEN as u64,
+                    "a zstd frame of declared size at most 1 GiB",
+                )
+            })?;
+        zstd::bulk::decompress(stored, size as usize)
+            .map_err(|e| corrupt(path, HEAD_LEN as u64, format!("zstd: {e}")))?
+    } else {
+        stored.to_vec()
+    };
+    Ok((version, body))
+}
+
+/// The error for a body decoding error.
+fn body_error(path: &Path, e: DecodeError) -> Error {
+    corrupt(
+        path,
+        HEAD_LEN as u64,
+        format!("body byte {}: {}", e.offset, e.what),
+    )
+}
+
 impl RollupFile {
     /// Decodes the bytes of a file (`path` names it in errors): checks, decompresses and
-    /// reads the directory; entries stay undecoded.
+    /// reads the directory and the stripes' layout; a v2 file's bucket columns stay
+    /// undecoded, a v1 file's are decoded now.
     pub fn decode(path: &Path, b: &[u8]) -> Result<RollupFile> {
-        if b.len() < HEAD_LEN + 8 {
-            return Err(corrupt(
-                path,
-                0,
-                "shorter than a rollup file's header and footer",
-            ));
-        }
-        if &b[..8] != MAGIC || u32_at(b, 12) != crc32fast::hash(&b[..12]) {
-            return Err(corrupt(path, 0, "bad magic or header checksum"));
-        }
-        let version = u32_at(b, 8);
-        if version != VERSION {
-            return Err(corrupt(
-                path,
-                8,
-                format!("unknown rollup version {version}"),
-            ));
-        }
-        if u32_at(b, 28) != crc32fast::hash(&b[16..28]) {
-            return Err(corrupt(path, 16, "bad frame checksum"));
-        }
-        let mut l = [0u8; 8];
-        l.copy_from_slice(&b[16..24]);
-        let len = u64::from_le_bytes(l);
-        let flags = u32_at(b, 24);
-        if flags & !FLAG_ZSTD != 0 {
-            return Err(corrupt(path, 24, "unknown body flags"));
-        }
-        if len != (b.len() - HEAD_LEN - 8) as u64 {
-            return Err(corrupt(
-                path,
-                16,
-                "body length does not match the file length",
-            ));
-        }
-        let end = b.len() - 8;
-        let stored = &b[HEAD_LEN..end];
-        if u32_at(b, end) != crc32fast::hash(stored) || &b[end + 4..] != END_MAGIC {
-            return Err(corrupt(path, end as u64, "bad body checksum or end magic"));
-        }
-        let body = if flags & FLAG_ZSTD != 0 {
-            let size = zstd::zstd_safe::get_frame_content_size(stored)
-                .ok()
-                .flatten()
-                .filter(|s| *s <= MAX_BODY as u64)
-                .ok_or_else(|| {
-                    corrupt(
-                        path,
-                        HEAD_LEN as u64,
-                        "a zstd frame of declared size at most 1 GiB",
-                    )
-                })?;
-            zstd::bulk::decompress(stored, size as usize)
-                .map_err(|e| corrupt(path, HEAD_LEN as u64, format!("zstd: {e}")))?
-        } else {
-            stored.to_vec()
-        };
-        let at = |e: DecodeError| {
-            corrupt(
-                path,
-                HEAD_LEN as u64,
-                format!("body byte {}: {}", e.offset, e.what),
-            )
-        };
+        let (version, body) = unframe(path, b)?;
+        let at = |e: DecodeError| body_error(path, e);
         let mut r = Reader::new(&body);
         let interval = i64::try_from(r.u64().map_err(at)?).unwrap_or(0);
         let day = r.i64().map_err(at)?;
@@ -425,11 +389,15 @@ impl RollupFile {
         let aggregates = r.u8().map_err(at)?;
         let no_raw = r.opt().map_err(at)?;
         let pattern = r.str().map_err(at)?;
-        if interval <= 0 || crate::compaction::DAY_NANOS % interval != 0 {
+        let interval_ok = match version {
+            VERSION_1 => interval > 0 && crate::compaction::DAY_NANOS % interval == 0,
+            _ => whole_seconds(interval),
+        };
+        if !interval_ok {
             return Err(corrupt(
                 path,
                 HEAD_LEN as u64,
-                "an interval dividing one day",
+                "an interval dividing one day (whole seconds from version 2)",
             ));
         }
         if day_bounds(day).is_none() {
@@ -447,40 +415,74 @@ impl RollupFile {
             no_raw,
             aggregates,
         };
-        let n = r.len(4).map_err(at)?;
-        let mut dir: Directory = HashMap::new();
-        let mut lens = Vec::with_capacity(n);
-        for _ in 0..n {
-            let key: Box<[u8]> = r.bytes().map_err(at)?.into();
-            let field = r.str().map_err(at)?;
-            let ty =
-                type_of(r.u8().map_err(at)?).ok_or_else(|| at(r.err("a numeric type (1 to 3)")))?;
-            let len = usize::try_from(r.u64().map_err(at)?).unwrap_or(usize::MAX);
-            lens.push((key, field, ty, len));
-        }
-        let mut off = body.len() - r.left();
-        for (key, field, ty, len) in lens {
-            let end = off
-                .checked_add(len)
-                .filter(|e| *e <= body.len())
-                .ok_or_else(|| {
-                    corrupt(path, HEAD_LEN as u64, "entry payloads that fit the body")
-                })?;
-            dir.entry(key).or_default().push((field, ty, off, len));
-            off = end;
-        }
-        if off != body.len() {
-            return Err(corrupt(
-                path,
-                HEAD_LEN as u64,
-                "entry payloads that fill the body",
-            ));
+        let mut dir: FxHashMap<Box<[u8]>, Vec<Located>> = FxHashMap::default();
+        let mut stripes = Vec::new();
+        let entries;
+        if version == VERSION_1 {
+            let all = v1::entries(&mut r, &meta).map_err(at)?;
+            entries = all.len();
+            for (key, field, buckets) in all {
+                let loc = Located {
+                    field,
+                    ty: buckets.ty(),
+                    stripe: stripes.len(),
+                    range: 0..buckets.len(),
+                };
+                stripes.push(Stripe::Decoded(Arc::new(buckets)));
+                dir.entry(key).or_default().push(loc);
+            }
+        } else {
+            let nk = r.len(1).map_err(at)?;
+            let mut keys: Vec<&[u8]> = Vec::with_capacity(nk);
+            for _ in 0..nk {
+                keys.push(r.bytes().map_err(at)?);
+            }
+            let nf = r.len(1).map_err(at)?;
+            let mut fields = Vec::with_capacity(nf);
+            for _ in 0..nf {
+                fields.push(r.str().map_err(at)?);
+            }
+            let n = r.len(2).map_err(at)?;
+            let mut names = Vec::with_capacity(n);
+            for _ in 0..n {
+                let k = usize::try_from(r.u64().map_err(at)?).unwrap_or(usize::MAX);
+                let f = usize::try_from(r.u64().map_err(at)?).unwrap_or(usize::MAX);
+                let (Some(key), Some(field)) = (keys.get(k), fields.get(f)) else {
+                    return Err(at(r.err("key and field indices inside their tables")));
+                };
+                names.push((Box::<[u8]>::from(*key), field.clone()));
+            }
+            let s = r.len(3).map_err(at)?;
+            let mut names = names.into_iter();
+            for j in 0..s {
+                let sref = stripe::read_ref(&mut r, body.len(), &meta).map_err(at)?;
+                let mut from = 0;
+                for &k in &sref.entry_buckets {
+                    let Some((key, field)) = names.next() else {
+                        return Err(at(r.err("as many directory entries as stripe entries")));
+                    };
+                    dir.entry(key).or_default().push(Located {
+                        field,
+                        ty: sref.ty,
+                        stripe: j,
+                        range: from..from + k,
+                    });
+                    from += k;
+                }
+                stripes.push(Stripe::Encoded(sref));
+            }
+            if names.next().is_some() || !r.is_empty() {
+                return Err(at(r.err("stripes that hold every entry and fill the body")));
+            }
+            entries = n;
         }
         Ok(RollupFile {
             meta,
+            version,
             body,
             dir,
-            entries: n,
+            stripes,
+            entries,
         })
     }
 
@@ -488,10 +490,10 @@ impl RollupFile {
     pub fn columns(&self) -> impl Iterator<Item = (&[u8], &str, FieldType)> {
         self.dir
             .iter()
-            .flat_map(|(k, v)| v.iter().map(move |(f, ty, _, _)| (&**k, f.as_str(), *ty)))
+            .flat_map(|(k, v)| v.iter().map(move |l| (&**k, l.field.as_str(), l.ty)))
     }
 
-    /// The decompressed body (directory and entry payloads), for the fuzz seeds.
+    /// The decompressed body (directory and stripes), for the fuzz seeds.
     pub(crate) fn body(&self) -> &[u8] {
         &self.body
     }
@@ -501,55 +503,72 @@ impl RollupFile {
         self.entries
     }
 
-    /// The buckets of series `key`'s field `field` (`None` when the file has none),
-    /// sketches decoded only when `sketches`.
-    pub fn buckets(
-        &self,
-        path: &Path,
-        key: &[u8],
-        field: &str,
-        sketches: bool,
-    ) -> Result<Option<(FieldType, Vec<RollupBucket>)>> {
-        let Some(fields) = self.dir.get(key) else {
-            return Ok(None);
-        };
-        let Some((_, ty, off, len)) = fields.iter().find(|(f, ..)| f == field) else {
-            return Ok(None);
-        };
-        let mut r = Reader::new(&self.body[*off..off + len]);
-        let b = get_buckets(&mut r, &self.meta, *ty, sketches).map_err(|e| {
-            corrupt(
-                path,
-                HEAD_LEN as u64,
-                format!("body byte {}: {}", off + e.offset, e.what),
-            )
-        })?;
-        if !r.is_empty() {
-            return Err(corrupt(
-                path,
-                HEAD_LEN as u64,
-                "an entry payload with trailing bytes",
-            ));
-        }
-        Ok(Some((*ty, b)))
+    /// Number of stripes.
+    pub fn stripes(&self) -> usize {
+        self.stripes.len()
     }
 
-    /// Every entry, decoded (for carrying buckets into a new file, and for checks).
+    /// Where series `key`'s field `field` lies: (stripe, bucket range in it).
+    pub fn locate(&self, key: &[u8], field: &str) -> Option<(usize, Range<usize>)> {
+        let l = self.dir.get(key)?.iter().find(|l| l.field == field)?;
+        Some((l.stripe, l.range.clone()))
+    }
+
+    /// The bucket columns of stripe `j` (`path` names the file in errors): decoded now
+    /// for a v2 file (callers cache them), shared for a v1 file.
+    pub fn stripe(&self, path: &Path, j: usize) -> Result<Arc<BucketColumns>> {
+        match self.stripes.get(j) {
+            None => Err(Error::InvalidInput(format!(
+                "{}: no stripe {j}",
+                path.display()
+            ))),
+            Some(Stripe::Decoded(c)) => Ok(c.clone()),
+            Some(Stripe::Encoded(s)) => stripe::decode(&self.body, &self.meta, s)
+                .map(Arc::new)
+                .map_err(|e| body_error(path, e)),
+        }
+    }
+
+    /// The buckets of series `key`'s field `field` (`None` when the file has none),
+    /// decoding its stripe (uncached).
+    pub fn buckets(&self, path: &Path, key: &[u8], field: &str) -> Result<Option<BucketColumns>> {
+        let Some((j, range)) = self.locate(key, field) else {
+            return Ok(None);
+        };
+        let s = self.stripe(path, j)?;
+        let mut out = BucketColumns::new(s.ty())
+            .ok_or_else(|| corrupt(path, HEAD_LEN as u64, "a numeric stripe"))?;
+        if !out.extend_from(&s, range) {
+            return Err(corrupt(path, HEAD_LEN as u64, "an entry inside its stripe"));
+        }
+        Ok(Some(out))
+    }
+
+    /// Every entry, decoded, sorted by (key, field, type) (for carrying buckets into a new
+    /// file, and for checks).
     pub fn all_entries(&self, path: &Path) -> Result<Vec<RollupEntry>> {
+        let decoded = (0..self.stripes.len())
+            .map(|j| self.stripe(path, j))
+            .collect::<Result<Vec<_>>>()?;
         let mut out = Vec::with_capacity(self.entries);
         for (key, fields) in &self.dir {
-            for (field, _, _, _) in fields {
-                if let Some((ty, buckets)) = self.buckets(path, key, field, true)? {
-                    out.push(RollupEntry {
-                        key: key.to_vec(),
-                        field: field.clone(),
-                        ty,
-                        buckets,
-                    });
+            for l in fields {
+                let s = &decoded[l.stripe];
+                let mut buckets = BucketColumns::new(s.ty())
+                    .ok_or_else(|| corrupt(path, HEAD_LEN as u64, "a numeric stripe"))?;
+                if !buckets.extend_from(s, l.range.clone()) {
+                    return Err(corrupt(path, HEAD_LEN as u64, "an entry inside its stripe"));
                 }
+                out.push(RollupEntry {
+                    key: key.to_vec(),
+                    field: l.field.clone(),
+                    buckets,
+                });
             }
         }
-        out.sort_by(|a, b| (&a.key, &a.field).cmp(&(&b.key, &b.field)));
+        out.sort_by(|a, b| {
+            (&a.key, &a.field, type_tag(a.ty())).cmp(&(&b.key, &b.field, type_tag(b.ty())))
+        });
         Ok(out)
     }
 }

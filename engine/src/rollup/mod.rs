@@ -9,8 +9,10 @@
 //! | [`sketch`] | the quantile sketch (DDSketch, 1 % relative error) |
 //! | [`wire`] | the varint / float / sketch binary primitives shared with `strata-query` |
 //! | [`rule`] | the rules from the configuration |
-//! | [`bucket`] | one bucket's summary, computed from column data |
+//! | [`bucket`] | one bucket's summary, computed from column data (the reference, row by row) |
+//! | [`columns`] | buckets column-wise: computed in one pass, stored, cached and read that way |
 //! | [`file`] | the rollup file's bytes (docs/FORMAT.md, "Rollup file") |
+//! | [`cache`] | the bounded cache of decoded stripes |
 //! | [`store`] | the live rollup files of a database, which to use, which to drop |
 
 pub mod sketch;
@@ -18,10 +20,13 @@ pub mod wire;
 
 pub use sketch::Sketch;
 pub mod bucket;
+pub mod cache;
+pub mod columns;
 pub mod file;
 pub mod rule;
 
 pub use bucket::{RollupBucket, Scalar, buckets_of, rolls_up};
-pub use file::{EncodedEntry, RollupEntry, RollupFile, RollupMeta};
+pub use columns::BucketColumns;
+pub use file::{RollupEntry, RollupFile, RollupMeta};
 pub mod store;
 pub use rule::{Aggregates, RollupRule, RuleError, measurement_of};

@@ -13,14 +13,23 @@
 //!   written by a compaction that never stored its manifest: open deletes it (the file it
 //!   replaced is still there);
 //! - a loaded file is immutable; readers hold it by `Arc`, so deleting its file never
-//!   changes what a query that already loaded it reads.
+//!   changes what a query that already loaded it reads;
+//! - decoded stripes live in one bounded [`StripeCache`] keyed by the file's uid (unique
+//!   per [`LiveRollup`], never reused), and are dropped when their file is replaced or
+//!   dropped.
 
+use super::cache::StripeCache;
+use super::columns::BucketColumns;
 use super::file::{self, RollupFile};
 use crate::error::{Error, Result};
 use parking_lot::RwLock;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
+
+/// The next [`LiveRollup::uid`].
+static NEXT_UID: AtomicU64 = AtomicU64::new(1);
 
 /// The rollup directory inside the data directory.
 pub const ROLLUP_DIR: &str = "rollups";
@@ -58,6 +67,8 @@ pub struct LiveRollup {
     pub source: u64,
     /// Bytes on disk.
     pub bytes: u64,
+    /// This file's key in the stripe cache: unique in the process.
+    pub uid: u64,
     loaded: OnceLock<std::result::Result<Arc<RollupFile>, String>>,
 }
 
@@ -69,6 +80,7 @@ impl LiveRollup {
             day,
             source,
             bytes,
+            uid: NEXT_UID.fetch_add(1, Ordering::Relaxed),
             loaded: OnceLock::new(),
         }
     }
@@ -100,13 +112,15 @@ impl LiveRollup {
 pub struct RollupStore {
     dir: PathBuf,
     files: RwLock<BTreeMap<(String, i64), Arc<LiveRollup>>>,
+    cache: StripeCache,
 }
 
 impl RollupStore {
     /// Opens `dir` (created if missing). When `next_id` is given (the manifest is
     /// trusted), unpublished files are deleted and only the newest file of each (rule,
     /// day) stays; otherwise nothing is deleted and the newest is used.
-    pub fn open(dir: &Path, next_id: Option<u64>) -> Result<RollupStore> {
+    /// Decoded stripes are kept up to `cache_bytes`.
+    pub fn open(dir: &Path, next_id: Option<u64>, cache_bytes: usize) -> Result<RollupStore> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         let mut files: BTreeMap<(String, i64), Arc<LiveRollup>> = BTreeMap::new();
         let mut doomed = Vec::new();
@@ -151,6 +165,7 @@ impl RollupStore {
         Ok(RollupStore {
             dir: dir.to_path_buf(),
             files: RwLock::new(files),
+            cache: StripeCache::new(cache_bytes),
         })
     }
 
@@ -165,11 +180,7 @@ impl RollupStore {
     }
 
     /// The live files of `rule_key` for days in `days`, by day.
-    pub fn range(
-        &self,
-        rule_key: &str,
-        days: std::ops::Range<i64>,
-    ) -> BTreeMap<i64, Arc<LiveRollup>> {
+    pub fn range(&self, rule_key: &str, days: std::ops::Range<i64>) -> Vec<(i64, Arc<LiveRollup>)> {
         let lo = (rule_key.to_owned(), days.start);
         let hi = (rule_key.to_owned(), days.end);
         self.files
@@ -182,9 +193,36 @@ impl RollupStore {
     /// Makes `live` the file of (`rule_key`, its day); returns the one it replaced, whose
     /// file the caller deletes once the manifest naming the new source is stored.
     pub fn install(&self, rule_key: &str, live: Arc<LiveRollup>) -> Option<Arc<LiveRollup>> {
-        self.files
+        let old = self
+            .files
             .write()
-            .insert((rule_key.to_owned(), live.day), live)
+            .insert((rule_key.to_owned(), live.day), live);
+        if let Some(o) = &old {
+            self.cache.forget_file(o.uid);
+        }
+        old
+    }
+
+    /// Stripe `j` of `live` (whose decoded file is `file`), from the cache or decoded
+    /// and cached now.
+    pub fn stripe(
+        &self,
+        live: &LiveRollup,
+        file: &RollupFile,
+        j: usize,
+    ) -> Result<Arc<BucketColumns>> {
+        let key = (live.uid, u32::try_from(j).unwrap_or(u32::MAX));
+        if let Some(c) = self.cache.get(key) {
+            return Ok(c);
+        }
+        let c = file.stripe(&live.path, j)?;
+        self.cache.insert(key, c.clone());
+        Ok(c)
+    }
+
+    /// Bytes of decoded stripes cached now.
+    pub fn cached_bytes(&self) -> usize {
+        self.cache.bytes()
     }
 
     /// Forgets and deletes the files of `rule_key` whose day ends at or before `cutoff`.
@@ -200,6 +238,7 @@ impl RollupStore {
             keys.into_iter().filter_map(|k| files.remove(&k)).collect()
         };
         for f in &gone {
+            self.cache.forget_file(f.uid);
             crate::fault::remove(crate::fault::Site::Delete, &f.path)
                 .map_err(|e| Error::io(&f.path, e))?;
         }
@@ -244,7 +283,7 @@ mod tests {
             std::fs::write(dir.path().join(file_name(k, day, source)), b"x").expect("write");
         }
         std::fs::write(dir.path().join("a.tmp"), b"x").expect("write");
-        let store = RollupStore::open(dir.path(), Some(9)).expect("open");
+        let store = RollupStore::open(dir.path(), Some(9), 1 << 20).expect("open");
         assert_eq!(store.get(k, 1).map(|f| f.source), Some(5));
         assert_eq!(
             store.get(k, 2).map(|f| f.source),

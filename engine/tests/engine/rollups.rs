@@ -75,7 +75,15 @@ fn rolled(
         .clone();
     db.rollup_read(key, col, field, ty, range, Aggregates::ALL, &|_| true)
         .unwrap()
-        .map(|r| (r.covered, r.buckets))
+        .map(|r| (r.covered, rows_with_sketches(&r)))
+}
+
+/// The buckets of `r`, sketches included, as structs.
+fn rows_with_sketches(r: &strata_engine::RollupRead) -> Vec<RollupBucket> {
+    r.parts
+        .iter()
+        .flat_map(|p| p.range.clone().map(|i| p.cols.bucket(i)))
+        .collect()
 }
 
 fn raw_buckets(db: &Db, key: &SeriesKey, field: &str, range: TimeRange) -> Vec<RollupBucket> {

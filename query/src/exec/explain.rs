@@ -40,7 +40,7 @@ impl Recorder {
         self.with(|n| {
             n.rollup_tasks += 1;
             let e = n.rollups.entry((r.interval, r.rule.clone())).or_default();
-            e.0 += r.buckets.len() as u64;
+            e.0 += r.len() as u64;
             e.1 += r.files as u64;
             let c = (r.covered.start, r.covered.end);
             n.covered = Some(n.covered.map_or(c, |(a, b)| (a.min(c.0), b.max(c.1))));

@@ -420,7 +420,7 @@ pub(super) fn collect(
                     if part == 1
                         && let Some(r) = &rolled
                     {
-                        seen |= !r.buckets.is_empty();
+                        seen |= !r.is_empty();
                         super::rollup::feed(&mut states, &kinds, &layout, r, window);
                     }
                     if range.start >= range.end {

@@ -16,6 +16,11 @@ impl Layout {
     pub(super) fn bucket(&self, t: i64) -> usize {
         if self.interval == 0 {
             0
+        } else if let Some(d) = t.checked_sub(self.start) {
+            // The common case in 64 bits (a 128-bit division costs several times more).
+            usize::try_from((d / self.interval).max(0))
+                .unwrap_or(usize::MAX)
+                .min(self.n - 1)
         } else {
             let b = ((i128::from(t) - i128::from(self.start)) / i128::from(self.interval)).max(0);
             usize::try_from(b).unwrap_or(usize::MAX).min(self.n - 1)

@@ -91,20 +91,23 @@ pub(super) fn feed(
     window: i64,
 ) {
     let n = layout.n;
-    for b in &r.buckets {
-        let q = layout.bucket(b.start);
-        for (k, kind) in kinds.iter().enumerate() {
-            let st = &mut states[k * n + q];
-            match kind {
-                AggKind::First => st.merge(
-                    *kind,
-                    State::Point(Some((b.first.0, num(b.first.1)))),
-                    window,
-                ),
-                AggKind::Last => {
-                    st.merge(*kind, State::Point(Some((b.last.0, num(b.last.1)))), window)
+    for part in &r.parts {
+        let b = &*part.cols;
+        for i in part.range.clone() {
+            let q = layout.bucket(b.start[i]);
+            for (k, kind) in kinds.iter().enumerate() {
+                let st = &mut states[k * n + q];
+                match kind {
+                    AggKind::First => {
+                        let (t, v) = b.first(i);
+                        st.merge(*kind, State::Point(Some((t, num(v)))), window)
+                    }
+                    AggKind::Last => {
+                        let (t, v) = b.last(i);
+                        st.merge(*kind, State::Point(Some((t, num(v)))), window)
+                    }
+                    _ => st.update_stats(b.count[i], b.first_t[i], &b.stats(i)),
                 }
-                _ => st.update_stats(b.count, b.first.0, &b.stats),
             }
         }
     }
