@@ -21,6 +21,7 @@
 //! [cold]
 //! zstd_level = 12              # zstd level of cold blocks (1..=22)
 //! cache_bytes = "256MiB"       # decoded cold blocks kept in memory for queries (0: none)
+//! rollup_cache_bytes = "256MiB" # decoded rollup stripes kept in memory for queries (0: none)
 //! [wal]
 //! fsync = "always"             # always | interval[:1s] | never
 //! segment_bytes = "64MiB"      # size at which the WAL starts a new file
@@ -107,6 +108,10 @@ pub struct EngineArgs {
     /// [default: 256MiB].
     #[arg(long, value_parser = parse_bytes)]
     pub cold_cache_bytes: Option<u64>,
+    /// Memory for decoded rollup stripes kept between queries, e.g. 256MiB; 0 disables
+    /// [default: 256MiB].
+    #[arg(long, value_parser = parse_bytes)]
+    pub rollup_cache_bytes: Option<u64>,
     /// Most fields one line may carry; wider lines are refused per line [default: 10000].
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_fields_per_line: Option<u64>,
@@ -257,6 +262,7 @@ struct WarmSection {
 struct ColdSection {
     zstd_level: Option<i32>,
     cache_bytes: Option<toml::Value>,
+    rollup_cache_bytes: Option<toml::Value>,
 }
 
 #[derive(Deserialize, Default, Debug)]
@@ -558,6 +564,9 @@ impl EngineArgs {
         if let Some(b) = self.cold_cache_bytes {
             o.cold_cache_bytes = usize::try_from(b).unwrap_or(usize::MAX);
         }
+        if let Some(b) = self.rollup_cache_bytes {
+            o.rollup_cache_bytes = usize::try_from(b).unwrap_or(usize::MAX);
+        }
         if let Some(n) = self.max_fields_per_line {
             o.max_fields_per_line = usize::try_from(n).unwrap_or(usize::MAX);
         }
@@ -775,6 +784,11 @@ fn apply_file(o: &mut Options, path: &Path) -> Result<(), String> {
         o.cold_cache_bytes =
             usize::try_from(toml_bytes(v, "cold.cache_bytes").map_err(at)?).unwrap_or(usize::MAX);
     }
+    if let Some(v) = &f.cold.rollup_cache_bytes {
+        o.rollup_cache_bytes =
+            usize::try_from(toml_bytes(v, "cold.rollup_cache_bytes").map_err(at)?)
+                .unwrap_or(usize::MAX);
+    }
     if let Some(s) = &f.wal.recovery {
         o.wal_recovery = parse_recovery(s).map_err(|e| at(format!("wal.recovery: {e}")))?;
     }
@@ -818,6 +832,7 @@ mod tests {
             wal_recovery: None,
             cold_zstd_level: None,
             cold_cache_bytes: None,
+            rollup_cache_bytes: None,
             max_fields_per_line: None,
             max_tags_per_line: None,
             max_series_per_metric: None,
@@ -893,6 +908,19 @@ mod tests {
         let mut a = args(dir.path());
         a.cold_cache_bytes = Some(0);
         assert_eq!(a.options().unwrap().cold_cache_bytes, 0);
+        assert_eq!(a.options().unwrap().rollup_cache_bytes, 256 << 20);
+        std::fs::write(
+            dir.path().join("strata.toml"),
+            "[cold]\nrollup_cache_bytes = \"8MiB\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            args(dir.path()).options().unwrap().rollup_cache_bytes,
+            8 << 20
+        );
+        let mut a = args(dir.path());
+        a.rollup_cache_bytes = Some(0);
+        assert_eq!(a.options().unwrap().rollup_cache_bytes, 0);
     }
 
     #[test]
