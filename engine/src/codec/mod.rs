@@ -28,6 +28,7 @@ pub mod int;
 pub mod int_bytes;
 pub mod string;
 pub mod timestamp;
+pub mod zstd_ctx;
 
 #[cfg(test)]
 mod tests;

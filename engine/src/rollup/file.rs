@@ -267,7 +267,7 @@ pub fn encode_on(
 fn frame(body: Vec<u8>, zstd_level: i32) -> Vec<u8> {
     let squeezed = match zstd_level {
         0 => None,
-        l => zstd::bulk::compress(&body, l.min(MAX_ZSTD_LEVEL))
+        l => crate::codec::zstd_ctx::compress(&body, l.min(MAX_ZSTD_LEVEL))
             .ok()
             .filter(|z| z.len() < body.len() - body.len() / 32),
     };
@@ -358,7 +358,7 @@ fn unframe(path: &Path, b: &[u8]) -> Result<(u32, Vec<u8>)> {
                     "a zstd frame of declared size at most 1 GiB",
                 )
             })?;
-        zstd::bulk::decompress(stored, size as usize)
+        crate::codec::zstd_ctx::decompress(stored, size as usize)
             .map_err(|e| corrupt(path, HEAD_LEN as u64, format!("zstd: {e}")))?
     } else {
         stored.to_vec()

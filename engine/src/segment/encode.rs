@@ -205,7 +205,7 @@ impl SharingHint {
 }
 
 fn compress(plain: &[u8], level: i32) -> Result<Vec<u8>> {
-    zstd::bulk::compress(plain, level)
+    crate::codec::zstd_ctx::compress(plain, level)
         .map_err(|e| Error::Internal(format!("zstd compression at level {level} failed: {e}")))
 }
 

@@ -675,7 +675,7 @@ fn unzstd(payload: &[u8], max: usize) -> Result<Vec<u8>, String> {
     if size > max {
         return Err(format!("declares {size} decompressed bytes"));
     }
-    zstd::bulk::decompress(payload, size).map_err(|e| format!("zstd: {e}"))
+    crate::codec::zstd_ctx::decompress(payload, size).map_err(|e| format!("zstd: {e}"))
 }
 
 /// A codec block: timestamps then values, exactly `n` of each, consuming every byte.

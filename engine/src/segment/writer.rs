@@ -107,7 +107,7 @@ fn smaller_zstd(plain: &[u8], level: i32, max: usize) -> Option<Vec<u8>> {
     if plain.len() > max {
         return None;
     }
-    zstd::bulk::compress(plain, level)
+    crate::codec::zstd_ctx::compress(plain, level)
         .ok()
         .filter(|z| z.len() < plain.len())
 }
