@@ -6,6 +6,17 @@ use crate::error::Error;
 use crate::options::FsyncPolicy;
 use std::path::Path;
 
+/// A key source that knows no series: these tests submit opaque records only.
+fn keys() -> std::sync::Arc<dyn dict::SeriesKeys> {
+    struct NoKeys;
+    impl dict::SeriesKeys for NoKeys {
+        fn keys(&self, ids: &[u32], _: &mut dyn FnMut(u32, &[u8])) -> Result<(), u32> {
+            ids.first().map_or(Ok(()), |&id| Err(id))
+        }
+    }
+    std::sync::Arc::new(NoKeys)
+}
+
 fn write_records(dir: &Path, payloads: &[Vec<u8>], segment_bytes: u64) {
     let wal = Wal::start(
         dir,
@@ -14,10 +25,14 @@ fn write_records(dir: &Path, payloads: &[Vec<u8>], segment_bytes: u64) {
         FsyncPolicy::Always,
         segment_bytes,
         Default::default(),
+        keys(),
     )
     .unwrap();
     for p in payloads {
-        wal.submit(RecordKind::Write, p, 0).unwrap().wait().unwrap();
+        wal.submit(RecordKind::Delete, p, 0)
+            .unwrap()
+            .wait()
+            .unwrap();
     }
     wal.shutdown(true).unwrap();
 }
@@ -62,6 +77,7 @@ fn concurrent_writers_are_group_committed_in_sequence_order() {
             FsyncPolicy::Always,
             1 << 30,
             Default::default(),
+            keys(),
         )
         .unwrap(),
     );
@@ -73,7 +89,7 @@ fn concurrent_writers_are_group_committed_in_sequence_order() {
             for i in 0..100u32 {
                 let mut p = vec![t];
                 p.extend_from_slice(&i.to_le_bytes());
-                let ticket = wal.submit(RecordKind::Write, &p, 0).unwrap();
+                let ticket = wal.submit(RecordKind::Delete, &p, 0).unwrap();
                 seqs.push((ticket.seq, p));
                 ticket.wait().unwrap();
             }
@@ -159,9 +175,10 @@ fn failed_wal_cuts_the_unacknowledged_tail_and_recovers_at_the_next_write() {
         FsyncPolicy::Always,
         1 << 30,
         Default::default(),
+        keys(),
     )
     .unwrap();
-    wal.submit(RecordKind::Write, b"ok", 0)
+    wal.submit(RecordKind::Delete, b"ok", 0)
         .unwrap()
         .wait()
         .unwrap();
@@ -175,7 +192,7 @@ fn failed_wal_cuts_the_unacknowledged_tail_and_recovers_at_the_next_write() {
     }
     *wal.shared_failed_for_test() = Some("injected".into());
     assert_eq!(wal.failure().as_deref(), Some("injected"));
-    wal.submit(RecordKind::Write, b"after", 0)
+    wal.submit(RecordKind::Delete, b"after", 0)
         .unwrap()
         .wait()
         .unwrap();
@@ -196,9 +213,10 @@ fn interval_policy_acknowledges_and_syncs_on_shutdown() {
         FsyncPolicy::Interval(writer::NEVER),
         1 << 30,
         Default::default(),
+        keys(),
     )
     .unwrap();
-    wal.submit(RecordKind::Write, b"a", 0)
+    wal.submit(RecordKind::Delete, b"a", 0)
         .unwrap()
         .wait()
         .unwrap();
@@ -218,9 +236,10 @@ fn roll_starts_a_new_file_and_covered_files_are_deleted() {
         FsyncPolicy::Always,
         1 << 30,
         Default::default(),
+        keys(),
     )
     .unwrap();
-    wal.submit(RecordKind::Write, b"old", 100)
+    wal.submit(RecordKind::Delete, b"old", 100)
         .unwrap()
         .wait()
         .unwrap();
@@ -228,7 +247,7 @@ fn roll_starts_a_new_file_and_covered_files_are_deleted() {
     assert_eq!(roll.seq, 1);
     roll.wait().unwrap();
     assert_eq!(wal.current_file(), 2);
-    wal.submit(RecordKind::Write, b"new", 500)
+    wal.submit(RecordKind::Delete, b"new", 500)
         .unwrap()
         .wait()
         .unwrap();

@@ -2,6 +2,7 @@
 
 mod common;
 mod compaction;
+mod compat;
 mod crash;
 mod deletes;
 mod export;
@@ -15,4 +16,5 @@ mod shape;
 mod snapshot;
 mod stress;
 mod tombstones;
+mod wal_dict;
 mod writes;
