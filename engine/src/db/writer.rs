@@ -504,15 +504,13 @@ impl<'a> Writer<'a> {
             counters.batch_done(self.started, Duration::ZERO);
             return Ok(self.summary);
         }
-        let mut payload = Vec::new();
-        let series = self.enc.finish_into(&mut payload);
+        let record = self.enc.finish_record();
         let max_ts = self.max_ts;
-        let submit = || inner.wal.submit_write(&payload, series, max_ts);
+        let submit = || inner.wal.submit_write(record, max_ts);
         let ticket = match turn {
             Some(t) => t.submit(submit)?,
             None => submit()?,
         };
-        drop(payload);
         let seq = ticket.seq;
         let submitted = Instant::now();
         let durable = ticket.wait();

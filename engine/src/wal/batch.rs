@@ -18,6 +18,7 @@
 //! file. Every value is stored exactly (floats bit for bit, NaN included), which line
 //! protocol text could not do.
 
+use super::frame::{self, RecordKind};
 use crate::model::series::{put_uvarint, read_uvarint};
 use crate::model::{FieldType, FieldValueRef};
 
@@ -115,6 +116,26 @@ impl BatchEncoder {
         *self = BatchEncoder::default();
         ids
     }
+
+    /// Finishes the batch as a framed `Write` record, ready for [`crate::wal::Wal::submit_write`]
+    /// (the payload is copied once, into the frame), and resets the encoder.
+    pub fn finish_record(&mut self) -> WriteRecord {
+        let mut frame = Vec::with_capacity(
+            frame::FRAME_PREFIX_LEN + 1 + 20 + self.series.len() + self.lines.len(),
+        );
+        let start = frame::begin_record(RecordKind::Write, &mut frame);
+        let series = self.finish_into(&mut frame);
+        frame::end_record(&mut frame, start);
+        WriteRecord { frame, series }
+    }
+}
+
+/// A framed `Write` record and the series numbers its table holds, as
+/// [`BatchEncoder::finish_record`] made them (so the two always agree).
+#[derive(Debug)]
+pub struct WriteRecord {
+    pub(crate) frame: Vec<u8>,
+    pub(crate) series: Vec<u32>,
 }
 
 /// How a batch's table names its series, by record kind.

@@ -2,6 +2,7 @@
 //! keeps the current file's series dictionary (`wal::dict`): before a group's records it
 //! writes the definitions of the series numbers they use that the file lacks.
 
+use super::batch::WriteRecord;
 use super::dict::{Defined, SeriesKeys, encode_defs};
 use super::file_path;
 use super::frame::{self, RecordKind};
@@ -168,11 +169,13 @@ impl Wal {
         self.submit_record(kind, payload, Vec::new(), max_ts)
     }
 
-    /// [`Wal::submit`] for a `Write` batch (`wal::batch`) whose series table holds the
-    /// numbers `series`: the writer thread defines those the file has not defined yet
+    /// [`Wal::submit`] for a `Write` batch ([`BatchEncoder::finish_record`]): the writer
+    /// thread defines the series numbers its table holds that the file has not defined yet
     /// ahead of the record.
-    pub fn submit_write(&self, payload: &[u8], series: Vec<u32>, max_ts: i64) -> Result<Ticket> {
-        self.submit_record(RecordKind::Write, payload, series, max_ts)
+    ///
+    /// [`BatchEncoder::finish_record`]: super::batch::BatchEncoder::finish_record
+    pub fn submit_write(&self, record: WriteRecord, max_ts: i64) -> Result<Ticket> {
+        self.submit_frame(record.frame, record.series, max_ts)
     }
 
     fn submit_record(
@@ -184,6 +187,10 @@ impl Wal {
     ) -> Result<Ticket> {
         let mut framed = Vec::new();
         frame::encode_record(kind, payload, &mut framed);
+        self.submit_frame(framed, series, max_ts)
+    }
+
+    fn submit_frame(&self, framed: Vec<u8>, series: Vec<u32>, max_ts: i64) -> Result<Ticket> {
         if framed.len() > frame::MAX_RECORD_LEN {
             return Err(Error::InvalidInput(format!(
                 "a write batch of {} bytes exceeds the WAL record limit of {} bytes; split it",

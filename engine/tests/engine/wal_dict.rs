@@ -53,9 +53,7 @@ fn write_file(dir: &Path, seq: u64, keys: Vec<(u32, SeriesKey)>, lines: &[(u32, 
         e.begin_line(s, T0 + i as i64);
         e.field("usage", FieldValueRef::Float(v));
         e.end_line();
-        let mut payload = Vec::new();
-        let series = e.finish_into(&mut payload);
-        wal.submit_write(&payload, series, T0)
+        wal.submit_write(e.finish_record(), T0)
             .unwrap()
             .wait()
             .unwrap();

@@ -228,3 +228,31 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_finished_record_frames_the_same_payload() {
+    let build = || {
+        let mut e = BatchEncoder::with_capacity(2, 2);
+        let a = e.add_series(9);
+        e.begin_line(a, 3);
+        e.field("v", FieldValueRef::Float(1.5));
+        e.end_line();
+        e
+    };
+    let mut payload = Vec::new();
+    let ids = build().finish_into(&mut payload);
+    let record = build().finish_record();
+    assert_eq!(record.series, ids);
+    match frame::decode_record(&record.frame) {
+        frame::Frame::Record {
+            kind,
+            payload: p,
+            size,
+        } => {
+            assert_eq!(kind, RecordKind::Write as u8);
+            assert_eq!(p, payload);
+            assert_eq!(size, record.frame.len());
+        }
+        other => panic!("{other:?}"),
+    }
+}

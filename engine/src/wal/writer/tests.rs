@@ -49,9 +49,7 @@ fn write(wal: &Wal, ids: &[u32]) -> Result<()> {
         e.field("v", FieldValueRef::Integer(1));
         e.end_line();
     }
-    let mut payload = Vec::new();
-    let series = e.finish_into(&mut payload);
-    wal.submit_write(&payload, series, 0)?.wait()
+    wal.submit_write(e.finish_record(), 0)?.wait()
 }
 
 /// What the log holds, in order: (file, "D" + numbers defined | "W" + numbers used).
