@@ -296,3 +296,46 @@ fn skip_damaged_recovery_opens_past_a_middle_record() {
         "the damaged file is left as it is"
     );
 }
+
+/// Record kinds belong to format versions: a version 1 file holds by-key batches and
+/// deletes, a version 2 file definitions, by-number batches and deletes. Anything else is
+/// damage with its offset, in replay and in `verify`.
+#[test]
+fn a_record_kind_outside_its_files_version_is_damage() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = file_path(dir.path(), 1);
+    let mut v1 = frame::header();
+    v1[8..12].copy_from_slice(&1u32.to_le_bytes());
+    let crc = crc32fast::hash(&v1[..12]);
+    v1[12..].copy_from_slice(&crc.to_le_bytes());
+    let cases = [
+        (v1, RecordKind::Write, false),
+        (v1, RecordKind::SeriesDefs, false),
+        (v1, RecordKind::WriteKeys, true),
+        (frame::header(), RecordKind::WriteKeys, false),
+        (frame::header(), RecordKind::Write, true),
+        (frame::header(), RecordKind::Delete, true),
+    ];
+    for (header, kind, allowed) in cases {
+        let mut bytes = header.to_vec();
+        frame::encode_record(kind, b"x", &mut bytes);
+        frame::encode_record(RecordKind::Delete, b"after", &mut bytes);
+        std::fs::write(&path, &bytes).unwrap();
+        let got = read_all(dir.path());
+        let check = verify_file(&path, true).unwrap();
+        if allowed {
+            assert_eq!(got.unwrap().0.len(), 2, "{kind:?}");
+        } else {
+            assert!(
+                matches!(got, Err(Error::Corrupt { offset: 16, .. })),
+                "{kind:?} in {header:?}: {got:?}"
+            );
+            assert_eq!(check.problems.len(), 1, "{kind:?}");
+            assert!(
+                check.problems[0].to_string().contains("offset 16"),
+                "{}",
+                check.problems[0]
+            );
+        }
+    }
+}

@@ -166,7 +166,9 @@ impl Wal {
                 "{kind:?} records are not submitted with Wal::submit"
             )));
         }
-        self.submit_record(kind, payload, Vec::new(), max_ts)
+        let mut framed = Vec::new();
+        frame::encode_record(kind, payload, &mut framed);
+        self.submit_frame(framed, Vec::new(), max_ts)
     }
 
     /// [`Wal::submit`] for a `Write` batch ([`BatchEncoder::finish_record`]): the writer
@@ -176,18 +178,6 @@ impl Wal {
     /// [`BatchEncoder::finish_record`]: super::batch::BatchEncoder::finish_record
     pub fn submit_write(&self, record: WriteRecord, max_ts: i64) -> Result<Ticket> {
         self.submit_frame(record.frame, record.series, max_ts)
-    }
-
-    fn submit_record(
-        &self,
-        kind: RecordKind,
-        payload: &[u8],
-        series: Vec<u32>,
-        max_ts: i64,
-    ) -> Result<Ticket> {
-        let mut framed = Vec::new();
-        frame::encode_record(kind, payload, &mut framed);
-        self.submit_frame(framed, series, max_ts)
     }
 
     fn submit_frame(&self, framed: Vec<u8>, series: Vec<u32>, max_ts: i64) -> Result<Ticket> {
