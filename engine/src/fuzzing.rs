@@ -14,7 +14,8 @@ use crate::model::Precision;
 use crate::model::TimeRange;
 use crate::rollup::RollupFile;
 use crate::segment::Segment;
-use crate::wal::batch::decode_batch;
+use crate::wal::batch::{Batch, BatchEncoder, SeriesNaming, SeriesTable, decode_batch};
+use crate::wal::dict::{decode_defs, put_def};
 use crate::wal::frame::{self, Frame, RecordKind};
 
 fn codec_poke<T>(bytes: &[u8], dec: fn(&[u8], &mut Vec<T>) -> Result<usize, CodecError>) {
@@ -394,9 +395,13 @@ fn same_buckets(a: &crate::rollup::BucketColumns, b: &crate::rollup::BucketColum
             == (&b.start, &b.count, &b.first_t, &b.last_t)
 }
 
-/// WAL fuzz target: arbitrary bytes as a record frame and as a write-batch payload must
-/// decode to a value or an error, never a panic or an allocation beyond the input's size;
-/// a decoded frame re-encodes to the same bytes.
+/// WAL fuzz target: arbitrary bytes as a record frame, as the payload of each record kind
+/// (a write batch naming series by number and by key, series definitions, a delete) and
+/// as a whole WAL file (`wal::verify_bytes`: frames, kinds, payloads and the file's series
+/// dictionary) must decode or be checked to a value or an error, never a panic or an
+/// allocation beyond the input's size. A decoded frame re-encodes to the same bytes; a
+/// decoded numbered batch and decoded definitions re-encode to bytes that decode to the
+/// same again.
 pub fn wal(data: &[u8]) {
     if let Frame::Record {
         kind,
@@ -411,14 +416,68 @@ pub fn wal(data: &[u8]) {
             assert_eq!(&again[..], &data[..size]);
         }
     }
-    if let Ok(lines) = decode_batch(data) {
-        assert!(lines.iter().all(|l| !l.fields.is_empty()));
+    for naming in [SeriesNaming::Numbers, SeriesNaming::Keys] {
+        if let Ok(batch) = decode_batch(data, naming) {
+            assert!(batch.lines.iter().all(|l| !l.fields.is_empty()));
+            assert!(batch.lines.iter().all(|l| l.series < batch.series.len()));
+            if let SeriesTable::Numbers(_) = batch.series {
+                let once = encode_numbered(&batch);
+                let decoded = match decode_batch(&once, SeriesNaming::Numbers) {
+                    Ok(b) => b,
+                    Err(e) => panic!("a re-encoded batch must decode: {e:?}"),
+                };
+                assert_eq!(decoded.series, batch.series);
+                assert_eq!(decoded.lines.len(), batch.lines.len());
+                assert_eq!(
+                    encode_numbered(&decoded),
+                    once,
+                    "batch encoding is not stable"
+                );
+            }
+        }
+    }
+    if let Ok(defs) = decode_defs(data) {
+        let mut again = Vec::new();
+        for &(id, key) in &defs {
+            put_def(&mut again, id, key);
+        }
+        assert_eq!(decode_defs(&again), Ok(defs));
     }
     // A delete payload (either version) decodes or is refused; decoded, it round-trips.
     if let Ok(d) = crate::wal::delete::DeleteSpec::decode(data) {
         assert_eq!(crate::wal::delete::DeleteSpec::decode(&d.encode()), Ok(d));
     }
     let _ = frame::check_header(data);
+    // Whole files: the bytes as they are, and after a valid header, as the newest file
+    // (a torn tail allowed) and as an older one.
+    let path = std::path::Path::new("fuzz.wal");
+    let _ = crate::wal::verify_bytes(path, data, false);
+    let mut file = frame::header().to_vec();
+    file.extend_from_slice(data);
+    for newest in [true, false] {
+        let check = crate::wal::verify_bytes(path, &file, newest);
+        assert!(check.records as usize <= data.len() / (frame::FRAME_PREFIX_LEN + 1));
+    }
+}
+
+/// A decoded numbered batch, encoded again.
+fn encode_numbered(batch: &Batch<'_>) -> Vec<u8> {
+    let mut e = BatchEncoder::default();
+    if let SeriesTable::Numbers(ids) = &batch.series {
+        for &id in ids {
+            e.add_series(id);
+        }
+    }
+    for line in &batch.lines {
+        e.begin_line(line.series as u64, line.timestamp);
+        for &(name, value) in &line.fields {
+            e.field(name, value);
+        }
+        e.end_line();
+    }
+    let mut out = Vec::new();
+    e.finish_into(&mut out);
+    out
 }
 
 /// A deterministic generator for the stand-in tests (xorshift64*).

@@ -114,17 +114,31 @@ fn files() -> Files {
 #[test]
 fn wal_records_and_batches() {
     let mut batch = BatchEncoder::default();
-    let s = batch.add_series(b"\x03cpu\x01\x04host\x01a");
+    let s = batch.add_series(3);
     batch.begin_line(s, 1_451_606_400_000_000_000);
     batch.field("usage", strata_engine::model::FieldValueRef::Float(0.5));
     batch.end_line();
     let mut payload = Vec::new();
     batch.finish_into(&mut payload);
-    let mut frame = Vec::new();
-    encode_record(RecordKind::Write, &payload, &mut frame);
+    let mut defs = Vec::new();
+    strata_engine::wal::dict::put_def(&mut defs, 3, b"\x03cpu\x04host\x01a");
+    // A whole file: a definition, then the batch that uses it.
+    let mut file = strata_engine::wal::frame::header().to_vec();
+    encode_record(RecordKind::SeriesDefs, &defs, &mut file);
+    encode_record(RecordKind::Write, &payload, &mut file);
     let mut corpus = files().wal;
+    corpus.push(file[16..].to_vec());
+    corpus.push(file);
     corpus.push(payload);
-    corpus.push(frame);
+    corpus.push(defs);
+    // A version 1 file (series named by key in every batch), as that writer left it.
+    let v1_file = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/wal_v1/wal/00000000000000000001.wal"),
+    )
+    .unwrap();
+    corpus.push(v1_file[16..].to_vec());
+    corpus.push(v1_file);
     // Delete payloads: version 2 (a predicate tree) and version 1 (tag equalities).
     use strata_engine::model::predicate::{MatchOp, Matcher, Predicate, Subject};
     let spec = strata_engine::wal::delete::DeleteSpec {

@@ -69,7 +69,8 @@ pub(crate) struct Inner {
     dir: PathBuf,
     segment_dir: PathBuf,
     options: Options,
-    index: RwLock<Index>,
+    /// Shared with the WAL writer thread, which reads series keys for its definitions.
+    index: Arc<RwLock<Index>>,
     state: RwLock<State>,
     wal: Wal,
     turnstile: Turnstile,

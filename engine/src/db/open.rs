@@ -10,8 +10,9 @@ use crate::model::SeriesKey;
 use crate::options::Options;
 use crate::retention::RetentionGroup;
 use crate::segment::{self, Segment};
-use crate::wal::batch::decode_batch;
+use crate::wal::batch::{SeriesNaming, SeriesTable, decode_batch};
 use crate::wal::delete::DeleteSpec;
+use crate::wal::dict::{FileDict, SeriesKeys, decode_defs};
 use crate::wal::frame::RecordKind;
 use crate::wal::{self, Wal};
 use parking_lot::{Mutex, RwLock};
@@ -76,14 +77,26 @@ pub(super) fn open_inner(dir: PathBuf, options: Options) -> Result<(Inner, Vec<D
     let mut file_max: BTreeMap<u64, i64> = BTreeMap::new();
     let checkpoint = manifest.checkpoint;
     let mut deletes: Vec<DeleteSpec> = Vec::new();
+    let mut dict: FileDict<Def> = FileDict::default();
     let stats = wal::replay(
         &wal_dir,
         0,
         options.wal_recovery,
         |kind, payload, seq, file, offset| match kind {
-            RecordKind::Write => {
-                let max =
-                    replay_write(&mut index, &mut hot, payload, seq, checkpoint, file, offset)?;
+            RecordKind::SeriesDefs => {
+                dict.enter(seq);
+                replay_defs(&index, &mut dict, payload, file, offset)
+            }
+            RecordKind::Write | RecordKind::WriteKeys => {
+                dict.enter(seq);
+                let record = Record {
+                    kind,
+                    payload,
+                    file_seq: seq,
+                    file,
+                    offset,
+                };
+                let max = replay_write(&mut index, &mut hot, &mut dict, record, checkpoint)?;
                 let m = file_max.entry(seq).or_insert(i64::MIN);
                 *m = (*m).max(max);
                 Ok(())
@@ -109,7 +122,8 @@ pub(super) fn open_inner(dir: PathBuf, options: Options) -> Result<(Inner, Vec<D
             }
         },
     )?;
-    // Files that held no record (each open starts one) carry nothing: remove them.
+    drop(dict);
+    // Files that held no write or delete (each open starts one) carry nothing: remove them.
     for f in wal::list_files(&wal_dir).map_err(|e| Error::io(&wal_dir, e))? {
         if !file_max.contains_key(&f) {
             let p = wal::file_path(&wal_dir, f);
@@ -124,6 +138,7 @@ pub(super) fn open_inner(dir: PathBuf, options: Options) -> Result<(Inner, Vec<D
             stats.truncated_bytes
         );
     }
+    let index = Arc::new(RwLock::new(index));
     let wal = Wal::start(
         &wal_dir,
         stats.next_file_seq,
@@ -131,12 +146,16 @@ pub(super) fn open_inner(dir: PathBuf, options: Options) -> Result<(Inner, Vec<D
         options.fsync,
         options.wal_segment_bytes,
         file_max,
+        Arc::new(IndexKeys(index.clone())),
     )?;
     // The manifest's tombstones, resolved against the index as rebuilt.
     let mut tombstones = super::tombstone::Tombstones::default();
-    for t in &manifest.tombstones {
-        let (cols, _) = super::tombstone::resolve(&index, &t.spec.predicate);
-        tombstones = tombstones.with(t.clone(), cols);
+    {
+        let index = index.read();
+        for t in &manifest.tombstones {
+            let (cols, _) = super::tombstone::resolve(&index, &t.spec.predicate);
+            tombstones = tombstones.with(t.clone(), cols);
+        }
     }
     let bucket = super::limits::NewSeriesBucket::new(options.max_new_series_per_minute);
     let next_delete = deletes
@@ -150,7 +169,7 @@ pub(super) fn open_inner(dir: PathBuf, options: Options) -> Result<(Inner, Vec<D
             dir,
             segment_dir,
             options,
-            index: RwLock::new(index),
+            index,
             state: RwLock::new(State {
                 hot,
                 rotating: Vec::new(),
@@ -306,47 +325,170 @@ fn load_manifest(dir: &Path, segment_dir: &Path) -> Result<(Manifest, bool)> {
     Ok((m, false))
 }
 
-/// Rebuilds index and hot state from one WAL write record, skipping values the
-/// checkpoint says are in segments. Returns the largest timestamp in the record.
+/// Series keys for the WAL writer thread's definitions, from the index. The read lock
+/// is taken per [`KEYS_PER_LOCK`] keys, so that a file's first group after a roll, which
+/// defines every active series, does not hold series creation up for long. No thread
+/// waits for the WAL while it holds the index lock (writers drop their guard before
+/// submitting), so the writer thread taking it cannot deadlock.
+struct IndexKeys(Arc<RwLock<Index>>);
+
+/// Keys copied per hold of the index read lock.
+const KEYS_PER_LOCK: usize = 4096;
+
+impl SeriesKeys for IndexKeys {
+    fn keys(&self, ids: &[u32], each: &mut dyn FnMut(u32, &[u8])) -> std::result::Result<(), u32> {
+        for chunk in ids.chunks(KEYS_PER_LOCK) {
+            let ix = self.0.read();
+            for &id in chunk {
+                each(id, ix.series_key_bytes(SeriesId(id)).ok_or(id)?);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What replay made of a series number of the file being replayed.
+enum Def {
+    /// The series, resolved in the index.
+    Known(SeriesId),
+    /// A key the index does not hold yet (checked to decode): the series is created when
+    /// a replayed line uses it, so that lines the checkpoint skips create nothing.
+    Pending(Box<[u8]>),
+}
+
+/// One WAL record being replayed and where it is.
+struct Record<'a> {
+    kind: RecordKind,
+    payload: &'a [u8],
+    file_seq: u64,
+    file: &'a Path,
+    offset: u64,
+}
+
+/// Corruption at byte `at` of the payload of the record at `offset` in `file`.
+fn corrupt_at(file: &Path, offset: u64, at: usize, what: String) -> Error {
+    Error::Corrupt {
+        file: file.to_path_buf(),
+        offset: offset + (wal::frame::FRAME_PREFIX_LEN + 1 + at) as u64,
+        what,
+    }
+}
+
+/// Adds a `SeriesDefs` record's definitions to the file's dictionary.
+fn replay_defs(
+    index: &Index,
+    dict: &mut FileDict<Def>,
+    payload: &[u8],
+    file: &Path,
+    offset: u64,
+) -> Result<()> {
+    let defs = decode_defs(payload).map_err(|(at, what)| {
+        corrupt_at(file, offset, at, format!("WAL series definitions: {what}"))
+    })?;
+    for (id, key) in defs {
+        let def = match index.lookup_key(key) {
+            Some(sid) => Def::Known(sid),
+            None => {
+                SeriesKey::decode(key).map_err(|e| {
+                    corrupt_at(
+                        file,
+                        offset,
+                        0,
+                        format!("WAL series definitions: bad key of number {id}: {e}"),
+                    )
+                })?;
+                Def::Pending(key.into())
+            }
+        };
+        dict.define(id, def).map_err(|what| {
+            corrupt_at(
+                file,
+                offset,
+                0,
+                format!("WAL series definitions: {what} (number {id})"),
+            )
+        })?;
+    }
+    Ok(())
+}
+
+/// The series of canonical key `key`, created if the index lacks it.
+fn series_of(index: &mut Index, key: &[u8]) -> std::result::Result<SeriesId, String> {
+    if let Some(s) = index.lookup_key(key) {
+        return Ok(s);
+    }
+    let k = SeriesKey::decode(key).map_err(|e| format!("bad series key: {e}"))?;
+    Ok(index.get_or_create(&k, key))
+}
+
+/// Rebuilds index and hot state from one WAL write record (either kind), skipping values
+/// the checkpoint says are in segments. Returns the largest timestamp in the record. A
+/// series number the file has not defined before the record is damage, whether or not
+/// its lines are skipped.
 fn replay_write(
     index: &mut Index,
     hot: &mut HotTier,
-    payload: &[u8],
-    file_seq: u64,
+    dict: &mut FileDict<Def>,
+    record: Record<'_>,
     checkpoint: Option<Checkpoint>,
-    file: &Path,
-    offset: u64,
 ) -> Result<i64> {
-    let corrupt = |at: usize, what: &str| Error::Corrupt {
-        file: file.to_path_buf(),
-        offset: offset + 9 + at as u64,
-        what: format!("WAL write batch: {what}"),
-    };
+    let Record {
+        kind,
+        payload,
+        file_seq,
+        file,
+        offset,
+    } = record;
+    let corrupt =
+        |at: usize, what: &str| corrupt_at(file, offset, at, format!("WAL write batch: {what}"));
     let skip_below = match checkpoint {
         Some(c) if file_seq < c.file => c.cutoff,
         _ => i64::MIN,
     };
-    let lines = decode_batch(payload).map_err(|(at, what)| corrupt(at, what))?;
+    let naming = match kind {
+        RecordKind::WriteKeys => SeriesNaming::Keys,
+        _ => SeriesNaming::Numbers,
+    };
+    let batch = decode_batch(payload, naming).map_err(|(at, what)| corrupt(at, what))?;
+    if let SeriesTable::Numbers(ids) = &batch.series
+        && let Some(id) = ids.iter().find(|&&id| dict.get_mut(id).is_none())
+    {
+        return Err(corrupt(
+            0,
+            &format!("series number {id} used before its definition"),
+        ));
+    }
     let mut entries = Vec::new();
-    let mut ids: FxHashMap<&[u8], SeriesId> = FxHashMap::default();
+    let mut sids: Vec<Option<SeriesId>> = vec![None; batch.series.len()];
     let mut max_ts = i64::MIN;
-    for line in lines {
+    for line in batch.lines {
         max_ts = max_ts.max(line.timestamp);
         if line.timestamp < skip_below {
             continue;
         }
-        let sid = match ids.get(line.series) {
-            Some(&s) => s,
+        let sid = match sids[line.series] {
+            Some(s) => s,
             None => {
-                let s = match index.lookup_key(line.series) {
-                    Some(s) => s,
-                    None => {
-                        let key = SeriesKey::decode(line.series)
-                            .map_err(|e| corrupt(0, &format!("bad series key: {e}")))?;
-                        index.get_or_create(&key, line.series)
+                let s = match &batch.series {
+                    SeriesTable::Keys(keys) => {
+                        series_of(index, keys[line.series]).map_err(|e| corrupt(0, &e))?
+                    }
+                    SeriesTable::Numbers(ids) => {
+                        let id = ids[line.series];
+                        let def = dict.get_mut(id).ok_or_else(|| {
+                            corrupt(0, &format!("series number {id} used before its definition"))
+                        })?;
+                        match def {
+                            Def::Known(s) => *s,
+                            Def::Pending(key) => {
+                                let s = series_of(index, key).map_err(|e| corrupt(0, &e))?;
+                                *def = Def::Known(s);
+                                s
+                            }
+                        }
                     }
                 };
-                ids.insert(line.series, s);
+                sids[line.series] = Some(s);
                 index.set_hidden(s, false);
                 s
             }

@@ -7,6 +7,9 @@
 //! series or column must be created under the write lock); each series of the batch gets
 //! its slot in the record's series table once, with its `value` column for Prometheus
 //! samples, so a sample after the first costs no hash lookup beyond its series key's.
+//! The record names a series by its id (the WAL file's dictionary number, `wal::dict`),
+//! never by its key: the request thread does not read a series key at all; the WAL
+//! writer thread defines each id with its key once per file.
 //!
 //! Each serialised section a batch passes through (the index's write lock, the WAL, the
 //! apply turnstile, the state's write lock) is timed with one clock pair per batch (per
@@ -29,7 +32,6 @@ use crate::model::{
     timestamp_in_range,
 };
 use crate::wal::batch::BatchEncoder;
-use crate::wal::frame::RecordKind;
 use crate::write::{RejectReason, RejectedLine, WriteSummary};
 use parking_lot::{RwLockReadGuard, RwLockWriteGuard};
 use rustc_hash::FxHashMap;
@@ -189,7 +191,7 @@ impl<'a> Writer<'a> {
             started: Instant::now(),
             ix: None,
             since_bump: 0,
-            enc: BatchEncoder::with_capacity(series, 64, samples),
+            enc: BatchEncoder::with_capacity(series, samples),
             slot_of: FxHashMap::with_capacity_and_hasher(series, Default::default()),
             slots: Vec::with_capacity(series),
             entries: Vec::with_capacity(samples),
@@ -299,10 +301,8 @@ impl<'a> Writer<'a> {
         if let Some(&s) = self.slot_of.get(&sid) {
             return s;
         }
-        let ix = guard(&mut self.ix, self.inner, &mut self.since_bump);
-        let key = ix.series_key_bytes(sid).unwrap_or_default();
-        let hidden = ix.is_hidden(sid);
-        let wal = self.enc.add_series(key);
+        let hidden = guard(&mut self.ix, self.inner, &mut self.since_bump).is_hidden(sid);
+        let wal = self.enc.add_series(sid.0);
         let s = u32::try_from(self.slots.len()).unwrap_or(u32::MAX);
         self.slots.push(Slot {
             sid,
@@ -504,14 +504,13 @@ impl<'a> Writer<'a> {
             counters.batch_done(self.started, Duration::ZERO);
             return Ok(self.summary);
         }
-        let mut payload = Vec::new();
-        self.enc.finish_into(&mut payload);
-        let submit = || inner.wal.submit(RecordKind::Write, &payload, self.max_ts);
+        let record = self.enc.finish_record();
+        let max_ts = self.max_ts;
+        let submit = || inner.wal.submit_write(record, max_ts);
         let ticket = match turn {
             Some(t) => t.submit(submit)?,
             None => submit()?,
         };
-        drop(payload);
         let seq = ticket.seq;
         let submitted = Instant::now();
         let durable = ticket.wait();

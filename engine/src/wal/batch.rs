@@ -1,26 +1,32 @@
-//! The payload of a `Write` WAL record: a batch of points in a compact, self-contained
-//! binary form. Layout: docs/FORMAT.md, "WAL write batch".
+//! The payload of a write record: a batch of points in a compact, self-contained binary
+//! form. Layout: docs/FORMAT.md, "WAL write batch".
 //!
 //! ```text
-//! batch  := n_series uvarint | series_key* | n_lines uvarint | line*
-//! series_key := len uvarint | canonical series-key bytes (model::SeriesKey)
+//! batch  := n_series uvarint | series_ref* | n_lines uvarint | line*
+//! series_ref := series number uvarint (kind 4, `Write`: defined by the file's
+//!               `SeriesDefs` records, see `wal::dict`)
+//!             | len uvarint + canonical series-key bytes (kind 1, `WriteKeys`, version 1
+//!               files: read, no longer written)
 //! line   := series uvarint (index into the series table) | timestamp i64 LE (8)
 //!           | n_fields uvarint | field*
 //! field  := name_len uvarint | name UTF-8 | type u8 (FieldType::tag) | value
 //! value  := f64 LE (8) | i64 LE (8) | u64 LE (8) | bool u8 (0 or 1) | len uvarint + UTF-8
 //! ```
-//! Series keys are stored once per batch; ids are not, because in-memory series ids are
-//! not stable across restarts. Every value is stored exactly (floats bit for bit, NaN
-//! included), which line protocol text could not do.
+//! A batch names each of its series once, in its table, by the number the WAL file's
+//! dictionary gave it (the writer's in-process series id), so that encoding a batch never
+//! touches a series key: the WAL writer thread defines each number with its key once per
+//! file. Every value is stored exactly (floats bit for bit, NaN included), which line
+//! protocol text could not do.
 
+use super::frame::{self, RecordKind};
 use crate::model::series::{put_uvarint, read_uvarint};
 use crate::model::{FieldType, FieldValueRef};
 
-/// Builds a batch payload. Lines must be added in write order.
+/// Builds a `Write` (kind 4) payload. Lines must be added in write order.
 #[derive(Debug, Default)]
 pub struct BatchEncoder {
     series: Vec<u8>,
-    n_series: u64,
+    ids: Vec<u32>,
     lines: Vec<u8>,
     n_lines: u64,
     fields_at: usize,
@@ -28,26 +34,25 @@ pub struct BatchEncoder {
 }
 
 impl BatchEncoder {
-    /// An encoder with room for about `series` series of `key_bytes` bytes each and
-    /// `lines` one-field lines, so that a batch of known shape does not regrow.
-    pub fn with_capacity(series: usize, key_bytes: usize, lines: usize) -> BatchEncoder {
+    /// An encoder with room for about `series` series and `lines` one-field lines, so that
+    /// a batch of known shape does not regrow.
+    pub fn with_capacity(series: usize, lines: usize) -> BatchEncoder {
         BatchEncoder {
-            series: Vec::with_capacity(series.saturating_mul(key_bytes.saturating_add(2))),
+            series: Vec::with_capacity(series.saturating_mul(3)),
+            ids: Vec::with_capacity(series),
             lines: Vec::with_capacity(lines.saturating_mul(24)),
             ..BatchEncoder::default()
         }
     }
 
-    /// Adds a series key to the batch's table and returns its index for
-    /// [`BatchEncoder::begin_line`]. Callers dedupe: the same key may be added twice,
+    /// Adds series number `id` to the batch's table and returns its index for
+    /// [`BatchEncoder::begin_line`]. Callers dedupe: the same number may be added twice,
     /// which is valid but wasteful.
-    pub fn add_series(&mut self, canonical_key: &[u8]) -> u64 {
-        put_uvarint(&mut self.series, canonical_key.len() as u64);
-        self.series.extend_from_slice(canonical_key);
-        self.n_series += 1;
-        self.n_series - 1
+    pub fn add_series(&mut self, id: u32) -> u64 {
+        put_uvarint(&mut self.series, u64::from(id));
+        self.ids.push(id);
+        self.ids.len() as u64 - 1
     }
-
     /// Starts a line of series `series` (an index from `add_series`) at `timestamp`.
     pub fn begin_line(&mut self, series: u64, timestamp: i64) {
         put_uvarint(&mut self.lines, series);
@@ -98,43 +103,124 @@ impl BatchEncoder {
         self.n_lines
     }
 
-    /// Appends the finished payload to `dst` and resets the encoder.
-    pub fn finish_into(&mut self, dst: &mut Vec<u8>) {
-        put_uvarint(dst, self.n_series);
+    /// Appends the finished payload to `dst`, resets the encoder and returns the series
+    /// numbers of the batch's table, in table order (what the WAL must have defined in
+    /// the file before the record).
+    pub fn finish_into(&mut self, dst: &mut Vec<u8>) -> Vec<u32> {
+        dst.reserve(self.series.len() + self.lines.len() + 20);
+        put_uvarint(dst, self.ids.len() as u64);
         dst.extend_from_slice(&self.series);
         put_uvarint(dst, self.n_lines);
         dst.extend_from_slice(&self.lines);
+        let ids = std::mem::take(&mut self.ids);
         *self = BatchEncoder::default();
+        ids
     }
+
+    /// Finishes the batch as a framed `Write` record, ready for [`crate::wal::Wal::submit_write`]
+    /// (the payload is copied once, into the frame), and resets the encoder.
+    pub fn finish_record(&mut self) -> WriteRecord {
+        let mut frame = Vec::with_capacity(
+            frame::FRAME_PREFIX_LEN + 1 + 20 + self.series.len() + self.lines.len(),
+        );
+        let start = frame::begin_record(RecordKind::Write, &mut frame);
+        let series = self.finish_into(&mut frame);
+        frame::end_record(&mut frame, start);
+        WriteRecord { frame, series }
+    }
+}
+
+/// A framed `Write` record and the series numbers its table holds, as
+/// [`BatchEncoder::finish_record`] made them (so the two always agree).
+#[derive(Debug)]
+pub struct WriteRecord {
+    pub(crate) frame: Vec<u8>,
+    pub(crate) series: Vec<u32>,
+}
+
+/// How a batch's table names its series, by record kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SeriesNaming {
+    /// Series numbers of the file's dictionary (kind 4, `Write`).
+    Numbers,
+    /// Full canonical keys (kind 1, `WriteKeys`, version 1 files).
+    Keys,
+}
+
+/// A decoded batch's series table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SeriesTable<'a> {
+    /// Series numbers, to be resolved through the file's dictionary.
+    Numbers(Vec<u32>),
+    /// Canonical series-key bytes.
+    Keys(Vec<&'a [u8]>),
+}
+
+impl SeriesTable<'_> {
+    /// Entries in the table.
+    pub fn len(&self) -> usize {
+        match self {
+            SeriesTable::Numbers(v) => v.len(),
+            SeriesTable::Keys(v) => v.len(),
+        }
+    }
+
+    /// Whether the table is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A decoded batch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Batch<'a> {
+    /// The series the lines refer to.
+    pub series: SeriesTable<'a>,
+    /// The lines, in write order.
+    pub lines: Vec<BatchLine<'a>>,
 }
 
 /// One decoded line of a batch.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BatchLine<'a> {
-    /// Canonical series-key bytes.
-    pub series: &'a [u8],
+    /// Index into the batch's series table (checked to be in range).
+    pub series: usize,
     /// Nanoseconds since the epoch.
     pub timestamp: i64,
     /// Field name and value, in written order.
     pub fields: Vec<(&'a str, FieldValueRef<'a>)>,
 }
 
-/// Decodes a batch payload; on damage returns the byte offset in the payload and what
-/// was wrong.
-pub fn decode_batch(src: &[u8]) -> Result<Vec<BatchLine<'_>>, (usize, &'static str)> {
+/// Decodes a batch payload whose table names series as `naming` says; on damage returns
+/// the byte offset in the payload and what was wrong.
+pub fn decode_batch(src: &[u8], naming: SeriesNaming) -> Result<Batch<'_>, (usize, &'static str)> {
     let mut r = Reader { src, pos: 0 };
     let n_series = r.len("series count")?;
-    let mut series = Vec::with_capacity(n_series.min(src.len()));
-    for _ in 0..n_series {
-        let n = r.len("series key length")?;
-        series.push(r.bytes(n, "series key")?);
-    }
+    let series = match naming {
+        SeriesNaming::Numbers => {
+            let mut ids = Vec::with_capacity(n_series.min(src.len()));
+            for _ in 0..n_series {
+                ids.push(r.number("series number")?);
+            }
+            SeriesTable::Numbers(ids)
+        }
+        SeriesNaming::Keys => {
+            let mut keys = Vec::with_capacity(n_series.min(src.len()));
+            for _ in 0..n_series {
+                let n = r.len("series key length")?;
+                keys.push(r.bytes(n, "series key")?);
+            }
+            SeriesTable::Keys(keys)
+        }
+    };
     let n_lines = r.len("line count")?;
     let mut lines = Vec::with_capacity(n_lines.min(src.len() / 10));
     for _ in 0..n_lines {
         let at = r.pos;
         let s = r.len("series index")?;
-        let key = *series.get(s).ok_or((at, "series index out of range"))?;
+        if s >= n_series {
+            return Err((at, "series index out of range"));
+        }
         let ts = i64::from_le_bytes(r.array("timestamp")?);
         let nf = r.len("field count")?;
         let mut fields = Vec::with_capacity(nf.min(src.len()));
@@ -172,7 +258,7 @@ pub fn decode_batch(src: &[u8]) -> Result<Vec<BatchLine<'_>>, (usize, &'static s
             return Err((at, "line without fields"));
         }
         lines.push(BatchLine {
-            series: key,
+            series: s,
             timestamp: ts,
             fields,
         });
@@ -180,7 +266,7 @@ pub fn decode_batch(src: &[u8]) -> Result<Vec<BatchLine<'_>>, (usize, &'static s
     if r.pos != src.len() {
         return Err((r.pos, "trailing bytes after the last line"));
     }
-    Ok(lines)
+    Ok(Batch { series, lines })
 }
 
 struct Reader<'a> {
@@ -195,6 +281,14 @@ impl<'a> Reader<'a> {
         if v > self.src.len() {
             return Err((self.pos, what));
         }
+        self.pos += used;
+        Ok(v)
+    }
+
+    /// A series number: a uvarint that fits in 32 bits.
+    fn number(&mut self, what: &'static str) -> Result<u32, (usize, &'static str)> {
+        let (v, used) = read_uvarint(&self.src[self.pos..]).ok_or((self.pos, what))?;
+        let v = u32::try_from(v).map_err(|_| (self.pos, "series number above 2^32 - 1"))?;
         self.pos += used;
         Ok(v)
     }
@@ -222,74 +316,4 @@ impl<'a> Reader<'a> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn sample() -> Vec<u8> {
-        let mut e = BatchEncoder::default();
-        let a = e.add_series(b"\x03cpu\x04host\x01a");
-        let b = e.add_series(b"\x03mem");
-        e.begin_line(a, 10);
-        e.field(
-            "usage",
-            FieldValueRef::Float(f64::from_bits(0x7ff8_0000_0000_0abc)),
-        );
-        e.field("n", FieldValueRef::Integer(i64::MIN));
-        e.end_line();
-        e.begin_line(b, -5);
-        e.field("u", FieldValueRef::Unsigned(u64::MAX));
-        e.field("ok", FieldValueRef::Boolean(true));
-        e.field("s", FieldValueRef::String("a \"q\"\nline"));
-        e.end_line();
-        let mut out = Vec::new();
-        e.finish_into(&mut out);
-        out
-    }
-
-    #[test]
-    fn batch_round_trips_exactly() {
-        let buf = sample();
-        let lines = decode_batch(&buf).unwrap();
-        assert_eq!(lines.len(), 2);
-        assert_eq!(lines[0].series, b"\x03cpu\x04host\x01a");
-        match lines[0].fields[0].1 {
-            FieldValueRef::Float(v) => assert_eq!(v.to_bits(), 0x7ff8_0000_0000_0abc),
-            ref other => panic!("{other:?}"),
-        }
-        assert_eq!(lines[0].fields[1].1, FieldValueRef::Integer(i64::MIN));
-        assert_eq!(lines[1].timestamp, -5);
-        assert_eq!(
-            lines[1].fields[2],
-            ("s", FieldValueRef::String("a \"q\"\nline"))
-        );
-    }
-
-    #[test]
-    fn many_fields_widen_the_count() {
-        let mut e = BatchEncoder::default();
-        let s = e.add_series(b"\x01m");
-        e.begin_line(s, 1);
-        for i in 0..300 {
-            e.field(&format!("f{i}"), FieldValueRef::Integer(i));
-        }
-        e.end_line();
-        let mut out = Vec::new();
-        e.finish_into(&mut out);
-        let lines = decode_batch(&out).unwrap();
-        assert_eq!(lines[0].fields.len(), 300);
-        assert_eq!(lines[0].fields[299], ("f299", FieldValueRef::Integer(299)));
-    }
-
-    #[test]
-    fn truncated_or_damaged_batches_error_without_panic() {
-        let buf = sample();
-        for cut in 0..buf.len() {
-            assert!(decode_batch(&buf[..cut]).is_err(), "cut {cut}");
-        }
-        for i in 0..buf.len() {
-            let mut bad = buf.clone();
-            bad[i] = 0xff;
-            let _ = decode_batch(&bad);
-        }
-    }
-}
+mod tests;

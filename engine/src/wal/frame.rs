@@ -8,11 +8,18 @@
 //! ```
 //! A record is valid only if its whole frame is present and its checksum matches; the
 //! length is covered by the checksum, so a damaged length is detected too.
+//!
+//! Version 2 files name series through a per-file dictionary (`SeriesDefs` records, then
+//! `Write` records that carry series numbers); version 1 files, whose `WriteKeys` records
+//! carry full series keys, are still read.
 
 /// The magic bytes that start every WAL file.
 pub const MAGIC: &[u8; 8] = b"STRATWAL";
-/// The WAL format version this build writes and reads.
-pub const VERSION: u32 = 1;
+/// The WAL format version this build writes.
+pub const VERSION: u32 = 2;
+/// The oldest WAL format version this build still reads (version 1: every write record
+/// carries full series keys).
+pub const MIN_VERSION: u32 = 1;
 /// Bytes in the file header.
 pub const HEADER_LEN: usize = 16;
 /// Bytes in a record frame before the kind byte.
@@ -24,19 +31,38 @@ pub const MAX_RECORD_LEN: usize = 256 << 20;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
 pub enum RecordKind {
-    /// A batch of points (see `wal::batch`).
-    Write = 1,
+    /// A batch of points naming its series by full key (see `wal::batch`): written by
+    /// format version 1, still read.
+    WriteKeys = 1,
     /// A delete (see `wal::delete`).
     Delete = 2,
+    /// Series definitions: series numbers and their keys, for the rest of the file (see
+    /// `wal::dict`).
+    SeriesDefs = 3,
+    /// A batch of points naming its series by the numbers the file's `SeriesDefs`
+    /// records gave them (see `wal::batch`).
+    Write = 4,
 }
 
 impl RecordKind {
     /// Decodes a kind byte.
     pub fn from_u8(b: u8) -> Option<RecordKind> {
         match b {
-            1 => Some(RecordKind::Write),
+            1 => Some(RecordKind::WriteKeys),
             2 => Some(RecordKind::Delete),
+            3 => Some(RecordKind::SeriesDefs),
+            4 => Some(RecordKind::Write),
             _ => None,
+        }
+    }
+
+    /// Whether a file of format `version` may hold records of this kind: version 1 files
+    /// hold `WriteKeys` and `Delete`, version 2 files `Delete`, `SeriesDefs` and `Write`.
+    pub fn allowed_in(self, version: u32) -> bool {
+        match self {
+            RecordKind::Delete => true,
+            RecordKind::WriteKeys => version == 1,
+            RecordKind::SeriesDefs | RecordKind::Write => version >= 2,
         }
     }
 }
@@ -51,8 +77,8 @@ pub fn header() -> [u8; HEADER_LEN] {
     h
 }
 
-/// Checks a file header; returns a description of what is wrong.
-pub fn check_header(bytes: &[u8]) -> Result<(), &'static str> {
+/// Checks a file header; returns its format version, or a description of what is wrong.
+pub fn check_header(bytes: &[u8]) -> Result<u32, &'static str> {
     if bytes.len() < HEADER_LEN {
         return Err("file shorter than its header");
     }
@@ -64,23 +90,37 @@ pub fn check_header(bytes: &[u8]) -> Result<(), &'static str> {
         return Err("header checksum mismatch");
     }
     let version = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
-    if version != VERSION {
+    if !(MIN_VERSION..=VERSION).contains(&version) {
         return Err("unsupported WAL format version");
     }
-    Ok(())
+    Ok(version)
 }
 
 /// Appends one framed record to `dst`.
 pub fn encode_record(kind: RecordKind, payload: &[u8], dst: &mut Vec<u8>) {
-    let len = u32::try_from(payload.len() + 1).unwrap_or(u32::MAX);
-    let start = dst.len();
-    dst.extend_from_slice(&len.to_le_bytes());
-    dst.extend_from_slice(&[0; 4]);
-    dst.push(kind as u8);
+    dst.reserve(FRAME_PREFIX_LEN + 1 + payload.len());
+    let start = begin_record(kind, dst);
     dst.extend_from_slice(payload);
+    end_record(dst, start);
+}
+
+/// Starts a record of `kind` at the end of `dst`, whose payload the caller then appends;
+/// returns where the record starts, for [`end_record`].
+pub fn begin_record(kind: RecordKind, dst: &mut Vec<u8>) -> usize {
+    let start = dst.len();
+    dst.extend_from_slice(&[0; FRAME_PREFIX_LEN]);
+    dst.push(kind as u8);
+    start
+}
+
+/// Ends the record begun at `start` (by [`begin_record`]) with everything appended to
+/// `dst` since as its payload: fills in its length and checksum.
+pub fn end_record(dst: &mut [u8], start: usize) {
+    let len = u32::try_from(dst.len() - start - FRAME_PREFIX_LEN).unwrap_or(u32::MAX);
+    dst[start..start + 4].copy_from_slice(&len.to_le_bytes());
     let mut h = crc32fast::Hasher::new();
     h.update(&dst[start..start + 4]);
-    h.update(&dst[start + 8..]);
+    h.update(&dst[start + FRAME_PREFIX_LEN..]);
     let crc = h.finalize();
     dst[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
 }
@@ -136,7 +176,17 @@ mod tests {
     #[test]
     fn header_checks() {
         let h = header();
-        assert_eq!(check_header(&h), Ok(()));
+        assert_eq!(check_header(&h), Ok(VERSION));
+        let mut v1 = h;
+        v1[8..12].copy_from_slice(&1u32.to_le_bytes());
+        let crc = crc32fast::hash(&v1[..12]);
+        v1[12..].copy_from_slice(&crc.to_le_bytes());
+        assert_eq!(check_header(&v1), Ok(1), "version 1 files are still read");
+        let mut v3 = h;
+        v3[8..12].copy_from_slice(&3u32.to_le_bytes());
+        let crc = crc32fast::hash(&v3[..12]);
+        v3[12..].copy_from_slice(&crc.to_le_bytes());
+        assert!(check_header(&v3).is_err(), "a newer version is refused");
         for i in 0..HEADER_LEN {
             let mut bad = h;
             bad[i] ^= 0x10;
@@ -152,7 +202,7 @@ mod tests {
         assert_eq!(
             decode_record(&buf),
             Frame::Record {
-                kind: 1,
+                kind: 4,
                 payload: b"hello wal",
                 size: buf.len()
             }

@@ -16,14 +16,18 @@
 //! - Files are never modified except by appending, by the writer cutting its own
 //!   unacknowledged tail (above), and by replay truncating a torn tail of the newest file.
 //!   Each open starts a new file.
+//! - A file names each series by its key once, in a `SeriesDefs` record ahead of the first
+//!   record that uses its number, and by number after that (`dict`); numbers are local to
+//!   a file.
 
 pub mod batch;
 pub mod delete;
+pub mod dict;
 pub mod frame;
 mod replay;
 mod writer;
 
-pub use replay::{FileCheck, Recovery, ReplayStats, replay, verify_file};
+pub use replay::{FileCheck, Recovery, ReplayStats, replay, verify_bytes, verify_file};
 pub use writer::{Ticket, Wal};
 
 use std::path::{Path, PathBuf};

@@ -3,8 +3,14 @@
 //! A damaged or incomplete record in the newest file with no valid record after it is a
 //! torn tail left by a crash: it is cut off (with a warning) and the open goes on. Damage
 //! anywhere else, or followed by valid records, means acknowledged data would be lost, so
-//! replay stops with [`Error::Corrupt`] naming the file and the offset.
+//! replay stops with [`Error::Corrupt`] naming the file and the offset. A record of a kind
+//! its file's format version does not hold is damage too.
+//!
+//! Replay hands records over as they are; the series dictionary of each file (`dict`) is
+//! the caller's to keep, as [`verify_file`] does here.
 
+use super::batch::{SeriesNaming, SeriesTable, decode_batch};
+use super::dict::{FileDict, decode_defs};
 use super::frame::{self, Frame, RecordKind};
 use super::{file_path, list_files};
 use crate::error::{Error, Result};
@@ -58,22 +64,29 @@ pub fn replay(
         let path = file_path(dir, seq);
         let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
         stats.files += 1;
-        if let Err(what) = frame::check_header(&bytes) {
-            if is_last && bytes.len() < frame::HEADER_LEN && frame::header().starts_with(&bytes) {
-                // Created but the header never fully reached the disk: an empty torn file.
-                truncate(&path, 0, bytes.len() as u64, &mut stats)?;
-                continue;
+        // The file's format version; unknown (any kind accepted) when a damaged header is
+        // skipped.
+        let mut version = None;
+        match frame::check_header(&bytes) {
+            Ok(v) => version = Some(v),
+            Err(what) => {
+                if is_last && bytes.len() < frame::HEADER_LEN && frame::header().starts_with(&bytes)
+                {
+                    // Created but the header never fully reached the disk: an empty torn file.
+                    truncate(&path, 0, bytes.len() as u64, &mut stats)?;
+                    continue;
+                }
+                if recovery == Recovery::Strict {
+                    return Err(Error::Corrupt {
+                        file: path,
+                        offset: 0,
+                        what: what.to_owned(),
+                    });
+                }
+                let msg = format!("{}: offset 0: {what}; skipping the header", path.display());
+                tracing::error!("{msg}");
+                stats.skipped.push(msg);
             }
-            if recovery == Recovery::Strict {
-                return Err(Error::Corrupt {
-                    file: path,
-                    offset: 0,
-                    what: what.to_owned(),
-                });
-            }
-            let msg = format!("{}: offset 0: {what}; skipping the header", path.display());
-            tracing::error!("{msg}");
-            stats.skipped.push(msg);
         }
         let mut pos = frame::HEADER_LEN.min(bytes.len());
         while pos < bytes.len() {
@@ -84,7 +97,17 @@ pub fn replay(
                     size,
                 } => {
                     let applied = match RecordKind::from_u8(kind) {
-                        Some(kind) => apply(kind, payload, seq, &path, pos as u64),
+                        Some(k) if version.is_none_or(|v| k.allowed_in(v)) => {
+                            apply(k, payload, seq, &path, pos as u64)
+                        }
+                        Some(_) => Err(Error::Corrupt {
+                            file: path.clone(),
+                            offset: pos as u64,
+                            what: format!(
+                                "WAL record kind {kind} does not belong in a version {} file",
+                                version.unwrap_or_default()
+                            ),
+                        }),
                         None => Err(Error::Corrupt {
                             file: path.clone(),
                             offset: pos as u64,
@@ -176,49 +199,101 @@ pub struct FileCheck {
     pub torn_tail_at: Option<u64>,
 }
 
-/// Checks one WAL file without changing it: the header and every record's checksum.
-/// `newest` says whether it is the newest file, where a torn tail is expected after a
-/// crash and is not damage.
+/// Checks one WAL file without changing it: the header, every record's checksum and kind,
+/// and every write batch and series definitions record: that it decodes, and that each
+/// series number a batch uses was defined earlier in the file. `newest` says whether it
+/// is the newest file, where a torn tail is expected after a crash and is not damage.
 pub fn verify_file(path: &Path, newest: bool) -> Result<FileCheck> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    Ok(verify_bytes(path, &bytes, newest))
+}
+
+/// [`verify_file`] on the bytes of the file `path` names (used in messages only).
+pub fn verify_bytes(path: &Path, bytes: &[u8], newest: bool) -> FileCheck {
     let mut check = FileCheck::default();
-    if let Err(what) = frame::check_header(&bytes) {
-        if newest && bytes.len() < frame::HEADER_LEN && frame::header().starts_with(&bytes) {
-            check.torn_tail_at = Some(0);
-        } else {
-            check.problems.push(Error::Corrupt {
-                file: path.to_path_buf(),
-                offset: 0,
-                what: what.to_owned(),
-            });
+    let corrupt = |offset: usize, what: String| Error::Corrupt {
+        file: path.to_path_buf(),
+        offset: offset as u64,
+        what,
+    };
+    let version = match frame::check_header(bytes) {
+        Ok(v) => v,
+        Err(what) => {
+            if newest && bytes.len() < frame::HEADER_LEN && frame::header().starts_with(bytes) {
+                check.torn_tail_at = Some(0);
+            } else {
+                check.problems.push(corrupt(0, what.to_owned()));
+            }
+            return check;
         }
-        return Ok(check);
-    }
+    };
+    let mut dict: FileDict<()> = FileDict::default();
     let mut pos = frame::HEADER_LEN;
     while pos < bytes.len() {
         match frame::decode_record(&bytes[pos..]) {
-            Frame::Record { kind, size, .. } if RecordKind::from_u8(kind).is_some() => {
+            Frame::Record {
+                kind,
+                payload,
+                size,
+            } if RecordKind::from_u8(kind).is_some_and(|k| k.allowed_in(version)) => {
                 check.records += 1;
+                let body = pos + frame::FRAME_PREFIX_LEN + 1;
+                if let Err((at, what)) = check_payload(kind, payload, &mut dict) {
+                    check.problems.push(corrupt(body + at, what));
+                }
                 pos += size;
             }
             damage => {
                 let what = match damage {
                     Frame::Damaged(w) => w,
+                    Frame::Record { kind, .. } if RecordKind::from_u8(kind).is_some() => {
+                        "record kind does not belong in this file's format version"
+                    }
                     Frame::Record { .. } => "unknown record kind",
                     Frame::Truncated => "record runs past the end of the file",
                 };
-                if newest && !valid_record_after(&bytes, pos + 1) {
+                if newest && !valid_record_after(bytes, pos + 1) {
                     check.torn_tail_at = Some(pos as u64);
                 } else {
-                    check.problems.push(Error::Corrupt {
-                        file: path.to_path_buf(),
-                        offset: pos as u64,
-                        what: what.to_owned(),
-                    });
+                    check.problems.push(corrupt(pos, what.to_owned()));
                 }
                 break;
             }
         }
     }
-    Ok(check)
+    check
+}
+
+/// Checks one record's payload against the file's dictionary so far (which it extends):
+/// on damage, the offset in the payload and what is wrong.
+fn check_payload(
+    kind: u8,
+    payload: &[u8],
+    dict: &mut FileDict<()>,
+) -> std::result::Result<(), (usize, String)> {
+    let own = |(at, what): (usize, &str)| (at, what.to_owned());
+    match RecordKind::from_u8(kind) {
+        Some(RecordKind::SeriesDefs) => {
+            for (id, _) in decode_defs(payload).map_err(own)? {
+                dict.define(id, ())
+                    .map_err(|what| (0, format!("{what} (number {id})")))?;
+            }
+        }
+        Some(RecordKind::Write) => {
+            let batch = decode_batch(payload, SeriesNaming::Numbers).map_err(own)?;
+            if let SeriesTable::Numbers(ids) = &batch.series
+                && let Some(id) = ids.iter().find(|&&id| dict.get_mut(id).is_none())
+            {
+                return Err((0, format!("series number {id} used before its definition")));
+            }
+        }
+        Some(RecordKind::WriteKeys) => {
+            decode_batch(payload, SeriesNaming::Keys).map_err(own)?;
+        }
+        Some(RecordKind::Delete) => {
+            super::delete::DeleteSpec::decode(payload).map_err(own)?;
+        }
+        None => {}
+    }
+    Ok(())
 }

@@ -6,6 +6,17 @@ use crate::error::Error;
 use crate::options::FsyncPolicy;
 use std::path::Path;
 
+/// A key source that knows no series: these tests submit opaque records only.
+fn keys() -> std::sync::Arc<dyn dict::SeriesKeys> {
+    struct NoKeys;
+    impl dict::SeriesKeys for NoKeys {
+        fn keys(&self, ids: &[u32], _: &mut dyn FnMut(u32, &[u8])) -> Result<(), u32> {
+            ids.first().map_or(Ok(()), |&id| Err(id))
+        }
+    }
+    std::sync::Arc::new(NoKeys)
+}
+
 fn write_records(dir: &Path, payloads: &[Vec<u8>], segment_bytes: u64) {
     let wal = Wal::start(
         dir,
@@ -14,10 +25,14 @@ fn write_records(dir: &Path, payloads: &[Vec<u8>], segment_bytes: u64) {
         FsyncPolicy::Always,
         segment_bytes,
         Default::default(),
+        keys(),
     )
     .unwrap();
     for p in payloads {
-        wal.submit(RecordKind::Write, p, 0).unwrap().wait().unwrap();
+        wal.submit(RecordKind::Delete, p, 0)
+            .unwrap()
+            .wait()
+            .unwrap();
     }
     wal.shutdown(true).unwrap();
 }
@@ -62,6 +77,7 @@ fn concurrent_writers_are_group_committed_in_sequence_order() {
             FsyncPolicy::Always,
             1 << 30,
             Default::default(),
+            keys(),
         )
         .unwrap(),
     );
@@ -73,7 +89,7 @@ fn concurrent_writers_are_group_committed_in_sequence_order() {
             for i in 0..100u32 {
                 let mut p = vec![t];
                 p.extend_from_slice(&i.to_le_bytes());
-                let ticket = wal.submit(RecordKind::Write, &p, 0).unwrap();
+                let ticket = wal.submit(RecordKind::Delete, &p, 0).unwrap();
                 seqs.push((ticket.seq, p));
                 ticket.wait().unwrap();
             }
@@ -159,9 +175,10 @@ fn failed_wal_cuts_the_unacknowledged_tail_and_recovers_at_the_next_write() {
         FsyncPolicy::Always,
         1 << 30,
         Default::default(),
+        keys(),
     )
     .unwrap();
-    wal.submit(RecordKind::Write, b"ok", 0)
+    wal.submit(RecordKind::Delete, b"ok", 0)
         .unwrap()
         .wait()
         .unwrap();
@@ -175,7 +192,7 @@ fn failed_wal_cuts_the_unacknowledged_tail_and_recovers_at_the_next_write() {
     }
     *wal.shared_failed_for_test() = Some("injected".into());
     assert_eq!(wal.failure().as_deref(), Some("injected"));
-    wal.submit(RecordKind::Write, b"after", 0)
+    wal.submit(RecordKind::Delete, b"after", 0)
         .unwrap()
         .wait()
         .unwrap();
@@ -196,9 +213,10 @@ fn interval_policy_acknowledges_and_syncs_on_shutdown() {
         FsyncPolicy::Interval(writer::NEVER),
         1 << 30,
         Default::default(),
+        keys(),
     )
     .unwrap();
-    wal.submit(RecordKind::Write, b"a", 0)
+    wal.submit(RecordKind::Delete, b"a", 0)
         .unwrap()
         .wait()
         .unwrap();
@@ -218,9 +236,10 @@ fn roll_starts_a_new_file_and_covered_files_are_deleted() {
         FsyncPolicy::Always,
         1 << 30,
         Default::default(),
+        keys(),
     )
     .unwrap();
-    wal.submit(RecordKind::Write, b"old", 100)
+    wal.submit(RecordKind::Delete, b"old", 100)
         .unwrap()
         .wait()
         .unwrap();
@@ -228,7 +247,7 @@ fn roll_starts_a_new_file_and_covered_files_are_deleted() {
     assert_eq!(roll.seq, 1);
     roll.wait().unwrap();
     assert_eq!(wal.current_file(), 2);
-    wal.submit(RecordKind::Write, b"new", 500)
+    wal.submit(RecordKind::Delete, b"new", 500)
         .unwrap()
         .wait()
         .unwrap();
@@ -276,4 +295,47 @@ fn skip_damaged_recovery_opens_past_a_middle_record() {
         bytes,
         "the damaged file is left as it is"
     );
+}
+
+/// Record kinds belong to format versions: a version 1 file holds by-key batches and
+/// deletes, a version 2 file definitions, by-number batches and deletes. Anything else is
+/// damage with its offset, in replay and in `verify`.
+#[test]
+fn a_record_kind_outside_its_files_version_is_damage() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = file_path(dir.path(), 1);
+    let mut v1 = frame::header();
+    v1[8..12].copy_from_slice(&1u32.to_le_bytes());
+    let crc = crc32fast::hash(&v1[..12]);
+    v1[12..].copy_from_slice(&crc.to_le_bytes());
+    let cases = [
+        (v1, RecordKind::Write, false),
+        (v1, RecordKind::SeriesDefs, false),
+        (v1, RecordKind::WriteKeys, true),
+        (frame::header(), RecordKind::WriteKeys, false),
+        (frame::header(), RecordKind::Write, true),
+        (frame::header(), RecordKind::Delete, true),
+    ];
+    for (header, kind, allowed) in cases {
+        let mut bytes = header.to_vec();
+        frame::encode_record(kind, b"x", &mut bytes);
+        frame::encode_record(RecordKind::Delete, b"after", &mut bytes);
+        std::fs::write(&path, &bytes).unwrap();
+        let got = read_all(dir.path());
+        let check = verify_file(&path, true).unwrap();
+        if allowed {
+            assert_eq!(got.unwrap().0.len(), 2, "{kind:?}");
+        } else {
+            assert!(
+                matches!(got, Err(Error::Corrupt { offset: 16, .. })),
+                "{kind:?} in {header:?}: {got:?}"
+            );
+            assert_eq!(check.problems.len(), 1, "{kind:?}");
+            assert!(
+                check.problems[0].to_string().contains("offset 16"),
+                "{}",
+                check.problems[0]
+            );
+        }
+    }
 }

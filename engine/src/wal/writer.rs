@@ -1,5 +1,9 @@
-//! The WAL writer thread and the submission handle (group commit).
+//! The WAL writer thread and the submission handle (group commit). The writer thread also
+//! keeps the current file's series dictionary (`wal::dict`): before a group's records it
+//! writes the definitions of the series numbers they use that the file lacks.
 
+use super::batch::WriteRecord;
+use super::dict::{Defined, SeriesKeys, encode_defs};
 use super::file_path;
 use super::frame::{self, RecordKind};
 use crate::error::{Error, Result};
@@ -20,6 +24,8 @@ const MAX_GROUP_BYTES: usize = 32 << 20;
 enum Request {
     Append {
         frame: Vec<u8>,
+        /// Series numbers the record uses (a `Write` record's table; empty otherwise).
+        series: Vec<u32>,
         max_ts: i64,
         reply: Sender<Result<(), String>>,
     },
@@ -87,7 +93,8 @@ impl Ticket {
 impl Wal {
     /// Starts a WAL writing new file number `seq` in `dir` (which must exist), and the first
     /// record gets sequence number `first_seq`. `existing` lists the files already present
-    /// (from replay) with the largest timestamp each holds.
+    /// (from replay) with the largest timestamp each holds. `keys` gives the key of each
+    /// series number a `Write` record uses, for the file's definitions.
     pub fn start(
         dir: &Path,
         file_seq: u64,
@@ -95,6 +102,7 @@ impl Wal {
         fsync: FsyncPolicy,
         segment_bytes: u64,
         existing: std::collections::BTreeMap<u64, i64>,
+        keys: Arc<dyn SeriesKeys>,
     ) -> Result<Wal> {
         let file = create_file(dir, file_seq)?;
         let (tx, rx) = crossbeam_channel::unbounded();
@@ -121,6 +129,8 @@ impl Wal {
             last_sync: Instant::now(),
             dirty: false,
             fsync_in_commit: std::time::Duration::ZERO,
+            keys,
+            defined: Defined::default(),
         };
         let thread = std::thread::Builder::new()
             .name("strata-wal".into())
@@ -142,12 +152,35 @@ impl Wal {
         &self.dir
     }
 
-    /// Frames `payload` and hands it to the writer thread. The returned ticket's sequence
-    /// number fixes the record's place in the log. `max_ts` is the largest timestamp in the
-    /// record, which decides when a checkpoint makes its file unnecessary.
+    /// Frames `payload`, a record that names no series (a delete), and hands it to the
+    /// writer thread. The returned ticket's sequence number fixes the record's place in
+    /// the log. `max_ts` is the largest timestamp in the record, which decides when a
+    /// checkpoint makes its file unnecessary. Write batches go through
+    /// [`Wal::submit_write`], series definitions are the writer thread's alone.
     pub fn submit(&self, kind: RecordKind, payload: &[u8], max_ts: i64) -> Result<Ticket> {
-        let mut framed = Vec::with_capacity(payload.len() + frame::FRAME_PREFIX_LEN + 1);
+        if matches!(
+            kind,
+            RecordKind::Write | RecordKind::SeriesDefs | RecordKind::WriteKeys
+        ) {
+            return Err(Error::Internal(format!(
+                "{kind:?} records are not submitted with Wal::submit"
+            )));
+        }
+        let mut framed = Vec::new();
         frame::encode_record(kind, payload, &mut framed);
+        self.submit_frame(framed, Vec::new(), max_ts)
+    }
+
+    /// [`Wal::submit`] for a `Write` batch ([`BatchEncoder::finish_record`]): the writer
+    /// thread defines the series numbers its table holds that the file has not defined yet
+    /// ahead of the record.
+    ///
+    /// [`BatchEncoder::finish_record`]: super::batch::BatchEncoder::finish_record
+    pub fn submit_write(&self, record: WriteRecord, max_ts: i64) -> Result<Ticket> {
+        self.submit_frame(record.frame, record.series, max_ts)
+    }
+
+    fn submit_frame(&self, framed: Vec<u8>, series: Vec<u32>, max_ts: i64) -> Result<Ticket> {
         if framed.len() > frame::MAX_RECORD_LEN {
             return Err(Error::InvalidInput(format!(
                 "a write batch of {} bytes exceeds the WAL record limit of {} bytes; split it",
@@ -162,6 +195,7 @@ impl Wal {
         let tx = s.tx.as_ref().ok_or(Error::Closed)?;
         tx.send(Request::Append {
             frame: framed,
+            series,
             max_ts,
             reply,
         })
@@ -350,6 +384,11 @@ struct Writer {
     dirty: bool,
     /// Time spent in fsync during the current commit group (kept out of its write time).
     fsync_in_commit: std::time::Duration,
+    /// Where the keys of series numbers to define are looked up.
+    keys: Arc<dyn SeriesKeys>,
+    /// The series numbers the current file defines (up to `good_len`, plus the group
+    /// being written); cleared when a new file starts.
+    defined: Defined,
 }
 
 impl Writer {
@@ -440,12 +479,7 @@ impl Writer {
         let mut roll = false;
         for r in group.iter() {
             match r {
-                Request::Append {
-                    frame, max_ts: m, ..
-                } => {
-                    buf.extend_from_slice(frame);
-                    max_ts = max_ts.max(*m);
-                }
+                Request::Append { max_ts: m, .. } => max_ts = max_ts.max(*m),
                 Request::Sync { .. } => want_sync = true,
                 Request::Roll { .. } => roll = true,
             }
@@ -453,9 +487,24 @@ impl Writer {
         let failed = self.shared.failed.lock().is_some();
         let mut result = if failed { self.recover() } else { Ok(()) };
         if result.is_ok() {
-            result = self.write_and_sync(buf, want_sync);
+            // Definitions first: every record of the group comes after them.
+            result = self.define(group, buf);
         }
         if result.is_ok() {
+            for r in group.iter() {
+                if let Request::Append { frame, .. } = r {
+                    buf.extend_from_slice(frame);
+                }
+            }
+            result = self.write_and_sync(buf, want_sync);
+        }
+        if result.is_err() {
+            // Nothing of the group stays in the file (recovery cuts it back to
+            // `good_len`), so neither do its definitions.
+            self.defined.rollback();
+        }
+        if result.is_ok() {
+            self.defined.commit();
             self.good_len = self.file_len;
             if max_ts > i64::MIN {
                 let mut files = self.shared.files.lock();
@@ -471,6 +520,23 @@ impl Writer {
             other => other.clone(),
         };
         (result, rolled)
+    }
+
+    /// Appends to `buf` the definitions of the series numbers the group's records use
+    /// that the current file has not defined (marking them defined by the group).
+    fn define(&mut self, group: &[Request], buf: &mut Vec<u8>) -> Result<(), String> {
+        for r in group {
+            if let Request::Append { series, .. } = r {
+                for &id in series {
+                    self.defined.insert(id);
+                }
+            }
+        }
+        encode_defs(&*self.keys, self.defined.added(), buf).map_err(|id| {
+            format!(
+                "internal error: series number {id} has no key to define it with; nothing written"
+            )
+        })
     }
 
     /// Recovery after a failed write or fsync, tried before the next group: cut the file
@@ -577,6 +643,8 @@ impl Writer {
         self.file_seq = next;
         self.file_len = frame::HEADER_LEN as u64;
         self.good_len = self.file_len;
+        // Numbers mean nothing across files: the new file defines its own.
+        self.defined.clear();
         self.shared.files.lock().insert(next, i64::MIN);
         Ok(())
     }
@@ -590,6 +658,9 @@ impl Writer {
         reason
     }
 }
+
+#[cfg(test)]
+mod tests;
 
 /// Used by tests: an interval long enough never to fire.
 #[cfg(test)]

@@ -3,6 +3,7 @@
 mod common;
 mod compaction;
 mod compaction_concurrency;
+mod compat;
 mod crash;
 mod deletes;
 mod export;
@@ -16,4 +17,5 @@ mod shape;
 mod snapshot;
 mod stress;
 mod tombstones;
+mod wal_dict;
 mod writes;

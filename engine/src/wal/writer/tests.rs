@@ -1,0 +1,161 @@
+//! The writer thread's series dictionary: definitions once per file ahead of the first
+//! use, again in a rolled file, again after a failed group (whose definitions were cut),
+//! and a group refused when a number has no key.
+
+use super::*;
+use crate::fault::{self, Kind};
+use crate::model::FieldValueRef;
+use crate::wal::batch::{BatchEncoder, SeriesNaming, SeriesTable, decode_batch};
+use crate::wal::dict::decode_defs;
+use crate::wal::{Recovery, replay, verify_file};
+
+/// Keys `\x01s<id>` for ids below 100.
+struct Keys;
+
+impl SeriesKeys for Keys {
+    fn keys(&self, ids: &[u32], each: &mut dyn FnMut(u32, &[u8])) -> std::result::Result<(), u32> {
+        for &id in ids {
+            if id >= 100 {
+                return Err(id);
+            }
+            let name = format!("s{id}");
+            let mut key = vec![name.len() as u8];
+            key.extend_from_slice(name.as_bytes());
+            each(id, &key);
+        }
+        Ok(())
+    }
+}
+
+fn start(dir: &Path) -> Wal {
+    Wal::start(
+        dir,
+        1,
+        0,
+        FsyncPolicy::Always,
+        1 << 30,
+        Default::default(),
+        Arc::new(Keys),
+    )
+    .unwrap()
+}
+
+/// A batch of one line per series in `ids`.
+fn write(wal: &Wal, ids: &[u32]) -> Result<()> {
+    let mut e = BatchEncoder::default();
+    for &id in ids {
+        let s = e.add_series(id);
+        e.begin_line(s, i64::from(id));
+        e.field("v", FieldValueRef::Integer(1));
+        e.end_line();
+    }
+    wal.submit_write(e.finish_record(), 0)?.wait()
+}
+
+/// What the log holds, in order: (file, "D" + numbers defined | "W" + numbers used).
+fn log(dir: &Path) -> Vec<(u64, String)> {
+    let mut out = Vec::new();
+    replay(dir, 0, Recovery::Strict, |kind, payload, seq, _, _| {
+        let text = match kind {
+            RecordKind::SeriesDefs => {
+                let defs = decode_defs(payload).unwrap();
+                for (id, key) in &defs {
+                    assert_eq!(key[1..], *format!("s{id}").as_bytes());
+                }
+                let ids: Vec<String> = defs.iter().map(|d| d.0.to_string()).collect();
+                format!("D{}", ids.join(","))
+            }
+            RecordKind::Write => {
+                let b = decode_batch(payload, SeriesNaming::Numbers).unwrap();
+                let SeriesTable::Numbers(ids) = b.series else {
+                    unreachable!("numbers were asked for")
+                };
+                let ids: Vec<String> = ids.iter().map(u32::to_string).collect();
+                format!("W{}", ids.join(","))
+            }
+            other => format!("{other:?}"),
+        };
+        out.push((seq, text));
+        Ok(())
+    })
+    .unwrap();
+    for f in super::super::list_files(dir).unwrap() {
+        let check = verify_file(&file_path(dir, f), true).unwrap();
+        assert!(check.problems.is_empty(), "{:?}", check.problems);
+    }
+    out
+}
+
+fn entries(items: &[(u64, &str)]) -> Vec<(u64, String)> {
+    items.iter().map(|&(f, t)| (f, t.to_owned())).collect()
+}
+
+#[test]
+fn each_file_defines_a_series_once_ahead_of_its_first_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let wal = start(dir.path());
+    write(&wal, &[1, 2]).unwrap();
+    write(&wal, &[2, 3]).unwrap();
+    write(&wal, &[3, 2, 1]).unwrap();
+    wal.roll().unwrap().wait().unwrap();
+    write(&wal, &[2]).unwrap();
+    wal.shutdown(true).unwrap();
+    assert_eq!(
+        log(dir.path()),
+        entries(&[
+            (1, "D1,2"),
+            (1, "W1,2"),
+            (1, "D3"),
+            (1, "W2,3"),
+            (1, "W3,2,1"),
+            (2, "D2"),
+            (2, "W2"),
+        ])
+    );
+}
+
+#[test]
+fn a_failed_groups_definitions_are_written_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let wal = start(dir.path());
+    write(&wal, &[1]).unwrap();
+    fault::arm(dir.path(), Site::WalAppend, Kind::ShortWrite, Some(1));
+    assert!(
+        write(&wal, &[5, 1]).is_err(),
+        "the short write fails the group"
+    );
+    fault::clear(dir.path());
+    write(&wal, &[5]).unwrap();
+    wal.shutdown(true).unwrap();
+    assert_eq!(
+        log(dir.path()),
+        entries(&[(1, "D1"), (1, "W1"), (1, "D5"), (1, "W5")])
+    );
+}
+
+#[test]
+fn a_number_without_a_key_refuses_its_group_and_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let wal = start(dir.path());
+    let err = write(&wal, &[4, 100]).unwrap_err();
+    assert!(err.to_string().contains("series number 100"), "{err}");
+    assert_eq!(wal.failure(), None, "the file was not touched");
+    write(&wal, &[4]).unwrap();
+    wal.shutdown(true).unwrap();
+    assert_eq!(log(dir.path()), entries(&[(1, "D4"), (1, "W4")]));
+}
+
+#[test]
+fn opaque_submissions_cannot_pose_as_batches_or_definitions() {
+    let dir = tempfile::tempdir().unwrap();
+    let wal = start(dir.path());
+    for kind in [
+        RecordKind::Write,
+        RecordKind::SeriesDefs,
+        RecordKind::WriteKeys,
+    ] {
+        assert!(matches!(wal.submit(kind, b"x", 0), Err(Error::Internal(_))));
+    }
+    wal.shutdown(true).unwrap();
+    assert!(log(dir.path()).is_empty());
+}
