@@ -16,6 +16,7 @@
 //! - a field keeps the type it was first written with.
 #![deny(missing_docs)]
 
+mod clock_cache;
 pub mod codec;
 pub mod compaction;
 mod db;

@@ -9,37 +9,24 @@
 //! file's stripes when the file is replaced or dropped.
 
 use super::columns::BucketColumns;
-use parking_lot::Mutex;
-use std::collections::{HashMap, VecDeque};
+use crate::clock_cache::ClockCache;
 use std::sync::Arc;
 
-struct Entry {
-    cols: Arc<BucketColumns>,
-    bytes: usize,
-    referenced: bool,
-}
-
-#[derive(Default)]
-struct State {
-    map: HashMap<(u64, u32), Entry>,
-    queue: VecDeque<(u64, u32)>,
-    bytes: usize,
-}
-
 /// Decoded stripes by (file uid, stripe index), at most `capacity` bytes.
-#[derive(Default)]
-pub struct StripeCache {
-    capacity: usize,
-    state: Mutex<State>,
+pub struct StripeCache(ClockCache<Arc<BucketColumns>>);
+
+impl Default for StripeCache {
+    fn default() -> StripeCache {
+        StripeCache::new(0)
+    }
 }
 
 impl std::fmt::Debug for StripeCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let st = self.state.lock();
         f.debug_struct("StripeCache")
-            .field("capacity", &self.capacity)
-            .field("bytes", &st.bytes)
-            .field("stripes", &st.map.len())
+            .field("capacity", &self.0.capacity())
+            .field("bytes", &self.0.bytes())
+            .field("stripes", &self.0.len())
             .finish()
     }
 }
@@ -47,77 +34,28 @@ impl std::fmt::Debug for StripeCache {
 impl StripeCache {
     /// A cache of at most `capacity` bytes (0 keeps nothing).
     pub fn new(capacity: usize) -> StripeCache {
-        StripeCache {
-            capacity,
-            state: Mutex::new(State::default()),
-        }
+        StripeCache(ClockCache::new(capacity))
     }
 
     /// Bytes held now.
     pub fn bytes(&self) -> usize {
-        self.state.lock().bytes
+        self.0.bytes()
     }
 
     /// The cached stripe, if any.
     pub fn get(&self, key: (u64, u32)) -> Option<Arc<BucketColumns>> {
-        let mut st = self.state.lock();
-        let e = st.map.get_mut(&key)?;
-        e.referenced = true;
-        Some(e.cols.clone())
+        self.0.get(key)
     }
 
     /// Keeps `cols` under `key`, evicting others to stay within the capacity.
     pub fn insert(&self, key: (u64, u32), cols: Arc<BucketColumns>) {
         let bytes = cols.heap_bytes();
-        if bytes > self.capacity {
-            return;
-        }
-        let mut st = self.state.lock();
-        if st.map.contains_key(&key) {
-            return;
-        }
-        st.bytes += bytes;
-        st.map.insert(
-            key,
-            Entry {
-                cols,
-                bytes,
-                referenced: false,
-            },
-        );
-        st.queue.push_back(key);
-        while st.bytes > self.capacity {
-            let Some(k) = st.queue.pop_front() else {
-                break;
-            };
-            let second_chance = match st.map.get_mut(&k) {
-                Some(e) if e.referenced => {
-                    e.referenced = false;
-                    true
-                }
-                _ => false,
-            };
-            if second_chance {
-                st.queue.push_back(k);
-            } else if let Some(e) = st.map.remove(&k) {
-                st.bytes -= e.bytes;
-            }
-        }
+        self.0.insert(key, cols, bytes);
     }
 
     /// Drops every stripe of file `uid`.
     pub fn forget_file(&self, uid: u64) {
-        let mut st = self.state.lock();
-        let State { map, queue, bytes } = &mut *st;
-        map.retain(|k, e| {
-            if k.0 == uid {
-                *bytes -= e.bytes;
-                false
-            } else {
-                true
-            }
-        });
-        queue.retain(|k| k.0 != uid);
+        self.0.forget(uid);
     }
 }
 

@@ -8,39 +8,20 @@
 //! (segment id, block index); segment ids are never reused within a database, so an entry
 //! cannot be mistaken for another file's block.
 
-use parking_lot::Mutex;
-use rustc_hash::FxHashMap;
-use std::collections::VecDeque;
+use crate::clock_cache::ClockCache;
 use std::sync::Arc;
 
 use super::reader::DecodedArc;
 
-struct Entry {
-    block: DecodedArc,
-    bytes: usize,
-    referenced: bool,
-}
-
-#[derive(Default)]
-struct State {
-    map: FxHashMap<(u64, u32), Entry>,
-    queue: VecDeque<(u64, u32)>,
-    bytes: usize,
-}
-
 /// Decoded blocks by (segment id, block index), at most `capacity` bytes.
-pub struct BlockCache {
-    capacity: usize,
-    state: Mutex<State>,
-}
+pub struct BlockCache(ClockCache<DecodedArc>);
 
 impl std::fmt::Debug for BlockCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let st = self.state.lock();
         f.debug_struct("BlockCache")
-            .field("capacity", &self.capacity)
-            .field("bytes", &st.bytes)
-            .field("blocks", &st.map.len())
+            .field("capacity", &self.0.capacity())
+            .field("bytes", &self.0.bytes())
+            .field("blocks", &self.0.len())
             .finish()
     }
 }
@@ -48,74 +29,25 @@ impl std::fmt::Debug for BlockCache {
 impl BlockCache {
     /// A cache of at most `capacity` bytes of decoded data (0 disables it).
     pub fn new(capacity: usize) -> Arc<BlockCache> {
-        Arc::new(BlockCache {
-            capacity,
-            state: Mutex::new(State::default()),
-        })
+        Arc::new(BlockCache(ClockCache::new(capacity)))
     }
 
     /// Bytes held now.
     pub fn bytes(&self) -> usize {
-        self.state.lock().bytes
+        self.0.bytes()
     }
 
     pub(crate) fn get(&self, key: (u64, u32)) -> Option<DecodedArc> {
-        let mut st = self.state.lock();
-        let e = st.map.get_mut(&key)?;
-        e.referenced = true;
-        Some(e.block.clone())
+        self.0.get(key)
     }
 
     pub(crate) fn insert(&self, key: (u64, u32), block: DecodedArc, bytes: usize) {
-        if bytes > self.capacity {
-            return;
-        }
-        let mut st = self.state.lock();
-        if st.map.contains_key(&key) {
-            return;
-        }
-        st.bytes += bytes;
-        st.map.insert(
-            key,
-            Entry {
-                block,
-                bytes,
-                referenced: false,
-            },
-        );
-        st.queue.push_back(key);
-        while st.bytes > self.capacity {
-            let Some(k) = st.queue.pop_front() else {
-                break;
-            };
-            let second_chance = match st.map.get_mut(&k) {
-                Some(e) if e.referenced => {
-                    e.referenced = false;
-                    true
-                }
-                _ => false,
-            };
-            if second_chance {
-                st.queue.push_back(k);
-            } else if let Some(e) = st.map.remove(&k) {
-                st.bytes -= e.bytes;
-            }
-        }
+        self.0.insert(key, block, bytes);
     }
 
     /// Drops every block of segment `id` (its file is gone).
     pub(crate) fn forget_segment(&self, id: u64) {
-        let mut st = self.state.lock();
-        let State { map, queue, bytes } = &mut *st;
-        map.retain(|k, e| {
-            if k.0 == id {
-                *bytes -= e.bytes;
-                false
-            } else {
-                true
-            }
-        });
-        queue.retain(|k| k.0 != id);
+        self.0.forget(id);
     }
 }
 

@@ -243,29 +243,40 @@ fn a_delete_of_other_data_made_meanwhile_keeps_the_build() {
     assert!(db.series("disk").is_empty());
 }
 
-#[test]
-fn rotation_goes_on_while_the_background_compaction_runs() {
-    let dir = tempfile::tempdir().unwrap();
-    let clock = ManualClock::new(T0);
-    let (hook, reached, release) = pause_once();
-    // History on a directory without background work, then reopened with it: the first
-    // tick rotates and nudges the compaction, which pauses.
+/// [`history`] written on `dir` without background work, then the directory opened with
+/// it and `hook`: the first tick rotates and nudges the compaction, which calls the hook.
+/// Returns once the hook said so on `reached`.
+fn with_background_compaction(
+    dir: &std::path::Path,
+    clock: &ManualClock,
+    hook: CompactionHook,
+    reached: &mpsc::Receiver<()>,
+) -> Db {
     {
-        let db = Db::open(dir.path(), opts(&clock, None)).unwrap();
-        history(&db, &clock);
+        let db = Db::open(dir, opts(clock, None)).unwrap();
+        history(&db, clock);
         db.close().unwrap();
     }
     let db = Db::open(
-        dir.path(),
+        dir,
         Options {
             rotation_interval: Duration::from_millis(20),
-            ..opts(&clock, Some(hook))
+            ..opts(clock, Some(hook))
         },
     )
     .unwrap();
     reached
         .recv_timeout(PATIENCE)
         .expect("the background compaction started");
+    db
+}
+
+#[test]
+fn rotation_goes_on_while_the_background_compaction_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(T0);
+    let (hook, reached, release) = pause_once();
+    let db = with_background_compaction(dir.path(), &clock, hook, &reached);
     let rotations = db.metrics().rotations;
     // Old data keeps arriving; the rotation thread moves it to warm while the compaction
     // is paused.
@@ -316,11 +327,6 @@ fn rotation_goes_on_while_the_background_compaction_runs() {
 fn closing_stops_a_running_compaction_and_keeps_its_inputs() {
     let dir = tempfile::tempdir().unwrap();
     let clock = ManualClock::new(T0);
-    {
-        let db = Db::open(dir.path(), opts(&clock, None)).unwrap();
-        history(&db, &clock);
-        db.close().unwrap();
-    }
     // The hook holds the first unit of the background compaction until the database is
     // closing; the merge must then give up instead of holding `close` to its end.
     let (reached_tx, reached) = mpsc::channel();
@@ -334,17 +340,7 @@ fn closing_stops_a_running_compaction_and_keeps_its_inputs() {
             }
         }
     }));
-    let db = Db::open(
-        dir.path(),
-        Options {
-            rotation_interval: Duration::from_millis(20),
-            ..opts(&clock, Some(hook))
-        },
-    )
-    .unwrap();
-    reached
-        .recv_timeout(PATIENCE)
-        .expect("the background compaction started");
+    let db = with_background_compaction(dir.path(), &clock, hook, &reached);
     db.close().unwrap();
     let db = Db::open(dir.path(), opts(&clock, None)).unwrap();
     let t = db.tier_stats();
