@@ -63,3 +63,17 @@ pub fn lp_batch(first: usize, lines: usize, hosts: usize, fields: usize, t0: i64
 pub fn value(l: usize, f: usize) -> i64 {
     ((l * 31 + f * 7) % 1000) as i64 - 500
 }
+
+/// Copies a closed data directory (without its lock file).
+pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else if e.file_name() != strata_engine::lock::LOCK_FILE {
+            std::fs::copy(e.path(), target).unwrap();
+        }
+    }
+}

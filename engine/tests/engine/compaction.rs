@@ -231,20 +231,6 @@ fn maintenance_promotes_warm_older_than_a_day_to_cold() {
     let _ = Tier::Cold;
 }
 
-/// Copies a closed data directory (without its lock file).
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else if e.file_name() != strata_engine::lock::LOCK_FILE {
-            std::fs::copy(e.path(), target).unwrap();
-        }
-    }
-}
-
 /// Every segment file of a directory, by name, with its bytes.
 fn segment_files(dir: &std::path::Path) -> BTreeMap<String, Vec<u8>> {
     std::fs::read_dir(dir.join(strata_engine::segment::SEGMENT_DIR))
