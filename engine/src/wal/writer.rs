@@ -168,7 +168,7 @@ impl Wal {
         }
         let mut framed = Vec::new();
         frame::encode_record(kind, payload, &mut framed);
-        self.submit_frame(framed, Vec::new(), max_ts)
+        self.submit_frame(framed, Vec::new(), max_ts, "delete")
     }
 
     /// [`Wal::submit`] for a `Write` batch ([`BatchEncoder::finish_record`]): the writer
@@ -177,13 +177,20 @@ impl Wal {
     ///
     /// [`BatchEncoder::finish_record`]: super::batch::BatchEncoder::finish_record
     pub fn submit_write(&self, record: WriteRecord, max_ts: i64) -> Result<Ticket> {
-        self.submit_frame(record.frame, record.series, max_ts)
+        self.submit_frame(record.frame, record.series, max_ts, "write batch")
     }
 
-    fn submit_frame(&self, framed: Vec<u8>, series: Vec<u32>, max_ts: i64) -> Result<Ticket> {
+    /// Hands `framed` (a `what` record: "write batch", "delete") to the WAL thread.
+    fn submit_frame(
+        &self,
+        framed: Vec<u8>,
+        series: Vec<u32>,
+        max_ts: i64,
+        what: &str,
+    ) -> Result<Ticket> {
         if framed.len() > frame::MAX_RECORD_LEN {
             return Err(Error::InvalidInput(format!(
-                "a write batch of {} bytes exceeds the WAL record limit of {} bytes; split it",
+                "a {what} of {} bytes exceeds the WAL record limit of {} bytes; split it",
                 framed.len(),
                 frame::MAX_RECORD_LEN
             )));
