@@ -62,6 +62,24 @@ pub struct StatementResult {
     pub error: Option<String>,
 }
 
+impl StatementResult {
+    /// Statement `statement_id`'s series, or its error message (then no series).
+    pub fn of(statement_id: usize, outcome: Result<Vec<Series>, String>) -> StatementResult {
+        match outcome {
+            Ok(series) => StatementResult {
+                statement_id,
+                series,
+                error: None,
+            },
+            Err(e) => StatementResult {
+                statement_id,
+                series: Vec::new(),
+                error: Some(e),
+            },
+        }
+    }
+}
+
 /// The result of a whole request.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct QueryResponse {

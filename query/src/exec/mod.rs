@@ -216,18 +216,10 @@ pub fn execute_streamed(
                         })
                     }
                     // Planned and chosen already: run whole from that choice.
-                    Ok(Some(planned)) => sink.statement(match planned.run_whole(&ctx) {
-                        Ok(series) => StatementResult {
-                            statement_id: i,
-                            series,
-                            error: None,
-                        },
-                        Err(e) => StatementResult {
-                            statement_id: i,
-                            series: Vec::new(),
-                            error: Some(locate(e, span)),
-                        },
-                    }),
+                    Ok(Some(planned)) => sink.statement(StatementResult::of(
+                        i,
+                        planned.run_whole(&ctx).map_err(|e| locate(e, span)),
+                    )),
                     Ok(None) => sink.statement(whole(db, text, st, span, options, i)),
                     Err(e) => sink.statement(StatementResult {
                         statement_id: i,

@@ -136,21 +136,11 @@ pub fn merge_answers(
         .enumerate()
         .map(|(i, ((st, span), parts))| {
             let ctx = Ctx::new(db, options, None);
-            match cluster::merge_statement(&ctx, st, parts) {
-                Ok(series) => StatementResult {
-                    statement_id: i,
-                    series,
-                    error: None,
-                },
-                Err(e) => StatementResult {
-                    statement_id: i,
-                    series: Vec::new(),
-                    error: Some(
-                        e.locate(text, span.start, text.get(span.clone()).unwrap_or(""))
-                            .to_string(),
-                    ),
-                },
-            }
+            let merged = cluster::merge_statement(&ctx, st, parts).map_err(|e| {
+                e.locate(text, span.start, text.get(span.clone()).unwrap_or(""))
+                    .to_string()
+            });
+            StatementResult::of(i, merged)
         })
         .collect();
     QueryResponse {
