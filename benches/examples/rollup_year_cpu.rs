@@ -5,7 +5,8 @@
 //! `cargo run --release -p strata-benches --example rollup_year_cpu -- [runs]` builds the
 //! two directories (1 h rollup rule / none), runs the query `runs` times (default 30) on
 //! each, and prints the minimum and median wall time and the process CPU time per query
-//! (user + system, all threads, from /proc/self/stat).
+//! (user + system, all threads, from /proc/self/stat). A second argument (`rollup_1h` or
+//! `raw`) runs that case alone, for a profiler.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -59,6 +60,7 @@ fn main() {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(30);
+    let only = std::env::args().nth(2);
     let q = "SELECT mean(v) FROM m WHERE time >= '2016-01-01T00:00:00Z' \
              AND time < '2017-01-01T00:00:00Z' GROUP BY time(1h)";
     let opts = QueryOptions::default();
@@ -71,6 +73,9 @@ fn main() {
     )
     .expect("a valid rule");
     for (name, rules) in [("rollup_1h", vec![hourly]), ("raw", vec![])] {
+        if only.as_deref().is_some_and(|o| o != name) {
+            continue;
+        }
         let dir = tempfile::tempdir().expect("tempdir");
         let db = year_db(dir.path(), rules);
         let r = execute(&db, q, &opts);

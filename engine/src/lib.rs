@@ -42,9 +42,9 @@ pub mod write;
 
 pub use db::{
     BucketSlice, CompactionProgress, CompactionReport, Db, DbStats, DeleteReport, ExportSummary,
-    OVERLOAD_HOT_FACTOR, OVERLOAD_WAL_FACTOR, Piece, PromMetadata, PromTextSummary, RollupRead,
-    RollupStatus, RotationReport, SampleWriter, SeriesHandle, SeriesInfo, SubmitOrder, TierStats,
-    TiersStats,
+    OVERLOAD_HOT_FACTOR, OVERLOAD_WAL_FACTOR, Piece, PromMetadata, PromTextSummary, RollupAsk,
+    RollupRead, RollupStatus, RotationReport, SampleWriter, SeriesHandle, SeriesInfo, SubmitOrder,
+    TierStats, TiersStats,
 };
 pub use error::{Error, Result};
 pub use index::RawKind;

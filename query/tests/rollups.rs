@@ -142,3 +142,109 @@ fn rollups_answer_like_raw_and_explain_says_so() {
     let e = run(&rolled, &format!("EXPLAIN {q}"), now);
     assert!(e.contains("rollup 5m"), "{e}");
 }
+
+/// Many series in different states in one statement (the engine answers them in one
+/// batch): some with late warm data, one with a delete recorded after its day was rolled
+/// up, one with hot data, two measurements under one rule and a third under a coarser
+/// rule; groups that merge many series and groups of one. Each answer equals the raw one,
+/// before and after the next compaction folds the changes in.
+#[test]
+fn a_batch_of_series_in_mixed_states_answers_like_raw() {
+    let now = T0 + 4 * DAY;
+    let clock = ManualClock::new(now);
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let hourly = RollupRule::new(
+        "mem",
+        false,
+        Duration::from_secs(3600),
+        Aggregates::EXACT,
+        None,
+    )
+    .unwrap();
+    let open_with = |dir: &std::path::Path, rules: Vec<RollupRule>| {
+        Db::open(
+            dir,
+            Options {
+                clock: Arc::new(clock.clone()),
+                rotation_interval: Duration::ZERO,
+                rollups: rules,
+                ..Options::default()
+            },
+        )
+        .unwrap()
+    };
+    let five = RollupRule::new(
+        "cp.*",
+        false,
+        Duration::from_secs(300),
+        Aggregates::ALL,
+        None,
+    )
+    .unwrap();
+    let rolled = open_with(a.path(), vec![five, hourly]);
+    let plain = open_with(b.path(), Vec::new());
+    let mut lp = String::new();
+    for i in 0..(3 * 288i64) {
+        let t = T0 + i * 5 * MIN;
+        for h in 0..12i64 {
+            // Each series skips a different set of 5-minute steps.
+            if (i + h) % (7 + h) == 3 {
+                continue;
+            }
+            for m in ["cpu", "cpux", "mem"] {
+                lp.push_str(&format!(
+                    "{m},host=h{h:02},rack=r{} n={}i,v={} {}\n",
+                    h % 3,
+                    (i * 37 + h * 11) % 1009 - 500,
+                    ((i * (h + 1)) as f64 * 0.07).sin() * 50.0,
+                    t + h * 1_000
+                ));
+            }
+        }
+    }
+    for db in [&rolled, &plain] {
+        db.write_lp(lp.as_bytes(), Precision::Nanosecond).unwrap();
+        settle(db);
+        // Late points for two hosts on day 1 (warm until the next compaction), a delete for
+        // one host on day 2, and hot points for another on day 2.
+        let late = format!(
+            "cpu,host=h03,rack=r0 n=7i,v=0.5 {}\ncpu,host=h07,rack=r1 n=9i,v=2.5 {}\n",
+            T0 + DAY + 61 * MIN,
+            T0 + DAY + 3 * 60 * MIN + 17
+        );
+        db.write_lp(late.as_bytes(), Precision::Nanosecond).unwrap();
+        db.rotate().unwrap();
+        let range =
+            strata_engine::model::TimeRange::new(T0 + 2 * DAY + 30 * MIN, T0 + 2 * DAY + 200 * MIN);
+        db.delete("cpu", &[("host", "h05")], range).unwrap();
+        let hot = format!(
+            "cpu,host=h09,rack=r0 n=1i,v=1.25 {}\n",
+            T0 + 2 * DAY + 600 * MIN
+        );
+        db.write_lp(hot.as_bytes(), Precision::Nanosecond).unwrap();
+    }
+    let qs = [
+        "SELECT count(n), sum(n), min(n), max(n), mean(n), first(n), last(n), spread(n) FROM cpu WHERE time >= '2016-01-01T00:00:00Z' AND time < '2016-01-04T00:00:00Z' GROUP BY time(1h)",
+        "SELECT mean(n), max(v), min(v), first(v), last(v), count(v) FROM cpu WHERE time >= '2016-01-01T00:00:00Z' AND time < '2016-01-04T00:00:00Z' GROUP BY time(30m), rack",
+        "SELECT sum(n), last(v) FROM cpu, cpux, mem WHERE time >= '2016-01-01T03:00:00Z' AND time < '2016-01-03T21:00:00Z' GROUP BY time(3h), host",
+        "SELECT mean(n), count(v) FROM /cpu|mem/ WHERE time >= '2016-01-01T00:00:00Z' AND time < '2016-01-04T00:00:00Z' GROUP BY time(1d)",
+        "SELECT min(n), max(n) FROM cpu WHERE host =~ /h0[3579]/ AND time >= '2016-01-01T00:00:00Z' AND time < '2016-01-04T00:00:00Z' GROUP BY time(2h), host",
+    ];
+    let check = |stage: &str| {
+        for q in qs {
+            assert_eq!(run(&rolled, q, now), run(&plain, q, now), "{stage}: {q}");
+        }
+    };
+    check("with warm, deleted and hot data");
+    let e = run(&rolled, &format!("EXPLAIN {}", qs[2]), now);
+    assert!(
+        e.contains("rollup 5m (rule cp.*)") && e.contains("rollup 1h (rule mem)"),
+        "{e}"
+    );
+    assert!(e.contains("raw tiers outside"), "{e}");
+    for db in [&rolled, &plain] {
+        settle(db);
+        db.compact(false, true).unwrap();
+    }
+    check("after compaction");
+}

@@ -50,7 +50,7 @@ pub use export::ExportSummary;
 pub use overload::{OVERLOAD_HOT_FACTOR, OVERLOAD_WAL_FACTOR};
 pub use pieces::{Piece, SeriesInfo};
 pub use read::{TierStats, TiersStats};
-pub use rollup_read::{BucketSlice, RollupRead, RollupStatus};
+pub use rollup_read::{BucketSlice, RollupAsk, RollupRead, RollupStatus};
 pub use rotate::RotationReport;
 pub use submit_order::SubmitOrder;
 pub use write::SampleWriter;

@@ -96,6 +96,34 @@ fn align_down(t: i64, i: i64) -> i64 {
     t - t.rem_euclid(i)
 }
 
+/// One column a query asks rollups for.
+#[derive(Debug, Clone, Copy)]
+pub struct RollupAsk<'a> {
+    /// The series.
+    pub key: &'a SeriesKey,
+    /// The column's index id.
+    pub column: ColumnId,
+    /// The field's name.
+    pub field: &'a str,
+    /// The column's type.
+    pub ty: FieldType,
+}
+
+/// Where one asked column stands while the days are walked.
+struct Walk {
+    /// Position in the asks.
+    ask: usize,
+    key: Vec<u8>,
+    /// Below this the column's buckets may answer (cut by warm and hot data, then by the
+    /// first day that cannot answer).
+    end: i64,
+    stopped: bool,
+    /// Whether a tombstone names the column (its days are then judged one by one).
+    tombstoned: bool,
+    parts: Vec<BucketSlice>,
+    files: usize,
+}
+
 impl Db {
     /// The rollup buckets that answer column `column` (field `field` of series `key`) over
     /// as much of `range` as they can, from the coarsest rule whose interval `usable`
@@ -111,115 +139,243 @@ impl Db {
         need: Aggregates,
         usable: &dyn Fn(i64) -> bool,
     ) -> Result<Option<RollupRead>> {
-        let inner = &self.inner;
-        if !rolls_up(ty) {
-            return Ok(None);
-        }
-        let Some(rule) = inner
-            .options
-            .rollups
-            .iter()
-            .filter(|r| r.matches(key.measurement()))
-            .filter(|r| r.aggregates().has(need.0) && usable(r.interval()))
-            .max_by_key(|r| r.interval())
-        else {
-            return Ok(None);
+        let ask = RollupAsk {
+            key,
+            column,
+            field,
+            ty,
         };
+        Ok(self
+            .rollup_reads(&[ask], range, need, usable)?
+            .pop()
+            .flatten())
+    }
+
+    /// [`Db::rollup_read`] for many columns at once, one answer per ask in order: the
+    /// same answers, but each day's file is opened once, its directory walked once in key
+    /// order, and the exactness of a day decided once for every column whenever the day
+    /// has a single cold segment that is its rollup file's source and no tombstone names
+    /// the column (the common case); otherwise column by column as the rules above say.
+    pub fn rollup_reads(
+        &self,
+        asks: &[RollupAsk<'_>],
+        range: TimeRange,
+        need: Aggregates,
+        usable: &dyn Fn(i64) -> bool,
+    ) -> Result<Vec<Option<RollupRead>>> {
+        let inner = &self.inner;
+        let mut out: Vec<Option<RollupRead>> = vec![None; asks.len()];
+        // The rule of each ask: the coarsest fitting one for its measurement.
+        let rule_of = |a: &RollupAsk<'_>| {
+            if !rolls_up(a.ty) {
+                return None;
+            }
+            (inner.options.rollups.iter().enumerate())
+                .filter(|(_, r)| r.matches(a.key.measurement()))
+                .filter(|(_, r)| r.aggregates().has(need.0) && usable(r.interval()))
+                .max_by_key(|(_, r)| r.interval())
+                .map(|(i, _)| i)
+        };
+        let rules: Vec<Option<usize>> = asks.iter().map(rule_of).collect();
+        let mut distinct: Vec<usize> = rules.iter().flatten().copied().collect();
+        distinct.sort_unstable();
+        distinct.dedup();
+        for r in distinct {
+            let mine: Vec<usize> = (0..asks.len()).filter(|&k| rules[k] == Some(r)).collect();
+            self.rollup_reads_of(r, asks, &mine, range, need, &mut out)?;
+        }
+        Ok(out)
+    }
+
+    /// The reads of the asks `mine`, which all use rule `r`, into `out`.
+    fn rollup_reads_of(
+        &self,
+        r: usize,
+        asks: &[RollupAsk<'_>],
+        mine: &[usize],
+        range: TimeRange,
+        need: Aggregates,
+        out: &mut [Option<RollupRead>],
+    ) -> Result<()> {
+        let inner = &self.inner;
+        let rule = &inner.options.rollups[r];
         let i = rule.interval();
         let now = inner.options.clock.now_nanos();
-        let mut a = align_up(range.start.max(rule.cutoff(now)), i);
-        let mut b = align_down(range.end, i);
+        let a = align_up(range.start.max(rule.cutoff(now)), i);
+        let b = align_down(range.end, i);
+        if a >= b {
+            return Ok(());
+        }
         let (segments, tombstones, hot_lo) = {
             let st = inner.state.read();
-            let mut lo = i64::MAX;
-            for t in st.rotating.iter().map(|r| &**r).chain([&st.hot]) {
-                if let Some((x, _)) = t.bounds(column) {
-                    lo = lo.min(x);
-                }
-            }
-            (st.segments.clone(), st.tombstones.clone(), lo)
+            let hot_lo: Vec<i64> = (mine.iter())
+                .map(|&k| {
+                    let mut lo = i64::MAX;
+                    for t in st.rotating.iter().map(|r| &**r).chain([&st.hot]) {
+                        if let Some((x, _)) = t.bounds(asks[k].column) {
+                            lo = lo.min(x);
+                        }
+                    }
+                    lo
+                })
+                .collect();
+            (st.segments.clone(), st.tombstones.clone(), hot_lo)
         };
-        b = b.min(align_down(hot_lo, i));
-        if a >= b {
-            return Ok(None);
-        }
-        // Cold sources per day, days a tombstone touches, and where warm data begins (as
-        // sorted vectors: this runs once per column a query reads).
-        let mut cold: Vec<(i64, u64)> = Vec::new();
-        let mut touched: Vec<i64> = Vec::new();
-        for live in &segments {
-            let Some(entry) = live.column(&column) else {
-                continue;
-            };
-            let blocks = live.seg.blocks_in(entry, TimeRange::new(a, b));
-            if blocks.is_empty() {
+        // Segments in [a, b): cold ones by the days their span touches, the others (few:
+        // warm data not yet compacted) checked column by column.
+        let mut cold: Vec<(i64, usize)> = Vec::new();
+        let mut other: Vec<usize> = Vec::new();
+        for (s, live) in segments.iter().enumerate() {
+            let (lo, hi) = live.seg.time_range();
+            if hi < a || lo >= b {
                 continue;
             }
             if live.tier != Tier::Cold {
-                let lo = live.seg.block_meta(blocks.start).min_ts;
-                b = b.min(align_down(lo, i));
+                other.push(s);
                 continue;
             }
-            let deleted = tombstones.ranges(live.seg.id(), column);
-            for blk in blocks {
-                let m = live.seg.block_meta(blk);
-                for d in m.min_ts.div_euclid(DAY_NANOS)..=m.max_ts.div_euclid(DAY_NANOS) {
-                    if cold.last() != Some(&(d, live.seg.id())) {
-                        cold.push((d, live.seg.id()));
-                    }
-                    let (lo, hi) = (d * DAY_NANOS, (d + 1) * DAY_NANOS - 1);
-                    if deleted.iter().any(|r| r.overlaps(lo, hi)) {
-                        touched.push(d);
-                    }
-                }
-            }
+            let (d0, d1) = (
+                lo.max(a).div_euclid(DAY_NANOS),
+                hi.min(b - 1).div_euclid(DAY_NANOS),
+            );
+            cold.extend((d0..=d1).map(|d| (d, s)));
         }
         cold.sort_unstable();
-        cold.dedup();
-        touched.sort_unstable();
-        if a >= b {
-            return Ok(None);
+        let mut walks: Vec<Walk> = Vec::with_capacity(mine.len());
+        for (&k, lo) in mine.iter().zip(hot_lo) {
+            let ask = &asks[k];
+            let mut end = b.min(align_down(lo, i));
+            for &s in &other {
+                let live = &segments[s];
+                let Some(entry) = live.column(&ask.column) else {
+                    continue;
+                };
+                let blocks = live.seg.blocks_in(entry, TimeRange::new(a, end.max(a)));
+                if !blocks.is_empty() {
+                    end = end.min(align_down(live.seg.block_meta(blocks.start).min_ts, i));
+                }
+            }
+            if a >= end {
+                continue;
+            }
+            let mut key = Vec::new();
+            ask.key.encode_into(&mut key);
+            walks.push(Walk {
+                ask: k,
+                key,
+                end,
+                stopped: false,
+                tombstoned: tombstones.touches(ask.column),
+                parts: Vec::new(),
+                files: 0,
+            });
         }
+        // Sorted by (key, field): each day's directory is then walked once, forward.
+        walks.sort_by(|x, y| (&x.key, asks[x.ask].field).cmp(&(&y.key, asks[y.ask].field)));
+        let Some(last_end) = walks.iter().map(|w| w.end).max() else {
+            return Ok(());
+        };
         let first_day = a.div_euclid(DAY_NANOS);
-        let last_day = (b - 1).div_euclid(DAY_NANOS);
+        let last_day = (last_end - 1).div_euclid(DAY_NANOS);
         let files = inner.rollups.range(&rule.key(), first_day..last_day + 1);
-        let mut key_bytes = Vec::new();
-        key.encode_into(&mut key_bytes);
-        let mut parts: Vec<BucketSlice> = Vec::new();
-        let mut read = 0;
-        let mut end = b;
+        let mut stripes: Vec<Option<Arc<BucketColumns>>> = Vec::new();
         let (mut ci, mut fi) = (0, 0);
         for day in first_day..=last_day {
             while ci < cold.len() && cold[ci].0 < day {
                 ci += 1;
             }
-            let sources = &cold[ci..ci + cold[ci..].partition_point(|c| c.0 == day)];
+            let sources: Vec<usize> = cold[ci..]
+                .iter()
+                .take_while(|c| c.0 == day)
+                .map(|c| c.1)
+                .collect();
             while fi < files.len() && files[fi].0 < day {
                 fi += 1;
             }
-            let file = files.get(fi).filter(|f| f.0 == day).map(|f| &f.1);
-            let ok = touched.binary_search(&day).is_err()
-                && match (file, sources) {
-                    (_, []) => true,
-                    (None, _) => false,
-                    (Some(f), [(_, s)]) => *s == f.source,
-                    (Some(_), _) => false,
+            let live_file = files.get(fi).filter(|f| f.0 == day).map(|f| &f.1);
+            // The whole day's verdict for columns no tombstone names, when one is possible.
+            let day_ok = match (live_file, sources.as_slice()) {
+                (_, []) => Some(true),
+                (Some(f), [s]) if segments[*s].seg.id() == f.source => Some(true),
+                _ => None,
+            };
+            let file = match live_file {
+                Some(f) => Some(f.file()?),
+                None => None,
+            };
+            let keeps = file
+                .as_ref()
+                .is_none_or(|f| Aggregates(f.meta.aggregates).has(need.0));
+            let mut cursor = file.as_ref().map(|f| f.cursor());
+            stripes.clear();
+            let (day_lo, day_hi) = (day * DAY_NANOS, (day + 1) * DAY_NANOS - 1);
+            for w in walks.iter_mut() {
+                if w.stopped || day > (w.end - 1).div_euclid(DAY_NANOS) {
+                    continue;
+                }
+                let ask = &asks[w.ask];
+                let exact = match day_ok {
+                    Some(true) if !w.tombstoned => true,
+                    _ => {
+                        // Column by column: the cold segments holding it this day must be
+                        // exactly the file's source, and no tombstone may touch it.
+                        let mut held: Vec<u64> = Vec::new();
+                        let mut touched = false;
+                        for &s in &sources {
+                            let live = &segments[s];
+                            let Some(entry) = live.column(&ask.column) else {
+                                continue;
+                            };
+                            let span = TimeRange::new(day_lo.max(a), (day_hi + 1).min(w.end));
+                            if live.seg.blocks_in(entry, span).is_empty() {
+                                continue;
+                            }
+                            held.push(live.seg.id());
+                            touched |= tombstones
+                                .ranges(live.seg.id(), ask.column)
+                                .iter()
+                                .any(|r| r.overlaps(day_lo, day_hi));
+                        }
+                        !touched
+                            && match (live_file, held.as_slice()) {
+                                (_, []) => true,
+                                (None, _) => false,
+                                (Some(f), [s]) => *s == f.source,
+                                (Some(_), _) => false,
+                            }
+                    }
                 };
-            let ok = ok
-                && match file {
-                    None => true,
-                    Some(f) => {
-                        let file = f.file()?;
-                        if Aggregates(file.meta.aggregates).has(need.0) {
-                            read += 1;
-                            if let Some((j, range)) = file.locate(&key_bytes, field) {
-                                let stripe = inner.rollups.stripe(f, &file, j)?;
-                                let fits = stripe.ty() == ty
-                                    && stripe.start.get(range.clone()).is_some_and(|starts| {
-                                        let lo = range.start + starts.partition_point(|&s| s < a);
-                                        let hi = range.start + starts.partition_point(|&s| s < b);
+                let ok = exact
+                    && match (&file, live_file, cursor.as_mut()) {
+                        (Some(file), Some(f), Some(cursor)) if keeps => {
+                            w.files += 1;
+                            if let Some((j, bk)) = cursor.seek(&w.key, ask.field) {
+                                if stripes.len() <= j {
+                                    stripes.resize(j + 1, None);
+                                }
+                                let stripe = match &stripes[j] {
+                                    Some(s) => s.clone(),
+                                    None => {
+                                        let s = inner.rollups.stripe(f, file, j)?;
+                                        stripes[j] = Some(s.clone());
+                                        s
+                                    }
+                                };
+                                // A day wholly inside [a, end) takes all its buckets
+                                // (decoding keeps a file's buckets inside its day).
+                                let whole = day_lo >= a && day_hi < w.end && file.meta.day == day;
+                                let fits = stripe.ty() == ask.ty
+                                    && stripe.start.get(bk.clone()).is_some_and(|starts| {
+                                        let (lo, hi) = if whole {
+                                            (bk.start, bk.end)
+                                        } else {
+                                            (
+                                                bk.start + starts.partition_point(|&s| s < a),
+                                                bk.start + starts.partition_point(|&s| s < w.end),
+                                            )
+                                        };
                                         if hi > lo {
-                                            parts.push(BucketSlice {
+                                            w.parts.push(BucketSlice {
                                                 cols: stripe.clone(),
                                                 range: lo..hi,
                                             });
@@ -231,38 +387,39 @@ impl Db {
                                         file: f.path.clone(),
                                         offset: 0,
                                         what: format!(
-                                            "rollup buckets of {field} that are {ty:?} and inside their stripe"
+                                            "rollup buckets of {} that are {:?} and inside their stripe",
+                                            ask.field, ask.ty
                                         ),
                                     });
                                 }
                             }
                             true
-                        } else {
-                            false
                         }
-                    }
-                };
-            if !ok {
-                end = end.min(day.saturating_mul(DAY_NANOS).max(a));
-                break;
+                        (Some(_), _, _) => false,
+                        _ => true,
+                    };
+                if !ok {
+                    w.end = w.end.min(day.saturating_mul(DAY_NANOS).max(a));
+                    w.stopped = true;
+                }
             }
         }
-        for p in &mut parts {
-            let cut = p.cols.start[p.range.clone()].partition_point(|&s| s < end);
-            p.range.end = p.range.start + cut;
+        // A walk's parts need no trimming: `end` only falls to the start of a day that
+        // answered nothing, after every part taken (each cut at `end` as it was then).
+        for w in walks {
+            let end = w.end;
+            if a >= end {
+                continue;
+            }
+            out[w.ask] = Some(RollupRead {
+                interval: i,
+                rule: rule.pattern(),
+                covered: TimeRange::new(a, end),
+                parts: w.parts,
+                files: w.files,
+            });
         }
-        parts.retain(|p| !p.range.is_empty());
-        a = a.min(end);
-        if a >= end {
-            return Ok(None);
-        }
-        Ok(Some(RollupRead {
-            interval: i,
-            rule: rule.pattern(),
-            covered: TimeRange::new(a, end),
-            parts,
-            files: read,
-        }))
+        Ok(())
     }
 }
 

@@ -48,6 +48,11 @@ impl Tombstones {
         out
     }
 
+    /// Whether any tombstone names column `c` (in whatever segment).
+    pub fn touches(&self, c: ColumnId) -> bool {
+        self.by_column.contains_key(&c)
+    }
+
     /// This set with `t` (covering `columns`) added.
     pub fn with(&self, t: Tombstone, columns: Vec<ColumnId>) -> Tombstones {
         let mut next = self.clone();

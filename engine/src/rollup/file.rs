@@ -12,16 +12,18 @@
 //! [`stripe::MAX_STRIPE_BUCKETS`]); a v2 file's stripes are decoded one at a time, on
 //! demand ([`RollupFile::stripe`]).
 
+mod directory;
 mod stripe;
 mod v1;
 
+pub use directory::Cursor as DirCursor;
+use directory::Directory;
 pub use stripe::{MAX_STRIPE_BUCKETS, STRIPE_BUCKETS};
 
 use super::columns::BucketColumns;
 use super::wire::{DecodeError, Reader, Writer};
 use crate::error::{Error, Result};
 use crate::model::FieldType;
-use rustc_hash::FxHashMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -81,15 +83,6 @@ impl RollupEntry {
     }
 }
 
-/// Where one (series, field) lies: its type, stripe and bucket range in the stripe.
-#[derive(Debug, Clone)]
-struct Located {
-    field: String,
-    ty: FieldType,
-    stripe: usize,
-    range: Range<usize>,
-}
-
 /// A stripe of a decoded file: still encoded (v2, decoded on demand) or decoded at load
 /// (a v1 entry).
 #[derive(Debug)]
@@ -106,8 +99,7 @@ pub struct RollupFile {
     /// The format version it was read from.
     pub version: u32,
     body: Vec<u8>,
-    /// Series key → its fields.
-    dir: FxHashMap<Box<[u8]>, Vec<Located>>,
+    dir: Directory,
     stripes: Vec<Stripe>,
     entries: usize,
 }
@@ -415,21 +407,21 @@ impl RollupFile {
             no_raw,
             aggregates,
         };
-        let mut dir: FxHashMap<Box<[u8]>, Vec<Located>> = FxHashMap::default();
+        let mut dir: Vec<directory::Entry> = Vec::new();
         let mut stripes = Vec::new();
         let entries;
         if version == VERSION_1 {
             let all = v1::entries(&mut r, &meta).map_err(at)?;
             entries = all.len();
             for (key, field, buckets) in all {
-                let loc = Located {
+                dir.push(directory::Entry {
+                    key,
                     field,
                     ty: buckets.ty(),
                     stripe: stripes.len(),
                     range: 0..buckets.len(),
-                };
+                });
                 stripes.push(Stripe::Decoded(Arc::new(buckets)));
-                dir.entry(key).or_default().push(loc);
             }
         } else {
             let nk = r.len(1).map_err(at)?;
@@ -461,7 +453,8 @@ impl RollupFile {
                     let Some((key, field)) = names.next() else {
                         return Err(at(r.err("as many directory entries as stripe entries")));
                     };
-                    dir.entry(key).or_default().push(Located {
+                    dir.push(directory::Entry {
+                        key,
                         field,
                         ty: sref.ty,
                         stripe: j,
@@ -476,6 +469,7 @@ impl RollupFile {
             }
             entries = n;
         }
+        let dir = Directory::build(dir);
         Ok(RollupFile {
             meta,
             version,
@@ -488,9 +482,7 @@ impl RollupFile {
 
     /// Every (series key, field, type) the file holds.
     pub fn columns(&self) -> impl Iterator<Item = (&[u8], &str, FieldType)> {
-        self.dir
-            .iter()
-            .flat_map(|(k, v)| v.iter().map(move |l| (&**k, l.field.as_str(), l.ty)))
+        self.dir.iter().map(|(k, f, l)| (k, f, l.ty))
     }
 
     /// The decompressed body (directory and stripes), for the fuzz seeds.
@@ -510,8 +502,14 @@ impl RollupFile {
 
     /// Where series `key`'s field `field` lies: (stripe, bucket range in it).
     pub fn locate(&self, key: &[u8], field: &str) -> Option<(usize, Range<usize>)> {
-        let l = self.dir.get(key)?.iter().find(|l| l.field == field)?;
-        Some((l.stripe, l.range.clone()))
+        self.cursor().seek(key, field)
+    }
+
+    /// A cursor for locating many columns: cheapest when they are asked in ascending key
+    /// order (each seek then walks forward from the last, a merge join against the
+    /// sorted directory), correct in any order.
+    pub fn cursor(&self) -> DirCursor<'_> {
+        self.dir.cursor()
     }
 
     /// The bucket columns of stripe `j` (`path` names the file in errors): decoded now
@@ -551,20 +549,18 @@ impl RollupFile {
             .map(|j| self.stripe(path, j))
             .collect::<Result<Vec<_>>>()?;
         let mut out = Vec::with_capacity(self.entries);
-        for (key, fields) in &self.dir {
-            for l in fields {
-                let s = &decoded[l.stripe];
-                let mut buckets = BucketColumns::new(s.ty())
-                    .ok_or_else(|| corrupt(path, HEAD_LEN as u64, "a numeric stripe"))?;
-                if !buckets.extend_from(s, l.range.clone()) {
-                    return Err(corrupt(path, HEAD_LEN as u64, "an entry inside its stripe"));
-                }
-                out.push(RollupEntry {
-                    key: key.to_vec(),
-                    field: l.field.clone(),
-                    buckets,
-                });
+        for (key, field, l) in self.dir.iter() {
+            let s = &decoded[l.stripe];
+            let mut buckets = BucketColumns::new(s.ty())
+                .ok_or_else(|| corrupt(path, HEAD_LEN as u64, "a numeric stripe"))?;
+            if !buckets.extend_from(s, l.range.clone()) {
+                return Err(corrupt(path, HEAD_LEN as u64, "an entry inside its stripe"));
             }
+            out.push(RollupEntry {
+                key: key.to_vec(),
+                field: field.to_owned(),
+                buckets,
+            });
         }
         out.sort_by(|a, b| {
             (&a.key, &a.field, type_tag(a.ty())).cmp(&(&b.key, &b.field, type_tag(b.ty())))

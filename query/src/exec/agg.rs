@@ -280,6 +280,21 @@ fn arg_extreme(v: &ValuesView<'_>, r: std::ops::Range<usize>, max: bool) -> usiz
     }
 }
 
+/// A block's sum by column type (what count, sum and mean take from block statistics).
+#[derive(Debug, Clone, Copy)]
+pub enum BlockSum {
+    /// Float column.
+    Float(f64),
+    /// Integer column: exact.
+    Integer(i128),
+    /// Unsigned column: exact.
+    Unsigned(u128),
+    /// Boolean column: the trues.
+    Trues(u64),
+    /// String column: no sum.
+    None,
+}
+
 impl State {
     /// Folds in the points `ts[r]`, `v[r]` (one series, time order, one bucket).
     pub fn update(
@@ -391,27 +406,15 @@ impl State {
     /// Folds in a whole block from its statistics (only for [`AggKind::uses_stats`]).
     pub fn update_stats(&mut self, count: u64, min_ts: i64, stats: &BlockStats) {
         match self {
-            State::Count(n) => *n += count,
-            State::Sum { f, i, n } => {
-                *n += count;
-                match *stats {
-                    BlockStats::Float { sum, .. } => *f += sum,
-                    BlockStats::Integer { sum, .. } => *i += sum,
-                    BlockStats::Unsigned { sum, .. } => {
-                        *i += i128::try_from(sum).unwrap_or(i128::MAX)
-                    }
-                    _ => {}
-                }
-            }
-            State::Mean { sum: s, n } => {
-                *n += count;
-                *s += match *stats {
-                    BlockStats::Float { sum, .. } => sum,
-                    BlockStats::Integer { sum, .. } => sum as f64,
-                    BlockStats::Unsigned { sum, .. } => sum as f64,
-                    BlockStats::Boolean { trues } => trues as f64,
-                    BlockStats::String => f64::NAN,
+            State::Count(_) | State::Sum { .. } | State::Mean { .. } => {
+                let sum = match *stats {
+                    BlockStats::Float { sum, .. } => BlockSum::Float(sum),
+                    BlockStats::Integer { sum, .. } => BlockSum::Integer(sum),
+                    BlockStats::Unsigned { sum, .. } => BlockSum::Unsigned(sum),
+                    BlockStats::Boolean { trues } => BlockSum::Trues(trues),
+                    BlockStats::String => BlockSum::None,
                 };
+                self.update_sum(count, sum)
             }
             State::MinMax { min, max } => {
                 // The time of the extreme is unknown here; stats are only offered when the
@@ -430,6 +433,34 @@ impl State {
                 }
             }
             _ => debug_assert!(false, "statistics offered to a state that cannot use them"),
+        }
+    }
+
+    /// [`State::update_stats`] for count, sum and mean, which need a block's count and
+    /// sum alone (rollup buckets fold through it without reading their min and max).
+    pub fn update_sum(&mut self, count: u64, sum: BlockSum) {
+        match self {
+            State::Count(n) => *n += count,
+            State::Sum { f, i, n } => {
+                *n += count;
+                match sum {
+                    BlockSum::Float(sum) => *f += sum,
+                    BlockSum::Integer(sum) => *i += sum,
+                    BlockSum::Unsigned(sum) => *i += i128::try_from(sum).unwrap_or(i128::MAX),
+                    BlockSum::Trues(_) | BlockSum::None => {}
+                }
+            }
+            State::Mean { sum: s, n } => {
+                *n += count;
+                *s += match sum {
+                    BlockSum::Float(sum) => sum,
+                    BlockSum::Integer(sum) => sum as f64,
+                    BlockSum::Unsigned(sum) => sum as f64,
+                    BlockSum::Trues(trues) => trues as f64,
+                    BlockSum::None => f64::NAN,
+                };
+            }
+            _ => debug_assert!(false, "a sum offered to a state that cannot use it"),
         }
     }
 

@@ -111,6 +111,45 @@ proptest! {
         prop_assert!(f.buckets(Path::new("x"), b"nope", "f0").expect("reads").is_none());
     }
 
+    /// A directory cursor finds every column (and misses the absent ones) whatever the
+    /// order the keys are sought in: ascending (the merge join), descending, or shuffled.
+    #[test]
+    fn cursor_seeks_in_any_order(
+        keys in proptest::collection::btree_set(0u16..500, 1..60),
+        asked in proptest::collection::vec((0u16..520, 0u8..3), 0..80),
+    ) {
+        let m = meta(Aggregates::COUNT | Aggregates::SUM);
+        let k = |i: u16| format!("\u{3}cpu,host=h{i:04}").into_bytes();
+        // Two fields per key, of two types (two stripes).
+        let mut entries = Vec::new();
+        for &i in &keys {
+            let rows = [bucket(i64::from(i % 200), FieldType::Integer, i64::from(i), 2, false)];
+            entries.push(entry(&k(i), "a", FieldType::Integer, &rows));
+            let rows = [bucket(i64::from(i % 200), FieldType::Float, i64::from(i), 2, false)];
+            entries.push(entry(&k(i), "b", FieldType::Float, &rows));
+        }
+        let f = RollupFile::decode(Path::new("x"), &encode(&m, &entries, 0).expect("encodes"))
+            .expect("decodes");
+        let field = |j: u8| ["a", "b", "c"][usize::from(j)];
+        let want = |i: u16, j: u8| keys.contains(&i) && j < 2;
+        let mut sorted = asked.clone();
+        sorted.sort_unstable();
+        let mut reversed = sorted.clone();
+        reversed.reverse();
+        for order in [asked, sorted, reversed] {
+            let mut c = f.cursor();
+            for &(i, j) in &order {
+                let got = c.seek(&k(i), field(j));
+                prop_assert_eq!(got.is_some(), want(i, j), "key {} field {}", i, j);
+                prop_assert_eq!(got.clone(), f.locate(&k(i), field(j)));
+                if let Some((s, r)) = got {
+                    let st = f.stripe(Path::new("x"), s).expect("stripe");
+                    prop_assert_eq!(st.start[r.start], m.day * DAY + i64::from(i % 200) * m.interval);
+                }
+            }
+        }
+    }
+
     /// Any bytes decode to a file or an error, never a panic.
     #[test]
     fn any_bytes_are_refused_without_panic(b in proptest::collection::vec(any::<u8>(), 0..300)) {

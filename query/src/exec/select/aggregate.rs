@@ -348,6 +348,8 @@ pub(super) fn collect(
             col: ColumnId,
             ty: FieldType,
             slots: &'a [usize],
+            /// Whole rollup buckets answering the middle of the range.
+            rolled: Option<RollupRead>,
         },
         Rows {
             chosen: &'a Chosen,
@@ -367,8 +369,58 @@ pub(super) fn collect(
                     col: *col,
                     ty: *ty,
                     slots,
+                    rolled: None,
                 });
             }
+        }
+    }
+    // Whole rollup buckets answer the middle of the range when they can
+    // (`super::rollup`), asked for once per field for every series; raw points the rest.
+    if extra == 0 && !shows_point_time && !plan.point_rows {
+        for (f, slots) in &fields {
+            let kinds: Vec<AggKind> = slots.iter().map(|&s| plan.slots[s].kind).collect();
+            let mut at = Vec::new();
+            let mut asks = Vec::new();
+            for (k, t) in tasks.iter().enumerate() {
+                if let Task::Column {
+                    chosen,
+                    field,
+                    col,
+                    ty,
+                    ..
+                } = t
+                    && *field == f.as_str()
+                {
+                    at.push(k);
+                    asks.push(RollupAsk {
+                        key: &chosen.info.key,
+                        column: *col,
+                        field,
+                        ty: *ty,
+                    });
+                }
+            }
+            if asks.is_empty() {
+                continue;
+            }
+            ctx.check_deadline()?;
+            let got = super::rollup::read_many(ctx, &asks, &kinds, &layout, range)?;
+            drop(asks);
+            for (k, r) in at.into_iter().zip(got) {
+                if let Task::Column { rolled, .. } = &mut tasks[k] {
+                    *rolled = r;
+                }
+            }
+        }
+    }
+    /// The parts of `range` a column task reads raw.
+    fn raw_ranges(range: TimeRange, rolled: &Option<RollupRead>) -> [TimeRange; 2] {
+        match rolled {
+            Some(r) => [
+                TimeRange::new(range.start, r.covered.start),
+                TimeRange::new(r.covered.end, range.end),
+            ],
+            None => [range, TimeRange::new(range.end, range.end)],
         }
     }
     let n = layout.n;
@@ -377,11 +429,16 @@ pub(super) fn collect(
         match t {
             Task::Column {
                 chosen,
-                field,
                 col,
                 ty,
                 slots,
+                rolled,
+                ..
             } => {
+                let raw_ranges = raw_ranges(range, rolled);
+                if raw_ranges.iter().all(|r| r.start >= r.end) {
+                    return Ok(None);
+                }
                 let kinds: Vec<AggKind> = slots.iter().map(|&s| plan.slots[s].kind).collect();
                 let task_clip: Vec<(i64, i64)> = slots.iter().map(|&s| clip[s]).collect();
                 let stats_ok = !shows_point_time
@@ -392,37 +449,9 @@ pub(super) fn collect(
                 let mut seen = false;
                 let mut carry = None;
                 let mut stopped = None;
-                // Whole rollup buckets answer the middle of the range when they can
-                // (`super::rollup`); raw points the rest, in time order.
-                let rolled = if extra == 0 && !shows_point_time && !plan.point_rows {
-                    super::rollup::read(
-                        ctx,
-                        &chosen.info.key,
-                        *col,
-                        field,
-                        *ty,
-                        range,
-                        &kinds,
-                        &layout,
-                        offset,
-                    )?
-                } else {
-                    None
-                };
-                let raw_ranges = match &rolled {
-                    Some(r) => vec![
-                        TimeRange::new(range.start, r.covered.start),
-                        TimeRange::new(r.covered.end, range.end),
-                    ],
-                    None => vec![range],
-                };
-                for (part, range) in raw_ranges.into_iter().enumerate() {
-                    if part == 1
-                        && let Some(r) = &rolled
-                    {
-                        seen |= !r.is_empty();
-                        super::rollup::feed(&mut states, &kinds, &layout, r, window);
-                    }
+                // Raw points before and after the rollup buckets (which are folded into
+                // the group below), in time order.
+                for range in raw_ranges {
                     if range.start >= range.end {
                         continue;
                     }
@@ -524,7 +553,10 @@ pub(super) fn collect(
     };
     // The thread pool only when the plan touches enough points to pay for it.
     let pool = use_pool(tasks.len(), |i| match &tasks[i] {
-        Task::Column { col, .. } => ctx.db.column_points_estimate(*col, range),
+        Task::Column { col, rolled, .. } => (raw_ranges(range, rolled).iter())
+            .filter(|r| r.start < r.end)
+            .map(|r| ctx.db.column_points_estimate(*col, *r))
+            .sum(),
         Task::Rows { chosen } => (chosen.info.columns.iter())
             .map(|(_, col, _)| ctx.db.column_points_estimate(*col, range))
             .sum(),
@@ -534,40 +566,82 @@ pub(super) fn collect(
     } else {
         tasks.iter().map(run_task).collect()
     };
-    let partials: Vec<Partial> = done
-        .into_iter()
-        .filter_map(|r| r.transpose())
-        .collect::<Result<_, _>>()?;
+    let done: Vec<Option<Partial>> = done.into_iter().collect::<Result<_, _>>()?;
     let fill = sel.fill.clone().unwrap_or(Fill::Null);
     if plan.point_rows {
+        let partials = done.into_iter().flatten().collect();
         return Ok(Collected::Rows(point_rows(
             ctx, sel, plan, &layout, partials, chosen, n_groups, &fill,
         )?));
     }
-    // Merge per group.
+    // Merge per group, in task order: each task's raw partial, then its rollup buckets'
+    // first and last points (so that a tie in time between series goes to the earlier
+    // task, as it does raw).
+    let all_kinds: Vec<AggKind> = plan.slots.iter().map(|s| s.kind).collect();
     let mut acc: Vec<Option<Vec<State>>> = vec![None; n_groups];
     let mut groups_held = 0usize;
-    for (g, _series, le, slots, states) in partials {
+    let mut qs = Vec::new();
+    let mut rolled_tasks: Vec<(usize, &[usize], &RollupRead)> = Vec::new();
+    for (task, partial) in tasks.iter().zip(done) {
         ctx.check_deadline()?;
+        let rolled = match task {
+            Task::Column {
+                chosen,
+                slots,
+                rolled: Some(r),
+                ..
+            } if !r.is_empty() => Some((chosen.group, *slots, r)),
+            _ => None,
+        };
+        let g = match (&partial, &rolled) {
+            (Some(p), _) => p.0,
+            (None, Some(r)) => r.0,
+            (None, None) => continue,
+        };
         if acc[g].is_none() {
             groups_held += 1;
             check_buckets_held(ctx, groups_held, n, interval)?;
         }
-        let a = acc[g].get_or_insert_with(|| {
-            new_states(&plan.slots.iter().map(|s| s.kind).collect::<Vec<_>>(), n)
-        });
-        for (k, &s) in slots.iter().enumerate() {
-            let kind = plan.slots[s].kind;
-            for b in 0..n {
-                let st = &states[k * n + b];
-                if let AggKind::HistogramQuantile(_) = kind {
-                    // Series without a numeric `le` tag are not histogram buckets.
-                    if let Some(le) = le {
-                        a[s * n + b].merge_bucket(le, st);
+        let a = acc[g].get_or_insert_with(|| new_states(&all_kinds, n));
+        if let Some((_, _series, le, slots, states)) = partial {
+            for (k, &s) in slots.iter().enumerate() {
+                let kind = plan.slots[s].kind;
+                for b in 0..n {
+                    let st = &states[k * n + b];
+                    if let AggKind::HistogramQuantile(_) = kind {
+                        // Series without a numeric `le` tag are not histogram buckets.
+                        if let Some(le) = le {
+                            a[s * n + b].merge_bucket(le, st);
+                        }
+                        continue;
                     }
-                    continue;
+                    a[s * n + b].merge(kind, st.clone(), window);
                 }
-                a[s * n + b].merge(kind, st.clone(), window);
+            }
+        }
+        if let Some((g, slots, r)) = rolled {
+            for part in &r.parts {
+                super::rollup::fold(
+                    a, slots, &all_kinds, &layout, part, r.interval, window, true, &mut qs,
+                );
+            }
+            rolled_tasks.push((g, slots, r));
+        }
+    }
+    // The other aggregates merge in any order: day by day across the tasks, so that each
+    // day's decoded stripes are read front to back while they are in cache.
+    let days = rolled_tasks
+        .iter()
+        .map(|t| t.2.parts.len())
+        .max()
+        .unwrap_or(0);
+    for d in 0..days {
+        ctx.check_deadline()?;
+        for &(g, slots, r) in &rolled_tasks {
+            if let (Some(part), Some(a)) = (r.parts.get(d), acc[g].as_mut()) {
+                super::rollup::fold(
+                    a, slots, &all_kinds, &layout, part, r.interval, window, false, &mut qs,
+                );
             }
         }
     }

@@ -43,7 +43,7 @@ use std::collections::{BTreeMap, HashSet};
 use strata_engine::index::ColumnId;
 use strata_engine::model::{FieldType, TimeRange};
 use strata_engine::segment::ValuesView;
-use strata_engine::{Piece, SeriesInfo};
+use strata_engine::{Piece, RollupAsk, RollupRead, SeriesInfo};
 
 mod aggregate;
 mod buckets;
