@@ -241,6 +241,9 @@ impl Db {
             cold.extend((d0..=d1).map(|d| (d, s)));
         }
         cold.sort_unstable();
+        let days = usize::try_from((b - 1).div_euclid(DAY_NANOS) - a.div_euclid(DAY_NANOS) + 1)
+            .unwrap_or(0)
+            .min(4096);
         let mut walks: Vec<Walk> = Vec::with_capacity(mine.len());
         for (&k, lo) in mine.iter().zip(hot_lo) {
             let ask = &asks[k];
@@ -266,7 +269,8 @@ impl Db {
                 end,
                 stopped: false,
                 tombstoned: tombstones.touches(ask.column),
-                parts: Vec::new(),
+                // At most one part a day.
+                parts: Vec::with_capacity(days),
                 files: 0,
             });
         }

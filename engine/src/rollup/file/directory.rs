@@ -129,9 +129,9 @@ impl<'a> Cursor<'a> {
             }
         };
         let n = dir.len();
-        // Asked in key order, the key is most often the one at the cursor (another field
-        // of the same series) or the next.
-        let near = [self.at, self.at + 1]
+        // Asked in key order, the key is most often the one after the cursor or the one
+        // at it (another field of the same series).
+        let near = [self.at + 1, self.at]
             .into_iter()
             .find(|&i| i < n && dir.key(i) == key);
         self.at = match near {

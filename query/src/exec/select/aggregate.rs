@@ -580,8 +580,7 @@ pub(super) fn collect(
     let all_kinds: Vec<AggKind> = plan.slots.iter().map(|s| s.kind).collect();
     let mut acc: Vec<Option<Vec<State>>> = vec![None; n_groups];
     let mut groups_held = 0usize;
-    let mut qs = Vec::new();
-    let mut rolled_tasks: Vec<(usize, &[usize], &RollupRead)> = Vec::new();
+    let mut rolled_tasks: Vec<super::rollup::Rolled<'_>> = Vec::new();
     for (task, partial) in tasks.iter().zip(done) {
         ctx.check_deadline()?;
         let rolled = match task {
@@ -619,32 +618,28 @@ pub(super) fn collect(
                 }
             }
         }
-        if let Some((g, slots, r)) = rolled {
-            for part in &r.parts {
-                super::rollup::fold(
-                    a, slots, &all_kinds, &layout, part, r.interval, window, true, &mut qs,
-                );
-            }
-            rolled_tasks.push((g, slots, r));
+        if let Some((group, slots, read)) = rolled {
+            let t = super::rollup::Rolled { group, slots, read };
+            super::rollup::fold_selectors(a, &t, &all_kinds, &layout, window);
+            rolled_tasks.push(t);
         }
     }
-    // The other aggregates merge in any order: day by day across the tasks, so that each
-    // day's decoded stripes are read front to back while they are in cache.
-    let days = rolled_tasks
-        .iter()
-        .map(|t| t.2.parts.len())
-        .max()
-        .unwrap_or(0);
-    for d in 0..days {
-        ctx.check_deadline()?;
-        for &(g, slots, r) in &rolled_tasks {
-            if let (Some(part), Some(a)) = (r.parts.get(d), acc[g].as_mut()) {
-                super::rollup::fold(
-                    a, slots, &all_kinds, &layout, part, r.interval, window, false, &mut qs,
-                );
-            }
-        }
-    }
+    // The other aggregates merge in any order: day by day across the tasks, on the pool
+    // when there are enough buckets.
+    let chunks = if use_pool(rolled_tasks.len(), |i| rolled_tasks[i].read.len() as u64) {
+        rayon::current_num_threads()
+    } else {
+        1
+    };
+    super::rollup::fold_others(
+        &|| ctx.check_deadline(),
+        &mut acc,
+        &rolled_tasks,
+        &all_kinds,
+        &layout,
+        window,
+        chunks,
+    )?;
     Ok(Collected::States {
         layout,
         acc,
