@@ -122,6 +122,9 @@ struct Walk {
     tombstoned: bool,
     parts: Vec<BucketSlice>,
     files: usize,
+    /// The column's directory position and field index in the files of naming
+    /// generation `named.0` (files that list the same names share a generation).
+    named: (u64, Option<(usize, u32)>),
 }
 
 impl Db {
@@ -272,6 +275,7 @@ impl Db {
                 // At most one part a day.
                 parts: Vec::with_capacity(days),
                 files: 0,
+                named: (0, None),
             });
         }
         // Sorted by (key, field): each day's directory is then walked once, forward.
@@ -283,6 +287,10 @@ impl Db {
         let last_day = (last_end - 1).div_euclid(DAY_NANOS);
         let files = inner.rollups.range(&rule.key(), first_day..last_day + 1);
         let mut stripes: Vec<Option<Arc<BucketColumns>>> = Vec::new();
+        // Consecutive files naming the same keys and fields share positions: each
+        // column is looked up once per run of them, not once a day.
+        let mut named: Option<Arc<crate::rollup::file::RollupFile>> = None;
+        let mut generation = 0u64;
         let (mut ci, mut fi) = (0, 0);
         for day in first_day..=last_day {
             while ci < cold.len() && cold[ci].0 < day {
@@ -310,6 +318,12 @@ impl Db {
             let keeps = file
                 .as_ref()
                 .is_none_or(|f| Aggregates(f.meta.aggregates).has(need.0));
+            if let Some(f) = &file {
+                if !named.as_ref().is_some_and(|p| p.same_names(f)) {
+                    generation += 1;
+                }
+                named = Some(f.clone());
+            }
             let mut cursor = file.as_ref().map(|f| f.cursor());
             stripes.clear();
             let (day_lo, day_hi) = (day * DAY_NANOS, (day + 1) * DAY_NANOS - 1);
@@ -353,7 +367,13 @@ impl Db {
                     && match (&file, live_file, cursor.as_mut()) {
                         (Some(file), Some(f), Some(cursor)) if keeps => {
                             w.files += 1;
-                            if let Some((j, bk)) = cursor.seek(&w.key, ask.field) {
+                            if w.named.0 != generation {
+                                let pos = cursor.seek_key(&w.key);
+                                let field = file.field_id(ask.field);
+                                w.named = (generation, pos.zip(field));
+                            }
+                            let loc = w.named.1.and_then(|(p, f)| file.locate_at(p, f));
+                            if let Some((j, bk)) = loc {
                                 if stripes.len() <= j {
                                     stripes.resize(j + 1, None);
                                 }

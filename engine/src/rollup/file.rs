@@ -505,6 +505,25 @@ impl RollupFile {
         self.cursor().seek(key, field)
     }
 
+    /// Whether `other` lists the same series keys and fields (positions from
+    /// [`DirCursor::seek_key`] and indices from [`RollupFile::field_id`] then hold in
+    /// both): consecutive days of a stable set of series usually do, and a query reading
+    /// many days looks its columns up once.
+    pub fn same_names(&self, other: &RollupFile) -> bool {
+        self.dir.same_names(&other.dir)
+    }
+
+    /// The index of field `field` in this file's field table.
+    pub fn field_id(&self, field: &str) -> Option<u32> {
+        self.dir.field_id(field)
+    }
+
+    /// Where the series at directory position `pos` has the field with index `field`:
+    /// (stripe, bucket range in it).
+    pub fn locate_at(&self, pos: usize, field: u32) -> Option<(usize, Range<usize>)> {
+        self.dir.locate_at(pos, field)
+    }
+
     /// A cursor for locating many columns: cheapest when they are asked in ascending key
     /// order (each seek then walks forward from the last, a merge join against the
     /// sorted directory), correct in any order.

@@ -96,6 +96,29 @@ impl Directory {
         })
     }
 
+    /// Whether `other` has the same keys and field table (so positions and field indices
+    /// mean the same in both; the locations may differ).
+    pub(super) fn same_names(&self, other: &Directory) -> bool {
+        self.key_ends == other.key_ends && self.keys == other.keys && self.fields == other.fields
+    }
+
+    /// The index of field `field` in the field table.
+    pub(super) fn field_id(&self, field: &str) -> Option<u32> {
+        self.fields
+            .iter()
+            .position(|f| f == field)
+            .map(|i| i as u32)
+    }
+
+    /// Where the key at `pos` has field `field` (an index from [`Directory::field_id`]).
+    pub(super) fn locate_at(&self, pos: usize, field: u32) -> Option<(usize, Range<usize>)> {
+        if pos >= self.len() {
+            return None;
+        }
+        let l = self.locs(pos).iter().find(|l| l.field == field)?;
+        Some((l.stripe, l.range.clone()))
+    }
+
     /// A cursor for many lookups, cheapest in ascending key order.
     pub(super) fn cursor(&self) -> Cursor<'_> {
         Cursor {
@@ -128,6 +151,14 @@ impl<'a> Cursor<'a> {
                 i as u32
             }
         };
+        let pos = self.seek_key(key)?;
+        dir.locate_at(pos, id)
+    }
+
+    /// The position of series `key` in the directory (for
+    /// [`super::RollupFile::locate_at`]).
+    pub fn seek_key(&mut self, key: &[u8]) -> Option<usize> {
+        let dir = self.dir;
         let n = dir.len();
         // Asked in key order, the key is most often the one after the cursor or the one
         // at it (another field of the same series).
@@ -149,11 +180,7 @@ impl<'a> Cursor<'a> {
                 partition(lo, (lo + step + 1).min(n), |i| dir.key(i) < key)
             }
         };
-        if self.at >= n || dir.key(self.at) != key {
-            return None;
-        }
-        let l = dir.locs(self.at).iter().find(|l| l.field == id)?;
-        Some((l.stripe, l.range.clone()))
+        (self.at < n && dir.key(self.at) == key).then_some(self.at)
     }
 }
 

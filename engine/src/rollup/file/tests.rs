@@ -130,6 +130,13 @@ proptest! {
         }
         let f = RollupFile::decode(Path::new("x"), &encode(&m, &entries, 0).expect("encodes"))
             .expect("decodes");
+        // Names compare equal for the same listing, not for one without the first key.
+        let again = RollupFile::decode(Path::new("x"), &encode(&m, &entries, 0).expect("encodes"))
+            .expect("decodes");
+        prop_assert!(f.same_names(&again));
+        let fewer = RollupFile::decode(Path::new("x"), &encode(&m, &entries[2..], 0).expect("encodes"))
+            .expect("decodes");
+        prop_assert!(!f.same_names(&fewer));
         let field = |j: u8| ["a", "b", "c"][usize::from(j)];
         let want = |i: u16, j: u8| keys.contains(&i) && j < 2;
         let mut sorted = asked.clone();
