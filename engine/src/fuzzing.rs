@@ -318,6 +318,23 @@ fn rollup_file_check(data: &[u8]) {
     for (key, field) in &columns {
         let _ = file.buckets(path, key, field);
     }
+    // Every column is found, and a cursor walking the columns in order (as queries do)
+    // or backwards finds what a lookup from scratch finds, by name and by position.
+    let mut sorted = columns.clone();
+    sorted.sort();
+    let backwards: Vec<_> = sorted.iter().rev().cloned().collect();
+    for order in [&sorted, &backwards] {
+        let mut c = file.cursor();
+        for (key, field) in order {
+            let want = file.locate(key, field);
+            assert!(want.is_some(), "a listed column is not found");
+            assert_eq!(c.seek(key, field), want, "the cursor disagrees");
+            let at = (file.cursor().seek_key(key))
+                .zip(file.field_id(field))
+                .and_then(|(p, f)| file.locate_at(p, f));
+            assert_eq!(at, want, "the position disagrees");
+        }
+    }
     for j in 0..file.stripes() {
         let _ = file.stripe(path, j);
     }
