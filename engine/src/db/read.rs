@@ -127,7 +127,7 @@ impl Db {
         let st = self.inner.state.read();
         let ix = self.inner.index.read();
         let mut out = TiersStats::default();
-        let mut hot_series = std::collections::HashSet::new();
+        let mut hot_series = rustc_hash::FxHashSet::default();
         for tier in std::iter::once(&st.hot).chain(st.rotating.iter().map(|r| &**r)) {
             let s = tier.stats();
             out.hot.points += s.points;
@@ -143,8 +143,8 @@ impl Db {
             }
         }
         out.hot.series = hot_series.len();
-        let mut warm_series = std::collections::HashSet::new();
-        let mut cold_series = std::collections::HashSet::new();
+        let mut warm_series = rustc_hash::FxHashSet::default();
+        let mut cold_series = rustc_hash::FxHashSet::default();
         for live in &st.segments {
             let (t, set) = match live.tier {
                 Tier::Warm => (&mut out.warm, &mut warm_series),
