@@ -24,6 +24,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod blocking;
 pub mod body;
 pub mod config;
 mod conn;

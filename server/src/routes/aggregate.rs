@@ -203,7 +203,7 @@ pub async fn answer(
     let q = text.clone();
     let (resp, info) = match cluster {
         None => (
-            tokio::task::spawn_blocking(move || strata_query::execute(&db, &q, &options)).await?,
+            crate::blocking::run(move || strata_query::execute(&db, &q, &options)).await?,
             None,
         ),
         Some(nodes) => {

@@ -177,8 +177,7 @@ pub async fn query(
     };
     let with_stats = first(&p, "stats").is_some_and(|s| !s.is_empty());
     let started = Instant::now();
-    let res =
-        tokio::task::spawn_blocking(move || promql::instant_with_stats(&db, &expr, t, &opts)).await;
+    let res = crate::blocking::run(move || promql::instant_with_stats(&db, &expr, t, &opts)).await;
     drop(cancel);
     let took = started.elapsed();
     state.metrics.query_took(took);
@@ -189,7 +188,7 @@ pub async fn query(
             PromResponse::data(&json::data_json_with_stats(&v, stats.as_deref()), &warnings)
         }
         Ok(Err(e)) => PromResponse::query_error(&e),
-        Err(e) => PromResponse::error("internal", &format!("query task failed: {e}")),
+        Err(e) => PromResponse::error("internal", &e.to_string()),
     }
 }
 
@@ -255,10 +254,9 @@ pub async fn query_range(
     };
     let with_stats = first(&p, "stats").is_some_and(|s| !s.is_empty());
     let started = Instant::now();
-    let res = tokio::task::spawn_blocking(move || {
-        promql::range_with_stats(&db, &expr, start, end, step, &opts)
-    })
-    .await;
+    let res =
+        crate::blocking::run(move || promql::range_with_stats(&db, &expr, start, end, step, &opts))
+            .await;
     drop(cancel);
     let took = started.elapsed();
     state.metrics.query_took(took);
@@ -269,7 +267,7 @@ pub async fn query_range(
             PromResponse::data(&json::data_json_with_stats(&v, stats.as_deref()), &warnings)
         }
         Ok(Err(e)) => PromResponse::query_error(&e),
-        Err(e) => PromResponse::error("internal", &format!("query task failed: {e}")),
+        Err(e) => PromResponse::error("internal", &e.to_string()),
     }
 }
 

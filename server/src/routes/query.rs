@@ -92,7 +92,7 @@ pub async fn query(
         (r, Some(i))
     } else {
         (
-            tokio::task::spawn_blocking(move || strata_query::execute(&db, &q, &options)).await?,
+            crate::blocking::run(move || strata_query::execute(&db, &q, &options)).await?,
             None,
         )
     };
