@@ -31,13 +31,23 @@ fn open(dir: &std::path::Path, clock: &ManualClock, rollup: bool, raw_days: u64)
     } else {
         Vec::new()
     };
+    open_with(dir, clock, rollups, Some(raw_days))
+}
+
+/// A database on `clock` with `rules`, raw data kept `raw_days` (or forever).
+fn open_with(
+    dir: &std::path::Path,
+    clock: &ManualClock,
+    rules: Vec<RollupRule>,
+    raw_days: Option<u64>,
+) -> Db {
     Db::open(
         dir,
         Options {
             clock: Arc::new(clock.clone()),
             rotation_interval: Duration::ZERO,
-            retention: Some(Duration::from_secs(raw_days * 86_400)),
-            rollups,
+            retention: raw_days.map(|d| Duration::from_secs(d * 86_400)),
+            rollups: rules,
             ..Options::default()
         },
     )
@@ -162,18 +172,6 @@ fn a_batch_of_series_in_mixed_states_answers_like_raw() {
         None,
     )
     .unwrap();
-    let open_with = |dir: &std::path::Path, rules: Vec<RollupRule>| {
-        Db::open(
-            dir,
-            Options {
-                clock: Arc::new(clock.clone()),
-                rotation_interval: Duration::ZERO,
-                rollups: rules,
-                ..Options::default()
-            },
-        )
-        .unwrap()
-    };
     let five = RollupRule::new(
         "cp.*",
         false,
@@ -182,8 +180,8 @@ fn a_batch_of_series_in_mixed_states_answers_like_raw() {
         None,
     )
     .unwrap();
-    let rolled = open_with(a.path(), vec![five, hourly]);
-    let plain = open_with(b.path(), Vec::new());
+    let rolled = open_with(a.path(), &clock, vec![five, hourly], None);
+    let plain = open_with(b.path(), &clock, Vec::new(), None);
     let mut lp = String::new();
     for i in 0..(3 * 288i64) {
         let t = T0 + i * 5 * MIN;
@@ -274,17 +272,8 @@ proptest::proptest! {
         let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
         let rule = RollupRule::new("cpu", false, Duration::from_secs(300), Aggregates::EXACT, None)
             .unwrap();
-        let open_with = |dir: &std::path::Path, rules: Vec<RollupRule>| {
-            Db::open(dir, Options {
-                clock: Arc::new(clock.clone()),
-                rotation_interval: Duration::ZERO,
-                rollups: rules,
-                ..Options::default()
-            })
-            .unwrap()
-        };
-        let rolled = open_with(a.path(), vec![rule]);
-        let plain = open_with(b.path(), Vec::new());
+        let rolled = open_with(a.path(), &clock, vec![rule], None);
+        let plain = open_with(b.path(), &clock, Vec::new(), None);
         let point = |h: usize, i: i64, x: i64| {
             format!("cpu,host=h{h} n={}i {}\n", (x * 7919 + h as i64 * 31) % 2003 - 1000, T0 + i * 5 * MIN + h as i64)
         };

@@ -90,25 +90,31 @@ fn num(v: Scalar) -> Num {
     }
 }
 
-/// Folds the buckets of `part` (of a rollup with bucket width `width`) into a group's
-/// states for the task's `slots`, either the first and last points (`selectors`) or the
+/// Folds the buckets of `part` (of task `t`'s rollup) into its group's states for the
+/// task's slots, either the first and last points (`selectors`) or the
 /// other aggregates: straight into the group, with no per-series states, since every
 /// aggregate rollups answer merges point by point (first and last by time; the others
 /// in any order). `acc[slot]` holds the group's states of query buckets `lo..` of the
 /// slot; buckets outside them are left to another call.
-#[allow(clippy::too_many_arguments)]
+/// What every fold of one statement shares.
+struct Folding<'a> {
+    kinds: &'a [AggKind],
+    layout: &'a Layout,
+    /// The bucket width rates are taken over.
+    window: i64,
+}
+
 fn fold(
     acc: &mut [&mut [State]],
     lo: usize,
-    slots: &[usize],
-    kinds: &[AggKind],
-    layout: &Layout,
+    t: &Rolled<'_>,
     part: &BucketSlice,
-    width: i64,
-    window: i64,
+    f: &Folding<'_>,
     selectors: bool,
     qs: &mut Vec<usize>,
 ) {
+    let (kinds, layout, window, slots) = (f.kinds, f.layout, f.window, t.slots);
+    let width = t.read.interval;
     let n = layout.n;
     let b = &*part.cols;
     let range = part.range.clone();
@@ -244,19 +250,13 @@ pub(super) fn fold_selectors(
     }
     let mut slots: Vec<&mut [State]> = acc.chunks_mut(layout.n).collect();
     let mut qs = Vec::new();
+    let f = Folding {
+        kinds,
+        layout,
+        window,
+    };
     for part in &t.read.parts {
-        fold(
-            &mut slots,
-            0,
-            t.slots,
-            kinds,
-            layout,
-            part,
-            t.read.interval,
-            window,
-            true,
-            &mut qs,
-        );
+        fold(&mut slots, 0, t, part, &f, true, &mut qs);
     }
 }
 
@@ -298,6 +298,11 @@ pub(super) fn fold_others(
             }
         }
     }
+    let f = Folding {
+        kinds,
+        layout,
+        window,
+    };
     let run = |(c, mut view): (usize, Vec<Vec<&mut [State]>>)| -> Result<(), QueryError> {
         let (lo, hi) = bounds[c];
         // (The first and last chunks reach out to any time: a bucket outside the layout
@@ -328,16 +333,12 @@ pub(super) fn fold_others(
                 if d < a || d >= z {
                     continue;
                 }
-                let part = &t.read.parts[d];
                 fold(
                     &mut view[t.group],
                     lo,
-                    t.slots,
-                    kinds,
-                    layout,
-                    part,
-                    t.read.interval,
-                    window,
+                    t,
+                    &t.read.parts[d],
+                    &f,
                     false,
                     &mut qs,
                 );
