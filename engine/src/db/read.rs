@@ -143,8 +143,12 @@ impl Db {
             }
         }
         out.hot.series = hot_series.len();
-        let mut warm_series = rustc_hash::FxHashSet::default();
-        let mut cold_series = rustc_hash::FxHashSet::default();
+        // Sized for every series up front: growing a million-entry set rehashes it ~20 times.
+        let all = ix.series_count();
+        let mut warm_series =
+            rustc_hash::FxHashSet::with_capacity_and_hasher(all, Default::default());
+        let mut cold_series =
+            rustc_hash::FxHashSet::with_capacity_and_hasher(all, Default::default());
         for live in &st.segments {
             let (t, set) = match live.tier {
                 Tier::Warm => (&mut out.warm, &mut warm_series),
