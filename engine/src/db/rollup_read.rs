@@ -9,6 +9,13 @@
 //! compaction of the day); and the file keeps the aggregates asked for. A day with neither
 //! cold data of C nor a rollup file holds nothing. Raw data that expired is no reason to
 //! refuse: that is what rollups are for (buckets are kept to the rule's own retention).
+//!
+//! A query asks for all its columns at once ([`Db::rollup_reads`]), and the days are walked
+//! once for them all. A day is judged for every column at a stroke when the only cold
+//! segment whose time span touches it is the day file's source (every column's cold data
+//! of that day is then in the source) or no cold segment touches it: the rule above then
+//! holds for each column that no tombstone names. Otherwise, and for columns a tombstone
+//! names, the day is judged column by column from the blocks, as the rule says.
 
 use super::Db;
 use crate::compaction::DAY_NANOS;
