@@ -389,21 +389,9 @@ fn same_buckets(a: &crate::rollup::BucketColumns, b: &crate::rollup::BucketColum
     };
     let sketches = a.sketches.len() == b.sketches.len()
         && a.sketches.iter().zip(&b.sketches).all(|(p, q)| {
-            (
-                p.pos.clone(),
-                p.neg.clone(),
-                p.zeros,
-                p.neg_inf,
-                p.pos_inf,
-                p.nan,
-            ) == (
-                q.pos.clone(),
-                q.neg.clone(),
-                q.zeros,
-                q.neg_inf,
-                q.pos_inf,
-                q.nan,
-            ) && p.min.to_bits() == q.min.to_bits()
+            (p.pos == q.pos && p.neg == q.neg)
+                && (p.zeros, p.neg_inf, p.pos_inf, p.nan) == (q.zeros, q.neg_inf, q.pos_inf, q.nan)
+                && p.min.to_bits() == q.min.to_bits()
                 && p.max.to_bits() == q.max.to_bits()
         });
     values

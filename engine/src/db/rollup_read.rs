@@ -23,6 +23,7 @@ use crate::error::Result;
 use crate::index::ColumnId;
 use crate::manifest::Tier;
 use crate::model::{FieldType, SeriesKey, TimeRange};
+use crate::rollup::store::LiveRollup;
 use crate::rollup::{Aggregates, BucketColumns, rolls_up};
 use std::ops::Range;
 use std::sync::Arc;
@@ -132,6 +133,16 @@ struct Walk {
     /// The column's directory position and field index in the files of naming
     /// generation `named.0` (files that list the same names share a generation).
     named: (u64, Option<(usize, u32)>),
+}
+
+/// Whether a day's rollup file (`file`, if any) holds exactly what the cold segments `held`
+/// hold that day: none holds anything, or the only one is the file's source.
+fn exact_day(file: Option<&Arc<LiveRollup>>, mut held: impl Iterator<Item = u64>) -> bool {
+    match (held.next(), held.next(), file) {
+        (None, _, _) => true,
+        (Some(s), None, Some(f)) => s == f.source,
+        _ => false,
+    }
 }
 
 impl Db {
@@ -303,21 +314,14 @@ impl Db {
             while ci < cold.len() && cold[ci].0 < day {
                 ci += 1;
             }
-            let sources: Vec<usize> = cold[ci..]
-                .iter()
-                .take_while(|c| c.0 == day)
-                .map(|c| c.1)
-                .collect();
+            let sources = &cold[ci..ci + cold[ci..].partition_point(|c| c.0 == day)];
             while fi < files.len() && files[fi].0 < day {
                 fi += 1;
             }
             let live_file = files.get(fi).filter(|f| f.0 == day).map(|f| &f.1);
-            // The whole day's verdict for columns no tombstone names, when one is possible.
-            let day_ok = match (live_file, sources.as_slice()) {
-                (_, []) => Some(true),
-                (Some(f), [s]) if segments[*s].seg.id() == f.source => Some(true),
-                _ => None,
-            };
+            // True: the verdict for every column no tombstone names (whatever cold data a
+            // column has this day lies in these segments). False: judge column by column.
+            let day_ok = exact_day(live_file, sources.iter().map(|c| segments[c.1].seg.id()));
             let file = match live_file {
                 Some(f) => Some(f.file()?),
                 None => None,
@@ -339,36 +343,27 @@ impl Db {
                     continue;
                 }
                 let ask = &asks[w.ask];
-                let exact = match day_ok {
-                    Some(true) if !w.tombstoned => true,
-                    _ => {
-                        // Column by column: the cold segments holding it this day must be
-                        // exactly the file's source, and no tombstone may touch it.
-                        let mut held: Vec<u64> = Vec::new();
-                        let mut touched = false;
-                        for &s in &sources {
-                            let live = &segments[s];
-                            let Some(entry) = live.column(&ask.column) else {
-                                continue;
-                            };
-                            let span = TimeRange::new(day_lo.max(a), (day_hi + 1).min(w.end));
-                            if live.seg.blocks_in(entry, span).is_empty() {
-                                continue;
-                            }
-                            held.push(live.seg.id());
-                            touched |= tombstones
-                                .ranges(live.seg.id(), ask.column)
-                                .iter()
-                                .any(|r| r.overlaps(day_lo, day_hi));
+                // The day's verdict, or else column by column: the cold segments holding it
+                // this day must be exactly the file's source, and no tombstone may touch it.
+                let exact = (day_ok && !w.tombstoned) || {
+                    let mut held: Vec<u64> = Vec::new();
+                    let mut touched = false;
+                    for &(_, s) in sources {
+                        let live = &segments[s];
+                        let Some(entry) = live.column(&ask.column) else {
+                            continue;
+                        };
+                        let span = TimeRange::new(day_lo.max(a), (day_hi + 1).min(w.end));
+                        if live.seg.blocks_in(entry, span).is_empty() {
+                            continue;
                         }
-                        !touched
-                            && match (live_file, held.as_slice()) {
-                                (_, []) => true,
-                                (None, _) => false,
-                                (Some(f), [s]) => *s == f.source,
-                                (Some(_), _) => false,
-                            }
+                        held.push(live.seg.id());
+                        touched |= tombstones
+                            .ranges(live.seg.id(), ask.column)
+                            .iter()
+                            .any(|r| r.overlaps(day_lo, day_hi));
                     }
+                    !touched && exact_day(live_file, held.into_iter())
                 };
                 let ok = exact
                     && match (&file, live_file, cursor.as_mut()) {
