@@ -236,7 +236,7 @@ impl Inner {
         let cutoffs = &claim.task.keep_from;
         let default_keep_from = cutoffs.loosest();
         let by_series: Vec<SeriesColumns> =
-            self.columns_by_series(claim.inputs.iter().flat_map(|s| s.columns.keys().copied()));
+            self.columns_by_series(claim.inputs.iter().flat_map(|s| s.columns.keys()));
         let series_keep_from: Vec<i64> = if cutoffs.is_uniform() {
             vec![default_keep_from; by_series.len()]
         } else {

@@ -11,6 +11,7 @@
 //! published segment), and the hot tier. [`State`] holds all three under one lock, so a
 //! reader always sees each value in exactly one place or in two identical ones.
 
+mod column_map;
 mod compact;
 mod compact_outputs;
 mod compact_rollups;
@@ -40,7 +41,6 @@ use crate::retention::{Cutoffs, Retention, RetentionGroup};
 use crate::segment::{ColumnEntry, Segment};
 use crate::wal::Wal;
 use parking_lot::{Condvar, Mutex, RwLock};
-use rustc_hash::FxHashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -150,7 +150,7 @@ pub(crate) struct LiveSegment {
     seg: Segment,
     tier: Tier,
     /// Where each index column is in the segment's directory: (series, column) positions.
-    columns: FxHashMap<ColumnId, (u32, u32)>,
+    columns: column_map::ColumnMap,
     /// Set when a compaction has replaced this segment in the manifest: the file is
     /// deleted when the last reader lets go of it.
     doomed: std::sync::atomic::AtomicBool,
@@ -167,7 +167,7 @@ impl LiveSegment {
 
     /// The segment's directory entry for index column `c`, if the segment holds it.
     fn column(&self, c: &ColumnId) -> Option<&ColumnEntry> {
-        let &(s, k) = self.columns.get(c)?;
+        let (s, k) = self.columns.get(*c)?;
         self.seg.series().get(s as usize)?.columns.get(k as usize)
     }
 }

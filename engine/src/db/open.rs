@@ -195,9 +195,8 @@ pub(super) fn open_inner(dir: PathBuf, options: Options) -> Result<(Inner, Vec<D
 
 /// Registers a segment's series and columns in the index.
 pub(super) fn attach(index: &mut Index, seg: Segment, tier: Tier) -> LiveSegment {
-    let mut columns = FxHashMap::default();
     let n_columns: usize = seg.series().iter().map(|s| s.columns.len()).sum();
-    columns.reserve(n_columns);
+    let mut columns = Vec::with_capacity(n_columns);
     index.reserve(seg.series().len(), n_columns);
     let mut spans: Vec<GroupSpan> = Vec::new();
     for (si, s) in seg.series().iter().enumerate() {
@@ -217,7 +216,7 @@ pub(super) fn attach(index: &mut Index, seg: Segment, tier: Tier) -> LiveSegment
                 Ok(col) => {
                     // Directory positions fit in u32: a segment has fewer than 2^32 blocks
                     // and every column has at least one.
-                    columns.insert(col, (si as u32, ci as u32));
+                    columns.push((col, (si as u32, ci as u32)));
                 }
                 Err(e) => tracing::warn!("{}: skipping a column: {e}", seg.path().display()),
             }
@@ -233,7 +232,7 @@ pub(super) fn attach(index: &mut Index, seg: Segment, tier: Tier) -> LiveSegment
     LiveSegment {
         seg,
         tier,
-        columns,
+        columns: super::column_map::ColumnMap::new(columns),
         doomed: std::sync::atomic::AtomicBool::new(false),
         spans,
     }

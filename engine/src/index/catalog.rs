@@ -1,6 +1,7 @@
 //! One measurement's series, tag postings and fields.
 
 use super::SeriesId;
+use super::tag_values::TagValues;
 use crate::model::FieldType;
 use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
@@ -21,7 +22,7 @@ pub struct FieldConflict {
 pub(super) struct Measurement {
     name: String,
     series: Vec<SeriesId>,
-    tags: BTreeMap<String, BTreeMap<String, Vec<SeriesId>>>,
+    tags: BTreeMap<String, TagValues>,
     fields: Vec<(String, FieldType)>,
     field_ids: FxHashMap<String, u32>,
 }
@@ -50,12 +51,7 @@ impl Measurement {
                 Some(v) => v,
                 None => self.tags.entry(k.to_owned()).or_default(),
             };
-            match values.get_mut(v) {
-                Some(p) => p.push(id),
-                None => {
-                    values.insert(v.to_owned(), vec![id]);
-                }
-            }
+            values.add(v, id);
         }
     }
 
@@ -64,21 +60,16 @@ impl Measurement {
     }
 
     pub(super) fn postings(&self, key: &str, value: &str) -> &[SeriesId] {
-        self.tags
-            .get(key)
-            .and_then(|v| v.get(value))
-            .map_or(&[], Vec::as_slice)
+        self.tags.get(key).map_or(&[], |v| v.postings(value))
     }
 
     pub(super) fn tag_keys(&self) -> impl Iterator<Item = &str> {
         self.tags.keys().map(String::as_str)
     }
 
-    pub(super) fn tag_values(&self, key: &str) -> impl Iterator<Item = &str> {
-        self.tags
-            .get(key)
-            .into_iter()
-            .flat_map(|v| v.keys().map(String::as_str))
+    /// Values of tag `key` with their postings, sorted by value.
+    pub(super) fn tag_values(&self, key: &str) -> Vec<(&str, &[SeriesId])> {
+        self.tags.get(key).map_or_else(Vec::new, TagValues::sorted)
     }
 
     pub(super) fn fields(&self) -> &[(String, FieldType)] {
@@ -130,13 +121,7 @@ impl Measurement {
         let tags: usize = self
             .tags
             .iter()
-            .map(|(k, vs)| {
-                k.len()
-                    + 48
-                    + vs.iter()
-                        .map(|(v, p)| v.len() + 48 + p.capacity() * 4)
-                        .sum::<usize>()
-            })
+            .map(|(k, vs)| k.len() + 48 + vs.heap_bytes())
             .sum();
         self.name.len() + self.series.capacity() * 4 + tags + self.fields.len() * 64
     }

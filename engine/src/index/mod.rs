@@ -15,8 +15,10 @@
 //! from the WAL (and, once they exist, from the segment files' series tables).
 
 mod catalog;
+mod id_table;
 pub mod postings;
 mod raw;
+mod tag_values;
 
 pub use catalog::FieldConflict;
 
@@ -24,7 +26,7 @@ use crate::model::series::read_uvarint;
 use crate::model::{FieldType, SeriesKey, SeriesKeyError};
 use crate::retention::{Retention, RetentionGroup};
 use catalog::Measurement;
-use rustc_hash::FxHashMap;
+use id_table::{IdTable, hash32};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -114,7 +116,8 @@ pub enum RawKind {
 #[derive(Debug, Default)]
 pub struct Index {
     by_raw: [raw::RawCache; RAW_KINDS],
-    by_key: FxHashMap<Arc<[u8]>, SeriesId>,
+    /// Series ids by canonical key (the keys are the series table's).
+    by_key: IdTable,
     series: Vec<SeriesEntry>,
     measurement_ids: BTreeMap<String, u32>,
     measurements: Vec<Measurement>,
@@ -188,23 +191,30 @@ impl Index {
 
     /// The series with canonical key bytes `canonical`, if any.
     pub fn lookup_key(&self, canonical: &[u8]) -> Option<SeriesId> {
-        self.by_key.get(canonical).copied()
+        self.lookup_hashed(hash32(canonical), canonical)
+    }
+
+    #[inline]
+    fn lookup_hashed(&self, h: u32, canonical: &[u8]) -> Option<SeriesId> {
+        self.by_key
+            .find(h, |id| &*self.series[id as usize].key == canonical)
+            .map(SeriesId)
     }
 
     /// The id of `key`, creating the series (and its measurement) on first sight.
     /// `canonical` must be `key`'s canonical encoding.
     pub fn get_or_create(&mut self, key: &SeriesKey, canonical: &[u8]) -> SeriesId {
-        if let Some(id) = self.by_key.get(canonical) {
-            return *id;
+        let h = hash32(canonical);
+        if let Some(id) = self.lookup_hashed(h, canonical) {
+            return id;
         }
         let id = SeriesId(u32::try_from(self.series.len()).expect("fewer than 2^32 series"));
         let m = self.measurement_id_or_create(key.measurement());
         self.measurements[m as usize]
             .add_series(id, key.tags().iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        let shared: Arc<[u8]> = canonical.into();
-        self.by_key.insert(shared.clone(), id);
+        self.by_key.insert_new(h, id.0);
         self.series.push(SeriesEntry {
-            key: shared,
+            key: canonical.into(),
             measurement: m,
             hidden: false,
             columns: Vec::new(),
@@ -220,8 +230,9 @@ impl Index {
         &mut self,
         canonical: &Arc<[u8]>,
     ) -> Result<SeriesId, SeriesKeyError> {
-        if let Some(id) = self.by_key.get(&**canonical) {
-            return Ok(*id);
+        let h = hash32(canonical);
+        if let Some(id) = self.lookup_hashed(h, canonical) {
+            return Ok(id);
         }
         let mut parts = CanonicalParts {
             rest: canonical,
@@ -234,11 +245,15 @@ impl Index {
         if measurement.is_empty() {
             return Err(SeriesKeyError::EmptyMeasurement);
         }
-        // Check the tags before changing anything.
+        // Check the tags before changing anything, keeping them (on the stack for the
+        // usual few) so that the key is read once.
+        const INLINE: usize = 8;
+        let mut inline: [(&str, &str); INLINE] = [("", ""); INLINE];
+        let mut spilled: Vec<(&str, &str)> = Vec::new();
+        let mut n = 0usize;
         let mut previous: Option<&str> = None;
-        let mut check = parts.clone();
-        while let Some(k) = check.next().transpose()? {
-            let v = check.next().transpose()?.ok_or(SeriesKeyError::Malformed {
+        while let Some(k) = parts.next().transpose()? {
+            let v = parts.next().transpose()?.ok_or(SeriesKeyError::Malformed {
                 offset: canonical.len(),
             })?;
             if k.is_empty() {
@@ -258,20 +273,27 @@ impl Index {
                 _ => {}
             }
             previous = Some(k);
+            if n < INLINE {
+                inline[n] = (k, v);
+            } else {
+                if spilled.is_empty() {
+                    spilled.extend_from_slice(&inline);
+                }
+                spilled.push((k, v));
+            }
+            n += 1;
         }
+        let pairs = if n <= INLINE {
+            &inline[..n]
+        } else {
+            &spilled[..]
+        };
         let id = SeriesId(u32::try_from(self.series.len()).expect("fewer than 2^32 series"));
         let m = self.measurement_id_or_create(measurement);
-        let mut tags = parts;
-        let pairs = std::iter::from_fn(|| {
-            let k = tags.next()?.ok()?;
-            let v = tags.next()?.ok()?;
-            Some((k, v))
-        });
-        self.measurements[m as usize].add_series(id, pairs);
-        let shared = canonical.clone();
-        self.by_key.insert(shared.clone(), id);
+        self.measurements[m as usize].add_series(id, pairs.iter().copied());
+        self.by_key.insert_new(h, id.0);
         self.series.push(SeriesEntry {
-            key: shared,
+            key: canonical.clone(),
             measurement: m,
             hidden: false,
             columns: Vec::new(),
@@ -478,7 +500,7 @@ impl Index {
         }
         // Keys of visible series only: a dropped series' tags leave the listings.
         m.tag_keys()
-            .filter(|k| m.tag_values(k).any(|v| self.any_visible(m.postings(k, v))))
+            .filter(|k| m.tag_values(k).iter().any(|(_, p)| self.any_visible(p)))
             .map(str::to_owned)
             .collect()
     }
@@ -493,8 +515,9 @@ impl Index {
         };
         let hidden = self.any_hidden(m);
         m.tag_values(key)
-            .filter(|v| !hidden || self.any_visible(m.postings(key, v)))
-            .map(str::to_owned)
+            .into_iter()
+            .filter(|(_, p)| !hidden || self.any_visible(p))
+            .map(|(v, _)| v.to_owned())
             .collect()
     }
 
@@ -546,7 +569,7 @@ impl Index {
             .map(|s| s.key.len() + 16 + s.columns.len() * 4 + 40)
             .sum();
         let raw: usize = self.by_raw.iter().map(raw::RawCache::heap_bytes).sum();
-        let by_key = self.by_key.len() * 32;
+        let by_key = self.by_key.heap_bytes();
         let meas: usize = self.measurements.iter().map(Measurement::heap_bytes).sum();
         keys + raw + by_key + meas + self.columns.len() * std::mem::size_of::<ColumnInfo>()
     }

@@ -36,8 +36,8 @@ compile_error!(
 /// A column in a segment's directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ColumnEntry {
-    /// Field name.
-    pub name: String,
+    /// Field name (shared by the directory's columns of the same name).
+    pub name: Arc<str>,
     /// Field type.
     pub field_type: FieldType,
     /// Index of its first block.
@@ -826,6 +826,8 @@ fn parse_directory(dir: &[u8], n_blocks: usize) -> Result<Vec<SeriesEntry>, (usi
     let n_series = c.count("series count")?;
     let mut series = Vec::with_capacity(n_series);
     let mut next_block = 0usize;
+    // Field names repeat from series to series: each distinct one is allocated once.
+    let mut names: Vec<Arc<str>> = Vec::new();
     for _ in 0..n_series {
         let key_len = c.count("series key length")?;
         let key = c.bytes(key_len, "series key")?.into();
@@ -834,9 +836,20 @@ fn parse_directory(dir: &[u8], n_blocks: usize) -> Result<Vec<SeriesEntry>, (usi
         for _ in 0..n_columns {
             let name_len = c.count("field name length")?;
             let at = c.pos;
-            let name = std::str::from_utf8(c.bytes(name_len, "field name")?)
-                .map_err(|_| (at, "field name is not UTF-8"))?
-                .to_owned();
+            let raw = c.bytes(name_len, "field name")?;
+            let name = match names.iter().find(|n| n.as_bytes() == raw) {
+                Some(n) => n.clone(),
+                None => {
+                    let n: Arc<str> = std::str::from_utf8(raw)
+                        .map_err(|_| (at, "field name is not UTF-8"))?
+                        .into();
+                    // Bounded: a directory with many distinct names keeps the first few.
+                    if names.len() < 64 {
+                        names.push(n.clone());
+                    }
+                    n
+                }
+            };
             let at = c.pos;
             let tag = c.bytes(1, "field type")?[0];
             let field_type = FieldType::from_tag(tag).ok_or((at, "unknown field type"))?;

@@ -78,7 +78,7 @@ fn columns_round_trip_and_blocks_respect_hours_and_size() {
     let want = sample_columns();
     for s in seg.series() {
         for (c, (name, data)) in s.columns.iter().zip(&want) {
-            assert_eq!(&c.name, name);
+            assert_eq!(&*c.name, name.as_str());
             let got = seg.read_column(c, TimeRange::ALL).unwrap();
             assert_eq!(got.timestamps, data.timestamps);
             match (&got.values, &data.values) {
@@ -178,7 +178,7 @@ fn every_flipped_byte_is_found_by_verify_and_never_read_as_data() {
                 for c in &s.columns {
                     match seg.read_column(c, TimeRange::ALL) {
                         Ok(d) => {
-                            let want = &cols.iter().find(|(n, _)| *n == c.name).unwrap().1;
+                            let want = &cols.iter().find(|(n, _)| **n == *c.name).unwrap().1;
                             assert_eq!(&d, want, "flip at {i} changed data silently");
                         }
                         Err(e) => assert!(e.to_string().contains("damaged.seg"), "{e}"),
@@ -218,7 +218,7 @@ fn cold_segments_round_trip_every_type_compressed_and_catch_every_flip() {
     );
     let seg = Segment::open(&file_path(dir.path(), 3), 3).unwrap();
     for (c, (name, data)) in seg.series()[0].columns.iter().zip(&cols) {
-        assert_eq!(&c.name, name);
+        assert_eq!(&*c.name, name.as_str());
         let got = seg.read_column(c, TimeRange::ALL).unwrap();
         assert_eq!(got.timestamps, data.timestamps);
         match (&got.values, &data.values) {
@@ -408,7 +408,7 @@ fn cold_blocks_share_equal_timestamps_and_catch_every_flip() {
     for s in seg.series() {
         for c in &s.columns {
             let got = seg.read_column(c, TimeRange::ALL);
-            if c.name == "b" {
+            if &*c.name == "b" {
                 assert!(got.is_err(), "damaged block read");
             } else {
                 assert!(same(&got.unwrap(), expect(&c.name)), "column {}", c.name);
@@ -534,7 +534,7 @@ fn version_1_cold_segments_still_read() {
     let s = &seg.series()[0];
     assert_eq!(s.columns.len(), cols.len());
     for (c, (name, data)) in s.columns.iter().zip(&cols) {
-        assert_eq!(&c.name, name);
+        assert_eq!(&*c.name, name.as_str());
         let got = seg.read_column(c, TimeRange::ALL).unwrap();
         assert_eq!(got.timestamps, data.timestamps);
         match (&got.values, &data.values) {
