@@ -15,7 +15,8 @@
 //! compaction_threads = 0       # threads of one compaction; 0: all cores (serve: half)
 //! [hot]
 //! max_age = "5m"               # hot data older than this moves to warm
-//! max_bytes = "256MiB"         # above this, the oldest hot data moves to warm
+//! max_bytes = "256MiB"         # above this, the oldest hot data moves to warm (default:
+//!                              # an eighth of the memory, at least 256MiB)
 //! [warm]
 //! max_age = "24h"              # warm data older than this moves to cold
 //! [cold]
@@ -72,7 +73,7 @@ pub struct EngineArgs {
     /// Hot data older than this moves to warm, e.g. 5m [default: 5m].
     #[arg(long, value_parser = parse_duration)]
     pub hot_max_age: Option<Duration>,
-    /// Hot-tier memory bound, e.g. 256MiB [default: 256MiB].
+    /// Hot-tier memory bound, e.g. 4GiB [default: an eighth of the memory, at least 256MiB].
     #[arg(long, value_parser = parse_bytes)]
     pub hot_max_bytes: Option<u64>,
     /// How often rotation runs, e.g. 1m; 0s disables it [default: 1m].
@@ -527,7 +528,10 @@ fn toml_bytes(v: &toml::Value, key: &str) -> Result<u64, String> {
 impl EngineArgs {
     /// The engine options these flags and the settings file give.
     pub fn options(&self) -> Result<Options, String> {
-        let mut o = Options::default();
+        let mut o = Options {
+            hot_max_bytes: crate::machine::default_hot_max_bytes(crate::machine::memory_bytes()),
+            ..Options::default()
+        };
         if let Some(path) = self.config_path() {
             apply_file(&mut o, &path)?;
         }
@@ -875,7 +879,11 @@ mod tests {
         let o = args(dir.path()).options().unwrap();
         assert_eq!(o.hot_max_age, Duration::from_secs(300));
         assert_eq!(o.rotation_interval, Duration::from_secs(60));
-        assert_eq!(o.hot_max_bytes, 256 << 20);
+        assert_eq!(
+            o.hot_max_bytes,
+            crate::machine::default_hot_max_bytes(crate::machine::memory_bytes())
+        );
+        assert!(o.hot_max_bytes >= 256 << 20);
         std::fs::write(
             dir.path().join("strata.toml"),
             "rotation_interval = \"10s\"\n[hot]\nmax_age = \"1h\"\nmax_bytes = \"1GiB\"\n[wal]\nfsync = \"never\"\n",

@@ -4,6 +4,7 @@ mod chunks;
 mod cmd;
 mod config;
 mod input;
+mod machine;
 mod progress;
 mod timearg;
 

@@ -67,6 +67,13 @@ impl Measurement {
         self.tags.keys().map(String::as_str)
     }
 
+    /// Whether some value of tag `key` has postings for which `f` holds.
+    pub(super) fn any_postings(&self, key: &str, f: impl FnMut(&[SeriesId]) -> bool) -> bool {
+        self.tags
+            .get(key)
+            .is_some_and(|v| v.all_postings().any(f))
+    }
+
     /// Values of tag `key` with their postings, sorted by value.
     pub(super) fn tag_values(&self, key: &str) -> Vec<(&str, &[SeriesId])> {
         self.tags.get(key).map_or_else(Vec::new, TagValues::sorted)

@@ -500,7 +500,7 @@ impl Index {
         }
         // Keys of visible series only: a dropped series' tags leave the listings.
         m.tag_keys()
-            .filter(|k| m.tag_values(k).iter().any(|(_, p)| self.any_visible(p)))
+            .filter(|k| m.any_postings(k, |p| self.any_visible(p)))
             .map(str::to_owned)
             .collect()
     }

@@ -105,6 +105,12 @@ impl TagValues {
             .map_or(&[], |i| self.values[i as usize].postings.as_slice())
     }
 
+    /// Every value's postings, in no particular order (for a check that does not need the
+    /// values sorted).
+    pub(super) fn all_postings(&self) -> impl Iterator<Item = &[SeriesId]> {
+        self.values.iter().map(|v| v.postings.as_slice())
+    }
+
     /// Every value with its postings, in byte order of the values.
     pub(super) fn sorted(&self) -> Vec<(&str, &[SeriesId])> {
         let mut sorted = self.sorted.lock();
