@@ -18,6 +18,15 @@
 //! remembered by the loop so it is not relabelled again. OpenMetrics pages take the full
 //! path (parse, relabel, series key) for every sample.
 //!
+//! # Durability
+//!
+//! A page's batch goes through the WAL before it is applied, like every write, but the
+//! loop does not wait for its fsync ([`SampleWriter::defer_sync`]): nobody is waiting for
+//! an acknowledgement, and the fsync, which follows within a second under
+//! `fsync = always`, was a fifth of a scraping server's CPU at 1,000 targets. A crash of
+//! the process loses nothing; power loss can take the last second of scraped samples (the
+//! same Prometheus risks with its unsynced WAL pages).
+//!
 //! # Invariants
 //!
 //! - A page is stored whole or not at all: a parse error, a label limit or the sample
@@ -257,6 +266,7 @@ impl PageContext {
         // The last page's shape sizes this one's buffers.
         let n = memory.last.entries.len() + REPORT_NAMES.len();
         let mut w = db.sample_writer_with_capacity(n, n);
+        w.defer_sync();
         let mut cur = Seen {
             arena: Vec::with_capacity(memory.last.arena.len()),
             entries: Vec::with_capacity(n),
@@ -304,6 +314,7 @@ impl PageContext {
         self.adopt(memory);
         let t_ns = t_ms.saturating_mul(1_000_000);
         let mut w = db.sample_writer();
+        w.defer_sync();
         self.all_stale(&mut w, t_ns, memory);
         self.report(
             &mut w,
@@ -322,6 +333,7 @@ impl PageContext {
         self.adopt(memory);
         let t_ns = t_ms.saturating_mul(1_000_000);
         let mut w = db.sample_writer();
+        w.defer_sync();
         self.all_stale(&mut w, t_ns, memory);
         let stale = f64::from_bits(STALE_NAN_BITS);
         for key in self.report_keys.iter().flatten() {

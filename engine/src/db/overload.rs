@@ -20,13 +20,13 @@ pub const OVERLOAD_WAL_FACTOR: u64 = 16;
 
 impl Db {
     /// `Some(reason)` while the database is over one of its bounds (see the module docs),
-    /// `None` when writes are welcome. Costs a walk over the hot tier's columns and one
-    /// `stat` per WAL file: call it every so often, not per write.
+    /// `None` when writes are welcome. Costs one `stat` per WAL file: call it every so
+    /// often, not per write.
     pub fn overloaded(&self) -> Option<String> {
         let o = &self.inner.options;
         let hot_bytes: usize = {
             let st = self.inner.state.read();
-            st.hot.stats().bytes + st.rotating.iter().map(|r| r.stats().bytes).sum::<usize>()
+            st.hot.bytes() + st.rotating.iter().map(|r| r.bytes()).sum::<usize>()
         };
         let hot_limit = o.hot_max_bytes.saturating_mul(OVERLOAD_HOT_FACTOR);
         if hot_bytes > hot_limit {

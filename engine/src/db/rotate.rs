@@ -324,7 +324,7 @@ pub(super) fn start_background(inner: &Arc<Inner>) -> Result<Option<Background>>
                 let reason = if last.is_none_or(|l| l.elapsed() >= every) {
                     last = Some(Instant::now());
                     Some(Reason::Age)
-                } else if inner.state.read().hot.stats().bytes > inner.options.hot_max_bytes {
+                } else if inner.state.read().hot.bytes() > inner.options.hot_max_bytes {
                     Some(Reason::Pressure)
                 } else {
                     None

@@ -230,6 +230,16 @@ impl std::fmt::Debug for SampleWriter<'_> {
 }
 
 impl SampleWriter<'_> {
+    /// Lets [`SampleWriter::finish`] return once the WAL thread has written the batch to
+    /// its file, without waiting for the fsync, which follows within a second under
+    /// `fsync = always` (at the interval under `interval`). For a writer with nobody to
+    /// acknowledge to, such as the scraper: power loss can then take the last second of
+    /// its batches (as it takes Prometheus' unsynced WAL pages), while a crash of the
+    /// process alone loses nothing (the data is in the kernel's page cache).
+    pub fn defer_sync(&mut self) {
+        self.w.defer_sync();
+    }
+
     /// The series spelled `raw` in format `kind`, ready for samples. On a cache miss
     /// `key` builds the series (or says why it is refused); the key is then checked as a
     /// line's would be (tag count, the reserved tag `time`, the series-key length) and

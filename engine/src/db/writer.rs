@@ -161,6 +161,9 @@ pub(crate) struct Writer<'a> {
     /// `Inner::hide_epoch` when the batch began: if a delete hid series since, the
     /// batch's series are shown again once its values are in the hot tier.
     hide_epoch: u64,
+    /// Acknowledged once the WAL has the record written, not fsynced
+    /// ([`crate::wal::Wal::submit_write_deferred`]).
+    deferred_sync: bool,
 }
 
 /// The read guard, taken if needed, yielded now and then to waiting writers.
@@ -201,7 +204,14 @@ impl<'a> Writer<'a> {
             summary: WriteSummary::default(),
             hints: [RAW_NO_HINT; RAW_KINDS],
             hide_epoch: inner.hide_epoch.load(std::sync::atomic::Ordering::Acquire),
+            deferred_sync: false,
         }
+    }
+
+    /// Makes the batch's commit wait for the WAL write only, the fsync following within a
+    /// second ([`crate::wal::Wal::submit_write_deferred`]).
+    pub(crate) fn defer_sync(&mut self) {
+        self.deferred_sync = true;
     }
 
     pub(crate) fn options(&self) -> &'a crate::Options {
@@ -506,7 +516,14 @@ impl<'a> Writer<'a> {
         }
         let record = self.enc.finish_record();
         let max_ts = self.max_ts;
-        let submit = || inner.wal.submit_write(record, max_ts);
+        let deferred = self.deferred_sync;
+        let submit = || {
+            if deferred {
+                inner.wal.submit_write_deferred(record, max_ts)
+            } else {
+                inner.wal.submit_write(record, max_ts)
+            }
+        };
         let ticket = match turn {
             Some(t) => t.submit(submit)?,
             None => submit()?,

@@ -7,7 +7,10 @@
 //! - inside a chunk timestamps are strictly increasing (the head is sorted and
 //!   deduplicated, last write winning, when it is closed);
 //! - while `ordered` holds, every write had a timestamp above all earlier ones, so the
-//!   chunks and the head are disjoint and increasing and a read is a plain concatenation.
+//!   chunks and the head are disjoint and increasing and a read is a plain concatenation;
+//! - `chunk_bytes` is the chunks' payloads and headers, `head_extra` the head values' heap
+//!   beyond their inline size (string contents), so that [`TypedColumn::heap_bytes`] is
+//!   O(1): the hot tier keeps its total up to date on every write with it.
 
 use super::values::HotValue;
 use crate::codec::{self, CodecError};
@@ -38,6 +41,10 @@ pub(crate) struct TypedColumn<T> {
     max_ts: i64,
     /// Values written, duplicates included.
     written: u64,
+    /// Bytes of the closed chunks (payload and header).
+    chunk_bytes: usize,
+    /// Heap bytes of the head's values beyond their inline size.
+    head_extra: usize,
 }
 
 impl<T: HotValue> TypedColumn<T> {
@@ -51,6 +58,8 @@ impl<T: HotValue> TypedColumn<T> {
             min_ts: i64::MAX,
             max_ts: i64::MIN,
             written: 0,
+            chunk_bytes: 0,
+            head_extra: 0,
         }
     }
 
@@ -62,6 +71,7 @@ impl<T: HotValue> TypedColumn<T> {
         if self.head_ts.last().is_some_and(|&last| ts <= last) {
             self.head_sorted = false;
         }
+        self.head_extra += v.extra_bytes();
         self.head_ts.push(ts);
         self.head_vals.push(v);
         self.min_ts = self.min_ts.min(ts);
@@ -93,6 +103,7 @@ impl<T: HotValue> TypedColumn<T> {
             T::encode(&vals, &mut data);
             (min_ts, max_ts, count) = (ts[0], ts[ts.len() - 1], ts.len());
         }
+        self.chunk_bytes += data.len() + std::mem::size_of::<Chunk>();
         self.chunks.push(Chunk {
             min_ts,
             max_ts,
@@ -101,6 +112,7 @@ impl<T: HotValue> TypedColumn<T> {
         });
         self.head_ts.clear();
         self.head_vals.clear();
+        self.head_extra = 0;
         self.head_sorted = true;
     }
 
@@ -159,8 +171,8 @@ impl<T: HotValue> TypedColumn<T> {
             debug_assert!(split <= ts.len());
             *self = new;
         }
-        old.recompute_bounds();
-        self.recompute_bounds();
+        old.recompute();
+        self.recompute();
         Ok(Some(old))
     }
 
@@ -200,16 +212,20 @@ impl<T: HotValue> TypedColumn<T> {
         (self.written > 0).then_some((self.min_ts, self.max_ts))
     }
 
-    /// Recomputes `min_ts`, `max_ts` and `written` from the chunks and the head.
-    fn recompute_bounds(&mut self) {
+    /// Recomputes `min_ts`, `max_ts`, `written` and the byte counts from the chunks and
+    /// the head (after chunks or head values were moved other than by `push`).
+    fn recompute(&mut self) {
         self.min_ts = i64::MAX;
         self.max_ts = i64::MIN;
         self.written = 0;
+        self.chunk_bytes = 0;
         for c in &self.chunks {
             self.min_ts = self.min_ts.min(c.min_ts);
             self.max_ts = self.max_ts.max(c.max_ts);
             self.written += u64::from(c.count);
+            self.chunk_bytes += c.data.len() + std::mem::size_of::<Chunk>();
         }
+        self.head_extra = self.head_vals.iter().map(HotValue::extra_bytes).sum();
         for &t in &self.head_ts {
             self.min_ts = self.min_ts.min(t);
             self.max_ts = self.max_ts.max(t);
@@ -292,21 +308,29 @@ impl<T: HotValue> TypedColumn<T> {
         (self.written > 0).then_some((self.min_ts, self.max_ts))
     }
 
-    /// Heap bytes held, chunk payloads and head buffers included.
+    /// Heap bytes held, chunk payloads and head buffers included; O(1).
     pub(crate) fn heap_bytes(&self) -> usize {
+        self.chunk_bytes
+            + self.head_ts.capacity() * 8
+            + self.head_vals.capacity() * std::mem::size_of::<T>()
+            + self.head_extra
+            + std::mem::size_of::<Self>()
+    }
+
+    /// [`TypedColumn::heap_bytes`] counted from scratch, for tests of the running counts.
+    #[cfg(test)]
+    pub(crate) fn heap_bytes_counted(&self) -> usize {
         let chunks: usize = self
             .chunks
             .iter()
             .map(|c| c.data.len() + std::mem::size_of::<Chunk>())
             .sum();
-        let head = self.head_ts.capacity() * 8
+        let extra: usize = self.head_vals.iter().map(HotValue::extra_bytes).sum();
+        chunks
+            + self.head_ts.capacity() * 8
             + self.head_vals.capacity() * std::mem::size_of::<T>()
-            + self
-                .head_vals
-                .iter()
-                .map(HotValue::extra_bytes)
-                .sum::<usize>();
-        chunks + head + std::mem::size_of::<Self>()
+            + extra
+            + std::mem::size_of::<Self>()
     }
 }
 
@@ -441,6 +465,37 @@ mod tests {
             // Later writes still land after a split.
             col.push(cutoff.max(0) + 5_000, 1);
             prop_assert_eq!(col.read(TimeRange::ALL).unwrap().0.len(), want_new.len() + 1);
+        }
+    }
+
+    proptest! {
+        /// The running byte counts behind the O(1) `heap_bytes` equal a count from scratch
+        /// after any mix of writes (strings of any length, in and out of order), head
+        /// closes, releases, splits and deletes, on both sides of a split.
+        #[test]
+        fn running_byte_counts_match_a_recount(
+            ops in proptest::collection::vec((0u8..6, 0i64..600, 0usize..40), 1..700),
+        ) {
+            let mut col = TypedColumn::<String>::new();
+            let mut olds = Vec::new();
+            for (op, t, n) in ops {
+                match op {
+                    0..=2 => col.push(t, "x".repeat(n)),
+                    3 => col.close_head(),
+                    4 => {
+                        if n % 2 == 0 {
+                            col.close_head_and_release();
+                        } else {
+                            col.delete_range(TimeRange::new(t, t + n as i64 * 10)).unwrap();
+                        }
+                    }
+                    _ => olds.extend(col.split_off_before(t).unwrap()),
+                }
+                prop_assert_eq!(col.heap_bytes(), col.heap_bytes_counted());
+            }
+            for o in &olds {
+                prop_assert_eq!(o.heap_bytes(), o.heap_bytes_counted());
+            }
         }
     }
 

@@ -1,8 +1,12 @@
 //! The hot tier: every recent write, in memory, one compressed column per field of each
 //! series, indexed by [`ColumnId`].
 //!
-//! Invariant: a column's type is the type of the first value applied to it, which the
-//! index guarantees is its field's type; `apply` is called in WAL order only.
+//! Invariants: a column's type is the type of the first value applied to it, which the
+//! index guarantees is its field's type; `apply` is called in WAL order only; `bytes` is
+//! the sum of the columns' `heap_bytes`, kept up to date by every method that changes a
+//! column, so that [`HotTier::bytes`] is O(1) (the overload check and the rotation
+//! thread ask several times a second, and a walk over a million columns took a quarter
+//! of a scraping server's CPU).
 
 mod column;
 mod values;
@@ -69,6 +73,10 @@ impl HotColumn {
         each!(self, c => put(c, ts, v))
     }
 
+    fn heap_bytes(&self) -> usize {
+        each!(self, c => c.heap_bytes())
+    }
+
     fn read(&self, range: TimeRange) -> Result<ColumnData, CodecError> {
         fn get<T: HotValue>(
             c: &TypedColumn<T>,
@@ -101,6 +109,8 @@ pub struct HotStats {
 #[derive(Debug, Default)]
 pub struct HotTier {
     columns: Vec<Option<HotColumn>>,
+    /// The columns' heap bytes (see the module docs).
+    bytes: usize,
 }
 
 impl HotTier {
@@ -112,10 +122,32 @@ impl HotTier {
             if i >= self.columns.len() {
                 self.columns.resize_with(i + 1, || None);
             }
-            let col = self.columns[i].get_or_insert_with(|| HotColumn::new(e.value.field_type()));
+            let (col, before) = match &mut self.columns[i] {
+                Some(c) => {
+                    let before = c.heap_bytes();
+                    (c, before)
+                }
+                slot @ None => (slot.insert(HotColumn::new(e.value.field_type())), 0),
+            };
             let ok = col.push(e.timestamp, e.value);
             debug_assert!(ok, "value type differs from its column's");
+            self.bytes = self.bytes - before + col.heap_bytes();
         }
+    }
+
+    /// Heap bytes held, the column table included; O(1).
+    pub fn bytes(&self) -> usize {
+        self.bytes + self.columns.capacity() * std::mem::size_of::<Option<HotColumn>>()
+    }
+
+    /// Recounts `bytes` from the columns (after a change to many of them).
+    fn recount(&mut self) {
+        self.bytes = self
+            .columns
+            .iter()
+            .flatten()
+            .map(HotColumn::heap_bytes)
+            .sum();
     }
 
     /// The first and last timestamps of column `c`, without decoding anything.
@@ -144,6 +176,7 @@ impl HotTier {
         for c in self.columns.iter_mut().flatten() {
             each!(c, c => c.close_head_and_release());
         }
+        self.recount();
     }
 
     /// Moves every value with a timestamp below `cutoff` into a new tier, returned.
@@ -165,6 +198,8 @@ impl HotTier {
                 old.columns[i] = Some(m);
             }
         }
+        self.recount();
+        old.recount();
         Ok(old)
     }
 
@@ -173,7 +208,9 @@ impl HotTier {
         let mut removed = 0;
         for c in columns {
             if let Some(Some(col)) = self.columns.get_mut(c.0 as usize) {
+                let before = col.heap_bytes();
                 removed += each!(col, col => col.delete_range(range)?);
+                self.bytes = self.bytes - before + col.heap_bytes();
             }
         }
         Ok(removed)
@@ -184,6 +221,7 @@ impl HotTier {
     pub fn without(&self, columns: &[ColumnId], range: TimeRange) -> Result<HotTier, CodecError> {
         let mut out = HotTier {
             columns: Vec::with_capacity(self.columns.len()),
+            bytes: 0,
         };
         // A set, so that a delete over a wide series stays linear in its columns.
         let columns: rustc_hash::FxHashSet<ColumnId> = columns.iter().copied().collect();
@@ -215,6 +253,7 @@ impl HotTier {
             };
             out.columns.push(copy);
         }
+        out.recount();
         Ok(out)
     }
 
@@ -261,6 +300,7 @@ impl HotTier {
                 });
             }
         }
+        debug_assert_eq!(s.bytes, self.bytes, "the running byte count drifted");
         s.bytes += self.columns.capacity() * std::mem::size_of::<Option<HotColumn>>();
         s
     }

@@ -69,9 +69,7 @@ impl Measurement {
 
     /// Whether some value of tag `key` has postings for which `f` holds.
     pub(super) fn any_postings(&self, key: &str, f: impl FnMut(&[SeriesId]) -> bool) -> bool {
-        self.tags
-            .get(key)
-            .is_some_and(|v| v.all_postings().any(f))
+        self.tags.get(key).is_some_and(|v| v.all_postings().any(f))
     }
 
     /// Values of tag `key` with their postings, sorted by value.

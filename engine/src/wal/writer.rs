@@ -21,12 +21,19 @@ use std::time::Instant;
 /// Most bytes gathered into one group write.
 const MAX_GROUP_BYTES: usize = 32 << 20;
 
+/// Under `fsync = always`, the longest a deferred record ([`Wal::submit_write_deferred`])
+/// stays written but not fsynced.
+pub const DEFERRED_SYNC: std::time::Duration = std::time::Duration::from_secs(1);
+
 enum Request {
     Append {
         frame: Vec<u8>,
         /// Series numbers the record uses (a `Write` record's table; empty otherwise).
         series: Vec<u32>,
         max_ts: i64,
+        /// Acknowledged once written, fsynced within [`DEFERRED_SYNC`] (under `always`):
+        /// see [`Wal::submit_write_deferred`].
+        deferred: bool,
         reply: Sender<Result<(), String>>,
     },
     Sync {
@@ -168,7 +175,7 @@ impl Wal {
         }
         let mut framed = Vec::new();
         frame::encode_record(kind, payload, &mut framed);
-        self.submit_frame(framed, Vec::new(), max_ts, "delete")
+        self.submit_frame(framed, Vec::new(), max_ts, false, "delete")
     }
 
     /// [`Wal::submit`] for a `Write` batch ([`BatchEncoder::finish_record`]): the writer
@@ -177,7 +184,17 @@ impl Wal {
     ///
     /// [`BatchEncoder::finish_record`]: super::batch::BatchEncoder::finish_record
     pub fn submit_write(&self, record: WriteRecord, max_ts: i64) -> Result<Ticket> {
-        self.submit_frame(record.frame, record.series, max_ts, "write batch")
+        self.submit_frame(record.frame, record.series, max_ts, false, "write batch")
+    }
+
+    /// [`Wal::submit_write`] for a batch nobody waits to see acknowledged as durable (a
+    /// scraped page): its ticket resolves once the record is written to the file, and the
+    /// file is fsynced within [`DEFERRED_SYNC`] under `always` (under `interval`, at its
+    /// interval; under `never`, not). Records stay in submission order, and a later
+    /// record's fsync covers it. Power loss can take the last second of deferred records,
+    /// as it takes Prometheus' unsynced WAL pages.
+    pub fn submit_write_deferred(&self, record: WriteRecord, max_ts: i64) -> Result<Ticket> {
+        self.submit_frame(record.frame, record.series, max_ts, true, "write batch")
     }
 
     /// Hands `framed` (a `what` record: "write batch", "delete") to the WAL thread.
@@ -186,6 +203,7 @@ impl Wal {
         framed: Vec<u8>,
         series: Vec<u32>,
         max_ts: i64,
+        deferred: bool,
         what: &str,
     ) -> Result<Ticket> {
         if framed.len() > frame::MAX_RECORD_LEN {
@@ -204,6 +222,7 @@ impl Wal {
             frame: framed,
             series,
             max_ts,
+            deferred,
             reply,
         })
         .map_err(|_| Error::Closed)?;
@@ -399,12 +418,22 @@ struct Writer {
 }
 
 impl Writer {
+    /// The longest written records stay unsynced: the `interval`, or [`DEFERRED_SYNC`]
+    /// under `always` (where only deferred records leave the file dirty).
+    fn sync_every(&self) -> Option<std::time::Duration> {
+        match self.fsync {
+            FsyncPolicy::Interval(every) => Some(every),
+            FsyncPolicy::Always => Some(DEFERRED_SYNC),
+            FsyncPolicy::Never => None,
+        }
+    }
+
     fn run(&mut self, rx: Receiver<Request>) {
         let mut group: Vec<Request> = Vec::new();
         let mut buf: Vec<u8> = Vec::new();
         loop {
-            let first = match self.fsync {
-                FsyncPolicy::Interval(every) if self.dirty => {
+            let first = match self.sync_every() {
+                Some(every) if self.dirty => {
                     let wait = every.saturating_sub(self.last_sync.elapsed());
                     match rx.recv_timeout(wait) {
                         Ok(r) => r,
@@ -481,16 +510,33 @@ impl Writer {
         buf: &mut Vec<u8>,
     ) -> (Result<(), String>, Result<(), String>) {
         buf.clear();
-        let mut want_sync = self.fsync == FsyncPolicy::Always;
+        let always = self.fsync == FsyncPolicy::Always;
+        let mut want_sync = false;
         let mut max_ts = i64::MIN;
         let mut roll = false;
         for r in group.iter() {
             match r {
-                Request::Append { max_ts: m, .. } => max_ts = max_ts.max(*m),
+                Request::Append {
+                    max_ts: m,
+                    deferred,
+                    ..
+                } => {
+                    max_ts = max_ts.max(*m);
+                    want_sync |= always && !deferred;
+                }
                 Request::Sync { .. } => want_sync = true,
-                Request::Roll { .. } => roll = true,
+                Request::Roll { .. } => {
+                    roll = true;
+                    want_sync |= always;
+                }
             }
         }
+        // A steady stream of groups never lets the idle timer in `run` fire: a group that
+        // finds the last fsync overdue syncs itself.
+        want_sync |= self.dirty
+            && self
+                .sync_every()
+                .is_some_and(|every| self.last_sync.elapsed() >= every);
         let failed = self.shared.failed.lock().is_some();
         let mut result = if failed { self.recover() } else { Ok(()) };
         if result.is_ok() {

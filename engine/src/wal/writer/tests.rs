@@ -159,3 +159,119 @@ fn opaque_submissions_cannot_pose_as_batches_or_definitions() {
     wal.shutdown(true).unwrap();
     assert!(log(dir.path()).is_empty());
 }
+
+fn record(ids: &[u32]) -> WriteRecord {
+    let mut e = BatchEncoder::default();
+    for &id in ids {
+        let s = e.add_series(id);
+        e.begin_line(s, i64::from(id));
+        e.field("v", FieldValueRef::Integer(1));
+        e.end_line();
+    }
+    e.finish_record()
+}
+
+/// Waits up to 5 s for `wal`'s fsync count to reach `n`.
+fn await_fsyncs(wal: &Wal, n: u64) -> u64 {
+    let deadline = Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let c = wal.fsync_latency().count;
+        if c >= n || Instant::now() > deadline {
+            return c;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// Under `always`, a deferred batch is acknowledged once written, without an fsync of its
+/// own; the file is fsynced within `DEFERRED_SYNC` all the same, and a batch that waits
+/// for its fsync covers the deferred ones before it.
+#[test]
+fn deferred_batches_are_written_at_once_and_synced_within_the_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let wal = start(dir.path());
+    let started = Instant::now();
+    wal.submit_write_deferred(record(&[1]), 0)
+        .unwrap()
+        .wait()
+        .unwrap();
+    wal.submit_write_deferred(record(&[2]), 0)
+        .unwrap()
+        .wait()
+        .unwrap();
+    assert_eq!(
+        wal.fsync_latency().count,
+        0,
+        "acknowledged before any fsync"
+    );
+    assert_eq!(await_fsyncs(&wal, 1), 1, "synced by the idle timer");
+    assert!(
+        started.elapsed() >= DEFERRED_SYNC.mul_f64(0.9),
+        "not before the bound"
+    );
+    wal.submit_write_deferred(record(&[3]), 0)
+        .unwrap()
+        .wait()
+        .unwrap();
+    write(&wal, &[4]).unwrap();
+    assert_eq!(
+        wal.fsync_latency().count,
+        2,
+        "the waiting batch synced both"
+    );
+    wal.shutdown(true).unwrap();
+    assert_eq!(
+        log(dir.path()),
+        entries(&[
+            (1, "D1"),
+            (1, "W1"),
+            (1, "D2"),
+            (1, "W2"),
+            (1, "D3"),
+            (1, "W3"),
+            (1, "D4"),
+            (1, "W4")
+        ])
+    );
+}
+
+/// A steady stream of batches never leaves the writer idle long enough for its timer:
+/// the fsync still comes, from the first group that finds it overdue (under `interval`,
+/// and for deferred batches under `always`).
+#[test]
+fn a_steady_stream_does_not_postpone_the_fsync() {
+    for policy in [
+        FsyncPolicy::Interval(std::time::Duration::from_millis(100)),
+        FsyncPolicy::Always,
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let wal = Wal::start(
+            dir.path(),
+            1,
+            0,
+            policy,
+            1 << 30,
+            Default::default(),
+            Arc::new(Keys),
+        )
+        .unwrap();
+        let until = Instant::now() + DEFERRED_SYNC * 3;
+        let mut tickets = Vec::new();
+        while Instant::now() < until {
+            // Many submissions in flight, so that the queue is rarely empty.
+            for _ in 0..8 {
+                tickets.push(wal.submit_write_deferred(record(&[1]), 0).unwrap());
+            }
+            for t in tickets.drain(..) {
+                t.wait().unwrap();
+            }
+        }
+        assert!(
+            wal.fsync_latency().count >= 2,
+            "{policy:?}: {} fsyncs in {:?} of steady writes",
+            wal.fsync_latency().count,
+            DEFERRED_SYNC * 3
+        );
+        wal.shutdown(true).unwrap();
+    }
+}
