@@ -40,16 +40,9 @@ fn start(dir: &Path) -> Wal {
     .unwrap()
 }
 
-/// A batch of one line per series in `ids`.
+/// Writes a batch of one line per series in `ids` and waits for it.
 fn write(wal: &Wal, ids: &[u32]) -> Result<()> {
-    let mut e = BatchEncoder::default();
-    for &id in ids {
-        let s = e.add_series(id);
-        e.begin_line(s, i64::from(id));
-        e.field("v", FieldValueRef::Integer(1));
-        e.end_line();
-    }
-    wal.submit_write(e.finish_record(), 0)?.wait()
+    wal.submit_write(record(ids), 0)?.wait()
 }
 
 /// What the log holds, in order: (file, "D" + numbers defined | "W" + numbers used).
@@ -160,6 +153,7 @@ fn opaque_submissions_cannot_pose_as_batches_or_definitions() {
     assert!(log(dir.path()).is_empty());
 }
 
+/// A batch of one line per series in `ids`.
 fn record(ids: &[u32]) -> WriteRecord {
     let mut e = BatchEncoder::default();
     for &id in ids {
