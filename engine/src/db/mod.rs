@@ -17,6 +17,7 @@ mod compact_outputs;
 mod compact_rollups;
 mod delete;
 mod export;
+pub(crate) mod index_image;
 mod limits;
 mod open;
 mod overload;
@@ -71,6 +72,8 @@ pub(crate) struct Inner {
     options: Options,
     /// Shared with the WAL writer thread, which reads series keys for its definitions.
     index: Arc<RwLock<Index>>,
+    /// Whether the open loaded the index image.
+    index_from_image: bool,
     state: RwLock<State>,
     wal: Wal,
     turnstile: Turnstile,
@@ -196,6 +199,9 @@ pub struct DbStats {
     pub index_bytes: usize,
     /// The hot tier.
     pub hot: crate::hot::HotStats,
+    /// Whether this open loaded the index image (`INDEX`) instead of rebuilding the
+    /// index from the segments.
+    pub index_from_image: bool,
 }
 
 impl std::fmt::Debug for Db {
@@ -288,6 +294,7 @@ impl Db {
             columns,
             index_bytes,
             hot: self.inner.state.read().hot.stats(),
+            index_from_image: self.inner.index_from_image,
         }
     }
 
@@ -387,6 +394,12 @@ impl Db {
     pub fn close(self) -> Result<()> {
         self.stop_background();
         let rotated = self.inner.rotate(rotate::Reason::Age).map(|_| ());
+        if rotated.is_ok() {
+            // An optimisation for the next open only: a failure is no failure to close.
+            if let Err(e) = index_image::store(&self.inner) {
+                tracing::warn!("not writing the index image: {e}");
+            }
+        }
         let synced = self.inner.wal.shutdown(true);
         rotated.and(synced)
     }

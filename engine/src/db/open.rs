@@ -40,39 +40,29 @@ pub(super) fn open_inner(dir: PathBuf, options: Options) -> Result<(Inner, Vec<D
         options.retention,
         options.retention_rules.clone(),
     ));
-    let mut index = Index::with_retention(retention.clone());
-    let mut segments = Vec::with_capacity(manifest.segments.len());
+    let mut opened = Vec::with_capacity(manifest.segments.len());
     for rec in &manifest.segments {
         let path = segment::file_path(&segment_dir, rec.id);
-        let seg = Segment::open(&path, rec.id)?.with_cache(cache.clone());
-        segments.push(Arc::new(attach(&mut index, seg, rec.tier)));
+        opened.push((Segment::open(&path, rec.id)?.with_cache(cache.clone()), rec.tier));
     }
-    // Series whose raw data has expired live on in rollup files of days no segment
-    // covers: the index learns them from those files, so that queries still find them.
-    for (_, live) in rollups.all() {
-        let (lo, hi) = (
-            live.day.saturating_mul(crate::compaction::DAY_NANOS),
-            (live.day + 1).saturating_mul(crate::compaction::DAY_NANOS) - 1,
-        );
-        if manifest
-            .segments
-            .iter()
-            .any(|s| s.min_ts <= hi && lo <= s.max_ts)
-        {
-            continue;
-        }
-        let file = live.file()?;
-        for (key, field, ty) in file.columns() {
-            match index.get_or_create_canonical(&std::sync::Arc::from(key)) {
-                Ok(sid) => {
-                    if let Err(e) = index.column_or_create(sid, field, ty) {
-                        tracing::warn!("{}: skipping a column: {e}", live.path.display());
-                    }
-                }
-                Err(e) => tracing::warn!("{}: skipping a series: {e}", live.path.display()),
+    // The index image when it describes exactly this state; else a rebuild from the
+    // segments' directories and the rollup files.
+    let loaded = if trusted {
+        super::index_image::load(&dir, &manifest, opened, &rollups, retention.clone())
+    } else {
+        Err((super::index_image::Unusable::Stale("untrusted manifest"), opened))
+    };
+    let index_from_image = loaded.is_ok();
+    let (mut index, segments) = match loaded {
+        Ok(l) => (l.index, l.segments.into_iter().map(Arc::new).collect()),
+        Err((why, opened)) => {
+            if !matches!(why, super::index_image::Unusable::Missing) {
+                tracing::info!("not using the index image: {why}; rebuilding the index");
+                super::index_image::remove(&dir);
             }
+            rebuild(&retention, opened, &manifest, &rollups)?
         }
-    }
+    };
     let mut hot = HotTier::default();
     let mut file_max: BTreeMap<u64, i64> = BTreeMap::new();
     let checkpoint = manifest.checkpoint;
@@ -170,6 +160,7 @@ pub(super) fn open_inner(dir: PathBuf, options: Options) -> Result<(Inner, Vec<D
             segment_dir,
             options,
             index,
+            index_from_image,
             state: RwLock::new(State {
                 hot,
                 rotating: Vec::new(),
@@ -191,6 +182,40 @@ pub(super) fn open_inner(dir: PathBuf, options: Options) -> Result<(Inner, Vec<D
         },
         deletes,
     ))
+}
+
+/// The index as the segments' directories and the rollup files of days no segment
+/// covers describe it, with the segments attached.
+fn rebuild(
+    retention: &Arc<crate::retention::Retention>,
+    opened: Vec<(Segment, Tier)>,
+    manifest: &Manifest,
+    rollups: &crate::rollup::store::RollupStore,
+) -> Result<(Index, Vec<Arc<LiveSegment>>)> {
+    let mut index = Index::with_retention(retention.clone());
+    let mut segments = Vec::with_capacity(opened.len());
+    for (seg, tier) in opened {
+        segments.push(Arc::new(attach(&mut index, seg, tier)));
+    }
+    // Series whose raw data has expired live on in rollup files of days no segment
+    // covers: the index learns them from those files, so that queries still find them.
+    for (_, live) in rollups.all() {
+        if !super::index_image::uncovered(manifest, live.day) {
+            continue;
+        }
+        let file = live.file()?;
+        for (key, field, ty) in file.columns() {
+            match index.get_or_create_canonical(&Arc::from(key)) {
+                Ok(sid) => {
+                    if let Err(e) = index.column_or_create(sid, field, ty) {
+                        tracing::warn!("{}: skipping a column: {e}", live.path.display());
+                    }
+                }
+                Err(e) => tracing::warn!("{}: skipping a series: {e}", live.path.display()),
+            }
+        }
+    }
+    Ok((index, segments))
 }
 
 /// Registers a segment's series and columns in the index.
@@ -240,7 +265,7 @@ pub(super) fn attach(index: &mut Index, seg: Segment, tier: Tier) -> LiveSegment
 
 /// Widens `group`'s span in `spans` (a short list: one entry per group present) to
 /// `min..=max`.
-fn widen(spans: &mut Vec<GroupSpan>, group: RetentionGroup, min_ts: i64, max_ts: i64) {
+pub(super) fn widen(spans: &mut Vec<GroupSpan>, group: RetentionGroup, min_ts: i64, max_ts: i64) {
     match spans.iter_mut().find(|g| g.group == group) {
         Some(g) => {
             g.min_ts = g.min_ts.min(min_ts);

@@ -40,6 +40,36 @@ impl Measurement {
 
     /// Adds series `id` with these tags (strings are allocated only for new keys and
     /// values).
+    /// A measurement from an index image's parts (`series` sorted; the tag postings
+    /// name only those series).
+    pub(super) fn from_parts(
+        name: String,
+        series: Vec<SeriesId>,
+        tags: BTreeMap<String, TagValues>,
+        fields: Vec<(String, FieldType)>,
+    ) -> Measurement {
+        let field_ids = fields
+            .iter()
+            .enumerate()
+            .map(|(i, (n, _))| (n.clone(), i as u32))
+            .collect();
+        Measurement {
+            name,
+            series,
+            tags,
+            fields,
+            field_ids,
+        }
+    }
+
+    pub(super) fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub(super) fn tags(&self) -> impl Iterator<Item = (&str, &TagValues)> {
+        self.tags.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
     pub(super) fn add_series<'a>(
         &mut self,
         id: SeriesId,

@@ -16,6 +16,7 @@
 
 mod catalog;
 mod id_table;
+pub(crate) mod image;
 pub mod postings;
 mod raw;
 mod tag_values;
@@ -399,6 +400,12 @@ impl Index {
     /// The canonical key bytes of series `id`.
     pub fn series_key_bytes(&self, id: SeriesId) -> Option<&[u8]> {
         self.series.get(id.0 as usize).map(|s| &*s.key)
+    }
+
+    /// The canonical key of series `id` as the index holds it (shared with the segment
+    /// directory it was read from, when it was).
+    pub(crate) fn series_key_ref(&self, id: SeriesId) -> Option<&Arc<[u8]>> {
+        self.series.get(id.0 as usize).map(|s| &s.key)
     }
 
     /// Measurement names with at least one visible series, sorted.

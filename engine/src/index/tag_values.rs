@@ -100,6 +100,51 @@ impl TagValues {
     }
 
     /// Series with `value`, sorted.
+    /// An empty set with room for `n` values.
+    pub(super) fn with_capacity(n: usize) -> TagValues {
+        let mut t = TagValues::default();
+        t.table.reserve(n);
+        t.values.reserve_exact(n);
+        t
+    }
+
+    /// Adds a value not present yet with its postings (sorted, at least one); `false`
+    /// (and nothing added) if the value is present already.
+    pub(super) fn push_new(&mut self, value: &[u8], ids: &[SeriesId]) -> bool {
+        let Some((&first, rest)) = ids.split_first() else {
+            return false;
+        };
+        let (values, arena) = (&mut self.values, &mut self.arena);
+        let next = values.len();
+        let (_, new) = self.table.find_or_insert(
+            hash32(value),
+            |i| text(arena, &values[i as usize]) == value,
+            || u32::try_from(next).expect("fewer than 2^32 values of a tag key"),
+        );
+        if !new {
+            return false;
+        }
+        let start = arena.len();
+        arena.extend_from_slice(value);
+        values.push(Value {
+            start,
+            len: u32::try_from(value.len()).expect("tag values are shorter than 4 GiB"),
+            postings: if rest.is_empty() {
+                Postings::One(first)
+            } else {
+                Postings::Many(ids.to_vec())
+            },
+        });
+        true
+    }
+
+    /// Every value with its postings, in the order the values were added.
+    pub(super) fn iter(&self) -> impl Iterator<Item = (&[u8], &[SeriesId])> {
+        self.values
+            .iter()
+            .map(|v| (text(&self.arena, v), v.postings.as_slice()))
+    }
+
     pub(super) fn postings(&self, value: &str) -> &[SeriesId] {
         self.find(value.as_bytes())
             .map_or(&[], |i| self.values[i as usize].postings.as_slice())

@@ -8,6 +8,7 @@ mod crash;
 mod deletes;
 mod export;
 mod faults;
+mod index_image;
 mod prom;
 mod restart;
 mod retention;

@@ -148,6 +148,12 @@ fn rollups_equal_raw_buckets_and_survive_retention_and_restart() {
     let db = Db::open(dir.path(), opts(&clock, Some(10))).unwrap();
     let (_, got) = rolled(&db, &host("m", 1), "f", all).unwrap();
     assert_eq!(got, want[3], "a restart keeps them");
+    // Series known only from rollup files are in the index image too.
+    db.close().unwrap();
+    let db = Db::open(dir.path(), opts(&clock, Some(10))).unwrap();
+    assert!(db.stats().index_from_image);
+    let (_, got) = rolled(&db, &host("m", 1), "f", all).unwrap();
+    assert_eq!(got, want[3], "a reopen from the index image keeps them");
 }
 
 #[test]
