@@ -158,6 +158,18 @@ pub fn manifest(data: &[u8]) {
     }
 }
 
+/// Index image fuzz target (the index part of `INDEX`, docs/FORMAT.md): arbitrary bytes
+/// decode to an index or an error, never a panic; a decoded index answers every listing,
+/// and its own image decodes to an index that lists the same.
+pub fn index_image(data: &[u8]) {
+    crate::index::image::fuzz_check(data);
+}
+
+/// A valid index part for the index image target's seeds.
+pub fn index_image_seed() -> Vec<u8> {
+    crate::index::image::fuzz_seed()
+}
+
 const LINE_PROTOCOL_PRECISIONS: [Precision; 6] = [
     Precision::Nanosecond,
     Precision::Microsecond,

@@ -170,6 +170,14 @@ fn segments_warm_and_cold() {
 }
 
 #[test]
+fn index_images() {
+    let seed = fuzzing::index_image_seed();
+    let mut corpus = vec![seed.clone()];
+    corpus.push(seed[..seed.len() / 2].to_vec());
+    fuzz("index_image", fuzzing::index_image, corpus);
+}
+
+#[test]
 fn manifests() {
     fuzz("manifest", fuzzing::manifest, files().manifests);
 }

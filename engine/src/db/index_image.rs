@@ -300,7 +300,12 @@ fn decode(
     for _ in 0..n_marks {
         let rule = cur.str().map_err(d)?.to_owned();
         let day = unzigzag(cur.uvarint().map_err(d)?);
-        marks.push((rule, day, cur.uvarint().map_err(d)?, cur.uvarint().map_err(d)?));
+        marks.push((
+            rule,
+            day,
+            cur.uvarint().map_err(d)?,
+            cur.uvarint().map_err(d)?,
+        ));
     }
     if marks != rollup_marks(rollups) {
         return Err(Unusable::Stale("other rollup files"));
@@ -349,15 +354,28 @@ fn segment_maps(
         let sid = SeriesId((v - 1) as u32);
         match index.series_key_ref(sid) {
             Some(k) if Arc::ptr_eq(k, &s.key) || **k == *s.key => {}
-            _ => return Err(format!("position {si} of segment {} names another series", seg.id())),
+            _ => {
+                return Err(format!(
+                    "position {si} of segment {} names another series",
+                    seg.id()
+                ));
+            }
         }
         let group = index.retention_group(sid);
         for (ci, c) in s.columns.iter().enumerate() {
             let Some((col, ty)) = index.column_of(sid, &c.name) else {
-                return Err(format!("segment {} column {:?} not in the image", seg.id(), c.name));
+                return Err(format!(
+                    "segment {} column {:?} not in the image",
+                    seg.id(),
+                    c.name
+                ));
             };
             if ty != c.field_type {
-                return Err(format!("segment {} column {:?} of another type", seg.id(), c.name));
+                return Err(format!(
+                    "segment {} column {:?} of another type",
+                    seg.id(),
+                    c.name
+                ));
             }
             columns.push((col, (si as u32, ci as u32)));
             if c.n_blocks > 0 {

@@ -43,14 +43,20 @@ pub(super) fn open_inner(dir: PathBuf, options: Options) -> Result<(Inner, Vec<D
     let mut opened = Vec::with_capacity(manifest.segments.len());
     for rec in &manifest.segments {
         let path = segment::file_path(&segment_dir, rec.id);
-        opened.push((Segment::open(&path, rec.id)?.with_cache(cache.clone()), rec.tier));
+        opened.push((
+            Segment::open(&path, rec.id)?.with_cache(cache.clone()),
+            rec.tier,
+        ));
     }
     // The index image when it describes exactly this state; else a rebuild from the
     // segments' directories and the rollup files.
     let loaded = if trusted {
         super::index_image::load(&dir, &manifest, opened, &rollups, retention.clone())
     } else {
-        Err((super::index_image::Unusable::Stale("untrusted manifest"), opened))
+        Err((
+            super::index_image::Unusable::Stale("untrusted manifest"),
+            opened,
+        ))
     };
     let index_from_image = loaded.is_ok();
     let (mut index, segments) = match loaded {

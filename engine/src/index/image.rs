@@ -62,6 +62,13 @@ fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
     out.extend_from_slice(b);
 }
 
+/// A measurement as decoded: name, fields, tag values.
+type MeasurementParts = (
+    String,
+    Vec<(String, FieldType)>,
+    BTreeMap<String, TagValues>,
+);
+
 /// Why an image's index part does not decode: the byte offset (from the start of the
 /// bytes given) and what is wrong there.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -217,6 +224,7 @@ impl Index {
         // Measurements, in id order.
         put_uvarint(out, meas_used.iter().filter(|&&u| u).count() as u64);
         let mut postings: Vec<u32> = Vec::new();
+        let (mut tags_buf, mut values_buf) = (Vec::new(), Vec::new());
         for (mi, m) in self.measurements.iter().enumerate() {
             if !meas_used[mi] {
                 continue;
@@ -234,9 +242,13 @@ impl Index {
                 put_bytes(out, name.as_bytes());
                 out.push(ty.tag());
             }
-            let mut tags: Vec<(&str, Vec<(&[u8], Vec<u32>)>)> = Vec::new();
+            // Tag keys and values that keep a series, each written once: a key's values
+            // go to `values_buf` first, since their count comes before them.
+            let mut n_keys = 0u64;
+            tags_buf.clear();
             for (key, values) in m.tags() {
-                let mut vs = Vec::new();
+                values_buf.clear();
+                let mut n_values = 0u64;
                 for (text, ids) in values.iter() {
                     postings.clear();
                     postings.extend(
@@ -244,29 +256,31 @@ impl Index {
                             .map(|s| series_ids[s.0 as usize])
                             .filter(|&s| s != DROPPED),
                     );
-                    if !postings.is_empty() {
-                        vs.push((text, postings.clone()));
+                    if postings.is_empty() {
+                        continue;
                     }
-                }
-                if !vs.is_empty() {
-                    tags.push((key, vs));
-                }
-            }
-            put_uvarint(out, tags.len() as u64);
-            for (key, vs) in tags {
-                put_bytes(out, key.as_bytes());
-                put_uvarint(out, vs.len() as u64);
-                for (text, ids) in vs {
-                    put_bytes(out, text);
-                    put_uvarint(out, ids.len() as u64);
+                    n_values += 1;
+                    put_bytes(&mut values_buf, text);
+                    put_uvarint(&mut values_buf, postings.len() as u64);
                     let mut prev = 0u32;
-                    for (i, &s) in ids.iter().enumerate() {
+                    for (i, &s) in postings.iter().enumerate() {
                         // Sorted, without repeats: deltas after the first are ≥ 1.
-                        put_uvarint(out, u64::from(if i == 0 { s } else { s - prev - 1 }));
+                        put_uvarint(
+                            &mut values_buf,
+                            u64::from(if i == 0 { s } else { s - prev - 1 }),
+                        );
                         prev = s;
                     }
                 }
+                if n_values > 0 {
+                    n_keys += 1;
+                    put_bytes(&mut tags_buf, key.as_bytes());
+                    put_uvarint(&mut tags_buf, n_values);
+                    tags_buf.extend_from_slice(&values_buf);
+                }
             }
+            put_uvarint(out, n_keys);
+            out.extend_from_slice(&tags_buf);
         }
         // Series, in id order.
         put_uvarint(out, keep_s.iter().filter(|&&k| k).count() as u64);
@@ -311,8 +325,7 @@ impl Index {
         let mut index = Index::with_retention(retention);
         let n_meas = cur.count(2, "measurement")?;
         // Per measurement: its series from the postings, checked against the series table.
-        let mut meas_parts: Vec<(String, Vec<(String, FieldType)>, BTreeMap<String, TagValues>)> =
-            Vec::with_capacity(n_meas);
+        let mut meas_parts: Vec<MeasurementParts> = Vec::with_capacity(n_meas);
         let mut ids: Vec<SeriesId> = Vec::new();
         for _ in 0..n_meas {
             let name = cur.str()?.to_owned();
@@ -323,8 +336,8 @@ impl Index {
             let mut fields = Vec::with_capacity(n_fields);
             for _ in 0..n_fields {
                 let f = cur.str()?.to_owned();
-                let ty = FieldType::from_tag(cur.u8()?)
-                    .ok_or_else(|| cur.err("unknown field type"))?;
+                let ty =
+                    FieldType::from_tag(cur.u8()?).ok_or_else(|| cur.err("unknown field type"))?;
                 if fields.iter().any(|(g, _)| *g == f) {
                     return Err(cur.err(format!("field {f:?} repeated")));
                 }
@@ -346,17 +359,20 @@ impl Index {
                     let mut prev: u64 = 0;
                     for i in 0..n {
                         let d = cur.uvarint()?;
-                        let s = if i == 0 { d } else { prev.saturating_add(d).saturating_add(1) };
+                        let s = if i == 0 {
+                            d
+                        } else {
+                            prev.saturating_add(d).saturating_add(1)
+                        };
                         if s >= u64::from(u32::MAX) {
                             return Err(cur.err("series id out of range"));
                         }
                         ids.push(SeriesId(s as u32));
                         prev = s;
                     }
-                    if !values.push_new(text, &ids) {
-                        return Err(cur.err(format!("tag value repeated under key {key:?}")));
-                    }
+                    values.push_unindexed(text, &ids);
                 }
+                values.index_all();
                 if tags.insert(key, values).is_some() {
                     return Err(cur.err("tag key repeated"));
                 }
@@ -368,29 +384,30 @@ impl Index {
         }
         let n_series = cur.count(2, "series")?;
         index.series.reserve_exact(n_series);
-        index.by_key.reserve(n_series);
+        let mut hashes: Vec<(u32, u32)> = Vec::with_capacity(n_series);
         let mut by_meas: Vec<Vec<SeriesId>> = vec![Vec::new(); n_meas];
         for id in 0..n_series as u32 {
             let m = cur.below(n_meas as u64, "measurement")?;
             let key: Arc<[u8]> = match cur.uvarint()? {
                 0 => Arc::from(cur.bytes()?),
                 seg => {
-                    let seg = u32::try_from(seg - 1).map_err(|_| cur.err("segment out of range"))?;
+                    let seg =
+                        u32::try_from(seg - 1).map_err(|_| cur.err("segment out of range"))?;
                     let pos = cur.below(u64::from(u32::MAX), "position")?;
-                    key_at(seg, pos).ok_or_else(|| {
-                        cur.err(format!("no key at segment {seg} position {pos}"))
-                    })?
+                    key_at(seg, pos)
+                        .ok_or_else(|| cur.err(format!("no key at segment {seg} position {pos}")))?
                 }
             };
-            index.by_key.insert_new(hash32(&key), id);
+            hashes.push((id, hash32(&key)));
             by_meas[m as usize].push(SeriesId(id));
             index.series.push(SeriesEntry {
                 key,
                 measurement: m,
                 hidden: false,
-                columns: Vec::new(),
+                columns: Default::default(),
             });
         }
+        index.by_key = super::id_table::IdTable::from_unique(hashes);
         let n_columns = cur.count(2, "column")?;
         index.columns.reserve_exact(n_columns);
         for c in 0..n_columns as u32 {
@@ -399,13 +416,11 @@ impl Index {
             let fields = &meas_parts[entry.measurement as usize].1;
             let f = cur.below(fields.len() as u64, "field")?;
             let slot = f as usize;
-            if entry.columns.len() <= slot {
-                entry.columns.resize(slot + 1, NO_COLUMN);
-            }
-            if entry.columns[slot] != NO_COLUMN {
+            let at = entry.columns.slot(slot);
+            if *at != NO_COLUMN {
                 return Err(cur.err("two columns for one field of a series"));
             }
-            entry.columns[slot] = c;
+            *at = c;
             index.columns.push(ColumnInfo {
                 series: SeriesId(s),
                 field: f,
@@ -417,20 +432,17 @@ impl Index {
             if series.is_empty() {
                 return Err(cur.err(format!("measurement {name:?} has no series")));
             }
+            // Postings are sorted (checked as read) and name existing series: their last
+            // id bounds them all.
+            let n = index.series.len();
             for values in tags.values() {
-                for ids in values.all_postings() {
-                    let sorted = ids.windows(2).all(|w| w[0] < w[1]);
-                    let own = ids.iter().all(|s| {
-                        index
-                            .series
-                            .get(s.0 as usize)
-                            .is_some_and(|e| e.measurement as usize == mi)
-                    });
-                    if !sorted || !own {
-                        return Err(cur.err(format!(
-                            "postings of measurement {name:?} unsorted or naming another's series"
-                        )));
-                    }
+                if values
+                    .all_postings()
+                    .any(|ids| ids.last().is_some_and(|s| s.0 as usize >= n))
+                {
+                    return Err(cur.err(format!(
+                        "postings of measurement {name:?} name a series the image lacks"
+                    )));
                 }
             }
             index.groups.push(index.retention.group_of(&name));
@@ -440,6 +452,110 @@ impl Index {
         }
         Ok(index)
     }
+}
+
+/// The fuzz target's property (`fuzz/fuzz_targets/index_image.rs`): arbitrary bytes
+/// decode to an index or an error, never a panic; a decoded index answers every listing
+/// without panicking, and its own image decodes to an index that lists the same.
+pub(crate) fn fuzz_check(data: &[u8]) {
+    let keys = fuzz_keys();
+    let key_at = |seg: u32, pos: u32| {
+        (seg == 0)
+            .then(|| keys.get(pos as usize).cloned())
+            .flatten()
+    };
+    let Ok(index) = Index::decode_image(&mut Cursor::new(data), Arc::default(), key_at) else {
+        return;
+    };
+    let listed = fuzz_listing(&index);
+    let mut again = Vec::new();
+    let all_s = vec![true; index.series_count()];
+    let all_c = vec![true; index.column_count()];
+    index.encode_image(&all_s, &all_c, |_| KeySource::Inline, &mut again);
+    let back = Index::decode_image(&mut Cursor::new(&again), Arc::default(), |_, _| None)
+        .expect("an image the encoder wrote decodes");
+    assert_eq!(fuzz_listing(&back), listed);
+}
+
+fn fuzz_keys() -> Vec<Arc<[u8]>> {
+    (0..4)
+        .map(|i| {
+            let mut k = Vec::new();
+            crate::model::series::encode_canonical(
+                "m",
+                [("h", format!("{i}").as_str())].into_iter(),
+                &mut k,
+            );
+            Arc::from(k)
+        })
+        .collect()
+}
+
+fn fuzz_listing(ix: &Index) -> Vec<String> {
+    let mut out = Vec::new();
+    for m in ix.all_measurements() {
+        // Not `fields`: a damaged image may list fields no column uses, which the
+        // encoder leaves out (the columns below name every field that matters).
+        let _ = ix.fields(&m);
+        out.push(format!("{m} {:?}", ix.tag_keys(&m)));
+        for k in ix.tag_keys(&m) {
+            for v in ix.tag_values(&m, &k) {
+                let keys: Vec<Option<Vec<u8>>> = ix
+                    .postings(&m, &k, &v)
+                    .iter()
+                    .map(|s| ix.series_key_bytes(*s).map(<[u8]>::to_vec))
+                    .collect();
+                out.push(format!("{k}={v} {keys:?}"));
+            }
+        }
+        for s in ix.all_series_of(&m) {
+            let key = ix.series_key_bytes(s).map(<[u8]>::to_vec);
+            let cols: Vec<(String, Option<ColumnInfo>)> = ix
+                .columns_of(s)
+                .into_iter()
+                .map(|(n, c, _)| (n, ix.column_info(c)))
+                .collect();
+            out.push(format!(
+                "{key:?} {cols:?} {:?}",
+                key.as_deref().map(|k| ix.lookup_key(k))
+            ));
+        }
+    }
+    out
+}
+
+/// A small image (every key inline) for the fuzz target's seeds.
+pub(crate) fn fuzz_seed() -> Vec<u8> {
+    let mut ix = Index::default();
+    for (m, h, f) in [
+        ("cpu", "a", "x"),
+        ("cpu", "b", "x"),
+        ("cpu", "b", "y"),
+        ("mem", "a", "z"),
+    ] {
+        let k = crate::model::SeriesKey::new(m, [("host", h)]).expect("a valid key");
+        let mut canon = Vec::new();
+        k.encode_into(&mut canon);
+        let id = ix.get_or_create(&k, &canon);
+        let _ = ix.column_or_create(id, f, FieldType::Float);
+    }
+    let mut out = Vec::new();
+    ix.encode_image(
+        &[true; 3],
+        &[true; 4],
+        |s| {
+            if s.0 == 1 {
+                KeySource::At {
+                    segment: 0,
+                    position: 2,
+                }
+            } else {
+                KeySource::Inline
+            }
+        },
+        &mut out,
+    );
+    out
 }
 
 #[cfg(test)]
@@ -462,7 +578,8 @@ mod tests {
             k.encode_into(&mut canon);
             let id = ix.get_or_create(&k, &canon);
             ix.column_or_create(id, "usage", FieldType::Float).unwrap();
-            ix.column_or_create(id, "count", FieldType::Integer).unwrap();
+            ix.column_or_create(id, "count", FieldType::Integer)
+                .unwrap();
         }
         ix
     }
@@ -528,7 +645,10 @@ mod tests {
         assert_eq!(back.tag_values("cpu", "host"), vec!["a", "c"]);
         assert_eq!(back.tag_values("cpu", "dc"), vec!["x", "y"]);
         // `mem` lost its `count` column, so its field list lost `count`.
-        assert_eq!(back.fields("mem"), vec![("usage".to_string(), FieldType::Float)]);
+        assert_eq!(
+            back.fields("mem"),
+            vec![("usage".to_string(), FieldType::Float)]
+        );
         assert_eq!(back.series_count(), 3);
         assert_eq!(back.column_count(), 4);
         let cpu_c = SeriesKey::new("cpu", [("host", "c"), ("dc", "y")]).unwrap();

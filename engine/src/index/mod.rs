@@ -19,6 +19,7 @@ mod id_table;
 pub(crate) mod image;
 pub mod postings;
 mod raw;
+mod slots;
 mod tag_values;
 
 pub use catalog::FieldConflict;
@@ -84,7 +85,7 @@ struct SeriesEntry {
     /// Hidden by `DROP MEASUREMENT` until written again.
     hidden: bool,
     /// Column id per field id of the measurement; `NO_COLUMN` where the series has none.
-    columns: Vec<u32>,
+    columns: slots::ColumnSlots,
 }
 
 /// Where a column lives and what it holds.
@@ -218,7 +219,7 @@ impl Index {
             key: canonical.into(),
             measurement: m,
             hidden: false,
-            columns: Vec::new(),
+            columns: Default::default(),
         });
         id
     }
@@ -297,7 +298,7 @@ impl Index {
             key: canonical.clone(),
             measurement: m,
             hidden: false,
-            columns: Vec::new(),
+            columns: Default::default(),
         });
         Ok(id)
     }
@@ -334,10 +335,7 @@ impl Index {
         let Some(fid) = m.field_id(name, ty)? else {
             return Ok(None);
         };
-        Ok(match s.columns.get(fid as usize) {
-            Some(&c) if c != NO_COLUMN => Some(ColumnId(c)),
-            _ => None,
-        })
+        Ok(s.columns.get(fid as usize).map(ColumnId))
     }
 
     /// The column of field `name` in series `id`, registering the field with type `ty`
@@ -352,18 +350,16 @@ impl Index {
         let fid = self.measurements[mid].field_id_or_create(name, ty)?;
         let next = u32::try_from(self.columns.len()).expect("fewer than 2^32 columns");
         let s = &mut self.series[id.0 as usize];
-        if s.columns.len() <= fid as usize {
-            s.columns.resize(fid as usize + 1, NO_COLUMN);
-        }
-        if s.columns[fid as usize] == NO_COLUMN {
-            s.columns[fid as usize] = next;
+        let slot = s.columns.slot(fid as usize);
+        if *slot == NO_COLUMN {
+            *slot = next;
             self.columns.push(ColumnInfo {
                 series: id,
                 field: fid,
                 field_type: ty,
             });
         }
-        Ok(ColumnId(s.columns[fid as usize]))
+        Ok(ColumnId(*slot))
     }
 
     /// What column `c` is.
@@ -545,10 +541,7 @@ impl Index {
         let s = self.series.get(id.0 as usize)?;
         let m = &self.measurements[s.measurement as usize];
         let (fid, ty) = m.lookup_field(field)?;
-        match s.columns.get(fid as usize) {
-            Some(&c) if c != NO_COLUMN => Some((ColumnId(c), ty)),
-            _ => None,
-        }
+        s.columns.get(fid as usize).map(|c| (ColumnId(c), ty))
     }
 
     /// The columns of series `id` with their field names, in field-id order.
@@ -558,6 +551,7 @@ impl Index {
         };
         let m = &self.measurements[s.measurement as usize];
         s.columns
+            .as_slice()
             .iter()
             .enumerate()
             .filter(|(_, c)| **c != NO_COLUMN)
@@ -573,7 +567,7 @@ impl Index {
         let keys: usize = self
             .series
             .iter()
-            .map(|s| s.key.len() + 16 + s.columns.len() * 4 + 40)
+            .map(|s| s.key.len() + 16 + s.columns.heap_bytes() + 40)
             .sum();
         let raw: usize = self.by_raw.iter().map(raw::RawCache::heap_bytes).sum();
         let by_key = self.by_key.heap_bytes();

@@ -103,30 +103,20 @@ impl TagValues {
     /// An empty set with room for `n` values.
     pub(super) fn with_capacity(n: usize) -> TagValues {
         let mut t = TagValues::default();
-        t.table.reserve(n);
         t.values.reserve_exact(n);
         t
     }
 
-    /// Adds a value not present yet with its postings (sorted, at least one); `false`
-    /// (and nothing added) if the value is present already.
-    pub(super) fn push_new(&mut self, value: &[u8], ids: &[SeriesId]) -> bool {
+    /// Adds a value with its postings (sorted, at least one) without indexing it:
+    /// [`TagValues::index_all`] must follow before any lookup. The caller guarantees the
+    /// value is not present (an image holds each value once).
+    pub(super) fn push_unindexed(&mut self, value: &[u8], ids: &[SeriesId]) {
         let Some((&first, rest)) = ids.split_first() else {
-            return false;
+            return;
         };
-        let (values, arena) = (&mut self.values, &mut self.arena);
-        let next = values.len();
-        let (_, new) = self.table.find_or_insert(
-            hash32(value),
-            |i| text(arena, &values[i as usize]) == value,
-            || u32::try_from(next).expect("fewer than 2^32 values of a tag key"),
-        );
-        if !new {
-            return false;
-        }
-        let start = arena.len();
-        arena.extend_from_slice(value);
-        values.push(Value {
+        let start = self.arena.len();
+        self.arena.extend_from_slice(value);
+        self.values.push(Value {
             start,
             len: u32::try_from(value.len()).expect("tag values are shorter than 4 GiB"),
             postings: if rest.is_empty() {
@@ -135,7 +125,17 @@ impl TagValues {
                 Postings::Many(ids.to_vec())
             },
         });
-        true
+    }
+
+    /// Builds the lookup table over every value pushed by [`TagValues::push_unindexed`].
+    pub(super) fn index_all(&mut self) {
+        let entries = self
+            .values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (i as u32, hash32(text(&self.arena, v))))
+            .collect();
+        self.table = IdTable::from_unique(entries);
     }
 
     /// Every value with its postings, in the order the values were added.

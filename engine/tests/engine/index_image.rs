@@ -40,7 +40,10 @@ fn load(db: &Db) {
             ));
             text.push_str(&format!("mem,host=h{h} used={}u {t}\n", h * 10 + round));
         }
-        text.push_str(&format!("cpu,host=odd,dc=d9 rare={round}i {}\n", 1000 + round));
+        text.push_str(&format!(
+            "cpu,host=odd,dc=d9 rare={round}i {}\n",
+            1000 + round
+        ));
         text.push_str(&format!("gone,k=v x=1 {}\n", 1000 + round));
         write(db, &text);
         db.rotate().unwrap().expect("a rotation");
@@ -52,7 +55,11 @@ fn load(db: &Db) {
 fn describe(db: &Db) -> Vec<String> {
     let mut out = vec![format!("measurements {:?}", db.measurements())];
     for m in db.measurements() {
-        out.push(format!("{m} fields {:?} tag keys {:?}", db.fields(&m), db.tag_keys(&m)));
+        out.push(format!(
+            "{m} fields {:?} tag keys {:?}",
+            db.fields(&m),
+            db.tag_keys(&m)
+        ));
         for k in db.tag_keys(&m) {
             out.push(format!("{m} {k} = {:?}", db.tag_values(&m, &k)));
         }
@@ -83,16 +90,25 @@ fn a_closed_database_reopens_from_its_image_and_answers_as_a_rebuilt_one() {
     let from_image = describe(&db);
     let stats = db.stats();
     assert_eq!(from_image, live);
-    assert!(!from_image.iter().any(|l| l.contains("gone")), "{from_image:?}");
+    assert!(
+        !from_image.iter().any(|l| l.contains("gone")),
+        "{from_image:?}"
+    );
     drop(db);
 
     std::fs::remove_file(dir.path().join("INDEX")).unwrap();
     let db = Db::open(dir.path(), opts()).unwrap();
     assert!(!db.stats().index_from_image);
     assert_eq!(describe(&db), from_image, "a rebuild answers as the image");
-    assert_eq!((db.stats().series, db.stats().columns), (stats.series, stats.columns));
+    assert_eq!(
+        (db.stats().series, db.stats().columns),
+        (stats.series, stats.columns)
+    );
     // Writes to series the image knows and to new ones land where they should.
-    write(&db, "cpu,host=h1,dc=d1 usage=99.5 5000\ncpu,host=new,dc=d0 usage=1.5 5000\n");
+    write(
+        &db,
+        "cpu,host=h1,dc=d1 usage=99.5 5000\ncpu,host=new,dc=d0 usage=1.5 5000\n",
+    );
     db.rotate().unwrap();
     let c = read(&db, &host_dc("h1", "d1"), "usage");
     assert_eq!(c.timestamps.last(), Some(&5_000_000_000_000));
@@ -115,12 +131,18 @@ fn writes_after_an_image_open_replay_on_top_of_it() {
     db.close().unwrap();
     let db = Db::open(dir.path(), opts()).unwrap();
     assert!(db.stats().index_from_image);
-    write(&db, "cpu,host=late,dc=d1 usage=7.5 6000\nmem,host=h2 used=5u 6000\n");
+    write(
+        &db,
+        "cpu,host=late,dc=d1 usage=7.5 6000\nmem,host=h2 used=5u 6000\n",
+    );
     let want = describe(&db);
     drop(db); // a crash: the WAL holds the writes, the manifest did not change
 
     let db = Db::open(dir.path(), opts()).unwrap();
-    assert!(db.stats().index_from_image, "the image still names this state");
+    assert!(
+        db.stats().index_from_image,
+        "the image still names this state"
+    );
     assert_eq!(describe(&db), want);
 }
 
