@@ -251,6 +251,8 @@ fn after_importing_old_data_every_point_is_in_warm_and_inspect_and_verify_agree(
     }
     assert_eq!(tiers["warm"]["bytes"].as_u64().unwrap(), on_disk);
     assert!(v["open_seconds"].as_f64().unwrap() >= 0.0);
+    // `import` closed the directory, writing the index image the open then loaded.
+    assert_eq!(v["index_from_image"], true);
     assert!(v["rss_bytes"].as_u64().unwrap() > 0);
     let table = strata(&["inspect", "--data-dir", d.to_str().unwrap()]);
     let table = String::from_utf8_lossy(&table.stdout);

@@ -64,6 +64,7 @@ pub fn run(args: Args) -> CmdResult {
         let v = json!({
             "data_dir": args.engine.data_dir.display().to_string(),
             "open_seconds": open_secs,
+            "index_from_image": s.index_from_image,
             "rss_bytes": rss,
             "series": s.series,
             "columns": s.columns,
@@ -75,8 +76,13 @@ pub fn run(args: Args) -> CmdResult {
     } else {
         println!("data directory {}", args.engine.data_dir.display());
         println!(
-            "opened in {:.3} s; resident memory {}; {} series, {} columns; WAL {} files, {} bytes",
+            "opened in {:.3} s ({}); resident memory {}; {} series, {} columns; WAL {} files, {} bytes",
             open_secs,
+            if s.index_from_image {
+                "index from the image"
+            } else {
+                "index rebuilt"
+            },
             rss.map_or("unknown".into(), |b| format!(
                 "{:.1} MiB",
                 b as f64 / (1 << 20) as f64
