@@ -12,6 +12,7 @@
 //!                              # match = "cpu_.*"        # anchored regex (or measurement = "cpu")
 //!                              # raw = "7d"              # "forever" keeps everything
 //! rotation_interval = "1m"     # how often hot data is checked for rotation
+//! index_image_interval = "10m" # rewrite the index image after segments change (0s: at close only)
 //! compaction_threads = 0       # threads of one compaction; 0: all cores (serve: half)
 //! [hot]
 //! max_age = "5m"               # hot data older than this moves to warm
@@ -79,6 +80,10 @@ pub struct EngineArgs {
     /// How often rotation runs, e.g. 1m; 0s disables it [default: 1m].
     #[arg(long, value_parser = parse_duration)]
     pub rotation_interval: Option<Duration>,
+    /// At most how often the index image is rewritten after the segments changed, so that
+    /// an open after a crash loads it, e.g. 10m; 0s: only at a clean close [default: 10m].
+    #[arg(long, value_parser = parse_duration)]
+    pub index_image_interval: Option<Duration>,
     /// Drop data older than this, e.g. 30d; "forever" keeps everything [default: forever].
     #[arg(long, value_parser = parse_retention)]
     pub retention: Option<Retention>,
@@ -143,6 +148,7 @@ struct FileConfig {
     /// `[[rollup]]` tables (see [`rollup_rule`]).
     rollup: Option<toml::Value>,
     rotation_interval: Option<String>,
+    index_image_interval: Option<String>,
     compaction_threads: Option<u64>,
     #[serde(default)]
     hot: HotSection,
@@ -547,6 +553,9 @@ impl EngineArgs {
         if let Some(d) = self.rotation_interval {
             o.rotation_interval = d;
         }
+        if let Some(d) = self.index_image_interval {
+            o.index_image_interval = d;
+        }
         if let Some(r) = self.retention {
             o.retention = r.0;
         }
@@ -765,6 +774,10 @@ fn apply_file(o: &mut Options, path: &Path) -> Result<(), String> {
         o.rotation_interval =
             parse_duration(s).map_err(|e| at(format!("rotation_interval: {e}")))?;
     }
+    if let Some(s) = &f.index_image_interval {
+        o.index_image_interval =
+            parse_duration(s).map_err(|e| at(format!("index_image_interval: {e}")))?;
+    }
     if let Some(s) = &f.hot.max_age {
         o.hot_max_age = parse_duration(s).map_err(|e| at(format!("hot.max_age: {e}")))?;
     }
@@ -829,6 +842,7 @@ mod tests {
             hot_max_age: None,
             hot_max_bytes: None,
             rotation_interval: None,
+            index_image_interval: None,
             retention: None,
             retention_rules: Vec::new(),
             rollups: Vec::new(),
@@ -886,13 +900,14 @@ mod tests {
         assert!(o.hot_max_bytes >= 256 << 20);
         std::fs::write(
             dir.path().join("strata.toml"),
-            "rotation_interval = \"10s\"\n[hot]\nmax_age = \"1h\"\nmax_bytes = \"1GiB\"\n[wal]\nfsync = \"never\"\n",
+            "rotation_interval = \"10s\"\nindex_image_interval = \"0s\"\n[hot]\nmax_age = \"1h\"\nmax_bytes = \"1GiB\"\n[wal]\nfsync = \"never\"\n",
         )
         .unwrap();
         let o = args(dir.path()).options().unwrap();
         assert_eq!(o.hot_max_age, Duration::from_secs(3600));
         assert_eq!(o.hot_max_bytes, 1 << 30);
         assert_eq!(o.rotation_interval, Duration::from_secs(10));
+        assert_eq!(o.index_image_interval, Duration::ZERO);
         assert_eq!(o.fsync, FsyncPolicy::Never);
         assert_eq!(o.retention, None);
         std::fs::write(dir.path().join("strata.toml"), "retention = \"30d\"\n").unwrap();

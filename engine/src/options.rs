@@ -157,6 +157,11 @@ pub struct Options {
     /// How often the background rotation runs (`rotation_interval`). Default: 1 minute.
     /// Zero disables the background thread (rotate with [`crate::Db::rotate`]).
     pub rotation_interval: Duration,
+    /// At most how often the rotation thread writes the index image (`INDEX`,
+    /// docs/FORMAT.md) after the segments changed, so that an open after a crash loads it
+    /// instead of rebuilding the index; a clean close always writes it. Zero: only at
+    /// close. Default: 10 minutes.
+    pub index_image_interval: Duration,
     /// Data older than this (by the clock) is dropped: hidden from reads at once, its
     /// files deleted or trimmed by maintenance, and writes of it refused (`retention`).
     /// Default: `None`, kept forever (InfluxDB's default policy). Measurements a rule of
@@ -264,6 +269,7 @@ impl Default for Options {
             hot_max_age: Duration::from_secs(5 * 60),
             hot_max_bytes: 256 << 20,
             rotation_interval: Duration::from_secs(60),
+            index_image_interval: Duration::from_secs(600),
             retention: None,
             retention_rules: Vec::new(),
             rollups: Vec::new(),

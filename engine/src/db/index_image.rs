@@ -77,19 +77,38 @@ fn unzigzag(v: u64) -> i64 {
     ((v >> 1) as i64) ^ -((v & 1) as i64)
 }
 
-/// Writes the image of `inner`'s current state (called at close, after the last
-/// rotation, with the background threads stopped). Returns the bytes written, or
-/// `Ok(0)` when the state cannot be imaged (a rollup-only series the index lacks).
+/// Writes the image of `inner`'s current state: at close after the last rotation, and
+/// from the rotation thread. Returns the bytes written, or `Ok(0)` when there was
+/// nothing to do (this generation's image is written already) or the state cannot be
+/// imaged (a rollup-only series the index lacks; a manifest whose segments the state
+/// does not hold, after a store that failed but may be published).
+///
+/// Locks: the manifest and the state only to take the manifest and its segments
+/// together; then the index's read lock while encoding (new series wait, writes of
+/// known ones do not). Series and columns made meanwhile are not in the segments taken,
+/// so they are left out like any other the segments do not hold.
 pub(super) fn store(inner: &Inner) -> Result<usize> {
-    let manifest = inner.manifest.lock();
-    let st = inner.state.read();
+    let (manifest, segments) = {
+        let m = inner.manifest.lock();
+        let st = inner.state.read();
+        (m.clone(), st.segments.clone())
+    };
+    if *inner.imaged.lock() == manifest.generation
+        || manifest.segments.len() != segments.len()
+        || manifest
+            .segments
+            .iter()
+            .any(|r| !segments.iter().any(|s| s.seg.id() == r.id))
+    {
+        return Ok(0);
+    }
     let index = inner.index.read();
     let mut keep_s = vec![false; index.series_count()];
     let mut keep_c = vec![false; index.column_count()];
     let mut source: Vec<KeySource> = vec![KeySource::Inline; index.series_count()];
     // Per segment, by directory position: the series there (old ids), or DROPPED.
-    let mut positions: Vec<Vec<u32>> = Vec::with_capacity(st.segments.len());
-    for (ord, live) in st.segments.iter().enumerate() {
+    let mut positions: Vec<Vec<u32>> = Vec::with_capacity(segments.len());
+    for (ord, live) in segments.iter().enumerate() {
         let mut at = vec![DROPPED; live.seg.series().len()];
         for c in live.columns.keys() {
             let (Some(info), Some((si, _))) = (index.column_info(c), live.columns.get(c)) else {
@@ -135,8 +154,8 @@ pub(super) fn store(inner: &Inner) -> Result<usize> {
     out.extend_from_slice(MAGIC);
     out.push(VERSION);
     put_uvarint(&mut out, manifest.generation);
-    put_uvarint(&mut out, st.segments.len() as u64);
-    for live in &st.segments {
+    put_uvarint(&mut out, segments.len() as u64);
+    for live in &segments {
         put_uvarint(&mut out, live.seg.id());
         put_uvarint(&mut out, live.seg.series().len() as u64);
     }
@@ -163,10 +182,11 @@ pub(super) fn store(inner: &Inner) -> Result<usize> {
             prev = v;
         }
     }
-    drop((index, st, manifest));
+    drop(index);
     let crc = crc32fast::hash(&out);
     out.extend_from_slice(&crc.to_le_bytes());
     write_atomically(&inner.dir, &out)?;
+    *inner.imaged.lock() = manifest.generation;
     Ok(out.len())
 }
 

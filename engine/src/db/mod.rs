@@ -74,6 +74,8 @@ pub(crate) struct Inner {
     index: Arc<RwLock<Index>>,
     /// Whether the open loaded the index image.
     index_from_image: bool,
+    /// The manifest generation of the index image on disk (0: none known).
+    imaged: Mutex<u64>,
     state: RwLock<State>,
     wal: Wal,
     turnstile: Turnstile,

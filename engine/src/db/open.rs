@@ -59,6 +59,7 @@ pub(super) fn open_inner(dir: PathBuf, options: Options) -> Result<(Inner, Vec<D
         ))
     };
     let index_from_image = loaded.is_ok();
+    let manifest_generation = manifest.generation;
     let (mut index, segments) = match loaded {
         Ok(l) => (l.index, l.segments.into_iter().map(Arc::new).collect()),
         Err((why, opened)) => {
@@ -167,6 +168,11 @@ pub(super) fn open_inner(dir: PathBuf, options: Options) -> Result<(Inner, Vec<D
             options,
             index,
             index_from_image,
+            imaged: Mutex::new(if index_from_image {
+                manifest_generation
+            } else {
+                0
+            }),
             state: RwLock::new(State {
                 hot,
                 rotating: Vec::new(),

@@ -306,6 +306,7 @@ pub(super) fn start_background(inner: &Arc<Inner>) -> Result<Option<Background>>
     // after it.
     let (nudge, nudged) = crossbeam_channel::bounded::<()>(1);
     let weak = Arc::downgrade(inner);
+    let inner_image_interval = inner.options.index_image_interval;
     let stopped_c = stopped.clone();
     let rotator = std::thread::Builder::new()
         .name("strata-rotate".into())
@@ -316,6 +317,8 @@ pub(super) fn start_background(inner: &Arc<Inner>) -> Result<Option<Background>>
             // crashing sooner than the interval (killed, OOM, a crash loop) would
             // otherwise replay an ever longer WAL at every start.
             let mut last: Option<Instant> = None;
+            let mut imaged = Instant::now();
+            let image_every = inner_image_interval;
             let mut wait = Duration::ZERO;
             while let Err(crossbeam_channel::RecvTimeoutError::Timeout) = stopped.recv_timeout(wait)
             {
@@ -336,6 +339,14 @@ pub(super) fn start_background(inner: &Arc<Inner>) -> Result<Option<Background>>
                 }
                 if reason == Some(Reason::Age) {
                     let _ = nudge.try_send(());
+                    // The index image of the segments as they are now (skipped when this
+                    // generation has one), so that an open after a crash need not rebuild.
+                    if !image_every.is_zero() && imaged.elapsed() >= image_every {
+                        imaged = Instant::now();
+                        if let Err(e) = super::index_image::store(&inner) {
+                            tracing::warn!("not writing the index image: {e}");
+                        }
+                    }
                 }
             }
         })

@@ -511,12 +511,12 @@ fn fuzz_listing(ix: &Index) -> Vec<String> {
         for s in ix.all_series_of(&m) {
             let key = ix.series_key_bytes(s).map(<[u8]>::to_vec);
             // Field ids are renumbered when unused fields are left out: compare names.
-            let cols: Vec<(String, Option<(SeriesId, FieldType)>, Option<&str>)> = ix
+            let cols: Vec<String> = ix
                 .columns_of(s)
                 .into_iter()
                 .map(|(n, c, _)| {
                     let info = ix.column_info(c).map(|i| (i.series, i.field_type));
-                    (n, info, ix.column_name(c))
+                    format!("{n} {info:?} {:?}", ix.column_name(c))
                 })
                 .collect();
             out.push(format!(

@@ -190,3 +190,38 @@ fn an_image_of_another_state_or_damaged_is_not_used() {
     assert!(db.stats().index_from_image);
     assert_eq!(describe(&db), want);
 }
+
+#[test]
+fn the_rotation_thread_writes_the_image_so_an_open_after_a_crash_loads_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = Options {
+        rotation_interval: Duration::from_millis(20),
+        index_image_interval: Duration::from_millis(1),
+        ..opts()
+    };
+    let db = Db::open(dir.path(), o.clone()).unwrap();
+    // Ten minutes before the fixed clock: past `hot_max_age`, so the next age rotation
+    // moves it into a warm segment (and, being young, no compaction follows).
+    let t = 1_451_606_400 - 600;
+    let mut text = String::new();
+    for h in 0..50 {
+        text.push_str(&format!(
+            "cpu,host=h{h} usage={h}.5 {t}\nmem,host=h{h} used={h}i {t}\n"
+        ));
+    }
+    write(&db, &text);
+    let image = dir.path().join("INDEX");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !(image.exists() && db.tier_stats().hot.points == 0) {
+        assert!(std::time::Instant::now() < deadline, "no image written");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Written after the rotation that emptied the hot tier: let a tick pass, then crash.
+    std::thread::sleep(Duration::from_millis(100));
+    let want = describe(&db);
+    drop(db);
+    let db = Db::open(dir.path(), o).unwrap();
+    assert!(db.stats().index_from_image);
+    assert_eq!(describe(&db), want);
+    assert_eq!(db.stats().series, 100);
+}
