@@ -1,5 +1,5 @@
-//! Kill test: `strata serve` (fsync always, rotation every second, so rotations and
-//! compactions run during the kills) is killed with SIGKILL at random moments while
+//! Kill test: `strata serve` (fsync always, rotation every second, so rotations,
+//! compactions and index image writes run during the kills) is killed with SIGKILL at random moments while
 //! several clients write uniquely numbered batches and one more client writes batches of
 //! its own and deletes some of them again (`DELETE ... WHERE time` over exactly one batch);
 //! after every round it restarts on the same directory. At the end every acknowledged
@@ -53,6 +53,11 @@ fn start_with(dir: &Path, extra: &[&str]) -> Server {
         "1s",
         "--hot-max-age",
         "1s",
+        // The index image rewritten at every rotation that changed the segments: restarts
+        // load one that may be current, stale (segments changed before the kill) or cut
+        // short by the kill.
+        "--index-image-interval",
+        "1ms",
         "--max-rows",
         "10000000",
     ];

@@ -317,7 +317,8 @@ pub(super) fn start_background(inner: &Arc<Inner>) -> Result<Option<Background>>
             // crashing sooner than the interval (killed, OOM, a crash loop) would
             // otherwise replay an ever longer WAL at every start.
             let mut last: Option<Instant> = None;
-            let mut imaged = Instant::now();
+            // None: at the first tick, which follows the open's replay rotation.
+            let mut imaged: Option<Instant> = None;
             let image_every = inner_image_interval;
             let mut wait = Duration::ZERO;
             while let Err(crossbeam_channel::RecvTimeoutError::Timeout) = stopped.recv_timeout(wait)
@@ -341,8 +342,8 @@ pub(super) fn start_background(inner: &Arc<Inner>) -> Result<Option<Background>>
                     let _ = nudge.try_send(());
                     // The index image of the segments as they are now (skipped when this
                     // generation has one), so that an open after a crash need not rebuild.
-                    if !image_every.is_zero() && imaged.elapsed() >= image_every {
-                        imaged = Instant::now();
+                    if !image_every.is_zero() && imaged.is_none_or(|t| t.elapsed() >= image_every) {
+                        imaged = Some(Instant::now());
                         if let Err(e) = super::index_image::store(&inner) {
                             tracing::warn!("not writing the index image: {e}");
                         }
