@@ -348,6 +348,9 @@ impl Index {
             for _ in 0..n_keys {
                 let key = cur.str()?.to_owned();
                 let n_values = cur.count(3, "tag value")?;
+                if n_values == 0 {
+                    return Err(cur.err(format!("tag key {key:?} without values")));
+                }
                 let mut values = TagValues::with_capacity(n_values);
                 for _ in 0..n_values {
                     let text = cur.bytes()?;
