@@ -28,7 +28,7 @@ use crate::index::{ColumnId, Index, SeriesId};
 use crate::manifest::{Manifest, Tier};
 use crate::model::series::put_uvarint;
 use crate::retention::Retention;
-use crate::rollup::store::RollupStore;
+use crate::rollup::store::{LiveRollup, RollupStore};
 use crate::segment::Segment;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -46,11 +46,10 @@ pub fn path(dir: &Path) -> PathBuf {
 /// One rollup file as the image records it: (rule key, day, source, bytes).
 type RollupMark = (String, i64, u64, u64);
 
-fn rollup_marks(rollups: &RollupStore) -> Vec<RollupMark> {
-    let mut v: Vec<RollupMark> = rollups
-        .all()
-        .into_iter()
-        .map(|(k, f)| (k, f.day, f.source, f.bytes))
+fn rollup_marks(files: &[(String, Arc<LiveRollup>)]) -> Vec<RollupMark> {
+    let mut v: Vec<RollupMark> = files
+        .iter()
+        .map(|(k, f)| (k.clone(), f.day, f.source, f.bytes))
         .collect();
     v.sort();
     v
@@ -129,7 +128,9 @@ pub(super) fn store(inner: &Inner) -> Result<usize> {
         }
         positions.push(at);
     }
-    for (_, live) in inner.rollups.all() {
+    // One listing for both the series kept and the files named, so they agree.
+    let rollups = inner.rollups.all();
+    for (_, live) in &rollups {
         if !uncovered(&manifest, live.day) {
             continue;
         }
@@ -159,7 +160,7 @@ pub(super) fn store(inner: &Inner) -> Result<usize> {
         put_uvarint(&mut out, live.seg.id());
         put_uvarint(&mut out, live.seg.series().len() as u64);
     }
-    let marks = rollup_marks(&inner.rollups);
+    let marks = rollup_marks(&rollups);
     put_uvarint(&mut out, marks.len() as u64);
     for (rule, day, src, bytes) in &marks {
         put_uvarint(&mut out, rule.len() as u64);
@@ -327,7 +328,7 @@ fn decode(
             cur.uvarint().map_err(d)?,
         ));
     }
-    if marks != rollup_marks(rollups) {
+    if marks != rollup_marks(&rollups.all()) {
         return Err(Unusable::Stale("other rollup files"));
     }
     let key_at = |ord: u32, pos: u32| {
