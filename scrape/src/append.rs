@@ -44,7 +44,6 @@ use crate::relabel;
 use rustc_hash::FxHashSet;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
-use strata_engine::SampleWriter;
 use strata_engine::ingest::prom_text::{
     self, PageLine, parse_comment_line, parse_page_line, parse_value_and_timestamp,
     sample_series_span,
@@ -52,6 +51,7 @@ use strata_engine::ingest::prom_text::{
 use strata_engine::model::SeriesKey;
 use strata_engine::write::RejectReason;
 use strata_engine::{Db, RawKind};
+use strata_engine::{SampleWriter, SeriesHandle};
 use strata_query::promql::{Labels, STALE_NAN_BITS};
 
 /// A timestamp no sample can have: "the page gave none".
@@ -194,6 +194,10 @@ pub(crate) struct PageContext {
     target_labels: Labels,
     fingerprint: [u8; 16],
     report_keys: Vec<Option<SeriesKey>>,
+    /// The raw-cache spelling of each report series: the fingerprint, 0xff and the
+    /// series' number (a page's spelling never starts with 0xff, which is not a metric
+    /// name character nor valid UTF-8).
+    report_raw: Vec<[u8; 18]>,
 }
 
 /// The report of one scrape.
@@ -230,11 +234,20 @@ impl PageContext {
                 series_key(&l)
             })
             .collect();
+        let report_raw = (0..REPORT_NAMES.len())
+            .map(|i| {
+                let mut raw = [0xffu8; 18];
+                raw[..16].copy_from_slice(&fingerprint);
+                raw[17] = i as u8;
+                raw
+            })
+            .collect();
         PageContext {
             cfg,
             target_labels,
             fingerprint,
             report_keys,
+            report_raw,
         }
     }
 
@@ -336,12 +349,24 @@ impl PageContext {
         w.defer_sync();
         self.all_stale(&mut w, t_ns, memory);
         let stale = f64::from_bits(STALE_NAN_BITS);
-        for key in self.report_keys.iter().flatten() {
-            if let Ok(h) = w.series_key(key) {
+        for i in 0..self.report_keys.len() {
+            if let Some(Ok(h)) = self.report_series(&mut w, i) {
                 w.sample(0, h, t_ns, stale);
             }
         }
         log_write(w.finish());
+    }
+
+    /// Report series `i` (of [`REPORT_NAMES`]) for samples, found by its raw spelling
+    /// after the first page; `None` when the target's labels make no valid key.
+    fn report_series(
+        &self,
+        w: &mut SampleWriter<'_>,
+        i: usize,
+    ) -> Option<Result<SeriesHandle, RejectReason>> {
+        let key = self.report_keys.get(i)?.as_ref()?;
+        let raw = self.report_raw.get(i)?;
+        Some(w.series(RawKind::Scrape, raw, || Ok(key.clone())))
     }
 
     fn all_stale(&self, w: &mut SampleWriter<'_>, t_ns: i64, memory: &mut LoopMemory) {
@@ -372,10 +397,8 @@ impl PageContext {
             r.counts.added as f64,
             r.counts.series_added as f64,
         ];
-        for (key, v) in self.report_keys.iter().zip(values) {
-            if let Some(key) = key
-                && let Ok(h) = w.series_key(key)
-            {
+        for (i, v) in values.into_iter().enumerate() {
+            if let Some(Ok(h)) = self.report_series(w, i) {
                 w.sample(0, h, t_ns, v);
             }
         }
