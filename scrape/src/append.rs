@@ -138,6 +138,66 @@ impl Seen {
     }
 }
 
+/// This scrape's [`Seen`], built against the last scrape's: while the page repeats the
+/// last one (the usual case) nothing is copied, only compared; from the first difference
+/// on, the matched prefix is copied and the rest pushed.
+struct SeenBuilder<'a> {
+    last: &'a Seen,
+    /// Entries of `last` this page has repeated so far, in order.
+    matched: usize,
+    /// The diverged list, once the page differs from `last`.
+    cur: Option<Seen>,
+}
+
+impl<'a> SeenBuilder<'a> {
+    fn new(last: &'a Seen) -> SeenBuilder<'a> {
+        SeenBuilder {
+            last,
+            matched: 0,
+            cur: None,
+        }
+    }
+
+    fn push(&mut self, spelling: &[u8], tracked: bool, labels: bool) {
+        if self.cur.is_none() {
+            if let Some(e) = self.last.entries.get(self.matched)
+                && e.tracked == tracked
+                && e.labels == labels
+                && self.last.spelling(e) == spelling
+            {
+                self.matched += 1;
+                return;
+            }
+            self.cur = Some(self.diverged());
+        }
+        if let Some(cur) = &mut self.cur {
+            cur.push(spelling, tracked, labels);
+        }
+    }
+
+    /// The matched prefix of `last` as a list of its own, with room for a page like it.
+    fn diverged(&self) -> Seen {
+        let entries = &self.last.entries[..self.matched];
+        let end = entries.last().map_or(0, |e| (e.start + e.len) as usize);
+        let mut cur = Seen {
+            arena: Vec::with_capacity(self.last.arena.len().max(end)),
+            entries: Vec::with_capacity(self.last.entries.len().max(self.matched)),
+        };
+        cur.arena.extend_from_slice(&self.last.arena[..end]);
+        cur.entries.extend_from_slice(entries);
+        cur
+    }
+
+    /// `None` when this scrape's list equals the last one's.
+    fn finish(self) -> Option<Seen> {
+        match self.cur {
+            Some(cur) => Some(cur),
+            None if self.matched == self.last.entries.len() => None,
+            None => Some(self.diverged()),
+        }
+    }
+}
+
 /// Final labels as bytes: `name 0xff value 0xff` per label, in order. 0xff never occurs
 /// in UTF-8, so the encoding is unambiguous.
 fn encode_labels(l: &Labels, out: &mut Vec<u8>) {
@@ -280,26 +340,37 @@ impl PageContext {
         let n = memory.last.entries.len() + REPORT_NAMES.len();
         let mut w = db.sample_writer_with_capacity(n, n);
         w.defer_sync();
-        let mut cur = Seen {
-            arena: Vec::with_capacity(memory.last.arena.len()),
-            entries: Vec::with_capacity(n),
-        };
+        let mut seen = SeenBuilder::new(&memory.last);
         let mut used = Vec::with_capacity(n);
         let openmetrics = content_type
             .trim_start()
             .to_ascii_lowercase()
             .starts_with("application/openmetrics-text");
         let page = if openmetrics {
-            self.append_openmetrics(&mut w, body, t_ns, &mut cur, &mut used, &mut counts)
+            self.append_openmetrics(&mut w, body, t_ns, &mut seen, &mut used, &mut counts)
         } else {
-            self.append_text(&mut w, body, t_ns, memory, &mut cur, &mut used, &mut counts)
+            let dropped = &mut memory.dropped;
+            self.append_text(
+                &mut w,
+                body,
+                t_ns,
+                dropped,
+                &mut seen,
+                &mut used,
+                &mut counts,
+            )
         };
         if let Err(e) = page {
             drop(w);
             self.write_failed(db, t_ms, duration, counts, memory);
             return (counts, Err(e));
         }
-        counts.series_added = self.stale_and_added(&mut w, t_ns, memory, &cur, &used);
+        let cur = seen.finish();
+        counts.series_added = match &cur {
+            // The same series as the last scrape: nothing went stale, nothing was added.
+            None => 0,
+            Some(cur) => self.stale_and_added(&mut w, t_ns, memory, cur, &used),
+        };
         self.report(
             &mut w,
             t_ns,
@@ -310,7 +381,9 @@ impl PageContext {
             },
         );
         log_write(w.finish());
-        memory.last = cur;
+        if let Some(cur) = cur {
+            memory.last = cur;
+        }
         memory.live = true;
         (counts, Ok(()))
     }
@@ -510,8 +583,8 @@ impl PageContext {
         w: &mut SampleWriter<'_>,
         body: &[u8],
         t_ns: i64,
-        memory: &mut LoopMemory,
-        cur: &mut Seen,
+        dropped_spellings: &mut FxHashSet<Box<[u8]>>,
+        cur: &mut SeenBuilder<'_>,
         used: &mut Vec<bool>,
         counts: &mut Counts,
     ) -> Result<(), AppendError> {
@@ -543,7 +616,7 @@ impl PageContext {
             let mut dropped = false;
             let mut failed = None;
             let resolved = w.series(RawKind::Scrape, &key_buf, || {
-                if memory.dropped.contains(spelling) {
+                if dropped_spellings.contains(spelling) {
                     dropped = true;
                     return Err(RejectReason::Invalid("dropped by relabelling".into()));
                 }
@@ -577,8 +650,8 @@ impl PageContext {
                 return Err(e);
             }
             if dropped {
-                if !memory.dropped.contains(spelling) {
-                    memory.dropped.insert(spelling.into());
+                if !dropped_spellings.contains(spelling) {
+                    dropped_spellings.insert(spelling.into());
                 }
                 continue;
             }
@@ -601,7 +674,7 @@ impl PageContext {
         w: &mut SampleWriter<'_>,
         body: &[u8],
         t_ns: i64,
-        cur: &mut Seen,
+        cur: &mut SeenBuilder<'_>,
         used: &mut Vec<bool>,
         counts: &mut Counts,
     ) -> Result<(), AppendError> {
@@ -736,4 +809,49 @@ pub fn mutate_sample_labels(mut l: Labels, target: &Labels, honor: bool) -> Labe
         l.set(&k, &v);
     }
     l
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seen(items: &[(&str, bool)]) -> Seen {
+        let mut s = Seen::default();
+        for (sp, tracked) in items {
+            s.push(sp.as_bytes(), *tracked, false);
+        }
+        s
+    }
+
+    fn built(last: &Seen, items: &[(&str, bool)]) -> Option<Seen> {
+        let mut b = SeenBuilder::new(last);
+        for (sp, tracked) in items {
+            b.push(sp.as_bytes(), *tracked, false);
+        }
+        b.finish()
+    }
+
+    #[test]
+    fn seen_builder_copies_only_a_different_page() {
+        let last = seen(&[("a", true), ("b", true), ("c", false)]);
+        assert_eq!(
+            built(&last, &[("a", true), ("b", true), ("c", false)]),
+            None
+        );
+        for page in [
+            &[("a", true), ("b", true)][..],
+            &[("a", true), ("b", true), ("c", false), ("d", true)][..],
+            &[("a", true), ("x", true), ("c", false)][..],
+            &[("a", true), ("b", true), ("c", true)][..],
+            &[("b", true), ("a", true), ("c", false)][..],
+            &[][..],
+        ] {
+            assert_eq!(built(&last, page), Some(seen(page)), "{page:?}");
+        }
+        assert_eq!(built(&Seen::default(), &[]), None);
+        assert_eq!(
+            built(&Seen::default(), &[("a", true)]),
+            Some(seen(&[("a", true)]))
+        );
+    }
 }
