@@ -474,9 +474,7 @@ impl<'a> Writer<'a> {
         }
         let slot = &mut self.slots[h.slot as usize];
         slot.used = true;
-        self.enc.begin_line(slot.wal, ts);
-        self.enc.field(VALUE_FIELD, FieldValueRef::Float(value));
-        self.enc.end_line();
+        self.enc.float_line(slot.wal, ts, VALUE_FIELD, value);
         self.entries.push(HotEntry {
             column: h.column,
             timestamp: ts,
