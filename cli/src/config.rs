@@ -26,7 +26,8 @@
 //! rollup_cache_bytes = "256MiB" # decoded rollup stripes kept in memory for queries (0: none)
 //! [wal]
 //! fsync = "always"             # always | interval[:1s] | never
-//! segment_bytes = "64MiB"      # size at which the WAL starts a new file
+//! segment_bytes = "64MiB"      # size at which the WAL starts a new file (up to 8x later
+//!                              # while series definitions are over a quarter of it)
 //! recovery = "strict"          # strict | skip: WAL damage that is not a torn tail
 //! [write]
 //! max_fields_per_line = 10000  # wider lines are refused per line

@@ -141,7 +141,10 @@ pub const DEFAULT_MAX_TAGS_PER_LINE: usize = 1_000;
 pub struct Options {
     /// WAL fsync policy. Default: [`FsyncPolicy::Always`].
     pub fsync: FsyncPolicy,
-    /// Size at which the WAL starts a new file. Default: 64 MiB.
+    /// Size at which the WAL starts a new file. Default: 64 MiB. A file whose series
+    /// definitions are over a quarter of it grows on, up to 8 × this size
+    /// ([`crate::wal::MAX_SEGMENT_FACTOR`]), so that many series do not make every file
+    /// mostly definitions.
     pub wal_segment_bytes: u64,
     /// What opening does with WAL damage that is not a torn tail (`wal.recovery`). Default:
     /// [`crate::wal::Recovery::Strict`], refusing to open and naming the file and offset.

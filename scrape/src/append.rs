@@ -44,7 +44,6 @@ use crate::relabel;
 use rustc_hash::FxHashSet;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
-use strata_engine::SampleWriter;
 use strata_engine::ingest::prom_text::{
     self, PageLine, parse_comment_line, parse_page_line, parse_value_and_timestamp,
     sample_series_span,
@@ -52,6 +51,7 @@ use strata_engine::ingest::prom_text::{
 use strata_engine::model::SeriesKey;
 use strata_engine::write::RejectReason;
 use strata_engine::{Db, RawKind};
+use strata_engine::{SampleWriter, SeriesHandle};
 use strata_query::promql::{Labels, STALE_NAN_BITS};
 
 /// A timestamp no sample can have: "the page gave none".
@@ -138,6 +138,66 @@ impl Seen {
     }
 }
 
+/// This scrape's [`Seen`], built against the last scrape's: while the page repeats the
+/// last one (the usual case) nothing is copied, only compared; from the first difference
+/// on, the matched prefix is copied and the rest pushed.
+struct SeenBuilder<'a> {
+    last: &'a Seen,
+    /// Entries of `last` this page has repeated so far, in order.
+    matched: usize,
+    /// The diverged list, once the page differs from `last`.
+    cur: Option<Seen>,
+}
+
+impl<'a> SeenBuilder<'a> {
+    fn new(last: &'a Seen) -> SeenBuilder<'a> {
+        SeenBuilder {
+            last,
+            matched: 0,
+            cur: None,
+        }
+    }
+
+    fn push(&mut self, spelling: &[u8], tracked: bool, labels: bool) {
+        if self.cur.is_none() {
+            if let Some(e) = self.last.entries.get(self.matched)
+                && e.tracked == tracked
+                && e.labels == labels
+                && self.last.spelling(e) == spelling
+            {
+                self.matched += 1;
+                return;
+            }
+            self.cur = Some(self.diverged());
+        }
+        if let Some(cur) = &mut self.cur {
+            cur.push(spelling, tracked, labels);
+        }
+    }
+
+    /// The matched prefix of `last` as a list of its own, with room for a page like it.
+    fn diverged(&self) -> Seen {
+        let entries = &self.last.entries[..self.matched];
+        let end = entries.last().map_or(0, |e| (e.start + e.len) as usize);
+        let mut cur = Seen {
+            arena: Vec::with_capacity(self.last.arena.len().max(end)),
+            entries: Vec::with_capacity(self.last.entries.len().max(self.matched)),
+        };
+        cur.arena.extend_from_slice(&self.last.arena[..end]);
+        cur.entries.extend_from_slice(entries);
+        cur
+    }
+
+    /// `None` when this scrape's list equals the last one's.
+    fn finish(self) -> Option<Seen> {
+        match self.cur {
+            Some(cur) => Some(cur),
+            None if self.matched == self.last.entries.len() => None,
+            None => Some(self.diverged()),
+        }
+    }
+}
+
 /// Final labels as bytes: `name 0xff value 0xff` per label, in order. 0xff never occurs
 /// in UTF-8, so the encoding is unambiguous.
 fn encode_labels(l: &Labels, out: &mut Vec<u8>) {
@@ -194,6 +254,10 @@ pub(crate) struct PageContext {
     target_labels: Labels,
     fingerprint: [u8; 16],
     report_keys: Vec<Option<SeriesKey>>,
+    /// The raw-cache spelling of each report series: the fingerprint, 0xff and the
+    /// series' number (a page's spelling never starts with 0xff, which is not a metric
+    /// name character nor valid UTF-8).
+    report_raw: Vec<[u8; 18]>,
 }
 
 /// The report of one scrape.
@@ -230,11 +294,20 @@ impl PageContext {
                 series_key(&l)
             })
             .collect();
+        let report_raw = (0..REPORT_NAMES.len())
+            .map(|i| {
+                let mut raw = [0xffu8; 18];
+                raw[..16].copy_from_slice(&fingerprint);
+                raw[17] = i as u8;
+                raw
+            })
+            .collect();
         PageContext {
             cfg,
             target_labels,
             fingerprint,
             report_keys,
+            report_raw,
         }
     }
 
@@ -267,26 +340,37 @@ impl PageContext {
         let n = memory.last.entries.len() + REPORT_NAMES.len();
         let mut w = db.sample_writer_with_capacity(n, n);
         w.defer_sync();
-        let mut cur = Seen {
-            arena: Vec::with_capacity(memory.last.arena.len()),
-            entries: Vec::with_capacity(n),
-        };
+        let mut seen = SeenBuilder::new(&memory.last);
         let mut used = Vec::with_capacity(n);
         let openmetrics = content_type
             .trim_start()
             .to_ascii_lowercase()
             .starts_with("application/openmetrics-text");
         let page = if openmetrics {
-            self.append_openmetrics(&mut w, body, t_ns, &mut cur, &mut used, &mut counts)
+            self.append_openmetrics(&mut w, body, t_ns, &mut seen, &mut used, &mut counts)
         } else {
-            self.append_text(&mut w, body, t_ns, memory, &mut cur, &mut used, &mut counts)
+            let dropped = &mut memory.dropped;
+            self.append_text(
+                &mut w,
+                body,
+                t_ns,
+                dropped,
+                &mut seen,
+                &mut used,
+                &mut counts,
+            )
         };
         if let Err(e) = page {
             drop(w);
             self.write_failed(db, t_ms, duration, counts, memory);
             return (counts, Err(e));
         }
-        counts.series_added = self.stale_and_added(&mut w, t_ns, memory, &cur, &used);
+        let cur = seen.finish();
+        counts.series_added = match &cur {
+            // The same series as the last scrape: nothing went stale, nothing was added.
+            None => 0,
+            Some(cur) => self.stale_and_added(&mut w, t_ns, memory, cur, &used),
+        };
         self.report(
             &mut w,
             t_ns,
@@ -297,7 +381,9 @@ impl PageContext {
             },
         );
         log_write(w.finish());
-        memory.last = cur;
+        if let Some(cur) = cur {
+            memory.last = cur;
+        }
         memory.live = true;
         (counts, Ok(()))
     }
@@ -336,12 +422,24 @@ impl PageContext {
         w.defer_sync();
         self.all_stale(&mut w, t_ns, memory);
         let stale = f64::from_bits(STALE_NAN_BITS);
-        for key in self.report_keys.iter().flatten() {
-            if let Ok(h) = w.series_key(key) {
+        for i in 0..self.report_keys.len() {
+            if let Some(Ok(h)) = self.report_series(&mut w, i) {
                 w.sample(0, h, t_ns, stale);
             }
         }
         log_write(w.finish());
+    }
+
+    /// Report series `i` (of [`REPORT_NAMES`]) for samples, found by its raw spelling
+    /// after the first page; `None` when the target's labels make no valid key.
+    fn report_series(
+        &self,
+        w: &mut SampleWriter<'_>,
+        i: usize,
+    ) -> Option<Result<SeriesHandle, RejectReason>> {
+        let key = self.report_keys.get(i)?.as_ref()?;
+        let raw = self.report_raw.get(i)?;
+        Some(w.series(RawKind::Scrape, raw, || Ok(key.clone())))
     }
 
     fn all_stale(&self, w: &mut SampleWriter<'_>, t_ns: i64, memory: &mut LoopMemory) {
@@ -372,10 +470,8 @@ impl PageContext {
             r.counts.added as f64,
             r.counts.series_added as f64,
         ];
-        for (key, v) in self.report_keys.iter().zip(values) {
-            if let Some(key) = key
-                && let Ok(h) = w.series_key(key)
-            {
+        for (i, v) in values.into_iter().enumerate() {
+            if let Some(Ok(h)) = self.report_series(w, i) {
                 w.sample(0, h, t_ns, v);
             }
         }
@@ -487,8 +583,8 @@ impl PageContext {
         w: &mut SampleWriter<'_>,
         body: &[u8],
         t_ns: i64,
-        memory: &mut LoopMemory,
-        cur: &mut Seen,
+        dropped_spellings: &mut FxHashSet<Box<[u8]>>,
+        cur: &mut SeenBuilder<'_>,
         used: &mut Vec<bool>,
         counts: &mut Counts,
     ) -> Result<(), AppendError> {
@@ -520,7 +616,7 @@ impl PageContext {
             let mut dropped = false;
             let mut failed = None;
             let resolved = w.series(RawKind::Scrape, &key_buf, || {
-                if memory.dropped.contains(spelling) {
+                if dropped_spellings.contains(spelling) {
                     dropped = true;
                     return Err(RejectReason::Invalid("dropped by relabelling".into()));
                 }
@@ -554,8 +650,8 @@ impl PageContext {
                 return Err(e);
             }
             if dropped {
-                if !memory.dropped.contains(spelling) {
-                    memory.dropped.insert(spelling.into());
+                if !dropped_spellings.contains(spelling) {
+                    dropped_spellings.insert(spelling.into());
                 }
                 continue;
             }
@@ -578,7 +674,7 @@ impl PageContext {
         w: &mut SampleWriter<'_>,
         body: &[u8],
         t_ns: i64,
-        cur: &mut Seen,
+        cur: &mut SeenBuilder<'_>,
         used: &mut Vec<bool>,
         counts: &mut Counts,
     ) -> Result<(), AppendError> {
@@ -713,4 +809,49 @@ pub fn mutate_sample_labels(mut l: Labels, target: &Labels, honor: bool) -> Labe
         l.set(&k, &v);
     }
     l
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seen(items: &[(&str, bool)]) -> Seen {
+        let mut s = Seen::default();
+        for (sp, tracked) in items {
+            s.push(sp.as_bytes(), *tracked, false);
+        }
+        s
+    }
+
+    fn built(last: &Seen, items: &[(&str, bool)]) -> Option<Seen> {
+        let mut b = SeenBuilder::new(last);
+        for (sp, tracked) in items {
+            b.push(sp.as_bytes(), *tracked, false);
+        }
+        b.finish()
+    }
+
+    #[test]
+    fn seen_builder_copies_only_a_different_page() {
+        let last = seen(&[("a", true), ("b", true), ("c", false)]);
+        assert_eq!(
+            built(&last, &[("a", true), ("b", true), ("c", false)]),
+            None
+        );
+        for page in [
+            &[("a", true), ("b", true)][..],
+            &[("a", true), ("b", true), ("c", false), ("d", true)][..],
+            &[("a", true), ("x", true), ("c", false)][..],
+            &[("a", true), ("b", true), ("c", true)][..],
+            &[("b", true), ("a", true), ("c", false)][..],
+            &[][..],
+        ] {
+            assert_eq!(built(&last, page), Some(seen(page)), "{page:?}");
+        }
+        assert_eq!(built(&Seen::default(), &[]), None);
+        assert_eq!(
+            built(&Seen::default(), &[("a", true)]),
+            Some(seen(&[("a", true)]))
+        );
+    }
 }

@@ -96,6 +96,9 @@ pub struct ScrapeLoop {
     pub jitter_seed: u64,
 }
 
+/// The most a response's announced length reserves for its body up front.
+const MAX_BODY_HINT: u64 = 64 << 20;
+
 fn now_ms() -> i64 {
     Utc::now().timestamp_millis()
 }
@@ -120,6 +123,10 @@ impl ScrapeLoop {
         let start = tokio::time::Instant::now() + first;
         let mut ticker = tokio::time::interval_at(start, interval.max(Duration::from_millis(1)));
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        // What decides how the page becomes series, and the URL, are fixed for the loop's
+        // life (a new configuration starts a new loop): worked out once, not per scrape.
+        let ctx = Arc::new(self.page_context());
+        let url = reqwest::Url::parse(&self.target.url).ok();
         loop {
             tokio::select! {
                 biased;
@@ -128,12 +135,12 @@ impl ScrapeLoop {
                         // Prometheus waits for the next would-be scrape and marks the
                         // series stale at that time.
                         ticker.tick().await;
-                        self.end_of_run_staleness(&mut memory, now_ms()).await;
+                        self.end_of_run_staleness(&ctx, &mut memory, now_ms()).await;
                     }
                     return memory;
                 }
                 _ = ticker.tick() => {
-                    self.scrape_and_report(&mut memory).await;
+                    self.scrape_with(&ctx, url.as_ref(), &mut memory).await;
                 }
             }
         }
@@ -141,16 +148,29 @@ impl ScrapeLoop {
 
     /// One scrape at now: fetch, append, report.
     pub async fn scrape_and_report(&self, memory: &mut LoopMemory) {
+        let ctx = Arc::new(self.page_context());
+        let url = reqwest::Url::parse(&self.target.url).ok();
+        self.scrape_with(&ctx, url.as_ref(), memory).await;
+    }
+
+    /// [`ScrapeLoop::scrape_and_report`] with the loop's page context and its URL parsed
+    /// (`None`: it does not parse, and the client says why at each scrape).
+    async fn scrape_with(
+        &self,
+        ctx: &Arc<PageContext>,
+        url: Option<&reqwest::Url>,
+        memory: &mut LoopMemory,
+    ) {
         let started = Instant::now();
         let start_time = Utc::now();
         let t = start_time.timestamp_millis();
         let forced = self.forced_error.lock().clone();
         let fetched = match forced {
             Some(e) => Err(ScrapeError::Fetch(e)),
-            None => self.fetch().await,
+            None => self.fetch(url).await,
         };
         let duration = started.elapsed().as_secs_f64();
-        let ctx = self.page_context();
+        let ctx = ctx.clone();
         let db = self.db.clone();
         let mut mem = std::mem::take(memory);
         // Parsing and the WAL append (which may wait for fsync) run off the async workers.
@@ -193,12 +213,14 @@ impl ScrapeLoop {
         PageContext::new(self.cfg.clone(), self.target.public_labels())
     }
 
-    async fn fetch(&self) -> Result<(Vec<u8>, String), ScrapeError> {
+    async fn fetch(&self, parsed: Option<&reqwest::Url>) -> Result<(Vec<u8>, String), ScrapeError> {
         let url = &self.target.url;
         let fail = |e: String| ScrapeError::Fetch(format!("Get {url:?}: {e}"));
-        let mut req = self
-            .client
-            .get(url)
+        let req = match parsed {
+            Some(u) => self.client.get(u.clone()),
+            None => self.client.get(url),
+        };
+        let mut req = req
             .header("Accept", ACCEPT)
             .header(
                 "X-Prometheus-Scrape-Timeout-Seconds",
@@ -232,7 +254,13 @@ impl ScrapeLoop {
             .unwrap_or("")
             .to_owned();
         let limit = self.cfg.body_size_limit;
-        let mut body = Vec::new();
+        // Sized once from the announced length (a hint, capped), not regrown chunk by chunk.
+        let cap = match limit {
+            0 => MAX_BODY_HINT,
+            l => l.saturating_add(1).min(MAX_BODY_HINT),
+        };
+        let hint = resp.content_length().unwrap_or(0).min(cap);
+        let mut body = Vec::with_capacity(usize::try_from(hint).unwrap_or(0));
         let mut resp = resp;
         loop {
             match resp.chunk().await {
@@ -250,8 +278,8 @@ impl ScrapeLoop {
         Ok((body, content_type))
     }
 
-    async fn end_of_run_staleness(&self, memory: &mut LoopMemory, t: i64) {
-        let ctx = self.page_context();
+    async fn end_of_run_staleness(&self, ctx: &Arc<PageContext>, memory: &mut LoopMemory, t: i64) {
+        let ctx = ctx.clone();
         let db = self.db.clone();
         let mut mem = std::mem::take(memory);
         let done = tokio::task::spawn_blocking(move || {

@@ -15,7 +15,7 @@ use std::sync::atomic::Ordering;
 /// Writes are refused while the hot tier holds more than this many times `hot_max_bytes`.
 pub const OVERLOAD_HOT_FACTOR: usize = 2;
 /// Writes are refused while the WAL holds more than this many times `hot_max_bytes`
-/// (plus one WAL file).
+/// (plus one WAL file, which grows to at most `wal::MAX_SEGMENT_FACTOR` × `wal_segment_bytes`).
 pub const OVERLOAD_WAL_FACTOR: u64 = 16;
 
 impl Db {
@@ -38,7 +38,10 @@ impl Db {
         let wal_bytes: u64 = self.inner.wal.files().iter().map(|f| f.1).sum();
         let wal_limit = (o.hot_max_bytes as u64)
             .saturating_mul(OVERLOAD_WAL_FACTOR)
-            .saturating_add(o.wal_segment_bytes);
+            .saturating_add(
+                o.wal_segment_bytes
+                    .saturating_mul(crate::wal::MAX_SEGMENT_FACTOR),
+            );
         if wal_bytes > wal_limit {
             return Some(format!(
                 "the WAL holds {wal_bytes} bytes not yet checkpointed, over its bound of \

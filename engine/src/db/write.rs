@@ -253,12 +253,11 @@ impl SampleWriter<'_> {
         key: impl FnOnce() -> std::result::Result<SeriesKey, RejectReason>,
     ) -> std::result::Result<SeriesHandle, RejectReason> {
         let max_tags = self.w_options().max_tags_per_line;
-        let sid = self.w.resolve_raw(kind, raw, || {
+        self.w.resolve_raw_sample(kind, raw, || {
             let k = key()?;
             check_key(&k, max_tags)?;
             Ok(k)
-        })?;
-        self.w.sample_series(sid)
+        })
     }
 
     /// [`SampleWriter::series`] for a series that has no raw spelling to cache.

@@ -256,6 +256,37 @@ impl<'a> Writer<'a> {
         self.create(&key, &canonical, Some((kind, raw)))
     }
 
+    /// [`Writer::resolve_raw`] then [`Writer::sample_series`]; a known spelling whose
+    /// `value` column the raw cache remembers skips the column lookup.
+    pub(crate) fn resolve_raw_sample(
+        &mut self,
+        kind: RawKind,
+        raw: &[u8],
+        key: impl FnOnce() -> std::result::Result<SeriesKey, RejectReason>,
+    ) -> std::result::Result<SeriesHandle, RejectReason> {
+        let Some(sid) = self.lookup_raw(kind, raw) else {
+            let sid = self.resolve_raw(kind, raw, key)?;
+            return self.sample_series(sid);
+        };
+        let entry = self.hints[kind as usize];
+        let ix = guard(&mut self.ix, self.inner, &mut self.since_bump);
+        if let Some(column) = ix.raw_value_column(kind, entry) {
+            let slot = self.slot(sid);
+            let s = &mut self.slots[slot as usize];
+            if s.value_column == NO_COLUMN {
+                s.value_column = column.0;
+            }
+            return Ok(SeriesHandle {
+                slot,
+                column: ColumnId(s.value_column),
+            });
+        }
+        let h = self.sample_series(sid)?;
+        guard(&mut self.ix, self.inner, &mut self.since_bump)
+            .remember_raw_value_column(kind, entry, h.column);
+        Ok(h)
+    }
+
     /// The series `key` (whose canonical encoding is `canonical`), created if needed.
     pub(crate) fn resolve_key(
         &mut self,
@@ -474,9 +505,7 @@ impl<'a> Writer<'a> {
         }
         let slot = &mut self.slots[h.slot as usize];
         slot.used = true;
-        self.enc.begin_line(slot.wal, ts);
-        self.enc.field(VALUE_FIELD, FieldValueRef::Float(value));
-        self.enc.end_line();
+        self.enc.float_line(slot.wal, ts, VALUE_FIELD, value);
         self.entries.push(HotEntry {
             column: h.column,
             timestamp: ts,

@@ -176,6 +176,20 @@ impl Index {
         self.by_raw[kind as usize].get(raw, hint)
     }
 
+    /// The `value` column remembered ([`Index::remember_raw_value_column`]) for the raw
+    /// spelling that a hinted lookup of format `kind` left in `hint`.
+    #[inline]
+    pub fn raw_value_column(&self, kind: RawKind, hint: u32) -> Option<ColumnId> {
+        self.by_raw[kind as usize].value_column(hint).map(ColumnId)
+    }
+
+    /// Remembers `column` as the float `value` column of the series of the raw spelling
+    /// that a hinted lookup of format `kind` left in `hint` (under the read lock: the
+    /// column of a series' field never changes once created).
+    pub fn remember_raw_value_column(&self, kind: RawKind, hint: u32, column: ColumnId) {
+        self.by_raw[kind as usize].set_value_column(hint, column.0);
+    }
+
     /// Remembers that `raw` spells series `id` in format `kind`. Bounded: at most 4
     /// spellings per series on average (per format) are kept, beyond which new spellings
     /// are simply not cached.

@@ -22,6 +22,10 @@ struct Entry {
     sid: SeriesId,
     hash: u64,
     next: AtomicU32,
+    /// The series' float `value` column once a sample writer has resolved it
+    /// ([`NO_ENTRY`] before): the index never removes or retypes a column, so a known
+    /// spelling's sample costs no field lookup.
+    value_column: AtomicU32,
 }
 
 /// See the module docs.
@@ -84,6 +88,24 @@ impl RawCache {
         }
     }
 
+    /// The `value` column remembered for entry `entry` (a hint from [`RawCache::get`]).
+    #[inline]
+    pub(crate) fn value_column(&self, entry: u32) -> Option<u32> {
+        let c = self
+            .entries
+            .get(entry as usize)?
+            .value_column
+            .load(Ordering::Relaxed);
+        (c != NO_ENTRY).then_some(c)
+    }
+
+    /// Remembers column `column` as entry `entry`'s series' `value` column.
+    pub(crate) fn set_value_column(&self, entry: u32, column: u32) {
+        if let Some(e) = self.entries.get(entry as usize) {
+            e.value_column.store(column, Ordering::Relaxed);
+        }
+    }
+
     /// Remembers `raw` → `sid` (a spelling already present keeps its series).
     pub(crate) fn insert(&mut self, raw: &[u8], sid: SeriesId) {
         let h = hash(raw);
@@ -110,6 +132,7 @@ impl RawCache {
             sid,
             hash: h,
             next: AtomicU32::new(NO_ENTRY),
+            value_column: AtomicU32::new(NO_ENTRY),
         });
         let entries = &self.entries;
         self.table
@@ -149,5 +172,18 @@ mod tests {
         assert_eq!(c.get(b"zzz", &mut hint), None);
         assert_eq!(hint, NO_ENTRY);
         assert_eq!(c.get(b"", &mut hint), None);
+    }
+
+    #[test]
+    fn value_columns_are_remembered_per_entry() {
+        let mut c = RawCache::default();
+        c.insert(b"a", SeriesId(1));
+        c.insert(b"b", SeriesId(2));
+        assert_eq!(c.value_column(1), None);
+        c.set_value_column(1, 7);
+        assert_eq!(c.value_column(1), Some(7));
+        assert_eq!(c.value_column(0), None);
+        c.set_value_column(NO_ENTRY, 9);
+        assert_eq!(c.value_column(NO_ENTRY), None);
     }
 }

@@ -28,7 +28,7 @@ mod replay;
 mod writer;
 
 pub use replay::{FileCheck, Recovery, ReplayStats, replay, verify_bytes, verify_file};
-pub use writer::{Ticket, Wal};
+pub use writer::{MAX_SEGMENT_FACTOR, Ticket, Wal};
 
 use std::path::{Path, PathBuf};
 

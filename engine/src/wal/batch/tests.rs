@@ -256,3 +256,34 @@ fn a_finished_record_frames_the_same_payload() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn a_float_line_is_the_bytes_of_its_three_calls() {
+    for (series, ts, name, v) in [
+        (0u64, 0i64, "value", 0.0f64),
+        (127, -1, "value", f64::NAN),
+        (128, i64::MAX, "v", -1.5),
+        (
+            u64::from(u32::MAX),
+            i64::MIN,
+            &"n".repeat(200),
+            f64::INFINITY,
+        ),
+    ] {
+        let mut a = BatchEncoder::default();
+        let mut b = BatchEncoder::default();
+        for e in [&mut a, &mut b] {
+            for id in 0..=series.min(300) {
+                e.add_series(id as u32);
+            }
+        }
+        a.begin_line(series, ts);
+        a.field(name, FieldValueRef::Float(v));
+        a.end_line();
+        b.float_line(series, ts, name, v);
+        let (mut x, mut y) = (Vec::new(), Vec::new());
+        a.finish_into(&mut x);
+        b.finish_into(&mut y);
+        assert_eq!(x, y, "{series} {ts} {name} {v}");
+    }
+}

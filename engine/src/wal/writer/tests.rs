@@ -269,3 +269,74 @@ fn a_steady_stream_does_not_postpone_the_fsync() {
         wal.shutdown(true).unwrap();
     }
 }
+
+/// Keys of 300 bytes: definitions outweigh the lines that use them.
+struct LongKeys;
+
+impl SeriesKeys for LongKeys {
+    fn keys(&self, ids: &[u32], each: &mut dyn FnMut(u32, &[u8])) -> std::result::Result<(), u32> {
+        for &id in ids {
+            each(id, &[b'k'; 300]);
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn a_file_mostly_definitions_rolls_later_up_to_a_bound() {
+    let sizes = |dir: &Path| -> Vec<u64> {
+        super::super::list_files(dir)
+            .unwrap()
+            .into_iter()
+            .map(|f| std::fs::metadata(file_path(dir, f)).unwrap().len())
+            .collect()
+    };
+    let ids: Vec<u32> = (0..10).collect();
+    // Definitions a small part of each file: rolled at `segment_bytes`.
+    let dir = tempfile::tempdir().unwrap();
+    let wal = Wal::start(
+        dir.path(),
+        1,
+        0,
+        FsyncPolicy::Never,
+        1000,
+        Default::default(),
+        Arc::new(Keys),
+    )
+    .unwrap();
+    for _ in 0..20 {
+        write(&wal, &ids).unwrap();
+    }
+    wal.shutdown(true).unwrap();
+    let s = sizes(dir.path());
+    assert!(s.len() > 2, "{s:?}");
+    assert!(
+        s[..s.len() - 1].iter().all(|&n| (1000..1400).contains(&n)),
+        "{s:?}"
+    );
+    // Definitions of 3 KB per file: it grows to 4 × theirs, bounded by 8 × 1000 bytes.
+    let dir = tempfile::tempdir().unwrap();
+    let wal = Wal::start(
+        dir.path(),
+        1,
+        0,
+        FsyncPolicy::Never,
+        1000,
+        Default::default(),
+        Arc::new(LongKeys),
+    )
+    .unwrap();
+    for _ in 0..60 {
+        write(&wal, &ids).unwrap();
+    }
+    wal.shutdown(true).unwrap();
+    let s = sizes(dir.path());
+    assert!(s.len() > 2, "{s:?}");
+    let most = 1000 * MAX_SEGMENT_FACTOR;
+    assert!(
+        s[..s.len() - 1]
+            .iter()
+            .all(|&n| (most..most + 400).contains(&n)),
+        "{s:?}"
+    );
+}
