@@ -284,53 +284,40 @@ impl SeriesKeys for LongKeys {
 
 #[test]
 fn a_file_mostly_definitions_rolls_later_up_to_a_bound() {
-    let sizes = |dir: &Path| -> Vec<u64> {
-        super::super::list_files(dir)
+    // The sizes of the files a 1000-byte-segment WAL leaves after `writes` writes of ten
+    // series whose keys `keys` gives.
+    let sizes = |keys: Arc<dyn SeriesKeys>, writes: usize| -> Vec<u64> {
+        let dir = tempfile::tempdir().unwrap();
+        let wal = Wal::start(
+            dir.path(),
+            1,
+            0,
+            FsyncPolicy::Never,
+            1000,
+            Default::default(),
+            keys,
+        )
+        .unwrap();
+        let ids: Vec<u32> = (0..10).collect();
+        for _ in 0..writes {
+            write(&wal, &ids).unwrap();
+        }
+        wal.shutdown(true).unwrap();
+        super::super::list_files(dir.path())
             .unwrap()
             .into_iter()
-            .map(|f| std::fs::metadata(file_path(dir, f)).unwrap().len())
+            .map(|f| std::fs::metadata(file_path(dir.path(), f)).unwrap().len())
             .collect()
     };
-    let ids: Vec<u32> = (0..10).collect();
     // Definitions a small part of each file: rolled at `segment_bytes`.
-    let dir = tempfile::tempdir().unwrap();
-    let wal = Wal::start(
-        dir.path(),
-        1,
-        0,
-        FsyncPolicy::Never,
-        1000,
-        Default::default(),
-        Arc::new(Keys),
-    )
-    .unwrap();
-    for _ in 0..20 {
-        write(&wal, &ids).unwrap();
-    }
-    wal.shutdown(true).unwrap();
-    let s = sizes(dir.path());
+    let s = sizes(Arc::new(Keys), 20);
     assert!(s.len() > 2, "{s:?}");
     assert!(
         s[..s.len() - 1].iter().all(|&n| (1000..1400).contains(&n)),
         "{s:?}"
     );
     // Definitions of 3 KB per file: it grows to 4 × theirs, bounded by 8 × 1000 bytes.
-    let dir = tempfile::tempdir().unwrap();
-    let wal = Wal::start(
-        dir.path(),
-        1,
-        0,
-        FsyncPolicy::Never,
-        1000,
-        Default::default(),
-        Arc::new(LongKeys),
-    )
-    .unwrap();
-    for _ in 0..60 {
-        write(&wal, &ids).unwrap();
-    }
-    wal.shutdown(true).unwrap();
-    let s = sizes(dir.path());
+    let s = sizes(Arc::new(LongKeys), 60);
     assert!(s.len() > 2, "{s:?}");
     let most = 1000 * MAX_SEGMENT_FACTOR;
     assert!(
