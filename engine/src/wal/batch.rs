@@ -65,22 +65,18 @@ impl BatchEncoder {
     }
 
     /// Adds a whole line of one float field: the bytes of [`BatchEncoder::begin_line`],
-    /// one [`BatchEncoder::field`] and [`BatchEncoder::end_line`], written at once.
+    /// one [`BatchEncoder::field`] and [`BatchEncoder::end_line`], without the field-count
+    /// patch (the count is known: 1).
     #[inline]
     pub fn float_line(&mut self, series: u64, timestamp: i64, name: &str, value: f64) {
-        let mut head = [0u8; 30];
-        let mut n = uvarint_into(&mut head, series);
-        head[n..n + 8].copy_from_slice(&timestamp.to_le_bytes());
-        n += 8;
-        head[n] = 1; // field count
-        n += 1;
-        n += uvarint_into(&mut head[n..], name.len() as u64);
-        self.lines.extend_from_slice(&head[..n]);
+        self.lines.reserve(10 + 8 + 1 + 10 + name.len() + 9);
+        put_uvarint(&mut self.lines, series);
+        self.lines.extend_from_slice(&timestamp.to_le_bytes());
+        self.lines.push(1); // field count
+        put_uvarint(&mut self.lines, name.len() as u64);
         self.lines.extend_from_slice(name.as_bytes());
-        let mut tail = [0u8; 9];
-        tail[0] = FieldType::Float.tag();
-        tail[1..].copy_from_slice(&value.to_bits().to_le_bytes());
-        self.lines.extend_from_slice(&tail);
+        self.lines.push(FieldType::Float.tag());
+        self.lines.extend_from_slice(&value.to_bits().to_le_bytes());
         self.n_lines += 1;
     }
 
@@ -150,20 +146,6 @@ impl BatchEncoder {
         frame::end_record(&mut frame, start);
         WriteRecord { frame, series }
     }
-}
-
-/// Writes `v` as a uvarint at the start of `dst` (which has room for 10 bytes); returns
-/// its length.
-#[inline]
-fn uvarint_into(dst: &mut [u8], mut v: u64) -> usize {
-    let mut i = 0;
-    while v >= 0x80 {
-        dst[i] = (v as u8) | 0x80;
-        v >>= 7;
-        i += 1;
-    }
-    dst[i] = v as u8;
-    i + 1
 }
 
 /// A framed `Write` record and the series numbers its table holds, as
