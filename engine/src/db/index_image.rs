@@ -36,7 +36,16 @@ use std::sync::Arc;
 /// The image's file name in the data directory.
 pub const INDEX_FILE: &str = "INDEX";
 const MAGIC: &[u8; 8] = b"STRATAIX";
-const VERSION: u8 = 1;
+/// Version 2: the body after the version byte is one zstd frame (version 1 stored it
+/// plain; an image of another version is stale, never an error).
+const VERSION: u8 = 2;
+/// The zstd level of the body: the fastest, since the image is written in the
+/// background and read on the open path (a 1 M-series body of 33 MB becomes 8.4 MB and
+/// decompresses in about 25 ms on one core).
+const ZSTD_LEVEL: i32 = 1;
+/// The largest body a frame may declare (a 1 M-series image holds about 33 MB); a larger
+/// one is treated as damage, so a forged size cannot drive the allocation.
+const MAX_BODY: u64 = 1 << 32;
 
 /// The image's path in `dir`.
 pub fn path(dir: &Path) -> PathBuf {
@@ -152,8 +161,6 @@ pub(super) fn store(inner: &Inner) -> Result<usize> {
     }
 
     let mut out = Vec::with_capacity(64 + index.series_count() * 24);
-    out.extend_from_slice(MAGIC);
-    out.push(VERSION);
     put_uvarint(&mut out, manifest.generation);
     put_uvarint(&mut out, segments.len() as u64);
     for live in &segments {
@@ -184,11 +191,17 @@ pub(super) fn store(inner: &Inner) -> Result<usize> {
         }
     }
     drop(index);
-    let crc = crc32fast::hash(&out);
-    out.extend_from_slice(&crc.to_le_bytes());
-    write_atomically(&inner.dir, &out)?;
+    let frame = crate::codec::zstd_ctx::compress(&out, ZSTD_LEVEL)
+        .map_err(|e| Error::io(&path(&inner.dir), e))?;
+    let mut file = Vec::with_capacity(MAGIC.len() + 1 + frame.len() + 4);
+    file.extend_from_slice(MAGIC);
+    file.push(VERSION);
+    file.extend_from_slice(&frame);
+    let crc = crc32fast::hash(&file);
+    file.extend_from_slice(&crc.to_le_bytes());
+    write_atomically(&inner.dir, &file)?;
     *inner.imaged.lock() = manifest.generation;
-    Ok(out.len())
+    Ok(file.len())
 }
 
 fn write_atomically(dir: &Path, bytes: &[u8]) -> Result<()> {
@@ -284,17 +297,28 @@ fn decode(
     let Some(body_len) = bytes.len().checked_sub(4) else {
         return Err(damaged(0, "shorter than its checksum"));
     };
-    let (body, crc) = bytes.split_at(body_len);
-    if crc32fast::hash(body).to_le_bytes() != crc {
+    let (stored, crc) = bytes.split_at(body_len);
+    if crc32fast::hash(stored).to_le_bytes() != crc {
         return Err(damaged(body_len, "checksum mismatch"));
     }
-    let mut cur = Cursor::new(body);
-    if cur.take(MAGIC.len()).map_err(Unusable::Damaged)? != MAGIC {
+    let head = MAGIC.len() + 1;
+    if stored.len() < head || &stored[..MAGIC.len()] != MAGIC {
         return Err(damaged(0, "not an index image"));
     }
-    if cur.u8().map_err(Unusable::Damaged)? != VERSION {
+    if stored[MAGIC.len()] != VERSION {
         return Err(Unusable::Stale("another format version"));
     }
+    let frame = &stored[head..];
+    let size = zstd::zstd_safe::get_frame_content_size(frame)
+        .ok()
+        .flatten()
+        .filter(|&n| n <= MAX_BODY)
+        .ok_or_else(|| damaged(head, "not a zstd frame of a declared size up to 4 GiB"))?;
+    let body = crate::codec::zstd_ctx::decompress(frame, size as usize)
+        .map_err(|e| damaged(head, &format!("zstd: {e}")))?;
+    // Offsets from here on are in the decompressed body.
+    let body = body.as_slice();
+    let mut cur = Cursor::new(body);
     let d = Unusable::Damaged;
     if cur.uvarint().map_err(d)? != manifest.generation {
         return Err(Unusable::Stale("another manifest generation"));
