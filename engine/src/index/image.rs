@@ -168,16 +168,6 @@ impl<'a> Cursor<'a> {
         self.pos += 1;
         Ok(b)
     }
-
-    /// The next `n` bytes.
-    pub(crate) fn take(&mut self, n: usize) -> Result<&'a [u8], ImageError> {
-        let b = self
-            .bytes
-            .get(self.pos..self.pos.saturating_add(n))
-            .ok_or_else(|| self.err("unexpected end"))?;
-        self.pos += n;
-        Ok(b)
-    }
 }
 
 impl Index {
