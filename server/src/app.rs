@@ -50,6 +50,8 @@ pub struct AppState {
     pub cancel: Cancel,
     /// The query memory budget every InfluxQL request charges (`query_max_memory`).
     pub query_memory: Arc<strata_query::MemoryBudget>,
+    /// How long recent PromQL query shapes took, so that small ones run inline.
+    pub query_costs: crate::blocking::QueryCosts,
     /// Scraping and rules, when `--config.file` is given.
     pub agent: crate::prometheus::AgentSlot,
     /// This node's cluster membership and fan-out client, when `--cluster.etcd` is given.
@@ -87,6 +89,7 @@ impl AppState {
     pub fn new(config: Config) -> AppState {
         AppState {
             query_memory: strata_query::MemoryBudget::new(config.query_max_memory),
+            query_costs: crate::blocking::QueryCosts::default(),
             config,
             db: RwLock::new(DbSlot::Opening),
             metrics: ServerMetrics::default(),

@@ -7,6 +7,7 @@
 //! instead of evaluating it (a Strata extension; docs/QUERY.md, "EXPLAIN for PromQL").
 
 use crate::app::AppState;
+use crate::blocking::QueryCosts;
 use crate::prom_api::{
     PromResponse, first, now_ms, parse_duration, parse_time, request_params, time_param,
 };
@@ -177,7 +178,12 @@ pub async fn query(
     };
     let with_stats = first(&p, "stats").is_some_and(|s| !s.is_empty());
     let started = Instant::now();
-    let res = crate::blocking::run(move || promql::instant_with_stats(&db, &expr, t, &opts)).await;
+    let query = first(&p, "query").unwrap_or("").as_bytes();
+    let shape = remote.is_none().then(|| QueryCosts::shape(&[b"instant", query]));
+    let res = crate::blocking::run_sized(&state.query_costs, shape, move || {
+        promql::instant_with_stats(&db, &expr, t, &opts)
+    })
+    .await;
     drop(cancel);
     let took = started.elapsed();
     state.metrics.query_took(took);
@@ -254,9 +260,19 @@ pub async fn query_range(
     };
     let with_stats = first(&p, "stats").is_some_and(|s| !s.is_empty());
     let started = Instant::now();
-    let res =
-        crate::blocking::run(move || promql::range_with_stats(&db, &expr, start, end, step, &opts))
-            .await;
+    let query = first(&p, "query").unwrap_or("").as_bytes();
+    let shape = remote.is_none().then(|| {
+        QueryCosts::shape(&[
+            b"range",
+            query,
+            &(end - start).to_le_bytes(),
+            &step.to_le_bytes(),
+        ])
+    });
+    let res = crate::blocking::run_sized(&state.query_costs, shape, move || {
+        promql::range_with_stats(&db, &expr, start, end, step, &opts)
+    })
+    .await;
     drop(cancel);
     let took = started.elapsed();
     state.metrics.query_took(took);
