@@ -45,6 +45,7 @@ import statistics
 import subprocess
 import sys
 import time
+import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -110,6 +111,19 @@ def answer_summary(mine, prom, qs, is_prom):
     return size, f"{same}/{len(qs)} = Prometheus"
 
 
+def proc_cpu_s(pid):
+    """CPU seconds of process `pid`'s threads so far, to the nanosecond: the sum of each
+    thread's time on a CPU (`/proc/PID/task/*/schedstat`; /proc/PID/stat counts 10 ms ticks,
+    too coarse for queries of 100 µs). A thread that ended meanwhile is not counted."""
+    total = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            total += int(open(f"/proc/{pid}/task/{tid}/schedstat").read().split()[0])
+        except (OSError, ValueError, IndexError):
+            pass
+    return total / 1e9
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--tsbs", required=True, help="TSBS cpu-only line protocol")
@@ -119,6 +133,8 @@ def main():
     ap.add_argument("--work", required=True)
     ap.add_argument("--peers-dir", required=True)
     ap.add_argument("--strata", default="none")
+    ap.add_argument("--client", default="none",
+                    help="the lean HTTP client (benches/src/bin/query_latency.rs) for a second latency table")
     ap.add_argument("--repo", required=True)
     ap.add_argument("--cmdline", required=True)
     args = ap.parse_args()
@@ -168,6 +184,10 @@ def main():
     vm = ps.VictoriaMetrics(ctx, "promql", args.peers_dir)
     strata = ps.Strata(ctx, "promql", args.strata if args.strata != "none" else None)
     lat, errs, checks, all_answers, cross = {}, {}, {}, {}, {}
+    lean, lean_cpu = {}, {}  # (system, type) -> latencies in ms / server CPU-s per query
+    use_client = args.client != "none" and os.access(args.client, os.X_OK)
+    if args.client != "none" and not use_client:
+        notes.append(f"the lean client {args.client} is not an executable: its table is left out")
     strata_why = strata.missing()
     try:
         for ds in datasets:
@@ -231,6 +251,26 @@ def main():
                     continue
                 log(f"{n} {t}: {len(qs)} x {n_pass}: median {compare.fmt_ms(statistics.median(lat[(n, t)]))} "
                     f"({time.perf_counter() - t0:.1f} s)")
+            # the same passes from the lean client, with the server's CPU time around them
+            for n, s in systems:
+                if not use_client or (n, t) in errs:
+                    continue
+                targets = os.path.join(args.work, "targets.txt")
+                with open(targets, "w") as f:
+                    for q in qs:
+                        f.write("/api/v1/query_range?" + urllib.parse.urlencode(
+                            {"query": q[0], "start": q[1], "end": q[2], "step": q[3], **s.extra_params}) + "\n")
+                c0 = proc_cpu_s(s.pid)
+                r = subprocess.run([args.client, f"127.0.0.1:{s.port}", targets, str(n_pass)],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                c1 = proc_cpu_s(s.pid)
+                if r.returncode != 0:
+                    errs[(n, t)] = "lean client: " + r.stderr.strip()[:300]
+                    continue
+                lean[(n, t)] = [float(x) / 1000 for x in r.stdout.split()]
+                lean_cpu[(n, t)] = (c1 - c0) / ((n_pass + 1) * len(qs))
+                log(f"{n} {t}: lean client median {compare.fmt_ms(statistics.median(lean[(n, t)]))}, "
+                    f"server {lean_cpu[(n, t)] * 1e6:.0f} µs CPU a query")
     finally:
         for s in (strata, vm, prom):
             try:
@@ -302,6 +342,36 @@ def main():
            "`on (__name__)`), so its cell for a † row is not the same work; the † rows' \"Strata / VictoriaMetrics\" "
            "divides by VictoriaMetrics' time for the TSBS text above, whose answer is Prometheus's answer to the "
            "rewrite (" + ", ".join(f"{t}: {c} equal" for t, c in cross.items()) + ").", ""]
+    if lean:
+        def lcell(n, t):
+            x = lean.get((n, t))
+            if not x:
+                return "error: " + promdiff.md_cell(errs[(n, t)], 110) if (n, t) in errs else "—"
+            return (f"{compare.fmt_ms(statistics.median(x))} / {compare.fmt_ms(compare.p99(x))}, "
+                    f"{lean_cpu[(n, t)] * 1e6:.0f} µs")
+
+        def lratio(t, peer, d):
+            sv, pv = d.get(("Strata", t)), d.get((peer, base(t) if peer == "VictoriaMetrics" else t))
+            if not sv or not pv:
+                return "n/a"
+            r = (statistics.median(sv) / statistics.median(pv)) if isinstance(sv, list) else sv / pv
+            return f"{r:.2f}" + (" ✓" if r <= 0.5 else "")
+        md += ["## Range queries from a lean client (latency median / p99, server CPU per query)", "",
+               "The same queries and passes (after one warm-up pass) from `query_latency` "
+               "(benches/src/bin/query_latency.rs: one keep-alive connection, a few µs of client CPU a request), "
+               "so that the figure is the server's and not Python's: `http.client` spends about 95 µs of CPU on "
+               "each request, as much as a small query costs a server. Server CPU: the time its threads spent "
+               "on a CPU over the passes (`/proc/PID/task/*/schedstat`, in ns), divided by the requests. "
+               "Ratios: Strata's median latency, and Strata's CPU per query, divided by VictoriaMetrics' "
+               "(✓: ≤ 0.5).", ""]
+        rows = []
+        for t, qs, note in types:
+            rows.append([t + (" †" if note == "rewritten" else ""), str(len(qs)), lcell("Prometheus", t),
+                         lcell("VictoriaMetrics", t), lcell("Strata", t), lratio(t, "VictoriaMetrics", lean),
+                         lratio(t, "VictoriaMetrics", lean_cpu)])
+        md.append(compare.table(["query type", "queries", "Prometheus", "VictoriaMetrics (nocache)", "Strata",
+                                 "Strata / VM, latency", "Strata / VM, CPU"], rows))
+        md.append("")
     md += ["## Answers", "",
            "Every query of each type asked once of each system before timing: the total result size, and how "
            "many answers equal Prometheus's (the PromQL differential harness's rules: label sets exactly, "

@@ -13,7 +13,10 @@
 # Env: PEERS_DIR (default /work/shared/peers), STRATA_URL (a running Strata HTTP server to load
 #      over HTTP as one more peer, once Strata has a server), KEEP_TMP=1 (keep the temp dir),
 #      STRATA_BIN (use this strata binary instead of `cargo build --release -p strata`;
-#      STRATA_SOURCE=text says in the PromQL report what it was built from).
+#      STRATA_SOURCE=text says in the PromQL report what it was built from),
+#      QUERY_CLIENT_BIN (the PromQL section's lean client, benches/src/bin/query_latency.rs;
+#      built with `cargo build --release -p strata-benches --bin query_latency` when unset;
+#      QUERY_CLIENT_BIN=none leaves its table out).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -96,10 +99,17 @@ if [ -n "$MAIN" ]; then
 fi
 if [ -n "$PROMQL" ]; then
   [ -r "$NODE" ] || { echo "run.sh: cannot read $NODE" >&2; exit 2; }
+  if [ -z "${QUERY_CLIENT_BIN:-}" ]; then
+    echo "== building the lean query client (query_latency) in $REPO" >&2
+    (cd "$REPO" && cargo build --release -p strata-benches --bin query_latency) >&2
+    TARGET_DIR=${CARGO_TARGET_DIR:-$(cd "$REPO" && cargo metadata --format-version 1 --no-deps |
+      python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')}
+    QUERY_CLIENT_BIN="$TARGET_DIR/release/query_latency"
+  fi
   mkdir -p "$WORK/promql"
   : >"$WORK/promql/pids"
   python3 "$HERE/promql.py" --tsbs "$DATA" --node "$NODE" $QUICK --out "$OUT" --work "$WORK/promql" \
-    --peers-dir "$PEERS_DIR" --strata "$STRATA_BIN" --repo "$REPO" --cmdline "$CMDLINE" &
+    --peers-dir "$PEERS_DIR" --strata "$STRATA_BIN" --client "$QUERY_CLIENT_BIN" --repo "$REPO" --cmdline "$CMDLINE" &
   PY_PID=$!
   echo "$PY_PID" >>"$WORK/pids"
   wait "$PY_PID"

@@ -79,7 +79,10 @@ impl QueryCosts {
 
     /// Whether `shape` last ran within [`INLINE_MAX`].
     pub fn small(&self, shape: u64) -> bool {
-        self.last.lock().get(&shape).is_some_and(|&d| d <= INLINE_MAX)
+        self.last
+            .lock()
+            .get(&shape)
+            .is_some_and(|&d| d <= INLINE_MAX)
     }
 
     fn record(&self, shape: u64, took: Duration) {
@@ -94,11 +97,7 @@ impl QueryCosts {
 /// Runs `f` like [`run`], or inline when `shape` ran within [`INLINE_MAX`] the last time,
 /// and remembers how long it took. `None` (work that may wait on the network, such as a
 /// cluster query) is always handed over.
-pub async fn run_sized<F, T>(
-    costs: &QueryCosts,
-    shape: Option<u64>,
-    f: F,
-) -> Result<T, TaskFailed>
+pub async fn run_sized<F, T>(costs: &QueryCosts, shape: Option<u64>, f: F) -> Result<T, TaskFailed>
 where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
@@ -157,23 +156,38 @@ mod tests {
         let slow = QueryCosts::shape(&[b"range", b"vector(1)", b"900", b"30"]);
         assert_ne!(quick, slow);
         assert!(!costs.small(quick), "unknown: handed over");
-        assert_eq!(rt.block_on(run_sized(&costs, Some(quick), || 6 * 7)).expect("runs"), 42);
+        assert_eq!(
+            rt.block_on(run_sized(&costs, Some(quick), || 6 * 7))
+                .expect("runs"),
+            42
+        );
         assert!(costs.small(quick), "seen to be small");
         let pause = INLINE_MAX * 4;
-        rt.block_on(run_sized(&costs, Some(slow), move || std::thread::sleep(pause)))
-            .expect("runs");
+        rt.block_on(run_sized(&costs, Some(slow), move || {
+            std::thread::sleep(pause)
+        }))
+        .expect("runs");
         assert!(!costs.small(slow), "seen to be slow");
         // Small, then slow once: handed over next time.
-        rt.block_on(run_sized(&costs, Some(quick), move || std::thread::sleep(pause)))
-            .expect("runs inline");
+        rt.block_on(run_sized(&costs, Some(quick), move || {
+            std::thread::sleep(pause)
+        }))
+        .expect("runs inline");
         assert!(!costs.small(quick));
         // A panic inline is an error too, and the shape is remembered as it ran.
-        rt.block_on(run_sized(&costs, Some(quick), || 1)).expect("runs");
+        rt.block_on(run_sized(&costs, Some(quick), || 1))
+            .expect("runs");
         let err = rt
-            .block_on(run_sized(&costs, Some(quick), || -> u32 { panic!("inline boom") }))
+            .block_on(run_sized(&costs, Some(quick), || -> u32 {
+                panic!("inline boom")
+            }))
             .expect_err("a panic fails the call");
         assert!(err.to_string().contains("inline boom"), "{err}");
-        assert_eq!(rt.block_on(run_sized(&costs, Some(quick), || 2)).expect("runs"), 2);
+        assert_eq!(
+            rt.block_on(run_sized(&costs, Some(quick), || 2))
+                .expect("runs"),
+            2
+        );
     }
 
     #[test]
@@ -183,6 +197,9 @@ mod tests {
             costs.record(i, Duration::from_micros(1));
         }
         assert!(costs.last.lock().len() <= MAX_SHAPES);
-        assert!(costs.small(MAX_SHAPES as u64 + 9), "the newest is remembered");
+        assert!(
+            costs.small(MAX_SHAPES as u64 + 9),
+            "the newest is remembered"
+        );
     }
 }

@@ -46,7 +46,10 @@ impl Conn {
     }
 
     fn try_get(&mut self, target: &str) -> std::io::Result<(u16, Vec<u8>)> {
-        let req = format!("GET {target} HTTP/1.1\r\nHost: {}\r\nAccept: */*\r\n\r\n", self.addr);
+        let req = format!(
+            "GET {target} HTTP/1.1\r\nHost: {}\r\nAccept: */*\r\n\r\n",
+            self.addr
+        );
         self.reader.get_mut().write_all(req.as_bytes())?;
         let mut line = String::new();
         if self.reader.read_line(&mut line)? == 0 {
@@ -84,8 +87,9 @@ impl Conn {
             loop {
                 line.clear();
                 self.reader.read_line(&mut line)?;
-                let size = usize::from_str_radix(line.trim_end().split(';').next().unwrap_or(""), 16)
-                    .map_err(|_| bad("bad chunk size"))?;
+                let size =
+                    usize::from_str_radix(line.trim_end().split(';').next().unwrap_or(""), 16)
+                        .map_err(|_| bad("bad chunk size"))?;
                 let at = body.len();
                 body.resize(at + size + 2, 0);
                 self.reader.read_exact(&mut body[at..])?;

@@ -179,7 +179,9 @@ pub async fn query(
     let with_stats = first(&p, "stats").is_some_and(|s| !s.is_empty());
     let started = Instant::now();
     let query = first(&p, "query").unwrap_or("").as_bytes();
-    let shape = remote.is_none().then(|| QueryCosts::shape(&[b"instant", query]));
+    let shape = remote
+        .is_none()
+        .then(|| QueryCosts::shape(&[b"instant", query]));
     let res = crate::blocking::run_sized(&state.query_costs, shape, move || {
         promql::instant_with_stats(&db, &expr, t, &opts)
     })
