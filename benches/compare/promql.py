@@ -410,6 +410,8 @@ def main():
     print(text)
     os.makedirs(args.out, exist_ok=True)
     path = os.path.join(args.out, f"promql-{started:%Y-%m-%d}{'-quick' if args.quick else ''}.md")
+    if os.path.exists(path):  # never overwrite an earlier report (docs link to them)
+        path = path[:-3] + f"-{started:%H%M}.md"
     with open(path, "w") as f:
         f.write(text)
     log(f"wrote {path}; total {elapsed:.0f} s")
