@@ -104,6 +104,44 @@ impl Db {
             .collect()
     }
 
+    /// Ids of the visible series of `measurement`, in creation order.
+    pub fn series_ids(&self, measurement: &str) -> Vec<SeriesId> {
+        self.inner.index.read().series_of(measurement)
+    }
+
+    /// The first of `ids`, in their order, that is visible and has data in `range` in a
+    /// column that is not a string column (only in `field`'s column, when given). For
+    /// listings that need to know whether a tag value or a metric name has data at all,
+    /// not which series hold it: where data is dense the first probe answers, instead of
+    /// every series being found and checked.
+    pub fn first_with_data(
+        &self,
+        ids: &[SeriesId],
+        field: Option<&str>,
+        range: TimeRange,
+    ) -> Result<Option<SeriesId>> {
+        let mut columns = Vec::new();
+        for &id in ids {
+            columns.clear();
+            {
+                let ix = self.inner.index.read();
+                if ix.is_hidden(id) {
+                    continue;
+                }
+                match field {
+                    Some(f) => columns.extend(ix.column_of(id, f)),
+                    None => columns.extend(ix.column_ids(id)),
+                }
+            }
+            for &(c, ty) in &columns {
+                if ty != FieldType::String && self.inner.column_bounds(c, range)?.is_some() {
+                    return Ok(Some(id));
+                }
+            }
+        }
+        Ok(None)
+    }
+
     /// Ids of the series of `measurement` with tag `key` = `value`, sorted.
     pub fn tag_postings(&self, measurement: &str, key: &str, value: &str) -> Vec<SeriesId> {
         self.inner

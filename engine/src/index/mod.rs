@@ -558,6 +558,21 @@ impl Index {
         s.columns.get(fid as usize).map(|c| (ColumnId(c), ty))
     }
 
+    /// The columns of series `id` and their types, in field-id order.
+    pub fn column_ids(&self, id: SeriesId) -> Vec<(ColumnId, FieldType)> {
+        let Some(s) = self.series.get(id.0 as usize) else {
+            return Vec::new();
+        };
+        let m = &self.measurements[s.measurement as usize];
+        s.columns
+            .as_slice()
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| **c != NO_COLUMN)
+            .map(|(fid, &c)| (ColumnId(c), m.fields()[fid].1))
+            .collect()
+    }
+
     /// The columns of series `id` with their field names, in field-id order.
     pub fn columns_of(&self, id: SeriesId) -> Vec<(String, ColumnId, FieldType)> {
         let Some(s) = self.series.get(id.0 as usize) else {

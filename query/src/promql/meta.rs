@@ -9,6 +9,7 @@ use crate::plan::selection::{self, METRIC_NAME, SelectedColumn};
 use crate::plan::{MatchOp, Matcher};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use strata_engine::Db;
+use strata_engine::model::FieldType;
 
 fn labels_of(c: &SelectedColumn) -> Labels {
     let mut pairs: Vec<(String, String)> = c.key.tags().to_vec();
@@ -73,6 +74,9 @@ pub fn label_names(
     start: i64,
     end: i64,
 ) -> Result<Vec<String>, strata_engine::Error> {
+    if sets.is_empty() {
+        return all_label_names(db, start, end);
+    }
     let mut names = BTreeSet::new();
     for c in columns(db, sets, start, end)? {
         names.insert(METRIC_NAME.to_owned());
@@ -91,6 +95,9 @@ pub fn label_values(
     start: i64,
     end: i64,
 ) -> Result<Vec<String>, strata_engine::Error> {
+    if sets.is_empty() {
+        return all_label_values(db, name, start, end);
+    }
     let mut values = BTreeSet::new();
     for c in columns(db, sets, start, end)? {
         if name == METRIC_NAME {
@@ -100,6 +107,93 @@ pub fn label_values(
         }
     }
     Ok(values.into_iter().collect())
+}
+
+/// [`label_names`] without `match[]`, from the index: each tag key's values are probed
+/// for one series with data in the range, so a listing over a million series asks a
+/// handful of them instead of finding and checking each (the same answer: a name is
+/// listed when some series that carries it has a sample in `[start, end]`).
+fn all_label_names(db: &Db, start: i64, end: i64) -> Result<Vec<String>, strata_engine::Error> {
+    let range = ns_range(start, end);
+    let mut names = BTreeSet::new();
+    for m in db.measurements() {
+        if !db.fields(&m).iter().any(|(_, t)| numeric(*t)) {
+            continue;
+        }
+        for key in db.tag_keys(&m) {
+            if names.contains(&key) {
+                continue;
+            }
+            for v in db.tag_values(&m, &key) {
+                if db
+                    .first_with_data(&db.tag_postings(&m, &key, &v), None, range)?
+                    .is_some()
+                {
+                    names.insert(key);
+                    break;
+                }
+            }
+        }
+        if !names.contains(METRIC_NAME)
+            && db
+                .first_with_data(&db.series_ids(&m), None, range)?
+                .is_some()
+        {
+            names.insert(METRIC_NAME.to_owned());
+        }
+    }
+    Ok(names.into_iter().collect())
+}
+
+/// [`label_values`] without `match[]`, from the index, probing as [`all_label_names`]
+/// does: a metric name is listed when a series of its measurement has data in its
+/// field's column, a tag value when a series carrying it has data.
+fn all_label_values(
+    db: &Db,
+    name: &str,
+    start: i64,
+    end: i64,
+) -> Result<Vec<String>, strata_engine::Error> {
+    let range = ns_range(start, end);
+    let mut values = BTreeSet::new();
+    for m in db.measurements() {
+        let fields: Vec<(String, FieldType)> = db
+            .fields(&m)
+            .into_iter()
+            .filter(|(_, t)| numeric(*t))
+            .collect();
+        if fields.is_empty() {
+            continue;
+        }
+        if name == METRIC_NAME {
+            let ids = db.series_ids(&m);
+            for (f, _) in &fields {
+                let metric = selection::metric_name(&m, f);
+                if !values.contains(&metric) && db.first_with_data(&ids, Some(f), range)?.is_some()
+                {
+                    values.insert(metric);
+                }
+            }
+            continue;
+        }
+        if !db.tag_keys(&m).iter().any(|k| k == name) {
+            continue;
+        }
+        for v in db.tag_values(&m, name) {
+            if !values.contains(&v)
+                && db
+                    .first_with_data(&db.tag_postings(&m, name, &v), None, range)?
+                    .is_some()
+            {
+                values.insert(v);
+            }
+        }
+    }
+    Ok(values.into_iter().collect())
+}
+
+fn numeric(t: FieldType) -> bool {
+    !matches!(t, FieldType::String)
 }
 
 /// Every metric name with its number of series, sorted by name (Strata's
