@@ -46,7 +46,23 @@ enum Command {
     Test(cmd::test::Args),
 }
 
+/// Turns transparent huge pages off for this process, before it allocates much.
+///
+/// mimalloc asks for huge pages on its arenas (`madvise(MADV_HUGEPAGE)`), and it returns
+/// freed memory to the OS in 64 KiB pieces. A write request's batch vectors then fault
+/// whole 2 MiB pages back in, each zeroed by the kernel: on node_exporter-shaped ingest
+/// that zeroing (`clear_page_erms`) was 30–50 % of the server's CPU, and without huge
+/// pages the server spent 35–45 % less CPU per sample (docs/BENCHMARKS.md). A failure
+/// (an old kernel) only leaves the system's setting in force.
+fn no_transparent_huge_pages() {
+    #[cfg(target_os = "linux")]
+    if let Err(e) = rustix::thread::disable_transparent_huge_pages(true) {
+        tracing::debug!("prctl(PR_SET_THP_DISABLE): {e}");
+    }
+}
+
 fn main() -> ExitCode {
+    no_transparent_huge_pages();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("STRATA_LOG")
