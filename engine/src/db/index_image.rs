@@ -192,7 +192,7 @@ pub(super) fn store(inner: &Inner) -> Result<usize> {
     }
     drop(index);
     let frame = crate::codec::zstd_ctx::compress(&out, ZSTD_LEVEL)
-        .map_err(|e| Error::io(&path(&inner.dir), e))?;
+        .map_err(|e| Error::io(path(&inner.dir), e))?;
     let mut file = Vec::with_capacity(MAGIC.len() + 1 + frame.len() + 4);
     file.extend_from_slice(MAGIC);
     file.push(VERSION);

@@ -558,36 +558,36 @@ impl Index {
         s.columns.get(fid as usize).map(|c| (ColumnId(c), ty))
     }
 
+    /// The columns of series `id` with their field (name and type), in field-id order.
+    fn columns_with_fields(
+        &self,
+        id: SeriesId,
+    ) -> impl Iterator<Item = (ColumnId, &(String, FieldType))> {
+        self.series
+            .get(id.0 as usize)
+            .into_iter()
+            .flat_map(move |s| {
+                let fields = self.measurements[s.measurement as usize].fields();
+                s.columns
+                    .as_slice()
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, c)| **c != NO_COLUMN)
+                    .map(move |(fid, &c)| (ColumnId(c), &fields[fid]))
+            })
+    }
+
     /// The columns of series `id` and their types, in field-id order.
     pub fn column_ids(&self, id: SeriesId) -> Vec<(ColumnId, FieldType)> {
-        let Some(s) = self.series.get(id.0 as usize) else {
-            return Vec::new();
-        };
-        let m = &self.measurements[s.measurement as usize];
-        s.columns
-            .as_slice()
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| **c != NO_COLUMN)
-            .map(|(fid, &c)| (ColumnId(c), m.fields()[fid].1))
+        self.columns_with_fields(id)
+            .map(|(c, (_, ty))| (c, *ty))
             .collect()
     }
 
     /// The columns of series `id` with their field names, in field-id order.
     pub fn columns_of(&self, id: SeriesId) -> Vec<(String, ColumnId, FieldType)> {
-        let Some(s) = self.series.get(id.0 as usize) else {
-            return Vec::new();
-        };
-        let m = &self.measurements[s.measurement as usize];
-        s.columns
-            .as_slice()
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| **c != NO_COLUMN)
-            .map(|(fid, &c)| {
-                let (name, ty) = &m.fields()[fid];
-                (name.clone(), ColumnId(c), *ty)
-            })
+        self.columns_with_fields(id)
+            .map(|(c, (name, ty))| (name.clone(), c, *ty))
             .collect()
     }
 
