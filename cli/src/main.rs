@@ -48,12 +48,13 @@ enum Command {
 
 /// Turns transparent huge pages off for this process, before it allocates much.
 ///
-/// mimalloc asks for huge pages on its arenas (`madvise(MADV_HUGEPAGE)`), and it returns
-/// freed memory to the OS in 64 KiB pieces. A write request's batch vectors then fault
-/// whole 2 MiB pages back in, each zeroed by the kernel: on node_exporter-shaped ingest
-/// that zeroing (`clear_page_erms`) was 30–50 % of the server's CPU, and without huge
-/// pages the server spent 35–45 % less CPU per sample (docs/BENCHMARKS.md). A failure
-/// (an old kernel) only leaves the system's setting in force.
+/// mimalloc asks for huge pages on its arenas (`madvise(MADV_HUGEPAGE)`) and returns
+/// freed memory to the OS; a write request's batch vectors then faulted whole 2 MiB pages
+/// back in (`do_huge_pmd_anonymous_page`), each zeroed by the kernel. On node_exporter-
+/// shaped ingest that zeroing (`clear_page_erms`) was 30–50 % of the server's CPU, and
+/// without huge pages the server spends 35–50 % less CPU per sample (docs/BENCHMARKS.md,
+/// "Transparent huge pages off"). A failure (an old kernel) only leaves the system's
+/// setting in force.
 fn no_transparent_huge_pages() {
     #[cfg(target_os = "linux")]
     if let Err(e) = rustix::thread::disable_transparent_huge_pages(true) {

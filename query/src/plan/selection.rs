@@ -58,7 +58,8 @@ pub fn name_candidates(name: &str) -> Vec<(String, String)> {
     out
 }
 
-fn numeric(t: FieldType) -> bool {
+/// Whether a field of type `t` is a PromQL metric (every type but strings).
+pub(crate) fn numeric(t: FieldType) -> bool {
     !matches!(t, FieldType::String)
 }
 

@@ -5,7 +5,7 @@
 
 use super::eval::labels::Labels;
 use crate::exec::scan::ns_range;
-use crate::plan::selection::{self, METRIC_NAME, SelectedColumn};
+use crate::plan::selection::{self, METRIC_NAME, SelectedColumn, numeric};
 use crate::plan::{MatchOp, Matcher};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use strata_engine::Db;
@@ -190,10 +190,6 @@ fn all_label_values(
         }
     }
     Ok(values.into_iter().collect())
-}
-
-fn numeric(t: FieldType) -> bool {
-    !matches!(t, FieldType::String)
 }
 
 /// Every metric name with its number of series, sorted by name (Strata's
