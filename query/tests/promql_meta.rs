@@ -1,14 +1,17 @@
 //! `/api/v1/labels` and `/api/v1/label/<name>/values` without `match[]` are answered from
 //! the index, probing each tag value for one series with data in the range; the answer
 //! must be the one the general path gives (every series found, then each checked), which
-//! a `match[]` of `{__name__=~".+"}` (every metric) still takes. Compared over ranges that
-//! cut the data, with string fields, a dropped (hidden) measurement, deleted data, in the
-//! hot tier and after compaction to cold.
+//! a `match[]` of `{__name__=~".+"}` (every metric) still takes. `/api/v1/status/metrics`
+//! and `/api/v1/status/tsdb` are counted in the index too, and must equal a walk over every
+//! selected column's labels. Compared over ranges that cut the data, with string fields,
+//! a dropped (hidden) measurement, deleted data, in the hot tier and after compaction.
 
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 use strata_engine::model::Precision;
 use strata_engine::{Db, ManualClock, Options};
+use strata_query::plan::selection;
 use strata_query::plan::{MatchOp, Matcher};
 use strata_query::promql::meta;
 use strata_query::{QueryOptions, execute};
@@ -77,6 +80,59 @@ fn check(db: &Db, tier: &str) {
             assert_eq!(fast, slow, "{tier}: values of {n} in [{s}, {e}]");
         }
     }
+    // The cardinality figures, against a walk over every selected column's labels.
+    let cols = selection::select(db, &every_metric()[0]);
+    let mut by_metric: BTreeMap<String, usize> = BTreeMap::new();
+    let mut values: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut bytes: HashMap<String, usize> = HashMap::new();
+    let mut pairs: HashMap<String, usize> = HashMap::new();
+    for c in &cols {
+        *by_metric.entry(c.metric.clone()).or_default() += 1;
+        let mut labels = c.key.tags().to_vec();
+        labels.push(("__name__".to_owned(), c.metric.clone()));
+        for (k, v) in labels {
+            *bytes.entry(k.clone()).or_default() += v.len();
+            *pairs.entry(format!("{k}={v}")).or_default() += 1;
+            values.entry(k).or_default().insert(v);
+        }
+    }
+    let want_metrics: Vec<(String, usize)> = by_metric.clone().into_iter().collect();
+    assert_eq!(
+        meta::metric_series(db),
+        want_metrics,
+        "{tier}: status/metrics"
+    );
+    let top10 = |m: HashMap<String, usize>| {
+        let mut v: Vec<(String, usize)> = m.into_iter().collect();
+        v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        v.truncate(10);
+        v
+    };
+    let st = meta::tsdb_status(db);
+    assert_eq!(st.num_series, cols.len(), "{tier}");
+    assert_eq!(
+        st.num_label_pairs,
+        values.values().map(BTreeSet::len).sum::<usize>(),
+        "{tier}"
+    );
+    assert_eq!(
+        st.series_by_metric,
+        top10(by_metric.into_iter().collect()),
+        "{tier}"
+    );
+    assert_eq!(
+        st.values_by_label,
+        top10(values.into_iter().map(|(k, v)| (k, v.len())).collect()),
+        "{tier}"
+    );
+    assert_eq!(st.bytes_by_label, top10(bytes), "{tier}");
+    assert_eq!(st.series_by_pair, top10(pairs), "{tier}");
+    assert_eq!(
+        st.num_series,
+        6 * 2 + 1 + 3,
+        "{tier}: cpu x2 fields, mem, up i0-i2"
+    );
+
     // What the data says, spelled out once.
     let all = (i64::MIN / 2, i64::MAX / 2);
     assert_eq!(

@@ -102,6 +102,26 @@ impl Db {
         self.inner.index.read().tag_values(measurement, key)
     }
 
+    /// Per field of `measurement` (sorted by name): its type and how many visible series
+    /// have a column for it, from the index (no key decoded).
+    pub fn field_column_counts(&self, measurement: &str) -> Vec<(String, FieldType, usize)> {
+        self.inner.index.read().field_column_counts(measurement)
+    }
+
+    /// Per value of tag `key` in `measurement` (sorted): how many columns whose type
+    /// `keep` accepts the visible series carrying it have, from the index.
+    pub fn tag_value_column_counts(
+        &self,
+        measurement: &str,
+        key: &str,
+        keep: impl Fn(FieldType) -> bool,
+    ) -> Vec<(String, usize)> {
+        self.inner
+            .index
+            .read()
+            .tag_value_column_counts(measurement, key, keep)
+    }
+
     /// Fields of `measurement` and their types, sorted by name.
     pub fn fields(&self, measurement: &str) -> Vec<(String, FieldType)> {
         self.inner.index.read().fields(measurement)

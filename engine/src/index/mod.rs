@@ -550,6 +550,75 @@ impl Index {
         f
     }
 
+    /// Per field of `measurement` (sorted by name): its type and how many visible series
+    /// have a column for it. No key is decoded.
+    pub fn field_column_counts(&self, measurement: &str) -> Vec<(String, FieldType, usize)> {
+        if !self.visible(measurement) {
+            return Vec::new();
+        }
+        let Some(m) = self.measurement(measurement) else {
+            return Vec::new();
+        };
+        let mut counts = vec![0usize; m.fields().len()];
+        for &id in m.series() {
+            let s = &self.series[id.0 as usize];
+            if s.hidden {
+                continue;
+            }
+            for (fid, &c) in s.columns.as_slice().iter().enumerate() {
+                if c != NO_COLUMN
+                    && let Some(n) = counts.get_mut(fid)
+                {
+                    *n += 1;
+                }
+            }
+        }
+        let mut out: Vec<(String, FieldType, usize)> = m
+            .fields()
+            .iter()
+            .zip(counts)
+            .map(|((name, ty), n)| (name.clone(), *ty, n))
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// Per value of tag `key` in `measurement` (sorted): how many columns whose type
+    /// `keep` accepts the visible series carrying it have. No key is decoded.
+    pub fn tag_value_column_counts(
+        &self,
+        measurement: &str,
+        key: &str,
+        keep: impl Fn(FieldType) -> bool,
+    ) -> Vec<(String, usize)> {
+        if !self.visible(measurement) {
+            return Vec::new();
+        }
+        let Some(m) = self.measurement(measurement) else {
+            return Vec::new();
+        };
+        let kept: Vec<bool> = m.fields().iter().map(|(_, t)| keep(*t)).collect();
+        m.tag_values(key)
+            .into_iter()
+            .map(|(v, ids)| {
+                let n = ids
+                    .iter()
+                    .map(|id| &self.series[id.0 as usize])
+                    .filter(|s| !s.hidden)
+                    .map(|s| {
+                        s.columns
+                            .as_slice()
+                            .iter()
+                            .zip(&kept)
+                            .filter(|(c, k)| **c != NO_COLUMN && **k)
+                            .count()
+                    })
+                    .sum();
+                (v.to_owned(), n)
+            })
+            .collect()
+    }
+
     /// The column of `field` in series `id`, if it exists.
     pub fn column_of(&self, id: SeriesId, field: &str) -> Option<(ColumnId, FieldType)> {
         let s = self.series.get(id.0 as usize)?;
