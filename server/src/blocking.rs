@@ -13,9 +13,10 @@
 //! the worker back) still costs about 18 µs of CPU, as much as a `vector(1)` evaluation.
 //! [`run_sized`] skips it for a query whose shape (its text, range length and step: what
 //! a dashboard panel or a rule repeats) took at most [`INLINE_MAX`] the last time: such
-//! a query runs inline, holding up the worker's other tasks no longer than that (another
-//! worker steals them meanwhile). A shape not seen before, or seen to be slower, is
-//! handed over as above. Which way a query runs never changes its answer.
+//! a query runs inline, holding up the worker's other tasks about that long (other
+//! workers steal them meanwhile). A shape not seen before, or seen to be slower, is
+//! handed over as above; a shape that was quick and is now slow (its data grew) runs
+//! inline that once, then is handed over. Which way a query runs never changes its answer.
 //!
 //! A panic in the work fails the request with [`TaskFailed`] and leaves the server
 //! running, in every case.
