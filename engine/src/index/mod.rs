@@ -500,8 +500,10 @@ impl Index {
         ids.iter().any(|s| !self.series[s.0 as usize].hidden)
     }
 
+    /// Whether `measurement` has a visible series (without listing them).
     fn visible(&self, measurement: &str) -> bool {
-        !self.series_of(measurement).is_empty()
+        self.measurement(measurement)
+            .is_some_and(|m| self.any_visible(m.series()))
     }
 
     /// Tag keys of `measurement`, sorted (none once it is dropped).
