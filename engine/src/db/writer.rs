@@ -250,6 +250,17 @@ impl<'a> Writer<'a> {
         if let Some(id) = self.lookup_raw(kind, raw) {
             return Ok(id);
         }
+        self.create_raw(kind, raw, key)
+    }
+
+    /// The series spelled `raw`, which the raw cache does not know: `key` builds (or
+    /// refuses) it, and it is created within the limits and the spelling remembered.
+    fn create_raw(
+        &mut self,
+        kind: RawKind,
+        raw: &[u8],
+        key: impl FnOnce() -> std::result::Result<SeriesKey, RejectReason>,
+    ) -> std::result::Result<SeriesId, RejectReason> {
         let key = key()?;
         let mut canonical = Vec::new();
         key.encode_into(&mut canonical);
@@ -265,7 +276,8 @@ impl<'a> Writer<'a> {
         key: impl FnOnce() -> std::result::Result<SeriesKey, RejectReason>,
     ) -> std::result::Result<SeriesHandle, RejectReason> {
         let Some(sid) = self.lookup_raw(kind, raw) else {
-            let sid = self.resolve_raw(kind, raw, key)?;
+            // A miss: create it without asking the raw cache a second time.
+            let sid = self.create_raw(kind, raw, key)?;
             return self.sample_series(sid);
         };
         let entry = self.hints[kind as usize];
