@@ -161,15 +161,30 @@ pub fn aggregate_float_column(
     Ok((agg, how))
 }
 
-/// The first index at or after `from` whose timestamp is not below `bound`. Stored series
-/// are close to regular, so the position is first guessed by interpolation between
-/// `from` and the end and corrected by a short walk; a bad guess falls back to galloping.
+/// The first index at or after `from` whose timestamp is not below `bound`. A few points
+/// past `from` are tried first; beyond them, stored series are close to regular, so the
+/// position is guessed by interpolation between there and the end and corrected by a
+/// short walk; a bad guess falls back to galloping.
 /// Either way only the cache lines near the answer are touched, where a binary search
 /// over a large decoded block would miss the cache at every probe.
 pub fn seek(ts: &[i64], from: usize, bound: i64) -> usize {
     let n = ts.len();
     if from >= n || ts[from] >= bound {
         return from;
+    }
+    // Successive windows over dense data move a few points at a time: a short walk
+    // answers those without the interpolation's division.
+    const NEAR: usize = 8;
+    let near = (from + NEAR).min(n);
+    let mut from = from;
+    while from + 1 < near {
+        if ts[from + 1] >= bound {
+            return from + 1;
+        }
+        from += 1;
+    }
+    if from + 1 >= n {
+        return n;
     }
     let (t0, t1) = (ts[from], ts[n - 1]);
     if t1 < bound {

@@ -104,6 +104,30 @@ impl Db {
             .collect()
     }
 
+    /// The series of `measurement` (all, or those of `ids`) that have a column for
+    /// `field`: key, column and type. What [`Db::query_series_in`] gives, for one field,
+    /// without listing every series' fields.
+    pub fn query_field_in(
+        &self,
+        measurement: &str,
+        ids: Option<&[SeriesId]>,
+        field: &str,
+    ) -> Vec<(SeriesKey, ColumnId, FieldType)> {
+        let ix = self.inner.index.read();
+        let all = ix.series_of(measurement);
+        let chosen: Vec<SeriesId> = match ids {
+            None => all,
+            Some(ids) => crate::index::postings::intersect(&all, ids),
+        };
+        chosen
+            .into_iter()
+            .filter_map(|id| {
+                let (column, ty) = ix.column_of(id, field)?;
+                Some((ix.series_key(id)?, column, ty))
+            })
+            .collect()
+    }
+
     /// Ids of the visible series of `measurement`, in creation order.
     pub fn series_ids(&self, measurement: &str) -> Vec<SeriesId> {
         self.inner.index.read().series_of(measurement)

@@ -107,7 +107,7 @@ impl SeriesKey {
     /// [`encode_canonical`], checking every invariant.
     pub fn decode(mut src: &[u8]) -> Result<SeriesKey, SeriesKeyError> {
         let total = src.len();
-        let mut parts = Vec::new();
+        let mut parts = Vec::with_capacity(8);
         while !src.is_empty() {
             let offset = total - src.len();
             let (len, used) = read_uvarint(src).ok_or(SeriesKeyError::Malformed { offset })?;
@@ -126,12 +126,25 @@ impl SeriesKey {
         }
         let mut it = parts.into_iter();
         let measurement = it.next().unwrap_or_default();
-        let mut tags = Vec::new();
+        let mut tags = Vec::with_capacity(it.len() / 2);
         while let (Some(k), Some(v)) = (it.next(), it.next()) {
             tags.push((k, v));
         }
-        let key = SeriesKey::new(measurement, tags)?;
-        Ok(key)
+        // What the index writes is canonical (keys ascending and unique, nothing empty):
+        // checked in one pass; anything else goes through `new`, which sorts and names
+        // the fault.
+        let canonical = !measurement.is_empty()
+            && tags.iter().all(|(k, v)| !k.is_empty() && !v.is_empty())
+            && tags.windows(2).all(|w| w[0].0 < w[1].0);
+        if canonical {
+            return Ok(SeriesKey { measurement, tags });
+        }
+        SeriesKey::new(measurement, tags)
+    }
+
+    /// The measurement and the sorted tags, moved out.
+    pub fn into_parts(self) -> (String, Vec<(String, String)>) {
+        (self.measurement, self.tags)
     }
 }
 
@@ -223,6 +236,46 @@ mod tests {
         ));
         assert!(SeriesKey::decode(&[5, b'a']).is_err());
         assert!(SeriesKey::decode(&[1, b'a', 1, b'k']).is_err());
+    }
+
+    #[test]
+    fn decode_checks_what_new_checks_when_the_bytes_are_not_canonical() {
+        let enc = |parts: &[&str]| {
+            let mut b = Vec::new();
+            for p in parts {
+                put_uvarint(&mut b, p.len() as u64);
+                b.extend_from_slice(p.as_bytes());
+            }
+            b
+        };
+        // Out of order: sorted on the way in, as `new` sorts.
+        let k = SeriesKey::decode(&enc(&["m", "z", "1", "a", "2"])).unwrap();
+        assert_eq!(k, SeriesKey::new("m", [("a", "2"), ("z", "1")]).unwrap());
+        let canonical = SeriesKey::decode(&enc(&["m", "a", "2", "z", "1"])).unwrap();
+        assert_eq!(canonical, k);
+        assert_eq!(
+            canonical.into_parts(),
+            (
+                "m".to_owned(),
+                vec![("a".into(), "2".into()), ("z".into(), "1".into())]
+            )
+        );
+        assert!(matches!(
+            SeriesKey::decode(&enc(&["m", "a", "1", "a", "2"])),
+            Err(SeriesKeyError::DuplicateTagKey { .. })
+        ));
+        assert!(matches!(
+            SeriesKey::decode(&enc(&["m", "a", ""])),
+            Err(SeriesKeyError::EmptyTagValue { .. })
+        ));
+        assert!(matches!(
+            SeriesKey::decode(&enc(&["m", "", "1"])),
+            Err(SeriesKeyError::EmptyTagKey)
+        ));
+        assert_eq!(
+            SeriesKey::decode(&enc(&[""])),
+            Err(SeriesKeyError::EmptyMeasurement)
+        );
     }
 
     #[test]

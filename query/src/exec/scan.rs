@@ -75,8 +75,18 @@ pub fn read_samples(
             if matches!(values, ValuesView::String(_)) {
                 return Ok(());
             }
-            out.ts
-                .extend(timestamps.iter().map(|&t| t.div_euclid(NS_PER_MS)));
+            // Unsigned division by the constant is a multiply and a shift; times before
+            // 1970 take the signed (flooring) path.
+            if timestamps.iter().fold(0, |m, &t| m | t) >= 0 {
+                out.ts.extend(
+                    timestamps
+                        .iter()
+                        .map(|&t| (t as u64 / NS_PER_MS as u64) as i64),
+                );
+            } else {
+                out.ts
+                    .extend(timestamps.iter().map(|&t| t.div_euclid(NS_PER_MS)));
+            }
             match values {
                 ValuesView::Float(v) => out.vals.extend_from_slice(v),
                 ValuesView::Integer(v) => out.vals.extend(v.iter().map(|&x| x as f64)),

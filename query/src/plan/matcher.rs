@@ -10,6 +10,9 @@
 /// matchers).
 pub use strata_engine::model::MatchOp;
 
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex};
+
 /// One `name op "value"` of a selector.
 #[derive(Debug, Clone)]
 pub struct Matcher {
@@ -20,7 +23,7 @@ pub struct Matcher {
     /// The literal value or the regex source, as written.
     pub value: String,
     /// For regex matchers that are not literal sets: `^(?s:value)$`, compiled.
-    pub re: Option<regex::Regex>,
+    pub re: Option<Arc<regex::Regex>>,
     /// For regex matchers whose pattern matches a small finite set of strings: that set,
     /// sorted.
     pub set: Option<Vec<String>>,
@@ -138,12 +141,35 @@ fn literal_set(src: &str) -> Option<Vec<String>> {
     }
 }
 
-/// Compiles `^(?s:src)$` with a size bound.
-pub fn compile_anchored(src: &str) -> Result<regex::Regex, String> {
-    regex::RegexBuilder::new(&format!("^(?s:{src})$"))
+/// Compiled patterns kept for the next query that names them (dashboards repeat theirs):
+/// at most this many, the whole set dropped when full.
+const REGEX_CACHE_MAX: usize = 512;
+
+/// Compiles `^(?s:src)$` with a size bound, or takes it from the process-wide cache.
+/// Compiling builds automata, which costs more than a small query; the compiled regex is
+/// shared (`Arc`), so its match caches are built once, not once per query.
+pub fn compile_anchored(src: &str) -> Result<Arc<regex::Regex>, String> {
+    static CACHE: LazyLock<Mutex<HashMap<String, Arc<regex::Regex>>>> =
+        LazyLock::new(Mutex::default);
+    let cache = || {
+        CACHE
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    };
+    if let Some(re) = cache().get(src) {
+        return Ok(Arc::clone(re));
+    }
+    let re = regex::RegexBuilder::new(&format!("^(?s:{src})$"))
         .size_limit(REGEX_SIZE_LIMIT)
         .build()
-        .map_err(|e| regex_message(src, &e))
+        .map(Arc::new)
+        .map_err(|e| regex_message(src, &e))?;
+    let mut c = cache();
+    if c.len() >= REGEX_CACHE_MAX {
+        c.clear();
+    }
+    c.insert(src.to_owned(), Arc::clone(&re));
+    Ok(re)
 }
 
 /// The error of a pattern that does not compile, in Go's words where Go's `regexp` has
@@ -182,6 +208,24 @@ fn regex_message(src: &str, e: &regex::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn compiled_patterns_are_shared_and_bad_ones_still_fail() {
+        let a = compile_anchored("node_(cpu|memory)_.+").unwrap();
+        let b = compile_anchored("node_(cpu|memory)_.+").unwrap();
+        assert!(Arc::ptr_eq(&a, &b), "the second compile is the cached one");
+        assert!(a.is_match("node_cpu_seconds_total"));
+        assert!(!a.is_match("xnode_cpu_seconds_total"), "anchored");
+        for _ in 0..2 {
+            let e = compile_anchored("(").unwrap_err();
+            assert!(e.contains("missing closing )"), "{e}");
+        }
+        // More patterns than the cache holds: every one still compiles and matches.
+        for i in 0..REGEX_CACHE_MAX + 10 {
+            let re = compile_anchored(&format!("v{i}|w")).unwrap();
+            assert!(re.is_match(&format!("v{i}")) && re.is_match("w"));
+        }
+    }
 
     #[test]
     fn matchers_are_anchored() {

@@ -150,23 +150,18 @@ pub fn select(db: &Db, matchers: &[Matcher]) -> Vec<SelectedColumn> {
         if ids.as_ref().is_some_and(Vec::is_empty) {
             continue;
         }
-        for info in db.query_series_in(&measurement, ids.as_deref()) {
-            if !tag_ms
-                .iter()
-                .all(|m| m.matches(info.key.tag(&m.name).unwrap_or("")))
+        for (key, column, t) in db.query_field_in(&measurement, ids.as_deref(), &field) {
+            if t != ty
+                || !tag_ms
+                    .iter()
+                    .all(|m| m.matches(key.tag(&m.name).unwrap_or("")))
             {
-                continue;
-            }
-            let Some((_, column, t)) = info.columns.iter().find(|(f, _, _)| *f == field) else {
-                continue;
-            };
-            if *t != ty {
                 continue;
             }
             out.push(SelectedColumn {
                 metric: metric.clone(),
-                key: info.key,
-                column: *column,
+                key,
+                column,
                 ty,
             });
         }

@@ -244,8 +244,10 @@ fn top_k(
             b > a || (b.is_nan() && !a.is_nan())
         }
     };
-    let mut chosen = vec![vec![false; n]; v.len()];
+    // chosen[i * n + step]: series i is in its group's k at that step.
+    let mut chosen = vec![false; v.len() * n];
     let mut order: Vec<usize> = Vec::new();
+    let mut heap: Vec<usize> = Vec::new();
     for step in 0..n {
         let kk = k[step];
         if kk.is_nan() || kk < 1.0 {
@@ -257,8 +259,10 @@ fn top_k(
             kk as usize
         };
         for (_, members) in groups {
-            // A simple bounded selection with Prometheus' replacement rule.
-            let mut heap: Vec<usize> = Vec::with_capacity(kk);
+            // A simple bounded selection with Prometheus' replacement rule. The worst
+            // entry's position is found again only after the heap changed.
+            heap.clear();
+            let mut worst: Option<usize> = None;
             for &i in members {
                 if !v[i].has[step] {
                     continue;
@@ -267,22 +271,23 @@ fn top_k(
                     heap.push(i);
                     continue;
                 }
-                // The current worst of the heap.
-                let (wpos, &w) = heap
-                    .iter()
-                    .enumerate()
-                    .min_by(|a, b| worse_cmp(top, v[*a.1].vals[step], v[*b.1].vals[step]))
-                    .expect("heap is full");
-                if better(v[i].vals[step], v[w].vals[step]) {
+                let wpos = *worst.get_or_insert_with(|| {
+                    heap.iter()
+                        .enumerate()
+                        .min_by(|a, b| worse_cmp(top, v[*a.1].vals[step], v[*b.1].vals[step]))
+                        .map_or(0, |(p, _)| p)
+                });
+                if better(v[i].vals[step], v[heap[wpos]].vals[step]) {
                     heap[wpos] = i;
+                    worst = None;
                 }
             }
             if n == 1 {
                 heap.sort_by(|&a, &b| worse_cmp(top, v[b].vals[0], v[a].vals[0]));
                 order.extend(heap.iter().copied());
             }
-            for i in heap {
-                chosen[i][step] = true;
+            for &i in &heap {
+                chosen[i * n + step] = true;
             }
         }
     }
@@ -291,7 +296,7 @@ fn top_k(
     let take = |i: usize, v: &mut Vec<Option<Series>>| -> Option<Series> {
         let mut s = v[i].take()?;
         for step in 0..n {
-            if !chosen[i][step] {
+            if !chosen[i * n + step] {
                 s.has[step] = false;
             }
         }
@@ -324,6 +329,107 @@ fn worse_cmp(top: bool, a: f64, b: f64) -> std::cmp::Ordering {
         _ => {
             let o = a.partial_cmp(&b).unwrap_or(Equal);
             if top { o } else { o.reverse() }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The selection as first written: the worst of the heap looked up again for every
+    /// candidate. `top_k` must choose exactly the same series, ties included.
+    fn top_k_reference(
+        top: bool,
+        k: &[f64],
+        v: &[Series],
+        groups: &[(Labels, Vec<usize>)],
+        n: usize,
+    ) -> Vec<Vec<bool>> {
+        let mut chosen = vec![vec![false; n]; v.len()];
+        for step in 0..n {
+            let kk = k[step];
+            if kk.is_nan() || kk < 1.0 {
+                continue;
+            }
+            let kk = if kk >= v.len() as f64 {
+                v.len()
+            } else {
+                kk as usize
+            };
+            for (_, members) in groups {
+                let mut heap: Vec<usize> = Vec::new();
+                for &i in members {
+                    if !v[i].has[step] {
+                        continue;
+                    }
+                    if heap.len() < kk {
+                        heap.push(i);
+                        continue;
+                    }
+                    let (wpos, &w) = heap
+                        .iter()
+                        .enumerate()
+                        .min_by(|a, b| worse_cmp(top, v[*a.1].vals[step], v[*b.1].vals[step]))
+                        .unwrap();
+                    let (a, b) = (v[i].vals[step], v[w].vals[step]);
+                    let better = if top { b < a } else { b > a } || (b.is_nan() && !a.is_nan());
+                    if better {
+                        heap[wpos] = i;
+                    }
+                }
+                for i in heap {
+                    chosen[i][step] = true;
+                }
+            }
+        }
+        chosen
+    }
+
+    proptest! {
+        #[test]
+        fn top_k_chooses_as_the_reference_ties_included(
+            // Few distinct values, so ties and NaNs are common.
+            cells in proptest::collection::vec((0u8..5, any::<bool>()), 1..120),
+            width in 1usize..7,
+            kk in 0.0f64..5.0,
+            top in any::<bool>(),
+            two_groups in any::<bool>(),
+        ) {
+            let n = width;
+            let rows = cells.len().div_ceil(n);
+            let v: Vec<Series> = (0..rows)
+                .map(|r| {
+                    let mut s = Series::empty(Labels(vec![("i".into(), r.to_string())]), n);
+                    for step in 0..n {
+                        if let Some(&(x, has)) = cells.get(r * n + step) {
+                            s.vals[step] = if x == 4 { f64::NAN } else { f64::from(x) };
+                            s.has[step] = has;
+                        }
+                    }
+                    s
+                })
+                .collect();
+            let groups: Vec<(Labels, Vec<usize>)> = if two_groups {
+                vec![
+                    (Labels(Vec::new()), (0..rows).filter(|i| i % 2 == 0).collect()),
+                    (Labels(vec![("g".into(), "1".into())]), (0..rows).filter(|i| i % 2 == 1).collect()),
+                ]
+            } else {
+                vec![(Labels(Vec::new()), (0..rows).collect())]
+            };
+            let k = vec![kk.floor(); n];
+            let want = top_k_reference(top, &k, &v, &groups, n);
+            let got = top_k(top, &k, v.clone(), &groups, n);
+            for s in &got {
+                let r: usize = s.labels.get("i").unwrap().parse().unwrap();
+                for step in 0..n {
+                    prop_assert_eq!(s.has[step], want[r][step], "series {} step {}", r, step);
+                }
+            }
+            let kept: usize = want.iter().filter(|c| c.iter().any(|&x| x)).count();
+            prop_assert_eq!(got.len(), kept);
         }
     }
 }

@@ -408,7 +408,14 @@ impl<'a> Ev<'a> {
     }
 
     /// The columns matching a selector with their labels.
-    pub(crate) fn select(&self, matchers: &[Matcher]) -> Vec<(Labels, selection::SelectedColumn)> {
+    pub(crate) fn select(
+        &self,
+        matchers: &[Matcher],
+    ) -> Vec<(
+        Labels,
+        strata_engine::index::ColumnId,
+        strata_engine::model::FieldType,
+    )> {
         // A member's own label is decided here, not looked up in the index.
         let (own, rest): (Vec<&Matcher>, Vec<&Matcher>) = match &self.opts.node_label {
             Some((name, _)) => matchers.iter().partition(|m| m.name == *name),
@@ -427,23 +434,20 @@ impl<'a> Ev<'a> {
         selection::select(self.db, &rest)
             .into_iter()
             .map(|c| {
-                // Tags are sorted already; the name goes in at its place.
-                let tags = c.key.tags();
+                // Tags are sorted already; the name goes in at its place. Moved, not
+                // copied: the key is not needed after this.
+                let (_, tags) = c.key.into_parts();
                 let mut pairs: Vec<(String, String)> = Vec::with_capacity(tags.len() + 1);
                 let at = tags.partition_point(|(k, _)| k.as_str() < METRIC_NAME);
-                pairs.extend(tags[..at].iter().filter(|(_, v)| !v.is_empty()).cloned());
-                pairs.push((METRIC_NAME.to_owned(), c.metric.clone()));
-                pairs.extend(
-                    tags[at..]
-                        .iter()
-                        .filter(|(k, v)| k != METRIC_NAME && !v.is_empty())
-                        .cloned(),
-                );
+                let mut tags = tags.into_iter();
+                pairs.extend(tags.by_ref().take(at).filter(|(_, v)| !v.is_empty()));
+                pairs.push((METRIC_NAME.to_owned(), c.metric));
+                pairs.extend(tags.filter(|(k, v)| k != METRIC_NAME && !v.is_empty()));
                 let mut labels = Labels(pairs);
                 if let Some((name, value)) = &self.opts.node_label {
                     labels.set(name, value);
                 }
-                (labels, c)
+                (labels, c.column, c.ty)
             })
             .collect()
     }
@@ -460,11 +464,12 @@ impl<'a> Ev<'a> {
             self.check()
                 .map_err(|e| crate::QueryError::Limit(e.to_string()))
         };
-        let read: Vec<Result<(Labels, Samples), PromError>> = par_map(cols, |(labels, c)| {
-            let s = read_samples(self.db, c.column, c.ty, lo, hi, &check).map_err(storage_error)?;
-            self.account(s.len())?;
-            Ok((labels, s))
-        });
+        let read: Vec<Result<(Labels, Samples), PromError>> =
+            par_map(cols, |(labels, column, ty)| {
+                let s = read_samples(self.db, column, ty, lo, hi, &check).map_err(storage_error)?;
+                self.account(s.len())?;
+                Ok((labels, s))
+            });
         let mut out = Vec::with_capacity(read.len());
         for r in read {
             let (l, s) = r?;
@@ -490,30 +495,26 @@ impl<'a> Ev<'a> {
         let data = self.fetch(&vs.matchers, lo - self.opts.lookback_ms, hi)?;
         self.account(data.len() * steps.n)?;
         let lookback = self.opts.lookback_ms;
-        let out: Vec<Series> = data
-            .into_par_iter()
-            .map(|(labels, s)| {
-                let mut out = Series::empty(labels, steps.n);
-                // Reference times rise with the step (or stay fixed under `@`).
-                let mut j = 0usize;
-                for (i, &r) in refs.iter().enumerate() {
-                    while j < s.ts.len() && s.ts[j] <= r {
-                        j += 1;
-                    }
-                    if j == 0 {
-                        continue;
-                    }
-                    let (t, v) = (s.ts[j - 1], s.vals[j - 1]);
-                    if t >= r - lookback && !is_stale(v) {
-                        out.vals[i] = v;
-                        out.has[i] = true;
-                    }
+        let out = par_map(data, |(labels, s)| {
+            let mut out = Series::empty(labels, steps.n);
+            // Reference times rise with the step (or stay fixed under `@`).
+            let mut j = 0usize;
+            for (i, &r) in refs.iter().enumerate() {
+                while j < s.ts.len() && s.ts[j] <= r {
+                    j += 1;
                 }
-                out
-            })
-            .filter(|s| !s.is_empty())
-            .collect();
-        Ok(out)
+                if j == 0 {
+                    continue;
+                }
+                let (t, v) = (s.ts[j - 1], s.vals[j - 1]);
+                if t >= r - lookback && !is_stale(v) {
+                    out.vals[i] = v;
+                    out.has[i] = true;
+                }
+            }
+            out
+        });
+        Ok(out.into_iter().filter(|s| !s.is_empty()).collect())
     }
 
     /// The samples of a selector as `timestamp()` needs them: the sample's own time.

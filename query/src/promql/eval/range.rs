@@ -20,8 +20,8 @@ pub(crate) struct Win {
     pub hi: i64,
     /// The step's timestamp, ms.
     pub t: i64,
-    /// The window length, ms.
-    pub range: i64,
+    /// The window length in seconds (`range_ms / 1000.0`, computed once per query).
+    pub range_s: f64,
     /// Scalar arguments at this step (quantile, smoothing factors, prediction time).
     pub args: [f64; 2],
 }
@@ -40,23 +40,30 @@ pub(crate) fn kahan_inc(inc: f64, sum: f64, c: f64) -> (f64, f64) {
 }
 
 fn extrapolated(ts: &[i64], vs: &[f64], w: &Win, counter: bool, rate: bool) -> Option<f64> {
-    extrapolated_with(ts, vs, w, counter, rate, false)
+    let d = window_delta(ts, vs, counter, false)?;
+    Some(extrapolate(&d, w.lo, w.hi, w.range_s, counter, rate))
 }
 
-/// [`extrapolated`]; `no_resets` says the caller knows the window has no counter reset
-/// (and no negative first value), so the reset scan would add nothing.
-fn extrapolated_with(
-    ts: &[i64],
-    vs: &[f64],
-    w: &Win,
-    counter: bool,
-    rate: bool,
-    no_resets: bool,
-) -> Option<f64> {
-    if ts.len() < 2 {
+/// What extrapolation needs of a window's samples (at least two).
+#[derive(Clone, Copy, Debug)]
+struct Delta {
+    first_t: i64,
+    last_t: i64,
+    /// Samples in the window.
+    n: usize,
+    first_v: f64,
+    /// Last minus first, plus the value before each counter reset (counters).
+    result: f64,
+}
+
+/// The window's [`Delta`], `None` under two samples. `no_resets` says the caller knows
+/// the window has no counter reset (and no negative first value), so the reset scan
+/// would add nothing.
+fn window_delta(ts: &[i64], vs: &[f64], counter: bool, no_resets: bool) -> Option<Delta> {
+    let n = ts.len();
+    if n < 2 {
         return None;
     }
-    let n = ts.len();
     let mut result = vs[n - 1] - vs[0];
     if counter && !no_resets {
         let mut last = 0.0;
@@ -67,12 +74,25 @@ fn extrapolated_with(
             last = v;
         }
     }
-    let mut to_start = (ts[0] - w.lo) as f64 / 1000.0;
-    let to_end = (w.hi - ts[n - 1]) as f64 / 1000.0;
-    let sampled = (ts[n - 1] - ts[0]) as f64 / 1000.0;
-    let avg_between = sampled / (n - 1) as f64;
-    if counter && result > 0.0 && vs[0] >= 0.0 {
-        let to_zero = sampled * (vs[0] / result);
+    Some(Delta {
+        first_t: ts[0],
+        last_t: ts[n - 1],
+        n,
+        first_v: vs[0],
+        result,
+    })
+}
+
+/// Prometheus' `extrapolatedRate` arithmetic for a window `[lo, hi]` (ms) of `range_s`
+/// seconds, operation for operation.
+fn extrapolate(d: &Delta, lo: i64, hi: i64, range_s: f64, counter: bool, rate: bool) -> f64 {
+    let result = d.result;
+    let mut to_start = (d.first_t - lo) as f64 / 1000.0;
+    let to_end = (hi - d.last_t) as f64 / 1000.0;
+    let sampled = (d.last_t - d.first_t) as f64 / 1000.0;
+    let avg_between = sampled / (d.n - 1) as f64;
+    if counter && result > 0.0 && d.first_v >= 0.0 {
+        let to_zero = sampled * (d.first_v / result);
         if to_zero < to_start {
             to_start = to_zero;
         }
@@ -91,9 +111,28 @@ fn extrapolated_with(
     };
     let mut factor = interval / sampled;
     if rate {
-        factor /= w.range as f64 / 1000.0;
+        factor /= range_s;
     }
-    Some(result * factor)
+    result * factor
+}
+
+/// The positions `j` where a counter drops (`vs[j] < vs[j - 1]`), ascending. Counters
+/// rarely reset, so a branch-free count over the series comes first and the common
+/// answer, none, costs no allocation.
+fn counter_drops(vs: &[f64]) -> Vec<usize> {
+    let pairs = || vs.iter().skip(1).zip(vs);
+    let n: usize = pairs().map(|(b, a)| usize::from(b < a)).sum();
+    if n == 0 {
+        return Vec::new();
+    }
+    let mut out = Vec::with_capacity(n);
+    out.extend(
+        pairs()
+            .enumerate()
+            .filter(|(_, (b, a))| b < a)
+            .map(|(j, _)| j + 1),
+    );
+    out
 }
 
 fn instant_value(ts: &[i64], vs: &[f64], rate: bool) -> Option<f64> {
@@ -427,8 +466,8 @@ impl Ev<'_> {
                 .map_err(|e| crate::QueryError::Limit(e.to_string()))
         };
         let results: Vec<Result<Option<Series>, PromError>> =
-            super::par_map(cols, |(labels, c)| {
-                let states = fold_windows(self.db, c.column, c.ty, &windows, fold, &check)
+            super::par_map(cols, |(labels, column, ty)| {
+                let states = fold_windows(self.db, column, ty, &windows, fold, &check)
                     .map_err(super::storage_error)?;
                 // Samples folded count as loaded, as Prometheus counts the samples of each
                 // window it reads.
@@ -453,7 +492,7 @@ impl Ev<'_> {
                             // The exact path for this window's samples.
                             let (lo, hi) = windows[i];
                             let s = crate::exec::scan::read_samples(
-                                self.db, c.column, c.ty, lo, hi, &check,
+                                self.db, column, ty, lo, hi, &check,
                             )
                             .map_err(super::storage_error)?;
                             let vs: Vec<f64> = s
@@ -527,6 +566,7 @@ impl Ev<'_> {
         let sliding_quantile = name == "quantile_over_time";
         // rate and increase: drops counted once per series, so a window without a counter
         // reset skips the reset scan (overlapping windows would scan each sample again).
+        let range_s = input.range as f64 / 1000.0;
         let counter_rate = match name {
             "rate" => Some(true),
             "increase" => Some(false),
@@ -536,16 +576,8 @@ impl Ev<'_> {
             super::par_map(input.series.iter().collect(), |s| {
                 self.check()?;
                 let mut sorted = SortedWindow::default();
-                let drops: Vec<u32> = if counter_rate.is_some() {
-                    let mut d = Vec::with_capacity(s.samples.vals.len());
-                    let mut n = 0u32;
-                    for (j, &v) in s.samples.vals.iter().enumerate() {
-                        if j > 0 && v < s.samples.vals[j - 1] {
-                            n += 1;
-                        }
-                        d.push(n);
-                    }
-                    d
+                let drops = if counter_rate.is_some() {
+                    counter_drops(&s.samples.vals)
                 } else {
                     Vec::new()
                 };
@@ -581,7 +613,7 @@ impl Ev<'_> {
                         lo,
                         hi,
                         t,
-                        range: input.range,
+                        range_s,
                         args: [
                             scalar_args.first().map_or(0.0, |v| v[i]),
                             scalar_args.get(1).map_or(0.0, |v| v[i]),
@@ -591,9 +623,12 @@ impl Ev<'_> {
                         sorted.advance(vs, a, b);
                         Some(quantile_sorted(w.args[0], &sorted.vals))
                     } else if let Some(rate) = counter_rate {
-                        let no_resets =
-                            drops[b - 1] == drops[a] && (vs[a] >= 0.0 || vs[a].is_nan());
-                        extrapolated_with(&ts[a..b], &vs[a..b], &w, true, rate, no_resets)
+                        // A drop at j lies inside the window when a < j < b.
+                        let k = drops.partition_point(|&j| j <= a);
+                        let no_resets = drops.get(k).is_none_or(|&j| j >= b)
+                            && (vs[a] >= 0.0 || vs[a].is_nan());
+                        window_delta(&ts[a..b], &vs[a..b], true, no_resets)
+                            .map(|d| extrapolate(&d, lo, hi, range_s, true, rate))
                     } else {
                         k(&ts[a..b], &vs[a..b], &w)?
                     };
@@ -625,6 +660,48 @@ impl Ev<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counter_drops_lists_every_decrease() {
+        assert!(counter_drops(&[]).is_empty());
+        assert!(counter_drops(&[1.0]).is_empty());
+        assert!(counter_drops(&[1.0, 1.0, 2.0, f64::NAN, 3.0]).is_empty());
+        assert_eq!(
+            counter_drops(&[5.0, 6.0, 1.0, 2.0, 0.5, 0.5, 0.1]),
+            vec![2, 4, 6]
+        );
+    }
+
+    proptest::proptest! {
+        /// The reset scan skipped where `counter_drops` says a window has none gives the
+        /// same bits as the scan over every window.
+        #[test]
+        fn windows_without_drops_skip_the_scan_exactly(
+            steps in proptest::collection::vec((0u32..3, 0.0f64..10.0), 2..200),
+            a in 0usize..200,
+            len in 2usize..60,
+        ) {
+            let mut v = 0.0;
+            let vs: Vec<f64> = steps
+                .iter()
+                .map(|&(reset, inc)| {
+                    v = if reset == 0 { inc } else { v + inc };
+                    v
+                })
+                .collect();
+            let ts: Vec<i64> = (0..vs.len() as i64).map(|i| 1_000 + i * 15_000 + i % 7).collect();
+            let a = a % (vs.len() - 1);
+            let b = (a + len).min(vs.len());
+            let drops = counter_drops(&vs);
+            let k = drops.partition_point(|&j| j <= a);
+            let no_resets = drops.get(k).is_none_or(|&j| j >= b) && vs[a] >= 0.0;
+            let w = Win { lo: ts[a] - 5_000, hi: ts[b - 1] + 3_000, t: ts[b - 1] + 3_000, range_s: 60.0, args: [0.0; 2] };
+            let fast = window_delta(&ts[a..b], &vs[a..b], true, no_resets)
+                .map(|d| extrapolate(&d, w.lo, w.hi, w.range_s, true, true));
+            let full = extrapolated(&ts[a..b], &vs[a..b], &w, true, true);
+            proptest::prop_assert_eq!(fast.map(f64::to_bits), full.map(f64::to_bits));
+        }
+    }
 
     #[test]
     fn quantile_interpolates_between_ranks() {
@@ -680,7 +757,7 @@ mod tests {
             lo: 0,
             hi: 60_000,
             t: 60_000,
-            range: 60_000,
+            range_s: 60_000.0 / 1000.0,
             args: [0.0; 2],
         };
         // 5 over 50 s, extrapolated by 10 s at the end (below 1.1 × 10 s): 6 over 60 s.
