@@ -143,10 +143,15 @@ fn literal_set(src: &str) -> Option<Vec<String>> {
 
 /// Compiled patterns kept for the next query that names them (dashboards repeat theirs):
 /// at most this many, the whole set dropped when full.
-const REGEX_CACHE_MAX: usize = 512;
+const REGEX_CACHE_MAX: usize = 64;
+/// Only patterns whose program fits this are kept, each with a lazy-DFA cache of at most
+/// [`CACHED_DFA_LIMIT`] per thread using it, so the cache holds at most
+/// 64 × (64 KiB + threads × 256 KiB); larger patterns are compiled for their query alone.
+const CACHED_PROGRAM_LIMIT: usize = 64 << 10;
+const CACHED_DFA_LIMIT: usize = 256 << 10;
 
 /// Compiles `^(?s:src)$` with a size bound, or takes it from the process-wide cache.
-/// Compiling builds automata, which costs more than a small query; the compiled regex is
+/// Compiling builds automata, which costs more than a small query; a cached regex is
 /// shared (`Arc`), so its match caches are built once, not once per query.
 pub fn compile_anchored(src: &str) -> Result<Arc<regex::Regex>, String> {
     static CACHE: LazyLock<Mutex<HashMap<String, Arc<regex::Regex>>>> =
@@ -159,17 +164,31 @@ pub fn compile_anchored(src: &str) -> Result<Arc<regex::Regex>, String> {
     if let Some(re) = cache().get(src) {
         return Ok(Arc::clone(re));
     }
-    let re = regex::RegexBuilder::new(&format!("^(?s:{src})$"))
+    let anchored = format!("^(?s:{src})$");
+    let small = regex::RegexBuilder::new(&anchored)
+        .size_limit(CACHED_PROGRAM_LIMIT)
+        .dfa_size_limit(CACHED_DFA_LIMIT)
+        .build();
+    let e = match small {
+        Ok(re) => {
+            let re = Arc::new(re);
+            let mut c = cache();
+            if c.len() >= REGEX_CACHE_MAX {
+                c.clear();
+            }
+            c.insert(src.to_owned(), Arc::clone(&re));
+            return Ok(re);
+        }
+        Err(e) => e,
+    };
+    if !matches!(e, regex::Error::CompiledTooBig(_)) {
+        return Err(regex_message(src, &e));
+    }
+    regex::RegexBuilder::new(&anchored)
         .size_limit(REGEX_SIZE_LIMIT)
         .build()
         .map(Arc::new)
-        .map_err(|e| regex_message(src, &e))?;
-    let mut c = cache();
-    if c.len() >= REGEX_CACHE_MAX {
-        c.clear();
-    }
-    c.insert(src.to_owned(), Arc::clone(&re));
-    Ok(re)
+        .map_err(|e| regex_message(src, &e))
 }
 
 /// The error of a pattern that does not compile, in Go's words where Go's `regexp` has
@@ -220,6 +239,15 @@ mod tests {
             let e = compile_anchored("(").unwrap_err();
             assert!(e.contains("missing closing )"), "{e}");
         }
+        // Too large to keep: compiled for its query, each time, and still right.
+        let big = r"(a|b|c|d)\w{20}";
+        let (x, y) = (
+            compile_anchored(big).unwrap(),
+            compile_anchored(big).unwrap(),
+        );
+        assert!(!Arc::ptr_eq(&x, &y), "not cached");
+        assert!(x.is_match(&format!("a{}", "q".repeat(20))));
+        assert!(!x.is_match(&format!("a{}", "q".repeat(19))));
         // More patterns than the cache holds: every one still compiles and matches.
         for i in 0..REGEX_CACHE_MAX + 10 {
             let re = compile_anchored(&format!("v{i}|w")).unwrap();
