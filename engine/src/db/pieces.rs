@@ -77,6 +77,19 @@ fn slice<'a>(v: ValuesView<'a>, r: std::ops::Range<usize>) -> ValuesView<'a> {
     }
 }
 
+/// The visible series of `measurement`, restricted to `ids` (sorted) when given.
+fn chosen_series(
+    ix: &crate::index::Index,
+    measurement: &str,
+    ids: Option<&[SeriesId]>,
+) -> Vec<SeriesId> {
+    let all = ix.series_of(measurement);
+    match ids {
+        None => all,
+        Some(ids) => crate::index::postings::intersect(&all, ids),
+    }
+}
+
 impl Db {
     /// The visible series of `measurement` with their columns, in creation order.
     pub fn query_series(&self, measurement: &str) -> Vec<SeriesInfo> {
@@ -87,12 +100,7 @@ impl Db {
     /// narrowed its series through [`Db::tag_postings`] decodes only those keys.
     pub fn query_series_in(&self, measurement: &str, ids: Option<&[SeriesId]>) -> Vec<SeriesInfo> {
         let ix = self.inner.index.read();
-        let all = ix.series_of(measurement);
-        let chosen: Vec<SeriesId> = match ids {
-            None => all,
-            Some(ids) => crate::index::postings::intersect(&all, ids),
-        };
-        chosen
+        chosen_series(&ix, measurement, ids)
             .into_iter()
             .filter_map(|id| {
                 Some(SeriesInfo {
@@ -114,12 +122,7 @@ impl Db {
         field: &str,
     ) -> Vec<(SeriesKey, ColumnId, FieldType)> {
         let ix = self.inner.index.read();
-        let all = ix.series_of(measurement);
-        let chosen: Vec<SeriesId> = match ids {
-            None => all,
-            Some(ids) => crate::index::postings::intersect(&all, ids),
-        };
-        chosen
+        chosen_series(&ix, measurement, ids)
             .into_iter()
             .filter_map(|id| {
                 let (column, ty) = ix.column_of(id, field)?;
