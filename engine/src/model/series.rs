@@ -107,27 +107,29 @@ impl SeriesKey {
     /// [`encode_canonical`], checking every invariant.
     pub fn decode(mut src: &[u8]) -> Result<SeriesKey, SeriesKeyError> {
         let total = src.len();
-        let mut parts = Vec::with_capacity(8);
-        while !src.is_empty() {
+        // One length-prefixed string; `None` at the end of the input.
+        let mut next = || -> Result<Option<String>, SeriesKeyError> {
+            if src.is_empty() {
+                return Ok(None);
+            }
             let offset = total - src.len();
             let (len, used) = read_uvarint(src).ok_or(SeriesKeyError::Malformed { offset })?;
-            src = &src[used..];
+            let rest = &src[used..];
             let len = usize::try_from(len).map_err(|_| SeriesKeyError::Malformed { offset })?;
-            if len > src.len() {
+            if len > rest.len() {
                 return Err(SeriesKeyError::Malformed { offset });
             }
-            let s = std::str::from_utf8(&src[..len])
+            let s = std::str::from_utf8(&rest[..len])
                 .map_err(|_| SeriesKeyError::Malformed { offset })?;
-            parts.push(s.to_owned());
-            src = &src[len..];
-        }
-        if parts.len() % 2 != 1 {
-            return Err(SeriesKeyError::Malformed { offset: total });
-        }
-        let mut it = parts.into_iter();
-        let measurement = it.next().unwrap_or_default();
-        let mut tags = Vec::with_capacity(it.len() / 2);
-        while let (Some(k), Some(v)) = (it.next(), it.next()) {
+            src = &rest[len..];
+            Ok(Some(s.to_owned()))
+        };
+        // A measurement, then key and value pairs: an odd number of strings.
+        let odd = SeriesKeyError::Malformed { offset: total };
+        let measurement = next()?.ok_or_else(|| odd.clone())?;
+        let mut tags = Vec::new();
+        while let Some(k) = next()? {
+            let v = next()?.ok_or_else(|| odd.clone())?;
             tags.push((k, v));
         }
         // What the index writes is canonical (keys ascending and unique, nothing empty):
