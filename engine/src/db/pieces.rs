@@ -122,10 +122,14 @@ impl Db {
         field: &str,
     ) -> Vec<(SeriesKey, ColumnId, FieldType)> {
         let ix = self.inner.index.read();
+        let Some((fid, ty)) = ix.field_of(measurement, field) else {
+            return Vec::new();
+        };
         chosen_series(&ix, measurement, ids)
             .into_iter()
             .filter_map(|id| {
-                let (column, ty) = ix.column_of(id, field)?;
+                // The column first: a series without the field is not decoded.
+                let column = ix.column_at(id, fid)?;
                 Some((ix.series_key(id)?, column, ty))
             })
             .collect()

@@ -621,6 +621,19 @@ impl Index {
             .collect()
     }
 
+    /// The id and type of `field` in `measurement`, for [`Index::column_at`]: a field
+    /// looked up once for a run of series of one measurement.
+    pub fn field_of(&self, measurement: &str, field: &str) -> Option<(u32, FieldType)> {
+        self.measurement(measurement)?.lookup_field(field)
+    }
+
+    /// The column of field id `fid` (from [`Index::field_of`] on the series' own
+    /// measurement) in series `id`, if it has one.
+    pub fn column_at(&self, id: SeriesId, fid: u32) -> Option<ColumnId> {
+        let s = self.series.get(id.0 as usize)?;
+        s.columns.get(fid as usize).map(ColumnId)
+    }
+
     /// The column of `field` in series `id`, if it exists.
     pub fn column_of(&self, id: SeriesId, field: &str) -> Option<(ColumnId, FieldType)> {
         let s = self.series.get(id.0 as usize)?;
