@@ -590,17 +590,17 @@ impl PageContext {
     ) -> Result<(), AppendError> {
         let mut key_buf = Vec::with_capacity(128);
         key_buf.extend_from_slice(&self.fingerprint);
-        for (no, line) in prom_text::lines(body) {
+        for (no, line, text) in prom_text::lines_with_text(body) {
             match line.iter().find(|&&b| b != b' ' && b != b'\t') {
                 None => continue,
                 Some(b'#') => {
-                    parse_comment_line(line, no).map_err(|e| AppendError(e.to_string()))?;
+                    parse_comment_line(line, text, no).map_err(|e| AppendError(e.to_string()))?;
                     continue;
                 }
                 Some(_) => {}
             }
             let parsed = sample_series_span(line).and_then(|(start, end)| {
-                parse_value_and_timestamp(line, end, NO_TS).map(|vt| (start, end, vt))
+                parse_value_and_timestamp(line, text, end, NO_TS).map(|vt| (start, end, vt))
             });
             let Some((start, end, (value, page_ts))) = parsed else {
                 // Not a well-formed sample: the full parse says why.

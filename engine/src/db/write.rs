@@ -76,11 +76,24 @@ impl Db {
         let max_fields = inner.options.max_fields_per_line;
         let mut w = Writer::new(inner);
         let mut parsed = ParsedLine::default();
+        // The batch checked for UTF-8 once, so that a known series' line is not checked
+        // again (a batch that fails is checked line by line).
+        let whole = std::str::from_utf8(text).ok();
+        let base = text.as_ptr() as usize;
         for (line_no, line) in LineSplitter::with_first_line(text, first_line) {
             // A known series: parse only the fields and the timestamp.
             if let Some((start, end)) = series_span(line)
                 && let Some(sid) = w.lookup_raw(RawKind::LineProtocol, &line[start..end])
-                && parse_after_series(line, end, precision, &mut parsed)
+                && parse_after_series(
+                    line,
+                    whole.and_then(|t| {
+                        let at = (line.as_ptr() as usize).wrapping_sub(base);
+                        t.get(at..at.checked_add(line.len())?)
+                    }),
+                    end,
+                    precision,
+                    &mut parsed,
+                )
                 && parsed.fields.len() <= max_fields
             {
                 let ts = parsed.timestamp.unwrap_or(now);

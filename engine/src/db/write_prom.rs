@@ -76,12 +76,27 @@ impl Db {
         let max_tags = self.inner.options.max_tags_per_line;
         let mut metadata: Vec<PromMetadata<'p>> = Vec::new();
         let mut meta_at: FxHashMap<&'p str, usize> = FxHashMap::default();
-        for (no, line) in prom_text::lines(page) {
+        // Per metadata entry, the HELP and the TYPE line that last set it, as written: a
+        // line equal to one of them would set the same again, so it is skipped unparsed.
+        // Pages repeat their families in one order, so the entry after the last one
+        // touched (or the first) is tried.
+        let mut meta_lines: Vec<[&'p [u8]; 2]> = Vec::new();
+        let mut meta_guess = 0;
+        for (no, line, text) in prom_text::lines_with_text(page) {
             let first = line.iter().find(|&&b| b != b' ' && b != b'\t');
             match first {
                 None => continue,
                 Some(b'#') => {
-                    match parse_comment_line(line, no) {
+                    let seen = [meta_guess, meta_guess + 1, 0].into_iter().find(|&k| {
+                        meta_lines
+                            .get(k)
+                            .is_some_and(|set| set[0] == line || set[1] == line)
+                    });
+                    if let Some(k) = seen {
+                        meta_guess = k;
+                        continue;
+                    }
+                    match parse_comment_line(line, text, no) {
                         Ok(None) => {}
                         Ok(Some((name, meta))) => {
                             let at = *meta_at.entry(name).or_insert_with(|| {
@@ -90,12 +105,20 @@ impl Db {
                                     kind: None,
                                     help: None,
                                 });
+                                meta_lines.push([&[], &[]]);
                                 metadata.len() - 1
                             });
                             match meta {
-                                Meta::Help(text) => metadata[at].help = Some(text),
-                                Meta::Type(kind) => metadata[at].kind = Some(kind),
+                                Meta::Help(text) => {
+                                    metadata[at].help = Some(text);
+                                    meta_lines[at][0] = line;
+                                }
+                                Meta::Type(kind) => {
+                                    metadata[at].kind = Some(kind);
+                                    meta_lines[at][1] = line;
+                                }
                             }
+                            meta_guess = at;
                         }
                         Err(e) => w.reject(no, e.column, RejectReason::Invalid(e.reason)),
                     }
@@ -107,7 +130,7 @@ impl Db {
             if let Some((start, end)) = sample_series_span(line)
                 && let Some(sid) = w.lookup_raw(RawKind::PromText, &line[start..end])
                 && let Some((value, ts)) =
-                    parse_value_and_timestamp(line, end, default_timestamp_ns)
+                    parse_value_and_timestamp(line, text, end, default_timestamp_ns)
             {
                 match w.sample_series(sid) {
                     Ok(h) => w.add_sample(no, h, ts, value),

@@ -102,21 +102,75 @@ pub fn metadata(page: &[u8]) -> Vec<(String, Option<String>, Option<String>)> {
 
 /// Splits a page into numbered lines (1-based), without `\n` or a trailing `\r`.
 pub fn lines(page: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
-    page.split(|&b| b == b'\n')
-        .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
-        .enumerate()
-        .map(|(i, line)| (i + 1, line))
+    let mut rest = Some(page);
+    let mut number = 0;
+    std::iter::from_fn(move || {
+        let r = rest?;
+        let line = match memchr::memchr(b'\n', r) {
+            Some(i) => {
+                rest = Some(&r[i + 1..]);
+                &r[..i]
+            }
+            None => {
+                rest = None;
+                r
+            }
+        };
+        number += 1;
+        Some((number, line.strip_suffix(b"\r").unwrap_or(line)))
+    })
 }
 
+/// [`lines`], with each line also as text when it is valid UTF-8. The page is checked
+/// once as a whole; only a page that is not valid UTF-8 is checked line by line. A line's
+/// text lets the parsers below take names, docstrings and values from it without
+/// checking each again.
+pub fn lines_with_text(page: &[u8]) -> impl Iterator<Item = (usize, &[u8], Option<&str>)> {
+    let whole = std::str::from_utf8(page).ok();
+    let base = page.as_ptr() as usize;
+    lines(page).map(move |(number, line)| {
+        let text = match whole {
+            // A line starts after a `\n` (or at 0) and ends before a `\n` or `\r` (or at
+            // the end), all ASCII, so its ends are character boundaries of `whole`.
+            Some(t) => {
+                let start = line.as_ptr() as usize - base;
+                t.get(start..start + line.len())
+            }
+            None => std::str::from_utf8(line).ok(),
+        };
+        (number, line, text)
+    })
+}
+
+/// Bytes of a metric or label name: bit 0 for `[a-zA-Z_]`, bit 1 for digits, bit 2 for
+/// `:`.
+const NAME_CHAR: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        if c.is_ascii_alphabetic() || c == b'_' {
+            t[b] = 1;
+        } else if c.is_ascii_digit() {
+            t[b] = 2;
+        } else if c == b':' {
+            t[b] = 4;
+        }
+        b += 1;
+    }
+    t
+};
+
 /// Where the series of a sample line (its metric name and label set, exactly as written)
-/// starts and ends: from the first non-blank byte over the name's characters, then, if a
+/// starts and ends: from the first non-blank byte up to the first blank or `{`, then, if a
 /// `{` follows (after blanks), to just after the `}` that closes it (a `}` inside a quoted
 /// value does not close it). `None` for a comment, a blank line or an unclosed label set.
 ///
 /// When a line parses, the bytes of this span determine its metric name and labels
 /// (nothing after them does), so a caller that has seen the span parse before can take the
 /// series from a cache and read only the value and timestamp with
-/// [`parse_value_and_timestamp`].
+/// [`parse_value_and_timestamp`]. The span does not check the name: on a line that does
+/// not parse it may hold bytes a name cannot.
 pub fn sample_series_span(line: &[u8]) -> Option<(usize, usize)> {
     let start = line
         .iter()
@@ -125,35 +179,33 @@ pub fn sample_series_span(line: &[u8]) -> Option<(usize, usize)> {
     if matches!(line.get(start), None | Some(b'#')) {
         return None;
     }
-    let mut i = start;
-    while line
-        .get(i)
-        .is_some_and(|&b| b.is_ascii_alphanumeric() || b == b'_' || b == b':')
-    {
-        i += 1;
-    }
+    // The name's characters are not checked here: a line whose span is in a cache has
+    // parsed before, so its name is valid; any other line gets the full parse.
+    let mut i =
+        memchr::memchr3(b' ', b'\t', b'{', &line[start..]).map_or(line.len(), |n| start + n);
     let name_end = i;
-    if !matches!(line.get(i), None | Some(b' ' | b'\t' | b'{')) {
-        return None;
-    }
     while matches!(line.get(i), Some(b' ' | b'\t')) {
         i += 1;
     }
     if line.get(i) != Some(&b'{') {
         return Some((start, name_end));
     }
-    let mut quoted = false;
+    // Outside quotes the next `"` or `}` decides; inside, the next `"` or `\\`.
     i += 1;
     loop {
-        match *line.get(i)? {
-            b'\\' if quoted => i += 2,
-            b'"' => {
-                quoted = !quoted;
-                i += 1;
-            }
-            b'}' if !quoted => return Some((start, i + 1)),
-            _ => i += 1,
+        i += memchr::memchr2(b'"', b'}', line.get(i..)?)?;
+        if line[i] == b'}' {
+            return Some((start, i + 1));
         }
+        i += 1;
+        loop {
+            i += memchr::memchr2(b'"', b'\\', line.get(i..)?)?;
+            if line[i] == b'"' {
+                break;
+            }
+            i += 2;
+        }
+        i += 1;
     }
 }
 
@@ -163,19 +215,18 @@ pub fn sample_series_span(line: &[u8]) -> Option<(usize, usize)> {
 /// column).
 pub fn parse_value_and_timestamp(
     line: &[u8],
+    text: Option<&str>,
     series_end: usize,
     default_timestamp_ns: i64,
 ) -> Option<(f64, i64)> {
-    let mut c = Cursor {
-        s: line,
-        pos: series_end,
-    };
+    let mut c = Cursor::new(line, text);
+    c.pos = series_end;
     c.skip_blanks();
-    let (_, token) = c.token();
+    let (at, token) = c.token();
     if token.is_empty() {
         return None;
     }
-    let value = parse_go_float(token).ok()?;
+    let value = parse_go_float(token, c.text.and_then(|t| t.get(at..c.pos))).ok()?;
     c.skip_blanks();
     if c.at_end() {
         return Some((value, default_timestamp_ns));
@@ -267,10 +318,24 @@ impl Fail {
 /// A position in one line.
 struct Cursor<'a> {
     s: &'a [u8],
+    /// `s` as text, when the caller has it (see [`lines_with_text`]).
+    text: Option<&'a str>,
     pos: usize,
 }
 
 impl<'a> Cursor<'a> {
+    fn new(s: &'a [u8], text: Option<&'a str>) -> Cursor<'a> {
+        Cursor { s, text, pos: 0 }
+    }
+
+    /// `s[start..end]` as text, if it is valid UTF-8.
+    fn str(&self, start: usize, end: usize) -> Option<&'a str> {
+        match self.text {
+            Some(t) => t.get(start..end),
+            None => std::str::from_utf8(self.s.get(start..end)?).ok(),
+        }
+    }
+
     fn peek(&self) -> Option<u8> {
         self.s.get(self.pos).copied()
     }
@@ -297,20 +362,18 @@ impl<'a> Cursor<'a> {
     /// A run of `[a-zA-Z0-9_]` (plus `:` if `colon`) whose first byte is not a digit.
     fn name(&mut self, colon: bool) -> Option<&'a str> {
         let start = self.pos;
-        while let Some(b) = self.peek() {
-            let ok = b.is_ascii_alphabetic()
-                || b == b'_'
-                || (colon && b == b':')
-                || (b.is_ascii_digit() && self.pos > start);
-            if !ok {
-                break;
-            }
-            self.pos += 1;
+        let first = NAME_CHAR[*self.s.get(start)? as usize];
+        if first & 1 == 0 && !(colon && first == 4) {
+            return None;
         }
+        let allowed = if colon { 7 } else { 3 };
+        let run = self.s[start..]
+            .iter()
+            .take_while(|&&b| NAME_CHAR[b as usize] & allowed != 0)
+            .count();
+        self.pos = start + run;
         // The run is ASCII, so this never fails.
-        std::str::from_utf8(&self.s[start..self.pos])
-            .ok()
-            .filter(|n| !n.is_empty())
+        self.str(start, self.pos)
     }
 
     /// A metric name that must end at a blank, the end of the line or (if `brace`) `{`.
@@ -343,7 +406,7 @@ fn show(b: u8) -> String {
 }
 
 fn parse_line(line: &[u8], default_timestamp_ns: i64) -> Result<Line, Fail> {
-    let mut c = Cursor { s: line, pos: 0 };
+    let mut c = Cursor::new(line, None);
     c.skip_blanks();
     match c.peek() {
         None => Ok(Line::Blank),
@@ -395,12 +458,12 @@ fn parse_comment_ref<'a>(c: &mut Cursor<'a>) -> Result<Option<(&'a str, Meta<'a>
     c.skip_blanks();
     if help {
         let raw = &c.s[c.pos..];
-        let text = if raw.contains(&b'\\') {
+        let text = if memchr::memchr(b'\\', raw).is_some() {
             std::borrow::Cow::Owned(unescape(c, c.pos, c.s.len(), false)?)
         } else {
             std::borrow::Cow::Borrowed(
-                std::str::from_utf8(raw)
-                    .map_err(|_| Fail::new(c.pos, "text is not valid UTF-8"))?,
+                c.str(c.pos, c.s.len())
+                    .ok_or_else(|| Fail::new(c.pos, "text is not valid UTF-8"))?,
             )
         };
         return Ok(Some((name, Meta::Help(text))));
@@ -423,11 +486,15 @@ fn parse_comment_ref<'a>(c: &mut Cursor<'a>) -> Result<Option<(&'a str, Meta<'a>
 }
 
 /// A comment line's metadata, borrowed: `Ok(None)` for a plain comment.
-pub fn parse_comment_line(
-    line: &[u8],
+///
+/// `text` is the line as text, if the caller has it ([`lines_with_text`]): names and the
+/// docstring are then taken from it without another UTF-8 check.
+pub fn parse_comment_line<'a>(
+    line: &'a [u8],
+    text: Option<&'a str>,
     number: usize,
-) -> Result<Option<(&str, Meta<'_>)>, PromLineError> {
-    let mut c = Cursor { s: line, pos: 0 };
+) -> Result<Option<(&'a str, Meta<'a>)>, PromLineError> {
+    let mut c = Cursor::new(line, text);
     c.skip_blanks();
     c.pos += 1; // the '#'
     parse_comment_ref(&mut c).map_err(|f| f.into_error(number, line))
@@ -476,7 +543,7 @@ fn parse_sample(c: &mut Cursor<'_>, default_timestamp_ns: i64) -> Result<Point, 
     if token.is_empty() {
         return Err(Fail::new(at, "expected a value"));
     }
-    let value = parse_go_float(token).map_err(|why| Fail::new(at, why))?;
+    let value = parse_go_float(token, None).map_err(|why| Fail::new(at, why))?;
     c.skip_blanks();
     let timestamp = if c.at_end() {
         default_timestamp_ns
@@ -575,60 +642,75 @@ fn parse_labels(c: &mut Cursor<'_>, labels: &mut Vec<(String, String, usize)>) -
     }
 }
 
-/// Reads a float as Go's `strconv.ParseFloat(s, 64)` reads decimal input.
-fn parse_go_float(token: &[u8]) -> Result<f64, String> {
+/// Reads a float as Go's `strconv.ParseFloat(s, 64)` reads decimal input. `text` is the
+/// token as text, if the caller has it.
+fn parse_go_float(token: &[u8], text: Option<&str>) -> Result<f64, String> {
     let invalid = || format!("invalid value {:?}", String::from_utf8_lossy(token));
     let (negative, unsigned) = match token.first() {
         Some(b'-') => (true, &token[1..]),
         Some(b'+') => (false, &token[1..]),
         _ => (false, token),
     };
-    if unsigned.eq_ignore_ascii_case(b"inf") || unsigned.eq_ignore_ascii_case(b"infinity") {
-        return Ok(if negative {
-            f64::NEG_INFINITY
-        } else {
-            f64::INFINITY
-        });
-    }
-    if unsigned.eq_ignore_ascii_case(b"nan") {
-        // Go accepts no sign before NaN.
-        return if unsigned.len() == token.len() {
-            Ok(f64::NAN)
-        } else {
-            Err(invalid())
-        };
-    }
-    // digits [. digits] [e [sign] digits], with at least one mantissa digit.
+    // digits [. digits] [e [sign] digits], with at least one mantissa digit; the mantissa's
+    // digits are gathered (wrapping: used only when there are at most 19).
     let mut i = 0;
-    let digits = |i: &mut usize| {
+    let mut m: u64 = 0;
+    let digits = |i: &mut usize, m: &mut u64| {
         let start = *i;
-        while unsigned.get(*i).is_some_and(u8::is_ascii_digit) {
+        while let Some(&d) = unsigned.get(*i)
+            && d.is_ascii_digit()
+        {
+            *m = m.wrapping_mul(10).wrapping_add(u64::from(d - b'0'));
             *i += 1;
         }
         *i - start
     };
-    let mut mantissa = digits(&mut i);
+    let whole = digits(&mut i, &mut m);
+    let mut fraction = 0;
     if unsigned.get(i) == Some(&b'.') {
         i += 1;
-        mantissa += digits(&mut i);
+        fraction = digits(&mut i, &mut m);
     }
-    if mantissa == 0 {
+    if whole + fraction == 0 {
+        if unsigned.eq_ignore_ascii_case(b"inf") || unsigned.eq_ignore_ascii_case(b"infinity") {
+            return Ok(if negative {
+                f64::NEG_INFINITY
+            } else {
+                f64::INFINITY
+            });
+        }
+        // Go accepts no sign before NaN.
+        if unsigned.eq_ignore_ascii_case(b"nan") && unsigned.len() == token.len() {
+            return Ok(f64::NAN);
+        }
         return Err(invalid());
     }
+    let mut exponent = false;
     if matches!(unsigned.get(i), Some(b'e' | b'E')) {
+        exponent = true;
         i += 1;
         if matches!(unsigned.get(i), Some(b'+' | b'-')) {
             i += 1;
         }
-        if digits(&mut i) == 0 {
+        let mut ignored = 0;
+        if digits(&mut i, &mut ignored) == 0 {
             return Err(invalid());
         }
     }
     if i != unsigned.len() {
         return Err(invalid());
     }
+    // Clinger's fast path, the first one the standard parser tries too: a mantissa and a
+    // power of ten both exact in an f64 give the correctly rounded quotient.
+    if !exponent && whole + fraction <= 19 && m <= 1 << 53 && fraction <= 22 {
+        let v = m as f64 / super::POW10[fraction];
+        return Ok(if negative { -v } else { v });
+    }
     // The token is ASCII digits, '.', 'e', signs: valid UTF-8 and Rust float syntax.
-    let text = std::str::from_utf8(token).map_err(|_| invalid())?;
+    let text = match text {
+        Some(t) => t,
+        None => std::str::from_utf8(token).map_err(|_| invalid())?,
+    };
     let value: f64 = text.parse().map_err(|_| invalid())?;
     if value.is_infinite() {
         return Err(format!("value {text:?} is out of the float range"));
@@ -638,17 +720,49 @@ fn parse_go_float(token: &[u8]) -> Result<f64, String> {
 
 /// Reads an `int64` of milliseconds and returns nanoseconds.
 fn parse_timestamp(token: &[u8]) -> Result<i64, String> {
-    let shown = String::from_utf8_lossy(token);
-    let digits = token.strip_prefix(b"-").or(token.strip_prefix(b"+"));
-    let digits = digits.unwrap_or(token);
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return Err(format!("invalid timestamp {shown:?}"));
+    let shown = || String::from_utf8_lossy(token);
+    let (negative, digits) = match token.first() {
+        Some(b'-') => (true, &token[1..]),
+        Some(b'+') => (false, &token[1..]),
+        _ => (false, token),
+    };
+    let invalid = || format!("invalid timestamp {:?}", shown());
+    if digits.is_empty() {
+        return Err(invalid());
     }
-    let ms: i64 = shown
-        .parse()
-        .map_err(|_| format!("timestamp {shown:?} is out of the int64 range"))?;
+    if digits.len() <= 18 {
+        // At most 10^18 - 1: no overflow on the way.
+        let mut v: i64 = 0;
+        for &d in digits {
+            let d = d.wrapping_sub(b'0');
+            if d > 9 {
+                return Err(invalid());
+            }
+            v = v * 10 + i64::from(d);
+        }
+        let ms = if negative { -v } else { v };
+        return ms
+            .checked_mul(1_000_000)
+            .ok_or_else(|| format!("timestamp {:?} ms is out of the nanosecond range", shown()));
+    }
+    if !digits.iter().all(u8::is_ascii_digit) {
+        return Err(invalid());
+    }
+    // Accumulated negatively so that `i64::MIN` itself is read.
+    let mut ms: i64 = 0;
+    for &d in digits {
+        ms = ms
+            .checked_mul(10)
+            .and_then(|m| m.checked_sub(i64::from(d - b'0')))
+            .ok_or_else(|| format!("timestamp {:?} is out of the int64 range", shown()))?;
+    }
+    if !negative {
+        ms = ms
+            .checked_neg()
+            .ok_or_else(|| format!("timestamp {:?} is out of the int64 range", shown()))?;
+    }
     ms.checked_mul(1_000_000)
-        .ok_or_else(|| format!("timestamp {shown:?} ms is out of the nanosecond range"))
+        .ok_or_else(|| format!("timestamp {:?} ms is out of the nanosecond range", shown()))
 }
 
 #[cfg(test)]

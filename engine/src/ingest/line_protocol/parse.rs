@@ -94,8 +94,12 @@ pub fn series_span(line: &[u8]) -> Option<(usize, usize)> {
 /// and `raw_series` stay empty). For a line whose series section is known to parse, this
 /// gives the fields and timestamp [`parse_line`] would give. `false` when the rest of the
 /// line does not parse: call [`parse_line`] for the error and its column.
+///
+/// `text` is the line as text, when the caller has it (a batch checked as a whole): the
+/// rest of the line is then not checked for UTF-8 again.
 pub fn parse_after_series<'a>(
     line: &'a [u8],
+    text: Option<&'a str>,
     series_end: usize,
     precision: Precision,
     out: &mut ParsedLine<'a>,
@@ -105,8 +109,12 @@ pub fn parse_after_series<'a>(
     let Some(b) = line.get(series_end..len) else {
         return false;
     };
-    let Ok(text) = std::str::from_utf8(b) else {
-        return false;
+    let text = match text.and_then(|t| t.get(series_end..len)) {
+        Some(t) => t,
+        None => match std::str::from_utf8(b) {
+            Ok(t) => t,
+            Err(_) => return false,
+        },
     };
     Parser { text, b }.parse_tail(0, precision, out).is_ok()
 }
@@ -455,27 +463,41 @@ fn parse_bool(t: &[u8]) -> Result<bool, Kind> {
 /// `-?(digits)?(.digits?)?([eE][+-]?digits)?` with at least one mantissa digit, then
 /// std's correctly rounded conversion. Overflow to infinity is an error.
 fn parse_float(t: &[u8]) -> Result<f64, Kind> {
-    let digits = |from: usize| {
-        t.get(from..)
-            .map_or(0, |r| r.iter().take_while(|c| c.is_ascii_digit()).count())
+    // The mantissa's digits are gathered as they are counted (wrapping: used only when
+    // there are at most 19).
+    let mut m: u64 = 0;
+    let digits = |from: usize, m: &mut u64| {
+        let run = t.get(from..).unwrap_or_default();
+        let n = run.iter().take_while(|c| c.is_ascii_digit()).count();
+        for &c in &run[..n] {
+            *m = m.wrapping_mul(10).wrapping_add(u64::from(c - b'0'));
+        }
+        n
     };
-    let mut i = usize::from(t.first() == Some(&b'-'));
-    let int_digits = digits(i);
+    let negative = t.first() == Some(&b'-');
+    let mut i = usize::from(negative);
+    let int_digits = digits(i, &mut m);
     i += int_digits;
     let mut frac_digits = 0;
     if t.get(i) == Some(&b'.') {
-        frac_digits = digits(i + 1);
+        frac_digits = digits(i + 1, &mut m);
         i += 1 + frac_digits;
     }
     if int_digits + frac_digits == 0 {
         return Err(Kind::InvalidNumber);
+    }
+    // Clinger's fast path (the standard parser's first one too): a mantissa and a power
+    // of ten both exact in an f64 give the correctly rounded quotient.
+    if i == t.len() && int_digits + frac_digits <= 19 && m <= 1 << 53 && frac_digits <= 22 {
+        let v = m as f64 / crate::ingest::POW10[frac_digits];
+        return Ok(if negative { -v } else { v });
     }
     if matches!(t.get(i), Some(b'e' | b'E')) {
         i += 1;
         if matches!(t.get(i), Some(b'+' | b'-')) {
             i += 1;
         }
-        let exp_digits = digits(i);
+        let exp_digits = digits(i, &mut 0);
         if exp_digits == 0 {
             return Err(Kind::InvalidNumber);
         }
@@ -515,6 +537,23 @@ fn parse_u64(d: &[u8]) -> Result<u64, NumError> {
     if d.is_empty() {
         return Err(NumError::Invalid);
     }
+    if d.len() <= 19 {
+        // At most 10^19 - 1: no overflow on the way.
+        let (head, tail) = d.split_at(d.len() % 8);
+        let mut v: u64 = 0;
+        for &c in head {
+            let x = c.wrapping_sub(b'0');
+            if x > 9 {
+                return Err(NumError::Invalid);
+            }
+            v = v * 10 + u64::from(x);
+        }
+        for chunk in tail.chunks_exact(8) {
+            let eight = eight_digits(chunk).ok_or(NumError::Invalid)?;
+            v = v * 100_000_000 + eight;
+        }
+        return Ok(v);
+    }
     let mut v: u64 = 0;
     let mut overflow = false;
     for &c in d {
@@ -534,6 +573,22 @@ fn parse_u64(d: &[u8]) -> Result<u64, NumError> {
     }
 }
 
+/// Eight ASCII decimal digits (most significant first) as their value, in a few word
+/// operations; `None` if any byte is not a digit.
+#[inline]
+fn eight_digits(chunk: &[u8]) -> Option<u64> {
+    let bytes: [u8; 8] = chunk.try_into().ok()?;
+    let x = u64::from_le_bytes(bytes).wrapping_sub(0x3030_3030_3030_3030);
+    // A byte below '0' borrows into a high nibble; one above '9' carries into it with +6.
+    // The lowest bad byte always shows (borrows only move upwards).
+    if (x | x.wrapping_add(0x0606_0606_0606_0606)) & 0xF0F0_F0F0_F0F0_F0F0 != 0 {
+        return None;
+    }
+    let x = (x.wrapping_mul(10) + (x >> 8)) & 0x00FF_00FF_00FF_00FF;
+    let x = (x.wrapping_mul(100) + (x >> 16)) & 0x0000_FFFF_0000_FFFF;
+    Some((x.wrapping_mul(10_000) + (x >> 32)) & 0xFFFF_FFFF)
+}
+
 /// An optional `-` and decimal digits, in the i64 range.
 #[inline]
 fn parse_i64(d: &[u8]) -> Result<i64, NumError> {
@@ -542,5 +597,115 @@ fn parse_i64(d: &[u8]) -> Result<i64, NumError> {
             .checked_sub_unsigned(parse_u64(digits)?)
             .ok_or(NumError::Overflow),
         None => i64::try_from(parse_u64(d)?).map_err(|_| NumError::Overflow),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// `parse_u64` as it was before the word-at-a-time path: invalid beats overflow.
+    fn u64_reference(d: &[u8]) -> Result<u64, NumError> {
+        if d.is_empty() || !d.iter().all(u8::is_ascii_digit) {
+            return Err(NumError::Invalid);
+        }
+        std::str::from_utf8(d)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .ok_or(NumError::Overflow)
+    }
+
+    #[test]
+    fn eight_digits_reads_and_refuses() {
+        assert_eq!(eight_digits(b"00000000"), Some(0));
+        assert_eq!(eight_digits(b"12345678"), Some(12_345_678));
+        assert_eq!(eight_digits(b"99999999"), Some(99_999_999));
+        for bad in [
+            b"1234567/",
+            b"1234567:",
+            b"/2345678",
+            b":2345678",
+            b"1234 678",
+            b"\xff2345678",
+        ] {
+            assert_eq!(
+                eight_digits(bad),
+                None,
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+
+    #[test]
+    fn u64_edges() {
+        for d in [
+            &b"18446744073709551615"[..],
+            b"18446744073709551616",
+            b"99999999999999999999",
+            b"9999999999999999999",
+            b"0000000000000000000000001",
+            b"1795329235375000000",
+            b"",
+            b"12a",
+            b"1234567812345678x",
+        ] {
+            assert_eq!(
+                parse_u64(d),
+                u64_reference(d),
+                "{:?}",
+                String::from_utf8_lossy(d)
+            );
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn u64_agrees_with_the_reference(n in any::<u64>(), zeros in 0usize..4, cut in any::<prop::sample::Index>()) {
+            let d = format!("{}{n}", "0".repeat(zeros));
+            prop_assert_eq!(parse_u64(d.as_bytes()), Ok(n));
+            // Any one byte replaced: still what the reference says.
+            let mut bad = d.into_bytes();
+            let at = cut.index(bad.len());
+            for b in [b'/', b':', b' ', b'a', 0x80] {
+                bad[at] = b;
+                prop_assert_eq!(parse_u64(&bad), u64_reference(&bad));
+            }
+        }
+
+        #[test]
+        fn u64_of_any_digits_agrees(d in "[0-9]{1,24}") {
+            prop_assert_eq!(parse_u64(d.as_bytes()), u64_reference(d.as_bytes()));
+        }
+
+        #[test]
+        fn floats_read_as_the_standard_parser(
+            whole in "[0-9]{0,12}",
+            fraction in proptest::option::of("[0-9]{0,12}"),
+            negative in any::<bool>(),
+            exponent in proptest::option::of(-30i32..30),
+        ) {
+            let mut t = String::new();
+            if negative {
+                t.push('-');
+            }
+            t.push_str(&whole);
+            if let Some(f) = &fraction {
+                t.push('.');
+                t.push_str(f);
+            }
+            if let Some(e) = exponent {
+                t.push_str(&format!("e{e}"));
+            }
+            let digits = whole.len() + fraction.as_ref().map_or(0, String::len);
+            match parse_float(t.as_bytes()) {
+                Ok(v) => {
+                    let want: f64 = t.parse().unwrap();
+                    prop_assert_eq!(v.to_bits(), want.to_bits(), "{}", t);
+                }
+                Err(k) => prop_assert!(digits == 0 && k == Kind::InvalidNumber, "{}: {:?}", t, k),
+            }
+        }
     }
 }

@@ -524,7 +524,12 @@ proptest! {
             if ok {
                 let (start, end) = span.expect("a line that parses has a series span");
                 prop_assert_eq!(&line[start..end], full.raw_series);
-                prop_assert!(parse_after_series(line, end, Precision::Microsecond, &mut fast));
+                prop_assert!(parse_after_series(line, None, end, Precision::Microsecond, &mut fast));
+                prop_assert_eq!(&fast.fields, &full.fields);
+                prop_assert_eq!(fast.timestamp, full.timestamp);
+                // The same with the line's text given (a batch checked as a whole).
+                let text = std::str::from_utf8(line).ok();
+                prop_assert!(parse_after_series(line, text, end, Precision::Microsecond, &mut fast));
                 prop_assert_eq!(&fast.fields, &full.fields);
                 prop_assert_eq!(fast.timestamp, full.timestamp);
             } else if let Some((start, end)) = span {
@@ -535,7 +540,7 @@ proptest! {
                 if parse_line(known.as_bytes(), Precision::Microsecond, &mut probe).is_ok()
                     && probe.raw_series == &line[start..end]
                 {
-                    prop_assert!(!parse_after_series(line, end, Precision::Microsecond, &mut fast));
+                    prop_assert!(!parse_after_series(line, None, end, Precision::Microsecond, &mut fast));
                 }
             }
         }

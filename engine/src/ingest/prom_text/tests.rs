@@ -331,14 +331,14 @@ fn go_float_spellings() {
         ("1.7976931348623157e308", f64::MAX),
     ];
     for &(text, want) in cases {
-        let got = parse_go_float(text.as_bytes());
+        let got = parse_go_float(text.as_bytes(), None);
         assert_eq!(got.map(f64::to_bits), Ok(want.to_bits()), "{text}");
     }
     for nan in ["NaN", "nan", "NAN"] {
-        assert!(parse_go_float(nan.as_bytes()).is_ok_and(f64::is_nan));
+        assert!(parse_go_float(nan.as_bytes(), None).is_ok_and(f64::is_nan));
     }
     for bad in ["", "+", "e5", "1..2", "1_0", "++1", "+NaN", "Infx", "1e+"] {
-        assert!(parse_go_float(bad.as_bytes()).is_err(), "{bad}");
+        assert!(parse_go_float(bad.as_bytes(), None).is_err(), "{bad}");
     }
 }
 
@@ -349,6 +349,98 @@ fn timestamps_are_milliseconds() {
     assert_eq!(parse_timestamp(b"0"), Ok(0));
     assert!(parse_timestamp(b"9223372036854").is_ok());
     assert!(parse_timestamp(b"-9223372036855").is_err());
+    assert_eq!(parse_timestamp(b"-0"), Ok(0));
+    assert_eq!(
+        parse_timestamp(b"92233720368547758070"),
+        Err("timestamp \"92233720368547758070\" is out of the int64 range".into())
+    );
+    assert_eq!(
+        parse_timestamp(b"9223372036855"),
+        Err("timestamp \"9223372036855\" ms is out of the nanosecond range".into())
+    );
+    for bad in ["", "-", "+", "1.5", "+-1", "1e3", "0x10", " 1"] {
+        assert_eq!(
+            parse_timestamp(bad.as_bytes()),
+            Err(format!("invalid timestamp {bad:?}")),
+            "{bad}"
+        );
+    }
+}
+
+#[test]
+fn lines_split_like_the_bytes() {
+    for page in ["", "\n", "a", "a\n", "a\r\nb", "a\n\nb\r\n", "\r\n\r"] {
+        let want: Vec<(usize, &[u8])> = page
+            .as_bytes()
+            .split(|&b| b == b'\n')
+            .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+            .enumerate()
+            .map(|(i, l)| (i + 1, l))
+            .collect();
+        assert_eq!(lines(page.as_bytes()).collect::<Vec<_>>(), want, "{page:?}");
+    }
+}
+
+#[test]
+fn lines_carry_their_text_when_valid() {
+    let page = b"# HELP m \xc3\xa9t\xc3\xa9\nm 1\nbad \xff\r\n";
+    let got: Vec<_> = lines_with_text(page).collect();
+    assert_eq!(got.len(), 4);
+    assert_eq!(got[0].2, Some("# HELP m été"));
+    assert_eq!(got[1].2, Some("m 1"));
+    assert_eq!((got[2].1, got[2].2), (&b"bad \xff"[..], None));
+    assert_eq!(got[3].2, Some(""));
+    // A valid page: every line's text is its bytes.
+    let page = "a 1\r\n# TYPE a gauge\n\nb{x=\"ü\"} 2 3\n";
+    for (_, line, text) in lines_with_text(page.as_bytes()) {
+        assert_eq!(text.map(str::as_bytes), Some(line));
+    }
+}
+
+#[test]
+fn comment_lines_read_the_same_with_text() {
+    for line in [
+        "# HELP node_cpu Seconds the CPUs spent.",
+        "# HELP m a \\\\ b \\n c",
+        "# HELP m \u{e9}t\u{e9}",
+        "# TYPE m counter",
+        "  #  TYPE  m:sub_1  gauge  ",
+        "# TYPE m bogus",
+        "# TYPE 1m gauge",
+        "# HELP",
+        "# a plain comment",
+    ] {
+        let bytes = parse_comment_line(line.as_bytes(), None, 7);
+        let text = parse_comment_line(line.as_bytes(), Some(line), 7);
+        assert_eq!(bytes, text, "{line}");
+    }
+    let help = parse_comment_line(b"# HELP m \xff", None, 3);
+    assert_eq!(
+        help.map_err(|e| (e.line, e.column)),
+        Err((3, 10)),
+        "invalid UTF-8 in a docstring"
+    );
+}
+
+#[test]
+fn values_read_the_same_with_text() {
+    for line in [
+        "m 1.5",
+        "m{a=\"b\"} -Inf 17",
+        "m 1e-7 -3",
+        "m NaN",
+        "m 1 2 3",
+        "m x",
+        "m 1 1.5",
+    ] {
+        let (_, end) = sample_series_span(line.as_bytes()).unwrap();
+        let bytes = parse_value_and_timestamp(line.as_bytes(), None, end, 9);
+        let text = parse_value_and_timestamp(line.as_bytes(), Some(line), end, 9);
+        assert_eq!(
+            bytes.map(|(v, t)| (v.to_bits(), t)),
+            text.map(|(v, t)| (v.to_bits(), t))
+        );
+    }
 }
 
 // ---- property tests ----
@@ -418,7 +510,112 @@ fn write_sample(out: &mut String, s: &(String, Vec<(String, String)>, f64, Optio
     out.push('\n');
 }
 
+/// The label section's end as the byte-at-a-time scan found it before `memchr`.
+fn series_span_reference(line: &[u8]) -> Option<(usize, usize)> {
+    let start = line
+        .iter()
+        .take_while(|&&b| b == b' ' || b == b'\t')
+        .count();
+    if matches!(line.get(start), None | Some(b'#')) {
+        return None;
+    }
+    let mut i = start;
+    while line
+        .get(i)
+        .is_some_and(|&b| b.is_ascii_alphanumeric() || b == b'_' || b == b':')
+    {
+        i += 1;
+    }
+    let name_end = i;
+    if !matches!(line.get(i), None | Some(b' ' | b'\t' | b'{')) {
+        return None;
+    }
+    while matches!(line.get(i), Some(b' ' | b'\t')) {
+        i += 1;
+    }
+    if line.get(i) != Some(&b'{') {
+        return Some((start, name_end));
+    }
+    let mut quoted = false;
+    i += 1;
+    loop {
+        match *line.get(i)? {
+            b'\\' if quoted => i += 2,
+            b'"' => {
+                quoted = !quoted;
+                i += 1;
+            }
+            b'}' if !quoted => return Some((start, i + 1)),
+            _ => i += 1,
+        }
+    }
+}
+
+/// The span must be the reference's wherever the line parses as a sample: a cache keyed
+/// by spans would otherwise give a line another line's series.
+fn span_agrees(line: &[u8]) -> Result<(), TestCaseError> {
+    let got = sample_series_span(line);
+    if let Ok(PageLine::Sample { .. }) = parse_page_line(line, 1, 0) {
+        prop_assert_eq!(got, series_span_reference(line));
+    }
+    if let Some((s, e)) = got {
+        prop_assert!(s <= e && e <= line.len());
+    }
+    Ok(())
+}
+
 proptest! {
+    #[test]
+    fn series_span_matches_the_reference(line in "[ \ta-z_:0-9{}=\",\\\\#$.]{0,40}") {
+        span_agrees(line.as_bytes())?;
+    }
+
+    #[test]
+    fn series_span_matches_the_reference_on_bytes(line in proptest::collection::vec(any::<u8>(), 0..40)) {
+        span_agrees(&line)?;
+    }
+
+    #[test]
+    fn series_span_of_written_samples(samples in proptest::collection::vec(sample(), 1..5)) {
+        let mut page = String::new();
+        for s in &samples {
+            write_sample(&mut page, s);
+        }
+        for (_, line) in lines(page.as_bytes()) {
+            if !line.is_empty() {
+                let parsed = matches!(parse_page_line(line, 1, 0), Ok(PageLine::Sample { .. }));
+                prop_assert!(parsed, "{:?}", String::from_utf8_lossy(line));
+                span_agrees(line)?;
+            }
+        }
+    }
+
+    #[test]
+    fn go_floats_read_as_the_standard_parser(
+        whole in "[0-9]{0,12}",
+        fraction in proptest::option::of("[0-9]{0,12}"),
+        sign in "[+-]?",
+    ) {
+        let text = match &fraction {
+            Some(f) => format!("{sign}{whole}.{f}"),
+            None => format!("{sign}{whole}"),
+        };
+        let digits = whole.len() + fraction.as_ref().map_or(0, String::len);
+        let got = parse_go_float(text.as_bytes(), None);
+        if digits == 0 {
+            prop_assert!(got.is_err(), "{}", text);
+        } else {
+            let want: f64 = text.parse().unwrap();
+            prop_assert_eq!(got.map(f64::to_bits), Ok(want.to_bits()), "{}", text);
+        }
+    }
+
+    #[test]
+    fn timestamps_read_as_int64(ms in any::<i64>(), plus in any::<bool>()) {
+        let text = if plus && ms >= 0 { format!("+{ms}") } else { ms.to_string() };
+        prop_assert_eq!(parse_timestamp(text.as_bytes()).ok(), ms.checked_mul(1_000_000));
+    }
+
     #[test]
     fn written_samples_parse_back(samples in proptest::collection::vec(sample(), 0..20)) {
         let mut page = String::from("# HELP x some help\n# TYPE x gauge\n");

@@ -1,0 +1,119 @@
+//! Writes the line-protocol or text-format bodies of a `promgen` frames file into a fresh
+//! database, in process, one body after another on one thread, `reps` times, and prints
+//! the median and the fastest µs per sample, in wall time on the writing thread and in
+//! CPU time of the whole process (the WAL writer thread included): the server's
+//! per-sample write cost without HTTP, and a steady target for `perf` (the HTTP load of
+//! the node set lasts a fifth of a second).
+//!
+//! `cargo run --release -p strata-benches --example prom_write -- FRAMES lp|text [reps]`
+//!
+//! FRAMES is `lp.frames` or `text.frames` from `promgen --out-dir` (frames of `u32 LE body
+//! length | u32 LE samples | u32 LE shard | body`). `reps` defaults to 10. The database
+//! is opened with `fsync = never` in a temporary directory per rep, so the WAL is written
+//! but not synced.
+
+use std::time::Instant;
+
+/// The allocator `strata serve` runs with (cli/src/main.rs), so the figure is the server's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn fail(msg: String) -> ! {
+    eprintln!("{msg}");
+    std::process::exit(1);
+}
+
+/// The bodies of a frames file.
+fn frames(path: &str) -> Vec<Vec<u8>> {
+    let data = std::fs::read(path).unwrap_or_else(|e| fail(format!("{path}: {e}")));
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at < data.len() {
+        let Some(head) = data.get(at..at + 12) else {
+            fail(format!("{path}: truncated frame header at offset {at}"))
+        };
+        let n = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize;
+        at += 12;
+        let Some(body) = data.get(at..at + n) else {
+            fail(format!("{path}: truncated frame at offset {at}"))
+        };
+        out.push(body.to_vec());
+        at += n;
+    }
+    out
+}
+
+/// CPU time (ns) the process's threads have run so far, from `/proc/self/task/*/schedstat`
+/// (Linux); threads that have exited are not counted.
+fn process_cpu_ns() -> u64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    tasks
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum()
+}
+
+fn median_and_min(mut v: Vec<f64>) -> (f64, f64) {
+    v.sort_by(f64::total_cmp);
+    (v[v.len() / 2], v[0])
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.len() < 2 {
+        fail("usage: prom_write FRAMES lp|text [reps]".into());
+    }
+    let bodies = frames(&args[0]);
+    let text = match args[1].as_str() {
+        "lp" => false,
+        "text" => true,
+        other => fail(format!("format {other:?}: expected lp or text")),
+    };
+    let reps: usize = args
+        .get(2)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10)
+        .max(1);
+    let mut per_sample = Vec::with_capacity(reps);
+    let mut cpu_per_sample = Vec::with_capacity(reps);
+    for rep in 0..reps {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| fail(format!("tempdir: {e}")));
+        let db = strata_engine::Db::open(dir.path(), strata_benches::bench_options())
+            .unwrap_or_else(|e| fail(format!("open: {e}")));
+        let cpu = process_cpu_ns();
+        let t = Instant::now();
+        let mut samples = 0usize;
+        let mut refused = 0usize;
+        for body in &bodies {
+            let summary = if text {
+                db.write_prom_text(body, 0)
+                    .unwrap_or_else(|e| fail(format!("write: {e}")))
+                    .write
+            } else {
+                db.write_lp(body, strata_engine::model::Precision::Nanosecond)
+                    .unwrap_or_else(|e| fail(format!("write: {e}")))
+            };
+            samples += summary.points;
+            refused += summary.rejected.len();
+        }
+        let took = t.elapsed().as_secs_f64();
+        let cpu = process_cpu_ns().saturating_sub(cpu) as f64 / 1e9;
+        if rep == 0 {
+            println!(
+                "{} bodies, {samples} samples, {refused} refused",
+                bodies.len()
+            );
+        }
+        per_sample.push(took * 1e6 / samples.max(1) as f64);
+        cpu_per_sample.push(cpu * 1e6 / samples.max(1) as f64);
+        drop(db);
+    }
+    let (wall, wall_min) = median_and_min(per_sample);
+    let (cpu, cpu_min) = median_and_min(cpu_per_sample);
+    println!(
+        "µs per sample ({reps} reps, median / fastest): wall {wall:.4} / {wall_min:.4}, \
+         CPU {cpu:.4} / {cpu_min:.4}"
+    );
+}
