@@ -142,20 +142,26 @@ pub fn decode(raw: Bytes, encoding: Encoding, limit: usize) -> Result<Bytes, Api
     }
 }
 
-/// Lines in `body` (newlines, plus one for a last line without one), refused (413) above
-/// `max`.
-pub fn check_lines(body: &[u8], max: usize) -> Result<usize, ApiError> {
-    let mut n = memchr::memchr_iter(b'\n', body).count();
-    if body.last().is_some_and(|&b| b != b'\n') {
-        n += 1;
+/// Lines in `body`: newlines, plus one for a last line without one.
+pub fn count_lines(body: &[u8]) -> usize {
+    memchr::memchr_iter(b'\n', body).count() + usize::from(body.last().is_some_and(|&b| b != b'\n'))
+}
+
+/// Refuses (413) a body of more than `max` lines. A body of at most `max` bytes cannot
+/// have more (every line but the last ends with its own newline byte), so only a longer
+/// one is counted.
+pub fn check_lines(body: &[u8], max: usize) -> Result<(), ApiError> {
+    if body.len() <= max {
+        return Ok(());
     }
+    let n = count_lines(body);
     if n > max {
         return Err(ApiError::too_large(format!(
             "too many lines: the body has {n} lines, over the limit of {max} per request \
              (server.max_lines_per_request); split it into smaller batches"
         )));
     }
-    Ok(n)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -183,9 +189,16 @@ mod tests {
 
     #[test]
     fn lines_are_counted_and_bounded() {
-        assert_eq!(check_lines(b"a\nb\n", 2).unwrap(), 2);
-        assert_eq!(check_lines(b"a\nb", 2).unwrap(), 2);
-        assert_eq!(check_lines(b"", 0).unwrap(), 0);
+        assert_eq!(count_lines(b"a\nb\n"), 2);
+        assert_eq!(count_lines(b"a\nb"), 2);
+        assert_eq!(count_lines(b""), 0);
+        assert_eq!(count_lines(b"\n\n"), 2);
+        assert!(check_lines(b"a\nb\n", 2).is_ok());
+        assert!(check_lines(b"a\nb", 2).is_ok());
+        assert!(check_lines(b"", 0).is_ok());
         assert!(check_lines(b"a\nb\nc", 2).is_err());
+        assert!(check_lines(b"\n\n\n", 2).is_err());
+        // Long lines: more bytes than the limit, but not more lines.
+        assert!(check_lines(b"aaaa\nbbbb\n", 2).is_ok());
     }
 }

@@ -201,6 +201,9 @@ pub fn body_framing(data: &[u8]) {
 fn lines_agree(body: &[u8]) {
     let newlines = body.iter().filter(|&&b| b == b'\n').count();
     let want = newlines + usize::from(body.last().is_some_and(|&b| b != b'\n'));
-    let got = crate::body::check_lines(body, usize::MAX).expect("no limit");
-    assert_eq!(got, want);
+    assert_eq!(crate::body::count_lines(body), want);
+    assert!(crate::body::check_lines(body, want).is_ok());
+    if want > 0 {
+        assert!(crate::body::check_lines(body, want - 1).is_err());
+    }
 }

@@ -399,6 +399,18 @@ impl<'a> Reader<'a> {
 
     #[inline]
     fn varint(&mut self) -> Result<u64, WireError> {
+        // Field keys and short lengths: one byte.
+        if let Some(&byte) = self.b.get(self.pos)
+            && byte < 0x80
+        {
+            self.pos += 1;
+            return Ok(u64::from(byte));
+        }
+        self.varint_long()
+    }
+
+    #[inline(never)]
+    fn varint_long(&mut self) -> Result<u64, WireError> {
         let mut v = 0u64;
         for i in 0..10 {
             let Some(&byte) = self.b.get(self.pos + i) else {

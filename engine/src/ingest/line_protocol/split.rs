@@ -23,6 +23,9 @@ pub struct LineSplitter<'a> {
     buf: &'a [u8],
     pos: usize,
     line: usize,
+    /// The first `"` at or after `pos` (`buf.len()` if none), once looked for: lines that
+    /// end before it hold no quote, with no search of their own.
+    quote: Option<usize>,
 }
 
 impl<'a> LineSplitter<'a> {
@@ -38,6 +41,7 @@ impl<'a> LineSplitter<'a> {
             buf: batch,
             pos: 0,
             line: first_line_number,
+            quote: None,
         }
     }
 }
@@ -66,7 +70,7 @@ impl<'a> Iterator for LineSplitter<'a> {
                     self.pos += after;
                     self.line += 1;
                 }
-                Some(_) if memchr(b'"', physical).is_none() => {
+                Some(_) if self.next_quote() >= self.pos + physical.len() => {
                     self.pos += after;
                     self.line += 1;
                     return Some((number, line));
@@ -79,6 +83,21 @@ impl<'a> Iterator for LineSplitter<'a> {
                     self.line += 1 + newlines;
                     return Some((number, strip_cr(logical)));
                 }
+            }
+        }
+    }
+}
+
+impl LineSplitter<'_> {
+    /// The first `"` at or after `pos`, or `buf.len()`.
+    fn next_quote(&mut self) -> usize {
+        match self.quote {
+            Some(q) if q >= self.pos => q,
+            _ => {
+                let rest = self.buf.get(self.pos..).unwrap_or_default();
+                let q = memchr(b'"', rest).map_or(self.buf.len(), |k| self.pos + k);
+                self.quote = Some(q);
+                q
             }
         }
     }
@@ -163,6 +182,25 @@ pub(super) fn string_end(b: &[u8], from: usize) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The remembered quote position gives the lines a search per line gives.
+        #[test]
+        fn remembered_quote_splits_as_a_search_per_line(
+            batch in proptest::collection::vec(
+                prop::sample::select(b"m f=1\"\\ ,\n\r#\t".to_vec()), 0..200),
+        ) {
+            let mut fresh = LineSplitter::new(&batch);
+            let want: Vec<_> = std::iter::from_fn(|| {
+                fresh.quote = None;
+                fresh.next()
+            })
+            .collect();
+            let got: Vec<_> = LineSplitter::new(&batch).collect();
+            prop_assert_eq!(got, want);
+        }
+    }
 
     #[test]
     fn an_open_string_is_closed_by_the_next_quote() {
