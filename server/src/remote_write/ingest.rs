@@ -27,7 +27,9 @@ pub fn write_request(
     db: &Db,
     req: &Request<'_>,
 ) -> Result<(WriteSummary, Vec<String>), strata_engine::Error> {
-    let mut w = db.sample_writer();
+    // Sized from the request, so that the batch's series map and vectors never regrow.
+    let samples = req.samples.len() + 2 * req.histograms.len();
+    let mut w = db.sample_writer_with_capacity(req.series.len(), samples);
     for (i, s) in req.series.iter().enumerate() {
         if !s.samples.is_empty() {
             let handle = match s.raw_labels() {
