@@ -731,15 +731,8 @@ fn parse_timestamp(token: &[u8]) -> Result<i64, String> {
         return Err(invalid());
     }
     if digits.len() <= 18 {
-        // At most 10^18 - 1: no overflow on the way.
-        let mut v: i64 = 0;
-        for &d in digits {
-            let d = d.wrapping_sub(b'0');
-            if d > 9 {
-                return Err(invalid());
-            }
-            v = v * 10 + i64::from(d);
-        }
+        // At most 10^18 - 1: it fits an i64.
+        let v = super::short_digits(digits).ok_or_else(invalid)? as i64;
         let ms = if negative { -v } else { v };
         return ms
             .checked_mul(1_000_000)

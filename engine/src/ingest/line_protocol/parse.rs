@@ -538,21 +538,7 @@ fn parse_u64(d: &[u8]) -> Result<u64, NumError> {
         return Err(NumError::Invalid);
     }
     if d.len() <= 19 {
-        // At most 10^19 - 1: no overflow on the way.
-        let (head, tail) = d.split_at(d.len() % 8);
-        let mut v: u64 = 0;
-        for &c in head {
-            let x = c.wrapping_sub(b'0');
-            if x > 9 {
-                return Err(NumError::Invalid);
-            }
-            v = v * 10 + u64::from(x);
-        }
-        for chunk in tail.chunks_exact(8) {
-            let eight = eight_digits(chunk).ok_or(NumError::Invalid)?;
-            v = v * 100_000_000 + eight;
-        }
-        return Ok(v);
+        return crate::ingest::short_digits(d).ok_or(NumError::Invalid);
     }
     let mut v: u64 = 0;
     let mut overflow = false;
@@ -571,22 +557,6 @@ fn parse_u64(d: &[u8]) -> Result<u64, NumError> {
     } else {
         Ok(v)
     }
-}
-
-/// Eight ASCII decimal digits (most significant first) as their value, in a few word
-/// operations; `None` if any byte is not a digit.
-#[inline]
-fn eight_digits(chunk: &[u8]) -> Option<u64> {
-    let bytes: [u8; 8] = chunk.try_into().ok()?;
-    let x = u64::from_le_bytes(bytes).wrapping_sub(0x3030_3030_3030_3030);
-    // A byte below '0' borrows into a high nibble; one above '9' carries into it with +6.
-    // The lowest bad byte always shows (borrows only move upwards).
-    if (x | x.wrapping_add(0x0606_0606_0606_0606)) & 0xF0F0_F0F0_F0F0_F0F0 != 0 {
-        return None;
-    }
-    let x = (x.wrapping_mul(10) + (x >> 8)) & 0x00FF_00FF_00FF_00FF;
-    let x = (x.wrapping_mul(100) + (x >> 16)) & 0x0000_FFFF_0000_FFFF;
-    Some((x.wrapping_mul(10_000) + (x >> 32)) & 0xFFFF_FFFF)
 }
 
 /// An optional `-` and decimal digits, in the i64 range.
@@ -614,28 +584,6 @@ mod tests {
             .ok()
             .and_then(|s| s.parse().ok())
             .ok_or(NumError::Overflow)
-    }
-
-    #[test]
-    fn eight_digits_reads_and_refuses() {
-        assert_eq!(eight_digits(b"00000000"), Some(0));
-        assert_eq!(eight_digits(b"12345678"), Some(12_345_678));
-        assert_eq!(eight_digits(b"99999999"), Some(99_999_999));
-        for bad in [
-            b"1234567/",
-            b"1234567:",
-            b"/2345678",
-            b":2345678",
-            b"1234 678",
-            b"\xff2345678",
-        ] {
-            assert_eq!(
-                eight_digits(bad),
-                None,
-                "{:?}",
-                String::from_utf8_lossy(bad)
-            );
-        }
     }
 
     #[test]
