@@ -5,9 +5,13 @@
 
 use crate::codec::{self, CodecError};
 use crate::ingest::line_protocol::{
-    LineSplitter, ParsedLine, ParsedValue, parse_line, write_line_exact,
+    LineSplitter, ParsedLine, ParsedValue, parse_after_series, parse_line, series_span,
+    write_line_exact,
 };
-use crate::ingest::prom_text::{VALUE_FIELD, metadata, parse_page};
+use crate::ingest::prom_text::{
+    PageLine, VALUE_FIELD, lines as page_lines, lines_with_text, metadata, parse_page,
+    parse_page_line, parse_value_and_timestamp, sample_series_span,
+};
 use crate::manifest::Manifest;
 use crate::model::FieldValue;
 use crate::model::Precision;
@@ -233,11 +237,21 @@ fn line_protocol_check_round_trip(parsed: &ParsedLine<'_>, written: &mut Vec<u8>
 /// panic; a line that parses must write back and parse again to the same values.
 pub fn line_protocol(data: &[u8]) {
     let mut parsed = ParsedLine::default();
+    let mut fast = ParsedLine::default();
     let mut written = Vec::new();
     for precision in LINE_PROTOCOL_PRECISIONS {
         for (_, line) in LineSplitter::new(data) {
             if parse_line(line, precision, &mut parsed).is_ok() {
                 line_protocol_check_round_trip(&parsed, &mut written);
+                // A known series' shortcut reads what the full parse reads, with the
+                // line's text given or not.
+                if let Some((_, end)) = series_span(line) {
+                    for text in [None, std::str::from_utf8(line).ok()] {
+                        assert!(parse_after_series(line, text, end, precision, &mut fast));
+                        assert_eq!(fast.fields, parsed.fields);
+                        assert_eq!(fast.timestamp, parsed.timestamp);
+                    }
+                }
             }
         }
     }
@@ -260,6 +274,25 @@ pub fn prom_text(data: &[u8]) {
         assert!(matches!(p.fields[0].1, FieldValue::Float(_)));
     }
     let _ = metadata(data);
+    // The write path's shortcuts: lines with their text split as the bytes do, and a
+    // sample's value and timestamp read after its series span as the full parse reads them.
+    assert!(page_lines(data).eq(lines_with_text(data).map(|(n, l, _)| (n, l))));
+    for (number, line, text) in lines_with_text(data) {
+        if let Some(t) = text {
+            assert_eq!(t.as_bytes(), line);
+        }
+        if let Ok(PageLine::Sample {
+            value, timestamp, ..
+        }) = parse_page_line(line, number, 42)
+        {
+            let (_, end) = sample_series_span(line).expect("a sample has a series span");
+            for given in [None, text] {
+                let (v, t) = parse_value_and_timestamp(line, given, end, 42)
+                    .expect("the shortcut reads a sample the full parse reads");
+                assert_eq!((v.to_bits(), t), (value.to_bits(), timestamp));
+            }
+        }
+    }
 }
 
 /// Segment fuzz target: arbitrary bytes as a segment file must open to an error or to a

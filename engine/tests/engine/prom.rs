@@ -215,3 +215,67 @@ fn new_series_rate_limit_follows_the_clock() {
     );
     assert_eq!(db.metrics().series_limit_per_minute, 2);
 }
+
+/// The comment-line shortcut (a HELP or TYPE line equal to the one that last set its
+/// family is skipped unparsed) must give the metadata the full parse gives, whatever the
+/// order, repeats and changes of the lines, and leave the samples alone.
+mod comment_lines {
+    use super::*;
+    use proptest::prelude::*;
+    use strata_engine::ingest::prom_text;
+
+    const POOL: [&str; 12] = [
+        "# HELP a First.",
+        "# HELP a Second.",
+        "# TYPE a gauge",
+        "# TYPE a counter",
+        "# HELP b Escaped \\\\ and \\n.",
+        "# TYPE b summary",
+        "#  HELP  c   Spaced.",
+        "# TYPE c untyped",
+        "# TYPE c bogus",
+        "# a plain comment",
+        "a 1",
+        "c{x=\"y\"} 2",
+    ];
+
+    fn metadata_of(page: &str) -> Vec<(String, Option<String>, Option<String>)> {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path(), options()).unwrap();
+        let s = db.write_prom_text(page.as_bytes(), 1_000_000).unwrap();
+        let samples = page.lines().filter(|l| !l.starts_with('#')).count();
+        assert_eq!(s.write.points, samples, "{page}");
+        s.metadata
+            .iter()
+            .map(|m| {
+                (
+                    m.name.to_owned(),
+                    m.kind.map(str::to_owned),
+                    m.help.as_deref().map(str::to_owned),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn scrapes_repeated_in_one_body() {
+        let scrape = "# HELP a First.\n# TYPE a gauge\na 1\n# HELP b B.\n# TYPE b counter\n";
+        let mut page = scrape.repeat(3);
+        page.push_str("# HELP a Second.\n# TYPE b gauge\n");
+        page.push_str(scrape);
+        page.push_str("# HELP a Second.\n");
+        assert_eq!(metadata_of(&page), prom_text::metadata(page.as_bytes()));
+        assert_eq!(metadata_of(&page)[0].2.as_deref(), Some("Second."));
+        assert_eq!(metadata_of(&page)[1].1.as_deref(), Some("counter"));
+    }
+
+    proptest! {
+        #[test]
+        fn any_sequence_gives_the_full_parse_metadata(
+            picks in proptest::collection::vec(0..POOL.len(), 0..40),
+        ) {
+            let page: String = picks.iter().map(|&i| format!("{}\n", POOL[i])).collect();
+            prop_assert_eq!(metadata_of(&page), prom_text::metadata(page.as_bytes()));
+        }
+    }
+}
