@@ -189,7 +189,9 @@ fn series<'a>(body: &'a [u8], base: usize, req: &mut Request<'a>) -> Result<(), 
             1 => {
                 r.expect(wt, LEN)?;
                 let label = r.sub()?;
-                check_message(&label, depth - 1, check_label)?;
+                if !is_plain_label(label.b) {
+                    check_message(&label, depth - 1, check_label)?;
+                }
                 span = match span {
                     None => Some((start, r.pos)),
                     Some((s, e)) => {
@@ -243,6 +245,15 @@ fn check_message(
 }
 
 fn check_label(r: &mut Reader<'_>, depth: u32) -> Result<(), WireError> {
+    if is_plain_label(&r.b[r.pos..]) {
+        r.pos = r.b.len();
+        return Ok(());
+    }
+    check_label_walk(r, depth)
+}
+
+/// [`check_label`] field by field, for any encoding.
+fn check_label_walk(r: &mut Reader<'_>, depth: u32) -> Result<(), WireError> {
     while !r.done() {
         let (tag, wt) = r.key()?;
         match tag {
@@ -254,6 +265,26 @@ fn check_label(r: &mut Reader<'_>, depth: u32) -> Result<(), WireError> {
         }
     }
     Ok(())
+}
+
+/// A `Label` as every client encodes it: field 1 then field 2, each with a one-byte
+/// length, and nothing else. Such bytes are a valid `Label` (the general walk accepts
+/// them), so they need no walk; anything else takes it.
+#[inline]
+fn is_plain_label(b: &[u8]) -> bool {
+    let [0x0A, name_len, rest @ ..] = b else {
+        return false;
+    };
+    let name_len = usize::from(*name_len);
+    if name_len >= 0x80 {
+        return false;
+    }
+    match rest.get(name_len..) {
+        Some([0x12, value_len, value @ ..]) => {
+            *value_len < 0x80 && value.len() == usize::from(*value_len)
+        }
+        _ => false,
+    }
 }
 
 fn check_exemplar(r: &mut Reader<'_>, depth: u32) -> Result<(), WireError> {
@@ -528,5 +559,59 @@ impl<'a> Reader<'a> {
             .ok_or_else(|| self.err("field runs past the end of its message"))?;
         self.pos = end;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn label(name: &[u8], value: &[u8]) -> Vec<u8> {
+        let mut b = vec![0x0A, name.len() as u8];
+        b.extend_from_slice(name);
+        b.push(0x12);
+        b.push(value.len() as u8);
+        b.extend_from_slice(value);
+        b
+    }
+
+    #[test]
+    fn plain_labels_skip_the_walk_and_others_take_it() {
+        assert!(is_plain_label(&label(b"job", b"node")));
+        assert!(is_plain_label(&label(b"", b"")));
+        assert!(!is_plain_label(b""));
+        // Fields in the other order, a repeated field, a trailing field, long lengths.
+        assert!(!is_plain_label(&[0x12, 1, b'v', 0x0A, 1, b'n']));
+        assert!(!is_plain_label(
+            &[&label(b"a", b"b")[..], &[0x12, 0]].concat()
+        ));
+        assert!(!is_plain_label(&[0x0A, 0x80, 0x01]));
+        assert!(!is_plain_label(&label(b"a", b"b")[..5]));
+        let mut r = Reader::new(&[0x12, 1, b'v', 0x0A, 1, b'n']);
+        assert!(check_label(&mut r, 10).is_ok());
+    }
+
+    proptest! {
+        /// Whatever the fast check accepts, the field-by-field walk accepts too, reading
+        /// the whole message.
+        #[test]
+        fn plain_labels_are_valid_labels(b in proptest::collection::vec(any::<u8>(), 0..24)) {
+            if is_plain_label(&b) {
+                let mut r = Reader::new(&b);
+                prop_assert!(check_label_walk(&mut r, 10).is_ok());
+                prop_assert!(r.done());
+            }
+        }
+
+        #[test]
+        fn written_labels_are_plain(
+            name in proptest::collection::vec(any::<u8>(), 0..127),
+            value in proptest::collection::vec(any::<u8>(), 0..127),
+        ) {
+            let b = label(&name, &value);
+            prop_assert!(is_plain_label(&b));
+            prop_assert_eq!(read_label(&b), Ok((&name[..], &value[..])));
+        }
     }
 }
