@@ -7,6 +7,7 @@ use crate::index::RawKind;
 use crate::ingest::line_protocol::{
     LineSplitter, ParsedLine, parse_after_series, parse_line, series_key, series_span,
 };
+use crate::ingest::text_within;
 use crate::model::{
     FieldValueRef, MAX_TIMESTAMP, MIN_TIMESTAMP, Point, Precision, SeriesKey, timestamp_in_range,
 };
@@ -79,17 +80,13 @@ impl Db {
         // The batch checked for UTF-8 once, so that a known series' line is not checked
         // again (a batch that fails is checked line by line).
         let whole = std::str::from_utf8(text).ok();
-        let base = text.as_ptr() as usize;
         for (line_no, line) in LineSplitter::with_first_line(text, first_line) {
             // A known series: parse only the fields and the timestamp.
             if let Some((start, end)) = series_span(line)
                 && let Some(sid) = w.lookup_raw(RawKind::LineProtocol, &line[start..end])
                 && parse_after_series(
                     line,
-                    whole.and_then(|t| {
-                        let at = (line.as_ptr() as usize).wrapping_sub(base);
-                        t.get(at..at.checked_add(line.len())?)
-                    }),
+                    whole.and_then(|t| text_within(text, t, line)),
                     end,
                     precision,
                     &mut parsed,

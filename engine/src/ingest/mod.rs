@@ -3,12 +3,39 @@
 pub mod line_protocol;
 pub mod prom_text;
 
-/// 10⁰ … 10²², each exact in an f64: the divisors of the parsers' exact fast path for
-/// decimals (Clinger's: a mantissa up to 2⁵³ divided by one of these is correctly rounded).
-pub(crate) const POW10: [f64; 23] = [
+/// 10⁰ … 10²², each exact in an f64.
+const POW10: [f64; 23] = [
     1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
     1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
 ];
+
+/// The decimal `±mantissa / 10^fraction` (written with `digits` mantissa digits, no
+/// exponent) by Clinger's fast path, the first one the standard parser tries too: a
+/// mantissa and a power of ten both exact in an f64 give the correctly rounded quotient.
+/// `None` when they are not both exact (the caller then uses the standard parser);
+/// `mantissa` may have wrapped when `digits` > 19.
+#[inline]
+pub(crate) fn exact_decimal(
+    mantissa: u64,
+    digits: usize,
+    fraction: usize,
+    negative: bool,
+) -> Option<f64> {
+    if digits > 19 || mantissa > 1 << 53 {
+        return None;
+    }
+    let v = mantissa as f64 / *POW10.get(fraction)?;
+    Some(if negative { -v } else { v })
+}
+
+/// `part` (a slice of `batch`) as text, taken from `whole` (all of `batch`, checked as
+/// text once) without checking it again; `None` when `part` is not within `batch` or its
+/// ends are not character boundaries (never for a line: it is cut at ASCII bytes).
+#[inline]
+pub(crate) fn text_within<'a>(batch: &[u8], whole: &'a str, part: &[u8]) -> Option<&'a str> {
+    let at = (part.as_ptr() as usize).checked_sub(batch.as_ptr() as usize)?;
+    whole.get(at..at.checked_add(part.len())?)
+}
 
 /// Up to 19 ASCII decimal digits (at most 10¹⁹ - 1: no overflow) as their value; `None`
 /// if any byte is not a digit. Eight digits at a time where it can.
@@ -70,6 +97,16 @@ mod tests {
                 String::from_utf8_lossy(bad)
             );
         }
+    }
+
+    #[test]
+    fn text_within_slices_the_checked_batch() {
+        let batch = "a é\nbc";
+        let b = batch.as_bytes();
+        assert_eq!(text_within(b, batch, &b[5..]), Some("bc"));
+        assert_eq!(text_within(b, batch, &b[..4]), Some("a é"));
+        assert_eq!(text_within(b, batch, &b[3..4]), None, "inside a character");
+        assert_eq!(text_within(b, batch, b"elsewhere"), None);
     }
 
     #[test]

@@ -127,15 +127,9 @@ pub fn lines(page: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
 /// checking each again.
 pub fn lines_with_text(page: &[u8]) -> impl Iterator<Item = (usize, &[u8], Option<&str>)> {
     let whole = std::str::from_utf8(page).ok();
-    let base = page.as_ptr() as usize;
     lines(page).map(move |(number, line)| {
         let text = match whole {
-            // A line starts after a `\n` (or at 0) and ends before a `\n` or `\r` (or at
-            // the end), all ASCII, so its ends are character boundaries of `whole`.
-            Some(t) => {
-                let start = line.as_ptr() as usize - base;
-                t.get(start..start + line.len())
-            }
+            Some(t) => super::text_within(page, t, line),
             None => std::str::from_utf8(line).ok(),
         };
         (number, line, text)
@@ -700,11 +694,8 @@ fn parse_go_float(token: &[u8], text: Option<&str>) -> Result<f64, String> {
     if i != unsigned.len() {
         return Err(invalid());
     }
-    // Clinger's fast path, the first one the standard parser tries too: a mantissa and a
-    // power of ten both exact in an f64 give the correctly rounded quotient.
-    if !exponent && whole + fraction <= 19 && m <= 1 << 53 && fraction <= 22 {
-        let v = m as f64 / super::POW10[fraction];
-        return Ok(if negative { -v } else { v });
+    if !exponent && let Some(v) = super::exact_decimal(m, whole + fraction, fraction, negative) {
+        return Ok(v);
     }
     // The token is ASCII digits, '.', 'e', signs: valid UTF-8 and Rust float syntax.
     let text = match text {

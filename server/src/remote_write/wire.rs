@@ -189,9 +189,7 @@ fn series<'a>(body: &'a [u8], base: usize, req: &mut Request<'a>) -> Result<(), 
             1 => {
                 r.expect(wt, LEN)?;
                 let label = r.sub()?;
-                if !is_plain_label(label.b) {
-                    check_message(&label, depth - 1, check_label)?;
-                }
+                check_label_message(&label, depth - 1)?;
                 span = match span {
                     None => Some((start, r.pos)),
                     Some((s, e)) => {
@@ -244,16 +242,17 @@ fn check_message(
     f(&mut r, depth)
 }
 
-fn check_label(r: &mut Reader<'_>, depth: u32) -> Result<(), WireError> {
-    if is_plain_label(&r.b[r.pos..]) {
-        r.pos = r.b.len();
+/// Checks a `Label` message read at `depth`: a plain one (see [`is_plain_label`]) at
+/// once, any other field by field.
+#[inline]
+fn check_label_message(label: &Reader<'_>, depth: u32) -> Result<(), WireError> {
+    if is_plain_label(label.b) {
         return Ok(());
     }
-    check_label_walk(r, depth)
+    check_message(label, depth, check_label)
 }
 
-/// [`check_label`] field by field, for any encoding.
-fn check_label_walk(r: &mut Reader<'_>, depth: u32) -> Result<(), WireError> {
+fn check_label(r: &mut Reader<'_>, depth: u32) -> Result<(), WireError> {
     while !r.done() {
         let (tag, wt) = r.key()?;
         match tag {
@@ -294,7 +293,7 @@ fn check_exemplar(r: &mut Reader<'_>, depth: u32) -> Result<(), WireError> {
             1 => {
                 r.expect(wt, LEN)?;
                 let label = r.sub()?;
-                check_message(&label, depth - 1, check_label)?;
+                check_label_message(&label, depth - 1)?;
             }
             2 => {
                 r.expect(wt, FIXED64)?;
@@ -588,8 +587,13 @@ mod tests {
         ));
         assert!(!is_plain_label(&[0x0A, 0x80, 0x01]));
         assert!(!is_plain_label(&label(b"a", b"b")[..5]));
-        let mut r = Reader::new(&[0x12, 1, b'v', 0x0A, 1, b'n']);
-        assert!(check_label(&mut r, 10).is_ok());
+        let r = Reader::new(&[0x12, 1, b'v', 0x0A, 1, b'n']);
+        assert!(check_label_message(&r, 10).is_ok());
+        let r = Reader::new(&[0x0A, 1, b'n', 0x12, 5, b'v']);
+        assert!(
+            check_label_message(&r, 10).is_err(),
+            "a length past the end"
+        );
     }
 
     proptest! {
@@ -599,7 +603,7 @@ mod tests {
         fn plain_labels_are_valid_labels(b in proptest::collection::vec(any::<u8>(), 0..24)) {
             if is_plain_label(&b) {
                 let mut r = Reader::new(&b);
-                prop_assert!(check_label_walk(&mut r, 10).is_ok());
+                prop_assert!(check_label(&mut r, 10).is_ok());
                 prop_assert!(r.done());
             }
         }

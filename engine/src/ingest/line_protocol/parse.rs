@@ -486,11 +486,11 @@ fn parse_float(t: &[u8]) -> Result<f64, Kind> {
     if int_digits + frac_digits == 0 {
         return Err(Kind::InvalidNumber);
     }
-    // Clinger's fast path (the standard parser's first one too): a mantissa and a power
-    // of ten both exact in an f64 give the correctly rounded quotient.
-    if i == t.len() && int_digits + frac_digits <= 19 && m <= 1 << 53 && frac_digits <= 22 {
-        let v = m as f64 / crate::ingest::POW10[frac_digits];
-        return Ok(if negative { -v } else { v });
+    if i == t.len()
+        && let Some(v) =
+            crate::ingest::exact_decimal(m, int_digits + frac_digits, frac_digits, negative)
+    {
+        return Ok(v);
     }
     if matches!(t.get(i), Some(b'e' | b'E')) {
         i += 1;
