@@ -5,11 +5,14 @@
 # Usage: benches/compare/prom_ingest.sh [--quick] [--hosts N] [--minutes M] [--reps R] [--out DIR]
 #                                       [--sets node,nodeN] [--formats lp,remote-write,text]
 #                                       [--no-prometheus] [--no-disk] [--node FILE]
+#                                       [--strata-fsync always|never|interval:D]
 #   --quick      one repetition, no Prometheus (about 3 minutes)
 #   --hosts N    synthetic hosts of the larger set (default 100); --minutes M its length (default 2)
 #   --reps R     repetitions per load, median reported (default 3)
 #   --out DIR    where prom-ingest-<UTC date-time>.md goes (default benches/compare/results/)
 #   --node FILE  the real node_exporter data (default /work/shared/data/node_exporter_15m.lp.zst)
+#   --strata-fsync P  Strata's WAL fsync policy (default always, as the goals ask; never
+#                shows what waiting for the fsync costs)
 # Env: PEERS_DIR (default /work/shared/peers), KEEP_TMP=1 (keep the temp dir),
 #      STRATA_BIN / PROMGEN_BIN (use these binaries instead of `cargo build --release`).
 set -euo pipefail
@@ -25,9 +28,9 @@ while [ $# -gt 0 ]; do
     --quick) EXTRA+=(--reps 1 --no-prometheus); shift ;;
     --out) OUT=${2:?--out needs a directory}; shift 2 ;;
     --node) NODE=${2:?--node needs a file}; shift 2 ;;
-    --hosts|--minutes|--reps|--sets|--formats) EXTRA+=("$1" "${2:?$1 needs a value}"); shift 2 ;;
+    --hosts|--minutes|--reps|--sets|--formats|--strata-fsync) EXTRA+=("$1" "${2:?$1 needs a value}"); shift 2 ;;
     --no-prometheus|--no-disk) EXTRA+=("$1"); shift ;;
-    -h|--help) sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "prom_ingest.sh: unknown argument: $1" >&2; exit 2 ;;
   esac
 done
