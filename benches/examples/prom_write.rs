@@ -1,17 +1,20 @@
 //! Writes the line-protocol or text-format bodies of a `promgen` frames file into a fresh
-//! database, in process, one body after another on one thread, `reps` times, and prints
-//! the median and the fastest µs per sample, in wall time on the writing thread and in
-//! CPU time of the whole process (the WAL writer thread included): the server's
-//! per-sample write cost without HTTP, and a steady target for `perf` (the HTTP load of
-//! the node set lasts a fifth of a second).
+//! database, in process, `reps` times, and prints the median and the fastest µs per
+//! sample, in wall time and in CPU time of the whole process (the WAL writer thread
+//! included): the server's per-sample write cost without HTTP, and a steady target for
+//! `perf` (the HTTP load of the node set lasts a fifth of a second).
 //!
-//! `cargo run --release -p strata-benches --example prom_write -- FRAMES lp|text [reps]`
+//! `cargo run --release -p strata-benches --example prom_write -- FRAMES lp|text [reps]
+//! [threads] [never|always]`
 //!
 //! FRAMES is `lp.frames` or `text.frames` from `promgen --out-dir` (frames of `u32 LE body
-//! length | u32 LE samples | u32 LE shard | body`). `reps` defaults to 10. The database
-//! is opened with `fsync = never` in a temporary directory per rep, so the WAL is written
-//! but not synced. The hot-tier insert is the part of the write that runs one batch at a
-//! time, in WAL order (`strata_write_serial_seconds_total{section="hot_insert"}`).
+//! length | u32 LE samples | u32 LE shard | body`). `reps` defaults to 10. `threads`
+//! (default 1) writer threads share the bodies, thread `k` writing bodies `k`, `k +
+//! threads`, ... in order, as concurrent requests would. The database is opened in a
+//! temporary directory per rep with `fsync = never` (the WAL is written but not synced)
+//! or, given `always`, fsyncing before each write returns, as `strata serve` does. The
+//! hot-tier insert is the part of a write that runs one batch at a time, in WAL order
+//! (`strata_write_serial_seconds_total{section="hot_insert"}`).
 
 use std::time::Instant;
 
@@ -44,8 +47,8 @@ fn frames(path: &str) -> Vec<Vec<u8>> {
     out
 }
 
-/// CPU time (ns) the process's threads have run so far, from `/proc/self/task/*/schedstat`
-/// (Linux); threads that have exited are not counted.
+/// CPU time (ns) the process's live threads have run so far, from
+/// `/proc/self/task/*/schedstat` (Linux); threads that have exited are not counted.
 fn process_cpu_ns() -> u64 {
     let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
         return 0;
@@ -56,6 +59,26 @@ fn process_cpu_ns() -> u64 {
         .sum()
 }
 
+/// Writes one body, line protocol or text format.
+fn write(db: &strata_engine::Db, body: &[u8], text: bool) -> strata_engine::write::WriteSummary {
+    if text {
+        db.write_prom_text(body, 0)
+            .unwrap_or_else(|e| fail(format!("write: {e}")))
+            .write
+    } else {
+        db.write_lp(body, strata_engine::model::Precision::Nanosecond)
+            .unwrap_or_else(|e| fail(format!("write: {e}")))
+    }
+}
+
+/// CPU time (ns) the calling thread has run so far, from `/proc/thread-self/schedstat`.
+fn thread_cpu_ns() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
 fn median_and_min(mut v: Vec<f64>) -> (f64, f64) {
     v.sort_by(f64::total_cmp);
     (v[v.len() / 2], v[0])
@@ -64,7 +87,7 @@ fn median_and_min(mut v: Vec<f64>) -> (f64, f64) {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.len() < 2 {
-        fail("usage: prom_write FRAMES lp|text [reps]".into());
+        fail("usage: prom_write FRAMES lp|text [reps] [threads] [never|always]".into());
     }
     let bodies = frames(&args[0]);
     let text = match args[1].as_str() {
@@ -77,31 +100,55 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(10)
         .max(1);
+    let threads: usize = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(1).max(1);
+    let mut options = strata_benches::bench_options();
+    match args.get(4).map(String::as_str) {
+        None | Some("never") => {}
+        Some("always") => options.fsync = strata_engine::FsyncPolicy::Always,
+        Some(other) => fail(format!("fsync {other:?}: expected never or always")),
+    }
     let mut per_sample = Vec::with_capacity(reps);
     let mut cpu_per_sample = Vec::with_capacity(reps);
     let mut hot_per_sample = Vec::with_capacity(reps);
     for rep in 0..reps {
         let dir = tempfile::tempdir().unwrap_or_else(|e| fail(format!("tempdir: {e}")));
-        let db = strata_engine::Db::open(dir.path(), strata_benches::bench_options())
+        let db = strata_engine::Db::open(dir.path(), options.clone())
             .unwrap_or_else(|e| fail(format!("open: {e}")));
         let cpu = process_cpu_ns();
         let t = Instant::now();
-        let mut samples = 0usize;
-        let mut refused = 0usize;
-        for body in &bodies {
-            let summary = if text {
-                db.write_prom_text(body, 0)
-                    .unwrap_or_else(|e| fail(format!("write: {e}")))
-                    .write
-            } else {
-                db.write_lp(body, strata_engine::model::Precision::Nanosecond)
-                    .unwrap_or_else(|e| fail(format!("write: {e}")))
-            };
-            samples += summary.points;
-            refused += summary.rejected.len();
-        }
+        // Thread `k` writes bodies k, k + threads, ...: concurrent writers, as the
+        // server's request threads are.
+        let counts: Vec<(usize, usize, u64)> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..threads)
+                .map(|k| {
+                    let (db, bodies) = (&db, &bodies);
+                    s.spawn(move || {
+                        let cpu = thread_cpu_ns();
+                        let (mut samples, mut refused) = (0usize, 0usize);
+                        for body in bodies.iter().skip(k).step_by(threads) {
+                            let summary = write(db, body, text);
+                            samples += summary.points;
+                            refused += summary.rejected.len();
+                        }
+                        (samples, refused, thread_cpu_ns().saturating_sub(cpu))
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| fail("a writer panicked".into()))
+                })
+                .collect()
+        });
+        let samples: usize = counts.iter().map(|c| c.0).sum();
+        let refused: usize = counts.iter().map(|c| c.1).sum();
+        let writers_cpu: u64 = counts.iter().map(|c| c.2).sum();
         let took = t.elapsed().as_secs_f64();
-        let cpu = process_cpu_ns().saturating_sub(cpu) as f64 / 1e9;
+        // The writer threads have exited: their own figures, plus the process's other
+        // threads (the WAL writer's).
+        let cpu = (process_cpu_ns().saturating_sub(cpu) + writers_cpu) as f64 / 1e9;
         if rep == 0 {
             println!(
                 "{} bodies, {samples} samples, {refused} refused",
@@ -124,7 +171,7 @@ fn main() {
     let (cpu, cpu_min) = median_and_min(cpu_per_sample);
     let (hot, hot_min) = median_and_min(hot_per_sample);
     println!(
-        "µs per sample ({reps} reps, median / fastest): wall {wall:.4} / {wall_min:.4}, \
+        "µs per sample ({reps} reps, {threads} writer threads, median / fastest): wall {wall:.4} / {wall_min:.4}, \
          CPU {cpu:.4} / {cpu_min:.4}, hot-tier insert (held, serial) {hot:.4} / {hot_min:.4}"
     );
 }
